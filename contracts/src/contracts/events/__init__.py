@@ -1,0 +1,1 @@
+"""Payload models (the `data` of an envelope), one module per owning aggregate."""

@@ -1,0 +1,102 @@
+"""The contracts keep their promises: schemas committed, old payloads parse, catalogue sound."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts import CATALOGUE, MalformedEvent, decode_envelope, envelope_for, topic
+from contracts.schemagen import SCHEMA_DIR, generate, render
+
+pytestmark = pytest.mark.unit
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SERVICES = {"instances", "support", "reports", "activity", "gateway"}
+
+
+def test_committed_schemas_equal_the_models() -> None:
+    wanted = generate()
+    committed = {p.name: p.read_text() for p in SCHEMA_DIR.glob("*.schema.json")}
+    assert sorted(committed) == sorted(wanted), "run `make schemas` and commit the result"
+    for name, schema in wanted.items():
+        assert committed[name] == render(schema), f"{name} differs from its model: run `make schemas`"
+
+
+@pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
+def test_every_topic_has_a_v1_fixture_that_still_parses_and_round_trips(spec: Any) -> None:
+    raw = (FIXTURES / "v1" / f"{spec.name}.json").read_text()
+    event = decode_envelope(raw.encode(), expected_type=spec.name)
+    assert isinstance(event.data, spec.payload)
+    # What a producer writes today from the parsed model is exactly the fixture: no field was
+    # dropped or renamed, and the fixture holds no field the model does not know.
+    assert event.model_dump(mode="json") == json.loads(raw)
+    assert event.subject == spec.key_of(event.data)
+
+
+def test_consumers_ignore_unknown_fields() -> None:
+    doc = json.loads((FIXTURES / "v1" / "license.revoked.json").read_text())
+    doc["data"]["added_in_a_later_minor_version"] = {"x": 1}
+    doc["extension_attribute"] = "ce-extension"
+    event = decode_envelope(json.dumps(doc).encode(), expected_type="license.revoked")
+    assert event.data.reason == "Employee left the company."
+
+
+def test_fixed_topic_names_are_in_the_catalogue() -> None:
+    names = {spec.name for spec in CATALOGUE}
+    assert {"instance.provisioned", "license.revoked", "session.cleared", "message.posted"} <= names
+
+
+@pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
+def test_catalogue_entries_are_sound(spec: Any) -> None:
+    assert re.fullmatch(r"[a-z]+\.[a-z_]+", spec.name)
+    assert spec.owner in SERVICES
+    assert spec.key_field in spec.payload.model_fields
+    assert spec.partitions >= 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (b"\x00\xff not json", "not an event envelope"),
+        (b'{"id": "x"}', "not an event envelope"),
+        (b"[]", "not an event envelope"),
+    ],
+)
+def test_garbage_is_malformed(raw: bytes, why: str) -> None:
+    with pytest.raises(MalformedEvent, match=why):
+        decode_envelope(raw)
+
+
+def test_envelope_type_must_match_the_topic_it_was_read_from() -> None:
+    raw = (FIXTURES / "v1" / "license.revoked.json").read_bytes()
+    with pytest.raises(MalformedEvent, match="on topic 'license.added'"):
+        decode_envelope(raw, expected_type="license.added")
+
+
+def test_invalid_payload_names_the_field() -> None:
+    doc = json.loads((FIXTURES / "v1" / "terminal.activity.json").read_text())
+    doc["data"]["battery_pct"] = 250
+    with pytest.raises(MalformedEvent, match="battery_pct"):
+        decode_envelope(json.dumps(doc).encode())
+
+
+def test_unknown_schema_version_is_refused() -> None:
+    doc = json.loads((FIXTURES / "v1" / "session.cleared.json").read_text())
+    doc["schema_version"] = 2
+    with pytest.raises(MalformedEvent, match="schema_version 2"):
+        decode_envelope(json.dumps(doc).encode())
+
+
+def test_envelope_for_takes_type_and_subject_from_the_catalogue() -> None:
+    raw = (FIXTURES / "v1" / "session.cleared.json").read_bytes()
+    data = decode_envelope(raw).data
+    event = envelope_for(data, source="instances")
+    assert event.type == "session.cleared"
+    assert event.subject == data.instance_id
+    assert event.time.utcoffset() is not None
+    assert topic("session.cleared").payload is type(data)
+    assert decode_envelope(event.to_json_bytes()) == event

@@ -1,0 +1,1 @@
+"""partnerapp gateway service: users, tokens, audit; the public API composed from the services; live notifications."""

@@ -1,0 +1,1 @@
+"""partnerapp instances service: companies, instances, provisionings and contracts, licenses, cancellation requests."""

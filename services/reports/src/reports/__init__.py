@@ -1,0 +1,1 @@
+"""partnerapp reports service: read models projected from events: charts, detail lists, active services, exports."""

@@ -1,0 +1,1 @@
+"""partnerapp support service: one thread per company, messages, read marks, system notes."""

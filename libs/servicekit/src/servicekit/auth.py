@@ -1,0 +1,126 @@
+"""Access tokens: issued by the gateway, verified by every service on every call.
+
+Signed with Ed25519 (JWS `EdDSA`); the algorithm is pinned on both sides so a token cannot
+choose its own (no `none`, no HMAC with the public key). `iss`, `aud`, `exp`, `nbf` and `iat`
+are required and checked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import Depends, Request
+
+from servicekit.problems import Problem
+
+ALGORITHM = "EdDSA"
+REQUIRED_CLAIMS = ["iss", "aud", "exp", "nbf", "iat", "sub", "role", "partner_id"]
+LEEWAY = timedelta(seconds=30)
+
+Role = Literal["partner", "staff"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who calls, and for which partner they act (every query is scoped to `partner_id`)."""
+
+    user_id: str
+    role: Role
+    partner_id: str
+    partner_ids: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role == "staff"
+
+
+class TokenVerifier:
+    def __init__(self, public_key_pem: str, *, issuer: str, audience: str) -> None:
+        self._key = serialization.load_pem_public_key(public_key_pem.encode())
+        self._issuer = issuer
+        self._audience = audience
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,  # type: ignore[arg-type]
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=self._audience,
+                leeway=LEEWAY,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.PyJWTError as exc:
+            raise _unauthorized(f"Invalid access token: {exc}.") from exc
+        role = claims["role"]
+        partner_id = claims["partner_id"]
+        partner_ids = frozenset(claims.get("partners") or [partner_id])
+        if role not in ("partner", "staff") or not isinstance(partner_id, str) or partner_id not in partner_ids:
+            raise _unauthorized("Invalid access token: inconsistent role or partner.")
+        if role == "partner" and partner_ids != {partner_id}:
+            raise _unauthorized("Invalid access token: a partner user acts for one partner only.")
+        return Principal(user_id=str(claims["sub"]), role=role, partner_id=partner_id, partner_ids=partner_ids)
+
+
+class TokenIssuer:
+    """Signs access tokens (the gateway's job; tests and local tools use it too)."""
+
+    def __init__(self, private_key_pem: str, *, issuer: str, audience: str, ttl: timedelta = timedelta(minutes=10)):
+        self._key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+        self._issuer = issuer
+        self._audience = audience
+        self._ttl = ttl
+
+    def issue(self, principal: Principal, *, now: datetime | None = None, ttl: timedelta | None = None) -> str:
+        issued = now or datetime.now(UTC)
+        claims = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": principal.user_id,
+            "role": principal.role,
+            "partner_id": principal.partner_id,
+            "partners": sorted(principal.partner_ids or {principal.partner_id}),
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + (ttl or self._ttl),
+            "jti": str(uuid.uuid4()),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)  # type: ignore[arg-type]
+
+
+def generate_key_pair() -> tuple[str, str]:
+    """A fresh Ed25519 key pair as (private PEM, public PEM), for development and tests."""
+    private = Ed25519PrivateKey.generate()
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="partnerapp"'})
+
+
+def require_principal(request: Request) -> Principal:
+    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        raise Problem(503, "auth-not-configured", "Token verification is not configured on this service.")
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorized("A bearer access token is required.")
+    return verifier.verify(token.strip())
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]

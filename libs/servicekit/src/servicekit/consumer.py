@@ -1,0 +1,153 @@
+"""At-least-once consumption with idempotent effects and dead letters.
+
+For every record: decode the envelope (a record that is not a valid envelope goes straight to
+the dead-letter topic: retrying cannot fix it), skip it if this consumer already applied that
+event id, apply the handler (retrying a few times), then remember the id. A handler that keeps
+failing sends the record to the dead-letter topic. Only then is the offset committed, so the
+partition moves on and nothing acknowledged is lost.
+
+If the store or the dead-letter publish itself fails, the exception propagates: FastStream
+(`AckPolicy.NACK_ON_ERROR`) seeks back and the record is delivered again.
+
+A crash after the effect and before the id is remembered re-applies the effect on redelivery:
+handlers must therefore be idempotent by event id themselves (e.g. upsert keyed on it); the
+inbox spares them the repeated work and counts duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pymongo.asynchronous.database import AsyncDatabase
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
+
+from contracts import EventEnvelope, MalformedEvent, decode_envelope, utc_now
+from servicekit.deadletter import DeadLetterPublisher, FailedMessage
+from servicekit.mongo import Document, IndexSpec
+from servicekit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+INBOX_COLLECTION = "inbox"
+INBOX_INDEXES = [IndexSpec(INBOX_COLLECTION, [("consumer", 1), ("event_id", 1)], unique=True, name="consumer_event")]
+
+# Failures of the infrastructure, not of the message: the record is redelivered, not dead-lettered.
+INFRASTRUCTURE_ERRORS = (ConnectionFailure, KafkaConnectionError, KafkaTimeoutError)
+
+Handler = Callable[[EventEnvelope[Any]], Awaitable[None]]
+
+
+class Inbox:
+    """Which event ids a consumer has applied (one document per consumer and event)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._collection = db[INBOX_COLLECTION]
+
+    async def seen(self, consumer: str, event_id: str) -> bool:
+        return await self._collection.find_one({"_id": f"{consumer}:{event_id}"}, {"_id": 1}) is not None
+
+    async def remember(self, consumer: str, event_id: str) -> None:
+        try:
+            await self._collection.insert_one(
+                {"_id": f"{consumer}:{event_id}", "consumer": consumer, "event_id": event_id, "at": utc_now()}
+            )
+        except DuplicateKeyError:
+            pass  # a concurrent redelivery got there first: same outcome
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    by_topic: dict[str, int] = field(default_factory=dict)
+
+
+class EventConsumer:
+    """Subscribes handlers to topics with the at-least-once rules above."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        settings: ServiceSettings,
+        inbox: Inbox,
+        dead_letters: DeadLetterPublisher,
+        *,
+        retry_backoff_seconds: float = 0.2,
+    ) -> None:
+        self._broker = broker
+        self._settings = settings
+        self._inbox = inbox
+        self._dead_letters = dead_letters
+        self._backoff = retry_backoff_seconds
+        self.stats = ConsumerStats()
+
+    def subscribe(self, topic_name: str, handler: Handler, *, name: str | None = None) -> None:
+        consumer_name = name or f"{self._settings.consumer_group}.{topic_name}"
+
+        async def on_message(msg: KafkaMessage) -> None:
+            await self._process(topic_name, consumer_name, handler, msg)
+
+        on_message.__name__ = f"consume_{topic_name.replace('.', '_')}"
+        self._broker.subscriber(
+            self._settings.platform.topic(topic_name),
+            group_id=self._settings.consumer_group,
+            auto_offset_reset=self._settings.auto_offset_reset,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            title=consumer_name,
+        )(on_message)
+
+    async def _process(self, topic_name: str, consumer_name: str, handler: Handler, msg: KafkaMessage) -> None:
+        raw: bytes = msg.body
+        try:
+            event = decode_envelope(raw, expected_type=topic_name)
+        except MalformedEvent as exc:
+            await self._dead_letter(msg, attempts=1, error=f"MalformedEvent: {exc}")
+            return
+        event_id = str(event.id)
+        if await self._inbox.seen(consumer_name, event_id):
+            self.stats.duplicates += 1
+            return
+        attempts = 0
+        max_attempts = self._settings.consumer_max_attempts
+        while True:
+            attempts += 1
+            try:
+                await handler(event)
+                break
+            except INFRASTRUCTURE_ERRORS:
+                raise  # the store or broker is unreachable: redeliver later, never dead-letter
+            except Exception as exc:
+                if attempts >= max_attempts:
+                    log.warning("dead-lettering %s %s after %d attempts: %r", topic_name, event_id, attempts, exc)
+                    await self._dead_letter(msg, attempts=attempts, error=f"{type(exc).__name__}: {exc}")
+                    return
+                self.stats.retries += 1
+                await asyncio.sleep(self._backoff * attempts)
+        await self._inbox.remember(consumer_name, event_id)
+        self.stats.handled += 1
+        self.stats.by_topic[topic_name] = self.stats.by_topic.get(topic_name, 0) + 1
+
+    async def _dead_letter(self, msg: KafkaMessage, *, attempts: int, error: str) -> None:
+        record = msg.raw_message
+        await self._dead_letters.send(
+            FailedMessage(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value or b"",
+                consumer_group=self._settings.consumer_group,
+                attempts=attempts,
+                error=error,
+            )
+        )
+        self.stats.dead_lettered += 1

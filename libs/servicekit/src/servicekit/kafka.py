@@ -1,0 +1,39 @@
+"""The Kafka broker every service uses (FastStream over aiokafka), configured once."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import TracerProvider
+
+from servicekit.settings import PlatformSettings
+
+# aiokafka's defaults favour latency over safety (acks=1, no idempotence): a record the broker
+# acknowledged must survive a leader change, and a retried send must not be written twice.
+PRODUCER_ACKS = "all"
+PRODUCER_LINGER_MS = 5
+PRODUCER_COMPRESSION = "lz4"
+
+
+def create_broker(
+    platform: PlatformSettings,
+    *,
+    client_id: str,
+    tracer_provider: TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
+) -> KafkaBroker:
+    return KafkaBroker(
+        platform.kafka_bootstrap_servers,
+        client_id=client_id,
+        acks=PRODUCER_ACKS,
+        enable_idempotence=True,
+        linger_ms=PRODUCER_LINGER_MS,
+        compression_type=PRODUCER_COMPRESSION,
+        # Topics come from the catalogue; a typo must fail, not create a topic.
+        allow_auto_create_topics=False,
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider, meter_provider=meter_provider)],
+        log_level=logging.DEBUG,
+    )

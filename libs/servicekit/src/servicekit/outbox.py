@@ -1,0 +1,132 @@
+"""Transactional outbox without multi-document transactions.
+
+FerretDB 1.x has none, so the pending events live inside the aggregate's own document and are
+written by the same single-document update as the state change (`with_outbox`). A relay then
+publishes each pending event and removes it. A crash after the state write leaves the event
+pending; a crash after the publish and before the removal publishes it again with the same id,
+which consumers deduplicate. So every event goes out, and is applied once.
+
+Document shape: `_outbox: {<event id>: <envelope as JSON-compatible dict>}` plus
+`_outbox_pending: true|false`, a flag the relay finds documents by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts import EventEnvelope, decode_envelope
+from servicekit.mongo import Document, IndexSpec
+from servicekit.publishing import EventPublisher
+
+log = logging.getLogger(__name__)
+
+OUTBOX_FIELD = "_outbox"
+PENDING_FIELD = "_outbox_pending"
+
+
+def with_outbox(update: Mapping[str, Any], events: Iterable[EventEnvelope[Any]]) -> dict[str, Any]:
+    """Add `events` to a MongoDB update document so they are stored atomically with it.
+
+    `update` is an update document (`{"$set": {...}, ...}`); the result must be passed to a
+    single `update_one`/`find_one_and_update` on the aggregate's document.
+    """
+    merged = {op: dict(fields) for op, fields in update.items()}
+    pending = {f"{OUTBOX_FIELD}.{event.id}": event.model_dump(mode="json") for event in events}
+    if pending:
+        merged.setdefault("$set", {}).update({**pending, PENDING_FIELD: True})
+    return merged
+
+
+def new_document_with_outbox(document: Mapping[str, Any], events: Iterable[EventEnvelope[Any]]) -> Document:
+    """An aggregate's first document, created together with its first events."""
+    outbox = {str(event.id): event.model_dump(mode="json") for event in events}
+    return {**document, OUTBOX_FIELD: outbox, PENDING_FIELD: bool(outbox)}
+
+
+def outbox_indexes(collections: Iterable[str]) -> list[IndexSpec]:
+    return [IndexSpec(name, [(PENDING_FIELD, 1)], name="outbox_pending") for name in collections]
+
+
+class OutboxRelay:
+    """Publishes pending events of the given collections until stopped.
+
+    Runs as one task per service process; several processes may run it at once (they may
+    publish an event twice, which consumers tolerate, but never lose one).
+    """
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        collections: Sequence[str],
+        publisher: EventPublisher,
+        *,
+        poll_seconds: float = 0.5,
+        batch_size: int = 100,
+    ) -> None:
+        self._db = db
+        self._collections = list(collections)
+        self._publisher = publisher
+        self._poll_seconds = poll_seconds
+        self._batch_size = batch_size
+        self._wakeup = asyncio.Event()
+        self.published = 0
+
+    def notify(self) -> None:
+        """Ask for a pass now (after a write) instead of at the next poll."""
+        self._wakeup.set()
+
+    async def backlog(self) -> int:
+        total = 0
+        for name in self._collections:
+            total += await self._db[name].count_documents({PENDING_FIELD: True})
+        return total
+
+    async def run(self) -> None:
+        while True:
+            try:
+                busy = await self.relay_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store or the broker is down: keep trying, never die
+                log.exception("outbox relay pass failed; retrying")
+                busy = 0
+            if busy:
+                continue
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def relay_once(self) -> int:
+        """One pass over every collection; returns how many events it published."""
+        count = 0
+        for name in self._collections:
+            collection = self._db[name]
+            cursor = collection.find({PENDING_FIELD: True}, {OUTBOX_FIELD: 1}).limit(self._batch_size)
+            async for document in cursor:
+                pending: dict[str, Any] = document.get(OUTBOX_FIELD) or {}
+                events = [decode_envelope_dict(raw) for raw in pending.values()]
+                for event in sorted(events, key=lambda e: e.time):  # stable: keeps write order on ties
+                    await self._publisher.publish(event)
+                    await collection.update_one(
+                        {"_id": document["_id"], f"{OUTBOX_FIELD}.{event.id}": {"$exists": True}},
+                        {"$unset": {f"{OUTBOX_FIELD}.{event.id}": ""}},
+                    )
+                    count += 1
+                # Lower the flag only if no event was added meanwhile (the filter sees an empty map).
+                await collection.update_one(
+                    {"_id": document["_id"], OUTBOX_FIELD: {}}, {"$set": {PENDING_FIELD: False}}
+                )
+        self.published += count
+        return count
+
+
+def decode_envelope_dict(raw: Mapping[str, Any]) -> EventEnvelope[Any]:
+    return decode_envelope(json.dumps(raw).encode())

@@ -1,0 +1,124 @@
+"""RFC 9457 problem details for every error a service answers.
+
+Each problem has a stable `type` (a URN naming the kind of error), a `title`, the HTTP `status`,
+a human `detail`, and for validation errors the list of offending fields.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def problem_type(slug: str) -> str:
+    return f"urn:partnerapp:problem:{slug}"
+
+
+class Problem(Exception):
+    """Raise to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.title = title or _TITLES.get(status, "Error")
+        self.headers = headers or {}
+        self.extensions = extensions
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    slug: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body = {
+        "type": problem_type(slug),
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extensions,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    # ("body", "data", "battery_pct") -> "data.battery_pct"; ("query", "limit") -> "limit"
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "(body)"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            request, exc.status, exc.slug, exc.detail, title=exc.title, headers=exc.headers, **exc.extensions
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_path(err.get("loc", ())), "message": err.get("msg", "invalid"), "in": str(err["loc"][0])}
+            for err in exc.errors()
+        ]
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        return problem_response(request, 422, "validation", f"Invalid value for: {fields}.", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, f"http-{exc.status_code}")
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(request, exc.status_code, slug, str(exc.detail), headers=headers)
+
+    @app.exception_handler(ConnectionFailure)
+    async def _store_down(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        log.warning("store unavailable: %s", exc)
+        return problem_response(
+            request, 503, "store-unavailable", "The data store is unavailable; retry shortly.", headers={"Retry-After": "5"}
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(request, 500, "internal", "An unexpected error occurred.")

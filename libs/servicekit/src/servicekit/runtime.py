@@ -1,0 +1,148 @@
+"""One service process: FastAPI for HTTP and a FastStream broker for Kafka, started together.
+
+A service's composition root (`bootstrap.py`) creates a `ServiceRuntime`, wires its adapters and
+handlers onto it, then asks it for the ASGI app. The lifespan then creates indexes, starts the
+broker (producer and subscribers) and the background tasks (e.g. the outbox relay), and stops
+them in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from servicekit.auth import TokenVerifier
+from servicekit.consumer import INBOX_INDEXES, EventConsumer, Inbox
+from servicekit.deadletter import DeadLetterPublisher
+from servicekit.health import ReadinessCheck, health_router
+from servicekit.kafka import create_broker
+from servicekit.limits import BodySizeLimit
+from servicekit.mongo import Document, IndexSpec, create_mongo_client, ensure_indexes
+from servicekit.outbox import OutboxRelay, outbox_indexes
+from servicekit.problems import install_problem_handlers
+from servicekit.publishing import KafkaEventPublisher
+from servicekit.settings import ServiceSettings
+from servicekit.telemetry import Telemetry, setup_telemetry
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    settings: ServiceSettings
+    telemetry: Telemetry
+    broker: KafkaBroker
+    mongo: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    publisher: KafkaEventPublisher
+    consumer: EventConsumer
+    verifier: TokenVerifier | None
+    indexes: list[IndexSpec] = field(default_factory=list)
+    background: list[BackgroundTask] = field(default_factory=list)
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    outbox: OutboxRelay | None = None
+
+    @classmethod
+    def create(cls, name: str, settings: ServiceSettings, *, telemetry: Telemetry | None = None) -> ServiceRuntime:
+        telemetry = telemetry or setup_telemetry(name)
+        platform = settings.platform
+        broker = create_broker(
+            platform,
+            client_id=f"partnerapp-{name}",
+            tracer_provider=telemetry.tracer_provider,
+            meter_provider=telemetry.meter_provider,
+        )
+        mongo = create_mongo_client(platform, app_name=f"partnerapp-{name}")
+        db = mongo[settings.mongo_database]
+        key = platform.verification_key()
+        verifier = TokenVerifier(key, issuer=platform.auth_issuer, audience=platform.auth_audience) if key else None
+        consumer = EventConsumer(broker, settings, Inbox(db), DeadLetterPublisher(broker, platform))
+        runtime = cls(
+            name=name,
+            settings=settings,
+            telemetry=telemetry,
+            broker=broker,
+            mongo=mongo,
+            db=db,
+            publisher=KafkaEventPublisher(broker, platform),
+            consumer=consumer,
+            verifier=verifier,
+            indexes=list(INBOX_INDEXES),
+        )
+        runtime.readiness = {"kafka": runtime._kafka_ready, "mongo": runtime._mongo_ready}
+        return runtime
+
+    def use_outbox(self, collections: Iterable[str]) -> OutboxRelay:
+        """Relay the pending events stored in these collections' documents."""
+        names = list(collections)
+        self.outbox = OutboxRelay(
+            self.db, names, self.publisher, poll_seconds=self.settings.outbox_poll_seconds
+        )
+        self.indexes.extend(outbox_indexes(names))
+        self.background.append(self.outbox.run)
+        self.readiness["outbox"] = self._outbox_backlog
+        return self.outbox
+
+    async def _kafka_ready(self) -> Mapping[str, Any]:
+        if not await self.broker.ping(timeout=2.0):
+            raise ConnectionError("Kafka broker unreachable")
+        return {}
+
+    async def _mongo_ready(self) -> Mapping[str, Any]:
+        await self.db.command("ping")
+        return {"database": self.db.name}
+
+    async def _outbox_backlog(self) -> Mapping[str, Any]:
+        assert self.outbox is not None
+        return {"pending_documents": await self.outbox.backlog()}
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Start everything the service needs; stop it in reverse order."""
+        await ensure_indexes(self.db, self.indexes)
+        await self.broker.start()
+        tasks = [asyncio.create_task(job(), name=f"{self.name}:{job.__name__}") for job in self.background]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.broker.stop()
+            await self.mongo.close()
+            self.telemetry.shutdown()
+
+    def create_app(self, *, title: str, version: str = "0.1.0", routers: Iterable[APIRouter] = ()) -> FastAPI:
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            async with self.running():
+                yield
+
+        app = FastAPI(title=title, version=version, lifespan=lifespan)
+        app.state.runtime = self
+        app.state.token_verifier = self.verifier
+        install_problem_handlers(app)
+        app.include_router(health_router(self.name, self.readiness))
+        for router in routers:
+            app.include_router(router)
+        app.add_middleware(BodySizeLimit, max_bytes=self.settings.max_body_bytes)
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=self.telemetry.tracer_provider,
+            meter_provider=self.telemetry.meter_provider,
+            excluded_urls="healthz,readyz",
+        )
+        return app

@@ -1,0 +1,62 @@
+"""Settings every service shares, read from the environment (pydantic-settings).
+
+Platform-wide values (where Kafka and Mongo are, the token verification key) carry the
+`PARTNERAPP_` prefix and are the same for every service; a service's own values carry its own
+prefix (`ACTIVITY_HTTP_PORT`, ...). Defaults are safe for a local run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PlatformSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARTNERAPP_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[a-zA-Z0-9._-]*$",
+        description="Prepended to every topic name; lets test runs use topics of their own.",
+    )
+    auth_public_key: str | None = Field(default=None, description="PEM of the token verification key.")
+    auth_public_key_file: Path | None = Field(default=None, description="File holding that PEM.")
+    auth_issuer: str = "partnerapp-gateway"
+    auth_audience: str = "partnerapp"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def verification_key(self) -> str | None:
+        if self.auth_public_key:
+            return self.auth_public_key
+        if self.auth_public_key_file:
+            return self.auth_public_key_file.read_text()
+        return None
+
+
+class ServiceSettings(BaseSettings):
+    """Base of each service's `config.Settings`; subclasses set `env_prefix` and defaults."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    mongo_database: str = ""
+    consumer_group: str = ""
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    consumer_max_attempts: int = Field(default=3, ge=1, le=20)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    platform: PlatformSettings = Field(default_factory=PlatformSettings)
+
+    @model_validator(mode="after")
+    def _names_required(self) -> ServiceSettings:
+        if not self.mongo_database or not self.consumer_group:
+            raise ValueError("a service must set mongo_database and consumer_group")
+        return self

@@ -1,0 +1,68 @@
+"""Helpers for tests against the real Kafka and MongoDB (used by every service's test suite)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+
+class KafkaProbe:
+    """Test-side Kafka access: write raw records, read a whole topic back."""
+
+    def __init__(self, bootstrap_servers: str, prefix: str = "") -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.prefix = prefix
+
+    async def send(self, topic: str, value: bytes, *, key: bytes | None = None) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=True)
+        await producer.start()
+        try:
+            await producer.send_and_wait(self.prefix + topic, value, key=key)
+        finally:
+            await producer.stop()
+
+    async def partition_count(self, name: str) -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        try:
+            (description,) = await admin.describe_topics([name])
+            return len(description["partitions"])
+        finally:
+            await admin.close()
+
+    async def read_all(
+        self, topic: str, *, until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool], timeout: float = 30.0
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """Records of the topic from the beginning, once `until(records)` holds (or the timeout)."""
+        name = self.prefix + topic
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest")
+        await consumer.start()
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        try:
+            partitions = [TopicPartition(name, p) for p in range(await self.partition_count(name))]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            deadline = asyncio.get_running_loop().time() + timeout
+            while not until(records) and asyncio.get_running_loop().time() < deadline:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    records.extend(batch)
+        finally:
+            await consumer.stop()
+        return records
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Poll an async check until it returns something truthy; fail with its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")

@@ -1,0 +1,46 @@
+"""Creating the catalogue's topics (auto-creation is off on every broker we run)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+
+
+async def ensure_topics(
+    bootstrap_servers: str, wanted: Mapping[str, int], *, prefix: str = "", replication_factor: int = 1
+) -> tuple[int, int]:
+    """Create missing topics and add partitions where `wanted` asks for more.
+
+    Returns (created, grown). Partitions are never removed: Kafka cannot.
+    """
+    names = {f"{prefix}{name}": count for name, count in wanted.items()}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(name, count, replication_factor) for name, count in names.items() if name not in existing]
+        if missing:
+            await admin.create_topics(missing)
+        grown = 0
+        present = [name for name in names if name in existing]
+        for description in await admin.describe_topics(present) if present else []:
+            name = description["topic"]
+            if len(description["partitions"]) < names[name]:
+                await admin.create_partitions({name: NewPartitions(names[name])})
+                grown += 1
+        return len(missing), grown
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [name for name in names if name in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()

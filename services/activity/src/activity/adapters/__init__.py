@@ -1,0 +1,1 @@
+"""Adapters of the activity service to the outside world (MongoDB)."""

@@ -1,0 +1,1 @@
+"""How the activity service is driven: HTTP routes and Kafka consumers."""

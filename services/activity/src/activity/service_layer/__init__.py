@@ -1,0 +1,1 @@
+"""Use cases of the activity service, written against ports (see `ports.py`)."""

@@ -1,0 +1,1 @@
+"""How the gateway service is driven: HTTP routes and Kafka consumers."""

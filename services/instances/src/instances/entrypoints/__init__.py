@@ -1,0 +1,1 @@
+"""How the instances service is driven: HTTP routes and Kafka consumers."""

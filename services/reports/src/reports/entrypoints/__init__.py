@@ -1,0 +1,1 @@
+"""How the reports service is driven: HTTP routes and Kafka consumers."""

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from support.bootstrap import build_app
+from support.config import Settings
+from servicekit.serve import serve
+
+
+def main() -> None:
+    settings = Settings()
+    serve(build_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Adapters of the support service to the outside world (MongoDB, other services' HTTP APIs)."""

@@ -1,0 +1,1 @@
+"""The support domain (one thread per company, messages, read marks, system notes). Pure Python: no I/O, no framework imports."""

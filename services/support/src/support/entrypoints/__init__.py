@@ -1,0 +1,1 @@
+"""How the support service is driven: HTTP routes and Kafka consumers."""

@@ -1,0 +1,1 @@
+"""Use cases of the support service, written against ports."""

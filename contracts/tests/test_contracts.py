@@ -73,7 +73,7 @@ def test_garbage_is_malformed(raw: bytes, why: str) -> None:
 
 def test_envelope_type_must_match_the_topic_it_was_read_from() -> None:
     raw = (FIXTURES / "v1" / "license.revoked.json").read_bytes()
-    with pytest.raises(MalformedEvent, match="on topic 'license.added'"):
+    with pytest.raises(MalformedEvent, match=r"on topic 'license\.added'"):
         decode_envelope(raw, expected_type="license.added")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import hashlib
 import os
 import shutil
@@ -53,8 +54,9 @@ class StepFailed(RuntimeError):
         tail = ""
         if log and log.exists():
             lines = log.read_text(errors="replace").splitlines()[-40:]
-            tail = f"\n--- last lines of {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log} ---\n" + "\n".join(
-                lines
+            tail = (
+                f"\n--- last lines of {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log} ---\n"
+                + "\n".join(lines)
             )
         super().__init__(f"step '{step}' failed: {detail}{tail}")
 
@@ -153,7 +155,9 @@ def run_tool(step: str, argv: Sequence[str], *, cwd: Path, log: Path, env: dict[
     log.parent.mkdir(parents=True, exist_ok=True)
     say(f"{step}: {' '.join(argv[:3])} ... (output in {log.relative_to(CACHE.parent)})")
     with log.open("wb") as out:
-        result = subprocess.run(list(argv), cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        result = subprocess.run(
+            list(argv), cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, check=False
+        )
     if result.returncode != 0:
         raise StepFailed(step, f"exit code {result.returncode}", log)
 
@@ -182,8 +186,16 @@ def kafka_libs() -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     run_tool(
         "kafka: resolve broker jars with Maven",
-        ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime",
-         f"-DoutputDirectory={staging}"],
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={staging}",
+        ],
         cwd=HERE / "kafka",
         log=KAFKA_DIR / "maven.log",
     )
@@ -196,9 +208,7 @@ def kafka_libs() -> Path:
 def kafka_config(data_dir: Path) -> Path:
     template = string.Template((HERE / "kafka" / "server.properties.template").read_text())
     config = KAFKA_DIR / "server.properties"
-    config.write_text(
-        template.substitute(port=KAFKA_PORT, controller_port=KAFKA_CONTROLLER_PORT, data_dir=data_dir)
-    )
+    config.write_text(template.substitute(port=KAFKA_PORT, controller_port=KAFKA_CONTROLLER_PORT, data_dir=data_dir))
     return config
 
 
@@ -319,6 +329,7 @@ def ferretdb_up() -> None:
 def _mongo_ping() -> bool:
     from pymongo import MongoClient
 
+    client: MongoClient[dict[str, object]]
     with MongoClient(f"mongodb://127.0.0.1:{MONGO_PORT}/", serverSelectionTimeoutMS=1000) as client:
         return bool(client.admin.command("ping").get("ok"))
 
@@ -362,7 +373,7 @@ def services_up() -> None:
             process.start([sys.executable, "-m", name], env=service_env(name), cwd=ROOT)
             say(f"{name}: started (pid {process.pid()})")
     for name, port in SERVICES.items():
-        wait_until(f"{name}: /readyz", lambda port=port: _ready(port), timeout=90, process=service_process(name))
+        wait_until(f"{name}: /readyz", functools.partial(_ready, port), timeout=90, process=service_process(name))
         say(f"{name}: ready on http://127.0.0.1:{port} (docs at /docs)")
 
 

@@ -8,6 +8,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from contracts.topics import topic_for_payload
+
 PayloadT = TypeVar("PayloadT")
 
 SPEC_VERSION: Literal["1.0"] = "1.0"
@@ -58,8 +60,6 @@ def envelope_for(
     causation_id: uuid.UUID | None = None,
 ) -> EventEnvelope[Any]:
     """Wrap a payload in its envelope; type, subject and schema version come from the catalogue."""
-    from contracts.topics import topic_for_payload
-
     spec = topic_for_payload(type(data))
     return EventEnvelope[Any](
         id=event_id or new_event_id(),

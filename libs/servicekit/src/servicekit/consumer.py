@@ -17,15 +17,17 @@ inbox spares them the repeated work and counts duplicates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pymongo.asynchronous.database import AsyncDatabase
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from contracts import EventEnvelope, MalformedEvent, decode_envelope, utc_now
@@ -54,12 +56,10 @@ class Inbox:
         return await self._collection.find_one({"_id": f"{consumer}:{event_id}"}, {"_id": 1}) is not None
 
     async def remember(self, consumer: str, event_id: str) -> None:
-        try:
+        with contextlib.suppress(DuplicateKeyError):  # a concurrent redelivery got there first
             await self._collection.insert_one(
                 {"_id": f"{consumer}:{event_id}", "consumer": consumer, "event_id": event_id, "at": utc_now()}
             )
-        except DuplicateKeyError:
-            pass  # a concurrent redelivery got there first: same outcome
 
 
 @dataclass
@@ -137,7 +137,7 @@ class EventConsumer:
         self.stats.by_topic[topic_name] = self.stats.by_topic.get(topic_name, 0) + 1
 
     async def _dead_letter(self, msg: KafkaMessage, *, attempts: int, error: str) -> None:
-        record = msg.raw_message
+        record: ConsumerRecord[bytes, bytes] = msg.raw_message  # one record: subscribers are not batched
         await self._dead_letters.send(
             FailedMessage(
                 topic=record.topic,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -15,7 +16,7 @@ from servicekit.settings import PlatformSettings
 # acknowledged must survive a leader change, and a retried send must not be written twice.
 PRODUCER_ACKS = "all"
 PRODUCER_LINGER_MS = 5
-PRODUCER_COMPRESSION = "lz4"
+PRODUCER_COMPRESSION: Literal["lz4"] = "lz4"
 
 
 def create_broker(

@@ -13,6 +13,7 @@ Document shape: `_outbox: {<event id>: <envelope as JSON-compatible dict>}` plus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -99,10 +100,8 @@ class OutboxRelay:
             if busy:
                 continue
             self._wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
-            except TimeoutError:
-                pass
 
     async def relay_once(self) -> int:
         """One pass over every collection; returns how many events it published."""

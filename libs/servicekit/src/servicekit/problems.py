@@ -115,7 +115,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _store_down(request: Request, exc: ConnectionFailure) -> JSONResponse:
         log.warning("store unavailable: %s", exc)
         return problem_response(
-            request, 503, "store-unavailable", "The data store is unavailable; retry shortly.", headers={"Retry-After": "5"}
+            request,
+            503,
+            "store-unavailable",
+            "The data store is unavailable; retry shortly.",
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

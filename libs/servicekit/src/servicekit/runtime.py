@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from servicekit.telemetry import Telemetry, setup_telemetry
 
 log = logging.getLogger(__name__)
 
-BackgroundTask = Callable[[], Awaitable[None]]
+BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -88,9 +88,7 @@ class ServiceRuntime:
     def use_outbox(self, collections: Iterable[str]) -> OutboxRelay:
         """Relay the pending events stored in these collections' documents."""
         names = list(collections)
-        self.outbox = OutboxRelay(
-            self.db, names, self.publisher, poll_seconds=self.settings.outbox_poll_seconds
-        )
+        self.outbox = OutboxRelay(self.db, names, self.publisher, poll_seconds=self.settings.outbox_poll_seconds)
         self.indexes.extend(outbox_indexes(names))
         self.background.append(self.outbox.run)
         self.readiness["outbox"] = self._outbox_backlog
@@ -106,8 +104,7 @@ class ServiceRuntime:
         return {"database": self.db.name}
 
     async def _outbox_backlog(self) -> Mapping[str, Any]:
-        assert self.outbox is not None
-        return {"pending_documents": await self.outbox.backlog()}
+        return {"pending_documents": await self.outbox.backlog() if self.outbox else 0}
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -28,7 +30,9 @@ class Telemetry:
 
 
 def _otlp_enabled(signal: str) -> bool:
-    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"))
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
+    )
 
 
 def setup_telemetry(
@@ -42,12 +46,8 @@ def setup_telemetry(
     processors = list(span_processors or [])
     readers = list(metric_readers or [])
     if _otlp_enabled("TRACES"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
         processors.append(BatchSpanProcessor(OTLPSpanExporter()))
     if _otlp_enabled("METRICS"):
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
     for processor in processors:
         tracer_provider.add_span_processor(processor)

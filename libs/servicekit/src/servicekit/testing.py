@@ -40,7 +40,9 @@ class KafkaProbe:
     ) -> list[ConsumerRecord[bytes, bytes]]:
         """Records of the topic from the beginning, once `until(records)` holds (or the timeout)."""
         name = self.prefix + topic
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         await consumer.start()
         records: list[ConsumerRecord[bytes, bytes]] = []
         try:

@@ -55,10 +55,13 @@ async def activity(platform: PlatformSettings, database_name: str) -> AsyncItera
 
 
 async def test_consumed_event_is_stored_in_ferretdb_and_read_back_over_http(
-    activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str], mongo: Any,
+    activity: tuple[FastAPI, httpx.AsyncClient],
+    kafka: KafkaProbe,
+    token_for: Callable[..., str],
+    mongo: Any,
     database_name: str,
 ) -> None:
-    app, client = activity
+    _app, client = activity
     event = envelope_for(telemetry(), source="activity")
     await kafka.send("terminal.activity", event.to_json_bytes(), key=event.subject.encode())
 
@@ -78,7 +81,8 @@ async def test_consumed_event_is_stored_in_ferretdb_and_read_back_over_http(
     assert abs(datetime.fromisoformat(body["occurred_at"]) - event.data.occurred_at) < timedelta(milliseconds=1)
 
     stored = await mongo[database_name]["activity_events"].find_one({"_id": str(event.id)})
-    assert stored is not None and stored["partner_id"] == PARTNER
+    assert stored is not None
+    assert stored["partner_id"] == PARTNER
 
     # Another partner's token sees nothing, and says so the same way as for a missing id.
     other = await client.get(
@@ -91,7 +95,10 @@ async def test_consumed_event_is_stored_in_ferretdb_and_read_back_over_http(
 
 
 async def test_duplicate_is_stored_once_and_poison_is_dead_lettered_while_the_next_is_processed(
-    activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str], mongo: Any,
+    activity: tuple[FastAPI, httpx.AsyncClient],
+    kafka: KafkaProbe,
+    token_for: Callable[..., str],
+    mongo: Any,
     database_name: str,
 ) -> None:
     app, client = activity

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from servicekit.serve import serve
 from support.bootstrap import build_app
 from support.config import Settings
-from servicekit.serve import serve
 
 
 def main() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from support.config import Settings
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
+from support.config import Settings
 
 SERVICE = "support"
 

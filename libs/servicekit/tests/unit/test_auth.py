@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from servicekit.auth import Principal, TokenIssuer, TokenVerifier, generate_key_pair
+from servicekit.problems import Problem
+
+pytestmark = pytest.mark.unit
+
+ISS, AUD = "partnerapp-gateway", "partnerapp"
+PRIVATE, PUBLIC = generate_key_pair()
+issuer = TokenIssuer(PRIVATE, issuer=ISS, audience=AUD)
+verifier = TokenVerifier(PUBLIC, issuer=ISS, audience=AUD)
+ANA = Principal("usr-ana", "partner", "ptn-acme", frozenset({"ptn-acme"}))
+
+
+def rejected(token: str) -> str:
+    with pytest.raises(Problem) as caught:
+        verifier.verify(token)
+    assert caught.value.status == 401
+    return caught.value.detail
+
+
+def test_a_valid_token_gives_the_principal() -> None:
+    assert verifier.verify(issuer.issue(ANA)) == ANA
+
+
+def test_staff_acts_for_one_of_their_partners() -> None:
+    staff = Principal("usr-sam", "staff", "ptn-b", frozenset({"ptn-a", "ptn-b"}))
+    assert verifier.verify(issuer.issue(staff)).partner_ids == {"ptn-a", "ptn-b"}
+
+
+def test_expired_token_is_rejected() -> None:
+    old = datetime.now(UTC) - timedelta(hours=2)
+    assert "expired" in rejected(issuer.issue(ANA, now=old))
+
+
+def test_token_from_another_key_is_rejected() -> None:
+    other = TokenIssuer(generate_key_pair()[0], issuer=ISS, audience=AUD)
+    assert "Signature" in rejected(other.issue(ANA))
+
+
+def test_wrong_audience_or_issuer_is_rejected() -> None:
+    assert "Audience" in rejected(TokenIssuer(PRIVATE, issuer=ISS, audience="elsewhere").issue(ANA))
+    assert "issuer" in rejected(TokenIssuer(PRIVATE, issuer="mallory", audience=AUD).issue(ANA))
+
+
+def test_algorithm_is_pinned_none_and_hmac_are_refused() -> None:
+    claims = jwt.decode(issuer.issue(ANA), options={"verify_signature": False})
+    assert rejected(jwt.encode(claims, None, algorithm="none"))
+    # The classic confusion attack: HMAC-sign with the public key. Built by hand, as PyJWT
+    # itself refuses to produce it.
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims).encode())
+    mac = _b64(hmac.new(PUBLIC.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest())
+    assert "alg value is not allowed" in rejected(f"{header}.{body}.{mac}")
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_tampered_claims_are_rejected() -> None:
+    header, _payload, signature = issuer.issue(ANA).split(".")
+    claims = jwt.decode(issuer.issue(ANA), options={"verify_signature": False})
+    claims["partner_id"] = "ptn-rival"
+    forged_payload = jwt.encode(claims, PRIVATE, algorithm="EdDSA").split(".")[1]
+    assert rejected(f"{header}.{forged_payload}.{signature}")
+
+
+def test_partner_user_cannot_claim_several_partners() -> None:
+    sneaky = Principal("usr-ana", "partner", "ptn-acme", frozenset({"ptn-acme", "ptn-rival"}))
+    assert "one partner" in rejected(issuer.issue(sneaky))
+
+
+def test_acting_partner_must_be_among_the_associated_ones() -> None:
+    claims = jwt.decode(issuer.issue(ANA), options={"verify_signature": False})
+    claims.update(role="staff", partner_id="ptn-zeta", partners=["ptn-a"])
+    assert "inconsistent" in rejected(jwt.encode(claims, PRIVATE, algorithm="EdDSA"))
+
+
+def test_missing_required_claim_is_rejected() -> None:
+    claims = jwt.decode(issuer.issue(ANA), options={"verify_signature": False})
+    del claims["nbf"]
+    assert "nbf" in rejected(jwt.encode(claims, PRIVATE, algorithm="EdDSA"))

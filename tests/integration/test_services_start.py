@@ -1,0 +1,61 @@
+"""Every service starts against the real Kafka and FerretDB and reports itself ready."""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from activity.bootstrap import build_app as build_activity_app
+from activity.config import Settings as ActivitySettings
+from servicekit.settings import PlatformSettings
+
+pytestmark = pytest.mark.integration
+
+SERVICES = ["gateway", "instances", "support", "reports", "activity"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_service_starts_and_is_ready(service: str, platform: PlatformSettings, database_name: str) -> None:
+    bootstrap: Any = importlib.import_module(f"{service}.bootstrap")
+    config: Any = importlib.import_module(f"{service}.config")
+    settings = config.Settings(
+        mongo_database=database_name, consumer_group=f"{service}-{uuid.uuid4().hex[:6]}", platform=platform
+    )
+    app = bootstrap.build_app(settings)
+    async with LifespanManager(app, startup_timeout=60):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}") as client:
+            health = await client.get("/healthz")
+            assert health.json() == {"status": "ok", "service": service}
+            ready = await client.get("/readyz")
+            body = ready.json()
+            assert ready.status_code == 200, body
+            assert body["checks"]["kafka"]["ok"]
+            assert body["checks"]["mongo"]["ok"]
+            assert body["checks"]["mongo"]["database"] == database_name
+            openapi = await client.get("/openapi.json")
+            assert openapi.status_code == 200
+
+
+async def test_readyz_says_not_ready_when_the_store_is_unreachable(topic_prefix: str) -> None:
+    platform = PlatformSettings(
+        topic_prefix=topic_prefix, mongo_url="mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300"
+    )  # type: ignore[arg-type]
+    app = build_activity_app(ActivitySettings(platform=platform))
+    runtime = app.state.runtime
+    # Not started: only the readiness checks are exercised, against a port nothing listens on.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+        await runtime.broker.connect()
+        try:
+            ready = await client.get("/readyz")
+        finally:
+            await runtime.broker.stop()
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["status"] == "not-ready"
+    assert body["checks"]["mongo"]["ok"] is False
+    assert body["checks"]["kafka"]["ok"] is True

@@ -3,6 +3,7 @@
     python deploy/local/stack.py up     [kafka|ferretdb|infra|services|all ...]
     python deploy/local/stack.py down   [...]
     python deploy/local/stack.py status [...]
+    python deploy/local/stack.py keys       (create the development token keys, if missing)
 
 Everything is cached under `.cache/` (git-ignored): the broker jars that Maven resolves from the
 pinned `kafka/pom.xml`, the FerretDB binary built from `ferretdb/` (pinned in its go.mod), their
@@ -444,12 +445,15 @@ def _port_text(port: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument("command", choices=("up", "down", "status", "keys"))
     parser.add_argument("components", nargs="*", help="kafka, ferretdb, services, infra (= kafka ferretdb) or all")
     args = parser.parse_args(argv)
     components = expand(args.components, GROUPS["all"])
     try:
-        if args.command == "up":
+        if args.command == "keys":
+            private, public = dev_keys()
+            say(f"development keys: {public.relative_to(ROOT)} (public), {private.relative_to(ROOT)} (private)")
+        elif args.command == "up":
             up(components)
         elif args.command == "down":
             down(components)

@@ -1,10 +1,21 @@
-"""Creating the catalogue's topics (auto-creation is off on every broker we run)."""
+"""Creating the catalogue's topics (auto-creation is off on every broker we run).
+
+`python -m servicekit.topics` creates them on the broker named by `PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS`
+(docker-compose runs it once before the services start).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+
+from contracts import all_topic_partitions
+from servicekit.settings import PlatformSettings
+
+log = logging.getLogger(__name__)
 
 
 async def ensure_topics(
@@ -44,3 +55,25 @@ async def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
             await admin.delete_topics(doomed)
     finally:
         await admin.close()
+
+
+async def _create_catalogue_topics() -> None:
+    platform = PlatformSettings()
+    for attempt in range(30):  # the broker may still be starting
+        try:
+            created, grown = await ensure_topics(
+                platform.kafka_bootstrap_servers, all_topic_partitions(), prefix=platform.topic_prefix
+            )
+        except Exception as exc:
+            if attempt == 29:
+                raise
+            log.warning("Kafka not ready yet (%s); retrying", exc)
+            await asyncio.sleep(2)
+        else:
+            log.warning("catalogue topics: %d created, %d grown", created, grown)
+            return
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(_create_catalogue_topics())

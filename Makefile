@@ -1,0 +1,73 @@
+# partnerapp — the two commands: `make up` (run everything with demo data) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Use the machine's CPython 3.11; never download an interpreter.
+export UV_PYTHON_DOWNLOADS := never
+UV ?= uv
+RUN := $(UV) run --frozen
+STACK := $(RUN) python deploy/local/stack.py
+PACKAGES := contracts servicekit instances support reports activity gateway
+
+.PHONY: help sync up down status keys demo test lint format types imports pytest test-unit test-integration \
+        schemas infra-up infra-down infra-status
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+sync: ## install the workspace (locked versions) into .venv
+	$(UV) sync --frozen
+
+up: sync ## start Kafka, FerretDB and the five services locally, load demo data, print the URLs
+	$(STACK) up all
+	$(RUN) python deploy/local/demo.py
+
+down: ## stop the services and the infrastructure started by `make up`
+	$(STACK) down all
+
+keys: ## create the development token keys (git-ignored), e.g. before `docker compose up`
+	$(STACK) keys
+
+status: ## what is running
+	$(STACK) status all
+
+demo: ## load the demo data again into a running platform
+	$(RUN) python deploy/local/demo.py
+
+test: lint types imports infra-up pytest ## everything: format, lint, types, import rules, all tests (starts the infra)
+
+lint: sync ## ruff format check and lint
+	$(RUN) ruff format --check .
+	$(RUN) ruff check .
+
+format: sync ## apply ruff formatting and safe fixes
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+types: sync ## mypy (strict)
+	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
+	MYPYPATH=deploy/local $(RUN) mypy deploy/local/stack.py deploy/local/demo.py
+
+imports: sync ## import-linter: services independent, domain layers pure
+	$(RUN) lint-imports
+
+pytest: sync ## all tests (needs the infra: `make infra-up`)
+	$(RUN) pytest
+
+test-unit: sync ## unit tests only (no infrastructure)
+	$(RUN) pytest -m unit
+
+test-integration: infra-up ## integration tests only
+	$(RUN) pytest -m integration
+
+schemas: sync ## regenerate the committed JSON Schemas of the events
+	$(RUN) python -m contracts.schemagen
+
+infra-up: sync ## start (first time: download and build) Kafka and FerretDB
+	$(STACK) up infra
+
+infra-down: ## stop Kafka and FerretDB
+	$(STACK) down infra
+
+infra-status: ## are Kafka and FerretDB running
+	$(STACK) status infra

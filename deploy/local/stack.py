@@ -232,7 +232,14 @@ def kafka_up() -> None:
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             run_tool(
                 "kafka: format storage (once)",
-                java_command(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+                java_command(
+                    # `=` form: a generated id may start with "-" and must not parse as an option
+                    libs,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    f"--cluster-id={cluster_id}",
+                    f"--config={config}",
+                ),
                 cwd=KAFKA_DIR,
                 log=KAFKA_DIR / "format.log",
             )

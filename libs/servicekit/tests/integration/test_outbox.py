@@ -67,6 +67,8 @@ async def test_relay_killed_after_publish_and_restarted_publishes_and_consumer_s
     applied = db["applied"]
 
     async def apply(received: EventEnvelope[Any]) -> None:
+        if received.subject != instance_id:
+            return  # other tests' events on the shared topic
         await applied.update_one({"_id": str(received.id)}, {"$inc": {"times": 1}}, upsert=True)
 
     runtime.consumer.subscribe("session.cleared", apply)
@@ -88,15 +90,14 @@ async def test_relay_killed_after_publish_and_restarted_publishes_and_consumer_s
         assert len(copies) == 2, "published once by the killed relay and once after the restart"
         assert {r.key for r in copies} == {instance_id.encode()}
 
-        async def consumer_saw_both() -> bool:
-            return runtime.consumer.stats.handled + runtime.consumer.stats.duplicates >= 2
+        async def consumer_saw_the_copy() -> bool:
+            return runtime.consumer.stats.duplicates >= 1
 
-        await eventually(consumer_saw_both)
+        await eventually(consumer_saw_the_copy)
 
     assert await applied.count_documents({}) == 1
     stored = await applied.find_one({"_id": str(event.id)})
     assert stored is not None and stored["times"] == 1, "applied exactly once by id"
-    assert runtime.consumer.stats.duplicates == 1
 
 
 async def test_events_written_while_relaying_are_not_lost(

@@ -5,7 +5,6 @@ is not the message's fault, so the record is redelivered (not committed, not dea
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -37,14 +36,14 @@ def extended(day: int) -> EventEnvelope[Any]:
 
 
 @pytest.fixture
-async def runtime(platform: PlatformSettings, database_name: str) -> AsyncIterator[ServiceRuntime]:
+def runtime(platform: PlatformSettings, database_name: str) -> ServiceRuntime:
     settings = ServiceSettings(
         mongo_database=database_name,
         consumer_group=f"cg-{uuid.uuid4().hex[:8]}",
         consumer_max_attempts=3,
         platform=platform,
     )
-    yield ServiceRuntime.create("consumer-test", settings)
+    return ServiceRuntime.create("consumer-test", settings)
 
 
 async def test_a_handler_that_keeps_failing_is_dead_lettered_after_n_attempts_and_the_next_goes_through(

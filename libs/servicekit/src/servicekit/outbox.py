@@ -6,7 +6,11 @@ publishes each pending event and removes it. A crash after the state write leave
 pending; a crash after the publish and before the removal publishes it again with the same id,
 which consumers deduplicate. So every event goes out, and is applied once.
 
-Document shape: `_outbox: {<event id>: <envelope as JSON-compatible dict>}` plus
+The same way, audit records ("who did what, before/after") ride in the document's outbox and
+the relay copies them into the service's `audit` collection: the record of a change cannot be
+lost when the change was stored.
+
+Document shape: `_outbox: {<id>: <envelope as JSON-compatible dict> | <audit entry>}` plus
 `_outbox_pending: true|false`, a flag the relay finds documents by.
 """
 
@@ -16,12 +20,16 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from contracts import EventEnvelope, decode_envelope
+from contracts import EventEnvelope, decode_envelope, utc_now
 from servicekit.mongo import Document, IndexSpec
 from servicekit.publishing import EventPublisher
 
@@ -29,29 +37,61 @@ log = logging.getLogger(__name__)
 
 OUTBOX_FIELD = "_outbox"
 PENDING_FIELD = "_outbox_pending"
+AUDIT_COLLECTION = "audit"
+AUDIT_KIND = "audit"
 
 
-def with_outbox(update: Mapping[str, Any], events: Iterable[EventEnvelope[Any]]) -> dict[str, Any]:
-    """Add `events` to a MongoDB update document so they are stored atomically with it.
+class AuditEntry(BaseModel):
+    """One audited change: who did what to which target, with the state before and after."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    kind: Literal["audit"] = "audit"
+    at: AwareDatetime = Field(default_factory=utc_now)
+    actor_id: str
+    actor_role: str
+    partner_id: str
+    action: str
+    target_type: str
+    target_id: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+Pending = EventEnvelope[Any] | AuditEntry
+
+
+def _pending_items(items: Iterable[Pending]) -> dict[str, dict[str, Any]]:
+    return {str(item.id): item.model_dump(mode="json") for item in items}
+
+
+def with_outbox(update: Mapping[str, Any], events: Iterable[Pending]) -> dict[str, Any]:
+    """Add `events` (and audit entries) to a MongoDB update document so they are stored atomically with it.
 
     `update` is an update document (`{"$set": {...}, ...}`); the result must be passed to a
     single `update_one`/`find_one_and_update` on the aggregate's document.
     """
     merged = {op: dict(fields) for op, fields in update.items()}
-    pending = {f"{OUTBOX_FIELD}.{event.id}": event.model_dump(mode="json") for event in events}
+    pending = {f"{OUTBOX_FIELD}.{key}": value for key, value in _pending_items(events).items()}
     if pending:
         merged.setdefault("$set", {}).update({**pending, PENDING_FIELD: True})
     return merged
 
 
-def new_document_with_outbox(document: Mapping[str, Any], events: Iterable[EventEnvelope[Any]]) -> Document:
-    """An aggregate's first document, created together with its first events."""
-    outbox = {str(event.id): event.model_dump(mode="json") for event in events}
+def new_document_with_outbox(document: Mapping[str, Any], events: Iterable[Pending]) -> Document:
+    """An aggregate's first document, created together with its first events (and audit entries)."""
+    outbox = _pending_items(events)
     return {**document, OUTBOX_FIELD: outbox, PENDING_FIELD: bool(outbox)}
 
 
 def outbox_indexes(collections: Iterable[str]) -> list[IndexSpec]:
-    return [IndexSpec(name, [(PENDING_FIELD, 1)], name="outbox_pending") for name in collections]
+    """The pending flag of each aggregate collection, and the audit trail by partner and target."""
+    return [
+        *(IndexSpec(name, [(PENDING_FIELD, 1)], name="outbox_pending") for name in collections),
+        IndexSpec(AUDIT_COLLECTION, [("partner_id", 1), ("target_id", 1), ("at", -1)], name="partner_target_at"),
+    ]
 
 
 class OutboxRelay:
@@ -73,6 +113,7 @@ class OutboxRelay:
         self._db = db
         self._collections = list(collections)
         self._publisher = publisher
+        self._audit = db[AUDIT_COLLECTION]
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
         self._wakeup = asyncio.Event()
@@ -111,20 +152,27 @@ class OutboxRelay:
             cursor = collection.find({PENDING_FIELD: True}, {OUTBOX_FIELD: 1}).limit(self._batch_size)
             async for document in cursor:
                 pending: dict[str, Any] = document.get(OUTBOX_FIELD) or {}
-                events = [decode_envelope_dict(raw) for raw in pending.values()]
-                for event in sorted(events, key=lambda e: e.time):  # stable: keeps write order on ties
-                    await self._publisher.publish(event)
+                for key, raw in pending.items():  # in write order
+                    if raw.get("kind") == AUDIT_KIND:
+                        with contextlib.suppress(DuplicateKeyError):  # copied before a crash: same record
+                            await self._audit.insert_one({**raw, "_id": key, "at": _parse_time(raw["at"])})
+                    else:
+                        await self._publisher.publish(decode_envelope_dict(raw))
+                        count += 1
                     await collection.update_one(
-                        {"_id": document["_id"], f"{OUTBOX_FIELD}.{event.id}": {"$exists": True}},
-                        {"$unset": {f"{OUTBOX_FIELD}.{event.id}": ""}},
+                        {"_id": document["_id"], f"{OUTBOX_FIELD}.{key}": {"$exists": True}},
+                        {"$unset": {f"{OUTBOX_FIELD}.{key}": ""}},
                     )
-                    count += 1
                 # Lower the flag only if no event was added meanwhile (the filter sees an empty map).
                 await collection.update_one(
                     {"_id": document["_id"], OUTBOX_FIELD: {}}, {"$set": {PENDING_FIELD: False}}
                 )
         self.published += count
         return count
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
 
 
 def decode_envelope_dict(raw: Mapping[str, Any]) -> EventEnvelope[Any]:

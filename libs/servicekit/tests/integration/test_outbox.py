@@ -17,7 +17,14 @@ from contracts.events.common import Actor
 from contracts.events.instances import SessionCleared
 from servicekit.consumer import INBOX_INDEXES
 from servicekit.mongo import ensure_indexes
-from servicekit.outbox import OUTBOX_FIELD, PENDING_FIELD, OutboxRelay, new_document_with_outbox, with_outbox
+from servicekit.outbox import (
+    OUTBOX_FIELD,
+    PENDING_FIELD,
+    AuditEntry,
+    OutboxRelay,
+    new_document_with_outbox,
+    with_outbox,
+)
 from servicekit.runtime import ServiceRuntime
 from servicekit.settings import PlatformSettings, ServiceSettings
 from servicekit.testing import KafkaProbe, eventually
@@ -115,7 +122,11 @@ async def test_events_written_while_relaying_are_not_lost(
                 await instances.update_one({"_id": instance_id}, with_outbox({"$set": {"session_epoch": 2}}, [second]))
 
     first, second = cleared(instance_id, 1), cleared(instance_id, 2)
-    await instances.insert_one(new_document_with_outbox({"_id": instance_id, "session_epoch": 1}, [first]))
+    audit = AuditEntry(
+        actor_id="usr-1", actor_role="partner", partner_id="ptn-acme", action="session.clear",
+        target_type="instance", target_id=instance_id, before={"session_epoch": 0}, after={"session_epoch": 1},
+    )  # fmt: skip
+    await instances.insert_one(new_document_with_outbox({"_id": instance_id, "session_epoch": 1}, [audit, first]))
     relay = OutboxRelay(db, ["instances"], Recording())
     await relay.relay_once()
     document = await instances.find_one({"_id": instance_id})
@@ -128,3 +139,8 @@ async def test_events_written_while_relaying_are_not_lost(
     assert document[OUTBOX_FIELD] == {}
     assert published == [str(first.id), str(second.id)]
     assert document["session_epoch"] == 2
+    copied = await db["audit"].find_one({"_id": str(audit.id)})
+    assert copied is not None
+    assert copied["after"] == {"session_epoch": 1}
+    assert copied["action"] == "session.clear"
+    assert copied["at"] == audit.at.replace(microsecond=audit.at.microsecond // 1000 * 1000)

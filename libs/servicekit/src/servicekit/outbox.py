@@ -20,16 +20,15 @@ import asyncio
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from contracts import EventEnvelope, decode_envelope, utc_now
+from contracts import EventEnvelope, decode_envelope
+from servicekit.audit import AUDIT_COLLECTION, AUDIT_KIND, AuditEntry
 from servicekit.mongo import Document, IndexSpec
 from servicekit.publishing import EventPublisher
 
@@ -37,27 +36,6 @@ log = logging.getLogger(__name__)
 
 OUTBOX_FIELD = "_outbox"
 PENDING_FIELD = "_outbox_pending"
-AUDIT_COLLECTION = "audit"
-AUDIT_KIND = "audit"
-
-
-class AuditEntry(BaseModel):
-    """One audited change: who did what to which target, with the state before and after."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    kind: Literal["audit"] = "audit"
-    at: AwareDatetime = Field(default_factory=utc_now)
-    actor_id: str
-    actor_role: str
-    partner_id: str
-    action: str
-    target_type: str
-    target_id: str
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    detail: dict[str, Any] = Field(default_factory=dict)
 
 
 Pending = EventEnvelope[Any] | AuditEntry

@@ -1,0 +1,72 @@
+"""Keyset (cursor) pagination over MongoDB, independent of the driver.
+
+A cursor is the sort value and id of the last item of a page, opaque to clients (base64url
+JSON). Keyset pages stay correct while items are added, and cost the same on page 1 and 1000.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Sort:
+    field: str
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, text: str, allowed: dict[str, str]) -> Sort:
+        """`name` or `-name` (descending); `allowed` maps public names to stored fields."""
+        descending = text.startswith("-")
+        public = text.removeprefix("-")
+        if public not in allowed:
+            raise ValueError(f"cannot sort by {public!r}; choose from {', '.join(sorted(allowed))}")
+        return cls(allowed[public], descending)
+
+    def mongo_sort(self) -> list[tuple[str, int]]:
+        direction = -1 if self.descending else 1
+        return [(self.field, direction), ("_id", direction)]
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(sort_value: Any, item_id: str) -> str:
+    raw = json.dumps([sort_value, item_id], default=str, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, item_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidCursor("the cursor is not one this API returned") from exc
+    if not isinstance(item_id, str) or isinstance(value, (dict, list)):
+        raise InvalidCursor("the cursor is not one this API returned")
+    return value, item_id
+
+
+def after_cursor(sort: Sort, cursor: str | None) -> dict[str, Any]:
+    """The filter selecting items after the cursor, in the sort's order."""
+    if cursor is None:
+        return {}
+    value, item_id = decode_cursor(cursor)
+    op = "$lt" if sort.descending else "$gt"
+    return {"$or": [{sort.field: {op: value}}, {sort.field: value, "_id": {op: item_id}}]}

@@ -64,5 +64,9 @@ class SessionCleared(Payload):
     instance_id: Id
     partner_id: Id
     serial: Id | None = None
-    session_epoch: int = Field(ge=1, description="The instance's session epoch after the bump.")
+    session_epoch: int = Field(
+        ge=1,
+        description="The epoch the cleared terminal (or every terminal) must have seen: a terminal whose last "
+        "login saw a lower one must log in again.",
+    )
     cleared_by: Actor

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +14,30 @@ from pymongo.asynchronous.database import AsyncDatabase
 from servicekit.settings import PlatformSettings
 
 Document = dict[str, Any]
+
+
+class DocumentLocks:
+    """Serializes this process's writes to one document.
+
+    FerretDB 1.x applies an update as a read followed by a write, with nothing in between to
+    stop another update of the same document: concurrent updates can be lost (measured on this
+    project's FerretDB v1.24.2: 200 concurrent `$inc` of one field left it at 14, and a
+    version-guarded compare-and-set let two writers win with the same version). MongoDB updates
+    one document atomically. So every read-modify-write of a shared document (the aggregate's
+    save, the outbox relay's marks, counters) takes the document's lock first. Several replicas
+    of one service writing the same documents need MongoDB; a single process is safe on both.
+    """
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def lock(self, collection: str, document_id: object) -> asyncio.Lock:
+        key = (collection, str(document_id))
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
 
 
 def create_mongo_client(platform: PlatformSettings, *, app_name: str) -> AsyncMongoClient[Document]:

@@ -29,7 +29,7 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts import EventEnvelope, decode_envelope
 from servicekit.audit import AUDIT_COLLECTION, AUDIT_KIND, AuditEntry
-from servicekit.mongo import Document, IndexSpec
+from servicekit.mongo import Document, DocumentLocks, IndexSpec
 from servicekit.publishing import EventPublisher
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class OutboxRelay:
         *,
         poll_seconds: float = 0.5,
         batch_size: int = 100,
+        locks: DocumentLocks | None = None,
     ) -> None:
         self._db = db
         self._collections = list(collections)
@@ -94,6 +95,7 @@ class OutboxRelay:
         self._audit = db[AUDIT_COLLECTION]
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
+        self._locks = locks or DocumentLocks()
         self._wakeup = asyncio.Event()
         self.published = 0
 
@@ -137,14 +139,16 @@ class OutboxRelay:
                     else:
                         await self._publisher.publish(decode_envelope_dict(raw))
                         count += 1
-                    await collection.update_one(
-                        {"_id": document["_id"], f"{OUTBOX_FIELD}.{key}": {"$exists": True}},
-                        {"$unset": {f"{OUTBOX_FIELD}.{key}": ""}},
-                    )
+                    async with self._locks.lock(name, document["_id"]):
+                        await collection.update_one(
+                            {"_id": document["_id"], f"{OUTBOX_FIELD}.{key}": {"$exists": True}},
+                            {"$unset": {f"{OUTBOX_FIELD}.{key}": ""}},
+                        )
                 # Lower the flag only if no event was added meanwhile (the filter sees an empty map).
-                await collection.update_one(
-                    {"_id": document["_id"], OUTBOX_FIELD: {}}, {"$set": {PENDING_FIELD: False}}
-                )
+                async with self._locks.lock(name, document["_id"]):
+                    await collection.update_one(
+                        {"_id": document["_id"], OUTBOX_FIELD: {}}, {"$set": {PENDING_FIELD: False}}
+                    )
         self.published += count
         return count
 

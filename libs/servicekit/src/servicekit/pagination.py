@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -48,7 +49,9 @@ class Page(Generic[T]):
 
 
 def encode_cursor(sort_value: Any, item_id: str) -> str:
-    raw = json.dumps([sort_value, item_id], default=str, separators=(",", ":")).encode()
+    if isinstance(sort_value, datetime):  # keeps its type, so it compares as a date again
+        sort_value = {"datetime": sort_value.isoformat()}
+    raw = json.dumps([sort_value, item_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -58,7 +61,12 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
         value, item_id = json.loads(raw)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise InvalidCursor("the cursor is not one this API returned") from exc
-    if not isinstance(item_id, str) or isinstance(value, (dict, list)):
+    if isinstance(value, dict) and set(value) == {"datetime"}:
+        try:
+            value = datetime.fromisoformat(value["datetime"])
+        except (TypeError, ValueError) as exc:
+            raise InvalidCursor("the cursor is not one this API returned") from exc
+    if not isinstance(item_id, str) or not isinstance(value, (str, int, float, bool, datetime, type(None))):
         raise InvalidCursor("the cursor is not one this API returned")
     return value, item_id
 

@@ -27,7 +27,7 @@ from servicekit.deadletter import DeadLetterPublisher
 from servicekit.health import ReadinessCheck, health_router
 from servicekit.kafka import create_broker
 from servicekit.limits import BodySizeLimit
-from servicekit.mongo import Document, IndexSpec, create_mongo_client, ensure_indexes
+from servicekit.mongo import Document, DocumentLocks, IndexSpec, create_mongo_client, ensure_indexes
 from servicekit.outbox import OutboxRelay, outbox_indexes
 from servicekit.problems import install_problem_handlers
 from servicekit.publishing import KafkaEventPublisher
@@ -54,6 +54,7 @@ class ServiceRuntime:
     background: list[BackgroundTask] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     outbox: OutboxRelay | None = None
+    locks: DocumentLocks = field(default_factory=DocumentLocks)
 
     @classmethod
     def create(cls, name: str, settings: ServiceSettings, *, telemetry: Telemetry | None = None) -> ServiceRuntime:
@@ -88,7 +89,9 @@ class ServiceRuntime:
     def use_outbox(self, collections: Iterable[str]) -> OutboxRelay:
         """Relay the pending events stored in these collections' documents."""
         names = list(collections)
-        self.outbox = OutboxRelay(self.db, names, self.publisher, poll_seconds=self.settings.outbox_poll_seconds)
+        self.outbox = OutboxRelay(
+            self.db, names, self.publisher, poll_seconds=self.settings.outbox_poll_seconds, locks=self.locks
+        )
         self.indexes.extend(outbox_indexes(names))
         self.background.append(self.outbox.run)
         self.readiness["outbox"] = self._outbox_backlog

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from instances.adapters.documents import ContractRenderer
+from instances.adapters.impersonation import Ed25519ImpersonationSigner, SystemClock
+from instances.adapters.mongo import (
+    AGGREGATES,
+    INDEXES,
+    MongoCompanyRepository,
+    MongoContractNumbers,
+    MongoInstanceRepository,
+)
 from instances.config import Settings
+from instances.domain.model import Party
+from instances.entrypoints.http import install_error_handlers, router
+from instances.service_layer.commands import InstanceCommands, ServiceParties
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
@@ -14,4 +26,22 @@ SERVICE = "instances"
 def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
-    return runtime.create_app(title="partnerapp instances")
+    runtime.indexes.extend(INDEXES)
+    runtime.use_outbox(AGGREGATES)
+    signing_key = settings.impersonation_pem()
+    commands = InstanceCommands(
+        instances=MongoInstanceRepository(runtime.db, runtime.locks),
+        companies=MongoCompanyRepository(runtime.db, runtime.locks),
+        contract_numbers=MongoContractNumbers(runtime.db, runtime.locks),
+        clock=SystemClock(),
+        parties=ServiceParties(
+            vendor=Party(name=settings.vendor_name, tax_id=settings.vendor_tax_id, address=settings.vendor_address)
+        ),
+        signer=Ed25519ImpersonationSigner(signing_key) if signing_key else None,
+        panel_url=settings.panel_url,
+        impersonation_ttl=settings.impersonation_ttl,
+    )
+    commands.after_write = runtime.outbox.notify if runtime.outbox else None
+    app = runtime.create_app(title="partnerapp instances", routers=[router(commands, ContractRenderer())])
+    install_error_handlers(app)
+    return app

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from contracts.events.common import InstanceType
 
@@ -131,8 +131,8 @@ class S360Configuration(_Config):
     type: Literal["S360"] = "S360"
     technician_quota: int = Field(default=5, ge=1, le=5_000)
     sla_hours: int = Field(default=48, ge=1, le=720, description="Hours to resolve a work order")
-    work_order_types: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
-        default_factory=lambda: ["installation", "repair", "maintenance"], min_length=1, max_length=50
+    work_order_types: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]] = (
+        Field(default_factory=lambda: ["installation", "repair", "maintenance"], min_length=1, max_length=50)
     )
     signature_capture: bool = True
     max_photos_per_order: int = Field(default=10, ge=0, le=50)

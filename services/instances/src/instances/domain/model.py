@@ -162,6 +162,7 @@ class Instance:
     terminal_sessions: list[TerminalSession] = field(default_factory=list)
     cancellation: CancellationRequest | None = None
     licenses: list[License] = field(default_factory=list)
+    ingest_key_hash: str | None = None  # sha256 of the key terminals authenticate with
 
     # ------------------------------------------------------------------ provisioning (R-24)
 
@@ -199,20 +200,24 @@ class Instance:
         self, *, name: str | None, configuration: Configuration | None, term_months: int | None, now: datetime
     ) -> Change:
         self._require_stage({Stage.DRAFT}, "edit the draft")
+        if term_months is not None:
+            _check_term(term_months)
         before = self.snapshot()
         if name is not None:
             self.name = name
         if configuration is not None:
             self.configuration = configuration
         if term_months is not None:
-            _check_term(term_months)
             self.term_months = term_months
         self.updated_at = now
         return self._change("provisioning.update", before, self.snapshot())
 
+    def check_can_provision(self) -> None:
+        self._require_stage({Stage.DRAFT}, "provision")
+
     def provision(self, *, contract_number: str, vendor: Party, customer: Party, terms: str, now: datetime) -> Change:
         """Generate the contract to read; the provisioning can still be cancelled."""
-        self._require_stage({Stage.DRAFT}, "provision")
+        self.check_can_provision()
         before = self.snapshot()
         pricing = price_for(self.type, profile_of(self.configuration), self.configuration.quota, self.term_months)
         self.contract = Contract(
@@ -279,15 +284,14 @@ class Instance:
         self, *, name: str | None, configuration: Configuration | None, actor: Actor, now: datetime
     ) -> Change | None:
         self._require_live("edit")
+        if configuration is not None and configuration.quota < self.seats_in_use():
+            raise QuotaExceeded(quota=configuration.quota, in_use=self.seats_in_use(), requested=0)
         before = self.snapshot()
         changes: dict[str, Any] = {}
         if name is not None and name != self.name:
             self.name = name
             changes["name"] = name
         if configuration is not None and configuration != self.configuration:
-            in_use = self.seats_in_use()
-            if configuration.quota < in_use:
-                raise QuotaExceeded(quota=configuration.quota, in_use=in_use, requested=0)
             self.configuration = configuration
             changes["configuration"] = configuration_document(configuration)
             changes["profile"] = profile_of(configuration)
@@ -351,7 +355,8 @@ class Instance:
         self._require_live("clear the session")
         before = {"session_epoch": self.session_epoch, "terminal_sessions": self._sessions_document()}
         if serial is None:
-            self.session_epoch += 1
+            # Above every terminal's own epoch too, so a terminal cleared alone before is logged out as well.
+            self.session_epoch = max([self.session_epoch, *(s.epoch for s in self.terminal_sessions)]) + 1
             epoch = self.session_epoch
         else:
             current = self.terminal_epoch(serial)
@@ -370,6 +375,14 @@ class Instance:
         own = next((s.epoch for s in self.terminal_sessions if s.serial == serial), 0)
         return max(own, self.session_epoch)
 
+    def rotate_ingest_key(self, *, key_hash: str, now: datetime) -> Change:
+        """Replace the key terminals use for telemetry and configuration; the old one stops working."""
+        self._require_live("issue an ingest key")
+        had_key = self.ingest_key_hash is not None
+        self.ingest_key_hash = key_hash
+        self.updated_at = now
+        return self._change("instance.rotate_ingest_key", None, None, detail={"replaced_previous": had_key})
+
     # ------------------------------------------------------------------ licenses (R-22, R-26, R-43)
 
     def seats_in_use(self) -> int:
@@ -384,6 +397,10 @@ class Instance:
     def add_licenses(self, new: list[NewLicense], *, ids: list[str], actor: Actor, now: datetime) -> list[Change]:
         """Add seats, all or none: the quota and PIN uniqueness hold for the whole batch."""
         self._require_live("add licenses")
+        if len(ids) != len(new):
+            raise ValueError("one id per new license is needed")
+        if not new:
+            return []
         quota, in_use = self.configuration.quota, self.seats_in_use()
         if in_use + len(new) > quota:
             raise QuotaExceeded(quota=quota, in_use=in_use, requested=len(new))

@@ -1,0 +1,351 @@
+"""MongoDB repositories of the instances service (valid on FerretDB 1.x and on MongoDB).
+
+An instance (with its provisioning, contract, licenses and terminal sessions) is one document:
+every change to it is one `update_one` guarded by its `version`, carrying its events and audit
+entries in the outbox fields. Dates are stored as ISO `YYYY-MM-DD` strings: they sort and
+compare correctly and need no time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from contracts.events.common import Actor, InstanceType
+from instances.domain.company import Address, Company
+from instances.domain.configuration import configuration_document, parse_configuration
+from instances.domain.errors import Conflict
+from instances.domain.model import (
+    CancellationRequest,
+    Contract,
+    Instance,
+    InstanceStatus,
+    License,
+    LicenseStatus,
+    Party,
+    Stage,
+    TerminalSession,
+)
+from instances.domain.pricing import Pricing
+from instances.service_layer.ports import CompanyQuery, InstanceQuery, Pending
+from servicekit.mongo import Document, DocumentLocks, IndexSpec
+from servicekit.outbox import new_document_with_outbox, with_outbox
+from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
+
+INSTANCES = "instances"
+COMPANIES = "companies"
+COUNTERS = "counters"
+AGGREGATES = [INSTANCES, COMPANIES]
+
+INDEXES = [
+    IndexSpec(INSTANCES, [("partner_id", 1), ("stage", 1), ("created_at", -1)], name="partner_stage_created"),
+    IndexSpec(INSTANCES, [("partner_id", 1), ("company_id", 1)], name="partner_company"),
+    IndexSpec(INSTANCES, [("partner_id", 1), ("expiry_date", 1)], name="partner_expiry"),
+    IndexSpec(COMPANIES, [("partner_id", 1), ("tax_id", 1)], unique=True, name="partner_tax_id"),
+    IndexSpec(COMPANIES, [("partner_id", 1), ("name_sort", 1)], name="partner_name"),
+]
+
+
+def _text_filter(text: str | None, fields: list[str]) -> dict[str, Any]:
+    if not text:
+        return {}
+    # The user's text is matched literally: escaped, so it can never be a regular expression.
+    pattern = {"$regex": re.escape(text), "$options": "i"}
+    return {"$or": [{name: pattern} for name in fields]}
+
+
+async def _page(collection: Any, match: dict[str, Any], sort: Sort, limit: int, cursor: str | None) -> list[Document]:
+    conditions = [match, after_cursor(sort, cursor)]
+    query = {"$and": [c for c in conditions if c]} if any(conditions[1:]) else match
+    return [doc async for doc in collection.find(query).sort(sort.mongo_sort()).limit(limit + 1)]
+
+
+def _next_cursor(documents: list[Document], sort: Sort, limit: int) -> str | None:
+    if len(documents) <= limit:
+        return None
+    last = documents[limit - 1]
+    return encode_cursor(last.get(sort.field), str(last["_id"]))
+
+
+class MongoInstanceRepository:
+    def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks) -> None:
+        self._collection = db[INSTANCES]
+        self._locks = locks
+
+    async def get(self, partner_id: str, instance_id: str) -> Instance | None:
+        document = await self._collection.find_one({"_id": instance_id, "partner_id": partner_id})
+        return instance_from_document(document) if document else None
+
+    async def find_by_id(self, instance_id: str) -> Instance | None:
+        document = await self._collection.find_one({"_id": instance_id})
+        return instance_from_document(document) if document else None
+
+    async def add(self, instance: Instance, pending: list[Pending]) -> None:
+        document = {"_id": instance.id, **instance_state(instance), "version": instance.version}
+        await self._collection.insert_one(new_document_with_outbox(document, pending))
+
+    async def save(self, instance: Instance, pending: list[Pending]) -> bool:
+        update = with_outbox({"$set": {**instance_state(instance), "version": instance.version + 1}}, pending)
+        async with self._locks.lock(INSTANCES, instance.id):
+            result = await self._collection.update_one(
+                {"_id": instance.id, "partner_id": instance.partner_id, "version": instance.version}, update
+            )
+        if result.matched_count != 1:
+            return False
+        instance.version += 1
+        return True
+
+    async def search(self, partner_id: str, query: InstanceQuery) -> Page[Instance]:
+        today = (query.today or date.today()).isoformat()
+        match: dict[str, Any] = {"partner_id": partner_id, "stage": {"$in": [s.value for s in query.stages]}}
+        conditions: list[dict[str, Any]] = [match]
+        if query.type:
+            match["type"] = query.type.value
+        if query.company_id:
+            match["company_id"] = query.company_id
+        if query.status == InstanceStatus.EXPIRED:
+            conditions.append({"status": InstanceStatus.ACTIVE.value, "expiry_date": {"$lt": today}})
+        elif query.status == InstanceStatus.ACTIVE:
+            conditions.append({"status": InstanceStatus.ACTIVE.value, "expiry_date": {"$gte": today}})
+        elif query.status:
+            match["status"] = query.status.value
+        if query.expiring_within_days is not None:
+            until = (date.fromisoformat(today) + timedelta(days=query.expiring_within_days)).isoformat()
+            conditions.append({"status": InstanceStatus.ACTIVE.value, "expiry_date": {"$gte": today, "$lte": until}})
+        text = _text_filter(query.text, ["name", "_id"])
+        if text:
+            conditions.append(text)
+        combined = {"$and": conditions} if len(conditions) > 1 else match
+        documents = await _page(self._collection, combined, query.sort, query.limit, query.cursor)
+        return Page(
+            [instance_from_document(d) for d in documents[: query.limit]],
+            _next_cursor(documents, query.sort, query.limit),
+        )
+
+
+class MongoCompanyRepository:
+    def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks) -> None:
+        self._collection = db[COMPANIES]
+        self._locks = locks
+
+    async def get(self, partner_id: str, company_id: str) -> Company | None:
+        document = await self._collection.find_one({"_id": company_id, "partner_id": partner_id})
+        return company_from_document(document) if document else None
+
+    async def add(self, company: Company, pending: list[Pending]) -> None:
+        document = {"_id": company.id, **company_state(company), "version": company.version}
+        try:
+            await self._collection.insert_one(new_document_with_outbox(document, pending))
+        except DuplicateKeyError as exc:
+            raise _tax_id_in_use(company.tax_id) from exc
+
+    async def save(self, company: Company, pending: list[Pending]) -> bool:
+        update = with_outbox({"$set": {**company_state(company), "version": company.version + 1}}, pending)
+        try:
+            async with self._locks.lock(COMPANIES, company.id):
+                result = await self._collection.update_one(
+                    {"_id": company.id, "partner_id": company.partner_id, "version": company.version}, update
+                )
+        except DuplicateKeyError as exc:
+            raise _tax_id_in_use(company.tax_id) from exc
+        if result.matched_count != 1:
+            return False
+        company.version += 1
+        return True
+
+    async def search(self, partner_id: str, query: CompanyQuery) -> Page[Company]:
+        match: dict[str, Any] = {"partner_id": partner_id}
+        text = _text_filter(query.text, ["name", "tax_id", "contact_person"])
+        combined = {"$and": [match, text]} if text else match
+        documents = await _page(self._collection, combined, query.sort, query.limit, query.cursor)
+        return Page(
+            [company_from_document(d) for d in documents[: query.limit]],
+            _next_cursor(documents, query.sort, query.limit),
+        )
+
+
+class MongoContractNumbers:
+    """Consecutive contract numbers per year: C-2026-000001, … (one atomic counter per year)."""
+
+    def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks) -> None:
+        self._collection = db[COUNTERS]
+        self._locks = locks
+
+    async def next(self, year: int) -> str:
+        async with self._locks.lock(COUNTERS, f"contract-{year}"):
+            counter = await self._collection.find_one_and_update(
+                {"_id": f"contract-{year}"}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        if counter is None:  # cannot happen with upsert and ReturnDocument.AFTER
+            raise RuntimeError("contract counter not returned")
+        return f"C-{year}-{int(counter['seq']):06d}"
+
+
+def _tax_id_in_use(tax_id: str) -> Conflict:
+    return Conflict("tax-id-in-use", f"Another company of this partner has tax id {tax_id}.", field="tax_id")
+
+
+# ---------------------------------------------------------------------------- mapping
+
+
+def _actor(document: dict[str, Any]) -> Actor:
+    return Actor(user_id=document["user_id"], role=document["role"])
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def instance_state(instance: Instance) -> dict[str, Any]:
+    contract = instance.contract
+    return {
+        "partner_id": instance.partner_id,
+        "company_id": instance.company_id,
+        "type": instance.type.value,
+        "name": instance.name,
+        "name_sort": instance.name.casefold(),
+        "configuration": configuration_document(instance.configuration),
+        "term_months": instance.term_months,
+        "stage": instance.stage.value,
+        "status": instance.status.value if instance.status else None,
+        "created_at": instance.created_at,
+        "created_by": instance.created_by.model_dump(),
+        "updated_at": instance.updated_at,
+        "contract": _contract_document(contract) if contract else None,
+        "activation_date": instance.activation_date.isoformat() if instance.activation_date else None,
+        "expiry_date": instance.expiry_date.isoformat() if instance.expiry_date else None,
+        "generate_key": instance.generate_key,
+        "session_epoch": instance.session_epoch,
+        "terminal_sessions": [asdict(s) for s in instance.terminal_sessions],
+        "cancellation": (
+            {
+                "reason": instance.cancellation.reason,
+                "requested_by": instance.cancellation.requested_by.model_dump(),
+                "requested_at": instance.cancellation.requested_at,
+            }
+            if instance.cancellation
+            else None
+        ),
+        "licenses": [_license_document(lic) for lic in instance.licenses],
+        "ingest_key_hash": instance.ingest_key_hash,
+    }
+
+
+def instance_from_document(document: Document) -> Instance:
+    instance_type = InstanceType(document["type"])
+    cancellation = document.get("cancellation")
+    return Instance(
+        id=document["_id"],
+        partner_id=document["partner_id"],
+        company_id=document["company_id"],
+        type=instance_type,
+        name=document["name"],
+        configuration=parse_configuration(instance_type, document["configuration"]),
+        term_months=document["term_months"],
+        stage=Stage(document["stage"]),
+        created_at=document["created_at"],
+        created_by=_actor(document["created_by"]),
+        updated_at=document["updated_at"],
+        version=document["version"],
+        status=InstanceStatus(document["status"]) if document.get("status") else None,
+        contract=_contract_from(document["contract"]) if document.get("contract") else None,
+        activation_date=_date(document.get("activation_date")),
+        expiry_date=_date(document.get("expiry_date")),
+        generate_key=document.get("generate_key"),
+        session_epoch=document.get("session_epoch", 0),
+        terminal_sessions=[TerminalSession(**s) for s in document.get("terminal_sessions", [])],
+        cancellation=(
+            CancellationRequest(
+                reason=cancellation["reason"],
+                requested_by=_actor(cancellation["requested_by"]),
+                requested_at=cancellation["requested_at"],
+            )
+            if cancellation
+            else None
+        ),
+        licenses=[_license_from(d) for d in document.get("licenses", [])],
+        ingest_key_hash=document.get("ingest_key_hash"),
+    )
+
+
+def _license_document(lic: License) -> dict[str, Any]:
+    return {**asdict(lic), "status": lic.status.value, "created_by": lic.created_by.model_dump()}
+
+
+def _license_from(document: dict[str, Any]) -> License:
+    return License(
+        **{**document, "status": LicenseStatus(document["status"]), "created_by": _actor(document["created_by"])}
+    )
+
+
+def _contract_document(contract: Contract) -> dict[str, Any]:
+    pricing = {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(contract.pricing).items()}
+    return {
+        **asdict(contract),
+        "product_type": contract.product_type.value,
+        "pricing": pricing,
+    }
+
+
+def _contract_from(document: dict[str, Any]) -> Contract:
+    pricing = document["pricing"]
+    return Contract(
+        number=document["number"],
+        issued_at=document["issued_at"],
+        vendor=Party(**document["vendor"]),
+        customer=Party(**document["customer"]),
+        partner_id=document["partner_id"],
+        product_type=InstanceType(document["product_type"]),
+        product_name=document["product_name"],
+        profile=document.get("profile"),
+        term_months=document["term_months"],
+        pricing=Pricing(
+            currency=pricing["currency"],
+            unit_price=Decimal(pricing["unit_price"]),
+            seats=int(pricing["seats"]),
+            monthly_total=Decimal(pricing["monthly_total"]),
+            term_months=int(pricing["term_months"]),
+            term_total=Decimal(pricing["term_total"]),
+        ),
+        terms=document["terms"],
+    )
+
+
+def company_state(company: Company) -> dict[str, Any]:
+    return {
+        "partner_id": company.partner_id,
+        "name": company.name,
+        "name_sort": company.name.casefold(),
+        "tax_id": company.tax_id,
+        "address": asdict(company.address),
+        "contact_person": company.contact_person,
+        "email": company.email,
+        "phone": company.phone,
+        "created_at": company.created_at,
+        "created_by": company.created_by.model_dump(),
+        "updated_at": company.updated_at,
+    }
+
+
+def company_from_document(document: Document) -> Company:
+    return Company(
+        id=document["_id"],
+        partner_id=document["partner_id"],
+        name=document["name"],
+        tax_id=document["tax_id"],
+        address=Address(**document["address"]),
+        contact_person=document["contact_person"],
+        email=document["email"],
+        phone=document["phone"],
+        created_at=document["created_at"],
+        created_by=_actor(document["created_by"]),
+        updated_at=document["updated_at"],
+        version=document["version"],
+    )

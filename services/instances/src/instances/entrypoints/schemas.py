@@ -1,0 +1,342 @@
+"""The HTTP API's request and response bodies (the wire shapes, separate from the domain)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from contracts.events.common import InstanceType
+from instances.domain.company import Company
+from instances.domain.model import Contract, Instance, License, LicenseStatus
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+Pin = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,8}$")]
+Serial = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
+T = TypeVar("T")
+TaxId = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9-]{5,20}$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddressIn(_In):
+    street: Text
+    city: Text
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9 -]{3,10}$")]
+    province: Text
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "ES"
+
+
+class CompanyIn(_In):
+    name: Text
+    tax_id: TaxId
+    address: AddressIn
+    contact_person: Text
+    email: EmailStr
+    phone: Phone
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Transportes López S.L.",
+                    "tax_id": "B12345678",
+                    "address": {
+                        "street": "Calle Mayor 1",
+                        "city": "Madrid",
+                        "postal_code": "28013",
+                        "province": "Madrid",
+                        "country": "ES",
+                    },
+                    "contact_person": "Lucía López",
+                    "email": "lucia@transporteslopez.example",
+                    "phone": "+34 910 000 000",
+                }
+            ]
+        },
+    )
+
+
+class CompanyPatch(_In):
+    name: Text | None = None
+    tax_id: TaxId | None = None
+    address: AddressIn | None = None
+    contact_person: Text | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+
+
+class CompanyOut(BaseModel):
+    id: str
+    name: str
+    tax_id: str
+    address: dict[str, str]
+    contact_person: str
+    email: str
+    phone: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, company: Company) -> CompanyOut:
+        return cls(
+            id=company.id,
+            name=company.name,
+            tax_id=company.tax_id,
+            address=vars(company.address),
+            contact_person=company.contact_person,
+            email=company.email,
+            phone=company.phone,
+            created_at=company.created_at,
+            updated_at=company.updated_at,
+        )
+
+
+class DraftIn(_In):
+    company_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    type: InstanceType
+    name: Text
+    term_months: int = Field(default=12, ge=1, le=120)
+    configuration: dict[str, Any] | None = Field(
+        default=None, description="Type-specific configuration; missing fields take the type's defaults."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "company_id": "cmp-0123456789abcdef",
+                    "type": "WDS",
+                    "name": "López — warehouse crew",
+                    "term_months": 12,
+                    "configuration": {"profile": "professional", "terminal_quota": 25, "gps_tracking": True},
+                }
+            ]
+        },
+    )
+
+
+class DraftPatch(_In):
+    name: Text | None = None
+    term_months: int | None = Field(default=None, ge=1, le=120)
+    configuration: dict[str, Any] | None = None
+
+
+class InstancePatch(_In):
+    name: Text | None = None
+    configuration: dict[str, Any] | None = None
+
+
+class ExtendIn(_In):
+    new_expiry_date: date
+
+
+class ReasonIn(_In):
+    reason: Reason
+
+
+class OptionalReasonIn(_In):
+    reason: Reason | None = None
+
+
+class ClearSessionIn(_In):
+    serial: Serial | None = Field(default=None, description="One terminal; all of the instance's when absent.")
+
+
+class LicenseIn(_In):
+    user_name: Text
+    email: EmailStr
+    pin: Pin
+    serial: Serial | None = None
+
+
+class LicensesIn(_In):
+    licenses: list[LicenseIn] = Field(min_length=1, max_length=500)
+
+
+class LicenseOut(BaseModel):
+    id: str
+    instance_id: str
+    user_name: str
+    email: str
+    pin: str
+    serial: str | None
+    status: LicenseStatus
+    revoked_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, instance: Instance, lic: License) -> LicenseOut:
+        return cls(
+            id=lic.id,
+            instance_id=instance.id,
+            user_name=lic.user_name,
+            email=lic.email,
+            pin=lic.pin,
+            serial=lic.serial,
+            status=lic.status,
+            revoked_reason=lic.revoked_reason,
+            created_at=lic.created_at,
+            updated_at=lic.updated_at,
+        )
+
+
+class LicenseSummary(BaseModel):
+    quota: int
+    in_use: int
+    active: int
+    released: int
+    revoked: int
+
+
+class CancellationOut(BaseModel):
+    reason: str
+    requested_by: str
+    requested_at: datetime
+
+
+class InstanceOut(BaseModel):
+    id: str
+    company_id: str
+    type: InstanceType
+    name: str
+    stage: str
+    status: str | None = Field(
+        description="active, cancellation_requested, cancelled or expired; None before generation"
+    )
+    profile: str | None
+    configuration: dict[str, Any]
+    term_months: int
+    contract_number: str | None
+    activation_date: date | None
+    expiry_date: date | None
+    session_epoch: int
+    cancellation: CancellationOut | None
+    licenses: LicenseSummary
+    has_ingest_key: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, instance: Instance, today: date) -> InstanceOut:
+        status = instance.effective_status(today)
+        counts = {s: sum(1 for lic in instance.licenses if lic.status == s) for s in LicenseStatus}
+        cancellation = instance.cancellation
+        config = instance.configuration
+        return cls(
+            id=instance.id,
+            company_id=instance.company_id,
+            type=instance.type,
+            name=instance.name,
+            stage=instance.stage.value,
+            status=status.value if status else None,
+            profile=str(config.profile) if hasattr(config, "profile") else None,
+            configuration=config.model_dump(mode="json"),
+            term_months=instance.term_months,
+            contract_number=instance.contract.number if instance.contract else None,
+            activation_date=instance.activation_date,
+            expiry_date=instance.expiry_date,
+            session_epoch=instance.session_epoch,
+            cancellation=(
+                CancellationOut(
+                    reason=cancellation.reason,
+                    requested_by=cancellation.requested_by.user_id,
+                    requested_at=cancellation.requested_at,
+                )
+                if cancellation
+                else None
+            ),
+            licenses=LicenseSummary(
+                quota=config.quota,
+                in_use=instance.seats_in_use(),
+                active=counts[LicenseStatus.ACTIVE],
+                released=counts[LicenseStatus.RELEASED],
+                revoked=counts[LicenseStatus.REVOKED],
+            ),
+            has_ingest_key=instance.ingest_key_hash is not None,
+            created_at=instance.created_at,
+            updated_at=instance.updated_at,
+            version=instance.version,
+        )
+
+
+class ContractOut(BaseModel):
+    number: str
+    issued_at: datetime
+    vendor: dict[str, str]
+    customer: dict[str, str]
+    partner_id: str
+    product_type: InstanceType
+    product_name: str
+    profile: str | None
+    term_months: int
+    currency: str
+    unit_price: str
+    seats: int
+    monthly_total: str
+    term_total: str
+    terms: str
+
+    @classmethod
+    def of(cls, contract: Contract) -> ContractOut:
+        p = contract.pricing
+        return cls(
+            number=contract.number,
+            issued_at=contract.issued_at,
+            vendor=vars(contract.vendor),
+            customer=vars(contract.customer),
+            partner_id=contract.partner_id,
+            product_type=contract.product_type,
+            product_name=contract.product_name,
+            profile=contract.profile,
+            term_months=contract.term_months,
+            currency=p.currency,
+            unit_price=str(p.unit_price),
+            seats=p.seats,
+            monthly_total=str(p.monthly_total),
+            term_total=str(p.term_total),
+            terms=contract.terms,
+        )
+
+
+class ExtendOut(BaseModel):
+    instance_id: str
+    expiry_date: date
+
+
+class LicensesAdded(BaseModel):
+    license_ids: list[str]
+
+
+class IngestKeyOut(BaseModel):
+    instance_id: str
+    ingest_key: str = Field(description="Shown once: store it in the terminals' configuration.")
+
+
+class ImpersonationOut(BaseModel):
+    token: str
+    panel_url: str
+    expires_at: datetime
+
+
+class DeviceConfigurationOut(BaseModel):
+    instance_id: str
+    type: InstanceType
+    status: str | None
+    serial: str
+    session_epoch: int = Field(description="Higher than the epoch of the terminal's login: log in again.")
+    configuration: dict[str, Any]
+
+
+class PageOut(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")

@@ -1,0 +1,415 @@
+"""Use cases of the instances service.
+
+Every change follows one path: read the aggregate scoped to the caller's partner (another
+partner's id is simply not found), let the domain decide, then store the new state together
+with its events and audit entries in one single-document write guarded by the version read
+(optimistic concurrency; a lost race re-reads and decides again). The outbox relay publishes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from contracts import envelope_for
+from contracts.events.common import Actor, InstanceType
+from instances.domain.company import Address, Company
+from instances.domain.configuration import Configuration, parse_configuration
+from instances.domain.errors import Conflict, NotFound
+from instances.domain.model import Change, Instance, NewLicense, Party
+from instances.service_layer.ports import (
+    Clock,
+    CompanyQuery,
+    CompanyRepository,
+    ContractNumbers,
+    ImpersonationSigner,
+    InstanceQuery,
+    InstanceRepository,
+    Pending,
+)
+from servicekit.audit import AuditEntry
+from servicekit.auth import Principal
+from servicekit.pagination import Page
+
+SOURCE = "instances"
+MAX_WRITE_ATTEMPTS = 5
+INGEST_KEY_PREFIX = "pik_"
+
+DEFAULT_TERMS = (
+    "1. Object. The vendor grants the customer the right to use the product named above, as a hosted "
+    "service, for the number of seats and the term stated.\n"
+    "2. Term and renewal. The term starts on the activation date. The partner may extend it at any time; "
+    "an extension takes effect at once.\n"
+    "3. Fees. Fees are invoiced monthly in advance by the partner at the prices stated, taxes not included.\n"
+    "4. Cancellation. The partner may request cancellation at any time with a reason; it takes effect at "
+    "the end of the current month.\n"
+    "5. Data protection. The vendor processes personal data on behalf of the customer under the data "
+    "processing agreement in force, within the European Economic Area.\n"
+    "6. Working-time records. Records are kept for four years, as Spanish law requires."
+)
+
+
+@dataclass(frozen=True)
+class ServiceParties:
+    """Who signs for the vendor, and the terms every contract carries."""
+
+    vendor: Party
+    terms: str = DEFAULT_TERMS
+
+
+@dataclass(frozen=True)
+class ImpersonationGrant:
+    token: str
+    panel_url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    instance: Instance
+    serial: str
+    session_epoch: int
+
+
+@dataclass
+class CompanyData:
+    name: str
+    tax_id: str
+    address: Address
+    contact_person: str
+    email: str
+    phone: str
+
+
+@dataclass
+class InstanceCommands:
+    instances: InstanceRepository
+    companies: CompanyRepository
+    contract_numbers: ContractNumbers
+    clock: Clock
+    parties: ServiceParties
+    signer: ImpersonationSigner | None = None
+    panel_url: str = "https://panel.partnerapp.example"
+    impersonation_ttl: timedelta = timedelta(minutes=5)
+    new_id: Callable[[str], str] = field(default=lambda prefix: f"{prefix}-{uuid.uuid4().hex[:16]}")
+    after_write: Callable[[], None] | None = None  # e.g. wakes the outbox relay up
+
+    # ------------------------------------------------------------------ companies (R-02)
+
+    async def create_company(self, principal: Principal, data: CompanyData) -> Company:
+        now = self.clock.now()
+        company = Company(
+            id=self.new_id("cmp"),
+            partner_id=principal.partner_id,
+            created_at=now,
+            created_by=actor_of(principal),
+            updated_at=now,
+            **vars(data),
+        )
+        change = Change("company.create", "company", company.id, None, company.snapshot())
+        await self.companies.add(company, self._pending(principal, [change]))
+        self._written()
+        return company
+
+    async def update_company(self, principal: Principal, company_id: str, changes: dict[str, Any]) -> Company:
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            company = await self.company(principal, company_id)
+            before = company.snapshot()
+            for name, value in changes.items():
+                setattr(company, name, value)
+            if company.snapshot() == before:
+                return company
+            company.updated_at = self.clock.now()
+            change = Change("company.update", "company", company.id, before, company.snapshot())
+            if await self.companies.save(company, self._pending(principal, [change])):
+                self._written()
+                return company
+        raise _busy()
+
+    async def company(self, principal: Principal, company_id: str) -> Company:
+        company = await self.companies.get(principal.partner_id, company_id)
+        if company is None:
+            raise NotFound("company", company_id)
+        return company
+
+    async def search_companies(self, principal: Principal, query: CompanyQuery) -> Page[Company]:
+        return await self.companies.search(principal.partner_id, query)
+
+    # ------------------------------------------------------------------ provisioning (R-24)
+
+    async def create_draft(
+        self,
+        principal: Principal,
+        *,
+        company_id: str,
+        instance_type: InstanceType,
+        name: str,
+        configuration: dict[str, Any] | None,
+        term_months: int,
+    ) -> Instance:
+        await self.company(principal, company_id)  # must be one of the partner's companies
+        instance, change = Instance.draft(
+            instance_id=self.new_id("ins"),
+            partner_id=principal.partner_id,
+            company_id=company_id,
+            instance_type=instance_type,
+            name=name,
+            configuration=parse_configuration(instance_type, configuration),
+            term_months=term_months,
+            actor=actor_of(principal),
+            now=self.clock.now(),
+        )
+        await self.instances.add(instance, self._pending(principal, [change]))
+        self._written()
+        return instance
+
+    async def update_draft(
+        self,
+        principal: Principal,
+        instance_id: str,
+        *,
+        name: str | None,
+        configuration: dict[str, Any] | None,
+        term_months: int | None,
+    ) -> Instance:
+        def act(instance: Instance) -> list[Change]:
+            parsed = parse_configuration(instance.type, configuration) if configuration is not None else None
+            return [
+                instance.update_draft(name=name, configuration=parsed, term_months=term_months, now=self.clock.now())
+            ]
+
+        return await self._change(principal, instance_id, act)
+
+    async def provision(self, principal: Principal, instance_id: str) -> Instance:
+        instance = await self.instance(principal, instance_id)
+        instance.check_can_provision()  # before spending a contract number
+        company = await self.company(principal, instance.company_id)
+        customer = Party(
+            name=company.name,
+            tax_id=company.tax_id,
+            address=company.one_line_address(),
+            contact=company.contact_person,
+            email=company.email,
+        )
+        number: str | None = None
+
+        async def act(current: Instance) -> list[Change]:
+            nonlocal number
+            current.check_can_provision()
+            if number is None:
+                number = await self.contract_numbers.next(self.clock.now().year)
+            return [
+                current.provision(
+                    contract_number=number,
+                    vendor=self.parties.vendor,
+                    customer=customer,
+                    terms=self.parties.terms,
+                    now=self.clock.now(),
+                )
+            ]
+
+        return await self._change_async(principal, instance_id, act)
+
+    async def cancel_provisioning(self, principal: Principal, instance_id: str) -> Instance:
+        return await self._change(principal, instance_id, lambda i: [i.cancel_provisioning(now=self.clock.now())])
+
+    async def generate(self, principal: Principal, instance_id: str, idempotency_key: str) -> Instance:
+        """Create the instance; the same key always answers with the same instance (never two)."""
+        now = self.clock.now()
+
+        def act(instance: Instance) -> list[Change]:
+            change = instance.generate(
+                idempotency_key=idempotency_key, actor=actor_of(principal), today=now.date(), now=now
+            )
+            return [change] if change else []
+
+        return await self._change(principal, instance_id, act)
+
+    # ------------------------------------------------------------------ instances (R-20, R-21, R-03, R-23, R-25)
+
+    async def instance(self, principal: Principal, instance_id: str) -> Instance:
+        instance = await self.instances.get(principal.partner_id, instance_id)
+        if instance is None:
+            raise NotFound("instance", instance_id)
+        return instance
+
+    async def search_instances(self, principal: Principal, query: InstanceQuery) -> Page[Instance]:
+        return await self.instances.search(principal.partner_id, query)
+
+    async def edit_instance(
+        self, principal: Principal, instance_id: str, *, name: str | None, configuration: dict[str, Any] | None
+    ) -> Instance:
+        def act(instance: Instance) -> list[Change]:
+            parsed: Configuration | None = (
+                parse_configuration(instance.type, configuration) if configuration is not None else None
+            )
+            change = instance.edit(name=name, configuration=parsed, actor=actor_of(principal), now=self.clock.now())
+            return [change] if change else []
+
+        return await self._change(principal, instance_id, act)
+
+    async def extend(self, principal: Principal, instance_id: str, new_expiry_date: date) -> Instance:
+        now = self.clock.now()
+        return await self._change(
+            principal,
+            instance_id,
+            lambda i: [i.extend(new_expiry_date=new_expiry_date, actor=actor_of(principal), today=now.date(), now=now)],
+        )
+
+    async def request_cancellation(self, principal: Principal, instance_id: str, reason: str) -> Instance:
+        return await self._change(
+            principal,
+            instance_id,
+            lambda i: [i.request_cancellation(reason=reason, actor=actor_of(principal), now=self.clock.now())],
+        )
+
+    async def clear_session(self, principal: Principal, instance_id: str, serial: str | None) -> Instance:
+        return await self._change(
+            principal,
+            instance_id,
+            lambda i: [i.clear_session(serial=serial, actor=actor_of(principal), now=self.clock.now())],
+        )
+
+    async def rotate_ingest_key(self, principal: Principal, instance_id: str) -> tuple[Instance, str]:
+        key = f"{INGEST_KEY_PREFIX}{instance_id}.{secrets.token_urlsafe(32)}"
+        instance = await self._change(
+            principal, instance_id, lambda i: [i.rotate_ingest_key(key_hash=hash_key(key), now=self.clock.now())]
+        )
+        return instance, key
+
+    async def device_view(self, ingest_key: str, serial: str) -> DeviceView:
+        """What a terminal needs to know: its configuration and the session epoch it must have seen."""
+        instance_id = instance_of_key(ingest_key)
+        instance = await self.instances.find_by_id(instance_id) if instance_id else None
+        if (
+            instance is None
+            or instance.ingest_key_hash is None
+            or not hmac.compare_digest(instance.ingest_key_hash, hash_key(ingest_key))
+        ):
+            raise InvalidIngestKey
+        return DeviceView(instance, serial, instance.terminal_epoch(serial))
+
+    # ------------------------------------------------------------------ licenses (R-22, R-26, R-43)
+
+    async def add_licenses(self, principal: Principal, instance_id: str, new: list[NewLicense]) -> list[str]:
+        ids = [self.new_id("lic") for _ in new]
+        await self._change(
+            principal,
+            instance_id,
+            lambda i: i.add_licenses(new, ids=ids, actor=actor_of(principal), now=self.clock.now()),
+        )
+        return ids
+
+    async def revoke_license(self, principal: Principal, instance_id: str, license_id: str, reason: str) -> Instance:
+        return await self._change(
+            principal,
+            instance_id,
+            lambda i: [i.revoke_license(license_id, reason=reason, actor=actor_of(principal), now=self.clock.now())],
+        )
+
+    async def release_license(
+        self, principal: Principal, instance_id: str, license_id: str, reason: str | None
+    ) -> Instance:
+        return await self._change(
+            principal,
+            instance_id,
+            lambda i: [i.release_license(license_id, reason=reason, actor=actor_of(principal), now=self.clock.now())],
+        )
+
+    async def impersonate(
+        self, principal: Principal, instance_id: str, license_id: str, reason: str
+    ) -> ImpersonationGrant:
+        """A short-lived token to open the web panel as the license's user (R-22); audited."""
+        if self.signer is None:
+            raise Conflict("impersonation-not-configured", "Impersonation is not configured on this service.")
+        expires_at = self.clock.now() + self.impersonation_ttl
+        instance = await self._change(
+            principal,
+            instance_id,
+            lambda i: [i.impersonation(license_id, reason=reason, expires_at=expires_at, actor=actor_of(principal))],
+        )
+        lic = instance.license(license_id)
+        token = self.signer.sign(
+            license_id=lic.id,
+            email=lic.email,
+            instance_id=instance.id,
+            actor_id=principal.user_id,
+            expires_at=expires_at,
+        )
+        # The token travels in the fragment: browsers do not send it to servers or write it to logs.
+        return ImpersonationGrant(token, f"{self.panel_url}/impersonate#token={token}", expires_at)
+
+    # ------------------------------------------------------------------ the one write path
+
+    async def _change(
+        self, principal: Principal, instance_id: str, act: Callable[[Instance], list[Change]]
+    ) -> Instance:
+        async def act_async(instance: Instance) -> list[Change]:
+            return act(instance)
+
+        return await self._change_async(principal, instance_id, act_async)
+
+    async def _change_async(self, principal: Principal, instance_id: str, act: Any) -> Instance:
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            instance = await self.instance(principal, instance_id)
+            changes: list[Change] = await act(instance)
+            if not changes:
+                return instance
+            if await self.instances.save(instance, self._pending(principal, changes)):
+                self._written()
+                return instance
+        raise _busy()
+
+    def _written(self) -> None:
+        if self.after_write is not None:
+            self.after_write()
+
+    def _pending(self, principal: Principal, changes: list[Change]) -> list[Pending]:
+        correlation = uuid.uuid4()
+        pending: list[Pending] = []
+        for change in changes:
+            pending.append(
+                AuditEntry(
+                    at=self.clock.now(),
+                    actor_id=principal.user_id,
+                    actor_role=principal.role,
+                    partner_id=principal.partner_id,
+                    action=change.action,
+                    target_type=change.target_type,
+                    target_id=change.target_id,
+                    before=change.before,
+                    after=change.after,
+                    detail=change.detail,
+                )
+            )
+            if change.event is not None:
+                pending.append(envelope_for(change.event, source=SOURCE, correlation_id=correlation))
+        return pending
+
+
+class InvalidIngestKey(Exception):
+    """The key is unknown, malformed or was rotated away."""
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(user_id=principal.user_id, role=principal.role)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def instance_of_key(key: str) -> str | None:
+    if not key.startswith(INGEST_KEY_PREFIX) or "." not in key:
+        return None
+    return key.removeprefix(INGEST_KEY_PREFIX).rsplit(".", 1)[0] or None
+
+
+def _busy() -> Conflict:
+    return Conflict("concurrent-update", "The resource kept changing under this request; retry it.")

@@ -17,7 +17,8 @@ import pytest
 from pymongo import AsyncMongoClient, MongoClient
 
 from contracts import all_topic_partitions
-from servicekit.auth import Principal, TokenIssuer, generate_key_pair
+from servicekit.auth import TokenIssuer, generate_key_pair
+from servicekit.principal import Principal
 from servicekit.settings import PlatformSettings
 from servicekit.testing import KafkaProbe
 from servicekit.topics import delete_topics, ensure_topics

@@ -20,7 +20,8 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import envelope_for
 from contracts.events.activity import DeviceInfo, GeoPoint, TerminalActivity
-from servicekit.auth import Principal, TokenIssuer
+from servicekit.auth import TokenIssuer
+from servicekit.principal import Principal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack import KAFKA_PORT, SERVICES, dev_keys  # a sibling script, not a package

@@ -8,36 +8,20 @@ are required and checked.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, Request
 
+from servicekit.principal import Principal
 from servicekit.problems import Problem
 
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "nbf", "iat", "sub", "role", "partner_id"]
 LEEWAY = timedelta(seconds=30)
-
-Role = Literal["partner", "staff"]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who calls, and for which partner they act (every query is scoped to `partner_id`)."""
-
-    user_id: str
-    role: Role
-    partner_id: str
-    partner_ids: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role == "staff"
 
 
 class TokenVerifier:

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from servicekit.auth import Principal, TokenIssuer, TokenVerifier, generate_key_pair
+from servicekit.auth import TokenIssuer, TokenVerifier, generate_key_pair
+from servicekit.principal import Principal
 from servicekit.problems import Problem
 
 pytestmark = pytest.mark.unit

@@ -34,8 +34,8 @@ from instances.service_layer.ports import (
     Pending,
 )
 from servicekit.audit import AuditEntry
-from servicekit.auth import Principal
 from servicekit.pagination import Page
+from servicekit.principal import Principal
 
 SOURCE = "instances"
 MAX_WRITE_ATTEMPTS = 5

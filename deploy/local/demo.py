@@ -1,20 +1,27 @@
 """Load demo data into a running local platform and print how to reach it.
 
-Today the platform's only data path end to end is terminal telemetry: this publishes a day of
-activity of three demo terminals to `terminal.activity`, waits until the activity service has
-stored it, and prints the service URLs plus a development access token for the demo partner.
-Demo users with passwords arrive with the gateway's login.
+1. The instances service's demo generator: partners, companies, instances of the four types
+   across statuses and dates, licenses with terminals (idempotent; sizes via DEMO_* variables).
+   Its events wait in the service's outbox and the running service publishes them.
+2. A day of telemetry of the demo partner's terminals, published to `terminal.activity`; waits
+   until the activity service has stored it.
+3. Prints the service URLs and a development access token for the demo partner. Demo users with
+   passwords arrive with the gateway's login.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
 import sys
 import urllib.error
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -24,23 +31,45 @@ from servicekit.auth import TokenIssuer
 from servicekit.principal import Principal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import KAFKA_PORT, SERVICES, dev_keys  # a sibling script, not a package
+from stack import CACHE, KAFKA_PORT, MONGO_PORT, SERVICES, dev_keys  # a sibling script, not a package
+
+TERMINALS_FILE = CACHE / "demo-terminals.json"
 
 DEMO_PARTNER = "ptn-demo"
-DEMO_INSTANCE = "ins-demo-wds"
+SIZES = {
+    "--partners": os.environ.get("DEMO_PARTNERS", "3"),
+    "--companies": os.environ.get("DEMO_COMPANIES", "4"),
+    "--instances": os.environ.get("DEMO_INSTANCES", "2"),
+    "--licenses": os.environ.get("DEMO_LICENSES", "4"),
+}
 # Fixed namespace: re-running the demo produces the same event ids, so nothing is stored twice.
 DEMO_NAMESPACE = uuid.UUID("6f1c1c52-8d0e-4c59-9a53-3a1d2d0c7e01")
-TERMINALS = [
-    ("R58N11AAA", "1001", DeviceInfo(maker="Samsung", model="SM-A546B", os="Android", os_version="14")),
-    ("R58N22BBB", "1002", DeviceInfo(maker="Samsung", model="SM-T505", os="Android", os_version="13")),
-    ("ZB21CCC33", "1003", DeviceInfo(maker="Zebra", model="TC21", os="Android", os_version="11")),
-]
+MAX_TERMINALS = 12
 ACTIONS = ["login", "clock_in", "gps_fix", "task_started", "task_completed", "clock_out", "logout"]
 
 
-def demo_events(day: datetime) -> list[TerminalActivity]:
+def instances_demo() -> list[dict[str, Any]]:
+    """Run the instances service's generator; returns its terminals."""
+    argv = [sys.executable, "-m", "instances.entrypoints.demo_data", "--json"]
+    for flag, value in SIZES.items():
+        argv += [flag, value]
+    env = {**os.environ, "PARTNERAPP_MONGO_URL": f"mongodb://127.0.0.1:{MONGO_PORT}/"}
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
+    summary = json.loads(result.stdout)
+    print(
+        f"[demo] instances: {summary['companies']} companies, {summary['instances']} instances,"
+        f" {summary['licenses']} licenses for {', '.join(summary['partners']) or 'nobody new'}"
+        + (f" (already present for {', '.join(summary['skipped_partners'])})" if summary["skipped_partners"] else "")
+    )
+    terminals: list[dict[str, Any]] = summary["terminals"]
+    return terminals
+
+
+def demo_events(day: datetime, terminals: list[dict[str, Any]]) -> list[TerminalActivity]:
     events = []
-    for index, (serial, pin, device) in enumerate(TERMINALS):
+    for index, terminal in enumerate(terminals):
+        serial, pin = terminal["serial"], terminal["pin"]
+        device = DeviceInfo(maker=terminal["maker"], model=terminal["model"], os="Android", os_version="14")
         start = day.replace(hour=8, minute=0, second=0, microsecond=0) + timedelta(minutes=7 * index)
         for step, action in enumerate(ACTIONS):
             at = start + timedelta(minutes=75 * step)
@@ -48,8 +77,8 @@ def demo_events(day: datetime) -> list[TerminalActivity]:
                 TerminalActivity(
                     serial=serial,
                     pin=pin,
-                    instance_id=DEMO_INSTANCE,
-                    partner_id=DEMO_PARTNER,
+                    instance_id=terminal["instance_id"],
+                    partner_id=terminal["partner_id"],
                     action=action,
                     occurred_at=at,
                     received_at=at + timedelta(seconds=2),
@@ -91,8 +120,15 @@ def main() -> int:
     token = issuer.issue(
         Principal("usr-demo-partner", "partner", DEMO_PARTNER, frozenset({DEMO_PARTNER})), ttl=timedelta(hours=8)
     )
+    terminals = [t for t in instances_demo() if t["partner_id"] == DEMO_PARTNER][:MAX_TERMINALS]
+    if not terminals:  # generated by an earlier run: telemetry for the terminals it made then
+        terminals = json.loads(TERMINALS_FILE.read_text()) if TERMINALS_FILE.exists() else []
+    TERMINALS_FILE.write_text(json.dumps(terminals))
+    if not terminals:
+        print("[demo] no demo terminals known; skipping telemetry", file=sys.stderr)
+        return 1
     yesterday = datetime.now(UTC) - timedelta(days=1)
-    ids = asyncio.run(publish(demo_events(yesterday)))
+    ids = asyncio.run(publish(demo_events(yesterday, terminals)))
     activity = f"http://127.0.0.1:{SERVICES['activity']}"
     last = f"{activity}/v1/activity/records/{ids[-1]}"
     for _ in range(60):
@@ -102,7 +138,7 @@ def main() -> int:
     else:
         print(f"[demo] the activity service did not store the demo events (GET {last})", file=sys.stderr)
         return 1
-    print(f"[demo] {len(ids)} telemetry events of {len(TERMINALS)} terminals stored for partner {DEMO_PARTNER}")
+    print(f"[demo] {len(ids)} telemetry events of {len(terminals)} terminals stored for partner {DEMO_PARTNER}")
     print("[demo] services (OpenAPI docs at /docs, health at /healthz and /readyz):")
     for name, port in SERVICES.items():
         print(f"         {name:<10} http://127.0.0.1:{port}")

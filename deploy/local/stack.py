@@ -345,9 +345,10 @@ def _mongo_ping() -> bool:
 # --------------------------------------------------------------------------- services
 
 
-def dev_keys() -> tuple[Path, Path]:
-    """The development token key pair, generated on first use and never committed."""
-    private, public = KEYS_DIR / "dev-private.pem", KEYS_DIR / "dev-public.pem"
+def dev_keys(name: str = "dev") -> tuple[Path, Path]:
+    """A development key pair (`dev`: access tokens; `impersonation`: panel tokens), generated on
+    first use and never committed."""
+    private, public = KEYS_DIR / f"{name}-private.pem", KEYS_DIR / f"{name}-public.pem"
     if not (private.exists() and public.exists()):
         from servicekit.auth import generate_key_pair
 
@@ -365,12 +366,15 @@ def service_process(name: str) -> Managed:
 
 def service_env(name: str) -> dict[str, str]:
     _, public = dev_keys()
-    return {
+    env = {
         "PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
         "PARTNERAPP_MONGO_URL": f"mongodb://127.0.0.1:{MONGO_PORT}/",
         "PARTNERAPP_AUTH_PUBLIC_KEY_FILE": str(public),
         f"{name.upper()}_HTTP_PORT": str(SERVICES[name]),
     }
+    if name == "instances":
+        env["INSTANCES_IMPERSONATION_KEY_FILE"] = str(dev_keys("impersonation")[0])
+    return env
 
 
 def services_up() -> None:
@@ -458,8 +462,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     components = expand(args.components, GROUPS["all"])
     try:
         if args.command == "keys":
-            private, public = dev_keys()
-            say(f"development keys: {public.relative_to(ROOT)} (public), {private.relative_to(ROOT)} (private)")
+            for kind in ("dev", "impersonation"):
+                private, public = dev_keys(kind)
+                say(f"{kind} keys: {public.relative_to(ROOT)} (public), {private.relative_to(ROOT)} (private)")
         elif args.command == "up":
             up(components)
         elif args.command == "down":

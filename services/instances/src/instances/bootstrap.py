@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 
 from instances.adapters.documents import ContractRenderer
 from instances.adapters.impersonation import Ed25519ImpersonationSigner, SystemClock
@@ -17,23 +18,28 @@ from instances.config import Settings
 from instances.domain.model import Party
 from instances.entrypoints.http import install_error_handlers, router
 from instances.service_layer.commands import InstanceCommands, ServiceParties
+from instances.service_layer.ports import Clock
+from servicekit.mongo import Document, DocumentLocks
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
 SERVICE = "instances"
 
 
-def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
-    settings = settings or Settings()
-    runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
-    runtime.indexes.extend(INDEXES)
-    runtime.use_outbox(AGGREGATES)
+def build_commands(
+    settings: Settings,
+    db: AsyncDatabase[Document],
+    *,
+    locks: DocumentLocks | None = None,
+    clock: Clock | None = None,
+) -> InstanceCommands:
+    locks = locks or DocumentLocks()
     signing_key = settings.impersonation_pem()
-    commands = InstanceCommands(
-        instances=MongoInstanceRepository(runtime.db, runtime.locks),
-        companies=MongoCompanyRepository(runtime.db, runtime.locks),
-        contract_numbers=MongoContractNumbers(runtime.db, runtime.locks),
-        clock=SystemClock(),
+    return InstanceCommands(
+        instances=MongoInstanceRepository(db, locks),
+        companies=MongoCompanyRepository(db, locks),
+        contract_numbers=MongoContractNumbers(db, locks),
+        clock=clock or SystemClock(),
         parties=ServiceParties(
             vendor=Party(name=settings.vendor_name, tax_id=settings.vendor_tax_id, address=settings.vendor_address)
         ),
@@ -41,7 +47,15 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
         panel_url=settings.panel_url,
         impersonation_ttl=settings.impersonation_ttl,
     )
-    commands.after_write = runtime.outbox.notify if runtime.outbox else None
+
+
+def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
+    runtime.indexes.extend(INDEXES)
+    relay = runtime.use_outbox(AGGREGATES)
+    commands = build_commands(settings, runtime.db, locks=runtime.locks)
+    commands.after_write = relay.notify
     app = runtime.create_app(title="partnerapp instances", routers=[router(commands, ContractRenderer())])
     install_error_handlers(app)
     return app

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.events.activity import TerminalActivity
+from contracts.events.companies import CompanyCreated, CompanyUpdated
 from contracts.events.instances import (
     InstanceCancellationRequested,
     InstanceExtended,
@@ -42,6 +43,15 @@ class TopicSpec:
 # Partition counts bound how many consumers of one group work in parallel: telemetry is the
 # only high-volume stream, so it gets the most.
 CATALOGUE: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        "company.created",
+        "instances",
+        CompanyCreated,
+        3,
+        "company_id",
+        description="A partner registered a customer company (R-02).",
+    ),
+    TopicSpec("company.updated", "instances", CompanyUpdated, 3, "company_id", description="A company's data changed."),
     TopicSpec(
         "instance.provisioned",
         "instances",

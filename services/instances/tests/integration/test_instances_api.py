@@ -458,7 +458,9 @@ async def test_instance_list_filters_sorts_and_pages(api: Callable[..., httpx.As
         assert response.json()["errors"][0]["field"] in {"limit", "sort", "cursor", "status"}
 
 
-async def test_companies_validate_search_and_refuse_a_second_tax_id(api: Callable[..., httpx.AsyncClient]) -> None:
+async def test_companies_validate_search_refuse_a_second_tax_id_and_publish_their_events(
+    api: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+) -> None:
     client = api(f"ptn-cmp-{uuid.uuid4().hex[:6]}")
     bad = await client.post("/v1/companies", json={**company_body(), "email": "not-an-email", "phone": "x"})
     assert bad.status_code == 422
@@ -469,6 +471,21 @@ async def test_companies_validate_search_and_refuse_a_second_tax_id(api: Callabl
     assert dup.json()["field"] == "tax_id"
     renamed = await ok(await client.patch(f"/v1/companies/{created['id']}", json={"name": "López Logística"}))
     assert renamed["name"] == "López Logística"
+    company_events = []
+    for topic_name in ("company.created", "company.updated"):
+
+        def mine(records: list[Any]) -> bool:
+            return any(r.key == created["id"].encode() for r in records)
+
+        company_events += [
+            decode_envelope(r.value)
+            for r in await kafka.read_all(topic_name, until=mine)
+            if r.key == created["id"].encode()
+        ]
+    assert [(e.type, e.data.name, e.data.tax_id) for e in company_events] == [
+        ("company.created", "Transportes López S.L.", "B11111111"),
+        ("company.updated", "López Logística", "B11111111"),
+    ]
     found = await ok(await client.get("/v1/companies", params={"q": "logíst"}))
     assert [c["id"] for c in found["items"]] == [created["id"]]
     assert json.loads(json.dumps(found))["next_cursor"] is None

@@ -19,6 +19,7 @@ from typing import Any
 
 from contracts import envelope_for
 from contracts.events.common import Actor, InstanceType
+from contracts.events.companies import CompanyCreated, CompanyUpdated
 from instances.domain.company import Address, Company
 from instances.domain.configuration import Configuration, parse_configuration
 from instances.domain.errors import Conflict, NotFound
@@ -112,7 +113,14 @@ class InstanceCommands:
             updated_at=now,
             **vars(data),
         )
-        change = Change("company.create", "company", company.id, None, company.snapshot())
+        event = CompanyCreated(
+            company_id=company.id,
+            partner_id=company.partner_id,
+            name=company.name,
+            tax_id=company.tax_id,
+            created_by=actor_of(principal),
+        )
+        change = Change("company.create", "company", company.id, None, company.snapshot(), event)
         await self.companies.add(company, self._pending(principal, [change]))
         self._written()
         return company
@@ -126,7 +134,14 @@ class InstanceCommands:
             if company.snapshot() == before:
                 return company
             company.updated_at = self.clock.now()
-            change = Change("company.update", "company", company.id, before, company.snapshot())
+            event = CompanyUpdated(
+                company_id=company.id,
+                partner_id=company.partner_id,
+                name=company.name,
+                tax_id=company.tax_id,
+                updated_by=actor_of(principal),
+            )
+            change = Change("company.update", "company", company.id, before, company.snapshot(), event)
             if await self.companies.save(company, self._pending(principal, [change])):
                 self._written()
                 return company

@@ -88,21 +88,35 @@ class EventConsumer:
         self._inbox = inbox
         self._dead_letters = dead_letters
         self._backoff = retry_backoff_seconds
+        self._handlers: dict[str, tuple[str, Handler]] = {}
+        self._installed = False
         self.stats = ConsumerStats()
 
     def subscribe(self, topic_name: str, handler: Handler, *, name: str | None = None) -> None:
-        consumer_name = name or f"{self._settings.consumer_group}.{topic_name}"
+        """Handle the topic's events; call before the broker starts."""
+        if self._installed:
+            raise RuntimeError("subscribe before the service starts")
+        self._handlers[topic_name] = (name or f"{self._settings.consumer_group}.{topic_name}", handler)
+
+    def install(self) -> None:
+        """One Kafka consumer for all the service's topics: a group member joins once, not once
+        per topic (each join would make the group rebalance again)."""
+        if self._installed or not self._handlers:
+            return
+        self._installed = True
+        prefix = self._settings.platform.topic_prefix
 
         async def on_message(msg: KafkaMessage) -> None:
+            topic_name = msg.raw_message.topic.removeprefix(prefix)  # type: ignore[union-attr]
+            consumer_name, handler = self._handlers[topic_name]
             await self._process(topic_name, consumer_name, handler, msg)
 
-        on_message.__name__ = f"consume_{topic_name.replace('.', '_')}"
         self._broker.subscriber(
-            self._settings.platform.topic(topic_name),
+            *(self._settings.platform.topic(name) for name in self._handlers),
             group_id=self._settings.consumer_group,
             auto_offset_reset=self._settings.auto_offset_reset,
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            title=consumer_name,
+            title=f"{self._settings.consumer_group} consumer",
         )(on_message)
 
     async def _process(self, topic_name: str, consumer_name: str, handler: Handler, msg: KafkaMessage) -> None:

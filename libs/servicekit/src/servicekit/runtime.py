@@ -113,6 +113,7 @@ class ServiceRuntime:
     async def running(self) -> AsyncIterator[None]:
         """Start everything the service needs; stop it in reverse order."""
         await ensure_indexes(self.db, self.indexes)
+        self.consumer.install()
         await self.broker.start()
         tasks = [asyncio.create_task(job(), name=f"{self.name}:{job.__name__}") for job in self.background]
         try:

@@ -6,7 +6,11 @@ from fastapi import FastAPI
 
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
+from support.adapters.mongo import AGGREGATES, INDEXES, MongoMessageRepository, MongoThreadRepository
 from support.config import Settings
+from support.entrypoints import consumers
+from support.entrypoints.http import install_error_handlers, router
+from support.service_layer.services import SupportService
 
 SERVICE = "support"
 
@@ -14,4 +18,14 @@ SERVICE = "support"
 def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
-    return runtime.create_app(title="partnerapp support")
+    runtime.indexes.extend(INDEXES)
+    relay = runtime.use_outbox(AGGREGATES)
+    service = SupportService(
+        threads=MongoThreadRepository(runtime.db, runtime.locks),
+        messages=MongoMessageRepository(runtime.db),
+        after_write=relay.notify,
+    )
+    consumers.register(runtime.consumer, service)
+    app = runtime.create_app(title="partnerapp support", routers=[router(service)])
+    install_error_handlers(app)
+    return app

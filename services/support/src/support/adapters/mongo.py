@@ -1,0 +1,176 @@
+"""MongoDB repositories of the support service (valid on FerretDB 1.x and on MongoDB).
+
+Threads hold the summary the thread list needs (company name from events, last message,
+message count, each side's read mark); messages are documents of their own, each carrying its
+`message.posted` event in the outbox fields until the relay publishes it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from servicekit.mongo import Document, DocumentLocks, IndexSpec
+from servicekit.outbox import new_document_with_outbox
+from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
+from support.domain.model import Message, Side, Thread, thread_id_for
+from support.service_layer.ports import Pending, ThreadQuery
+
+THREADS = "threads"
+MESSAGES = "messages"
+AGGREGATES = [MESSAGES]
+
+INDEXES = [
+    IndexSpec(THREADS, [("partner_id", 1), ("last_message_at", -1)], name="partner_recent"),
+    IndexSpec(MESSAGES, [("thread_id", 1), ("seq", -1)], unique=True, name="thread_seq"),
+]
+
+THREAD_ORDER = Sort("last_message_at", descending=True)
+MESSAGE_ORDER = Sort("seq", descending=True)
+
+
+class MongoThreadRepository:
+    def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks) -> None:
+        self._threads = db[THREADS]
+        self._messages = db[MESSAGES]
+        self._locks = locks
+
+    async def ensure(self, *, partner_id: str, company_id: str, company_name: str | None) -> None:
+        thread_id = thread_id_for(company_id)
+        now = datetime.now(UTC)
+        name_fields = {"company_name": company_name, "name_sort": company_name.casefold()} if company_name else {}
+        on_insert = {
+            "partner_id": partner_id,
+            "company_id": company_id,
+            "created_at": now,
+            "last_message_at": now,
+            "last_preview": None,
+            "last_side": None,
+            "seq": 0,
+            "read_partner": 0,
+            "read_support": 0,
+        }
+        if not company_name:
+            on_insert |= {"company_name": None, "name_sort": None}
+        update: dict[str, Any] = {"$setOnInsert": on_insert}
+        if name_fields:
+            update["$set"] = name_fields
+        async with self._locks.lock(THREADS, thread_id):
+            await self._threads.update_one({"_id": thread_id}, update, upsert=True)
+
+    async def get(self, thread_id: str, partner_ids: tuple[str, ...]) -> Thread | None:
+        document = await self._threads.find_one({"_id": thread_id, "partner_id": {"$in": list(partner_ids)}})
+        return _thread(document) if document else None
+
+    async def search(self, query: ThreadQuery) -> Page[Thread]:
+        conditions: list[dict[str, Any]] = [{"partner_id": {"$in": list(query.partner_ids)}}]
+        if query.text:
+            # The user's text is matched literally: escaped, it is never a regular expression.
+            conditions.append({"company_name": {"$regex": re.escape(query.text), "$options": "i"}})
+        if query.cursor:
+            conditions.append(after_cursor(THREAD_ORDER, query.cursor))
+        match = {"$and": conditions} if len(conditions) > 1 else conditions[0]
+        cursor = self._threads.find(match).sort(THREAD_ORDER.mongo_sort()).limit(query.limit + 1)
+        documents = [d async for d in cursor]
+        next_cursor = None
+        if len(documents) > query.limit:
+            last = documents[query.limit - 1]
+            next_cursor = encode_cursor(last["last_message_at"], last["_id"])
+        return Page([_thread(d) for d in documents[: query.limit]], next_cursor)
+
+    async def next_message(self, thread_id: str, *, side: Side, preview: str, at: datetime) -> int:
+        async with self._locks.lock(THREADS, thread_id):
+            document = await self._threads.find_one_and_update(
+                {"_id": thread_id},
+                {"$inc": {"seq": 1}, "$set": {"last_message_at": at, "last_preview": preview, "last_side": side.value}},
+                return_document=ReturnDocument.AFTER,
+            )
+        if document is None:
+            raise LookupError(f"thread {thread_id} disappeared")
+        return int(document["seq"])
+
+    async def mark_read(self, thread_id: str, side: Side, up_to: int) -> None:
+        field = f"read_{side.value}"
+        async with self._locks.lock(THREADS, thread_id):
+            # Only forwards: a stale request never un-reads messages.
+            await self._threads.update_one({"_id": thread_id, field: {"$lt": up_to}}, {"$set": {field: up_to}})
+
+    async def unread(self, thread: Thread, side: Side) -> int:
+        return await self._messages.count_documents(
+            {"thread_id": thread.id, "seq": {"$gt": thread.read_mark(side)}, "author_side": {"$ne": side.value}}
+        )
+
+
+class MongoMessageRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._messages = db[MESSAGES]
+
+    async def get(self, message_id: str) -> Message | None:
+        document = await self._messages.find_one({"_id": message_id})
+        return _message(document) if document else None
+
+    async def add(self, message: Message, pending: list[Pending]) -> bool:
+        document = {
+            "_id": message.id,
+            "thread_id": message.thread_id,
+            "partner_id": message.partner_id,
+            "company_id": message.company_id,
+            "seq": message.seq,
+            "author_id": message.author_id,
+            "author_side": message.author_side.value,
+            "body": message.body,
+            "created_at": message.created_at,
+        }
+        try:
+            await self._messages.insert_one(new_document_with_outbox(document, pending))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def page(self, thread_id: str, limit: int, cursor: str | None) -> Page[Message]:
+        conditions: list[dict[str, Any]] = [{"thread_id": thread_id}]
+        if cursor:
+            conditions.append(after_cursor(MESSAGE_ORDER, cursor))
+        match = {"$and": conditions} if len(conditions) > 1 else conditions[0]
+        documents = [d async for d in self._messages.find(match).sort(MESSAGE_ORDER.mongo_sort()).limit(limit + 1)]
+        next_cursor = None
+        if len(documents) > limit:
+            last = documents[limit - 1]
+            next_cursor = encode_cursor(last["seq"], last["_id"])
+        return Page([_message(d) for d in documents[:limit]], next_cursor)
+
+
+def _thread(document: Document) -> Thread:
+    last_side = document.get("last_side")
+    return Thread(
+        id=document["_id"],
+        partner_id=document["partner_id"],
+        company_id=document["company_id"],
+        company_name=document.get("company_name"),
+        created_at=document["created_at"],
+        last_message_at=document["last_message_at"],
+        last_preview=document.get("last_preview"),
+        last_side=Side(last_side) if last_side else None,
+        message_count=int(document.get("seq", 0)),
+        read_partner=int(document.get("read_partner", 0)),
+        read_support=int(document.get("read_support", 0)),
+    )
+
+
+def _message(document: Document) -> Message:
+    return Message(
+        id=document["_id"],
+        thread_id=document["thread_id"],
+        partner_id=document["partner_id"],
+        company_id=document["company_id"],
+        seq=int(document["seq"]),
+        author_id=document["author_id"],
+        author_side=Side(document["author_side"]),
+        body=document["body"],
+        created_at=document["created_at"],
+    )

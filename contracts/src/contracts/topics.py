@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from contracts.events.activity import TerminalActivity
 from contracts.events.companies import CompanyCreated, CompanyUpdated
 from contracts.events.instances import (
+    IngestKeyRotated,
     InstanceCancellationRequested,
     InstanceExtended,
     InstanceProvisioned,
@@ -83,6 +84,14 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         3,
         "instance_id",
         description="Cancellation of an instance was requested with a reason (R-25).",
+    ),
+    TopicSpec(
+        "instance.ingest_key_rotated",
+        "instances",
+        IngestKeyRotated,
+        3,
+        "instance_id",
+        description="An instance's terminals use a new ingest key (R-04).",
     ),
     TopicSpec(
         "license.added",

@@ -70,3 +70,13 @@ class SessionCleared(Payload):
         "login saw a lower one must log in again.",
     )
     cleared_by: Actor
+
+
+class IngestKeyRotated(Payload):
+    """The instance's terminals authenticate with a new ingest key from now on; the previous one
+    stops working. Carries the key's SHA-256 only: enough to verify a key, useless to forge one."""
+
+    instance_id: Id
+    partner_id: Id
+    key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    rotated_by: Actor

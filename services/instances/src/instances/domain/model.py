@@ -16,6 +16,7 @@ from typing import Any
 
 from contracts.events.common import Actor, InstanceType, Payload
 from contracts.events.instances import (
+    IngestKeyRotated,
     InstanceCancellationRequested,
     InstanceExtended,
     InstanceProvisioned,
@@ -375,13 +376,16 @@ class Instance:
         own = next((s.epoch for s in self.terminal_sessions if s.serial == serial), 0)
         return max(own, self.session_epoch)
 
-    def rotate_ingest_key(self, *, key_hash: str, now: datetime) -> Change:
+    def rotate_ingest_key(self, *, key_hash: str, actor: Actor, now: datetime) -> Change:
         """Replace the key terminals use for telemetry and configuration; the old one stops working."""
         self._require_live("issue an ingest key")
         had_key = self.ingest_key_hash is not None
         self.ingest_key_hash = key_hash
         self.updated_at = now
-        return self._change("instance.rotate_ingest_key", None, None, detail={"replaced_previous": had_key})
+        event = IngestKeyRotated(instance_id=self.id, partner_id=self.partner_id, key_sha256=key_hash, rotated_by=actor)
+        return self._change(
+            "instance.rotate_ingest_key", None, None, event=event, detail={"replaced_previous": had_key}
+        )
 
     # ------------------------------------------------------------------ licenses (R-22, R-26, R-43)
 

@@ -294,7 +294,9 @@ class InstanceCommands:
     async def rotate_ingest_key(self, principal: Principal, instance_id: str) -> tuple[Instance, str]:
         key = f"{INGEST_KEY_PREFIX}{instance_id}.{secrets.token_urlsafe(32)}"
         instance = await self._change(
-            principal, instance_id, lambda i: [i.rotate_ingest_key(key_hash=hash_key(key), now=self.clock.now())]
+            principal,
+            instance_id,
+            lambda i: [i.rotate_ingest_key(key_hash=hash_key(key), actor=actor_of(principal), now=self.clock.now())],
         )
         return instance, key
 

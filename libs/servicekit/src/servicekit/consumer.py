@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,18 @@ INBOX_INDEXES = [IndexSpec(INBOX_COLLECTION, [("consumer", 1), ("event_id", 1)],
 INFRASTRUCTURE_ERRORS = (ConnectionFailure, KafkaConnectionError, KafkaTimeoutError)
 
 Handler = Callable[[EventEnvelope[Any]], Awaitable[None]]
+BatchHandler = Callable[[list[EventEnvelope[Any]]], Awaitable[None]]
+"""Applies many events at once (e.g. one bulk insert); must be idempotent by event id itself:
+batch handlers skip the inbox, which would cost a look-up per event."""
+
+MAX_BATCH_RECORDS = 500
+
+
+@dataclass(frozen=True)
+class _Subscription:
+    name: str
+    handler: Handler | None = None
+    batch_handler: BatchHandler | None = None
 
 
 class Inbox:
@@ -72,7 +84,13 @@ class ConsumerStats:
 
 
 class EventConsumer:
-    """Subscribes handlers to topics with the at-least-once rules above."""
+    """Subscribes handlers to topics with the at-least-once rules above.
+
+    One Kafka consumer (in batches of up to MAX_BATCH_RECORDS) serves all the service's topics:
+    a group member joins once, not once per topic, and offsets are committed once per batch,
+    after every record of it was applied or dead-lettered. A failure of the infrastructure
+    makes the whole batch come again; handlers are idempotent, so that is safe.
+    """
 
     def __init__(
         self,
@@ -88,70 +106,124 @@ class EventConsumer:
         self._inbox = inbox
         self._dead_letters = dead_letters
         self._backoff = retry_backoff_seconds
-        self._handlers: dict[str, tuple[str, Handler]] = {}
+        self._subscriptions: dict[str, _Subscription] = {}
         self._installed = False
         self.stats = ConsumerStats()
 
     def subscribe(self, topic_name: str, handler: Handler, *, name: str | None = None) -> None:
-        """Handle the topic's events; call before the broker starts."""
+        """Handle the topic's events one by one (deduplicated by the inbox); before the service starts."""
+        self._add(topic_name, _Subscription(name or self._default_name(topic_name), handler=handler))
+
+    def subscribe_batch(self, topic_name: str, handler: BatchHandler, *, name: str | None = None) -> None:
+        """Handle the topic's events in batches; before the service starts."""
+        self._add(topic_name, _Subscription(name or self._default_name(topic_name), batch_handler=handler))
+
+    def _default_name(self, topic_name: str) -> str:
+        return f"{self._settings.consumer_group}.{topic_name}"
+
+    def _add(self, topic_name: str, subscription: _Subscription) -> None:
         if self._installed:
             raise RuntimeError("subscribe before the service starts")
-        self._handlers[topic_name] = (name or f"{self._settings.consumer_group}.{topic_name}", handler)
+        self._subscriptions[topic_name] = subscription
 
     def install(self) -> None:
-        """One Kafka consumer for all the service's topics: a group member joins once, not once
-        per topic (each join would make the group rebalance again)."""
-        if self._installed or not self._handlers:
+        if self._installed or not self._subscriptions:
             return
         self._installed = True
-        prefix = self._settings.platform.topic_prefix
 
-        async def on_message(msg: KafkaMessage) -> None:
-            topic_name = msg.raw_message.topic.removeprefix(prefix)  # type: ignore[union-attr]
-            consumer_name, handler = self._handlers[topic_name]
-            await self._process(topic_name, consumer_name, handler, msg)
+        async def on_batch(msg: KafkaMessage) -> None:
+            records: tuple[ConsumerRecord[bytes, bytes], ...] = msg.raw_message
+            await self.process(records)
 
         self._broker.subscriber(
-            *(self._settings.platform.topic(name) for name in self._handlers),
+            *(self._settings.platform.topic(name) for name in self._subscriptions),
             group_id=self._settings.consumer_group,
             auto_offset_reset=self._settings.auto_offset_reset,
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+            max_records=MAX_BATCH_RECORDS,
             title=f"{self._settings.consumer_group} consumer",
-        )(on_message)
+        )(on_batch)
 
-    async def _process(self, topic_name: str, consumer_name: str, handler: Handler, msg: KafkaMessage) -> None:
-        raw: bytes = msg.body
-        try:
-            event = decode_envelope(raw, expected_type=topic_name)
-        except MalformedEvent as exc:
-            await self._dead_letter(msg, attempts=1, error=f"MalformedEvent: {exc}")
-            return
+    async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply one batch: decode, dead-letter what is malformed, hand the rest to the handlers."""
+        prefix = self._settings.platform.topic_prefix
+        by_topic: dict[str, list[tuple[ConsumerRecord[bytes, bytes], EventEnvelope[Any]]]] = {}
+        for record in records:
+            topic_name = record.topic.removeprefix(prefix)
+            try:
+                event = decode_envelope(record.value or b"", expected_type=topic_name)
+            except MalformedEvent as exc:
+                await self._dead_letter(record, attempts=1, error=f"MalformedEvent: {exc}")
+                continue
+            by_topic.setdefault(topic_name, []).append((record, event))
+        for topic_name, items in by_topic.items():
+            subscription = self._subscriptions[topic_name]
+            if subscription.batch_handler is not None:
+                await self._apply_batch(topic_name, subscription.batch_handler, items)
+            elif subscription.handler is not None:
+                for record, event in items:
+                    await self._apply_one(topic_name, subscription.name, subscription.handler, record, event)
+
+    async def _apply_one(
+        self,
+        topic_name: str,
+        consumer_name: str,
+        handler: Handler,
+        record: ConsumerRecord[bytes, bytes],
+        event: EventEnvelope[Any],
+    ) -> None:
         event_id = str(event.id)
         if await self._inbox.seen(consumer_name, event_id):
             self.stats.duplicates += 1
             return
-        attempts = 0
-        max_attempts = self._settings.consumer_max_attempts
-        while True:
-            attempts += 1
+        error = await self._with_retries(lambda: handler(event))
+        if error is not None:
+            log.warning("dead-lettering %s %s: %s", topic_name, event_id, error)
+            await self._dead_letter(record, attempts=self._settings.consumer_max_attempts, error=error)
+            return
+        await self._inbox.remember(consumer_name, event_id)
+        self._count(topic_name, 1)
+
+    async def _apply_batch(
+        self,
+        topic_name: str,
+        handler: BatchHandler,
+        items: list[tuple[ConsumerRecord[bytes, bytes], EventEnvelope[Any]]],
+    ) -> None:
+        events = [event for _, event in items]
+        if await self._with_retries(lambda: handler(events)) is None:
+            self._count(topic_name, len(events))
+            return
+        # The batch keeps failing: apply its events one by one, so only the bad ones are dead-lettered.
+        for record, event in items:
+            error = await self._with_retries(lambda event=event: handler([event]))  # type: ignore[misc]
+            if error is None:
+                self._count(topic_name, 1)
+            else:
+                await self._dead_letter(record, attempts=self._settings.consumer_max_attempts, error=error)
+
+    async def _with_retries(self, attempt: Callable[[], Awaitable[None]]) -> str | None:
+        """None on success; the last error after `consumer_max_attempts` failures."""
+        for number in range(1, self._settings.consumer_max_attempts + 1):
             try:
-                await handler(event)
-                break
+                await attempt()
             except INFRASTRUCTURE_ERRORS:
                 raise  # the store or broker is unreachable: redeliver later, never dead-letter
             except Exception as exc:
-                if attempts >= max_attempts:
-                    log.warning("dead-lettering %s %s after %d attempts: %r", topic_name, event_id, attempts, exc)
-                    await self._dead_letter(msg, attempts=attempts, error=f"{type(exc).__name__}: {exc}")
-                    return
+                if number == self._settings.consumer_max_attempts:
+                    return f"{type(exc).__name__}: {exc}"
                 self.stats.retries += 1
-                await asyncio.sleep(self._backoff * attempts)
-        await self._inbox.remember(consumer_name, event_id)
-        self.stats.handled += 1
-        self.stats.by_topic[topic_name] = self.stats.by_topic.get(topic_name, 0) + 1
+                await asyncio.sleep(self._backoff * number)
+            else:
+                return None
+        return "no attempt made"
 
-    async def _dead_letter(self, msg: KafkaMessage, *, attempts: int, error: str) -> None:
-        record: ConsumerRecord[bytes, bytes] = msg.raw_message  # one record: subscribers are not batched
+    def _count(self, topic_name: str, count: int) -> None:
+        self.stats.handled += count
+        self.stats.by_topic[topic_name] = self.stats.by_topic.get(topic_name, 0) + count
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], *, attempts: int, error: str) -> None:
         await self._dead_letters.send(
             FailedMessage(
                 topic=record.topic,

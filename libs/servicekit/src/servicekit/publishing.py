@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
@@ -21,11 +23,20 @@ class KafkaEventPublisher:
         self._platform = platform
 
     async def publish(self, event: EventEnvelope[Any]) -> None:
+        await self._send(event, confirm=True)
+
+    async def publish_many(self, events: Sequence[EventEnvelope[Any]]) -> None:
+        """Send all, then wait for every acknowledgement: one round of waiting, not one per event."""
+        pending = [await self._send(event, confirm=False) for event in events]
+        await asyncio.gather(*pending)
+
+    async def _send(self, event: EventEnvelope[Any], *, confirm: bool) -> Any:
         topic(event.type)  # refuse an event whose type is not catalogued
-        await self._broker.publish(
+        return await self._broker.publish(
             event.to_json_bytes(),
             self._platform.topic(event.type),
             key=event.subject.encode(),
             headers={"content-type": "application/cloudevents+json", "ce_id": str(event.id), "ce_type": event.type},
             correlation_id=str(event.correlation_id or event.id),
+            no_confirm=not confirm,
         )

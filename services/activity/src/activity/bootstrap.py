@@ -2,21 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import UTC, datetime
+
 from fastapi import FastAPI
 
-from activity.adapters.mongo_repository import INDEXES, MongoActivityRepository
+from activity.adapters.mongo_repository import INDEXES, MongoActivityStore, MongoIngestKeyStore, MongoTerminalStore
 from activity.config import Settings
+from activity.domain.model import retention_cutoff
 from activity.entrypoints import consumers, http
+from activity.service_layer.handlers import ActivityService
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
 SERVICE = "activity"
+log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
-    repository = MongoActivityRepository(runtime.db)
+    terminals = MongoTerminalStore(runtime.db, runtime.locks)
+    records = MongoActivityStore(runtime.db, terminals)
+    service = ActivityService(
+        records=records,
+        terminals=terminals,
+        keys=MongoIngestKeyStore(runtime.db, runtime.locks),
+        publisher=runtime.publisher,
+    )
     runtime.indexes.extend(INDEXES)
-    consumers.register(runtime.consumer, repository)
-    return runtime.create_app(title="partnerapp activity", routers=[http.router(repository)])
+    consumers.register(runtime.consumer, service)
+
+    async def enforce_retention() -> None:
+        """Drops whole days older than the retention period, now and then."""
+        while True:
+            cutoff = retention_cutoff(datetime.now(UTC).date(), settings.retention_days)
+            try:
+                dropped = await records.drop_days_before(cutoff)
+                if dropped:
+                    log.info("retention: dropped %d day buckets before %s", dropped, cutoff)
+            except Exception:  # the store may be down; try again next time
+                log.exception("retention pass failed")
+            await asyncio.sleep(settings.retention_check_seconds)
+
+    runtime.background.append(enforce_retention)
+    app = runtime.create_app(title="partnerapp activity", routers=[http.router(service)])
+    app.state.activity = service
+    http.install_error_handlers(app)
+    return app

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -11,3 +12,7 @@ class Settings(ServiceSettings):
     http_port: int = 8004
     mongo_database: str = "partnerapp_activity"
     consumer_group: str = "activity"
+    retention_days: int = Field(
+        default=4 * 365 + 1, ge=1, description="Days of activity kept (Spanish working-time records: four years)"
+    )
+    retention_check_seconds: float = Field(default=6 * 3600, gt=0)

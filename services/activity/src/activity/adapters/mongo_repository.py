@@ -1,39 +1,262 @@
+"""Activity storage designed for the search: a terminal's records in a time window.
+
+Records live in one collection per UTC day and shard of serials: `records_YYYYMMDD_SS` (16
+shards). A search by serial touches one small collection per day of its window; retention drops
+whole days. Why not one collection with a compound index: FerretDB 1.x (SQLite) evaluates every
+filter but `_id` equality in Go after reading the whole collection, and even `_id` equality scans
+(measured on 100 000 documents: 3.0 s for `{serial, day}`, 0.34 s for `_id`). Small collections
+keep that scan small; on MongoDB each day collection also carries the compound indexes, so the
+same queries are index look-ups there.
+
+A record's `_id` is its event id: a redelivered event fails on the primary key, so it is stored
+once. The latest state of each serial lives in `terminals`; which serials a PIN used, in `pins`.
+"""
+
 from __future__ import annotations
 
-from dataclasses import asdict
+import contextlib
+from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from activity.domain.model import ActivityRecord
-from servicekit.mongo import Document, IndexSpec
+from activity.domain.model import ActivityRecord, RecordKind, Terminal, parse_record_id, shard_of
+from activity.service_layer.ports import IngestKey, RecordQuery
+from servicekit.mongo import Document, DocumentLocks, IndexSpec
+from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
 
-EVENTS = "activity_events"
+TERMINALS = "terminals"
+PINS = "pins"
+INGEST_KEYS = "ingest_keys"
+RECORD_PREFIX = "records_"
+DUPLICATE_KEY = 11000
 
-# The event id is the document id: storing a redelivered event fails on the primary key, which
-# is what makes the consumer idempotent even across a crash.
-INDEXES = [IndexSpec(EVENTS, [("partner_id", 1), ("serial", 1), ("occurred_at", -1)], name="partner_serial_time")]
-
-
-class MongoActivityRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._events = db[EVENTS]
-
-    async def add(self, record: ActivityRecord) -> bool:
-        document = asdict(record)
-        document["_id"] = document.pop("event_id")
-        try:
-            await self._events.insert_one(document)
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def get(self, event_id: str) -> ActivityRecord | None:
-        document = await self._events.find_one({"_id": event_id})
-        return _to_record(document) if document else None
+INDEXES = [
+    IndexSpec(TERMINALS, [("partner_id", 1), ("last_seen", -1)], name="partner_last_seen"),
+    IndexSpec(TERMINALS, [("instance_id", 1)], name="instance"),
+]
+RECORD_INDEXES = [
+    IndexModel([("serial", 1), ("occurred_at", -1)], name="serial_time"),
+    IndexModel([("partner_id", 1), ("pin", 1), ("occurred_at", -1)], name="partner_pin_time"),
+]
+NEWEST_FIRST = Sort("occurred_at", descending=True)
 
 
-def _to_record(document: dict[str, Any]) -> ActivityRecord:
-    fields = {key: value for key, value in document.items() if key != "_id"}
-    return ActivityRecord(event_id=str(document["_id"]), **fields)
+def collection_name(day: str, shard: int) -> str:
+    return f"{RECORD_PREFIX}{day}_{shard:02d}"
+
+
+class MongoActivityStore:
+    def __init__(self, db: AsyncDatabase[Document], terminals: MongoTerminalStore) -> None:
+        self._db = db
+        self._terminals = terminals
+        self._indexed: set[str] = set()
+
+    async def add_records(self, records: list[ActivityRecord]) -> tuple[int, int]:
+        by_collection: dict[str, list[Document]] = {}
+        for record in records:
+            by_collection.setdefault(collection_name(record.day, record.shard), []).append(_document(record))
+        stored = duplicates = 0
+        for name, documents in by_collection.items():
+            await self._ensure_indexes(name)
+            try:
+                result = await self._db[name].insert_many(documents, ordered=False)
+                stored += len(result.inserted_ids)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+                if others:
+                    raise
+                duplicates += len(errors)
+                stored += len(documents) - len(errors)
+        return stored, duplicates
+
+    async def _ensure_indexes(self, name: str) -> None:
+        if name not in self._indexed:
+            await self._db[name].create_indexes(RECORD_INDEXES)
+            self._indexed.add(name)
+
+    async def get(self, record_id: str) -> ActivityRecord | None:
+        parsed = parse_record_id(record_id)
+        if parsed is None:
+            return None
+        day, shard, event_id = parsed
+        document = await self._db[collection_name(day, shard)].find_one({"_id": event_id})
+        return _record(document) if document else None
+
+    async def search(self, query: RecordQuery) -> Page[ActivityRecord]:
+        serials = (
+            [query.serial] if query.serial else await self._terminals.serials_of_pin(query.partner_id, query.pin or "")
+        )
+        if not serials:
+            return Page([], None)
+        match: dict[str, Any] = {
+            "partner_id": query.partner_id,
+            "occurred_at": {"$gte": query.window.start, "$lt": query.window.end},
+        }
+        if query.serial:
+            match["serial"] = query.serial
+        if query.pin:
+            match["pin"] = query.pin
+            match["serial"] = {"$in": serials}
+        if query.action:
+            match["action"] = query.action
+        if query.kind:
+            match["kind"] = query.kind.value
+        keyset = after_cursor(NEWEST_FIRST, query.cursor)
+        condition = {"$and": [match, keyset]} if keyset else match
+        shards = sorted({shard_of(s) for s in serials})
+        found: list[Document] = []
+        for day in query.window.days():  # newest day first: stop once a page is full
+            for shard in shards:
+                cursor = self._db[collection_name(day, shard)].find(condition)
+                found += [d async for d in cursor.sort(NEWEST_FIRST.mongo_sort()).limit(query.limit + 1)]
+            if len(found) > query.limit:
+                break
+        found.sort(key=lambda d: (d["occurred_at"], d["_id"]), reverse=True)
+        page = found[: query.limit]
+        next_cursor = None
+        if len(found) > query.limit:
+            last = page[-1]
+            next_cursor = encode_cursor(last["occurred_at"], last["_id"])
+        return Page([_record(d) for d in page], next_cursor)
+
+    async def drop_days_before(self, day: str) -> int:
+        dropped = 0
+        for name in await self._db.list_collection_names():
+            if name.startswith(RECORD_PREFIX) and name[len(RECORD_PREFIX) : len(RECORD_PREFIX) + 8] < day:
+                await self._db.drop_collection(name)
+                self._indexed.discard(name)
+                dropped += 1
+        return dropped
+
+
+class MongoTerminalStore:
+    def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks) -> None:
+        self._terminals = db[TERMINALS]
+        self._pins = db[PINS]
+        self._locks = locks
+        self._known_pins: set[tuple[str, str, str]] = set()
+
+    async def advance(self, records: list[ActivityRecord]) -> None:
+        latest: dict[str, ActivityRecord] = {}
+        for record in records:
+            current = latest.get(record.serial)
+            if current is None or record.occurred_at >= current.occurred_at:
+                latest[record.serial] = record
+            if record.pin:
+                await self._remember_pin(record.partner_id, record.pin, record.serial)
+        for serial, record in latest.items():
+            async with self._locks.lock(TERMINALS, serial):
+                document = await self._terminals.find_one({"_id": serial})
+                previous = _terminal(document) if document else None
+                if previous is not None and previous.last_seen > record.occurred_at:
+                    continue  # an older record arriving late: the state stays the newest one
+                terminal = Terminal.from_record(record, previous)
+                await self._terminals.replace_one({"_id": serial}, _terminal_document(terminal), upsert=True)
+
+    async def _remember_pin(self, partner_id: str, pin: str, serial: str) -> None:
+        if (partner_id, pin, serial) in self._known_pins:
+            return
+        key = f"{partner_id}~{pin}"
+        async with self._locks.lock(PINS, key):
+            with contextlib.suppress(DuplicateKeyError):
+                await self._pins.update_one(
+                    {"_id": key},
+                    {"$addToSet": {"serials": serial}, "$setOnInsert": {"partner_id": partner_id, "pin": pin}},
+                    upsert=True,
+                )
+        self._known_pins.add((partner_id, pin, serial))
+
+    async def get(self, partner_id: str, serial: str) -> Terminal | None:
+        document = await self._terminals.find_one({"_id": serial, "partner_id": partner_id})
+        return _terminal(document) if document else None
+
+    async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]:
+        sort = Sort("last_seen", descending=True)
+        keyset = after_cursor(sort, cursor)
+        match = {"partner_id": partner_id}
+        condition = {"$and": [match, keyset]} if keyset else match
+        documents = [d async for d in self._terminals.find(condition).sort(sort.mongo_sort()).limit(limit + 1)]
+        next_cursor = (
+            encode_cursor(documents[limit - 1]["last_seen"], documents[limit - 1]["_id"])
+            if len(documents) > limit
+            else None
+        )
+        return Page([_terminal(d) for d in documents[:limit]], next_cursor)
+
+    async def serials_of_instance(self, instance_id: str) -> list[str]:
+        return [d["_id"] async for d in self._terminals.find({"instance_id": instance_id}, {"_id": 1})]
+
+    async def serials_of_pin(self, partner_id: str, pin: str) -> list[str]:
+        document = await self._pins.find_one({"_id": f"{partner_id}~{pin}"})
+        return list(document.get("serials", [])) if document else []
+
+
+class MongoIngestKeyStore:
+    def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks) -> None:
+        self._keys = db[INGEST_KEYS]
+        self._locks = locks
+
+    async def put(self, key: IngestKey) -> None:
+        async with self._locks.lock(INGEST_KEYS, key.instance_id):
+            await self._keys.replace_one(
+                {"_id": key.instance_id},
+                {"partner_id": key.partner_id, "key_sha256": key.key_sha256, "updated_at": datetime.now(UTC)},
+                upsert=True,
+            )
+
+    async def get(self, instance_id: str) -> IngestKey | None:
+        document = await self._keys.find_one({"_id": instance_id})
+        return IngestKey(instance_id, document["partner_id"], document["key_sha256"]) if document else None
+
+
+# ---------------------------------------------------------------------------- mapping
+
+
+def _document(record: ActivityRecord) -> Document:
+    return {
+        "_id": record.event_id,
+        "serial": record.serial,
+        "instance_id": record.instance_id,
+        "partner_id": record.partner_id,
+        "action": record.action,
+        "kind": record.kind.value,
+        "occurred_at": record.occurred_at,
+        "received_at": record.received_at,
+        "pin": record.pin,
+        "device": record.device,
+        "battery_pct": record.battery_pct,
+        "location": record.location,
+        "details": record.details,
+    }
+
+
+def _record(document: Document) -> ActivityRecord:
+    return ActivityRecord(
+        event_id=str(document["_id"]),
+        serial=document["serial"],
+        instance_id=document["instance_id"],
+        partner_id=document["partner_id"],
+        action=document["action"],
+        occurred_at=document["occurred_at"],
+        received_at=document["received_at"],
+        kind=RecordKind(document.get("kind", RecordKind.TELEMETRY.value)),
+        pin=document.get("pin"),
+        device=document.get("device"),
+        battery_pct=document.get("battery_pct"),
+        location=document.get("location"),
+        details=document.get("details") or {},
+    )
+
+
+def _terminal_document(terminal: Terminal) -> Document:
+    fields = dict(vars(terminal))
+    fields.pop("serial")
+    return fields
+
+
+def _terminal(document: Document) -> Terminal:
+    return Terminal(serial=document["_id"], **{k: v for k, v in document.items() if k != "_id"})

@@ -1,13 +1,85 @@
+"""What field terminals did (R-40..R-43): activity records, the latest state of each terminal,
+and the day-and-shard buckets records are kept in so that a terminal's search touches little."""
+
 from __future__ import annotations
 
+import re
+import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
+
+SHARDS = 16
+"""Records of one UTC day are spread over this many buckets by serial. Fixed: changing it would
+hide the records already stored (a bucket is found from the serial)."""
+
+MAX_WINDOW = timedelta(days=31)
+DEFAULT_WINDOW = timedelta(hours=24)
+RECORD_ID = re.compile(r"^(\d{8})~(\d{2})~([A-Za-z0-9_.:~-]{1,100})$")
+
+
+class RecordKind(StrEnum):
+    TELEMETRY = "telemetry"  # what the terminal reported
+    LICENSE = "license"  # a license bound, released or revoked (from the instances service)
+    SESSION = "session"  # a cleared session (from the instances service)
+
+
+def shard_of(serial: str) -> int:
+    return zlib.crc32(serial.encode()) % SHARDS
+
+
+def day_of(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%d")
+
+
+def days_between(start: datetime, end: datetime) -> list[str]:
+    """The UTC days a window touches, newest first."""
+    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    return [(last - timedelta(days=n)).strftime("%Y%m%d") for n in range((last - first).days + 1)]
+
+
+def record_id(day: str, shard: int, event_id: str) -> str:
+    """A record's public id names its bucket, so reading it is one look-up."""
+    return f"{day}~{shard:02d}~{event_id}"
+
+
+def parse_record_id(value: str) -> tuple[str, int, str] | None:
+    match = RECORD_ID.match(value)
+    if not match or int(match.group(2)) >= SHARDS:
+        return None
+    return match.group(1), int(match.group(2)), match.group(3)
+
+
+class InvalidWindow(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, start: datetime | None, end: datetime | None, now: datetime) -> Window:
+        """From/to as asked, the last 24 hours by default; at most 31 days, never inverted."""
+        end = end or (start + DEFAULT_WINDOW if start else now)
+        start = start or end - DEFAULT_WINDOW
+        if start.tzinfo is None or end.tzinfo is None:
+            raise InvalidWindow("from and to need a time zone offset")
+        if start >= end:
+            raise InvalidWindow("from must be before to")
+        if end - start > MAX_WINDOW:
+            raise InvalidWindow(f"the window can span at most {MAX_WINDOW.days} days")
+        return cls(start, end)
+
+    def days(self) -> list[str]:
+        return days_between(self.start, self.end - timedelta(microseconds=1))
 
 
 @dataclass(frozen=True)
 class ActivityRecord:
-    """One thing a terminal did, as stored: the telemetry event plus when it was admitted."""
+    """One thing that happened to a terminal, as stored."""
 
     event_id: str
     serial: str
@@ -16,11 +88,73 @@ class ActivityRecord:
     action: str
     occurred_at: datetime
     received_at: datetime
+    kind: RecordKind = RecordKind.TELEMETRY
     pin: str | None = None
     device: dict[str, Any] | None = None
     battery_pct: int | None = None
     location: dict[str, Any] | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def day(self) -> str:
+        return day_of(self.occurred_at)
+
+    @property
+    def shard(self) -> int:
+        return shard_of(self.serial)
+
+    @property
+    def id(self) -> str:
+        return record_id(self.day, self.shard, self.event_id)
+
     def visible_to(self, partner_id: str) -> bool:
         return self.partner_id == partner_id
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """The latest known state of a serial (R-42)."""
+
+    serial: str
+    partner_id: str
+    instance_id: str
+    pin: str | None
+    last_seen: datetime
+    last_action: str
+    maker: str | None = None
+    model: str | None = None
+    os: str | None = None
+    os_version: str | None = None
+    app_version: str | None = None
+    battery_pct: int | None = None
+    location: dict[str, Any] | None = None
+
+    @classmethod
+    def from_record(cls, record: ActivityRecord, previous: Terminal | None) -> Terminal:
+        """The terminal after this record; fields the record does not carry keep their last value."""
+        device = record.device or {}
+        keep = previous
+
+        def pick(name: str, value: Any) -> Any:
+            return value if value is not None else (getattr(keep, name) if keep else None)
+
+        return cls(
+            serial=record.serial,
+            partner_id=record.partner_id,
+            instance_id=record.instance_id,
+            pin=pick("pin", record.pin),
+            last_seen=record.occurred_at,
+            last_action=record.action,
+            maker=pick("maker", device.get("maker")),
+            model=pick("model", device.get("model")),
+            os=pick("os", device.get("os")),
+            os_version=pick("os_version", device.get("os_version")),
+            app_version=pick("app_version", device.get("app_version")),
+            battery_pct=pick("battery_pct", record.battery_pct),
+            location=pick("location", record.location),
+        )
+
+
+def retention_cutoff(today: date, retention_days: int) -> str:
+    """Day buckets older than this are deleted."""
+    return (today - timedelta(days=retention_days)).strftime("%Y%m%d")

@@ -1,15 +1,15 @@
+"""What the activity service takes from Kafka: telemetry in batches, and the license and session
+events that belong in a terminal's timeline, and ingest keys."""
+
 from __future__ import annotations
 
-from typing import Any
-
-from activity.service_layer import handlers
-from activity.service_layer.ports import ActivityRepository
-from contracts import EventEnvelope
+from activity.service_layer.handlers import ActivityService
 from servicekit.consumer import EventConsumer
 
 
-def register(consumer: EventConsumer, repository: ActivityRepository) -> None:
-    async def on_terminal_activity(event: EventEnvelope[Any]) -> None:
-        await handlers.record_activity(event, repository)
-
-    consumer.subscribe("terminal.activity", on_terminal_activity)
+def register(consumer: EventConsumer, service: ActivityService) -> None:
+    consumer.subscribe_batch("terminal.activity", service.record_telemetry)
+    for topic_name in ("license.added", "license.released", "license.revoked"):
+        consumer.subscribe(topic_name, service.record_license_event)
+    consumer.subscribe("session.cleared", service.record_session_cleared)
+    consumer.subscribe("instance.ingest_key_rotated", service.ingest_key_rotated)

@@ -1,18 +1,138 @@
+"""Use cases of the activity service: admit telemetry, record it once, answer searches."""
+
 from __future__ import annotations
 
-import logging
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from activity.domain.model import ActivityRecord
-from activity.service_layer.ports import ActivityRepository
-from contracts import EventEnvelope
+from activity.domain.model import ActivityRecord, RecordKind, Terminal, Window, parse_record_id
+from activity.service_layer.ports import ActivityStore, IngestKey, IngestKeyStore, RecordQuery, TerminalStore
+from contracts import EventEnvelope, envelope_for
 from contracts.events.activity import TerminalActivity
+from servicekit.pagination import Page
 
-log = logging.getLogger(__name__)
+INGEST_KEY_PREFIX = "pik_"
+FUTURE_TOLERANCE = timedelta(minutes=5)
+LATE_TOLERANCE = timedelta(days=30)
 
 
-def record_from_event(event: EventEnvelope[TerminalActivity]) -> ActivityRecord:
-    data = event.data
+class InvalidIngestKey(Exception):
+    """Unknown, malformed or rotated-away ingest key."""
+
+
+class RejectedEvents(ValueError):
+    """Some events of a batch cannot be admitted; `errors` names each one (the batch is refused whole)."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+@dataclass
+class ActivityStats:
+    stored: int = 0
+    duplicates: int = 0
+    admitted: int = 0
+
+
+@dataclass
+class ActivityService:
+    records: ActivityStore
+    terminals: TerminalStore
+    keys: IngestKeyStore
+    publisher: Any  # servicekit.publishing.KafkaEventPublisher (publish_many)
+    stats: ActivityStats = field(default_factory=ActivityStats)
+
+    # ------------------------------------------------------------------ ingest (R-04)
+
+    async def authenticate(self, ingest_key: str) -> IngestKey:
+        instance_id = _instance_of_key(ingest_key)
+        known = await self.keys.get(instance_id) if instance_id else None
+        digest = hashlib.sha256(ingest_key.encode()).hexdigest()
+        if known is None or not hmac.compare_digest(known.key_sha256, digest):
+            raise InvalidIngestKey
+        return known
+
+    async def ingest(self, ingest_key: str, events: Sequence[dict[str, Any]], now: datetime) -> int:
+        """Admit a batch for the key's instance: all or nothing, answered once Kafka has it."""
+        key = await self.authenticate(ingest_key)
+        errors = []
+        envelopes = []
+        for index, event in enumerate(events):
+            occurred: datetime = event["occurred_at"]
+            if occurred > now + FUTURE_TOLERANCE:
+                errors.append({"field": f"events.{index}.occurred_at", "message": "is in the future"})
+                continue
+            if occurred < now - LATE_TOLERANCE:
+                errors.append({"field": f"events.{index}.occurred_at", "message": "is older than 30 days"})
+                continue
+            payload = TerminalActivity(
+                **{k: v for k, v in event.items() if k != "event_id"},
+                instance_id=key.instance_id,  # from the key, never from the terminal
+                partner_id=key.partner_id,
+                received_at=now,
+            )
+            envelopes.append(envelope_for(payload, source="activity", event_id=event["event_id"]))
+        if errors:
+            raise RejectedEvents(errors)
+        await self.publisher.publish_many(envelopes)
+        self.stats.admitted += len(envelopes)
+        return len(envelopes)
+
+    # ------------------------------------------------------------------ from Kafka
+
+    async def record_telemetry(self, events: list[EventEnvelope[Any]]) -> None:
+        records = [record_from_telemetry(event) for event in events]
+        await self._store(records)
+
+    async def record_license_event(self, event: EventEnvelope[Any]) -> None:
+        data = event.data
+        if data.serial is None:
+            return  # a license without terminal has no place in a terminal's timeline
+        details = {"license_id": data.license_id, "reason": getattr(data, "reason", None)}
+        await self._store([_system_record(event, data.serial, data.pin, RecordKind.LICENSE, details)])
+
+    async def record_session_cleared(self, event: EventEnvelope[Any]) -> None:
+        data = event.data
+        serials = [data.serial] if data.serial else await self.terminals.serials_of_instance(data.instance_id)
+        details = {"session_epoch": data.session_epoch, "scope": "terminal" if data.serial else "instance"}
+        await self._store([_system_record(event, s, None, RecordKind.SESSION, details) for s in serials])
+
+    async def ingest_key_rotated(self, event: EventEnvelope[Any]) -> None:
+        data = event.data
+        await self.keys.put(IngestKey(data.instance_id, data.partner_id, data.key_sha256))
+
+    async def _store(self, records: list[ActivityRecord]) -> None:
+        stored, duplicates = await self.records.add_records(records)
+        await self.terminals.advance([r for r in records if r.kind == RecordKind.TELEMETRY])
+        self.stats.stored += stored
+        self.stats.duplicates += duplicates
+
+    # ------------------------------------------------------------------ queries (R-40..R-42)
+
+    async def record(self, record_id: str, partner_id: str) -> ActivityRecord | None:
+        """Another partner's record is 'not found', like a missing one."""
+        if parse_record_id(record_id) is None:
+            return None
+        record = await self.records.get(record_id)
+        return record if record is not None and record.visible_to(partner_id) else None
+
+    async def search(self, query: RecordQuery) -> Page[ActivityRecord]:
+        return await self.records.search(query)
+
+    async def terminal(self, partner_id: str, serial: str) -> Terminal | None:
+        return await self.terminals.get(partner_id, serial)
+
+    async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]:
+        return await self.terminals.latest(partner_id, limit, cursor)
+
+
+def record_from_telemetry(event: EventEnvelope[Any]) -> ActivityRecord:
+    data: TerminalActivity = event.data
     return ActivityRecord(
         event_id=str(event.id),
         serial=data.serial,
@@ -29,14 +149,28 @@ def record_from_event(event: EventEnvelope[TerminalActivity]) -> ActivityRecord:
     )
 
 
-async def record_activity(event: EventEnvelope[Any], repository: ActivityRepository) -> bool:
-    """Store a telemetry event once; a redelivered event id is a no-op (returns False)."""
-    return await repository.add(record_from_event(event))
+def _system_record(
+    event: EventEnvelope[Any], serial: str, pin: str | None, kind: RecordKind, details: dict[str, Any]
+) -> ActivityRecord:
+    return ActivityRecord(
+        event_id=f"{event.id}~{serial}" if kind == RecordKind.SESSION else str(event.id),
+        serial=serial,
+        instance_id=event.data.instance_id,
+        partner_id=event.data.partner_id,
+        action=event.type,
+        occurred_at=event.time,
+        received_at=event.time,
+        kind=kind,
+        pin=pin,
+        details={k: v for k, v in details.items() if v is not None},
+    )
 
 
-async def get_record(event_id: str, partner_id: str, repository: ActivityRepository) -> ActivityRecord | None:
-    """The record, only if it belongs to the caller's partner: another partner's id is 'not found'."""
-    record = await repository.get(event_id)
-    if record is None or not record.visible_to(partner_id):
+def _instance_of_key(key: str) -> str | None:
+    if not key.startswith(INGEST_KEY_PREFIX) or "." not in key:
         return None
-    return record
+    return key.removeprefix(INGEST_KEY_PREFIX).rsplit(".", 1)[0] or None
+
+
+def window(start: datetime | None, end: datetime | None, now: datetime) -> Window:
+    return Window.of(start, end, now)

@@ -1,12 +1,63 @@
+"""What the activity use cases need from the outside world."""
+
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
-from activity.domain.model import ActivityRecord
+from activity.domain.model import ActivityRecord, RecordKind, Terminal, Window
+from servicekit.pagination import Page
 
 
-class ActivityRepository(Protocol):
-    async def add(self, record: ActivityRecord) -> bool:
-        """Store the record; False when a record with that event id is already stored."""
+@dataclass(frozen=True)
+class IngestKey:
+    instance_id: str
+    partner_id: str
+    key_sha256: str
 
-    async def get(self, event_id: str) -> ActivityRecord | None: ...
+
+@dataclass(frozen=True)
+class RecordQuery:
+    partner_id: str
+    window: Window
+    serial: str | None = None
+    pin: str | None = None
+    action: str | None = None
+    kind: RecordKind | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+class ActivityStore(Protocol):
+    async def add_records(self, records: list[ActivityRecord]) -> tuple[int, int]:
+        """Store records once by event id; returns (stored, duplicates)."""
+
+    async def get(self, record_id: str) -> ActivityRecord | None: ...
+
+    async def search(self, query: RecordQuery) -> Page[ActivityRecord]: ...
+
+    async def drop_days_before(self, day: str) -> int: ...
+
+
+class TerminalStore(Protocol):
+    async def advance(self, records: list[ActivityRecord]) -> None:
+        """Keep each serial's latest state (records older than it change nothing)."""
+
+    async def get(self, partner_id: str, serial: str) -> Terminal | None: ...
+
+    async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]: ...
+
+    async def serials_of_instance(self, instance_id: str) -> list[str]: ...
+
+    async def serials_of_pin(self, partner_id: str, pin: str) -> list[str]: ...
+
+
+class IngestKeyStore(Protocol):
+    async def put(self, key: IngestKey) -> None: ...
+
+    async def get(self, instance_id: str) -> IngestKey | None: ...
+
+
+class TelemetryPublisher(Protocol):
+    async def publish_all(self, events: list[object]) -> None:
+        """Return once the broker acknowledged every event (acks=all)."""

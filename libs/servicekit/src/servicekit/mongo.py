@@ -68,8 +68,10 @@ class IndexSpec:
 
 
 async def ensure_indexes(db: AsyncDatabase[Document], specs: Iterable[IndexSpec]) -> None:
-    by_collection: dict[str, list[IndexModel]] = {}
+    """Create the indexes that are missing; a restart finds them all there and changes nothing.
+
+    One index per command: FerretDB v1.24.2 drops the connection (a panic, "slice bounds out of
+    range") when one `createIndexes` names two or more indexes that already exist.
+    """
     for spec in specs:
-        by_collection.setdefault(spec.collection, []).append(spec.model())
-    for collection, models in by_collection.items():
-        await db[collection].create_indexes(models)
+        await db[spec.collection].create_indexes([spec.model()])

@@ -1,4 +1,5 @@
-"""FerretDB 1.x loses concurrent updates of one document; DocumentLocks make them safe."""
+"""FerretDB 1.x quirks the service kit works around: lost concurrent updates of one document
+(DocumentLocks) and index creation on restart (ensure_indexes)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from servicekit.mongo import DocumentLocks
+from servicekit.mongo import DocumentLocks, IndexSpec, ensure_indexes
 
 pytestmark = pytest.mark.integration
 
@@ -39,3 +40,19 @@ async def test_guarded_concurrent_updates_of_one_document_are_all_applied(
     assert document is not None
     assert document["n"] == WRITERS
     assert document["v"] == wins, "each winning compare-and-set moved the version by exactly one"
+
+
+async def test_ensure_indexes_twice_is_a_restart_that_changes_nothing(
+    mongo: AsyncMongoClient[dict[str, Any]], database_name: str
+) -> None:
+    db = mongo[database_name]
+    specs = [
+        IndexSpec("things", [("a", 1)], name="a"),
+        IndexSpec("things", [("b", 1), ("c", -1)], name="b_c"),
+        IndexSpec("things", [("d", 1)], unique=True, name="d"),
+    ]
+    await ensure_indexes(db, specs)
+    await ensure_indexes(db, specs)  # FerretDB 1.24.2 used to drop the connection here
+    info = await db["things"].index_information()
+    assert {"a", "b_c", "d"} <= set(info)
+    assert info["d"]["unique"] is True

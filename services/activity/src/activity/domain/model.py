@@ -16,7 +16,8 @@ hide the records already stored (a bucket is found from the serial)."""
 
 MAX_WINDOW = timedelta(days=31)
 DEFAULT_WINDOW = timedelta(hours=24)
-RECORD_ID = re.compile(r"^(\d{8})~(\d{2})~([A-Za-z0-9_.:~-]{1,100})$")
+RECORD_ID = re.compile(r"([0-9]{8})~([0-9]{2})~([A-Za-z0-9_.:~-]{1,120})")  # event ids of fanned-out
+# session records are "<uuid>~<serial>": up to 36 + 1 + 64 characters
 
 
 class RecordKind(StrEnum):
@@ -45,7 +46,7 @@ def record_id(day: str, shard: int, event_id: str) -> str:
 
 
 def parse_record_id(value: str) -> tuple[str, int, str] | None:
-    match = RECORD_ID.match(value)
+    match = RECORD_ID.fullmatch(value)
     if not match or int(match.group(2)) >= SHARDS:
         return None
     return match.group(1), int(match.group(2)), match.group(3)

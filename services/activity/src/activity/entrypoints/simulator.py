@@ -101,7 +101,9 @@ async def watch_sessions(
     totals: Totals,
     stop: asyncio.Event,
 ) -> None:
-    """Poll the instances service's device endpoint; a higher epoch means: log in again."""
+    """Poll the instances service's device endpoint; a higher epoch means: log in again.
+    The first answer is the epoch each terminal starts from."""
+    first = True
     while not stop.is_set():
         for terminal in terminals:
             try:
@@ -110,10 +112,15 @@ async def watch_sessions(
                 )
             except httpx.HTTPError:
                 continue
-            if response.status_code == 200 and response.json()["session_epoch"] > terminal.seen_epoch:
-                if terminal.seen_epoch or terminal.state != "logged_out":
-                    totals.relogins += 1
-                terminal.log_in_again(response.json()["session_epoch"])
+            if response.status_code != 200:
+                continue
+            epoch = response.json()["session_epoch"]
+            if first:
+                terminal.seen_epoch = epoch
+            elif epoch > terminal.seen_epoch:
+                totals.relogins += 1
+                terminal.log_in_again(epoch)
+        first = False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 5)
 

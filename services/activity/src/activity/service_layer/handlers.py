@@ -17,6 +17,8 @@ from servicekit.pagination import Page
 
 INGEST_KEY_PREFIX = "pik_"
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# Never taken from the terminal: who it is comes from its key, when it arrived from our clock.
+_SET_BY_THE_SERVICE = {"event_id", "instance_id", "partner_id", "received_at"}
 LATE_TOLERANCE = timedelta(days=30)
 
 
@@ -70,8 +72,9 @@ class ActivityService:
             if occurred < now - LATE_TOLERANCE:
                 errors.append({"field": f"events.{index}.occurred_at", "message": "is older than 30 days"})
                 continue
+            reported = {k: v for k, v in event.items() if k not in _SET_BY_THE_SERVICE}
             payload = TerminalActivity(
-                **{k: v for k, v in event.items() if k != "event_id"},
+                **reported,
                 instance_id=key.instance_id,  # from the key, never from the terminal
                 partner_id=key.partner_id,
                 received_at=now,

@@ -55,6 +55,8 @@ class ServiceRuntime:
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     outbox: OutboxRelay | None = None
     locks: DocumentLocks = field(default_factory=DocumentLocks)
+    on_stop: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    """Closed when the service stops (e.g. HTTP clients to other services)."""
 
     @classmethod
     def create(cls, name: str, settings: ServiceSettings, *, telemetry: Telemetry | None = None) -> ServiceRuntime:
@@ -122,6 +124,8 @@ class ServiceRuntime:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for close in self.on_stop:
+                await close()
             await self.broker.stop()
             await self.mongo.close()
             self.telemetry.shutdown()

@@ -6,8 +6,10 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+import httpx
 from fastapi import FastAPI
 
+from activity.adapters.instances_client import HttpInstancesClient
 from activity.adapters.mongo_repository import INDEXES, MongoActivityStore, MongoIngestKeyStore, MongoTerminalStore
 from activity.config import Settings
 from activity.domain.model import retention_cutoff
@@ -20,9 +22,16 @@ SERVICE = "activity"
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
+def build_app(
+    settings: Settings | None = None,
+    *,
+    telemetry: Telemetry | None = None,
+    instances_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """`instances_transport` lets tests route the instances client to an in-process app."""
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
+    instances = HttpInstancesClient(settings.instances_url, transport=instances_transport)
     terminals = MongoTerminalStore(runtime.db, runtime.locks)
     records = MongoActivityStore(runtime.db, terminals)
     service = ActivityService(
@@ -30,6 +39,7 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
         terminals=terminals,
         keys=MongoIngestKeyStore(runtime.db, runtime.locks),
         publisher=runtime.publisher,
+        instances=instances,
     )
     runtime.indexes.extend(INDEXES)
     consumers.register(runtime.consumer, service)
@@ -47,6 +57,7 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
             await asyncio.sleep(settings.retention_check_seconds)
 
     runtime.background.append(enforce_retention)
+    runtime.on_stop.append(instances.close)
     app = runtime.create_app(title="partnerapp activity", routers=[http.router(service)])
     app.state.activity = service
     http.install_error_handlers(app)

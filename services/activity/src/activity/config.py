@@ -16,3 +16,4 @@ class Settings(ServiceSettings):
         default=4 * 365 + 1, ge=1, description="Days of activity kept (Spanish working-time records: four years)"
     )
     retention_check_seconds: float = Field(default=6 * 3600, gt=0)
+    instances_url: str = Field(default="http://127.0.0.1:8001", description="The instances service (R-43)")

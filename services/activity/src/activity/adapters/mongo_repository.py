@@ -18,14 +18,16 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka.partitioner import murmur2
 from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, parse_record_id, shard_of
 from activity.service_layer.ports import IngestKey, RecordQuery
+from contracts import topic
 from servicekit.mongo import Document, DocumentLocks, IndexSpec
-from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
+from servicekit.pagination import Page, Sort, after_cursor, decode_cursor, encode_cursor
 
 TERMINALS = "terminals"
 PINS = "pins"
@@ -33,10 +35,7 @@ INGEST_KEYS = "ingest_keys"
 RECORD_PREFIX = "records_"
 DUPLICATE_KEY = 11000
 
-INDEXES = [
-    IndexSpec(TERMINALS, [("partner_id", 1), ("last_seen", -1)], name="partner_last_seen"),
-    IndexSpec(TERMINALS, [("instance_id", 1)], name="instance"),
-]
+INDEXES: list[IndexSpec] = []  # terminals and pins are read by _id only
 RECORD_INDEXES = [
     IndexModel([("serial", 1), ("occurred_at", -1)], name="serial_time"),
     IndexModel([("partner_id", 1), ("pin", 1), ("occurred_at", -1)], name="partner_pin_time"),
@@ -75,7 +74,8 @@ class MongoActivityStore:
 
     async def _ensure_indexes(self, name: str) -> None:
         if name not in self._indexed:
-            await self._db[name].create_indexes(RECORD_INDEXES)
+            for index in RECORD_INDEXES:  # one per command: see servicekit.mongo.ensure_indexes
+                await self._db[name].create_indexes([index])
             self._indexed.add(name)
 
     async def get(self, record_id: str) -> ActivityRecord | None:
@@ -134,6 +134,16 @@ class MongoActivityStore:
 
 
 class MongoTerminalStore:
+    """The latest state of every terminal, grouped like the telemetry's Kafka partitions.
+
+    One document per partition of `terminal.activity` holds the states of the serials that
+    partition carries (`t.<serial>`). A batch therefore writes at most one document per
+    partition instead of one per terminal (on FerretDB each write reads the whole collection
+    and commits on its own: per-terminal writes capped the consumer at about 600 events/s),
+    and only the consumer that owns a partition writes its document, so consumers in several
+    processes never update the same document at once.
+    """
+
     def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks) -> None:
         self._terminals = db[TERMINALS]
         self._pins = db[PINS]
@@ -148,14 +158,22 @@ class MongoTerminalStore:
                 latest[record.serial] = record
             if record.pin:
                 await self._remember_pin(record.partner_id, record.pin, record.serial)
+        by_group: dict[str, list[ActivityRecord]] = {}
         for serial, record in latest.items():
-            async with self._locks.lock(TERMINALS, serial):
-                document = await self._terminals.find_one({"_id": serial})
-                previous = _terminal(document) if document else None
-                if previous is not None and previous.last_seen > record.occurred_at:
-                    continue  # an older record arriving late: the state stays the newest one
-                terminal = Terminal.from_record(record, previous)
-                await self._terminals.replace_one({"_id": serial}, _terminal_document(terminal), upsert=True)
+            by_group.setdefault(group_of(serial), []).append(record)
+        for group, group_records in sorted(by_group.items()):
+            async with self._locks.lock(TERMINALS, group):
+                document = await self._terminals.find_one({"_id": group}) or {}
+                states = document.get("t", {})
+                changes = {}
+                for record in group_records:
+                    key = _field(record.serial)
+                    before = _terminal(record.serial, states[key]) if key in states else None
+                    if before is not None and before.last_seen > record.occurred_at:
+                        continue  # an older record arriving late: the state stays the newest one
+                    changes[f"t.{key}"] = _terminal_document(Terminal.from_record(record, before))
+                if changes:
+                    await self._terminals.update_one({"_id": group}, {"$set": changes}, upsert=True)
 
     async def _remember_pin(self, partner_id: str, pin: str, serial: str) -> None:
         if (partner_id, pin, serial) in self._known_pins:
@@ -171,28 +189,56 @@ class MongoTerminalStore:
         self._known_pins.add((partner_id, pin, serial))
 
     async def get(self, partner_id: str, serial: str) -> Terminal | None:
-        document = await self._terminals.find_one({"_id": serial, "partner_id": partner_id})
-        return _terminal(document) if document else None
+        key = _field(serial)
+        document = await self._terminals.find_one({"_id": group_of(serial)}, {f"t.{key}": 1})
+        state = (document or {}).get("t", {}).get(key)
+        if state is None or state["partner_id"] != partner_id:
+            return None
+        return _terminal(serial, state)
+
+    async def _all(self) -> list[Terminal]:
+        return [
+            _terminal(_serial(key), state)
+            async for document in self._terminals.find({})
+            for key, state in document.get("t", {}).items()
+        ]
 
     async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]:
-        sort = Sort("last_seen", descending=True)
-        keyset = after_cursor(sort, cursor)
-        match = {"partner_id": partner_id}
-        condition = {"$and": [match, keyset]} if keyset else match
-        documents = [d async for d in self._terminals.find(condition).sort(sort.mongo_sort()).limit(limit + 1)]
-        next_cursor = (
-            encode_cursor(documents[limit - 1]["last_seen"], documents[limit - 1]["_id"])
-            if len(documents) > limit
-            else None
+        mine = sorted(
+            (t for t in await self._all() if t.partner_id == partner_id),
+            key=lambda t: (t.last_seen, t.serial),
+            reverse=True,
         )
-        return Page([_terminal(d) for d in documents[:limit]], next_cursor)
+        if cursor is not None:
+            last_seen, serial = decode_cursor(cursor)
+            mine = [t for t in mine if (t.last_seen, t.serial) < (last_seen, serial)]
+        page = mine[:limit]
+        next_cursor = encode_cursor(page[-1].last_seen, page[-1].serial) if len(mine) > limit else None
+        return Page(page, next_cursor)
 
     async def serials_of_instance(self, instance_id: str) -> list[str]:
-        return [d["_id"] async for d in self._terminals.find({"instance_id": instance_id}, {"_id": 1})]
+        return [t.serial for t in await self._all() if t.instance_id == instance_id]
 
     async def serials_of_pin(self, partner_id: str, pin: str) -> list[str]:
         document = await self._pins.find_one({"_id": f"{partner_id}~{pin}"})
         return list(document.get("serials", [])) if document else []
+
+
+TELEMETRY_PARTITIONS = topic("terminal.activity").partitions
+
+
+def group_of(serial: str) -> str:
+    """The Kafka partition the serial's telemetry goes to (the producer's default partitioner)."""
+    return f"partition-{(murmur2(serial.encode()) & 0x7FFFFFFF) % TELEMETRY_PARTITIONS}"
+
+
+def _field(serial: str) -> str:
+    """A serial as a field name: no dots (they would be paths)."""
+    return serial.replace("%", "%25").replace(".", "%2E")
+
+
+def _serial(field: str) -> str:
+    return field.replace("%2E", ".").replace("%25", "%")
 
 
 class MongoIngestKeyStore:
@@ -258,5 +304,5 @@ def _terminal_document(terminal: Terminal) -> Document:
     return fields
 
 
-def _terminal(document: Document) -> Terminal:
-    return Terminal(serial=document["_id"], **{k: v for k, v in document.items() if k != "_id"})
+def _terminal(serial: str, state: Document) -> Terminal:
+    return Terminal(serial=serial, **state)

@@ -10,8 +10,9 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from activity.adapters.instances_client import InstancesUnavailable
 from activity.domain.model import ActivityRecord, InvalidWindow, RecordKind, Terminal, Window
-from activity.service_layer.handlers import ActivityService, InvalidIngestKey, RejectedEvents
+from activity.service_layer.handlers import ActivityService, InvalidIngestKey, RejectedEvents, ReleaseRefused
 from activity.service_layer.ports import RecordQuery
 from contracts.events.activity import Action, DeviceInfo, GeoPoint
 from servicekit.auth import CurrentPrincipal
@@ -60,6 +61,12 @@ class IngestBatch(BaseModel):
     )
 
     events: list[IngestEvent] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=3, max_length=2000)] | None = None
 
 
 class Accepted(BaseModel):
@@ -223,6 +230,31 @@ def router(service: ActivityService) -> APIRouter:
         if record is None:
             raise Problem(404, "not-found", f"No activity record {record_id}.")
         return RecordOut.of(record)
+
+    @api.post(
+        "/activity/records/{record_id}/release-license",
+        tags=["activity"],
+        summary="Free the license bound to the record's terminal (R-43), through the instances service",
+        responses={409: {"description": "No active license of this PIN bound to this terminal"}},
+    )
+    async def release_license(
+        record_id: Annotated[str, Field(max_length=160)],
+        body: ReleaseIn,
+        principal: CurrentPrincipal,
+        authorization: Annotated[str, Header()],
+    ) -> JSONResponse:
+        token = authorization.partition(" ")[2].strip()
+        try:
+            outcome = await service.release_license(token, principal.partner_id, record_id, body.reason)
+        except ReleaseRefused as exc:
+            raise Problem(409, exc.slug, str(exc)) from exc
+        except InstancesUnavailable as exc:
+            raise Problem(503, "instances-unavailable", "The instances service is unavailable; retry shortly.") from exc
+        if outcome is None:
+            raise Problem(404, "not-found", f"No activity record {record_id}.")
+        _, released = outcome
+        media = "application/json" if released.status_code < 400 else "application/problem+json"
+        return JSONResponse(released.body, status_code=released.status_code, media_type=media)
 
     @api.get("/activity/terminals", tags=["activity"], summary="The partner's terminals, last seen first")
     async def latest(

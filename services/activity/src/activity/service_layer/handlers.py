@@ -10,7 +10,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, Window, parse_record_id
-from activity.service_layer.ports import ActivityStore, IngestKey, IngestKeyStore, RecordQuery, TerminalStore
+from activity.service_layer.ports import (
+    ActivityStore,
+    IngestKey,
+    IngestKeyStore,
+    InstancesApi,
+    RecordQuery,
+    Released,
+    TerminalStore,
+)
 from contracts import EventEnvelope, envelope_for
 from contracts.events.activity import TerminalActivity
 from servicekit.pagination import Page
@@ -20,6 +28,14 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # Never taken from the terminal: who it is comes from its key, when it arrived from our clock.
 _SET_BY_THE_SERVICE = {"event_id", "instance_id", "partner_id", "received_at"}
 LATE_TOLERANCE = timedelta(days=30)
+
+
+class ReleaseRefused(Exception):
+    """The record's terminal has no license this service can release (the reason says why)."""
+
+    def __init__(self, slug: str, detail: str) -> None:
+        super().__init__(detail)
+        self.slug = slug
 
 
 class InvalidIngestKey(Exception):
@@ -47,6 +63,7 @@ class ActivityService:
     terminals: TerminalStore
     keys: IngestKeyStore
     publisher: Any  # servicekit.publishing.KafkaEventPublisher (publish_many)
+    instances: InstancesApi | None = None
     stats: ActivityStats = field(default_factory=ActivityStats)
 
     # ------------------------------------------------------------------ ingest (R-04)
@@ -123,6 +140,27 @@ class ActivityService:
             return None
         record = await self.records.get(record_id)
         return record if record is not None and record.visible_to(partner_id) else None
+
+    async def release_license(
+        self, token: str, partner_id: str, record_id: str, reason: str | None
+    ) -> tuple[ActivityRecord, Released] | None:
+        """Free the seat bound to the record's terminal (R-43), through the instances service;
+        the release then shows in the timeline once its `license.released` event arrives."""
+        record = await self.record(record_id, partner_id)
+        if record is None:
+            return None
+        if self.instances is None:
+            raise ReleaseRefused("not-configured", "Releasing licenses is not configured on this service.")
+        if record.pin is None:
+            raise ReleaseRefused("no-pin", "The record names no PIN, so no license.")
+        license_ref = await self.instances.license_of(token, record.instance_id, record.pin)
+        if license_ref is None:
+            raise ReleaseRefused("no-active-license", f"No active license with PIN {record.pin} in this instance.")
+        if license_ref.serial != record.serial:
+            raise ReleaseRefused(
+                "bound-elsewhere", f"The license with PIN {record.pin} is not bound to terminal {record.serial}."
+            )
+        return record, await self.instances.release(token, record.instance_id, license_ref.license_id, reason)
 
     async def search(self, query: RecordQuery) -> Page[ActivityRecord]:
         return await self.records.search(query)

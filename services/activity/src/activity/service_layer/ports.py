@@ -61,3 +61,24 @@ class IngestKeyStore(Protocol):
 class TelemetryPublisher(Protocol):
     async def publish_all(self, events: list[object]) -> None:
         """Return once the broker acknowledged every event (acks=all)."""
+
+
+@dataclass(frozen=True)
+class LicenseRef:
+    license_id: str
+    status: str
+    serial: str | None
+
+
+@dataclass(frozen=True)
+class Released:
+    status_code: int
+    body: dict[str, object]
+
+
+class InstancesApi(Protocol):
+    """The instances service, called with the caller's own token."""
+
+    async def license_of(self, token: str, instance_id: str, pin: str) -> LicenseRef | None: ...
+
+    async def release(self, token: str, instance_id: str, license_id: str, reason: str | None) -> Released: ...

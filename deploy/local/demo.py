@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -31,7 +32,7 @@ from servicekit.auth import TokenIssuer
 from servicekit.principal import Principal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import CACHE, KAFKA_PORT, MONGO_PORT, SERVICES, dev_keys  # a sibling script, not a package
+from stack import CACHE, KAFKA_PORT, MONGO_PORT, SERVICES, SIMULATOR, dev_keys  # a sibling script, not a package
 
 TERMINALS_FILE = CACHE / "demo-terminals.json"
 
@@ -105,6 +106,29 @@ async def publish(events: list[TerminalActivity]) -> list[str]:
     return ids
 
 
+def start_simulator(instance_id: str, token: str) -> None:
+    """Keeps five terminals of a demo instance busy at a low rate while the platform runs."""
+    if SIMULATOR.pid() is not None:
+        print(f"[demo] simulator already running (pid {SIMULATOR.pid()})")
+        return
+    instances = f"http://127.0.0.1:{SERVICES['instances']}"
+    request = urllib.request.Request(  # noqa: S310  (local URL)
+        f"{instances}/v1/instances/{instance_id}/ingest-key",
+        method="POST",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        key = json.loads(response.read())["ingest_key"]
+    time.sleep(2)  # the key reaches the activity service through Kafka
+    SIMULATOR.start(
+        [sys.executable, "-m", "activity.entrypoints.simulator", "--terminals", "5", "--rate", "1",
+         "--duration", str(7 * 86400), "--batch", "5", "--serial-prefix", "DEMO",
+         "--config-url", f"{instances}/v1/device/configuration"],
+        env={"SIMULATOR_INGEST_KEY": key},
+    )  # fmt: skip
+    print(f"[demo] terminal simulator running: 5 terminals, 1 event/s (pid {SIMULATOR.pid()}; `make down` stops it)")
+
+
 def fetch(url: str, token: str) -> int:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310 (local URL)
     try:
@@ -139,6 +163,7 @@ def main() -> int:
         print(f"[demo] the activity service did not store the demo events (GET {last})", file=sys.stderr)
         return 1
     print(f"[demo] {len(ids)} telemetry events of {len(terminals)} terminals stored for partner {DEMO_PARTNER}")
+    start_simulator(terminals[0]["instance_id"], token)
     print("[demo] services (OpenAPI docs at /docs, health at /healthz and /readyz):")
     for name, port in SERVICES.items():
         print(f"         {name:<10} http://127.0.0.1:{port}")

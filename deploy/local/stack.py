@@ -360,6 +360,9 @@ def dev_keys(name: str = "dev") -> tuple[Path, Path]:
     return private, public
 
 
+SIMULATOR = Managed("simulator", RUN_DIR / "simulator.pid", RUN_DIR / "simulator.log", "activity.entrypoints.simulator")
+
+
 def service_process(name: str) -> Managed:
     return Managed(name, RUN_DIR / f"{name}.pid", RUN_DIR / f"{name}.log", f"-m {name}")
 
@@ -422,6 +425,8 @@ def up(components: list[str]) -> None:
 
 def down(components: list[str]) -> None:
     if "services" in components:
+        if SIMULATOR.stop():
+            say("simulator: stopped")
         for name in SERVICES:
             if service_process(name).stop():
                 say(f"{name}: stopped")

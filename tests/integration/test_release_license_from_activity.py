@@ -112,6 +112,13 @@ async def test_release_a_license_from_an_activity_record(
         return items if len(items) >= 2 else None
 
     found = {r["pin"]: r for r in await eventually(records)}
+
+    async def license_bound() -> dict[str, Any] | None:
+        terminal: dict[str, Any] = (await activity.get(f"/v1/activity/terminals/{serial}", headers=auth)).json()
+        return terminal if terminal.get("license_id") else None
+
+    bound_license = (await eventually(license_bound))["license_id"]
+    assert bound_license == added.json()["license_ids"][0]
     rival = {"Authorization": f"Bearer {token_for('ptn-rival', user_id='usr-eve')}"}
     url = f"/v1/activity/records/{found['4821']['id']}/release-license"
     assert (await activity.post(url, json={}, headers=rival)).status_code == 404
@@ -139,3 +146,4 @@ async def test_release_a_license_from_an_activity_record(
         ("license.released", "Terminal handed in"),
         ("license.added", None),
     ], "newest first: the seat was bound to the terminal, then released"
+    assert (await activity.get(f"/v1/activity/terminals/{serial}", headers=auth)).json()["license_id"] is None

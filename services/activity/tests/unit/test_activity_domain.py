@@ -84,12 +84,16 @@ class FakeTerminalStore:
     def __init__(self, serials: dict[str, list[str]] | None = None) -> None:
         self.serials = serials or {}
         self.advanced: list[list[ActivityRecord]] = []
+        self.bound: dict[str, str | None] = {}
 
     async def advance(self, records: list[ActivityRecord]) -> None:
         self.advanced.append(list(records))
 
     async def get(self, partner_id: str, serial: str) -> Terminal | None:
         return None
+
+    async def bind_license(self, serial: str, license_id: str | None) -> None:
+        self.bound[serial] = license_id
 
     async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]:
         return Page([], None)
@@ -596,6 +600,7 @@ async def test_license_event_with_serial_records_a_license_record(
         details={"license_id": "lic-1", "reason": "contract ended"},
     )
     assert terminals.advanced == [[]]  # system records never move a terminal's state
+    assert terminals.bound == {"SN-0001": None}, "a revoked license no longer binds the terminal"
     assert service.stats.stored == 1
 
 

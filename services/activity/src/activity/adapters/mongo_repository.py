@@ -168,7 +168,7 @@ class MongoTerminalStore:
                 changes = {}
                 for record in group_records:
                     key = _field(record.serial)
-                    before = _terminal(record.serial, states[key]) if key in states else None
+                    before = _terminal(record.serial, states[key], None) if key in states else None
                     if before is not None and before.last_seen > record.occurred_at:
                         continue  # an older record arriving late: the state stays the newest one
                     changes[f"t.{key}"] = _terminal_document(Terminal.from_record(record, before))
@@ -188,17 +188,23 @@ class MongoTerminalStore:
                 )
         self._known_pins.add((partner_id, pin, serial))
 
+    async def bind_license(self, serial: str, license_id: str | None) -> None:
+        group, key = group_of(serial), _field(serial)
+        update = {"$set": {f"l.{key}": license_id}} if license_id else {"$unset": {f"l.{key}": ""}}
+        async with self._locks.lock(TERMINALS, group):
+            await self._terminals.update_one({"_id": group}, update, upsert=True)
+
     async def get(self, partner_id: str, serial: str) -> Terminal | None:
         key = _field(serial)
-        document = await self._terminals.find_one({"_id": group_of(serial)}, {f"t.{key}": 1})
+        document = await self._terminals.find_one({"_id": group_of(serial)}, {f"t.{key}": 1, f"l.{key}": 1})
         state = (document or {}).get("t", {}).get(key)
         if state is None or state["partner_id"] != partner_id:
             return None
-        return _terminal(serial, state)
+        return _terminal(serial, state, (document or {}).get("l", {}).get(key))
 
     async def _all(self) -> list[Terminal]:
         return [
-            _terminal(_serial(key), state)
+            _terminal(_serial(key), state, document.get("l", {}).get(key))
             async for document in self._terminals.find({})
             for key, state in document.get("t", {}).items()
         ]
@@ -301,8 +307,9 @@ def _record(document: Document) -> ActivityRecord:
 def _terminal_document(terminal: Terminal) -> Document:
     fields = dict(vars(terminal))
     fields.pop("serial")
+    fields.pop("license_id")  # kept apart (`l.<serial>`): it changes with license events, not telemetry
     return fields
 
 
-def _terminal(serial: str, state: Document) -> Terminal:
-    return Terminal(serial=serial, **state)
+def _terminal(serial: str, state: Document, license_id: str | None) -> Terminal:
+    return Terminal(serial=serial, license_id=license_id, **{k: v for k, v in state.items() if k != "license_id"})

@@ -129,6 +129,7 @@ class Terminal:
     app_version: str | None = None
     battery_pct: int | None = None
     location: dict[str, Any] | None = None
+    license_id: str | None = None  # the license bound to the terminal, from the instances' events
 
     @classmethod
     def from_record(cls, record: ActivityRecord, previous: Terminal | None) -> Terminal:
@@ -153,6 +154,7 @@ class Terminal:
             app_version=pick("app_version", device.get("app_version")),
             battery_pct=pick("battery_pct", record.battery_pct),
             location=pick("location", record.location),
+            license_id=keep.license_id if keep else None,
         )
 
 

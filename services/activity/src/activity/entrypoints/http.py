@@ -126,6 +126,7 @@ class TerminalOut(BaseModel):
     app_version: str | None
     battery_pct: int | None
     location: dict[str, Any] | None
+    license_id: str | None
 
     @classmethod
     def of(cls, terminal: Terminal) -> TerminalOut:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import sys
 import time
@@ -197,7 +198,11 @@ async def run(args: argparse.Namespace) -> Totals:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8004", help="the activity service (or the gateway)")
-    parser.add_argument("--key", required=True, help="the instance's ingest key")
+    parser.add_argument(
+        "--key",
+        default=os.environ.get("SIMULATOR_INGEST_KEY"),
+        help="the instance's ingest key (or SIMULATOR_INGEST_KEY)",
+    )
     parser.add_argument(
         "--config-url",
         default="",
@@ -213,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serial-prefix", default="SIM")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    if not args.key:
+        parser.error("an ingest key is needed: --key or SIMULATOR_INGEST_KEY")
     totals = asyncio.run(run(args))
     return 0 if totals.refused == 0 else 1
 

@@ -115,6 +115,7 @@ class ActivityService:
             return  # a license without terminal has no place in a terminal's timeline
         details = {"license_id": data.license_id, "reason": getattr(data, "reason", None)}
         await self._store([_system_record(event, data.serial, data.pin, RecordKind.LICENSE, details)])
+        await self.terminals.bind_license(data.serial, data.license_id if event.type == "license.added" else None)
 
     async def record_session_cleared(self, event: EventEnvelope[Any]) -> None:
         data = event.data

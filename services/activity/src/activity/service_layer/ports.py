@@ -45,6 +45,9 @@ class TerminalStore(Protocol):
 
     async def get(self, partner_id: str, serial: str) -> Terminal | None: ...
 
+    async def bind_license(self, serial: str, license_id: str | None) -> None:
+        """Record which license the terminal holds now (None: released or revoked)."""
+
     async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]: ...
 
     async def serials_of_instance(self, instance_id: str) -> list[str]: ...

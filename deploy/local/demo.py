@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -129,13 +130,14 @@ def start_simulator(instance_id: str, token: str) -> None:
     print(f"[demo] terminal simulator running: 5 terminals, 1 event/s (pid {SIMULATOR.pid()}; `make down` stops it)")
 
 
-def fetch(url: str, token: str) -> int:
+def fetch_items(url: str, token: str) -> list[dict[str, Any]]:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310 (local URL)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
+            items: list[dict[str, Any]] = json.loads(response.read())["items"]
+            return items
+    except urllib.error.HTTPError:
+        return []
 
 
 def main() -> int:
@@ -154,11 +156,13 @@ def main() -> int:
     yesterday = datetime.now(UTC) - timedelta(days=1)
     ids = asyncio.run(publish(demo_events(yesterday, terminals)))
     activity = f"http://127.0.0.1:{SERVICES['activity']}"
-    last = f"{activity}/v1/activity/records/{ids[-1]}"
+    day_start = yesterday.replace(hour=0, minute=0, second=0, microsecond=0)
+    query = {"serial": terminals[-1]["serial"], "from": day_start.isoformat(), "to": datetime.now(UTC).isoformat()}
+    last = f"{activity}/v1/activity/records?{urllib.parse.urlencode(query)}"
     for _ in range(60):
-        if fetch(last, token) == 200:
+        if len(fetch_items(last, token)) >= len(ACTIONS):
             break
-        asyncio.run(asyncio.sleep(0.5))
+        time.sleep(0.5)
     else:
         print(f"[demo] the activity service did not store the demo events (GET {last})", file=sys.stderr)
         return 1
@@ -169,7 +173,7 @@ def main() -> int:
         print(f"         {name:<10} http://127.0.0.1:{port}")
     print("[demo] a development access token for the demo partner (valid 8 h):")
     print(f"         export TOKEN={token}")
-    print(f'         curl -H "Authorization: Bearer $TOKEN" {last}')
+    print(f'         curl -H "Authorization: Bearer $TOKEN" "{last}"')
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from contracts import CATALOGUE, MalformedEvent, decode_envelope, envelope_for, topic
+from contracts import CATALOGUE, MalformedEvent, decode_envelope, envelope_for, ingest_keys, topic
 from contracts.schemagen import SCHEMA_DIR, generate, render
 
 pytestmark = pytest.mark.unit
@@ -100,3 +100,12 @@ def test_envelope_for_takes_type_and_subject_from_the_catalogue() -> None:
     assert event.time.utcoffset() is not None
     assert topic("session.cleared").payload is type(data)
     assert decode_envelope(event.to_json_bytes()) == event
+
+
+def test_ingest_keys_name_their_instance_and_hash_stably() -> None:
+    key = ingest_keys.compose("ins-7f3a.v2", "s3cr3t")
+    assert ingest_keys.instance_of(key) == "ins-7f3a.v2"
+    assert ingest_keys.digest(key) == ingest_keys.digest(key)
+    assert len(ingest_keys.digest(key)) == 64
+    for malformed in ("", "pik_", "pik_.x", "ins-1.secret", "pik_nodot"):
+        assert ingest_keys.instance_of(malformed) is None

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
 from servicekit.settings import PlatformSettings
+
+T = TypeVar("T")
 
 Document = dict[str, Any]
 
@@ -75,3 +79,22 @@ async def ensure_indexes(db: AsyncDatabase[Document], specs: Iterable[IndexSpec]
     """
     for spec in specs:
         await db[spec.collection].create_indexes([spec.model()])
+
+
+async def find_page(
+    collection: AsyncCollection[Document],
+    match: Mapping[str, Any],
+    sort: Sort,
+    limit: int,
+    cursor: str | None,
+    convert: Callable[[Document], T],
+) -> Page[T]:
+    """One keyset page of `match` in `sort` order, after `cursor` (see servicekit.pagination)."""
+    keyset = after_cursor(sort, cursor)
+    query = {"$and": [dict(match), keyset]} if keyset else dict(match)
+    documents = [d async for d in collection.find(query).sort(sort.mongo_sort()).limit(limit + 1)]
+    next_cursor = None
+    if len(documents) > limit:
+        last = documents[limit - 1]
+        next_cursor = encode_cursor(last.get(sort.field), str(last["_id"]))
+    return Page([convert(d) for d in documents[:limit]], next_cursor)

@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from servicekit.pagination import InvalidCursor
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -104,6 +106,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         fields = ", ".join(sorted({e["field"] for e in errors}))
         return problem_response(request, 422, "validation", f"Invalid value for: {fields}.", errors=errors)
+
+    @app.exception_handler(InvalidCursor)
+    async def _cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
+        return problem_response(
+            request, 422, "validation", str(exc), errors=[{"field": "cursor", "message": str(exc), "in": "query"}]
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

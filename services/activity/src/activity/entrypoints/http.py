@@ -16,7 +16,6 @@ from activity.service_layer.handlers import ActivityService, InvalidIngestKey, R
 from activity.service_layer.ports import RecordQuery
 from contracts.events.activity import Action, DeviceInfo, GeoPoint
 from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import InvalidCursor
 from servicekit.problems import Problem, problem_response
 
 Serial = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -161,12 +160,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _window(request: Request, exc: InvalidWindow) -> JSONResponse:
         return problem_response(
             request, 422, "validation", str(exc), errors=[{"field": "from", "message": str(exc), "in": "query"}]
-        )
-
-    @app.exception_handler(InvalidCursor)
-    async def _cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
-        return problem_response(
-            request, 422, "validation", str(exc), errors=[{"field": "cursor", "message": str(exc), "in": "query"}]
         )
 
 

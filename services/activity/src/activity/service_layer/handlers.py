@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,11 +18,10 @@ from activity.service_layer.ports import (
     Released,
     TerminalStore,
 )
-from contracts import EventEnvelope, envelope_for
+from contracts import EventEnvelope, envelope_for, ingest_keys
 from contracts.events.activity import TerminalActivity
 from servicekit.pagination import Page
 
-INGEST_KEY_PREFIX = "pik_"
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Never taken from the terminal: who it is comes from its key, when it arrived from our clock.
 _SET_BY_THE_SERVICE = {"event_id", "instance_id", "partner_id", "received_at"}
@@ -69,10 +67,9 @@ class ActivityService:
     # ------------------------------------------------------------------ ingest
 
     async def authenticate(self, ingest_key: str) -> IngestKey:
-        instance_id = _instance_of_key(ingest_key)
+        instance_id = ingest_keys.instance_of(ingest_key)
         known = await self.keys.get(instance_id) if instance_id else None
-        digest = hashlib.sha256(ingest_key.encode()).hexdigest()
-        if known is None or not hmac.compare_digest(known.key_sha256, digest):
+        if known is None or not hmac.compare_digest(known.key_sha256, ingest_keys.digest(ingest_key)):
             raise InvalidIngestKey
         return known
 
@@ -206,12 +203,6 @@ def _system_record(
         pin=pin,
         details={k: v for k, v in details.items() if v is not None},
     )
-
-
-def _instance_of_key(key: str) -> str | None:
-    if not key.startswith(INGEST_KEY_PREFIX) or "." not in key:
-        return None
-    return key.removeprefix(INGEST_KEY_PREFIX).rsplit(".", 1)[0] or None
 
 
 def window(start: datetime | None, end: datetime | None, now: datetime) -> Window:

@@ -35,9 +35,9 @@ from instances.domain.model import (
 )
 from instances.domain.pricing import Pricing
 from instances.service_layer.ports import CompanyQuery, InstanceQuery, Pending
-from servicekit.mongo import Document, DocumentLocks, IndexSpec
+from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
 from servicekit.outbox import new_document_with_outbox, with_outbox
-from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
+from servicekit.pagination import Page
 
 INSTANCES = "instances"
 COMPANIES = "companies"
@@ -59,19 +59,6 @@ def _text_filter(text: str | None, fields: list[str]) -> dict[str, Any]:
     # The user's text is matched literally: escaped, so it can never be a regular expression.
     pattern = {"$regex": re.escape(text), "$options": "i"}
     return {"$or": [{name: pattern} for name in fields]}
-
-
-async def _page(collection: Any, match: dict[str, Any], sort: Sort, limit: int, cursor: str | None) -> list[Document]:
-    conditions = [match, after_cursor(sort, cursor)]
-    query = {"$and": [c for c in conditions if c]} if any(conditions[1:]) else match
-    return [doc async for doc in collection.find(query).sort(sort.mongo_sort()).limit(limit + 1)]
-
-
-def _next_cursor(documents: list[Document], sort: Sort, limit: int) -> str | None:
-    if len(documents) <= limit:
-        return None
-    last = documents[limit - 1]
-    return encode_cursor(last.get(sort.field), str(last["_id"]))
 
 
 class MongoInstanceRepository:
@@ -123,10 +110,8 @@ class MongoInstanceRepository:
         if text:
             conditions.append(text)
         combined = {"$and": conditions} if len(conditions) > 1 else match
-        documents = await _page(self._collection, combined, query.sort, query.limit, query.cursor)
-        return Page(
-            [instance_from_document(d) for d in documents[: query.limit]],
-            _next_cursor(documents, query.sort, query.limit),
+        return await find_page(
+            self._collection, combined, query.sort, query.limit, query.cursor, instance_from_document
         )
 
 
@@ -164,11 +149,7 @@ class MongoCompanyRepository:
         match: dict[str, Any] = {"partner_id": partner_id}
         text = _text_filter(query.text, ["name", "tax_id", "contact_person"])
         combined = {"$and": [match, text]} if text else match
-        documents = await _page(self._collection, combined, query.sort, query.limit, query.cursor)
-        return Page(
-            [company_from_document(d) for d in documents[: query.limit]],
-            _next_cursor(documents, query.sort, query.limit),
-        )
+        return await find_page(self._collection, combined, query.sort, query.limit, query.cursor, company_from_document)
 
 
 class MongoContractNumbers:

@@ -88,12 +88,6 @@ def install_error_handlers(app: FastAPI) -> None:
             errors=[{**e, "in": "body"} for e in exc.errors],
         )
 
-    @app.exception_handler(InvalidCursor)
-    async def _cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
-        return problem_response(
-            request, 422, "validation", str(exc), errors=[{"field": "cursor", "message": str(exc), "in": "query"}]
-        )
-
     @app.exception_handler(InvalidIngestKey)
     async def _ingest_key(request: Request, exc: InvalidIngestKey) -> JSONResponse:
         return problem_response(

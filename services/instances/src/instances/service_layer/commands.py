@@ -8,7 +8,6 @@ with its events and audit entries in one single-document write guarded by the ve
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import uuid
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from contracts import envelope_for
+from contracts import envelope_for, ingest_keys
 from contracts.events.common import Actor, InstanceType
 from contracts.events.companies import CompanyCreated, CompanyUpdated
 from instances.domain.company import Address, Company
@@ -40,7 +39,6 @@ from servicekit.principal import Principal
 
 SOURCE = "instances"
 MAX_WRITE_ATTEMPTS = 5
-INGEST_KEY_PREFIX = "pik_"
 
 DEFAULT_TERMS = (
     "1. Object. The vendor grants the customer the right to use the product named above, as a hosted "
@@ -292,22 +290,24 @@ class InstanceCommands:
         )
 
     async def rotate_ingest_key(self, principal: Principal, instance_id: str) -> tuple[Instance, str]:
-        key = f"{INGEST_KEY_PREFIX}{instance_id}.{secrets.token_urlsafe(32)}"
+        key = ingest_keys.compose(instance_id, secrets.token_urlsafe(32))
         instance = await self._change(
             principal,
             instance_id,
-            lambda i: [i.rotate_ingest_key(key_hash=hash_key(key), actor=actor_of(principal), now=self.clock.now())],
+            lambda i: [
+                i.rotate_ingest_key(key_hash=ingest_keys.digest(key), actor=actor_of(principal), now=self.clock.now())
+            ],
         )
         return instance, key
 
     async def device_view(self, ingest_key: str, serial: str) -> DeviceView:
         """What a terminal needs to know: its configuration and the session epoch it must have seen."""
-        instance_id = instance_of_key(ingest_key)
+        instance_id = ingest_keys.instance_of(ingest_key)
         instance = await self.instances.find_by_id(instance_id) if instance_id else None
         if (
             instance is None
             or instance.ingest_key_hash is None
-            or not hmac.compare_digest(instance.ingest_key_hash, hash_key(ingest_key))
+            or not hmac.compare_digest(instance.ingest_key_hash, ingest_keys.digest(ingest_key))
         ):
             raise InvalidIngestKey
         return DeviceView(instance, serial, instance.terminal_epoch(serial))
@@ -416,16 +416,6 @@ class InvalidIngestKey(Exception):
 
 def actor_of(principal: Principal) -> Actor:
     return Actor(user_id=principal.user_id, role=principal.role)
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def instance_of_key(key: str) -> str | None:
-    if not key.startswith(INGEST_KEY_PREFIX) or "." not in key:
-        return None
-    return key.removeprefix(INGEST_KEY_PREFIX).rsplit(".", 1)[0] or None
 
 
 def _busy() -> Conflict:

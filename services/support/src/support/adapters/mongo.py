@@ -15,9 +15,9 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from servicekit.mongo import Document, DocumentLocks, IndexSpec
+from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
 from servicekit.outbox import new_document_with_outbox
-from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
+from servicekit.pagination import Page, Sort
 from support.domain.model import Message, Side, Thread, thread_id_for
 from support.service_layer.ports import Pending, ThreadQuery
 
@@ -72,16 +72,8 @@ class MongoThreadRepository:
         if query.text:
             # The user's text is matched literally: escaped, it is never a regular expression.
             conditions.append({"company_name": {"$regex": re.escape(query.text), "$options": "i"}})
-        if query.cursor:
-            conditions.append(after_cursor(THREAD_ORDER, query.cursor))
         match = {"$and": conditions} if len(conditions) > 1 else conditions[0]
-        cursor = self._threads.find(match).sort(THREAD_ORDER.mongo_sort()).limit(query.limit + 1)
-        documents = [d async for d in cursor]
-        next_cursor = None
-        if len(documents) > query.limit:
-            last = documents[query.limit - 1]
-            next_cursor = encode_cursor(last["last_message_at"], last["_id"])
-        return Page([_thread(d) for d in documents[: query.limit]], next_cursor)
+        return await find_page(self._threads, match, THREAD_ORDER, query.limit, query.cursor, _thread)
 
     async def next_message(self, thread_id: str, *, side: Side, preview: str, at: datetime) -> int:
         async with self._locks.lock(THREADS, thread_id):
@@ -133,16 +125,7 @@ class MongoMessageRepository:
         return True
 
     async def page(self, thread_id: str, limit: int, cursor: str | None) -> Page[Message]:
-        conditions: list[dict[str, Any]] = [{"thread_id": thread_id}]
-        if cursor:
-            conditions.append(after_cursor(MESSAGE_ORDER, cursor))
-        match = {"$and": conditions} if len(conditions) > 1 else conditions[0]
-        documents = [d async for d in self._messages.find(match).sort(MESSAGE_ORDER.mongo_sort()).limit(limit + 1)]
-        next_cursor = None
-        if len(documents) > limit:
-            last = documents[limit - 1]
-            next_cursor = encode_cursor(last["seq"], last["_id"])
-        return Page([_message(d) for d in documents[:limit]], next_cursor)
+        return await find_page(self._messages, {"thread_id": thread_id}, MESSAGE_ORDER, limit, cursor, _message)
 
 
 def _thread(document: Document) -> Thread:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor
+from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from servicekit.principal import Principal
 from servicekit.problems import problem_response
 from support.domain.model import Direction, Message, Side, direction, side_of
@@ -123,12 +123,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _partner(request: Request, exc: PartnerNotAllowed) -> JSONResponse:
         return problem_response(
             request, 403, "partner-not-allowed", str(exc), errors=[{"field": "partner_id", "message": str(exc)}]
-        )
-
-    @app.exception_handler(InvalidCursor)
-    async def _cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
-        return problem_response(
-            request, 422, "validation", str(exc), errors=[{"field": "cursor", "message": str(exc), "in": "query"}]
         )
 
 

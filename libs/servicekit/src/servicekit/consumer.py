@@ -21,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -72,6 +73,12 @@ class Inbox:
             await self._collection.insert_one(
                 {"_id": f"{consumer}:{event_id}", "consumer": consumer, "event_id": event_id, "at": utc_now()}
             )
+
+    async def forget_before(self, moment: datetime) -> int:
+        """Drop entries older than any redelivery can be. Keeps look-ups cheap: on FerretDB each
+        one reads the whole collection."""
+        result = await self._collection.delete_many({"at": {"$lt": moment}})
+        return result.deleted_count
 
 
 @dataclass

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -36,6 +37,8 @@ from servicekit.telemetry import Telemetry, setup_telemetry
 
 log = logging.getLogger(__name__)
 
+INBOX_PRUNE_SECONDS = 3600
+
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -49,6 +52,7 @@ class ServiceRuntime:
     db: AsyncDatabase[Document]
     publisher: KafkaEventPublisher
     consumer: EventConsumer
+    inbox: Inbox
     verifier: TokenVerifier | None
     indexes: list[IndexSpec] = field(default_factory=list)
     background: list[BackgroundTask] = field(default_factory=list)
@@ -72,7 +76,8 @@ class ServiceRuntime:
         db = mongo[settings.mongo_database]
         key = platform.verification_key()
         verifier = TokenVerifier(key, issuer=platform.auth_issuer, audience=platform.auth_audience) if key else None
-        consumer = EventConsumer(broker, settings, Inbox(db), DeadLetterPublisher(broker, platform))
+        inbox = Inbox(db)
+        consumer = EventConsumer(broker, settings, inbox, DeadLetterPublisher(broker, platform))
         runtime = cls(
             name=name,
             settings=settings,
@@ -82,11 +87,23 @@ class ServiceRuntime:
             db=db,
             publisher=KafkaEventPublisher(broker, platform),
             consumer=consumer,
+            inbox=inbox,
             verifier=verifier,
             indexes=list(INBOX_INDEXES),
         )
         runtime.readiness = {"kafka": runtime._kafka_ready, "mongo": runtime._mongo_ready}
+        runtime.background.append(runtime._prune_inbox)
         return runtime
+
+    async def _prune_inbox(self) -> None:
+        """Hourly: forget applied event ids older than any redelivery (settings.inbox_retention_hours)."""
+        while True:
+            await asyncio.sleep(INBOX_PRUNE_SECONDS)
+            cutoff = datetime.now(UTC) - timedelta(hours=self.settings.inbox_retention_hours)
+            try:
+                await self.inbox.forget_before(cutoff)
+            except Exception:  # the store may be down; next hour then
+                log.exception("inbox pruning failed")
 
     def use_outbox(self, collections: Iterable[str]) -> OutboxRelay:
         """Relay the pending events stored in these collections' documents."""

@@ -51,7 +51,10 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     consumer_max_attempts: int = Field(default=3, ge=1, le=20)
-    outbox_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    outbox_poll_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="Safety-net poll; writes of this process wake the relay at once"
+    )
+    inbox_retention_hours: float = Field(default=7 * 24, gt=0, description="How long applied event ids are kept")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
 

@@ -5,7 +5,7 @@ is not the message's fault, so the record is redelivered (not committed, not dea
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from pymongo.errors import AutoReconnect
 from contracts import EventEnvelope, envelope_for
 from contracts.events.common import Actor
 from contracts.events.instances import InstanceExtended
+from servicekit.consumer import Inbox
 from servicekit.runtime import ServiceRuntime
 from servicekit.settings import PlatformSettings, ServiceSettings
 from servicekit.testing import KafkaProbe, eventually
@@ -117,3 +118,12 @@ async def test_an_unreachable_store_redelivers_instead_of_dead_lettering(
     assert document is not None and document["times"] == 1
     assert calls == outages + 1, "redelivered after each outage, applied once"
     assert runtime.consumer.stats.dead_lettered == 0
+
+
+async def test_the_inbox_forgets_ids_older_than_its_retention(mongo: Any, database_name: str) -> None:
+    inbox = Inbox(mongo[database_name])
+    await inbox.remember("c", "e1")
+    assert await inbox.seen("c", "e1")
+    assert await inbox.forget_before(datetime.now(UTC) - timedelta(hours=1)) == 0, "recent ids stay"
+    assert await inbox.forget_before(datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert not await inbox.seen("c", "e1")

@@ -20,7 +20,7 @@ SERVICES = {"instances", "support", "reports", "activity", "gateway"}
 
 def test_committed_schemas_equal_the_models() -> None:
     wanted = generate()
-    committed = {p.name: p.read_text() for p in SCHEMA_DIR.glob("*.schema.json")}
+    committed = {p.name: p.read_text() for p in SCHEMA_DIR.glob("*.json")}
     assert sorted(committed) == sorted(wanted), "run `make schemas` and commit the result"
     for name, schema in wanted.items():
         assert committed[name] == render(schema), f"{name} differs from its model: run `make schemas`"
@@ -109,3 +109,15 @@ def test_ingest_keys_name_their_instance_and_hash_stably() -> None:
     assert len(ingest_keys.digest(key)) == 64
     for malformed in ("", "pik_", "pik_.x", "ins-1.secret", "pik_nodot"):
         assert ingest_keys.instance_of(malformed) is None
+
+
+def test_asyncapi_names_every_topic_with_its_owner_partitions_and_schema() -> None:
+    document = json.loads((SCHEMA_DIR / "asyncapi.json").read_text())
+    assert document["asyncapi"] == "3.0.0"
+    assert set(document["channels"]) == {spec.name for spec in CATALOGUE}
+    for spec in CATALOGUE:
+        channel = document["channels"][spec.name]
+        assert channel["bindings"]["kafka"]["partitions"] == spec.partitions
+        message = document["components"]["messages"][spec.payload.__name__]
+        assert (SCHEMA_DIR / message["payload"]["$ref"].removeprefix("./")).exists()
+        assert f"{spec.owner}_sends_{spec.name.replace('.', '_')}" in document["operations"]

@@ -32,7 +32,7 @@ async def services(
     group = uuid.uuid4().hex[:8]
     instances_app = build_instances(
         InstancesSettings(
-            mongo_database=f"{database_name}_i", consumer_group=f"i-{group}", outbox_poll_seconds=0.2, platform=platform
+            mongo_database=f"{database_name}_i", consumer_group=f"i-{group}", outbox_scan_seconds=0.2, platform=platform
         )
     )
     support_app = build_support(

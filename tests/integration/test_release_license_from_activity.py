@@ -33,7 +33,7 @@ async def services(
         InstancesSettings(
             mongo_database=f"{database_name}_i",
             consumer_group=f"instances-{uuid.uuid4().hex[:8]}",
-            outbox_poll_seconds=0.2,
+            outbox_scan_seconds=0.2,
             platform=platform,
         )
     )

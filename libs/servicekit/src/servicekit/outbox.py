@@ -75,8 +75,12 @@ def outbox_indexes(collections: Iterable[str]) -> list[IndexSpec]:
 class OutboxRelay:
     """Publishes pending events of the given collections until stopped.
 
-    Runs as one task per service process; several processes may run it at once (they may
-    publish an event twice, which consumers tolerate, but never lose one).
+    A write of this process names its document (`notify(collection, id)`) and the relay handles
+    exactly that document at once: one look-up by `_id`. A full scan of the collections for the
+    pending flag runs at start and every `scan_seconds`, for what a crash or another process
+    left behind; on FerretDB a scan reads every document, so it is the exception, not the rule.
+    Several processes may relay at once (an event may go out twice, which consumers tolerate;
+    none is lost).
     """
 
     def __init__(
@@ -85,7 +89,7 @@ class OutboxRelay:
         collections: Sequence[str],
         publisher: EventPublisher,
         *,
-        poll_seconds: float = 0.5,
+        scan_seconds: float = 10.0,
         batch_size: int = 100,
         locks: DocumentLocks | None = None,
     ) -> None:
@@ -93,63 +97,93 @@ class OutboxRelay:
         self._collections = list(collections)
         self._publisher = publisher
         self._audit = db[AUDIT_COLLECTION]
-        self._poll_seconds = poll_seconds
+        self._scan_seconds = scan_seconds
         self._batch_size = batch_size
         self._locks = locks or DocumentLocks()
         self._wakeup = asyncio.Event()
+        self._written: set[tuple[str, Any]] = set()
+        self._scan_due = True  # a full scan at start picks up whatever a crash left
         self.published = 0
+        self.pending_at_last_scan = 0
 
-    def notify(self) -> None:
-        """Ask for a pass now (after a write) instead of at the next poll."""
+    def notify(self, collection: str | None = None, document_id: Any = None) -> None:
+        """A document was written with events: relay it now (no id: run a full scan now)."""
+        if collection is not None and document_id is not None:
+            self._written.add((collection, document_id))
+        else:
+            self._scan_due = True
         self._wakeup.set()
 
-    async def backlog(self) -> int:
-        total = 0
-        for name in self._collections:
-            total += await self._db[name].count_documents({PENDING_FIELD: True})
-        return total
+    def backlog(self) -> dict[str, int]:
+        return {"queued_documents": len(self._written), "pending_at_last_scan": self.pending_at_last_scan}
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_scan = loop.time()
         while True:
+            busy = 0
             try:
-                busy = await self.relay_once()
+                if self._written:
+                    busy = await self.relay_written()
+                elif self._scan_due or loop.time() >= next_scan:
+                    self._scan_due = False
+                    busy = await self.relay_once()
+                    next_scan = loop.time() + self._scan_seconds
             except asyncio.CancelledError:
                 raise
             except Exception:  # the store or the broker is down: keep trying, never die
                 log.exception("outbox relay pass failed; retrying")
-                busy = 0
-            if busy:
+                self._scan_due = True
+                await asyncio.sleep(1.0)
+                continue
+            if busy or self._written:
                 continue
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+                await asyncio.wait_for(self._wakeup.wait(), max(0.0, next_scan - loop.time()))
+
+    async def relay_written(self) -> int:
+        """Relay the documents this process reported as written."""
+        count = 0
+        while self._written:
+            name, document_id = self._written.pop()
+            document = await self._db[name].find_one({"_id": document_id}, {OUTBOX_FIELD: 1, PENDING_FIELD: 1})
+            if document is not None and document.get(PENDING_FIELD):
+                count += await self._relay_document(name, document)
+        self.published += count
+        return count
 
     async def relay_once(self) -> int:
-        """One pass over every collection; returns how many events it published."""
-        count = 0
+        """One full pass over every collection; returns how many events it published."""
+        count = pending = 0
         for name in self._collections:
-            collection = self._db[name]
-            cursor = collection.find({PENDING_FIELD: True}, {OUTBOX_FIELD: 1}).limit(self._batch_size)
+            cursor = self._db[name].find({PENDING_FIELD: True}, {OUTBOX_FIELD: 1}).limit(self._batch_size)
             async for document in cursor:
-                pending: dict[str, Any] = document.get(OUTBOX_FIELD) or {}
-                for key, raw in pending.items():  # in write order
-                    if raw.get("kind") == AUDIT_KIND:
-                        with contextlib.suppress(DuplicateKeyError):  # copied before a crash: same record
-                            await self._audit.insert_one({**raw, "_id": key, "at": _parse_time(raw["at"])})
-                    else:
-                        await self._publisher.publish(decode_envelope_dict(raw))
-                        count += 1
-                    async with self._locks.lock(name, document["_id"]):
-                        await collection.update_one(
-                            {"_id": document["_id"], f"{OUTBOX_FIELD}.{key}": {"$exists": True}},
-                            {"$unset": {f"{OUTBOX_FIELD}.{key}": ""}},
-                        )
-                # Lower the flag only if no event was added meanwhile (the filter sees an empty map).
-                async with self._locks.lock(name, document["_id"]):
-                    await collection.update_one(
-                        {"_id": document["_id"], OUTBOX_FIELD: {}}, {"$set": {PENDING_FIELD: False}}
-                    )
+                pending += 1
+                count += await self._relay_document(name, document)
+        self.pending_at_last_scan = pending
         self.published += count
+        return count
+
+    async def _relay_document(self, name: str, document: Document) -> int:
+        collection = self._db[name]
+        count = 0
+        pending: dict[str, Any] = document.get(OUTBOX_FIELD) or {}
+        for key, raw in pending.items():  # in write order
+            if raw.get("kind") == AUDIT_KIND:
+                with contextlib.suppress(DuplicateKeyError):  # copied before a crash: same record
+                    await self._audit.insert_one({**raw, "_id": key, "at": _parse_time(raw["at"])})
+            else:
+                await self._publisher.publish(decode_envelope_dict(raw))
+                count += 1
+            async with self._locks.lock(name, document["_id"]):
+                await collection.update_one(
+                    {"_id": document["_id"], f"{OUTBOX_FIELD}.{key}": {"$exists": True}},
+                    {"$unset": {f"{OUTBOX_FIELD}.{key}": ""}},
+                )
+        # Lower the flag only if no event was added meanwhile (the filter sees an empty map).
+        async with self._locks.lock(name, document["_id"]):
+            await collection.update_one({"_id": document["_id"], OUTBOX_FIELD: {}}, {"$set": {PENDING_FIELD: False}})
         return count
 
 

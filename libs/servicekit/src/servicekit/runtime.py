@@ -109,7 +109,7 @@ class ServiceRuntime:
         """Relay the pending events stored in these collections' documents."""
         names = list(collections)
         self.outbox = OutboxRelay(
-            self.db, names, self.publisher, poll_seconds=self.settings.outbox_poll_seconds, locks=self.locks
+            self.db, names, self.publisher, scan_seconds=self.settings.outbox_scan_seconds, locks=self.locks
         )
         self.indexes.extend(outbox_indexes(names))
         self.background.append(self.outbox.run)
@@ -126,7 +126,7 @@ class ServiceRuntime:
         return {"database": self.db.name}
 
     async def _outbox_backlog(self) -> Mapping[str, Any]:
-        return {"pending_documents": await self.outbox.backlog() if self.outbox else 0}
+        return self.outbox.backlog() if self.outbox else {}
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

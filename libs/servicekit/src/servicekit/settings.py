@@ -51,8 +51,11 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     consumer_max_attempts: int = Field(default=3, ge=1, le=20)
-    outbox_poll_seconds: float = Field(
-        default=2.0, gt=0, le=60, description="Safety-net poll; writes of this process wake the relay at once"
+    outbox_scan_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Full scan for pending events; this process's writes are relayed at once",
     )
     inbox_retention_hours: float = Field(default=7 * 24, gt=0, description="How long applied event ids are kept")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

@@ -144,3 +144,27 @@ async def test_events_written_while_relaying_are_not_lost(
     assert copied["after"] == {"session_epoch": 1}
     assert copied["action"] == "session.clear"
     assert copied["at"] == audit.at.replace(microsecond=audit.at.microsecond // 1000 * 1000)
+
+
+async def test_a_notified_write_is_relayed_by_id_without_a_scan(
+    database_name: str, mongo: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    db = mongo[database_name]
+    published: list[str] = []
+
+    class Recording:
+        async def publish(self, event: EventEnvelope[Any]) -> None:
+            published.append(str(event.id))
+
+    relay = OutboxRelay(db, ["instances"], Recording())
+    mine, left_behind = f"ins-{uuid.uuid4().hex[:8]}", f"ins-{uuid.uuid4().hex[:8]}"
+    first, second = cleared(mine, 1), cleared(left_behind, 1)
+    await db["instances"].insert_one(new_document_with_outbox({"_id": mine}, [first]))
+    await db["instances"].insert_one(new_document_with_outbox({"_id": left_behind}, [second]))
+    relay.notify("instances", mine)
+    assert relay.backlog()["queued_documents"] == 1
+    assert await relay.relay_written() == 1
+    assert published == [str(first.id)], "only the notified document; the other waits for the scan"
+    assert await relay.relay_once() == 1
+    assert published == [str(first.id), str(second.id)]
+    assert relay.backlog() == {"queued_documents": 0, "pending_at_last_scan": 1}

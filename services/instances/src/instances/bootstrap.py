@@ -13,6 +13,7 @@ from instances.adapters.mongo import (
     MongoCompanyRepository,
     MongoContractNumbers,
     MongoInstanceRepository,
+    OnWrite,
 )
 from instances.config import Settings
 from instances.domain.model import Party
@@ -32,12 +33,14 @@ def build_commands(
     *,
     locks: DocumentLocks | None = None,
     clock: Clock | None = None,
+    on_write: OnWrite | None = None,
 ) -> InstanceCommands:
     locks = locks or DocumentLocks()
+    notify: OnWrite = on_write or (lambda collection, document_id: None)
     signing_key = settings.impersonation_pem()
     return InstanceCommands(
-        instances=MongoInstanceRepository(db, locks),
-        companies=MongoCompanyRepository(db, locks),
+        instances=MongoInstanceRepository(db, locks, notify),
+        companies=MongoCompanyRepository(db, locks, notify),
         contract_numbers=MongoContractNumbers(db, locks),
         clock=clock or SystemClock(),
         parties=ServiceParties(
@@ -54,8 +57,7 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
     runtime.indexes.extend(INDEXES)
     relay = runtime.use_outbox(AGGREGATES)
-    commands = build_commands(settings, runtime.db, locks=runtime.locks)
-    commands.after_write = relay.notify
+    commands = build_commands(settings, runtime.db, locks=runtime.locks, on_write=relay.notify)
     app = runtime.create_app(title="partnerapp instances", routers=[router(commands, ContractRenderer())])
     install_error_handlers(app)
     return app

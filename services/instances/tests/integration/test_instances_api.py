@@ -44,7 +44,7 @@ async def api(
     settings = Settings(
         mongo_database=database_name,
         consumer_group=f"instances-{uuid.uuid4().hex[:8]}",
-        outbox_poll_seconds=0.2,
+        outbox_scan_seconds=0.2,
         impersonation_key=IMPERSONATION_PRIVATE,
         platform=platform,
     )

@@ -22,8 +22,7 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     relay = runtime.use_outbox(AGGREGATES)
     service = SupportService(
         threads=MongoThreadRepository(runtime.db, runtime.locks),
-        messages=MongoMessageRepository(runtime.db),
-        after_write=relay.notify,
+        messages=MongoMessageRepository(runtime.db, relay.notify),
     )
     consumers.register(runtime.consumer, service)
     app = runtime.create_app(title="partnerapp support", routers=[router(service)])

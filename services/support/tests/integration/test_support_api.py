@@ -35,7 +35,7 @@ async def client_for(
     settings = Settings(
         mongo_database=database_name,
         consumer_group=f"support-{uuid.uuid4().hex[:8]}",
-        outbox_poll_seconds=0.2,
+        outbox_scan_seconds=0.2,
         platform=platform,
     )
     app = build_app(settings)

@@ -9,6 +9,7 @@ compare correctly and need no time zone.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -44,6 +45,14 @@ COMPANIES = "companies"
 COUNTERS = "counters"
 AGGREGATES = [INSTANCES, COMPANIES]
 
+OnWrite = Callable[[str, str], None]
+"""Told (collection, id) after a document was written with events: wakes the outbox relay."""
+
+
+def _ignore(collection: str, document_id: str) -> None:
+    return None
+
+
 INDEXES = [
     IndexSpec(INSTANCES, [("partner_id", 1), ("stage", 1), ("created_at", -1)], name="partner_stage_created"),
     IndexSpec(INSTANCES, [("partner_id", 1), ("company_id", 1)], name="partner_company"),
@@ -62,9 +71,10 @@ def _text_filter(text: str | None, fields: list[str]) -> dict[str, Any]:
 
 
 class MongoInstanceRepository:
-    def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks) -> None:
+    def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks, on_write: OnWrite = _ignore) -> None:
         self._collection = db[INSTANCES]
         self._locks = locks
+        self._on_write = on_write
 
     async def get(self, partner_id: str, instance_id: str) -> Instance | None:
         document = await self._collection.find_one({"_id": instance_id, "partner_id": partner_id})
@@ -77,6 +87,7 @@ class MongoInstanceRepository:
     async def add(self, instance: Instance, pending: list[Pending]) -> None:
         document = {"_id": instance.id, **instance_state(instance), "version": instance.version}
         await self._collection.insert_one(new_document_with_outbox(document, pending))
+        self._on_write(INSTANCES, instance.id)
 
     async def save(self, instance: Instance, pending: list[Pending]) -> bool:
         update = with_outbox({"$set": {**instance_state(instance), "version": instance.version + 1}}, pending)
@@ -87,6 +98,7 @@ class MongoInstanceRepository:
         if result.matched_count != 1:
             return False
         instance.version += 1
+        self._on_write(INSTANCES, instance.id)
         return True
 
     async def search(self, partner_id: str, query: InstanceQuery) -> Page[Instance]:
@@ -116,9 +128,10 @@ class MongoInstanceRepository:
 
 
 class MongoCompanyRepository:
-    def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks) -> None:
+    def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks, on_write: OnWrite = _ignore) -> None:
         self._collection = db[COMPANIES]
         self._locks = locks
+        self._on_write = on_write
 
     async def get(self, partner_id: str, company_id: str) -> Company | None:
         document = await self._collection.find_one({"_id": company_id, "partner_id": partner_id})
@@ -130,6 +143,7 @@ class MongoCompanyRepository:
             await self._collection.insert_one(new_document_with_outbox(document, pending))
         except DuplicateKeyError as exc:
             raise _tax_id_in_use(company.tax_id) from exc
+        self._on_write(COMPANIES, company.id)
 
     async def save(self, company: Company, pending: list[Pending]) -> bool:
         update = with_outbox({"$set": {**company_state(company), "version": company.version + 1}}, pending)
@@ -143,6 +157,7 @@ class MongoCompanyRepository:
         if result.matched_count != 1:
             return False
         company.version += 1
+        self._on_write(COMPANIES, company.id)
         return True
 
     async def search(self, partner_id: str, query: CompanyQuery) -> Page[Company]:

@@ -97,7 +97,6 @@ class InstanceCommands:
     panel_url: str = "https://panel.partnerapp.example"
     impersonation_ttl: timedelta = timedelta(minutes=5)
     new_id: Callable[[str], str] = field(default=lambda prefix: f"{prefix}-{uuid.uuid4().hex[:16]}")
-    after_write: Callable[[], None] | None = None  # e.g. wakes the outbox relay up
 
     # ------------------------------------------------------------------ companies
 
@@ -120,7 +119,6 @@ class InstanceCommands:
         )
         change = Change("company.create", "company", company.id, None, company.snapshot(), event)
         await self.companies.add(company, self._pending(principal, [change]))
-        self._written()
         return company
 
     async def update_company(self, principal: Principal, company_id: str, changes: dict[str, Any]) -> Company:
@@ -141,7 +139,6 @@ class InstanceCommands:
             )
             change = Change("company.update", "company", company.id, before, company.snapshot(), event)
             if await self.companies.save(company, self._pending(principal, [change])):
-                self._written()
                 return company
         raise _busy()
 
@@ -179,7 +176,6 @@ class InstanceCommands:
             now=self.clock.now(),
         )
         await self.instances.add(instance, self._pending(principal, [change]))
-        self._written()
         return instance
 
     async def update_draft(
@@ -379,13 +375,8 @@ class InstanceCommands:
             if not changes:
                 return instance
             if await self.instances.save(instance, self._pending(principal, changes)):
-                self._written()
                 return instance
         raise _busy()
-
-    def _written(self) -> None:
-        if self.after_write is not None:
-            self.after_write()
 
     def _pending(self, principal: Principal, changes: list[Change]) -> list[Pending]:
         correlation = uuid.uuid4()

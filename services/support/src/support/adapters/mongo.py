@@ -8,6 +8,7 @@ message count, each side's read mark); messages are documents of their own, each
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,8 +100,9 @@ class MongoThreadRepository:
 
 
 class MongoMessageRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_write: Callable[[str, str], None] | None = None) -> None:
         self._messages = db[MESSAGES]
+        self._on_write = on_write
 
     async def get(self, message_id: str) -> Message | None:
         document = await self._messages.find_one({"_id": message_id})
@@ -122,6 +124,8 @@ class MongoMessageRepository:
             await self._messages.insert_one(new_document_with_outbox(document, pending))
         except DuplicateKeyError:
             return False
+        if self._on_write is not None:
+            self._on_write(MESSAGES, message.id)  # wakes the outbox relay for this message
         return True
 
     async def page(self, thread_id: str, limit: int, cursor: str | None) -> Page[Message]:

@@ -56,7 +56,6 @@ class SupportService:
     threads: ThreadRepository
     messages: MessageRepository
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    after_write: Callable[[], None] | None = None  # e.g. wakes the outbox relay up
 
     # ------------------------------------------------------------------ reading
 
@@ -206,6 +205,4 @@ class SupportService:
             if existing is None:  # pragma: no cover - add reported a duplicate that is not there
                 raise RuntimeError(f"message {message_id} vanished")
             return existing
-        if self.after_write is not None:
-            self.after_write()
         return message

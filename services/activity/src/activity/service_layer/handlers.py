@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from activity.domain.model import ActivityRecord, RecordKind, Terminal, Window, parse_record_id
+from activity.domain.model import ActivityRecord, RecordKind, Terminal, parse_record_id
 from activity.service_layer.ports import (
     ActivityStore,
     IngestKey,
@@ -16,6 +16,7 @@ from activity.service_layer.ports import (
     InstancesApi,
     RecordQuery,
     Released,
+    TelemetryPublisher,
     TerminalStore,
 )
 from contracts import EventEnvelope, envelope_for, ingest_keys
@@ -60,7 +61,7 @@ class ActivityService:
     records: ActivityStore
     terminals: TerminalStore
     keys: IngestKeyStore
-    publisher: Any  # servicekit.publishing.KafkaEventPublisher (publish_many)
+    publisher: TelemetryPublisher
     instances: InstancesApi | None = None
     stats: ActivityStats = field(default_factory=ActivityStats)
 
@@ -203,7 +204,3 @@ def _system_record(
         pin=pin,
         details={k: v for k, v in details.items() if v is not None},
     )
-
-
-def window(start: datetime | None, end: datetime | None, now: datetime) -> Window:
-    return Window.of(start, end, now)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, Window
+from contracts import EventEnvelope
 from servicekit.pagination import Page
 
 
@@ -62,7 +64,7 @@ class IngestKeyStore(Protocol):
 
 
 class TelemetryPublisher(Protocol):
-    async def publish_all(self, events: list[object]) -> None:
+    async def publish_many(self, events: Sequence[EventEnvelope[Any]]) -> None:
         """Return once the broker acknowledged every event (acks=all)."""
 
 

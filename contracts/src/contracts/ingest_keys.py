@@ -8,6 +8,10 @@ import hashlib
 PREFIX = "pik_"
 
 
+class InvalidIngestKey(Exception):
+    """The key is malformed, unknown or was rotated away (every service answers 401)."""
+
+
 def compose(instance_id: str, secret: str) -> str:
     return f"{PREFIX}{instance_id}.{secret}"
 

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contracts.ingest_keys import InvalidIngestKey
 from servicekit.pagination import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
         return problem_response(
             request, 422, "validation", str(exc), errors=[{"field": "cursor", "message": str(exc), "in": "query"}]
+        )
+
+    @app.exception_handler(InvalidIngestKey)
+    async def _ingest_key(request: Request, exc: InvalidIngestKey) -> JSONResponse:
+        return problem_response(
+            request,
+            401,
+            "invalid-ingest-key",
+            "Unknown or revoked ingest key.",
+            headers={"WWW-Authenticate": "IngestKey"},
         )
 
     @app.exception_handler(StarletteHTTPException)

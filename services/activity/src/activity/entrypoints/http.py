@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from activity.adapters.instances_client import InstancesUnavailable
 from activity.domain.model import ActivityRecord, InvalidWindow, RecordKind, Terminal, Window
-from activity.service_layer.handlers import ActivityService, InvalidIngestKey, RejectedEvents, ReleaseRefused
+from activity.service_layer.handlers import ActivityService, RejectedEvents, ReleaseRefused
 from activity.service_layer.ports import RecordQuery
 from contracts.events.activity import Action, DeviceInfo, GeoPoint
 from servicekit.auth import CurrentPrincipal
@@ -140,16 +140,6 @@ class TerminalPage(BaseModel):
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(InvalidIngestKey)
-    async def _key(request: Request, exc: InvalidIngestKey) -> JSONResponse:
-        return problem_response(
-            request,
-            401,
-            "invalid-ingest-key",
-            "Unknown or revoked ingest key.",
-            headers={"WWW-Authenticate": "IngestKey"},
-        )
-
     @app.exception_handler(RejectedEvents)
     async def _rejected(request: Request, exc: RejectedEvents) -> JSONResponse:
         return problem_response(

@@ -21,6 +21,7 @@ from activity.service_layer.ports import (
 )
 from contracts import EventEnvelope, envelope_for, ingest_keys
 from contracts.events.activity import TerminalActivity
+from contracts.ingest_keys import InvalidIngestKey
 from servicekit.pagination import Page
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -35,10 +36,6 @@ class ReleaseRefused(Exception):
     def __init__(self, slug: str, detail: str) -> None:
         super().__init__(detail)
         self.slug = slug
-
-
-class InvalidIngestKey(Exception):
-    """Unknown, malformed or rotated-away ingest key."""
 
 
 class RejectedEvents(ValueError):

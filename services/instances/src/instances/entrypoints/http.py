@@ -36,7 +36,7 @@ from instances.entrypoints.schemas import (
     ReasonIn,
     Serial,
 )
-from instances.service_layer.commands import CompanyData, InstanceCommands, InvalidIngestKey
+from instances.service_layer.commands import CompanyData, InstanceCommands
 from instances.service_layer.ports import COMPANY_SORTS, INSTANCE_SORTS, CompanyQuery, ContractDocuments, InstanceQuery
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Sort
@@ -86,16 +86,6 @@ def install_error_handlers(app: FastAPI) -> None:
             "validation",
             f"Invalid value for: {fields}.",
             errors=[{**e, "in": "body"} for e in exc.errors],
-        )
-
-    @app.exception_handler(InvalidIngestKey)
-    async def _ingest_key(request: Request, exc: InvalidIngestKey) -> JSONResponse:
-        return problem_response(
-            request,
-            401,
-            "invalid-ingest-key",
-            "Unknown or revoked ingest key.",
-            headers={"WWW-Authenticate": "IngestKey"},
         )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from contracts import envelope_for, ingest_keys
 from contracts.events.common import Actor, InstanceType
 from contracts.events.companies import CompanyCreated, CompanyUpdated
+from contracts.ingest_keys import InvalidIngestKey
 from instances.domain.company import Address, Company
 from instances.domain.configuration import Configuration, parse_configuration
 from instances.domain.errors import Conflict, NotFound
@@ -399,10 +400,6 @@ class InstanceCommands:
             if change.event is not None:
                 pending.append(envelope_for(change.event, source=SOURCE, correlation_id=correlation))
         return pending
-
-
-class InvalidIngestKey(Exception):
-    """The key is unknown, malformed or was rotated away."""
 
 
 def actor_of(principal: Principal) -> Actor:

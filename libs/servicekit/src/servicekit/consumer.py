@@ -125,6 +125,11 @@ class EventConsumer:
         """Handle the topic's events in batches; before the service starts."""
         self._add(topic_name, _Subscription(name or self._default_name(topic_name), batch_handler=handler))
 
+    @property
+    def topics(self) -> list[str]:
+        """The catalogue names of the topics subscribed to."""
+        return list(self._subscriptions)
+
     def _default_name(self, topic_name: str) -> str:
         return f"{self._settings.consumer_group}.{topic_name}"
 

@@ -28,6 +28,7 @@ from servicekit.deadletter import DeadLetterPublisher
 from servicekit.health import ReadinessCheck, health_router
 from servicekit.kafka import create_broker
 from servicekit.limits import BodySizeLimit
+from servicekit.metrics import ConsumerLagMonitor, ServiceMetrics
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, create_mongo_client, ensure_indexes
 from servicekit.outbox import OutboxRelay, outbox_indexes
 from servicekit.problems import install_problem_handlers
@@ -54,6 +55,8 @@ class ServiceRuntime:
     consumer: EventConsumer
     inbox: Inbox
     verifier: TokenVerifier | None
+    metrics: ServiceMetrics
+    consumer_lag: ConsumerLagMonitor
     indexes: list[IndexSpec] = field(default_factory=list)
     background: list[BackgroundTask] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
@@ -78,6 +81,12 @@ class ServiceRuntime:
         verifier = TokenVerifier(key, issuer=platform.auth_issuer, audience=platform.auth_audience) if key else None
         inbox = Inbox(db)
         consumer = EventConsumer(broker, settings, inbox, DeadLetterPublisher(broker, platform))
+        lag = ConsumerLagMonitor(
+            platform.kafka_bootstrap_servers,
+            settings.consumer_group,
+            lambda: consumer.topics,
+            topic_prefix=platform.topic_prefix,
+        )
         runtime = cls(
             name=name,
             settings=settings,
@@ -89,9 +98,12 @@ class ServiceRuntime:
             consumer=consumer,
             inbox=inbox,
             verifier=verifier,
+            metrics=ServiceMetrics(),
+            consumer_lag=lag,
             indexes=list(INBOX_INDEXES),
         )
         runtime.readiness = {"kafka": runtime._kafka_ready, "mongo": runtime._mongo_ready}
+        runtime.metrics.track_runtime(consumer.stats, lambda: lag.last, runtime._outbox_numbers)
         runtime.background.append(runtime._prune_inbox)
         return runtime
 
@@ -126,7 +138,13 @@ class ServiceRuntime:
         return {"database": self.db.name}
 
     async def _outbox_backlog(self) -> Mapping[str, Any]:
+        return self._outbox_numbers()
+
+    def _outbox_numbers(self) -> dict[str, int]:
         return self.outbox.backlog() if self.outbox else {}
+
+    async def _consumer_lag(self) -> Mapping[str, Any]:
+        return self.consumer_lag.details()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -134,6 +152,10 @@ class ServiceRuntime:
         await ensure_indexes(self.db, self.indexes)
         self.consumer.install()
         await self.broker.start()
+        if self.consumer.topics and "consumer" not in self.readiness:
+            self.background.append(self.consumer_lag.run)
+            self.readiness["consumer"] = self._consumer_lag
+            self.on_stop.append(self.consumer_lag.close)
         tasks = [asyncio.create_task(job(), name=f"{self.name}:{job.__name__}") for job in self.background]
         try:
             yield
@@ -158,6 +180,7 @@ class ServiceRuntime:
         app.state.token_verifier = self.verifier
         install_problem_handlers(app)
         app.include_router(health_router(self.name, self.readiness))
+        app.include_router(self.metrics.router())
         for router in routers:
             app.include_router(router)
         app.add_middleware(BodySizeLimit, max_bytes=self.settings.max_body_bytes)
@@ -165,6 +188,6 @@ class ServiceRuntime:
             app,
             tracer_provider=self.telemetry.tracer_provider,
             meter_provider=self.telemetry.meter_provider,
-            excluded_urls="healthz,readyz",
+            excluded_urls="healthz,readyz,metrics",
         )
         return app

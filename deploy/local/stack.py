@@ -377,6 +377,8 @@ def service_env(name: str) -> dict[str, str]:
     }
     if name == "instances":
         env["INSTANCES_IMPERSONATION_KEY_FILE"] = str(dev_keys("impersonation")[0])
+    if name == "gateway":
+        env["GATEWAY_TOKEN_PRIVATE_KEY_FILE"] = str(dev_keys()[0])
     return env
 
 

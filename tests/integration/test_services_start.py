@@ -20,11 +20,14 @@ SERVICES = ["gateway", "instances", "support", "reports", "activity"]
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_service_starts_and_is_ready(service: str, platform: PlatformSettings, database_name: str) -> None:
+async def test_service_starts_and_is_ready(
+    service: str, platform: PlatformSettings, database_name: str, key_pair: tuple[str, str]
+) -> None:
     bootstrap: Any = importlib.import_module(f"{service}.bootstrap")
     config: Any = importlib.import_module(f"{service}.config")
+    own: dict[str, Any] = {"token_private_key": key_pair[0]} if service == "gateway" else {}
     settings = config.Settings(
-        mongo_database=database_name, consumer_group=f"{service}-{uuid.uuid4().hex[:6]}", platform=platform
+        mongo_database=database_name, consumer_group=f"{service}-{uuid.uuid4().hex[:6]}", platform=platform, **own
     )
     app = bootstrap.build_app(settings)
     async with LifespanManager(app, startup_timeout=60):
@@ -39,6 +42,9 @@ async def test_service_starts_and_is_ready(service: str, platform: PlatformSetti
             assert body["checks"]["mongo"]["database"] == database_name
             openapi = await client.get("/openapi.json")
             assert openapi.status_code == 200
+            metrics = await client.get("/metrics")
+            assert metrics.status_code == 200
+            assert "partnerapp_events_dead_lettered" in metrics.text
 
 
 async def test_readyz_says_not_ready_when_the_store_is_unreachable(topic_prefix: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -31,8 +31,12 @@ class TokenVerifier:
         self._audience = audience
 
     def verify(self, token: str) -> Principal:
+        return self.principal_of(self.claims(token))
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The token's verified claims (signature, algorithm, iss/aud/exp/nbf checked)."""
         try:
-            claims = jwt.decode(
+            return jwt.decode(
                 token,
                 self._key,  # type: ignore[arg-type]
                 algorithms=[ALGORITHM],
@@ -43,6 +47,9 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise _unauthorized(f"Invalid access token: {exc}.") from exc
+
+    @staticmethod
+    def principal_of(claims: dict[str, Any]) -> Principal:
         role = claims["role"]
         partner_id = claims["partner_id"]
         partner_ids = frozenset(claims.get("partners") or [partner_id])
@@ -62,9 +69,21 @@ class TokenIssuer:
         self._audience = audience
         self._ttl = ttl
 
-    def issue(self, principal: Principal, *, now: datetime | None = None, ttl: timedelta | None = None) -> str:
+    @property
+    def ttl(self) -> timedelta:
+        return self._ttl
+
+    def issue(
+        self,
+        principal: Principal,
+        *,
+        now: datetime | None = None,
+        ttl: timedelta | None = None,
+        session_id: str | None = None,
+    ) -> str:
+        """`session_id` (claim `sid`) ties the token to a login session the gateway can revoke."""
         issued = now or datetime.now(UTC)
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self._issuer,
             "aud": self._audience,
             "sub": principal.user_id,
@@ -76,6 +95,8 @@ class TokenIssuer:
             "exp": issued + (ttl or self._ttl),
             "jti": str(uuid.uuid4()),
         }
+        if session_id:
+            claims["sid"] = session_id
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)  # type: ignore[arg-type]
 
 

@@ -2,16 +2,150 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
 
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+from gateway.adapters.backends import SERVICES, HttpBackends
+from gateway.adapters.hardware_catalogue import HardwareCatalogue
+from gateway.adapters.mongo import (
+    INDEXES,
+    MongoAuditLog,
+    MongoLoginGuards,
+    MongoNotificationLog,
+    MongoPartners,
+    MongoSessions,
+    MongoUsers,
+)
+from gateway.adapters.security import Argon2Passwords, SignedAccessTokens
+from gateway.adapters.webpush import MongoPushSubscriptions, VapidKeys, WebPushSender
 from gateway.config import Settings
+from gateway.domain.rate_limit import RateLimiter
+from gateway.entrypoints import consumers, hardware, http, proxy, push
+from gateway.entrypoints.audit import AuditTrail
+from gateway.service_layer.accounts import Accounts, LoginPolicy
+from gateway.service_layer.notifications import NotificationHub
+from gateway.service_layer.views import Views
+from servicekit.auth import TokenIssuer
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
 SERVICE = "gateway"
+NOTIFICATION_PRUNE_SECONDS = 3600
+
+log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
+def build_app(
+    settings: Settings | None = None,
+    *,
+    telemetry: Telemetry | None = None,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    """`transports` replaces the network to some services (tests run them in-process)."""
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
-    return runtime.create_app(title="partnerapp gateway")
+    runtime.indexes.extend(INDEXES)
+    platform = settings.platform
+    signing_key = settings.signing_key()
+    if signing_key is None:
+        raise RuntimeError("the gateway needs GATEWAY_TOKEN_PRIVATE_KEY(_FILE) to sign access tokens")
+    issuer = TokenIssuer(
+        signing_key,
+        issuer=platform.auth_issuer,
+        audience=platform.auth_audience,
+        ttl=timedelta(minutes=settings.access_token_minutes),
+    )
+    audit = MongoAuditLog(runtime.db)
+    accounts = Accounts(
+        users=MongoUsers(runtime.db, runtime.locks),
+        sessions=MongoSessions(runtime.db, runtime.locks),
+        guards=MongoLoginGuards(runtime.db, runtime.locks),
+        hasher=Argon2Passwords(),
+        tokens=SignedAccessTokens(issuer),
+        audit=audit,
+        policy=LoginPolicy(
+            max_failures=settings.login_max_failures,
+            lockout=timedelta(minutes=settings.login_lockout_minutes),
+            refresh_ttl=timedelta(days=settings.refresh_token_days),
+        ),
+    )
+    urls = {name: str(getattr(settings, f"{name}_url")) for name in SERVICES}
+    backends = HttpBackends(urls, timeout=settings.backend_timeout_seconds, transports=transports)
+    runtime.on_stop.append(backends.close)
+    push_subscriptions = MongoPushSubscriptions(runtime.db, runtime.locks)
+    vapid_keys = VapidKeys.load(settings.vapid_private_key_file)
+    push_sender = WebPushSender(push_subscriptions, vapid_keys, subject=settings.vapid_subject)
+    runtime.on_stop.append(push_sender.close)
+    hub = NotificationHub(MongoNotificationLog(runtime.db), push_sender)
+    consumers.register(runtime.consumer, hub)
+    retention = timedelta(hours=settings.notification_retention_hours)
+
+    async def prune_notifications() -> None:
+        while True:
+            await asyncio.sleep(NOTIFICATION_PRUNE_SECONDS)
+            with contextlib.suppress(Exception):
+                await hub.prune(retention)
+
+    runtime.background.append(prune_notifications)
+    login_limiter = RateLimiter(settings.login_attempts_per_minute, 60.0)
+    own = http.router(
+        accounts=accounts,
+        partners=MongoPartners(runtime.db),
+        views=Views(backends, optional_timeout=settings.optional_part_timeout_seconds),
+        hub=hub,
+        audit=audit,
+        login_limiter=login_limiter,
+    )
+    forwarded = proxy.router(backends, ingest_limiter=RateLimiter(settings.ingest_requests_per_second, 1.0))
+    # The gateway's own routes first: the forwarding router catches every other `/api/v1/<resource>`.
+    routers = [
+        own,
+        push.router(push_subscriptions, vapid_keys),
+        hardware.router(HardwareCatalogue.load()),  # a broken hardware list stops the start
+        _public_api_document(backends),
+        forwarded,
+    ]
+    app = runtime.create_app(title="partnerapp gateway", routers=routers)
+    app.state.accounts = accounts
+    app.state.login_limiter = login_limiter
+    http.install_error_handlers(app)
+    app.add_middleware(AuditTrail, audit=audit)
+    return app
+
+
+def _public_api_document(backends: HttpBackends) -> APIRouter:
+    """`/api/v1/openapi.json`: the gateway's routes plus the services' forwarded ones (fetched once each)."""
+    fetched: dict[str, Any] = {}
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/api/v1/openapi.json")
+    async def public_openapi(request: Request) -> dict[str, Any]:
+        missing = [name for name in SERVICES if name not in fetched]
+
+        async def fetch(name: str) -> None:
+            try:
+                response = await backends.client(name).get("/openapi.json", timeout=3.0)
+                response.raise_for_status()
+                fetched[name] = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                log.warning("OpenAPI of %s not available yet: %s", name, exc)
+
+        await asyncio.gather(*(fetch(name) for name in missing))
+        own = request.app.openapi()
+        own_public = {**own, "paths": {p: ops for p, ops in own["paths"].items() if p.startswith("/api/v1/")}}
+        return proxy.merge_openapi(own_public, fetched)
+
+    @router.get("/api/v1/docs")
+    async def public_docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="partnerapp API")
+
+    return router

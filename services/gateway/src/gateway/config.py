@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field, HttpUrl, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -10,4 +13,44 @@ class Settings(ServiceSettings):
 
     http_port: int = 8000
     mongo_database: str = "partnerapp_gateway"
-    consumer_group: str = "gateway"
+    consumer_group: str = Field(
+        default="gateway",
+        description="Every gateway replica must consume every notification: give each replica its own group.",
+    )
+
+    # Where the backing services answer.
+    instances_url: HttpUrl = HttpUrl("http://127.0.0.1:8001")
+    support_url: HttpUrl = HttpUrl("http://127.0.0.1:8002")
+    reports_url: HttpUrl = HttpUrl("http://127.0.0.1:8003")
+    activity_url: HttpUrl = HttpUrl("http://127.0.0.1:8004")
+    backend_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    optional_part_timeout_seconds: float = Field(
+        default=1.5, gt=0, le=30, description="A composed response gives up on an optional part after this long."
+    )
+
+    # Signing the access tokens every service verifies (Ed25519 PEM; a development key is generated locally).
+    token_private_key: SecretStr | None = None
+    token_private_key_file: Path | None = None
+    access_token_minutes: int = Field(default=10, ge=1, le=60)
+    refresh_token_days: int = Field(default=14, ge=1, le=90)
+
+    # Login protection.
+    login_max_failures: int = Field(default=5, ge=1, description="Consecutive failures before the account locks.")
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    login_attempts_per_minute: int = Field(default=20, ge=1, description="Per client address, any account.")
+    ingest_requests_per_second: int = Field(default=200, ge=1, description="Per ingest key, through the gateway.")
+
+    # Notifications.
+    notification_retention_hours: int = Field(default=48, ge=1, description="How far back Last-Event-ID can resume.")
+    sse_keepalive_seconds: float = Field(default=15.0, gt=0)
+    vapid_private_key_file: Path | None = Field(default=None, description="Web Push signing key (PEM, P-256).")
+    vapid_subject: str = "mailto:support@partnerapp.example"
+
+    web_dir: Path | None = Field(default=None, description="The built web app (index.html and assets), if any.")
+
+    def signing_key(self) -> str | None:
+        if self.token_private_key:
+            return self.token_private_key.get_secret_value()
+        if self.token_private_key_file:
+            return self.token_private_key_file.read_text()
+        return None

@@ -15,6 +15,7 @@ from activity.domain.model import ActivityRecord, InvalidWindow, RecordKind, Ter
 from activity.service_layer.handlers import ActivityService, RejectedEvents, ReleaseRefused
 from activity.service_layer.ports import RecordQuery
 from contracts.events.activity import Action, DeviceInfo, GeoPoint
+from contracts.ingest_keys import InvalidIngestKey
 from servicekit.auth import CurrentPrincipal
 from servicekit.problems import Problem, problem_response
 
@@ -164,8 +165,10 @@ def router(service: ActivityService) -> APIRouter:
         responses={401: {"description": "Unknown or revoked ingest key"}},
     )
     async def ingest(
-        batch: IngestBatch, ingest_key: Annotated[str, Header(alias="X-Ingest-Key", min_length=10, max_length=200)]
+        batch: IngestBatch, ingest_key: Annotated[str | None, Header(alias="X-Ingest-Key", max_length=200)] = None
     ) -> Accepted:
+        if not ingest_key:  # a missing credential is a 401, like a wrong one
+            raise InvalidIngestKey("An X-Ingest-Key header is required.")
         events = [e.model_dump(exclude_none=False) for e in batch.events]
         for event, original in zip(events, batch.events, strict=True):
             event["device"], event["location"] = original.device, original.location

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from contracts.events.common import InstanceType
+from contracts.ingest_keys import InvalidIngestKey
 from instances.domain.company import Address
 from instances.domain.configuration import InvalidConfiguration
 from instances.domain.errors import DomainError
@@ -405,8 +406,10 @@ def router(commands: InstanceCommands, documents: ContractDocuments) -> APIRoute
     )
     async def device_configuration(
         serial: Annotated[Serial, Query()],
-        ingest_key: Annotated[str, Header(alias="X-Ingest-Key", min_length=10, max_length=200)],
+        ingest_key: Annotated[str | None, Header(alias="X-Ingest-Key", max_length=200)] = None,
     ) -> DeviceConfigurationOut:
+        if not ingest_key:  # a missing credential is a 401, like a wrong one
+            raise InvalidIngestKey("An X-Ingest-Key header is required.")
         view = await commands.device_view(ingest_key, serial)
         instance = view.instance
         state = instance.effective_status(_today())

@@ -340,16 +340,20 @@ class InstanceCommands:
         self, principal: Principal, instance_id: str, license_id: str, reason: str
     ) -> ImpersonationGrant:
         """A short-lived token to open the web panel as the license's user (R-22); audited."""
-        if self.signer is None:
-            raise Conflict("impersonation-not-configured", "Impersonation is not configured on this service.")
+        signer = self.signer
         expires_at = self.clock.now() + self.impersonation_ttl
-        instance = await self._change(
-            principal,
-            instance_id,
-            lambda i: [i.impersonation(license_id, reason=reason, expires_at=expires_at, actor=actor_of(principal))],
-        )
+
+        def impersonation(instance: Instance) -> list[Change]:
+            # Checked once the instance is found in the caller's scope: another partner's ids stay a 404.
+            if signer is None:
+                raise Conflict("impersonation-not-configured", "Impersonation is not configured on this service.")
+            return [instance.impersonation(license_id, reason=reason, expires_at=expires_at, actor=actor_of(principal))]
+
+        instance = await self._change(principal, instance_id, impersonation)
         lic = instance.license(license_id)
-        token = self.signer.sign(
+        if signer is None:  # unreachable: `impersonation` refused already
+            raise Conflict("impersonation-not-configured", "Impersonation is not configured on this service.")
+        token = signer.sign(
             license_id=lic.id,
             email=lic.email,
             instance_id=instance.id,

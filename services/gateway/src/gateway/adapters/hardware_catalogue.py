@@ -1,0 +1,257 @@
+"""The hardware compatibility list (R-60) from its packaged data file, and as a PDF (fpdf2).
+
+The list ships inside the package (`gateway/data/hardware.json`) and changes with a release, so it is
+read and validated once, when the gateway starts: a broken file stops the start with a message naming
+what is wrong, instead of answering errors later.
+
+In the data file a feature's result is either a bare level (`"supported"`) or `{"support": ..., "note": ...}`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any, Literal
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.domain.hardware import (
+    CompatibilityList,
+    Feature,
+    FeatureSupport,
+    HardwareQuery,
+    OperatingSystem,
+    Support,
+    Terminal,
+)
+
+Language = Literal["en", "es"]
+DATA_FILE = ("data", "hardware.json")
+
+
+class CatalogueError(RuntimeError):
+    """The data file is missing or invalid."""
+
+
+class _SupportDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    support: Support
+    note: str | None = Field(default=None, max_length=200)
+
+
+class _TerminalDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    maker: str = Field(max_length=60)
+    model: str = Field(max_length=80)
+    os: OperatingSystem
+    os_versions: list[str] = Field(min_length=1, max_length=12)
+    tested_app_version: str
+    features: dict[Feature, Support | _SupportDoc]
+
+    def to_domain(self) -> Terminal:
+        features = {
+            feature: FeatureSupport(value) if isinstance(value, Support) else FeatureSupport(value.support, value.note)
+            for feature, value in self.features.items()
+        }
+        return Terminal(
+            id=self.id,
+            maker=self.maker,
+            model=self.model,
+            os=self.os,
+            os_versions=tuple(self.os_versions),
+            tested_app_version=self.tested_app_version,
+            features=features,
+        )
+
+
+class _ListDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(max_length=20)
+    updated: date
+    terminals: list[_TerminalDoc]
+
+
+def parse(data: Any, *, source: str = "hardware.json") -> CompatibilityList:
+    """The list from the decoded JSON; `CatalogueError` says what is wrong (and where)."""
+    try:
+        doc = _ListDoc.model_validate(data)
+        return CompatibilityList(doc.version, doc.updated, tuple(t.to_domain() for t in doc.terminals))
+    except ValueError as exc:  # pydantic's ValidationError included
+        raise CatalogueError(f"{source} is invalid: {exc}") from exc
+
+
+class HardwareCatalogue:
+    """The loaded list, its filters, and its PDF."""
+
+    def __init__(self, compatibility: CompatibilityList) -> None:
+        self.compatibility = compatibility
+
+    @classmethod
+    def load(cls, source: Traversable | None = None) -> HardwareCatalogue:
+        """The packaged list (or `source`, for tests); raises `CatalogueError` when missing or invalid."""
+        file = source or resources.files("gateway").joinpath(*DATA_FILE)
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CatalogueError(f"cannot read the hardware compatibility list {file}: {exc}") from exc
+        return cls(parse(data, source=str(file)))
+
+    def select(self, query: HardwareQuery | None = None) -> tuple[Terminal, ...]:
+        return self.compatibility.select(query)
+
+    def pdf(self, query: HardwareQuery | None = None, *, language: Language = "en") -> bytes:
+        """The filtered list as a landscape A4 PDF: title, the list's date, the table, numbered notes."""
+        query = query or HardwareQuery()
+        return render_pdf(self.compatibility, query, language=language)
+
+
+# ---------------------------------------------------------------------------------------------- PDF
+
+_TEXT: dict[str, dict[Language, str]] = {
+    "title": {
+        "en": "Working Day Suite - hardware compatibility list",
+        "es": "Working Day Suite - lista de compatibilidad de hardware",
+    },
+    "edition": {"en": "List {version}, updated {updated}", "es": "Lista {version}, actualizada el {updated}"},
+    "count": {"en": "{n} tested terminals", "es": "{n} terminales probados"},
+    "intro": {
+        "en": "Some Working Day Suite features depend on the terminal's maker, operating system and version. "
+        "This list shows the result of each feature on the terminals tested.",
+        "es": "Algunas características de Working Day Suite relacionadas con el hardware dependen del fabricante "
+        "del terminal, del sistema operativo y de su versión. Esta lista muestra el resultado de cada "
+        "característica en los terminales probados.",
+    },
+    "filters": {"en": "Filters", "es": "Filtros"},
+    "legend": {
+        "en": "Yes: supported.  Partial: works with the limits in the note.  No: not supported.",
+        "es": "Sí: compatible.  Parcial: funciona con los límites de la nota.  No: no compatible.",
+    },
+    "maker": {"en": "Maker", "es": "Fabricante"},
+    "model": {"en": "Model", "es": "Modelo"},
+    "os": {"en": "OS (tested versions)", "es": "S.O. (versiones probadas)"},
+    "app": {"en": "App version", "es": "Versión app"},
+    "search": {"en": "search", "es": "búsqueda"},
+    "feature": {"en": "supports", "es": "compatible con"},
+    "none": {
+        "en": "No tested terminal matches these filters.",
+        "es": "Ningún terminal probado cumple estos filtros.",
+    },
+    "notes": {"en": "Notes", "es": "Notas"},
+    "page": {"en": "Page {n} of {{nb}}", "es": "Página {n} de {{nb}}"},
+}
+_FILLS: dict[Support, tuple[int, int, int]] = {
+    Support.SUPPORTED: (198, 239, 206),
+    Support.PARTIAL: (255, 235, 156),
+    Support.UNSUPPORTED: (255, 199, 206),
+}
+_HEADINGS = FontFace(emphasis="BOLD", size_pt=7.5, fill_color=(230, 230, 230))
+# Maker, model, OS, app version, then one equal column per feature (millimetres, scaled to the page).
+_WIDTHS = (22, 38, 30, 16, *(21 for _ in Feature))
+
+
+class _Document(FPDF):
+    def __init__(self, footer_text: str) -> None:
+        super().__init__(orientation="landscape", unit="mm", format="A4")
+        self._footer_text = footer_text
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", size=8)
+        self.set_text_color(110, 110, 110)
+        self.cell(0, 6, _latin1(self._footer_text.format(n=self.page_no())), align="C")
+        self.set_text_color(0, 0, 0)
+
+
+def render_pdf(compatibility: CompatibilityList, query: HardwareQuery, *, language: Language = "en") -> bytes:
+    def t(key: str) -> str:
+        return _TEXT[key][language]
+
+    terminals = compatibility.select(query)
+    pdf = _Document(t("page"))
+    pdf.set_title(_latin1(t("title")))
+    pdf.set_creator("partnerapp")
+    pdf.set_lang(language)
+    # The document's date is the list's, so the same list and filters give the same bytes.
+    pdf.set_creation_date(datetime(*compatibility.updated.timetuple()[:3], tzinfo=UTC))
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+
+    pdf.set_font("Helvetica", "B", 15)
+    pdf.cell(0, 9, _latin1(t("title")), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    edition = t("edition").format(version=compatibility.version, updated=compatibility.updated.isoformat())
+    pdf.cell(0, 6, _latin1(f"{edition}  |  {t('count').format(n=len(terminals))}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    pdf.multi_cell(0, 4.5, _latin1(t("intro")), new_x="LMARGIN", new_y="NEXT")
+    filters = _filters_text(query, language)
+    if filters:
+        pdf.set_font("Helvetica", "B", 9)
+        pdf.multi_cell(0, 5, _latin1(f"{t('filters')}: {filters}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    pdf.multi_cell(0, 5, _latin1(t("legend")), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+
+    if not terminals:
+        pdf.set_font("Helvetica", "I", 11)
+        pdf.cell(0, 10, _latin1(t("none")), new_x="LMARGIN", new_y="NEXT")
+        return bytes(pdf.output())
+
+    notes: dict[str, int] = {}  # the same note text gets the same number everywhere
+    pdf.set_font("Helvetica", size=8)
+    with pdf.table(
+        col_widths=_WIDTHS,
+        text_align="LEFT",
+        line_height=4.2,
+        headings_style=_HEADINGS,
+        repeat_headings=1,  # on every page
+    ) as table:
+        heading = table.row()
+        for text in (t("maker"), t("model"), t("os"), t("app"), *(f.labels.text(language) for f in Feature)):
+            heading.cell(_latin1(text))
+        for terminal in terminals:
+            row = table.row()
+            row.cell(_latin1(terminal.maker))
+            row.cell(_latin1(terminal.model))
+            row.cell(_latin1(terminal.os_text))
+            row.cell(terminal.tested_app_version)
+            for feature in Feature:
+                result = terminal.features[feature]
+                text = result.support.labels.text(language)
+                if result.note:
+                    text += f" ({notes.setdefault(result.note, len(notes) + 1)})"
+                row.cell(_latin1(text), style=FontFace(fill_color=_FILLS[result.support]))
+
+    if notes:
+        pdf.ln(3)
+        pdf.set_font("Helvetica", "B", 9)
+        pdf.cell(0, 6, _latin1(t("notes")), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=8)
+        for note, number in notes.items():
+            pdf.multi_cell(0, 4.2, _latin1(f"({number}) {note}"), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def _filters_text(query: HardwareQuery, language: Language) -> str:
+    def t(key: str) -> str:
+        return _TEXT[key][language]
+
+    parts = [
+        f"{t('maker').lower()} = {query.maker}" if query.maker else "",
+        f"{t('model').lower()} = {query.model}" if query.model else "",
+        f"{t('os').split(' (')[0]} = {query.os.label}" if query.os else "",
+        f'{t("search")} "{query.q}"' if query.q else "",
+    ]
+    if query.features:
+        labels = ", ".join(f.labels.text(language) for f in Feature if f in query.features)
+        parts.append(f"{t('feature')} {labels}")
+    return "; ".join(p for p in parts if p)
+
+
+def _latin1(text: str) -> str:
+    # The core PDF fonts cover Latin-1 (Spanish included); anything else degrades visibly, not fatally.
+    return text.encode("latin-1", "replace").decode("latin-1")

@@ -1,0 +1,183 @@
+"""Web Push subscriptions under `/api/v1/push` (R-06): the browser's half of the notifications.
+
+The web app reads the application server key, calls `pushManager.subscribe()` with it and posts
+the resulting `PushSubscription.toJSON()` here; on sign-out it deletes it. Endpoints must be
+https URLs of a known push service (the gateway posts to them: no arbitrary hosts).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gateway.adapters.webpush import (
+    MAX_ENDPOINT_LENGTH,
+    MongoPushSubscriptions,
+    PushSubscription,
+    VapidKeys,
+    check_auth_secret,
+    check_p256dh,
+    subscription_id,
+)
+from gateway.entrypoints.http import CurrentCaller
+from servicekit.problems import Problem
+
+KNOWN_PUSH_SERVICES = (
+    "fcm.googleapis.com",  # Chrome, Opera, Samsung Internet, Brave…
+    "android.googleapis.com",
+    "push.services.mozilla.com",  # Firefox (updates.push.services.mozilla.com)
+    "notify.windows.com",  # Edge (wns2-*.notify.windows.com)
+    "push.apple.com",  # Safari (web.push.apple.com)
+)
+"""Hosts (or their subdomains) an endpoint may point to."""
+
+
+def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    return any(host == suffix or host.endswith(f".{suffix}") for suffix in allowed)
+
+
+class KeysIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    p256dh: str = Field(min_length=1, max_length=100, description="The browser's P-256 public key, base64url.")
+    auth: str = Field(min_length=1, max_length=40, description="The browser's 16-byte auth secret, base64url.")
+
+    @field_validator("p256dh")
+    @classmethod
+    def _p256dh(cls, value: str) -> str:
+        return check_p256dh(value)
+
+    @field_validator("auth")
+    @classmethod
+    def _auth(cls, value: str) -> str:
+        return check_auth_secret(value)
+
+
+class SubscriptionIn(BaseModel):
+    """`PushSubscription.toJSON()` as the browser gives it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "endpoint": "https://fcm.googleapis.com/fcm/send/dXk2…",
+                    "expirationTime": None,
+                    "keys": {
+                        "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4Y…",
+                        "auth": "tBHI…",
+                    },
+                }
+            ]
+        },
+    )
+    endpoint: str = Field(min_length=1, max_length=MAX_ENDPOINT_LENGTH, description="The push service's https URL.")
+    keys: KeysIn
+    expiration_time: int | None = Field(default=None, alias="expirationTime", ge=0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if any(c.isspace() or ord(c) < 0x20 for c in value):
+            raise ValueError("must not contain spaces or control characters")
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # raises on a malformed port
+        except ValueError as exc:
+            raise ValueError("is not a valid URL") from exc
+        if parts.scheme.lower() != "https" or not parts.hostname:
+            raise ValueError("must be an https URL")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not contain credentials")
+        return value
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.endpoint).hostname or "").lower()
+
+
+class SubscriptionOut(BaseModel):
+    endpoint: str
+    partner_id: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, subscription: PushSubscription) -> SubscriptionOut:
+        return cls(
+            endpoint=subscription.endpoint,
+            partner_id=subscription.partner_id,
+            created_at=subscription.created_at,
+            updated_at=subscription.updated_at,
+        )
+
+
+class PublicKeyOut(BaseModel):
+    public_key: str = Field(description="`applicationServerKey`: the uncompressed P-256 point, base64url.")
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(
+        422, "validation", f"Invalid value for: {field}.", errors=[{"field": field, "message": message, "in": "body"}]
+    )
+
+
+def router(
+    subscriptions: MongoPushSubscriptions,
+    keys: VapidKeys,
+    *,
+    push_services: tuple[str, ...] = KNOWN_PUSH_SERVICES,
+) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", tags=["notifications"])
+
+    @api.get("/push/vapid-public-key", summary="The key to pass as `applicationServerKey` (no sign-in needed)")
+    async def vapid_public_key() -> PublicKeyOut:
+        return PublicKeyOut(public_key=keys.public_key)
+
+    @api.post(
+        "/push/subscriptions",
+        status_code=status.HTTP_201_CREATED,
+        summary="Receive notifications on this device (R-06)",
+        responses={200: {"description": "The device was subscribed already: its keys and owner are updated."}},
+    )
+    async def subscribe(
+        body: SubscriptionIn, caller: CurrentCaller, request: Request, response: Response
+    ) -> SubscriptionOut:
+        """201 for a new endpoint, 200 when the endpoint is known (re-subscribing is idempotent).
+        The device gets the acting partner's new support messages, except the user's own; an
+        endpoint subscribed by another user before moves to this one (a browser has one per site)."""
+        if not _host_allowed(body.host, push_services):
+            raise _invalid("endpoint", "is not the URL of a known push service")
+        stored, created = await subscriptions.put(
+            endpoint=body.endpoint,
+            p256dh=body.keys.p256dh,
+            auth=body.keys.auth,
+            user_id=caller.principal.user_id,
+            partner_id=caller.principal.partner_id,
+            expiration_time=body.expiration_time,
+        )
+        request.state.target_id = stored.id  # for the audit trail: the endpoint's hash, not the endpoint
+        response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return SubscriptionOut.of(stored)
+
+    @api.delete(
+        "/push/subscriptions",
+        status_code=status.HTTP_204_NO_CONTENT,
+        summary="Stop notifications on this device",
+        responses={404: {"description": "No such subscription of this user."}},
+    )
+    async def unsubscribe(
+        caller: CurrentCaller,
+        request: Request,
+        endpoint: Annotated[str, Query(min_length=1, max_length=MAX_ENDPOINT_LENGTH)],
+    ) -> Response:
+        request.state.target_id = subscription_id(endpoint)
+        if not await subscriptions.remove(endpoint, user_id=caller.principal.user_id):
+            raise Problem(404, "not-found", "This device has no push subscription of yours.")
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    return api

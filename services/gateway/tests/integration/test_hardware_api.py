@@ -1,0 +1,177 @@
+"""The hardware compatibility list over HTTP (R-60): the router mounted on a small app with the problem
+handlers, the packaged list behind it. JSON with filters and bilingual labels, 422 problems naming the
+bad field, the PDF as an attachment with the same filters, and no sign-in needed (no Kafka or FerretDB)."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from gateway.adapters.hardware_catalogue import HardwareCatalogue
+from gateway.domain.hardware import Feature, Support, version_key
+from gateway.entrypoints.hardware import router
+from servicekit.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> HardwareCatalogue:
+    return HardwareCatalogue.load()
+
+
+@pytest.fixture
+def app(catalogue: HardwareCatalogue) -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(router(catalogue))
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        yield client
+
+
+def pdf_text(document: bytes) -> str:
+    """The page contents of an fpdf2 document, inflated (its streams are Flate-compressed)."""
+    parts = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", document, re.DOTALL):
+        try:
+            parts.append(zlib.decompress(stream).decode("latin-1"))
+        except zlib.error:
+            parts.append(stream.decode("latin-1"))
+    return "\n".join(parts).replace("\\(", "(").replace("\\)", ")")
+
+
+def assert_problem(response: httpx.Response, field: str) -> dict[str, Any]:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    body: dict[str, Any] = response.json()
+    assert body["type"] == "urn:partnerapp:problem:validation"
+    assert [e["field"] for e in body["errors"]] == [field]
+    return body
+
+
+# ------------------------------------------------------------------------------------- JSON
+
+
+async def test_the_whole_list_with_bilingual_labels_and_no_sign_in(
+    client: httpx.AsyncClient, catalogue: HardwareCatalogue
+) -> None:
+    response = await client.get("/api/v1/hardware")  # no Authorization header: public information
+    assert response.status_code == 200
+    body = response.json()
+    assert body["updated"] == catalogue.compatibility.updated.isoformat()
+    assert body["version"] == catalogue.compatibility.version
+    assert body["total"] == len(body["items"]) == len(catalogue.compatibility.terminals)
+    assert [f["key"] for f in body["features"]] == [f.value for f in Feature]
+    scanner = body["features"][0]["labels"]
+    assert scanner == {"en": "Barcode scanner", "es": "Lector de códigos de barras"}
+    assert [s["key"] for s in body["support_levels"]] == [s.value for s in Support]
+    assert set(body["makers"]) == {"Apple", "Datalogic", "Honeywell", "Samsung", "Sunmi", "Urovo", "Zebra"}
+    first = body["items"][0]
+    assert set(first) == {"id", "maker", "model", "os", "os_label", "os_versions", "tested_app_version", "features"}
+    assert set(first["features"]) == {f.value for f in Feature}
+    assert set(first["features"]["nfc"]) == {"support", "note"}
+
+
+async def test_filters(client: httpx.AsyncClient) -> None:
+    async def items(**params: Any) -> list[dict[str, Any]]:
+        response = await client.get("/api/v1/hardware", params=params)
+        assert response.status_code == 200, response.text
+        result: list[dict[str, Any]] = response.json()["items"]
+        return result
+
+    zebra = await items(maker="zebra")
+    assert zebra and {t["maker"] for t in zebra} == {"Zebra"}
+    assert [t["model"] for t in await items(model="TC53")] == ["TC53"]
+    ios = await items(os="ios")
+    assert ios and {(t["maker"], t["os_label"]) for t in ios} == {("Apple", "iOS")}
+    assert {t["model"] for t in await items(q="XCover")} == {"Galaxy XCover6 Pro", "Galaxy XCover7"}
+    scanning = await items(feature=["barcode_scanner", "nfc"], os="android")
+    assert scanning
+    assert all(t["features"][f]["support"] == "supported" for t in scanning for f in ("barcode_scanner", "nfc"))
+    assert await items(maker="Zebra", os="ios") == []
+
+
+async def test_sort(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/hardware", params={"sort": "-os_version"})
+    latest = [version_key(t["os_versions"][-1]) for t in response.json()["items"]]
+    assert latest == sorted(latest, reverse=True)
+    response = await client.get("/api/v1/hardware", params={"sort": "model"})
+    models = [t["model"].casefold() for t in response.json()["items"]]
+    assert models == sorted(models)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"feature": "teleport"}, "feature"),
+        ({"feature": ["nfc", "x-ray"]}, "feature"),
+        ({"sort": "price"}, "sort"),
+        ({"os": "windows"}, "os"),
+        ({"maker": "z" * 101}, "maker"),
+        ({"q": "z" * 101}, "q"),
+    ],
+)
+async def test_bad_filters_are_422_problems_naming_the_field(
+    client: httpx.AsyncClient, params: dict[str, Any], field: str
+) -> None:
+    body = assert_problem(await client.get("/api/v1/hardware", params=params), field)
+    assert body["instance"] == "/api/v1/hardware"
+    assert_problem(await client.get("/api/v1/hardware.pdf", params=params), field)
+
+
+async def test_an_unknown_feature_problem_lists_the_known_ones(client: httpx.AsyncClient) -> None:
+    body = assert_problem(await client.get("/api/v1/hardware", params={"feature": "teleport"}), "feature")
+    assert "teleport" in body["detail"] and "barcode_scanner" in body["detail"]
+    assert body["errors"][0]["message"] == body["detail"]
+
+
+# ------------------------------------------------------------------------------------- PDF
+
+
+async def test_the_pdf_is_an_attachment_with_the_filtered_terminals(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/hardware.pdf", params={"maker": "Honeywell", "feature": "nfc"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"] == 'attachment; filename="hardware-compatibility.pdf"'
+    assert response.content.startswith(b"%PDF")
+    text = pdf_text(response.content)
+    assert "Honeywell" in text and "CT45 XP" in text
+    assert not any(other in text for other in ("Zebra", "Apple", "Samsung", "Datalogic", "Urovo", "Sunmi"))
+    assert "Filters: maker = Honeywell; supports NFC" in text
+
+
+async def test_the_whole_pdf_names_every_maker(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/hardware.pdf")
+    text = pdf_text(response.content)
+    assert all(m in text for m in ("Apple", "Datalogic", "Honeywell", "Samsung", "Sunmi", "Urovo", "Zebra"))
+    assert len(re.findall(rb"/Type /Page\b(?!s)", response.content)) >= 1
+
+
+async def test_the_pdf_in_spanish_and_an_unknown_language(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/hardware.pdf", params={"lang": "es", "os": "ios"})
+    assert response.status_code == 200
+    assert "Fabricante" in pdf_text(response.content)
+    assert_problem(await client.get("/api/v1/hardware.pdf", params={"lang": "fr"}), "lang")
+
+
+async def test_the_routes_are_documented_under_the_hardware_tag(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    listing, document = paths["/api/v1/hardware"]["get"], paths["/api/v1/hardware.pdf"]["get"]
+    assert listing["tags"] == document["tags"] == ["hardware"]
+    assert "no authentication" in listing["description"] and "no authentication" in document["description"]
+    assert "application/pdf" in document["responses"]["200"]["content"]
+    schema = app.openapi()["components"]["schemas"]["HardwareListOut"]
+    assert schema["examples"][0]["items"][0]["maker"] == "Zebra"
+    sort = next(p for p in listing["parameters"] if p["name"] == "sort")
+    assert "-os_version" in str(sort["schema"])

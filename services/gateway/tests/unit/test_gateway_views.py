@@ -1,0 +1,317 @@
+"""Composed screens (Views.instance, Views.thread) against a fake of the backends: required parts
+fail the view, optional parts degrade it, and the calls run in parallel. No I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import pytest
+
+from gateway.service_layer.views import (
+    INSTANCES_PER_THREAD_VIEW,
+    LICENSES_PER_VIEW,
+    TERMINALS_PER_VIEW,
+    BackendRefused,
+    BackendUnavailable,
+    Views,
+)
+
+pytestmark = pytest.mark.unit
+
+TOKEN = "access-token"
+INSTANCE = {"id": "ins-1", "company_id": "cmp-1", "partner_id": "ptn-1"}
+THREAD = {
+    "id": "thr-cmp-1",
+    "company_id": "cmp-1",
+    "company_name": "Acme",
+    "unread": 2,
+    "message_count": 7,
+    "last_message": {"preview": "hello"},
+    "partner_id": "ptn-1",
+    "internal_note": "not for the header",
+}
+COMPANY = {"id": "cmp-1", "name": "Acme"}
+INSTANCES_PAGE = {"items": [INSTANCE], "next_cursor": None}
+
+Answer = Any  # a value, an exception to raise, or an async callable producing the value
+
+
+def licenses(*serials: str | None) -> dict[str, Any]:
+    return {"items": [{"id": f"lic-{n}", "serial": serial} for n, serial in enumerate(serials)], "next_cursor": None}
+
+
+def terminal(serial: str) -> dict[str, Any]:
+    return {"serial": serial, "last_seen": "2026-03-10T09:00:00+00:00"}
+
+
+def unavailable(service: str) -> BackendUnavailable:
+    return BackendUnavailable(service, "answered 503")
+
+
+def refused(service: str, status: int) -> BackendRefused:
+    return BackendRefused(service, status, {"status": status})
+
+
+async def hang() -> Any:
+    await asyncio.Event().wait()  # never answers: only the deadline ends it
+
+
+class Rendezvous:
+    """Answers only once `parties` calls are in flight together: sequential calls would time out."""
+
+    def __init__(self, parties: int) -> None:
+        self.parties = parties
+        self.arrived = 0
+        self.everyone = asyncio.Event()
+
+    def answer(self, value: Any) -> Callable[[], Awaitable[Any]]:
+        async def call() -> Any:
+            self.arrived += 1
+            if self.arrived == self.parties:
+                self.everyone.set()
+            await self.everyone.wait()
+            return value
+
+        return call
+
+
+class FakeBackends:
+    def __init__(self, answers: Mapping[tuple[str, str], Answer]) -> None:
+        self.answers = dict(answers)
+        self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
+
+    async def get_json(
+        self, service: str, path: str, *, token: str, params: Mapping[str, str | int] | None = None
+    ) -> Any:
+        self.calls.append((service, path, token, dict(params or {})))
+        answer = self.answers.get((service, path), refused(service, 404))
+        if isinstance(answer, BaseException):
+            raise answer
+        if callable(answer):
+            return await answer()
+        return copy.deepcopy(answer)
+
+    def paths(self, service: str) -> list[str]:
+        return [path for called, path, _, _ in self.calls if called == service]
+
+
+def instance_answers(**overrides: Answer) -> dict[tuple[str, str], Answer]:
+    answers: dict[tuple[str, str], Answer] = {
+        ("instances", "/v1/instances/ins-1"): INSTANCE,
+        ("instances", "/v1/instances/ins-1/licenses"): licenses("SER-1", None, "SER-2"),
+        ("support", "/v1/threads/thr-cmp-1"): THREAD,
+        ("activity", "/v1/activity/terminals/SER-1"): terminal("SER-1"),
+        ("activity", "/v1/activity/terminals/SER-2"): terminal("SER-2"),
+    }
+    keys = {
+        "instance": ("instances", "/v1/instances/ins-1"),
+        "licenses": ("instances", "/v1/instances/ins-1/licenses"),
+        "thread": ("support", "/v1/threads/thr-cmp-1"),
+        "ser1": ("activity", "/v1/activity/terminals/SER-1"),
+        "ser2": ("activity", "/v1/activity/terminals/SER-2"),
+    }
+    answers.update({keys[name]: value for name, value in overrides.items()})
+    return answers
+
+
+def thread_answers(**overrides: Answer) -> dict[tuple[str, str], Answer]:
+    answers: dict[tuple[str, str], Answer] = {
+        ("support", "/v1/threads/thr-cmp-1"): THREAD,
+        ("instances", "/v1/companies/cmp-1"): COMPANY,
+        ("instances", "/v1/instances"): INSTANCES_PAGE,
+    }
+    keys = {
+        "thread": ("support", "/v1/threads/thr-cmp-1"),
+        "company": ("instances", "/v1/companies/cmp-1"),
+        "instances": ("instances", "/v1/instances"),
+    }
+    answers.update({keys[name]: value for name, value in overrides.items()})
+    return answers
+
+
+def degraded(view: Any) -> set[tuple[str, str, str]]:
+    return {(d.part, d.service, d.reason) for d in view.degraded}
+
+
+# ---------------------------------------------------------------------------- instance view
+
+
+async def test_instance_view_composes_every_part_when_all_services_answer() -> None:
+    backends = FakeBackends(instance_answers())
+
+    view = await Views(backends, optional_timeout=1.0).instance(TOKEN, "ins-1")
+
+    assert view.parts["instance"] == INSTANCE
+    assert view.parts["licenses"] == licenses("SER-1", None, "SER-2")
+    assert view.parts["thread"] == {
+        k: THREAD[k] for k in ("id", "company_name", "unread", "message_count", "last_message")
+    }
+    assert view.parts["terminals"] == [terminal("SER-1"), terminal("SER-2")]  # the seat without terminal is skipped
+    assert view.as_json()["degraded"] == []
+    assert {token for _, _, token, _ in backends.calls} == {TOKEN}  # the caller's token is passed on
+    assert ("instances", "/v1/instances/ins-1/licenses", TOKEN, {"limit": LICENSES_PER_VIEW}) in backends.calls
+
+
+@pytest.mark.parametrize("failure", [refused("instances", 404), refused("instances", 403), unavailable("instances")])
+async def test_instance_view_fails_when_the_instance_itself_fails(failure: Exception) -> None:
+    backends = FakeBackends(instance_answers(instance=failure))
+
+    with pytest.raises(type(failure)):
+        await Views(backends, optional_timeout=1.0).instance(TOKEN, "ins-1")
+    assert backends.paths("support") == [] and backends.paths("activity") == []
+
+
+async def test_the_instance_is_not_held_to_the_optional_deadline() -> None:
+    async def slow_instance() -> Any:
+        await asyncio.sleep(0.05)
+        return INSTANCE
+
+    view = await Views(FakeBackends(instance_answers(instance=slow_instance)), optional_timeout=0.01).instance(
+        TOKEN, "ins-1"
+    )
+
+    assert view.parts["instance"] == INSTANCE
+
+
+async def test_licenses_failing_degrades_licenses_and_terminals_but_keeps_the_thread() -> None:
+    backends = FakeBackends(instance_answers(licenses=unavailable("instances")))
+
+    view = await Views(backends, optional_timeout=1.0).instance(TOKEN, "ins-1")
+
+    assert view.parts["licenses"] is None and view.parts["terminals"] is None
+    assert view.parts["thread"] is not None
+    assert degraded(view) == {
+        ("licenses", "instances", "answered 503"),
+        ("terminals", "instances", "licenses unavailable"),
+    }
+    assert backends.paths("activity") == []
+
+
+async def test_a_missing_thread_is_none_without_degrading_the_view() -> None:
+    view = await Views(FakeBackends(instance_answers(thread=refused("support", 404))), optional_timeout=1.0).instance(
+        TOKEN, "ins-1"
+    )
+
+    assert view.parts["thread"] is None
+    assert view.degraded == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [(refused("support", 403), "answered 403"), (unavailable("support"), "answered 503"), (hang, "timed out")],
+    ids=["refused", "unavailable", "late"],
+)
+async def test_a_failing_thread_is_none_and_flagged(failure: Answer, reason: str) -> None:
+    view = await Views(FakeBackends(instance_answers(thread=failure)), optional_timeout=0.02).instance(TOKEN, "ins-1")
+
+    assert view.parts["thread"] is None
+    assert degraded(view) == {("thread", "support", reason)}
+    assert view.parts["terminals"] == [terminal("SER-1"), terminal("SER-2")]
+
+
+async def test_an_unknown_terminal_is_skipped_without_degrading() -> None:
+    view = await Views(FakeBackends(instance_answers(ser1=refused("activity", 404))), optional_timeout=1.0).instance(
+        TOKEN, "ins-1"
+    )
+
+    assert view.parts["terminals"] == [terminal("SER-2")]
+    assert view.degraded == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"), [(unavailable("activity"), "answered 503"), (hang, "timed out")], ids=["down", "late"]
+)
+async def test_terminals_failing_are_flagged_once_for_all_their_calls(failure: Answer, reason: str) -> None:
+    backends = FakeBackends(instance_answers(ser1=failure, ser2=failure))
+
+    view = await Views(backends, optional_timeout=0.02).instance(TOKEN, "ins-1")
+
+    assert view.parts["terminals"] is None
+    assert view.degraded and [(d.part, d.service, d.reason) for d in view.degraded] == [
+        ("terminals", "activity", reason)
+    ]
+    assert view.parts["licenses"] is not None
+
+
+async def test_terminals_are_asked_for_at_most_the_first_few_serials_and_none_without_serials() -> None:
+    serials = [f"SER-{n}" for n in range(TERMINALS_PER_VIEW + 5)]
+    answers = instance_answers(licenses=licenses(*serials))
+    answers.update({("activity", f"/v1/activity/terminals/{s}"): terminal(s) for s in serials})
+    backends = FakeBackends(answers)
+
+    view = await Views(backends, optional_timeout=1.0).instance(TOKEN, "ins-1")
+
+    assert backends.paths("activity") == [f"/v1/activity/terminals/{s}" for s in serials[:TERMINALS_PER_VIEW]]
+    assert len(view.parts["terminals"]) == TERMINALS_PER_VIEW
+
+    none = FakeBackends(instance_answers(licenses=licenses(None)))
+    assert (await Views(none, optional_timeout=1.0).instance(TOKEN, "ins-1")).parts["terminals"] == []
+    assert none.paths("activity") == []
+
+
+async def test_instance_view_runs_licenses_and_thread_and_the_terminals_in_parallel() -> None:
+    parts = Rendezvous(2)
+    terminals = Rendezvous(2)
+    backends = FakeBackends(
+        instance_answers(
+            licenses=parts.answer(licenses("SER-1", "SER-2")),
+            thread=parts.answer(THREAD),
+            ser1=terminals.answer(terminal("SER-1")),
+            ser2=terminals.answer(terminal("SER-2")),
+        )
+    )
+
+    view = await Views(backends, optional_timeout=2.0).instance(TOKEN, "ins-1")
+
+    assert view.degraded == []  # sequential calls would each have waited out the deadline
+    assert view.parts["terminals"] == [terminal("SER-1"), terminal("SER-2")]
+
+
+# ------------------------------------------------------------------------------ thread view
+
+
+async def test_thread_view_composes_the_thread_its_company_and_its_instances() -> None:
+    backends = FakeBackends(thread_answers())
+
+    view = await Views(backends, optional_timeout=1.0).thread(TOKEN, "thr-cmp-1")
+
+    assert view.as_json() == {"thread": THREAD, "company": COMPANY, "instances": INSTANCES_PAGE, "degraded": []}
+    assert (
+        "instances",
+        "/v1/instances",
+        TOKEN,
+        {"company_id": "cmp-1", "limit": INSTANCES_PER_THREAD_VIEW},
+    ) in backends.calls
+
+
+@pytest.mark.parametrize("failure", [refused("support", 404), unavailable("support")])
+async def test_thread_view_fails_when_the_thread_itself_fails(failure: Exception) -> None:
+    backends = FakeBackends(thread_answers(thread=failure))
+
+    with pytest.raises(type(failure)):
+        await Views(backends, optional_timeout=1.0).thread(TOKEN, "thr-cmp-1")
+    assert backends.paths("instances") == []
+
+
+async def test_thread_view_degrades_each_failing_optional_part_on_its_own() -> None:
+    view = await Views(
+        FakeBackends(thread_answers(company=refused("instances", 404), instances=hang)), optional_timeout=0.02
+    ).thread(TOKEN, "thr-cmp-1")
+
+    assert view.parts["thread"] == THREAD
+    assert view.parts["company"] is None and view.parts["instances"] is None
+    assert len(view.degraded) == 2
+    assert degraded(view) == {("company", "instances", "answered 404"), ("instances", "instances", "timed out")}
+
+
+async def test_thread_view_asks_company_and_instances_in_parallel() -> None:
+    both = Rendezvous(2)
+    backends = FakeBackends(thread_answers(company=both.answer(COMPANY), instances=both.answer(INSTANCES_PAGE)))
+
+    view = await Views(backends, optional_timeout=2.0).thread(TOKEN, "thr-cmp-1")
+
+    assert view.degraded == []
+    assert (view.parts["company"], view.parts["instances"]) == (COMPANY, INSTANCES_PAGE)

@@ -1,0 +1,97 @@
+"""What the reports use cases need from the outside world: a store for the projection documents."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from reports.domain.model import (
+    ActivityBucket,
+    CompanyView,
+    CountResult,
+    InstanceStatus,
+    InstanceView,
+    LicenseStatus,
+    LicenseView,
+    Period,
+)
+from servicekit.pagination import Page, Sort
+
+
+@dataclass(frozen=True)
+class InstanceFilter:
+    partner_ids: tuple[str, ...]
+    today: date
+    company_id: str | None = None
+    type: str | None = None
+    status: InstanceStatus | None = None
+    activated: Period | None = None
+    """Activation date within the period (R-31)."""
+    active_during: Period | None = None
+    """In service at any moment of the period (R-05)."""
+
+
+@dataclass(frozen=True)
+class LicenseFilter:
+    partner_ids: tuple[str, ...]
+    company_id: str | None = None
+    instance_id: str | None = None
+    instance_ids: tuple[str, ...] | None = None
+    type: str | None = None
+    """The instance's type."""
+    status: LicenseStatus | None = None
+    activated: Period | None = None
+    """The instance's activation date within the period."""
+
+
+class ProjectionStore(Protocol):
+    """Read-modify-write of one projection document; `change` is pure and may run more than once
+    (a concurrent writer makes the store read again)."""
+
+    async def change_company(
+        self, company_id: str, change: Callable[[CompanyView | None], CompanyView]
+    ) -> CompanyView: ...
+
+    async def change_instance(
+        self, instance_id: str, change: Callable[[InstanceView | None], InstanceView]
+    ) -> InstanceView: ...
+
+    async def change_license(
+        self, license_id: str, change: Callable[[LicenseView | None], LicenseView]
+    ) -> LicenseView: ...
+
+    async def instance(self, instance_id: str) -> InstanceView | None: ...
+
+    async def fill_instance_on_licenses(self, instance: InstanceView) -> None:
+        """Copy the instance's type and activation date onto its licenses that lack them."""
+
+    async def change_activity_bucket(
+        self, day: date, partition: int, change: Callable[[ActivityBucket], CountResult]
+    ) -> CountResult:
+        """Apply `change` to the bucket (a new one if missing) and store it in one write."""
+
+
+class ReportStore(Protocol):
+    def instances(self, query: InstanceFilter, sort: Sort) -> AsyncIterator[InstanceView]: ...
+
+    async def instance_page(
+        self, query: InstanceFilter, sort: Sort, limit: int, cursor: str | None
+    ) -> Page[InstanceView]: ...
+
+    def licenses(self, query: LicenseFilter, sort: Sort) -> AsyncIterator[LicenseView]: ...
+
+    async def license_page(
+        self, query: LicenseFilter, sort: Sort, limit: int, cursor: str | None
+    ) -> Page[LicenseView]: ...
+
+    async def get_instance(self, instance_id: str, partner_ids: tuple[str, ...]) -> InstanceView | None: ...
+
+    async def get_license(self, license_id: str, partner_ids: tuple[str, ...]) -> LicenseView | None: ...
+
+    async def instances_by_id(self, instance_ids: set[str]) -> dict[str, InstanceView]: ...
+
+    async def company_names(self, company_ids: set[str]) -> dict[str, str | None]: ...
+
+    def activity_buckets(self, period: Period) -> AsyncIterator[ActivityBucket]: ...

@@ -1,0 +1,175 @@
+"""The whole back end for end-to-end tests through the gateway, on the real Kafka and FerretDB.
+
+The gateway runs in a real HTTP server (uvicorn, a free port: SSE needs real streaming); the
+services it calls run in the same process behind ASGI transports, each with its own database
+and consumer group. One stack per test module: starting it takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from pydantic import SecretStr
+from pymongo import MongoClient
+
+from activity.bootstrap import build_app as build_activity
+from activity.config import Settings as ActivitySettings
+from gateway.bootstrap import build_app as build_gateway
+from gateway.config import Settings as GatewaySettings
+from gateway.service_layer.accounts import Accounts
+from instances.bootstrap import build_app as build_instances
+from instances.config import Settings as InstancesSettings
+from servicekit.settings import PlatformSettings
+from support.bootstrap import build_app as build_support
+from support.config import Settings as SupportSettings
+
+KAFKA = "127.0.0.1:9092"
+MONGO = "mongodb://127.0.0.1:27017/"
+PASSWORD = "correct horse battery staple"
+UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing listens
+
+
+@dataclass
+class Stack:
+    url: str
+    app: FastAPI
+    databases: list[str]
+    users: dict[str, str] = field(default_factory=dict)
+    """user id -> e-mail"""
+
+    def client(self, token: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
+
+    async def login(self, email: str, *, partner_id: str | None = None) -> dict[str, Any]:
+        async with self.client() as client:
+            response = await client.post(
+                "/api/v1/auth/login", json={"email": email, "password": PASSWORD, "partner_id": partner_id}
+            )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def token(self, email: str, *, partner_id: str | None = None) -> str:
+        return str((await self.login(email, partner_id=partner_id))["access_token"])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI, port: int) -> AsyncIterator[None]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(600):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.1)
+    if not server.started:
+        server.should_exit = True
+        await task
+        raise RuntimeError("the gateway did not start")
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+def stack_platform(topic_prefix: str, key_pair: tuple[str, str]) -> PlatformSettings:
+    return PlatformSettings(
+        kafka_bootstrap_servers=KAFKA,
+        mongo_url=SecretStr(MONGO),
+        topic_prefix=topic_prefix,
+        auth_public_key=key_pair[1],
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    topic_prefix: str, key_pair: tuple[str, str], *, down: tuple[str, ...] = ()
+) -> AsyncIterator[Stack]:
+    """`down` names services left unreachable (their URL points where nothing listens)."""
+    platform = stack_platform(topic_prefix, key_pair)
+    tag = uuid.uuid4().hex[:8]
+    names = {name: f"test_{tag}_{name}" for name in ("instances", "support", "activity", "gateway")}
+    common: dict[str, Any] = {"outbox_scan_seconds": 0.2, "platform": platform}
+    instances = build_instances(
+        InstancesSettings(mongo_database=names["instances"], consumer_group=f"instances-{tag}", **common)
+    )
+    instances_transport = httpx.ASGITransport(app=instances)
+    support = build_support(SupportSettings(mongo_database=names["support"], consumer_group=f"support-{tag}", **common))
+    activity = build_activity(
+        ActivitySettings(mongo_database=names["activity"], consumer_group=f"activity-{tag}", platform=platform),
+        instances_transport=instances_transport,
+    )
+    apps = {"instances": instances, "support": support, "activity": activity}
+    every: dict[str, httpx.AsyncBaseTransport] = {
+        "instances": instances_transport,
+        "support": httpx.ASGITransport(app=support),
+        "activity": httpx.ASGITransport(app=activity),
+    }
+    transports = {name: transport for name, transport in every.items() if name not in down}
+    port = _free_port()
+    urls = {f"{name}_url": UNREACHABLE for name in ("instances", "support", "reports", "activity")}
+    gateway = build_gateway(
+        GatewaySettings(
+            mongo_database=names["gateway"],
+            consumer_group=f"gateway-{tag}",
+            token_private_key=SecretStr(key_pair[0]),
+            optional_part_timeout_seconds=2.0,
+            login_attempts_per_minute=10_000,
+            **urls,
+            **common,
+        ),
+        transports=transports,
+    )
+    try:
+        async with contextlib.AsyncExitStack() as started:
+            for name, app in apps.items():
+                if name not in down:
+                    await started.enter_async_context(LifespanManager(app, startup_timeout=60))
+            await started.enter_async_context(serve(gateway, port))
+            stack = Stack(url=f"http://127.0.0.1:{port}", app=gateway, databases=list(names.values()))
+            yield stack
+    finally:
+        with MongoClient(MONGO, serverSelectionTimeoutMS=5000) as client:
+            for database in names.values():
+                client.drop_database(database)
+
+
+async def add_user(stack: Stack, user_id: str, role: str, partners: tuple[str, ...]) -> str:
+    accounts: Accounts = stack.app.state.accounts
+    email = f"{user_id}@example.com"
+    await accounts.create_user(
+        user_id=user_id, email=email, name=user_id.title(), role=role, partner_ids=partners, password=PASSWORD
+    )
+    stack.users[user_id] = email
+    return email
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(topic_prefix: str, key_pair: tuple[str, str]) -> AsyncIterator[Stack]:
+    async with running_stack(topic_prefix, key_pair) as started:
+        yield started
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}"

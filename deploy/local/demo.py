@@ -186,7 +186,7 @@ def main() -> int:
     print("[demo] services (OpenAPI docs at /docs, health at /healthz and /readyz):")
     for name, port in SERVICES.items():
         print(f"         {name:<10} http://127.0.0.1:{port}")
-    print("[demo] a development access token for the demo partner (valid 8 h):")
+    print("[demo] a development access token for calling the services directly (valid 8 h; the gateway wants a login):")
     print(f"         export TOKEN={token}")
     print(f'         curl -H "Authorization: Bearer $TOKEN" "{last}"')
     return 0

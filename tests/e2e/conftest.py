@@ -31,6 +31,8 @@ from gateway.config import Settings as GatewaySettings
 from gateway.service_layer.accounts import Accounts
 from instances.bootstrap import build_app as build_instances
 from instances.config import Settings as InstancesSettings
+from reports.bootstrap import build_app as build_reports
+from reports.config import Settings as ReportsSettings
 from servicekit.settings import PlatformSettings
 from support.bootstrap import build_app as build_support
 from support.config import Settings as SupportSettings
@@ -108,7 +110,7 @@ async def running_stack(
     """`down` names services left unreachable (their URL points where nothing listens)."""
     platform = stack_platform(topic_prefix, key_pair)
     tag = uuid.uuid4().hex[:8]
-    names = {name: f"test_{tag}_{name}" for name in ("instances", "support", "activity", "gateway")}
+    names = {name: f"test_{tag}_{name}" for name in ("instances", "support", "reports", "activity", "gateway")}
     common: dict[str, Any] = {"outbox_scan_seconds": 0.2, "platform": platform}
     instances = build_instances(
         InstancesSettings(mongo_database=names["instances"], consumer_group=f"instances-{tag}", **common)
@@ -119,10 +121,12 @@ async def running_stack(
         ActivitySettings(mongo_database=names["activity"], consumer_group=f"activity-{tag}", platform=platform),
         instances_transport=instances_transport,
     )
-    apps = {"instances": instances, "support": support, "activity": activity}
+    reports = build_reports(ReportsSettings(mongo_database=names["reports"], consumer_group=f"reports-{tag}", **common))
+    apps = {"instances": instances, "support": support, "reports": reports, "activity": activity}
     every: dict[str, httpx.AsyncBaseTransport] = {
         "instances": instances_transport,
         "support": httpx.ASGITransport(app=support),
+        "reports": httpx.ASGITransport(app=reports),
         "activity": httpx.ASGITransport(app=activity),
     }
     transports = {name: transport for name, transport in every.items() if name not in down}

@@ -59,7 +59,19 @@ def test_compose_env_names_are_settings_the_code_reads() -> None:
         env = COMPOSE["services"][service]["environment"]
         ours = {name for name in env if name.startswith("PARTNERAPP_")}
         assert ours <= known, ours - known
-        assert {name for name in env if not name.startswith(("PARTNERAPP_", "OTEL_"))} == set()
+        own = {name for name in env if not name.startswith(("PARTNERAPP_", "OTEL_"))}
+        settings: Any = importlib.import_module(f"{service}.config").Settings
+        prefix = settings.model_config["env_prefix"]
+        assert own <= {f"{prefix}{field.upper()}" for field in settings.model_fields}, own
+
+
+def test_the_gateway_reaches_every_service_by_its_compose_name() -> None:
+    env = COMPOSE["services"]["gateway"]["environment"]
+    for service in SERVICES:
+        if service != "gateway":
+            assert env[f"GATEWAY_{service.upper()}_URL"] == f"http://{service}:{default_port(service)}"
+    assert "auth_private_key" in COMPOSE["services"]["gateway"]["secrets"]
+    assert all("auth_private_key" not in COMPOSE["services"][s].get("secrets", []) for s in SERVICES if s != "gateway")
 
 
 def test_compose_runs_the_pinned_kafka_version() -> None:

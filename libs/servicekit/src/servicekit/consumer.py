@@ -46,6 +46,18 @@ INFRASTRUCTURE_ERRORS = (ConnectionFailure, KafkaConnectionError, KafkaTimeoutEr
 
 Handler = Callable[[EventEnvelope[Any]], Awaitable[None]]
 BatchHandler = Callable[[list[EventEnvelope[Any]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An event with its place in the topic: what a handler needs to be idempotent by offset."""
+
+    event: EventEnvelope[Any]
+    partition: int
+    offset: int
+
+
+DeliveryHandler = Callable[[list[Delivered]], Awaitable[None]]
 """Applies many events at once (e.g. one bulk insert); must be idempotent by event id itself:
 batch handlers skip the inbox, which would cost a look-up per event."""
 
@@ -56,7 +68,7 @@ MAX_BATCH_RECORDS = 500
 class _Subscription:
     name: str
     handler: Handler | None = None
-    batch_handler: BatchHandler | None = None
+    batch_handler: DeliveryHandler | None = None
 
 
 class Inbox:
@@ -123,6 +135,14 @@ class EventConsumer:
 
     def subscribe_batch(self, topic_name: str, handler: BatchHandler, *, name: str | None = None) -> None:
         """Handle the topic's events in batches; before the service starts."""
+
+        async def events_only(batch: list[Delivered]) -> None:
+            await handler([delivered.event for delivered in batch])
+
+        self.subscribe_deliveries(topic_name, events_only, name=name)
+
+    def subscribe_deliveries(self, topic_name: str, handler: DeliveryHandler, *, name: str | None = None) -> None:
+        """Handle the topic's events in batches, each with its partition and offset; before the service starts."""
         self._add(topic_name, _Subscription(name or self._default_name(topic_name), batch_handler=handler))
 
     @property
@@ -200,16 +220,16 @@ class EventConsumer:
     async def _apply_batch(
         self,
         topic_name: str,
-        handler: BatchHandler,
+        handler: DeliveryHandler,
         items: list[tuple[ConsumerRecord[bytes, bytes], EventEnvelope[Any]]],
     ) -> None:
-        events = [event for _, event in items]
-        if await self._with_retries(lambda: handler(events)) is None:
-            self._count(topic_name, len(events))
+        batch = [Delivered(event, record.partition, record.offset) for record, event in items]
+        if await self._with_retries(lambda: handler(batch)) is None:
+            self._count(topic_name, len(batch))
             return
         # The batch keeps failing: apply its events one by one, so only the bad ones are dead-lettered.
-        for record, event in items:
-            error = await self._with_retries(lambda event=event: handler([event]))  # type: ignore[misc]
+        for (record, _), delivered in zip(items, batch, strict=True):
+            error = await self._with_retries(lambda one=delivered: handler([one]))  # type: ignore[misc]
             if error is None:
                 self._count(topic_name, 1)
             else:

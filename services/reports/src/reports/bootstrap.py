@@ -22,7 +22,7 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     runtime.indexes.extend(INDEXES)
     store = MongoReportsStore(runtime.db, runtime.locks)
     projector = Projector(store, recent_ids=settings.recent_event_ids)
-    consumers.register(runtime.consumer, runtime.broker, projector, topic_prefix=settings.platform.topic_prefix)
+    consumers.register(runtime.consumer, projector)
     track_projection(runtime.metrics.registry, projector.stats)
     app = runtime.create_app(title="partnerapp reports", routers=[http.router(ReportQueries(store))])
     app.state.projector = projector

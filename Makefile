@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 PACKAGES := contracts servicekit instances support reports activity gateway
 
-.PHONY: help sync up down status keys demo test lint format types imports pytest test-unit test-integration \
+.PHONY: help sync web up down status keys demo test lint format types imports pytest test-unit test-integration \
         schemas infra-up infra-down infra-status
 
 help: ## list the targets
@@ -18,7 +18,10 @@ help: ## list the targets
 sync: ## install the workspace (locked versions) into .venv
 	$(UV) sync --frozen
 
-up: sync ## start Kafka, FerretDB and the five services locally, load demo data, print the URLs
+web: ## build the web app (npm ci, type check, vite build) into web/dist, which the gateway serves
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+up: sync web ## start Kafka, FerretDB and the five services locally, load demo data, print the URLs
 	$(STACK) up all
 	$(RUN) python deploy/local/demo.py
 
@@ -34,7 +37,7 @@ status: ## what is running
 demo: ## load the demo data again into a running platform
 	$(RUN) python deploy/local/demo.py
 
-test: lint types imports infra-up pytest ## everything: format, lint, types, import rules, all tests (starts the infra)
+test: lint types imports web infra-up pytest ## everything: format, lint, types, import rules, web build, all tests (starts the infra)
 
 lint: sync ## ruff format check and lint
 	$(RUN) ruff format --check .

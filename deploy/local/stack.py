@@ -39,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("PARTNERAPP_CACHE_DIR", ROOT / ".cache")).resolve()
+WEB_DIST = ROOT / "web" / "dist"  # the built web app, served by the gateway when present
 
 KAFKA_PORT = int(os.environ.get("PARTNERAPP_KAFKA_PORT", "9092"))
 KAFKA_CONTROLLER_PORT = int(os.environ.get("PARTNERAPP_KAFKA_CONTROLLER_PORT", "9093"))
@@ -379,6 +380,8 @@ def service_env(name: str) -> dict[str, str]:
         env["INSTANCES_IMPERSONATION_KEY_FILE"] = str(dev_keys("impersonation")[0])
     if name == "gateway":
         env["GATEWAY_TOKEN_PRIVATE_KEY_FILE"] = str(dev_keys()[0])
+        if (WEB_DIST / "index.html").exists():
+            env["GATEWAY_WEB_DIR"] = str(WEB_DIST)
     return env
 
 

@@ -13,6 +13,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,6 +42,7 @@ KAFKA = "127.0.0.1:9092"
 MONGO = "mongodb://127.0.0.1:27017/"
 PASSWORD = "correct horse battery staple"
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing listens
+WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 
 
 @dataclass
@@ -105,9 +107,10 @@ def stack_platform(topic_prefix: str, key_pair: tuple[str, str]) -> PlatformSett
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    topic_prefix: str, key_pair: tuple[str, str], *, down: tuple[str, ...] = ()
+    topic_prefix: str, key_pair: tuple[str, str], *, down: tuple[str, ...] = (), web: bool = False
 ) -> AsyncIterator[Stack]:
-    """`down` names services left unreachable (their URL points where nothing listens)."""
+    """`down` names services left unreachable (their URL points where nothing listens); `web`
+    serves the built web app (web/dist) from the gateway."""
     platform = stack_platform(topic_prefix, key_pair)
     tag = uuid.uuid4().hex[:8]
     names = {name: f"test_{tag}_{name}" for name in ("instances", "support", "reports", "activity", "gateway")}
@@ -139,6 +142,7 @@ async def running_stack(
             token_private_key=SecretStr(key_pair[0]),
             optional_part_timeout_seconds=2.0,
             login_attempts_per_minute=10_000,
+            web_dir=WEB_DIST if web else None,
             **urls,
             **common,
         ),

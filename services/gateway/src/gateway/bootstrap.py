@@ -31,6 +31,7 @@ from gateway.config import Settings
 from gateway.domain.rate_limit import RateLimiter
 from gateway.entrypoints import consumers, hardware, http, proxy, push
 from gateway.entrypoints.audit import AuditTrail
+from gateway.entrypoints.web import SinglePageApp
 from gateway.service_layer.accounts import Accounts, LoginPolicy
 from gateway.service_layer.notifications import NotificationHub
 from gateway.service_layer.views import Views
@@ -119,6 +120,8 @@ def build_app(
     app.state.login_limiter = login_limiter
     http.install_error_handlers(app)
     app.add_middleware(AuditTrail, audit=audit)
+    if settings.web_dir is not None:
+        app.mount("/", SinglePageApp(settings.web_dir), name="web")  # last: every route above wins
     return app
 
 

@@ -46,6 +46,8 @@ class Settings(ServiceSettings):
     vapid_private_key_file: Path | None = Field(default=None, description="Web Push signing key (PEM, P-256).")
     vapid_subject: str = "mailto:support@partnerapp.example"
 
+    web_dir: Path | None = Field(default=None, description="The built web app (web/dist) to serve at `/`, if any.")
+
     def signing_key(self) -> str | None:
         if self.token_private_key:
             return self.token_private_key.get_secret_value()

@@ -1,0 +1,5 @@
+const es = { title: "reports" };
+
+const en: typeof es = { title: "reports" };
+
+export default { es, en };

@@ -1,0 +1,5 @@
+const es = { title: "support" };
+
+const en: typeof es = { title: "support" };
+
+export default { es, en };

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,7 @@ import pytest_asyncio
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import SpanProcessor
 from pydantic import SecretStr
 from pymongo import MongoClient
 
@@ -35,6 +37,7 @@ from instances.config import Settings as InstancesSettings
 from reports.bootstrap import build_app as build_reports
 from reports.config import Settings as ReportsSettings
 from servicekit.settings import PlatformSettings
+from servicekit.telemetry import Telemetry, setup_telemetry
 from support.bootstrap import build_app as build_support
 from support.config import Settings as SupportSettings
 
@@ -42,7 +45,8 @@ KAFKA = "127.0.0.1:9092"
 MONGO = "mongodb://127.0.0.1:27017/"
 PASSWORD = "correct horse battery staple"
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing listens
-WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+# The built web app; PARTNERAPP_WEB_DIST points elsewhere (e.g. a build of one's own while developing).
+WEB_DIST = Path(os.environ.get("PARTNERAPP_WEB_DIST") or Path(__file__).resolve().parents[2] / "web" / "dist")
 
 
 @dataclass
@@ -107,24 +111,41 @@ def stack_platform(topic_prefix: str, key_pair: tuple[str, str]) -> PlatformSett
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    topic_prefix: str, key_pair: tuple[str, str], *, down: tuple[str, ...] = (), web: bool = False
+    topic_prefix: str,
+    key_pair: tuple[str, str],
+    *,
+    down: tuple[str, ...] = (),
+    web: bool = False,
+    spans: SpanProcessor | None = None,
 ) -> AsyncIterator[Stack]:
     """`down` names services left unreachable (their URL points where nothing listens); `web`
-    serves the built web app (web/dist) from the gateway."""
+    serves the built web app (web/dist) from the gateway; `spans` receives every service's spans."""
+
+    def telemetry(service: str) -> Telemetry | None:
+        return setup_telemetry(service, span_processors=[spans]) if spans else None
+
     platform = stack_platform(topic_prefix, key_pair)
     tag = uuid.uuid4().hex[:8]
     names = {name: f"test_{tag}_{name}" for name in ("instances", "support", "reports", "activity", "gateway")}
     common: dict[str, Any] = {"outbox_scan_seconds": 0.2, "platform": platform}
     instances = build_instances(
-        InstancesSettings(mongo_database=names["instances"], consumer_group=f"instances-{tag}", **common)
+        InstancesSettings(mongo_database=names["instances"], consumer_group=f"instances-{tag}", **common),
+        telemetry=telemetry("instances"),
     )
     instances_transport = httpx.ASGITransport(app=instances)
-    support = build_support(SupportSettings(mongo_database=names["support"], consumer_group=f"support-{tag}", **common))
+    support = build_support(
+        SupportSettings(mongo_database=names["support"], consumer_group=f"support-{tag}", **common),
+        telemetry=telemetry("support"),
+    )
     activity = build_activity(
         ActivitySettings(mongo_database=names["activity"], consumer_group=f"activity-{tag}", platform=platform),
         instances_transport=instances_transport,
+        telemetry=telemetry("activity"),
     )
-    reports = build_reports(ReportsSettings(mongo_database=names["reports"], consumer_group=f"reports-{tag}", **common))
+    reports = build_reports(
+        ReportsSettings(mongo_database=names["reports"], consumer_group=f"reports-{tag}", **common),
+        telemetry=telemetry("reports"),
+    )
     apps = {"instances": instances, "support": support, "reports": reports, "activity": activity}
     every: dict[str, httpx.AsyncBaseTransport] = {
         "instances": instances_transport,
@@ -147,6 +168,7 @@ async def running_stack(
             **common,
         ),
         transports=transports,
+        telemetry=telemetry("gateway"),
     )
     try:
         async with contextlib.AsyncExitStack() as started:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 
@@ -41,3 +42,20 @@ async def test_log_in_and_out(web: Stack, browser: Browser) -> None:
         await page.reload()  # the refresh token keeps the session across reloads
         await expect(page.get_by_role("navigation", name="sections")).to_be_visible()
         await screenshot(page, "login")
+
+
+async def test_the_gateway_serves_the_app_for_its_routes_with_security_headers(web: Stack) -> None:
+    async with web.client() as client:
+        for path in ("/", "/instances/ins-1", "/support/threads/thr-1"):
+            page = await client.get(path)
+            assert page.status_code == 200, path
+            assert '<div id="root">' in page.text
+            assert page.headers["cache-control"] == "no-cache"
+            assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        asset = re.search(r'src="(/assets/[^"]+\.js)"', (await client.get("/")).text)
+        assert asset, "the entry page loads a hashed script"
+        script = await client.get(asset.group(1))
+        assert script.status_code == 200
+        assert "immutable" in script.headers["cache-control"]
+        assert (await client.get("/api/v1/nothing")).status_code == 404, "API paths never fall back to the app"
+        assert (await client.get("/healthz")).json()["service"] == "gateway"

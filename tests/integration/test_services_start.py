@@ -45,6 +45,11 @@ async def test_service_starts_and_is_ready(
             metrics = await client.get("/metrics")
             assert metrics.status_code == 200
             assert "partnerapp_events_dead_lettered" in metrics.text
+            assert "partnerapp_events_published" in metrics.text
+            assert (
+                'partnerapp_http_request_duration_seconds_count{method="GET",route="/openapi.json",status="2xx"} 1.0'
+                in (metrics.text)
+            ), "HTTP latency by route template"
 
 
 async def test_readyz_says_not_ready_when_the_store_is_unreachable(topic_prefix: str) -> None:

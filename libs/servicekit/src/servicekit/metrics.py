@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.consumer import ConsumerStats
 
@@ -115,10 +117,12 @@ class _RuntimeCollector(Collector):
         stats: ConsumerStats,
         lag: Callable[[], Mapping[str, int] | None],
         outbox_backlog: Callable[[], Mapping[str, int]],
+        published: Mapping[str, int],
     ) -> None:
         self._stats = stats
         self._lag = lag
         self._outbox_backlog = outbox_backlog
+        self._published = published
 
     def collect(self) -> Iterator[Metric]:
         consumed = CounterMetricFamily(
@@ -127,6 +131,12 @@ class _RuntimeCollector(Collector):
         for topic, count in sorted(self._stats.by_topic.items()):
             consumed.add_metric([topic], count)
         yield consumed
+        produced = CounterMetricFamily(
+            "partnerapp_events_published", "Events the broker acknowledged, per topic", labels=["topic"]
+        )
+        for topic, count in sorted(self._published.items()):
+            produced.add_metric([topic], count)
+        yield produced
         yield CounterMetricFamily(
             "partnerapp_events_duplicate", "Redelivered events skipped by the inbox", value=self._stats.duplicates
         )
@@ -150,19 +160,30 @@ class _RuntimeCollector(Collector):
             )
 
 
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
 class ServiceMetrics:
     """One registry per service (not the process-global one: tests run several services in a process)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.http_duration = Histogram(
+            "partnerapp_http_request_duration_seconds",
+            "HTTP requests by method, route template and status class",
+            ["method", "route", "status"],
+            buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
 
     def track_runtime(
         self,
         stats: ConsumerStats,
         lag: Callable[[], Mapping[str, int] | None],
         outbox_backlog: Callable[[], Mapping[str, int]],
+        published: Mapping[str, int],
     ) -> None:
-        self.registry.register(_RuntimeCollector(stats, lag, outbox_backlog))
+        self.registry.register(_RuntimeCollector(stats, lag, outbox_backlog, published))
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["health"])
@@ -172,3 +193,41 @@ class ServiceMetrics:
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
         return router
+
+
+class HttpMetrics:
+    """Times every HTTP request into `ServiceMetrics.http_duration`, labelled by route template
+    (`/v1/instances/{instance_id}`, never the id itself: bounded label values)."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = asyncio.get_running_loop().time()
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            route = self._template(scope)
+            if route not in ("/metrics", "/healthz", "/readyz"):
+                elapsed = asyncio.get_running_loop().time() - started
+                self.metrics.http_duration.labels(scope["method"], route, f"{status // 100}xx").observe(elapsed)
+
+    def _template(self, scope: Scope) -> str:
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return str(getattr(route, "path", "unmatched"))
+        return "unmatched"

@@ -11,7 +11,10 @@ the relay copies them into the service's `audit` collection: the record of a cha
 lost when the change was stored.
 
 Document shape: `_outbox: {<id>: <envelope as JSON-compatible dict> | <audit entry>}` plus
-`_outbox_pending: true|false`, a flag the relay finds documents by.
+`_outbox_pending: true|false`, a flag the relay finds documents by. An event also keeps the
+trace context of the request that caused it (`_trace`, W3C `traceparent`): the relay sends it
+later, from another task, as a child of that request, so one trace runs from the front-end's
+call through Kafka to the consumers.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Tracer
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -36,13 +41,22 @@ log = logging.getLogger(__name__)
 
 OUTBOX_FIELD = "_outbox"
 PENDING_FIELD = "_outbox_pending"
+TRACE_FIELD = "_trace"
 
 
 Pending = EventEnvelope[Any] | AuditEntry
 
 
 def _pending_items(items: Iterable[Pending]) -> dict[str, dict[str, Any]]:
-    return {str(item.id): item.model_dump(mode="json") for item in items}
+    trace_context: dict[str, str] = {}
+    propagate.inject(trace_context)  # the current request's span, if any
+    stored = {}
+    for item in items:
+        raw = item.model_dump(mode="json")
+        if isinstance(item, EventEnvelope) and trace_context:
+            raw[TRACE_FIELD] = trace_context
+        stored[str(item.id)] = raw
+    return stored
 
 
 def with_outbox(update: Mapping[str, Any], events: Iterable[Pending]) -> dict[str, Any]:
@@ -92,6 +106,7 @@ class OutboxRelay:
         scan_seconds: float = 10.0,
         batch_size: int = 100,
         locks: DocumentLocks | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._db = db
         self._collections = list(collections)
@@ -100,6 +115,7 @@ class OutboxRelay:
         self._scan_seconds = scan_seconds
         self._batch_size = batch_size
         self._locks = locks or DocumentLocks()
+        self._tracer = tracer or trace.get_tracer(__name__)
         self._wakeup = asyncio.Event()
         self._written: set[tuple[str, Any]] = set()
         self._scan_due = True  # a full scan at start picks up whatever a crash left
@@ -174,7 +190,15 @@ class OutboxRelay:
                 with contextlib.suppress(DuplicateKeyError):  # copied before a crash: same record
                     await self._audit.insert_one({**raw, "_id": key, "at": _parse_time(raw["at"])})
             else:
-                await self._publisher.publish(decode_envelope_dict(raw))
+                event = decode_envelope_dict(raw)
+                parent = propagate.extract(raw.get(TRACE_FIELD) or {})
+                with self._tracer.start_as_current_span(
+                    f"{event.type} send",
+                    context=parent,
+                    kind=SpanKind.PRODUCER,
+                    attributes={"messaging.system": "kafka", "messaging.message.id": str(event.id)},
+                ):
+                    await self._publisher.publish(event)
                 count += 1
             async with self._locks.lock(name, document["_id"]):
                 await collection.update_one(
@@ -192,4 +216,4 @@ def _parse_time(value: str) -> datetime:
 
 
 def decode_envelope_dict(raw: Mapping[str, Any]) -> EventEnvelope[Any]:
-    return decode_envelope(json.dumps(raw).encode())
+    return decode_envelope(json.dumps({k: v for k, v in raw.items() if k != TRACE_FIELD}).encode())

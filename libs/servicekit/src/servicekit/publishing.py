@@ -21,14 +21,22 @@ class KafkaEventPublisher:
     def __init__(self, broker: KafkaBroker, platform: PlatformSettings) -> None:
         self._broker = broker
         self._platform = platform
+        self.published_by_topic: dict[str, int] = {}
+        """Events the broker acknowledged, per topic (read by the service's metrics)."""
 
     async def publish(self, event: EventEnvelope[Any]) -> None:
         await self._send(event, confirm=True)
+        self._count(event.type, 1)
 
     async def publish_many(self, events: Sequence[EventEnvelope[Any]]) -> None:
         """Send all, then wait for every acknowledgement: one round of waiting, not one per event."""
         pending = [await self._send(event, confirm=False) for event in events]
         await asyncio.gather(*pending)
+        for event in events:
+            self._count(event.type, 1)
+
+    def _count(self, topic_name: str, count: int) -> None:
+        self.published_by_topic[topic_name] = self.published_by_topic.get(topic_name, 0) + count
 
     async def _send(self, event: EventEnvelope[Any], *, confirm: bool) -> Any:
         topic(event.type)  # refuse an event whose type is not catalogued

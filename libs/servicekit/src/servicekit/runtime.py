@@ -28,7 +28,7 @@ from servicekit.deadletter import DeadLetterPublisher
 from servicekit.health import ReadinessCheck, health_router
 from servicekit.kafka import create_broker
 from servicekit.limits import BodySizeLimit
-from servicekit.metrics import ConsumerLagMonitor, ServiceMetrics
+from servicekit.metrics import ConsumerLagMonitor, HttpMetrics, ServiceMetrics
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, create_mongo_client, ensure_indexes
 from servicekit.outbox import OutboxRelay, outbox_indexes
 from servicekit.problems import install_problem_handlers
@@ -103,7 +103,9 @@ class ServiceRuntime:
             indexes=list(INBOX_INDEXES),
         )
         runtime.readiness = {"kafka": runtime._kafka_ready, "mongo": runtime._mongo_ready}
-        runtime.metrics.track_runtime(consumer.stats, lambda: lag.last, runtime._outbox_numbers)
+        runtime.metrics.track_runtime(
+            consumer.stats, lambda: lag.last, runtime._outbox_numbers, runtime.publisher.published_by_topic
+        )
         runtime.background.append(runtime._prune_inbox)
         return runtime
 
@@ -121,7 +123,12 @@ class ServiceRuntime:
         """Relay the pending events stored in these collections' documents."""
         names = list(collections)
         self.outbox = OutboxRelay(
-            self.db, names, self.publisher, scan_seconds=self.settings.outbox_scan_seconds, locks=self.locks
+            self.db,
+            names,
+            self.publisher,
+            scan_seconds=self.settings.outbox_scan_seconds,
+            locks=self.locks,
+            tracer=self.telemetry.tracer_provider.get_tracer("servicekit.outbox"),
         )
         self.indexes.extend(outbox_indexes(names))
         self.background.append(self.outbox.run)
@@ -184,6 +191,7 @@ class ServiceRuntime:
         for router in routers:
             app.include_router(router)
         app.add_middleware(BodySizeLimit, max_bytes=self.settings.max_body_bytes)
+        app.add_middleware(HttpMetrics, metrics=self.metrics, routes=app.router.routes)
         FastAPIInstrumentor.instrument_app(
             app,
             tracer_provider=self.telemetry.tracer_provider,

@@ -58,7 +58,7 @@ def build_app(
 
     runtime.background.append(enforce_retention)
     runtime.on_stop.append(instances.close)
-    app = runtime.create_app(title="partnerapp activity", routers=[http.router(service)])
+    app = runtime.create_app(title="partnerapp activity", routers=[http.router(service, runtime.metrics.registry)])
     app.state.activity = service
     http.install_error_handlers(app)
     return app

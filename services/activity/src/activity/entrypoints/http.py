@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request, status
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from activity.adapters.instances_client import InstancesUnavailable
@@ -154,8 +155,13 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def router(service: ActivityService) -> APIRouter:
+def router(service: ActivityService, registry: CollectorRegistry) -> APIRouter:
     api = APIRouter(prefix="/v1")
+    ingested = Counter(
+        "partnerapp_ingest_events",
+        "Telemetry events accepted by the ingest endpoint (acknowledged by Kafka)",
+        registry=registry,
+    )
 
     @api.post(
         "/ingest/events",
@@ -172,7 +178,9 @@ def router(service: ActivityService) -> APIRouter:
         events = [e.model_dump(exclude_none=False) for e in batch.events]
         for event, original in zip(events, batch.events, strict=True):
             event["device"], event["location"] = original.device, original.location
-        return Accepted(accepted=await service.ingest(ingest_key, events, datetime.now(UTC)))
+        accepted = await service.ingest(ingest_key, events, datetime.now(UTC))
+        ingested.inc(accepted)
+        return Accepted(accepted=accepted)
 
     @api.get("/activity/records", tags=["activity"], summary="A terminal's activity by serial or PIN (R-40, R-41)")
     async def search(

@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 PACKAGES := contracts servicekit instances support reports activity gateway
 
-.PHONY: help sync web up down status keys demo test lint format types imports pytest test-unit test-integration \
+.PHONY: help sync web k8s up down status keys demo test lint format types imports pytest test-unit test-integration \
         schemas infra-up infra-down infra-status
 
 help: ## list the targets
@@ -20,6 +20,11 @@ sync: ## install the workspace (locked versions) into .venv
 
 web: ## build the web app (npm ci, type check, vite build) into web/dist, which the gateway serves
 	cd web && npm ci --no-audit --no-fund && npm run build
+
+k8s: sync ## render the Kubernetes overlays (kustomize) and validate them offline into .cache/k8s
+	$(RUN) python deploy/k8s/generate.py --check
+	cd tools/k8s-validate && go vet ./... && go build -buildvcs=false -o ../../.cache/bin/k8s-validate .
+	.cache/bin/k8s-validate -o .cache/k8s deploy/k8s/overlays/dev deploy/k8s/overlays/prod
 
 up: sync web ## start Kafka, FerretDB and the five services locally, load demo data, print the URLs
 	$(STACK) up all
@@ -37,7 +42,7 @@ status: ## what is running
 demo: ## load the demo data again into a running platform
 	$(RUN) python deploy/local/demo.py
 
-test: lint types imports web infra-up pytest ## everything: format, lint, types, import rules, web build, all tests (starts the infra)
+test: lint types imports web k8s infra-up pytest ## everything: lint, types, import rules, web build, k8s manifests, all tests (starts the infra)
 
 lint: sync ## ruff format check and lint
 	$(RUN) ruff format --check .
@@ -50,6 +55,7 @@ format: sync ## apply ruff formatting and safe fixes
 types: sync ## mypy (strict)
 	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
 	MYPYPATH=deploy/local $(RUN) mypy deploy/local/stack.py deploy/local/demo.py
+	$(RUN) mypy deploy/k8s/generate.py bench
 
 imports: sync ## import-linter: services independent, domain layers pure
 	$(RUN) lint-imports
@@ -57,7 +63,7 @@ imports: sync ## import-linter: services independent, domain layers pure
 pytest: sync ## all tests (needs the infra: `make infra-up`)
 	$(RUN) pytest
 
-test-unit: sync ## unit tests only (no infrastructure)
+test-unit: sync k8s ## unit tests only (no infrastructure)
 	$(RUN) pytest -m unit
 
 test-integration: infra-up ## integration tests only

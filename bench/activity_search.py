@@ -35,7 +35,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)  # noqa: S311
-    platform = PlatformSettings(mongo_url=args.mongo)  # type: ignore[arg-type]
+    platform = PlatformSettings(mongo_url=args.mongo)
     client = create_mongo_client(platform, app_name="bench-activity-search")
     db_name = f"bench_activity_{uuid.uuid4().hex[:6]}"
     db = client[db_name]

@@ -1,4 +1,4 @@
-import { useEffect, useRef, type ReactNode } from "react";
+import { useEffect, useId, useRef, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 
 /** Asks before an irreversible action; `children` may hold a form field (e.g. a reason). */
@@ -15,6 +15,7 @@ export function ConfirmDialog(props: {
 }) {
   const { t } = useTranslation();
   const dialog = useRef<HTMLDialogElement>(null);
+  const titleId = useId(); // several dialogs may be mounted on one page
   useEffect(() => {
     const element = dialog.current;
     if (!element) return;
@@ -22,7 +23,7 @@ export function ConfirmDialog(props: {
     if (!props.open && element.open) element.close();
   }, [props.open]);
   return (
-    <dialog ref={dialog} className="dialog" onCancel={props.onCancel} aria-labelledby="confirm-title">
+    <dialog ref={dialog} className="dialog" onCancel={props.onCancel} aria-labelledby={titleId}>
       <form
         method="dialog"
         onSubmit={(event) => {
@@ -30,7 +31,7 @@ export function ConfirmDialog(props: {
           props.onConfirm();
         }}
       >
-        <h2 id="confirm-title">{props.title}</h2>
+        <h2 id={titleId}>{props.title}</h2>
         {props.children}
         <div className="actions">
           <button type="button" onClick={props.onCancel}>

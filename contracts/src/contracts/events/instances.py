@@ -18,6 +18,7 @@ class InstanceProvisioned(Payload):
     company_id: Id
     provisioning_id: Id
     contract_number: str = Field(min_length=1, max_length=64)
+    name: str | None = Field(default=None, max_length=200, description="The instance's name (added in v1; optional).")
     type: InstanceType
     profile: str | None = Field(default=None, description="WDS contracted profile; None for other types.")
     activation_date: date

@@ -336,6 +336,7 @@ def test_generating_activates_the_instance_and_publishes_instance_provisioned() 
         company_id="cmp-1",
         provisioning_id="ins-1",
         contract_number="CTR-2026-0001",
+        name="Acme field team",
         type=InstanceType.WDS,
         profile="enterprise",
         activation_date=date(2026, 1, 31),

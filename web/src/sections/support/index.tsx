@@ -1,24 +1,15 @@
-import { useTranslation } from "react-i18next";
 import { Route, Routes } from "react-router-dom";
 
-import { HelpLink } from "../../components/HelpLink";
+import "./support.css";
+import { ThreadList } from "./ThreadList";
+import { ThreadView } from "./ThreadView";
 
+/** Support (R-10..R-14): the thread list, and a thread at /support/threads/:threadId (R-06's push target). */
 export default function SupportRoutes() {
   return (
     <Routes>
-      <Route index element={<SupportHome />} />
+      <Route index element={<ThreadList />} />
+      <Route path="threads/:threadId" element={<ThreadView />} />
     </Routes>
-  );
-}
-
-function SupportHome() {
-  const { t } = useTranslation("support");
-  return (
-    <section>
-      <header className="section-header">
-        <h1>{t("title")}</h1>
-        <HelpLink section="support" />
-      </header>
-    </section>
   );
 }

@@ -265,6 +265,7 @@ class Instance:
             company_id=self.company_id,
             provisioning_id=self.id,
             contract_number=self.contract.number,
+            name=self.name,
             type=self.type,
             profile=profile_of(self.configuration),
             activation_date=today,

@@ -123,8 +123,11 @@ def instance_provisioned(
     expiry_date: date,
     at: datetime,
     stamp: str,
+    name: str | None = None,
 ) -> InstanceView:
     instance = _instance(current, instance_id, partner_id, company_id, type_)
+    if name is not None and newer(stamp, instance.name_stamp):  # a later rename may have arrived first
+        instance = replace(instance, name=name, name_stamp=stamp)
     instance = replace(
         instance,
         type=type_,  # an earlier-delivered extension or cancellation could not say it

@@ -87,6 +87,7 @@ class Projector:
                 type_=d.type.value,
                 provisioning_id=d.provisioning_id,
                 contract_number=d.contract_number,
+                name=d.name,
                 profile=d.profile,
                 activation_date=d.activation_date,
                 expiry_date=d.expiry_date,

@@ -1,0 +1,137 @@
+import { useEffect, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, useParams } from "react-router-dom";
+
+import { api, ApiError } from "../../api/client";
+import { HelpLink } from "../../components/HelpLink";
+import { useAsync, usePaged } from "../../components/hooks";
+import { ErrorState, Loading } from "../../components/states";
+import { useNotifications } from "../../notifications/NotificationsContext";
+import { actionLabel, DAY, formatTime, type RecordPage, type Terminal } from "./model";
+import { Location } from "./RecordDetail";
+import { RecordList } from "./RecordList";
+import { ReleaseLicense } from "./Release";
+
+const TIMELINE_DAYS = 30;
+const POLL_MS = 1500;
+const POLL_TRIES = 20;
+
+/** R-42: the terminal's latest state (device, versions, battery, bound license) and its timeline. */
+export function TerminalPage() {
+  const { serial = "" } = useParams();
+  const { t, i18n } = useTranslation("activity");
+  const [round, setRound] = useState(0);
+  const [releasedAt, setReleasedAt] = useState<number | null>(null);
+  const terminal = useAsync(
+    (signal) => api<Terminal>(`/activity/terminals/${encodeURIComponent(serial)}`, { signal }),
+    [serial, round],
+  );
+  const timeline = usePaged((cursor) => {
+    // The window ends a little ahead of now, so a reload shows what just happened (e.g. a release).
+    const to = new Date(Date.now() + 60_000);
+    const from = new Date(to.getTime() - TIMELINE_DAYS * DAY);
+    return api<RecordPage>("/activity/records", {
+      query: { serial, from: from.toISOString(), to: to.toISOString(), limit: 20, cursor },
+    });
+  }, [serial, round]);
+
+  // License events of this terminal arrive through Kafka a moment after the action: live
+  // notifications reload the page, and after a release it polls until the release shows.
+  useNotifications((notification) => {
+    if (notification.type.startsWith("license.")) setRound((n) => n + 1);
+  });
+  const releaseShown =
+    releasedAt !== null &&
+    terminal.data?.license_id === null &&
+    timeline.items.some((item) => item.action === "license.released");
+  useEffect(() => {
+    if (releasedAt === null || releaseShown) return;
+    if (Date.now() - releasedAt > POLL_MS * POLL_TRIES) return;
+    const timer = setTimeout(() => setRound((n) => n + 1), POLL_MS);
+    return () => clearTimeout(timer);
+  }, [releasedAt, releaseShown, round]);
+
+  const info = terminal.data;
+  const none = t("record.none");
+  // Releasing goes through a record of the terminal that names the bound license's PIN.
+  const releasable = info?.license_id
+    ? timeline.items.find((item) => item.kind === "telemetry" && item.pin && (!info.pin || item.pin === info.pin))
+    : undefined;
+
+  return (
+    <section className="activity-page">
+      <header className="section-header">
+        <h1>{t("terminal.title", { serial })}</h1>
+        <HelpLink section="activity" />
+      </header>
+      <p className="activity-links">
+        <Link to="/activity/terminals">← {t("terminals")}</Link>
+        <Link to={`/activity?serial=${encodeURIComponent(serial)}`}>{t("terminal.searchActivity")}</Link>
+      </p>
+      {terminal.loading && !info && <Loading />}
+      {terminal.error !== undefined && !info && (
+        <ErrorState
+          error={
+            terminal.error instanceof ApiError && terminal.error.status === 404 ? t("terminal.notFound") : terminal.error
+          }
+          onRetry={terminal.reload}
+        />
+      )}
+      {info && (
+        <article className="card" aria-labelledby="terminal-info-title">
+          <h2 id="terminal-info-title">{t("terminal.info")}</h2>
+          <dl className="details">
+            <dt>{t("terminal.lastSeen")}</dt>
+            <dd>
+              <time dateTime={info.last_seen}>{formatTime(info.last_seen, i18n.language)}</time>
+            </dd>
+            <dt>{t("terminal.lastAction")}</dt>
+            <dd>{actionLabel(t, info.last_action)}</dd>
+            <dt>{t("terminal.device")}</dt>
+            <dd>{[info.maker, info.model].filter(Boolean).join(" ") || none}</dd>
+            <dt>{t("terminal.os")}</dt>
+            <dd>{[info.os, info.os_version].filter(Boolean).join(" ") || none}</dd>
+            <dt>{t("terminal.appVersion")}</dt>
+            <dd>{info.app_version ?? none}</dd>
+            <dt>{t("terminal.battery")}</dt>
+            <dd>{info.battery_pct === null ? none : `${info.battery_pct} %`}</dd>
+            <dt>{t("terminal.location")}</dt>
+            <dd>{info.location ? <Location location={info.location} /> : none}</dd>
+            <dt>{t("terminal.pin")}</dt>
+            <dd>{info.pin ?? none}</dd>
+            <dt>{t("terminal.instance")}</dt>
+            <dd>
+              <Link to={`/instances/${encodeURIComponent(info.instance_id)}`}>{info.instance_id}</Link>
+            </dd>
+            <dt>{t("terminal.license")}</dt>
+            <dd data-testid="terminal-license">{info.license_id ?? t("terminal.noLicense")}</dd>
+          </dl>
+          {releasedAt !== null && (
+            <p className="notice notice-success" role="status">
+              {releaseShown ? t("release.shown") : t("release.done")}
+            </p>
+          )}
+          {releasable?.pin && (
+            <div className="actions">
+              <ReleaseLicense
+                recordId={releasable.id}
+                serial={serial}
+                pin={releasable.pin}
+                onReleased={() => {
+                  setReleasedAt(Date.now());
+                  setRound((n) => n + 1);
+                }}
+              />
+            </div>
+          )}
+        </article>
+      )}
+      <section aria-labelledby="terminal-timeline-title">
+        <h2 id="terminal-timeline-title" className="activity-results-title">
+          {t("terminal.timeline")}
+        </h2>
+        <RecordList records={timeline} empty={t("terminal.noTimeline")} label={t("terminal.timeline")} />
+      </section>
+    </section>
+  );
+}

@@ -1,0 +1,86 @@
+// The activity service's shapes (through the gateway) and small helpers shared by the screens.
+import type { TFunction } from "i18next";
+
+export type RecordKind = "telemetry" | "license" | "session";
+
+export interface ActivityRecord {
+  id: string;
+  event_id: string;
+  kind: RecordKind;
+  serial: string;
+  pin: string | null;
+  instance_id: string;
+  action: string;
+  occurred_at: string;
+  received_at: string;
+  device: Record<string, unknown> | null;
+  battery_pct: number | null;
+  location: { lat?: number; lon?: number; accuracy_m?: number | null; [key: string]: unknown } | null;
+  details: Record<string, unknown>;
+}
+
+export interface RecordPage {
+  items: ActivityRecord[];
+  next_cursor: string | null;
+  window: { from?: string; to?: string };
+}
+
+export interface Terminal {
+  serial: string;
+  instance_id: string;
+  pin: string | null;
+  last_seen: string;
+  last_action: string;
+  maker: string | null;
+  model: string | null;
+  os: string | null;
+  os_version: string | null;
+  app_version: string | null;
+  battery_pct: number | null;
+  location: ActivityRecord["location"];
+  license_id: string | null;
+}
+
+const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;
+
+function pad(n: number): string {
+  return String(n).padStart(2, "0");
+}
+
+/** A Date as the value of an <input type="datetime-local"> (local time, minutes). */
+export function toLocalInput(date: Date): string {
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}`
+  );
+}
+
+/** The value of a datetime-local input (local time) as an ISO instant; null if empty or invalid. */
+export function fromLocalInput(value: string): string | null {
+  if (!value) return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
+export function formatTime(iso: string, language: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat(language, { dateStyle: "short", timeStyle: "medium" }).format(date);
+}
+
+export function actionLabel(t: TFunction<"activity">, action: string): string {
+  const labels = t("actions", { returnObjects: true }) as Record<string, string>;
+  return labels[action] ?? action;
+}
+
+export function deviceText(device: { maker?: unknown; model?: unknown } | null): string | null {
+  if (!device) return null;
+  const text = [device.maker, device.model].filter((part) => typeof part === "string" && part).join(" ");
+  return text || null;
+}
+
+/** The slug of a problem+json `type` (`urn:partnerapp:problem:<slug>`, or a URL's last segment). */
+export function problemSlug(type: string | undefined): string | undefined {
+  return type?.split(/[/:]/).filter(Boolean).pop();
+}

@@ -1,0 +1,163 @@
+// Types of the instances service's answers (through the gateway) and small helpers of this section.
+import { ApiError } from "../../api/client";
+
+export const TYPES = ["WDS", "MCRM", "S360", "WTA"] as const;
+export type InstanceType = (typeof TYPES)[number];
+export const STATUSES = ["active", "cancellation_requested", "cancelled", "expired"] as const;
+export type InstanceStatus = (typeof STATUSES)[number];
+export type LicenseStatus = "active" | "released" | "revoked";
+export type Stage = "draft" | "provisioned" | "generated" | "cancelled";
+
+export type Configuration = Record<string, unknown>;
+
+export interface LicenseSummary {
+  quota: number;
+  in_use: number;
+  active: number;
+  released: number;
+  revoked: number;
+}
+
+export interface Instance {
+  id: string;
+  company_id: string;
+  type: InstanceType;
+  name: string;
+  stage: Stage;
+  status: InstanceStatus | null;
+  profile: string | null;
+  configuration: Configuration;
+  term_months: number;
+  contract_number: string | null;
+  activation_date: string | null;
+  expiry_date: string | null;
+  session_epoch: number;
+  cancellation: { reason: string; requested_by: string; requested_at: string } | null;
+  licenses: LicenseSummary;
+  has_ingest_key: boolean;
+  created_at: string;
+  updated_at: string;
+  version: number;
+}
+
+export interface License {
+  id: string;
+  instance_id: string;
+  user_name: string;
+  email: string;
+  pin: string;
+  serial: string | null;
+  status: LicenseStatus;
+  revoked_reason: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Address {
+  street: string;
+  city: string;
+  postal_code: string;
+  province: string;
+  country?: string;
+}
+
+export interface Company {
+  id: string;
+  name: string;
+  tax_id: string;
+  address: Record<string, string>;
+  contact_person: string;
+  email: string;
+  phone: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Contract {
+  number: string;
+  issued_at: string;
+  vendor: Record<string, string>;
+  customer: Record<string, string>;
+  partner_id: string;
+  product_type: InstanceType;
+  product_name: string;
+  profile: string | null;
+  term_months: number;
+  currency: string;
+  unit_price: string;
+  seats: number;
+  monthly_total: string;
+  term_total: string;
+  terms: string;
+}
+
+export interface Terminal {
+  serial: string;
+  pin: string | null;
+  last_seen: string;
+  last_action: string;
+  maker: string | null;
+  model: string | null;
+  battery_pct: number | null;
+  license_id: string | null;
+}
+
+export interface Degraded {
+  part: string;
+  service: string;
+}
+
+export interface InstanceView {
+  instance: Instance;
+  licenses: { items: License[]; next_cursor: string | null } | null;
+  thread: { id: string; company_name: string | null; unread: number; message_count: number } | null;
+  terminals: Terminal[] | null;
+  degraded: Degraded[];
+}
+
+/** The instance can still change (generated and not cancelled). */
+export function isLive(instance: Instance): boolean {
+  return instance.stage === "generated" && instance.status !== null && instance.status !== "cancelled";
+}
+
+/** A cancellation can be requested of an active instance (an expired one is still active underneath). */
+export function canRequestCancellation(instance: Instance): boolean {
+  return instance.stage === "generated" && (instance.status === "active" || instance.status === "expired");
+}
+
+/** The error of one field of a problem+json answer (full path, e.g. `configuration.terminal_quota`). */
+export function fieldError(error: unknown, field: string): string | undefined {
+  if (!(error instanceof ApiError)) return undefined;
+  return error.problem.errors?.find((e) => e.field === field)?.message;
+}
+
+/** The error to show at form level: everything not tied to one of the form's fields. */
+export function formError(error: unknown, fields: string[]): string | undefined {
+  if (!error) return undefined;
+  if (error instanceof ApiError) {
+    const named = error.problem.errors ?? [];
+    if (named.length > 0 && named.every((e) => fields.includes(e.field))) return undefined;
+    const others = named.filter((e) => !fields.includes(e.field));
+    if (others.length > 0) return others.map((e) => `${e.field}: ${e.message}`).join("; ");
+    return error.message;
+  }
+  return error instanceof TypeError ? undefined : String(error);
+}
+
+export function formatDate(value: string | null | undefined, language: string): string {
+  if (!value) return "—";
+  const date = value.length === 10 ? new Date(`${value}T00:00:00`) : new Date(value);
+  return date.toLocaleDateString(language === "en" ? "en-GB" : "es-ES");
+}
+
+export function formatDateTime(value: string | null | undefined, language: string): string {
+  if (!value) return "—";
+  return new Date(value).toLocaleString(language === "en" ? "en-GB" : "es-ES");
+}
+
+/** A date (YYYY-MM-DD) `days` after `value` (or today). */
+export function addDays(value: string | null, days: number): string {
+  const base = value ? new Date(`${value}T00:00:00Z`) : new Date();
+  base.setUTCDate(base.getUTCDate() + days);
+  return base.toISOString().slice(0, 10);
+}

@@ -1,0 +1,143 @@
+import { useEffect, useRef, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link } from "react-router-dom";
+
+import { api, type Page } from "../../api/client";
+import { PartnerSelector } from "../../App";
+import { useAuth } from "../../auth/AuthContext";
+import { HelpLink } from "../../components/HelpLink";
+import { usePaged, type Paged } from "../../components/hooks";
+import { Empty, ErrorState, Loading } from "../../components/states";
+import { useNotifications } from "../../notifications/NotificationsContext";
+import { formatWhen, type Thread } from "./types";
+
+const SEARCH_DELAY_MS = 300;
+const LIVE_REFRESH_DELAY_MS = 250;
+
+/** R-10, R-11: one thread per company of the acting partner, newest activity first. */
+export function ThreadList() {
+  const { t } = useTranslation("support");
+  const { user, partnerId } = useAuth();
+  const staff = user?.role === "staff";
+  const [text, setText] = useState("");
+  const [query, setQuery] = useState("");
+
+  useEffect(() => {
+    const timer = setTimeout(() => setQuery(text.trim()), SEARCH_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [text]);
+
+  const threads = usePaged(
+    (cursor) =>
+      api<Page<Thread>>("/threads", {
+        query: { q: query || undefined, partner_id: staff ? partnerId : undefined, cursor, limit: 20 },
+      }),
+    [query, partnerId, staff],
+  );
+
+  // A posted message moves its thread up and changes its unread count: refresh (coalesced).
+  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => void (pending.current && clearTimeout(pending.current)), []);
+  useNotifications((notification) => {
+    if (notification.type !== "message.posted") return;
+    if (staff && partnerId && notification.partner_id !== partnerId) return;
+    if (pending.current) clearTimeout(pending.current);
+    pending.current = setTimeout(() => {
+      pending.current = null;
+      threads.reload();
+    }, LIVE_REFRESH_DELAY_MS);
+  });
+
+  return (
+    <section className="support support-threads">
+      <header className="section-header">
+        <h1>{t("title")}</h1>
+        <HelpLink section="support" />
+      </header>
+      <div className="toolbar" role="toolbar" aria-label={t("list.toolbar")}>
+        {staff && <PartnerSelector />}
+        <form role="search" className="support-search" onSubmit={(event) => event.preventDefault()}>
+          <label>
+            <span className="visually-hidden">{t("list.search")}</span>
+            <input
+              type="search"
+              value={text}
+              placeholder={t("list.searchPlaceholder")}
+              onChange={(event) => setText(event.target.value)}
+              maxLength={100}
+            />
+          </label>
+        </form>
+        <button type="button" onClick={threads.reload} disabled={threads.loading}>
+          {t("list.refresh")}
+        </button>
+      </div>
+      <ThreadItems threads={threads} searching={query !== ""} />
+    </section>
+  );
+}
+
+function ThreadItems({ threads, searching }: { threads: Paged<Thread>; searching: boolean }) {
+  const { t } = useTranslation("support");
+  const { t: common } = useTranslation();
+  if (threads.error && threads.items.length === 0) return <ErrorState error={threads.error} onRetry={threads.reload} />;
+  if (threads.loading && threads.items.length === 0) return <Loading />;
+  if (threads.items.length === 0) return <Empty>{searching ? t("list.noMatch") : t("list.empty")}</Empty>;
+  return (
+    <>
+      {threads.error != null && <ErrorState error={threads.error} onRetry={threads.reload} />}
+      <ul className="list support-thread-list" aria-label={t("list.threads")}>
+        {threads.items.map((thread) => (
+          <ThreadRow key={thread.id} thread={thread} />
+        ))}
+      </ul>
+      {threads.hasMore && (
+        <div className="actions">
+          <button type="button" onClick={threads.loadMore} disabled={threads.loading}>
+            {common("loadMore")}
+          </button>
+        </div>
+      )}
+    </>
+  );
+}
+
+function ThreadRow({ thread }: { thread: Thread }) {
+  const { t, i18n } = useTranslation("support");
+  const last = thread.last_message;
+  const name = thread.company_name ?? t("list.unnamed", { id: thread.company_id });
+  return (
+    <li className={thread.unread > 0 ? "unread" : undefined}>
+      <Link to={`/support/threads/${encodeURIComponent(thread.id)}`} className="support-thread">
+        <span className="support-thread-line">
+          <strong className="support-thread-name">{name}</strong>
+          {last && (
+            <time className="muted" dateTime={last.at}>
+              {formatWhen(last.at, i18n.language)}
+            </time>
+          )}
+        </span>
+        <span className="support-thread-line">
+          <span className="support-thread-preview muted">
+            {last ? (
+              <>
+                {last.direction === "sent" && t("list.you")}
+                {last.preview}
+              </>
+            ) : (
+              t("list.noMessages")
+            )}
+          </span>
+          {thread.unread > 0 && (
+            <>
+              <span className="badge unread" data-testid="unread" aria-hidden="true">
+                {thread.unread}
+              </span>
+              <span className="visually-hidden">{t("list.unread", { count: thread.unread })}</span>
+            </>
+          )}
+        </span>
+      </Link>
+    </li>
+  );
+}

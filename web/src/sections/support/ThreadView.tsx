@@ -1,0 +1,364 @@
+import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, useParams } from "react-router-dom";
+
+import { api, ApiError, idempotencyKey, type Page } from "../../api/client";
+import { useAuth } from "../../auth/AuthContext";
+import { HelpLink } from "../../components/HelpLink";
+import { useAsync } from "../../components/hooks";
+import { DegradedNotice, Empty, ErrorState, Loading } from "../../components/states";
+import { useNotifications } from "../../notifications/NotificationsContext";
+import { formatWhen, type Instance, type Message, type ThreadView as ThreadViewData } from "./types";
+
+const PAGE_SIZE = 20;
+const MAX_BODY_CHARS = 5000;
+const HEADER_EVENTS = new Set([
+  "instance.provisioned",
+  "instance.updated",
+  "instance.extended",
+  "instance.cancellation_requested",
+  "license.added",
+  "license.revoked",
+  "license.released",
+]);
+
+/** R-12..R-14: the thread's toolbar (company, instances and their licenses) and its messages. */
+export function ThreadView() {
+  const { threadId = "" } = useParams();
+  const { t } = useTranslation("support");
+  const { user } = useAuth();
+  const path = `/threads/${encodeURIComponent(threadId)}`;
+  const header = useAsync((signal) => api<ThreadViewData>(`/views${path}`, { signal }), [path]);
+  const messages = useMessages(path);
+
+  const markRead = useCallback(() => {
+    api(`${path}/read`, { method: "POST" }).catch(() => undefined); // a hint for the unread counts only
+  }, [path]);
+  useEffect(markRead, [markRead]);
+
+  const [arrivals, setArrivals] = useState(0);
+  const instanceIds = new Set(header.data?.instances?.items.map((instance) => instance.id) ?? []);
+  useNotifications((notification) => {
+    if (notification.type === "message.posted" && notification.data.thread_id === threadId) {
+      messages.refreshNewest();
+      markRead();
+      if (notification.data.author_id !== user?.id) setArrivals((n) => n + 1);
+    } else if (
+      HEADER_EVENTS.has(notification.type) &&
+      (notification.data.company_id === header.data?.thread.company_id ||
+        instanceIds.has(notification.data.instance_id ?? ""))
+    ) {
+      header.reload();
+    }
+  });
+
+  if (header.error && !header.data) {
+    return (
+      <section className="support support-thread">
+        <BackLink />
+        <ErrorState error={header.error} onRetry={header.reload} />
+      </section>
+    );
+  }
+  if (!header.data) return <Loading />;
+  const view = header.data;
+  return (
+    <section className="support support-thread">
+      <header className="section-header">
+        <BackLink />
+        <HelpLink section="support" />
+      </header>
+      <ThreadHeader view={view} />
+      <section className="support-conversation" aria-labelledby="support-messages-title">
+        <h2 id="support-messages-title" className="visually-hidden">
+          {t("thread.messages")}
+        </h2>
+        <MessageList messages={messages} />
+        <p className="visually-hidden" role="status" aria-live="polite">
+          {arrivals > 0 ? t("thread.arrived") : ""}
+        </p>
+        <Composer path={path} onSent={messages.add} />
+      </section>
+    </section>
+  );
+}
+
+function BackLink() {
+  const { t } = useTranslation("support");
+  return (
+    <Link to="/support" className="support-back">
+      ← {t("thread.back")}
+    </Link>
+  );
+}
+
+function ThreadHeader({ view }: { view: ThreadViewData }) {
+  const { t } = useTranslation("support");
+  const { company, thread, instances } = view;
+  const name = company?.name ?? thread.company_name ?? t("list.unnamed", { id: thread.company_id });
+  const address = company ? [company.address.street, company.address.postal_code, company.address.city] : [];
+  return (
+    <div className="card support-header">
+      <h1>{name}</h1>
+      <DegradedNotice degraded={view.degraded} />
+      <nav className="toolbar support-header-actions" aria-label={t("thread.toolbar")}>
+        <Link to={`/instances/companies/${encodeURIComponent(thread.company_id)}`} className="button-link">
+          {t("thread.viewCompany")}
+        </Link>
+      </nav>
+      {company && (
+        <details className="support-company">
+          <summary>{t("thread.company")}</summary>
+          <dl className="details">
+            <dt>{t("thread.taxId")}</dt>
+            <dd>{company.tax_id}</dd>
+            <dt>{t("thread.contact")}</dt>
+            <dd>{company.contact_person}</dd>
+            <dt>{t("thread.email")}</dt>
+            <dd>
+              <a href={`mailto:${company.email}`}>{company.email}</a>
+            </dd>
+            <dt>{t("thread.phone")}</dt>
+            <dd>
+              <a href={`tel:${company.phone.replace(/[^+0-9]/g, "")}`}>{company.phone}</a>
+            </dd>
+            <dt>{t("thread.address")}</dt>
+            <dd>{address.filter(Boolean).join(", ")}</dd>
+          </dl>
+        </details>
+      )}
+      {instances && (
+        <>
+          <h2 className="support-subtitle">{t("thread.instances")}</h2>
+          {instances.items.length === 0 ? (
+            <p className="muted">{t("thread.noInstances")}</p>
+          ) : (
+            <ul className="list support-instances" aria-label={t("thread.instances")}>
+              {instances.items.map((instance) => (
+                <InstanceRow key={instance.id} instance={instance} />
+              ))}
+            </ul>
+          )}
+        </>
+      )}
+    </div>
+  );
+}
+
+function InstanceRow({ instance }: { instance: Instance }) {
+  const { t } = useTranslation("support");
+  const target = `/instances/${encodeURIComponent(instance.id)}`;
+  const status = instance.status ?? "draft";
+  return (
+    <li className="support-instance">
+      <div className="support-instance-line">
+        <strong>{instance.name}</strong>
+        <span className={`badge type-${instance.type.toLowerCase()}`}>{instance.type}</span>
+        <span className={`badge ${status}`}>{t(`status.${status}`, { defaultValue: t("thread.draft") })}</span>
+      </div>
+      <p className="muted">{t("thread.licenses", { inUse: instance.licenses.in_use, quota: instance.licenses.quota })}</p>
+      <div className="support-instance-actions">
+        <Link to={target} aria-label={t("thread.instanceActionsOf", { name: instance.name })}>
+          {t("thread.instanceActions")}
+        </Link>
+        <Link to={`${target}#licenses`} aria-label={t("thread.viewLicensesOf", { name: instance.name })}>
+          {t("thread.viewLicenses")}
+        </Link>
+      </div>
+    </li>
+  );
+}
+
+interface Messages {
+  items: Message[];
+  loading: boolean;
+  error: unknown;
+  hasMore: boolean;
+  loadOlder(): void;
+  refreshNewest(): void;
+  reload(): void;
+  add(message: Message): void;
+}
+
+/** Newest first, by `seq`; a page merged in never duplicates a message already shown. */
+function merge(current: Message[], incoming: Message[]): Message[] {
+  const byId = new Map(current.map((message) => [message.id, message]));
+  for (const message of incoming) byId.set(message.id, message);
+  return [...byId.values()].sort((a, b) => b.seq - a.seq);
+}
+
+function useMessages(path: string): Messages {
+  const [items, setItems] = useState<Message[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<unknown>(undefined);
+  const [round, setRound] = useState(0);
+  const generation = useRef(0);
+
+  const fetchPage = useCallback(
+    (from: string | null, mode: "replace" | "older" | "newest") => {
+      const mine = ++generation.current;
+      setLoading(true);
+      setError(undefined);
+      api<Page<Message>>(`${path}/messages`, { query: { limit: PAGE_SIZE, cursor: from } }).then(
+        (page) => {
+          if (mine !== generation.current) return;
+          setItems((previous) => (mode === "replace" ? page.items : merge(previous, page.items)));
+          if (mode !== "newest") setCursor(page.next_cursor);
+          setLoading(false);
+        },
+        (failure: unknown) => {
+          if (mine !== generation.current) return;
+          setError(failure);
+          setLoading(false);
+        },
+      );
+    },
+    [path],
+  );
+
+  useEffect(() => {
+    setItems([]);
+    setCursor(null);
+    fetchPage(null, "replace");
+  }, [fetchPage, round]);
+
+  return {
+    items,
+    loading,
+    error,
+    hasMore: cursor !== null,
+    loadOlder: () => cursor && fetchPage(cursor, "older"),
+    refreshNewest: () => fetchPage(null, items.length === 0 ? "replace" : "newest"),
+    reload: () => setRound((n) => n + 1),
+    add: (message) => setItems((previous) => merge(previous, [message])),
+  };
+}
+
+function MessageList({ messages }: { messages: Messages }) {
+  const { t } = useTranslation("support");
+  if (messages.error && messages.items.length === 0) return <ErrorState error={messages.error} onRetry={messages.reload} />;
+  if (messages.loading && messages.items.length === 0) return <Loading />;
+  if (messages.items.length === 0) return <Empty>{t("thread.noMessages")}</Empty>;
+  return (
+    <div className="support-scroll">
+      {messages.hasMore && (
+        <div className="support-older">
+          <button type="button" onClick={messages.loadOlder} disabled={messages.loading}>
+            {t("thread.older")}
+          </button>
+        </div>
+      )}
+      {messages.error != null && <ErrorState error={messages.error} onRetry={messages.reload} />}
+      <ol className="messages" aria-label={t("thread.messages")}>
+        {messages.items.map((message) => (
+          <MessageItem key={message.id} message={message} />
+        ))}
+      </ol>
+    </div>
+  );
+}
+
+function MessageItem({ message }: { message: Message }) {
+  const { t, i18n } = useTranslation("support");
+  const author =
+    message.direction === "sent"
+      ? t("thread.you")
+      : message.author_side === "support"
+        ? t("thread.authorSupport")
+        : message.author_side === "partner"
+          ? t("thread.authorPartner")
+          : t("thread.authorSystem");
+  return (
+    <li className={`message ${message.direction}`} data-direction={message.direction}>
+      <span className="visually-hidden">{t(`thread.${message.direction}`)}: </span>
+      <p className="message-body">{message.body}</p>
+      <p className="message-meta">
+        <span>{author}</span> · <time dateTime={message.created_at}>{formatWhen(message.created_at, i18n.language, true)}</time>
+      </p>
+    </li>
+  );
+}
+
+function Composer({ path, onSent }: { path: string; onSent(message: Message): void }) {
+  const { t } = useTranslation("support");
+  const [text, setText] = useState("");
+  const [sending, setSending] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  // One key per message: a retry after a failure posts it once; editing the text makes a new message.
+  const key = useRef<string | null>(null);
+
+  async function send(event?: FormEvent) {
+    event?.preventDefault();
+    const body = text.trim();
+    if (!body || sending) return;
+    key.current ??= idempotencyKey();
+    setSending(true);
+    setError(undefined);
+    try {
+      const message = await api<Message>(`${path}/messages`, {
+        method: "POST",
+        body: { body },
+        headers: { "Idempotency-Key": key.current },
+      });
+      key.current = null;
+      setText("");
+      onSent(message);
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setSending(false);
+    }
+  }
+
+  function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) void send();
+  }
+
+  const fieldError = error instanceof ApiError ? error.fieldError("body") : undefined;
+  const generalError =
+    error === undefined || fieldError
+      ? undefined
+      : error instanceof ApiError
+        ? `${error.message} — ${t("thread.sendFailed")}`
+        : t("thread.sendFailed");
+  return (
+    <form className="card support-composer" onSubmit={(event) => void send(event)}>
+      <label>
+        {t("thread.message")}
+        <textarea
+          value={text}
+          rows={3}
+          maxLength={MAX_BODY_CHARS}
+          placeholder={t("thread.placeholder")}
+          aria-invalid={fieldError ? true : undefined}
+          aria-describedby="support-composer-hint"
+          onChange={(event) => {
+            setText(event.target.value);
+            key.current = null;
+            if (error) setError(undefined);
+          }}
+          onKeyDown={onKeyDown}
+        />
+      </label>
+      {fieldError && (
+        <p className="field-error" role="alert">
+          {fieldError}
+        </p>
+      )}
+      {generalError && (
+        <p className="field-error" role="alert">
+          {generalError}
+        </p>
+      )}
+      <div className="support-composer-actions">
+        <span id="support-composer-hint" className="muted">
+          {t("thread.sendHint")}
+        </span>
+        <button type="submit" className="primary" disabled={sending || text.trim() === ""}>
+          {sending ? t("thread.sending") : t("thread.send")}
+        </button>
+      </div>
+    </form>
+  );
+}

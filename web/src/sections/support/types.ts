@@ -1,0 +1,66 @@
+// The shapes of the public API this section reads (support__ThreadOut, support__MessageOut,
+// the composed thread view of the gateway, instances__CompanyOut / InstanceOut).
+
+export type Side = "partner" | "support" | "system";
+export type Direction = "sent" | "received" | "system";
+
+export interface Thread {
+  id: string;
+  partner_id: string;
+  company_id: string;
+  company_name: string | null;
+  message_count: number;
+  unread: number;
+  last_message: { preview: string; side: Side; direction: Direction; at: string } | null;
+  created_at: string;
+}
+
+export interface Message {
+  id: string;
+  thread_id: string;
+  seq: number;
+  author_id: string;
+  author_side: Side;
+  direction: Direction;
+  body: string;
+  created_at: string;
+}
+
+export interface Company {
+  id: string;
+  name: string;
+  tax_id: string;
+  address: Record<string, string>;
+  contact_person: string;
+  email: string;
+  phone: string;
+}
+
+export interface Instance {
+  id: string;
+  company_id: string;
+  type: "WDS" | "MCRM" | "S360" | "WTA";
+  name: string;
+  stage: string;
+  status: string | null;
+  profile: string | null;
+  licenses: { quota: number; in_use: number; active: number; released: number; revoked: number };
+}
+
+export interface ThreadView {
+  thread: Thread;
+  company: Company | null;
+  instances: { items: Instance[]; next_cursor: string | null } | null;
+  degraded: { part: string; service: string; reason: string }[];
+}
+
+/** Local date/time: only the time for today; before, the day (and with `full` its time too). */
+export function formatWhen(iso: string, language: string, full = false): string {
+  const when = new Date(iso);
+  const today = new Date();
+  const sameDay = when.toDateString() === today.toDateString();
+  const time: Intl.DateTimeFormatOptions = { hour: "2-digit", minute: "2-digit" };
+  const day: Intl.DateTimeFormatOptions = { day: "2-digit", month: "short" };
+  const options = sameDay ? time : full ? { ...day, ...time } : day;
+  return new Intl.DateTimeFormat(language === "en" ? "en-GB" : "es-ES", options).format(when);
+}

@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 PACKAGES := contracts servicekit instances support reports activity gateway
 
-.PHONY: help sync web k8s up down status keys demo test lint format types imports pytest test-unit test-integration \
+.PHONY: help sync web k8s test-faults up down status keys demo test lint format types imports pytest test-unit test-integration \
         schemas infra-up infra-down infra-status
 
 help: ## list the targets
@@ -65,6 +65,9 @@ pytest: sync ## all tests (needs the infra: `make infra-up`)
 
 test-unit: sync k8s ## unit tests only (no infrastructure)
 	$(RUN) pytest -m unit
+
+test-faults: infra-up ## the fault suite with the issue's full counts; writes tests/faults/results.md (`make test` runs a short version)
+	FAULTS_FULL=1 $(RUN) pytest -m faults tests/faults
 
 test-integration: infra-up ## integration tests only
 	$(RUN) pytest -m integration

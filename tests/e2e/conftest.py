@@ -117,9 +117,11 @@ async def running_stack(
     down: tuple[str, ...] = (),
     web: bool = False,
     spans: SpanProcessor | None = None,
+    impersonation_key: str | None = None,
 ) -> AsyncIterator[Stack]:
     """`down` names services left unreachable (their URL points where nothing listens); `web`
-    serves the built web app (web/dist) from the gateway; `spans` receives every service's spans."""
+    serves the built web app (web/dist) from the gateway; `spans` receives every service's spans;
+    `impersonation_key` (Ed25519 PEM) lets the instances service sign the panel's impersonation tokens."""
 
     def telemetry(service: str) -> Telemetry | None:
         return setup_telemetry(service, span_processors=[spans]) if spans else None
@@ -129,7 +131,12 @@ async def running_stack(
     names = {name: f"test_{tag}_{name}" for name in ("instances", "support", "reports", "activity", "gateway")}
     common: dict[str, Any] = {"outbox_scan_seconds": 0.2, "platform": platform}
     instances = build_instances(
-        InstancesSettings(mongo_database=names["instances"], consumer_group=f"instances-{tag}", **common),
+        InstancesSettings(
+            mongo_database=names["instances"],
+            consumer_group=f"instances-{tag}",
+            impersonation_key=impersonation_key,
+            **common,
+        ),
         telemetry=telemetry("instances"),
     )
     instances_transport = httpx.ASGITransport(app=instances)

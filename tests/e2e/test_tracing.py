@@ -49,8 +49,11 @@ async def test_one_trace_from_the_gateway_through_kafka_to_the_consumers(
             assert created.status_code == 201, created.text
 
         def consumed_by(service: str) -> ReadableSpan | None:
-            for span in exporter.get_finished_spans():
-                if span.kind == SpanKind.CONSUMER and service_of(span) == service and "company.created" in span.name:
+            """The service's consumer span of the event, once it and its links are exported."""
+            spans = exporter.get_finished_spans()
+            for span in spans:
+                ours = span.kind == SpanKind.CONSUMER and service_of(span) == service and "company.created" in span.name
+                if ours and any(s.links for s in chain(spans, span)):
                     return span
             return None
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
 from servicekit.settings import PlatformSettings
@@ -18,6 +19,15 @@ from servicekit.settings import PlatformSettings
 T = TypeVar("T")
 
 Document = dict[str, Any]
+
+
+def is_duplicate_key(exc: OperationFailure) -> bool:
+    """Whether a write failed on a unique index: MongoDB's duplicate key error (11000), or FerretDB
+    1.x (SQLite), which reports a unique index violated by an *update* as an internal error."""
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    message = str((exc.details or {}).get("errmsg", exc))
+    return "UNIQUE constraint failed" in message
 
 
 class DocumentLocks:

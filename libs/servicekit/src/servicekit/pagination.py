@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -62,11 +63,19 @@ def decode_cursor(cursor: str) -> tuple[Any, str]:
     except (binascii.Error, ValueError, TypeError) as exc:
         raise InvalidCursor("the cursor is not one this API returned") from exc
     if isinstance(value, dict) and set(value) == {"datetime"}:
-        try:
+        try:  # cursors carry aware datetimes, which the store compares in UTC
             value = datetime.fromisoformat(value["datetime"])
-        except (TypeError, ValueError) as exc:
+            if value.tzinfo is None:
+                raise ValueError("a naive datetime")
+            value = value.astimezone(UTC)
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidCursor("the cursor is not one this API returned") from exc
     if not isinstance(item_id, str) or not isinstance(value, (str, int, float, bool, datetime, type(None))):
+        raise InvalidCursor("the cursor is not one this API returned")
+    # A forged number the store cannot hold (BSON: 64-bit integers, finite doubles in sort keys).
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise InvalidCursor("the cursor is not one this API returned")
+    if isinstance(value, float) and not math.isfinite(value):
         raise InvalidCursor("the cursor is not one this API returned")
     return value, item_id
 

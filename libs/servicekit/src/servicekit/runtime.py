@@ -31,7 +31,7 @@ from servicekit.limits import BodySizeLimit
 from servicekit.metrics import ConsumerLagMonitor, HttpMetrics, ServiceMetrics
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, create_mongo_client, ensure_indexes
 from servicekit.outbox import OutboxRelay, outbox_indexes
-from servicekit.problems import install_problem_handlers
+from servicekit.problems import document_problems, install_problem_handlers
 from servicekit.publishing import KafkaEventPublisher
 from servicekit.settings import ServiceSettings
 from servicekit.telemetry import Telemetry, setup_telemetry
@@ -131,7 +131,8 @@ class ServiceRuntime:
             tracer=self.telemetry.tracer_provider.get_tracer("servicekit.outbox"),
         )
         self.indexes.extend(outbox_indexes(names))
-        self.background.append(self.outbox.run)
+        if self.settings.outbox_relay:
+            self.background.append(self.outbox.run)
         self.readiness["outbox"] = self._outbox_backlog
         return self.outbox
 
@@ -186,6 +187,7 @@ class ServiceRuntime:
         app.state.runtime = self
         app.state.token_verifier = self.verifier
         install_problem_handlers(app)
+        document_problems(app)
         app.include_router(health_router(self.name, self.readiness))
         app.include_router(self.metrics.router())
         for router in routers:

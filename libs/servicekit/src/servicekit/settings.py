@@ -57,6 +57,10 @@ class ServiceSettings(BaseSettings):
         le=600,
         description="Full scan for pending events; this process's writes are relayed at once",
     )
+    outbox_relay: bool = Field(
+        default=True,
+        description="Run the outbox relay in this process; off only to test a crash between write and publish",
+    )
     inbox_retention_hours: float = Field(default=7 * 24, gt=0, description="How long applied event ids are kept")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)

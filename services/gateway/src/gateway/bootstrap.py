@@ -106,7 +106,8 @@ def build_app(
         audit=audit,
         login_limiter=login_limiter,
     )
-    forwarded = proxy.router(backends, ingest_limiter=RateLimiter(settings.ingest_requests_per_second, 1.0))
+    ingest_limiter = RateLimiter(settings.ingest_requests_per_second, 1.0)
+    forwarded = proxy.router(backends, ingest_limiter=ingest_limiter)
     # The gateway's own routes first: the forwarding router catches every other `/api/v1/<resource>`.
     routers = [
         own,
@@ -118,6 +119,7 @@ def build_app(
     app = runtime.create_app(title="partnerapp gateway", routers=routers)
     app.state.accounts = accounts
     app.state.login_limiter = login_limiter
+    app.state.ingest_limiter = ingest_limiter
     http.install_error_handlers(app)
     app.add_middleware(AuditTrail, audit=audit)
     if settings.web_dir is not None:

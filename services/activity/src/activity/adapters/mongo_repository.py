@@ -27,7 +27,7 @@ from activity.domain.model import ActivityRecord, RecordKind, Terminal, parse_re
 from activity.service_layer.ports import IngestKey, RecordQuery
 from contracts import topic
 from servicekit.mongo import Document, DocumentLocks, IndexSpec
-from servicekit.pagination import Page, Sort, after_cursor, decode_cursor, encode_cursor
+from servicekit.pagination import InvalidCursor, Page, Sort, after_cursor, decode_cursor, encode_cursor
 
 TERMINALS = "terminals"
 PINS = "pins"
@@ -217,6 +217,8 @@ class MongoTerminalStore:
         )
         if cursor is not None:
             last_seen, serial = decode_cursor(cursor)
+            if not isinstance(last_seen, datetime):  # a cursor of another list, or forged
+                raise InvalidCursor("the cursor is not one this API returned")
             mine = [t for t in mine if (t.last_seen, t.serial) < (last_seen, serial)]
         page = mine[:limit]
         next_cursor = encode_cursor(page[-1].last_seen, page[-1].serial) if len(mine) > limit else None

@@ -64,10 +64,14 @@ class Window:
     @classmethod
     def of(cls, start: datetime | None, end: datetime | None, now: datetime) -> Window:
         """From/to as asked, the last 24 hours by default; at most 31 days, never inverted."""
-        end = end or (start + DEFAULT_WINDOW if start else now)
-        start = start or end - DEFAULT_WINDOW
-        if start.tzinfo is None or end.tzinfo is None:
-            raise InvalidWindow("from and to need a time zone offset")
+        try:  # at either end of the calendar, the default span or the offset (in UTC) leaves it
+            end = end or (start + DEFAULT_WINDOW if start else now)
+            start = start or end - DEFAULT_WINDOW
+            if start.tzinfo is None or end.tzinfo is None:
+                raise InvalidWindow("from and to need a time zone offset")
+            start, end = start.astimezone(UTC), end.astimezone(UTC)
+        except OverflowError as exc:
+            raise InvalidWindow("from and to must lie between the years 1 and 9999 (UTC)") from exc
         if start >= end:
             raise InvalidWindow("from must be before to")
         if end - start > MAX_WINDOW:

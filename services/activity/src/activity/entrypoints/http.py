@@ -23,6 +23,12 @@ from servicekit.problems import Problem, problem_response
 Serial = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Pin = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$")]
 MAX_BATCH = 500
+# A detail must be storable as it is: a plain field name (no `$`, `.` or NUL, which a document store
+# refuses or reads as an operator or a path) and a finite number; a larger integer is kept as a float.
+DetailName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+DetailValue = (
+    str | Annotated[int, Field(ge=-(2**63), lt=2**63)] | Annotated[float, Field(allow_inf_nan=False)] | bool | None
+)
 
 
 class IngestEvent(BaseModel):
@@ -36,7 +42,7 @@ class IngestEvent(BaseModel):
     device: DeviceInfo | None = None
     battery_pct: int | None = Field(default=None, ge=0, le=100)
     location: GeoPoint | None = None
-    details: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=32)
+    details: dict[DetailName, DetailValue] = Field(default_factory=dict, max_length=32)
 
 
 class IngestBatch(BaseModel):

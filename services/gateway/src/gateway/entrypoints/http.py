@@ -63,6 +63,20 @@ def require_staff(caller: CurrentCaller) -> Caller:
 StaffCaller = Annotated[Caller, Depends(require_staff)]
 
 
+def _utc(value: datetime | None, field: str) -> datetime | None:
+    """The instant in UTC, as the store compares it; with its offset, a time at either end of the
+    calendar (`0001-01-01T00:00+23:59`) lies outside it: a 422 naming the field, not an overflow."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        message = "must lie between the years 1 and 9999 in UTC"
+        raise Problem(
+            422, "validation", f"`{field}` {message}.", errors=[{"field": field, "message": message, "in": "query"}]
+        ) from exc
+
+
 class LoginIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -320,6 +334,7 @@ def router(
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Query(max_length=512)] = None,
     ) -> AuditPage:
+        since, until = _utc(since, "from"), _utc(until, "to")
         if since and until and since >= until:
             raise Problem(
                 422, "validation", "`from` must be before `to`.", errors=[{"field": "from", "message": "after to"}]

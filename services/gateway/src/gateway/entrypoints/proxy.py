@@ -12,6 +12,7 @@ import hashlib
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Request, Response
@@ -84,7 +85,7 @@ def router(backends: HttpBackends, *, ingest_limiter: RateLimiter) -> APIRouter:
             raise Problem(404, "not-found", f"No API resource {resource!r}.")
         request.state.route = f"/api/v1/{resource}" + ("/" + _template(resource, rest) if rest else "")
         request.state.target_id = _target(resource, rest)
-        return await _send(backends.client(service), service, request, f"/v1/{resource}" + (f"/{rest}" if rest else ""))
+        return await _send(backends.client(service), service, request, _upstream_path(resource, rest))
 
     return api
 
@@ -110,6 +111,16 @@ async def _send(client: httpx.AsyncClient, service: str, request: Request, path:
         headers=passed,
         background=BackgroundTask(response.aclose),
     )
+
+
+def _upstream_path(resource: str, rest: str) -> str:
+    """The service's path for `/api/v1/<resource>/<rest>`, each segment percent-encoded again (the
+    router decoded them). A `.` or `..` segment would leave the resource once the URL is normalized
+    (`/api/v1/instances/..%2F..%2Fmetrics` -> the service's `/metrics`), so it names nothing here."""
+    segments = rest.split("/") if rest else []
+    if any(segment in {".", ".."} for segment in segments):
+        raise Problem(404, "not-found", "No such API resource.")
+    return "/".join(["/v1", resource, *(quote(segment, safe="") for segment in segments)])
 
 
 def _template(resource: str, rest: str) -> str:

@@ -146,7 +146,10 @@ class Accounts:
         if session is None or not session.active(now) or session.user_id != principal.user_id:
             raise SessionEnded("The session has ended; log in again.")
         user = await self._active_user(principal.user_id)
-        if principal.partner_id not in user.partner_ids or user.role != principal.role:
+        # All the token's partners, not only the acting one: the services scope a staff member's
+        # filters by the token's `partners`, so one the user lost must not ride on it.
+        partners = set(user.partner_ids)
+        if principal.partner_id not in partners or not principal.partner_ids <= partners or user.role != principal.role:
             raise SessionEnded("The user no longer acts for this partner; log in again.")
         return Principal(
             user_id=user.id, role=user.role, partner_id=principal.partner_id, partner_ids=frozenset(user.partner_ids)

@@ -130,8 +130,8 @@ def router(commands: InstanceCommands, documents: ContractDocuments) -> APIRoute
     @api.patch("/companies/{company_id}", tags=["companies"], summary="Change a company's data")
     async def update_company(company_id: str, body: CompanyPatch, principal: CurrentPrincipal) -> CompanyOut:
         changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
-        if "address" in changes:
-            changes["address"] = Address(**changes["address"])
+        if body.address is not None:  # the whole address, its defaults included (`exclude_unset` drops them)
+            changes["address"] = Address(**body.address.model_dump())
         if "email" in changes:
             changes["email"] = str(changes["email"])
         return CompanyOut.of(await commands.update_company(principal, company_id, changes))

@@ -11,8 +11,15 @@ from contracts.events.common import InstanceType
 from instances.domain.company import Company
 from instances.domain.model import Contract, Instance, License, LicenseStatus
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+# Names are one line of printable text; reasons may have line breaks and tabs. No other control
+# characters (NUL, escape sequences…): they would travel into contracts, exports and every screen.
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
+]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$"),
+]
 Pin = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,8}$")]
 Serial = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]

@@ -1,0 +1,64 @@
+"""Fixtures of the fault suite: its own Kafka and FerretDB (started once, always stopped), topics
+under a prefix of the session, a token key pair, and the results table written at the end.
+
+`FAULTS_FULL=1` runs the issue's counts; without it a short version (part of `make test`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from contracts import all_topic_partitions
+from servicekit.auth import TokenIssuer, generate_key_pair
+from servicekit.principal import Principal
+from servicekit.topics import ensure_topics
+
+from .harness import FaultInfra, Results, say
+
+ISSUER, AUDIENCE = "partnerapp-gateway", "partnerapp"
+
+
+@pytest.fixture(scope="session")
+def results() -> Iterator[Results]:
+    collected = Results()
+    yield collected
+    collected.write()
+
+
+@pytest.fixture(scope="session")
+def fault_infra() -> Iterator[FaultInfra]:
+    infra = FaultInfra()
+    say(f"starting the suite's own Kafka ({infra.kafka}) and FerretDB ({infra.mongo_url})")
+    try:
+        infra.start()
+        yield infra
+    finally:
+        say("stopping the suite's Kafka and FerretDB")
+        infra.stop()
+
+
+@pytest.fixture
+def fault_prefix(fault_infra: FaultInfra) -> str:
+    """Topics of one test's own: a consumer group of a later test must not read an earlier test's events."""
+    prefix = f"faults-{uuid.uuid4().hex[:8]}."
+    asyncio.run(ensure_topics(fault_infra.kafka, all_topic_partitions(), prefix=prefix))
+    return prefix
+
+
+@pytest.fixture(scope="session")
+def fault_keys() -> tuple[str, str]:
+    return generate_key_pair()
+
+
+@pytest.fixture(scope="session")
+def fault_token(fault_keys: tuple[str, str]) -> Callable[[str], str]:
+    issuer = TokenIssuer(fault_keys[0], issuer=ISSUER, audience=AUDIENCE)
+
+    def make(partner_id: str) -> str:
+        return issuer.issue(Principal("usr-faults", "partner", partner_id, frozenset({partner_id})))
+
+    return make

@@ -1,0 +1,582 @@
+"""What the fault suite needs: infrastructure of its own, service processes it may SIGKILL, a
+terminal-like telemetry sender that remembers every acknowledged event id, and the counts.
+
+The suite never touches the shared Kafka (9092/9093) and FerretDB (27017) the other tests use:
+it starts its own with `deploy/local/stack.py` on other ports, with its own cache directory
+(`.cache/faults/`), and only ever kills processes whose PID files that directory holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+from pymongo import AsyncMongoClient
+
+from contracts import envelope_for
+from contracts.events.common import Actor
+from contracts.events.instances import IngestKeyRotated
+from servicekit.testing import KafkaProbe
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_SCRIPT = ROOT / "deploy" / "local" / "stack.py"
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+import stack  # noqa: E402  (a script, imported like tests/unit/test_deploy_consistency.py does)
+
+FULL = os.environ.get("FAULTS_FULL", "") == "1"
+CACHE = Path(os.environ.get("FAULTS_CACHE_DIR", ROOT / ".cache" / "faults")).resolve()
+KAFKA_PORT = int(os.environ.get("FAULTS_KAFKA_PORT", "19092"))
+KAFKA_CONTROLLER_PORT = int(os.environ.get("FAULTS_KAFKA_CONTROLLER_PORT", "19093"))
+MONGO_PORT = int(os.environ.get("FAULTS_MONGO_PORT", "27018"))
+TELEMETRY = "terminal.activity"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How hard each fault is exercised: the issue's counts with FAULTS_FULL=1, a short run by default."""
+
+    broker_kills: int
+    consumer_kills: int
+    ferretdb_outages: int
+    outbox_crashes: int
+    outbox_writes_per_crash: int
+    rate: float  # telemetry events per second the sender aims at
+    steady_seconds: float  # ingest between two faults
+    ferretdb_down_seconds: float
+
+
+SIZES = (
+    Sizes(
+        broker_kills=5,
+        consumer_kills=20,
+        ferretdb_outages=3,
+        outbox_crashes=5,
+        outbox_writes_per_crash=10,
+        rate=400,
+        steady_seconds=8,
+        ferretdb_down_seconds=10,
+    )
+    if FULL
+    else Sizes(
+        broker_kills=1,
+        consumer_kills=3,
+        ferretdb_outages=1,
+        outbox_crashes=1,
+        outbox_writes_per_crash=5,
+        rate=300,
+        steady_seconds=4,
+        ferretdb_down_seconds=8,
+    )
+)
+
+
+def say(message: str) -> None:
+    sys.stderr.write(f"[faults {time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------- infrastructure
+
+
+class FaultInfra:
+    """Kafka and FerretDB of the suite's own, started and stopped through stack.py."""
+
+    def __init__(self) -> None:
+        self.kafka = f"127.0.0.1:{KAFKA_PORT}"
+        self.mongo_url = f"mongodb://127.0.0.1:{MONGO_PORT}/"
+        self.env = {
+            **os.environ,
+            "PARTNERAPP_CACHE_DIR": str(CACHE),
+            "PARTNERAPP_KAFKA_PORT": str(KAFKA_PORT),
+            "PARTNERAPP_KAFKA_CONTROLLER_PORT": str(KAFKA_CONTROLLER_PORT),
+            "PARTNERAPP_MONGO_PORT": str(MONGO_PORT),
+        }
+        # The same PID files stack.py writes under the suite's cache directory (with its command
+        # line check, so a reused PID is never taken for ours).
+        self.processes = {
+            "kafka": stack.Managed(
+                "kafka", CACHE / "kafka" / "kafka.pid", CACHE / "kafka" / "kafka.log", "kafka.Kafka"
+            ),
+            "ferretdb": stack.Managed(
+                "ferretdb", CACHE / "ferretdb" / "ferretdb.pid", CACHE / "ferretdb" / "ferretdb.log", "ferretdb"
+            ),
+        }
+
+    def stack(self, *args: str, timeout: float = 600) -> None:
+        log = CACHE / "stack.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            result = subprocess.run(
+                [sys.executable, str(STACK_SCRIPT), *args],
+                env=self.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise RuntimeError(f"stack.py {' '.join(args)} failed (exit {result.returncode}):\n{log_tail(log)}")
+
+    def start(self) -> None:
+        """A fresh cluster and store: stop what a crashed earlier run left, wipe the data, start."""
+        self.stack("down", "infra")
+        for port in (KAFKA_PORT, KAFKA_CONTROLLER_PORT, MONGO_PORT):
+            if stack.port_open(port):
+                raise RuntimeError(f"port {port} is taken by a process this suite did not start; set FAULTS_*_PORT")
+        shutil.rmtree(CACHE / "kafka" / "data", ignore_errors=True)
+        shutil.rmtree(CACHE / "ferretdb" / "data", ignore_errors=True)
+        self._reuse_built_binaries()
+        self.stack("up", "infra")
+
+    def stop(self) -> None:
+        self.stack("down", "infra")
+
+    def up(self, component: str) -> None:
+        self.stack("up", component)
+
+    def pid(self, component: str) -> int | None:
+        return self.processes[component].pid()
+
+    def kill(self, component: str) -> int:
+        """SIGKILL the component (by its PID file) and wait until it is gone."""
+        pid = self.pid(component)
+        if pid is None:
+            raise RuntimeError(f"{component} of the fault suite is not running")
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while self.pid(component) is not None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{component} (pid {pid}) survived SIGKILL")
+            time.sleep(0.05)
+        return pid
+
+    @staticmethod
+    def _reuse_built_binaries() -> None:
+        """Link the broker jars and the FerretDB binary the shared cache already holds, instead of
+        resolving and building them again (stack.py builds them if they are missing)."""
+        pom = stack.HERE / "kafka" / "pom.xml"
+        libs = stack.KAFKA_DIR / f"libs-{stack.fingerprint(pom)}"
+        target = CACHE / "kafka" / libs.name
+        if (libs / ".complete").exists() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(libs, target_is_directory=True)
+        source = stack.HERE / "ferretdb"
+        name = f"ferretdb-{stack.fingerprint(source / 'go.mod', source / 'go.sum', source / 'main.go')}"
+        binary, linked = stack.FERRET_DIR / "bin" / name, CACHE / "ferretdb" / "bin" / name
+        if binary.exists() and not linked.exists():
+            linked.parent.mkdir(parents=True, exist_ok=True)
+            linked.symlink_to(binary)
+
+
+# --------------------------------------------------------------------------- service processes
+
+
+class ServiceProcess:
+    """`python -m <service>` as a real process of its own, so SIGKILL is real."""
+
+    def __init__(self, module: str, env: dict[str, str], *, port: int, tag: str) -> None:
+        self.module = module
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = env
+        self.log = CACHE / "run" / f"{module}-{tag}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self, **extra_env: str) -> None:
+        if self.alive():
+            raise RuntimeError(f"{self.module} is running already")
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PARTNERAPP_", "OTEL_"))}
+        with self.log.open("ab") as out:
+            out.write(f"\n===== start {time.strftime('%H:%M:%S')} {extra_env}\n".encode())
+            out.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env={**env, **self.env, **extra_env},
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.starts += 1
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    async def wait_ready(self, within: float = 120) -> None:
+        deadline = asyncio.get_running_loop().time() + within
+        async with httpx.AsyncClient(timeout=5) as client:
+            while asyncio.get_running_loop().time() < deadline:
+                if not self.alive():
+                    raise RuntimeError(f"{self.module} exited during start-up:\n{log_tail(self.log)}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"{self.module} not ready after {within}s:\n{log_tail(self.log)}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, nothing is flushed or committed."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextlib.contextmanager
+def processes() -> Iterator[list[ServiceProcess]]:
+    """Every process started inside is stopped on the way out, whatever happened."""
+    started: list[ServiceProcess] = []
+    try:
+        yield started
+    finally:
+        for process in started:
+            process.stop()
+
+
+def activity_process(
+    infra: FaultInfra, prefix: str, public_key: str, tag: str, **settings: str
+) -> tuple[ServiceProcess, str]:
+    """An activity service of its own: database, consumer group and port; returns it and its database."""
+    database = f"faults_activity_{tag}"
+    port = free_port()
+    env = {
+        "PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "PARTNERAPP_MONGO_URL": infra.mongo_url,
+        "PARTNERAPP_TOPIC_PREFIX": prefix,
+        "PARTNERAPP_AUTH_PUBLIC_KEY": public_key,
+        "ACTIVITY_MONGO_DATABASE": database,
+        "ACTIVITY_CONSUMER_GROUP": f"faults-activity-{tag}",
+        "ACTIVITY_HTTP_PORT": str(port),
+        "ACTIVITY_INSTANCES_URL": "http://127.0.0.1:9",
+        **settings,
+    }
+    return ServiceProcess("activity", env, port=port, tag=tag), database
+
+
+# --------------------------------------------------------------------------- ingest keys
+
+
+async def issue_ingest_key(infra: FaultInfra, prefix: str, database: str, partner_id: str) -> tuple[str, str]:
+    """An instance and its ingest key, made known to activity through `instance.ingest_key_rotated`
+    (as the instances service announces it)."""
+    instance_id = f"ins-{uuid.uuid4().hex[:10]}"
+    key = f"pik_{instance_id}.{uuid.uuid4().hex}{uuid.uuid4().hex}"
+    event = envelope_for(
+        IngestKeyRotated(
+            instance_id=instance_id,
+            partner_id=partner_id,
+            key_sha256=hashlib.sha256(key.encode()).hexdigest(),
+            rotated_by=Actor(user_id="usr-faults", role="partner"),
+        ),
+        source="instances",
+    )
+    await KafkaProbe(infra.kafka, prefix).send(
+        "instance.ingest_key_rotated", event.to_json_bytes(), key=instance_id.encode()
+    )
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, serverSelectionTimeoutMS=5000)
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while await client[database]["ingest_keys"].find_one({"_id": instance_id}) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("the ingest key never reached the activity service")
+            await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+    return instance_id, key
+
+
+# --------------------------------------------------------------------------- the sender
+
+
+@dataclass
+class Sender:
+    """Terminals sending telemetry through the real ingest endpoint.
+
+    Every event id answered with 202 is remembered; a batch that is not acknowledged (an error
+    status, a refused connection, a timeout) is sent again with the same event ids, as a
+    terminal does, until it is acknowledged.
+    """
+
+    url: str
+    key: str
+    rate: float
+    batch: int = 50
+    workers: int = 4
+    terminals: int = 60
+    sent: int = 0
+    acked: set[str] = field(default_factory=set)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    samples: dict[str, str] = field(default_factory=dict)
+    """One response per non-202 status: content type and body."""
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    give_up: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._worker(n)) for n in range(self.workers)]
+
+    async def finish(self, within: float = 180) -> None:
+        """Stop making new batches; wait until every batch made so far is acknowledged."""
+        self.stop.set()
+        done, pending = await asyncio.wait(self._tasks, timeout=within)
+        if pending:
+            self.give_up.set()
+            await asyncio.wait(pending, timeout=60)
+        for task in done:
+            task.result()
+
+    @property
+    def non_acknowledged_statuses(self) -> dict[str, int]:
+        return {k: v for k, v in self.outcomes.items() if k != "202"}
+
+    async def _worker(self, number: int) -> None:
+        rng = random.Random(number)  # noqa: S311  (simulated data)
+        interval = self.batch * self.workers / self.rate
+        async with httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(60, connect=5)) as client:
+            next_at = asyncio.get_running_loop().time()
+            while not self.stop.is_set():
+                events = [self._event(rng) for _ in range(self.batch)]
+                self.sent += len(events)
+                await self._deliver(client, events)
+                next_at += interval
+                delay = next_at - asyncio.get_running_loop().time()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), delay)
+                else:
+                    next_at = asyncio.get_running_loop().time()
+
+    async def _deliver(self, client: httpx.AsyncClient, events: list[dict[str, Any]]) -> None:
+        backoff = 0.2
+        while not self.give_up.is_set():
+            try:
+                response = await client.post(
+                    "/v1/ingest/events", json={"events": events}, headers={"X-Ingest-Key": self.key}
+                )
+            except httpx.HTTPError as exc:
+                self.outcomes[type(exc).__name__] += 1
+            else:
+                self.outcomes[str(response.status_code)] += 1
+                if response.status_code == 202:
+                    self.acked.update(e["event_id"] for e in events)
+                    return
+                self.samples.setdefault(
+                    str(response.status_code), f"{response.headers.get('content-type')} {response.text[:300]}"
+                )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+
+    def _event(self, rng: random.Random) -> dict[str, Any]:
+        serial = f"FLT{rng.randrange(self.terminals):04d}"
+        return {
+            "event_id": str(uuid.uuid4()),
+            "serial": serial,
+            "pin": f"{1000 + int(serial[3:])}",
+            "action": rng.choice(["gps_fix", "task_started", "task_completed", "sync"]),
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "battery_pct": rng.randrange(5, 100),
+        }
+
+
+# --------------------------------------------------------------------------- counting
+
+
+@dataclass(frozen=True)
+class Stored:
+    stored: int
+    """acknowledged event ids found in the store"""
+    duplicated: int
+    """documents beyond one per event id"""
+    unacknowledged: int
+    """stored events whose batch was never answered 202 (Kafka had them; the answer was lost)"""
+
+
+async def count_stored(mongo_url: str, database: str, acked: set[str]) -> Stored:
+    """Telemetry lives in day/shard collections `records_YYYYMMDD_SS` with `_id` = event id."""
+    ids: Counter[str] = Counter()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, serverSelectionTimeoutMS=10_000)
+    try:
+        db = client[database]
+        for name in await db.list_collection_names():
+            if name.startswith("records_"):
+                async for document in db[name].find({}, {"_id": 1}):
+                    ids[str(document["_id"])] += 1
+    finally:
+        await client.close()
+    return Stored(
+        stored=len(acked & ids.keys()),
+        duplicated=sum(n - 1 for n in ids.values()),
+        unacknowledged=len(ids.keys() - acked),
+    )
+
+
+async def group_position(bootstrap: str, group: str, topic: str) -> tuple[int, int]:
+    """The group's committed offsets and the end offsets, each summed over the topic's partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        await offsets.start()
+        try:
+            (description,) = await admin.describe_topics([topic])
+            partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
+            committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            ends = await offsets.end_offsets(partitions)
+        finally:
+            await offsets.stop()
+    finally:
+        await admin.close()
+    done = sum(committed[tp].offset for tp in partitions if tp in committed and committed[tp].offset >= 0)
+    return done, sum(ends[tp] for tp in partitions)
+
+
+async def consumer_lag(bootstrap: str, group: str, topic: str) -> int:
+    """End offsets minus the group's committed offsets over the topic's partitions."""
+    done, end = await group_position(bootstrap, group, topic)
+    return end - done
+
+
+async def drained(
+    infra: FaultInfra, prefix: str, group: str, database: str, acked: set[str], *, within: float = 300
+) -> tuple[Stored, int]:
+    """Wait until the group's lag is 0 and every acknowledged event is stored (or the timeout);
+    return the last counts and lag."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        lag = -1
+        with contextlib.suppress(Exception):  # the broker may still be electing after a restart
+            lag = await consumer_lag(infra.kafka, group, prefix + TELEMETRY)
+        counts = await count_stored(infra.mongo_url, database, acked)
+        if (lag == 0 and counts.stored == len(acked)) or asyncio.get_running_loop().time() > deadline:
+            return counts, lag
+        await asyncio.sleep(1.0)
+
+
+async def drop_database(mongo_url: str, database: str) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, serverSelectionTimeoutMS=5000)
+    try:
+        await client.drop_database(database)
+    finally:
+        await client.close()
+
+
+# --------------------------------------------------------------------------- results
+
+# The full run's table is committed (the README shows it); the short run's goes to the git-ignored cache.
+_RESULTS_DIR = Path(__file__).resolve().parent if FULL else Path(__file__).resolve().parents[2] / ".cache" / "faults"
+RESULTS_JSON = _RESULTS_DIR / ("results.json" if FULL else "results-short.json")
+RESULTS_MD = _RESULTS_DIR / ("results.md" if FULL else "results-short.md")
+COLUMNS = ("injected", "sent", "acknowledged", "stored", "lost", "duplicated")
+ORDER = ["broker", "consumer", "ferretdb", "outbox", "poison"]
+
+
+@dataclass
+class Row:
+    key: str
+    fault: str
+    injected: int
+    sent: int
+    acknowledged: int
+    stored: int
+    duplicated: int
+    lag_zero: bool | None
+    seconds: float
+    notes: str = ""
+
+    @property
+    def lost(self) -> int:
+        return self.acknowledged - self.stored
+
+
+class Results:
+    """The rows of this run, merged into results.json/results.md (rows of the other mode are dropped)."""
+
+    def __init__(self) -> None:
+        self.mode = "full" if FULL else "short"
+        self.rows: dict[str, Row] = {}
+
+    def add(self, row: Row) -> None:
+        self.rows[row.key] = row
+
+    def write(self) -> None:
+        if not self.rows:
+            return
+        previous: dict[str, Any] = {}
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            previous = json.loads(RESULTS_JSON.read_text())
+        rows: dict[str, dict[str, Any]] = previous.get("rows", {}) if previous.get("mode") == self.mode else {}
+        for key, row in self.rows.items():
+            rows[key] = {**vars(row), "lost": row.lost}
+        ordered = dict(sorted(rows.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else 99))
+        document = {
+            "mode": self.mode,
+            "written_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "cores": os.cpu_count(),
+            "rows": ordered,
+        }
+        RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS_JSON.write_text(json.dumps(document, indent=2) + "\n")
+        RESULTS_MD.write_text(markdown(document))
+
+
+def markdown(document: dict[str, Any]) -> str:
+    mode = "`FAULTS_FULL=1 make test-faults`" if document["mode"] == "full" else "the short run in `make test`"
+    lines = [
+        f"Fault suite ({mode}), {document['written_at']}, {document['cores']} cores:",
+        "",
+        "| fault | injected | sent | acknowledged | stored | lost | duplicated | lag back to 0 | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    notes = []
+    for row in document["rows"].values():
+        lag = {True: "yes", False: "no", None: "n/a"}[row["lag_zero"]]
+        cells = " | ".join(str(row[c]) for c in COLUMNS)
+        lines.append(f"| {row['fault']} | {cells} | {lag} | {row['seconds']:.0f} |")
+        if row.get("notes"):
+            notes.append(f"- {row['fault']}: {row['notes']}")
+    return "\n".join([*lines, "", *notes, ""])

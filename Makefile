@@ -55,7 +55,7 @@ format: sync ## apply ruff formatting and safe fixes
 types: sync ## mypy (strict)
 	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
 	MYPYPATH=deploy/local $(RUN) mypy deploy/local/stack.py deploy/local/demo.py
-	$(RUN) mypy deploy/k8s/generate.py bench
+	MYPYPATH=bench $(RUN) mypy deploy/k8s/generate.py bench
 
 imports: sync ## import-linter: services independent, domain layers pure
 	$(RUN) lint-imports

@@ -23,32 +23,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
 
 from activity.entrypoints import simulator
+from servicekit.metrics import consumer_lag as measure_lag
 
 TOPIC = "terminal.activity"
 
 
 async def consumer_lag(bootstrap: str, group: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        (description,) = await admin.describe_topics([TOPIC])
-        partitions = [TopicPartition(TOPIC, p["partition"]) for p in description["partitions"]]
-        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
-        ends = await consumer.end_offsets(partitions)
-        return sum(
-            ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
-            for tp in partitions
-        )
-    finally:
-        await consumer.stop()
-        await admin.close()
+    return sum((await measure_lag(bootstrap, group, [TOPIC])).values())
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -27,14 +27,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.group import MemberAssignment
-from aiokafka.structs import TopicPartition
 from pymongo import MongoClient
 
 from contracts import all_topic_partitions, envelope_for
 from contracts.events.activity import DeviceInfo, TerminalActivity
+from servicekit.metrics import consumer_lag
 from servicekit.topics import delete_topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,19 +85,11 @@ async def publish(prefix: str, events: int, terminals: int) -> None:
 
 
 async def lag_and_owners(prefix: str, group: str) -> tuple[int, dict[str, list[int]]]:
+    """The group's lag on the telemetry topic, and which partitions each member holds."""
+    lag = sum((await consumer_lag(KAFKA, group, [f"{prefix}{TOPIC}"])).values())
     admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    offsets = AIOKafkaConsumer(bootstrap_servers=KAFKA)
     await admin.start()
-    await offsets.start()
     try:
-        (description,) = await admin.describe_topics([f"{prefix}{TOPIC}"])
-        partitions = [TopicPartition(f"{prefix}{TOPIC}", p["partition"]) for p in description["partitions"]]
-        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
-        ends = await offsets.end_offsets(partitions)
-        lag = sum(
-            ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
-            for tp in partitions
-        )
         owners: dict[str, list[int]] = {}
         for response in await admin.describe_consumer_groups([group]):
             for described in response.groups:  # raw DescribeGroups: (error, group, state, type, protocol, members)
@@ -108,7 +100,6 @@ async def lag_and_owners(prefix: str, group: str) -> tuple[int, dict[str, list[i
                                 owners.setdefault(member_id, []).extend(numbers)
         return lag, owners
     finally:
-        await offsets.stop()
         await admin.close()
 
 

@@ -37,6 +37,7 @@ from pymongo import AsyncMongoClient
 from contracts import envelope_for
 from contracts.events.common import Actor
 from contracts.events.instances import IngestKeyRotated
+from servicekit.metrics import consumer_lag as measure_lag
 from servicekit.testing import KafkaProbe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -477,8 +478,7 @@ async def group_position(bootstrap: str, group: str, topic: str) -> tuple[int, i
 
 async def consumer_lag(bootstrap: str, group: str, topic: str) -> int:
     """End offsets minus the group's committed offsets over the topic's partitions."""
-    done, end = await group_position(bootstrap, group, topic)
-    return end - done
+    return sum((await measure_lag(bootstrap, group, [topic])).values())
 
 
 async def drained(

@@ -111,6 +111,16 @@ class ConsumerLagMonitor:
         self._admin = self._offsets = None
 
 
+async def consumer_lag(bootstrap_servers: str, group_id: str, topics: Iterable[str]) -> dict[str, int]:
+    """One measurement of a group's lag per topic (full topic names), for tools and tests."""
+    names = list(topics)
+    monitor = ConsumerLagMonitor(bootstrap_servers, group_id, lambda: names)
+    try:
+        return await monitor.measure()
+    finally:
+        await monitor.close()
+
+
 class _RuntimeCollector(Collector):
     def __init__(
         self,

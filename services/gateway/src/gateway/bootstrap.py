@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 import httpx
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI
 
 from gateway.adapters.backends import SERVICES, HttpBackends
 from gateway.adapters.hardware_catalogue import HardwareCatalogue
@@ -41,8 +37,6 @@ from servicekit.telemetry import Telemetry
 
 SERVICE = "gateway"
 NOTIFICATION_PRUNE_SECONDS = 3600
-
-log = logging.getLogger(__name__)
 
 
 def build_app(
@@ -113,7 +107,7 @@ def build_app(
         own,
         push.router(push_subscriptions, vapid_keys),
         hardware.router(HardwareCatalogue.load()),  # a broken hardware list stops the start
-        _public_api_document(backends),
+        proxy.public_document_router(backends),
         forwarded,
     ]
     app = runtime.create_app(title="partnerapp gateway", routers=routers)
@@ -125,32 +119,3 @@ def build_app(
     if settings.web_dir is not None:
         app.mount("/", SinglePageApp(settings.web_dir), name="web")  # last: every route above wins
     return app
-
-
-def _public_api_document(backends: HttpBackends) -> APIRouter:
-    """`/api/v1/openapi.json`: the gateway's routes plus the services' forwarded ones (fetched once each)."""
-    fetched: dict[str, Any] = {}
-    router = APIRouter(include_in_schema=False)
-
-    @router.get("/api/v1/openapi.json")
-    async def public_openapi(request: Request) -> dict[str, Any]:
-        missing = [name for name in SERVICES if name not in fetched]
-
-        async def fetch(name: str) -> None:
-            try:
-                response = await backends.client(name).get("/openapi.json", timeout=3.0)
-                response.raise_for_status()
-                fetched[name] = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                log.warning("OpenAPI of %s not available yet: %s", name, exc)
-
-        await asyncio.gather(*(fetch(name) for name in missing))
-        own = request.app.openapi()
-        own_public = {**own, "paths": {p: ops for p, ops in own["paths"].items() if p.startswith("/api/v1/")}}
-        return proxy.merge_openapi(own_public, fetched)
-
-    @router.get("/api/v1/docs")
-    async def public_docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="partnerapp API")
-
-    return router

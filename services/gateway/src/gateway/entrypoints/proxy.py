@@ -7,8 +7,10 @@ Terminals' routes (`/ingest`, `/device`) carry their ingest key instead, rate-li
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -16,15 +18,18 @@ from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, StreamingResponse
 from opentelemetry.propagate import inject
 from starlette.background import BackgroundTask
 
-from gateway.adapters.backends import HttpBackends
+from gateway.adapters.backends import SERVICES, HttpBackends
 from gateway.domain.rate_limit import RateLimiter
 from gateway.entrypoints.http import authenticate
 from gateway.service_layer.views import BackendUnavailable
 from servicekit.problems import Problem
+
+log = logging.getLogger(__name__)
 
 # First path segment -> owning service. Reads and actions alike; the services define the routes.
 USER_ROUTES = {
@@ -169,3 +174,32 @@ def _rename_refs(node: Any, prefix: str) -> Any:
     if isinstance(node, list):
         return [_rename_refs(item, prefix) for item in node]
     return node
+
+
+def public_document_router(backends: HttpBackends) -> APIRouter:
+    """`/api/v1/openapi.json`: the gateway's routes plus the services' forwarded ones (fetched once each)."""
+    fetched: dict[str, Any] = {}
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/api/v1/openapi.json")
+    async def public_openapi(request: Request) -> dict[str, Any]:
+        missing = [name for name in SERVICES if name not in fetched]
+
+        async def fetch(name: str) -> None:
+            try:
+                response = await backends.client(name).get("/openapi.json", timeout=3.0)
+                response.raise_for_status()
+                fetched[name] = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                log.warning("OpenAPI of %s not available yet: %s", name, exc)
+
+        await asyncio.gather(*(fetch(name) for name in missing))
+        own = request.app.openapi()
+        own_public = {**own, "paths": {p: ops for p, ops in own["paths"].items() if p.startswith("/api/v1/")}}
+        return merge_openapi(own_public, fetched)
+
+    @router.get("/api/v1/docs")
+    async def public_docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="partnerapp API")
+
+    return router

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -141,11 +142,12 @@ class Accounts:
         session_id = claims.get("sid")
         if not isinstance(session_id, str):
             raise SessionEnded("The access token belongs to no session.")
-        session = await self._sessions.get(session_id)
+        # Two independent look-ups on every call: made together, not one after the other.
+        session, user = await asyncio.gather(self._sessions.get(session_id), self._users.get(principal.user_id))
         now = self._clock()
         if session is None or not session.active(now) or session.user_id != principal.user_id:
             raise SessionEnded("The session has ended; log in again.")
-        user = await self._active_user(principal.user_id)
+        user = _active(user)
         # All the token's partners, not only the acting one: the services scope a staff member's
         # filters by the token's `partners`, so one the user lost must not ride on it.
         partners = set(user.partner_ids)
@@ -215,10 +217,7 @@ class Accounts:
         return await self._users.add(user)
 
     async def _active_user(self, user_id: str) -> User:
-        user = await self._users.get(user_id)
-        if user is None or not user.active:
-            raise SessionEnded("The user is unknown or disabled.")
-        return user
+        return _active(await self._users.get(user_id))
 
     def _tokens_for(self, user: User, acting: str, session_id: str, refresh: RefreshToken) -> Tokens:
         principal = Principal(
@@ -253,3 +252,9 @@ class Accounts:
                 client=client,
             )
         )
+
+
+def _active(user: User | None) -> User:
+    if user is None or not user.active:
+        raise SessionEnded("The user is unknown or disabled.")
+    return user

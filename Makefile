@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 PACKAGES := contracts servicekit instances support reports activity gateway
 
-.PHONY: help sync web k8s test-faults up down status keys demo test lint format types imports pytest test-unit test-integration \
+.PHONY: help sync web k8s bench test-faults up down status keys demo test lint format types imports pytest test-unit test-integration \
         schemas infra-up infra-down infra-status
 
 help: ## list the targets
@@ -55,7 +55,7 @@ format: sync ## apply ruff formatting and safe fixes
 types: sync ## mypy (strict)
 	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
 	MYPYPATH=deploy/local $(RUN) mypy deploy/local/stack.py deploy/local/demo.py
-	MYPYPATH=bench $(RUN) mypy deploy/k8s/generate.py bench
+	MYPYPATH=bench:deploy/local $(RUN) mypy deploy/k8s/generate.py bench
 
 imports: sync ## import-linter: services independent, domain layers pure
 	$(RUN) lint-imports
@@ -68,6 +68,9 @@ test-unit: sync k8s ## unit tests only (no infrastructure)
 
 test-faults: infra-up ## the fault suite with the issue's full counts; writes tests/faults/results.md (`make test` runs a short version)
 	FAULTS_FULL=1 $(RUN) pytest -m faults tests/faults
+
+bench: sync ## the benchmarks on their own Kafka and FerretDB, into bench/results/ (sizes: BENCH_ARGS="--help")
+	$(RUN) python bench/run.py $(BENCH_ARGS)
 
 test-integration: infra-up ## integration tests only
 	$(RUN) pytest -m integration

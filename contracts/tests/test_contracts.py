@@ -78,18 +78,28 @@ def test_envelope_type_must_match_the_topic_it_was_read_from() -> None:
         decode_envelope(raw, expected_type="license.added")
 
 
-def test_invalid_payload_names_the_field() -> None:
+# With the topic known, a consumer decodes in one pass; what fails that pass is explained by the
+# step-by-step path, so the reasons are the same either way.
+@pytest.mark.parametrize("expected_type", [None, "terminal.activity"])
+def test_invalid_payload_names_the_field(expected_type: str | None) -> None:
     doc = json.loads((FIXTURES / "v1" / "terminal.activity.json").read_text())
     doc["data"]["battery_pct"] = 250
     with pytest.raises(MalformedEvent, match="battery_pct"):
-        decode_envelope(json.dumps(doc).encode())
+        decode_envelope(json.dumps(doc).encode(), expected_type=expected_type)
 
 
-def test_unknown_schema_version_is_refused() -> None:
+@pytest.mark.parametrize("expected_type", [None, "session.cleared"])
+def test_unknown_schema_version_is_refused(expected_type: str | None) -> None:
     doc = json.loads((FIXTURES / "v1" / "session.cleared.json").read_text())
     doc["schema_version"] = 2
     with pytest.raises(MalformedEvent, match="schema_version 2"):
-        decode_envelope(json.dumps(doc).encode())
+        decode_envelope(json.dumps(doc).encode(), expected_type=expected_type)
+
+
+def test_an_unknown_topic_is_malformed_not_an_error() -> None:
+    raw = (FIXTURES / "v1" / "session.cleared.json").read_bytes()
+    with pytest.raises(MalformedEvent, match="on topic 'no.such_topic'"):
+        decode_envelope(raw, expected_type="no.such_topic")
 
 
 def test_envelope_for_takes_type_and_subject_from_the_catalogue() -> None:

@@ -12,6 +12,13 @@ builds; later ones take seconds. `up` returns only once each part is really read
 created from the contracts' catalogue and a produce/consume round trip in a consumer group;
 FerretDB: a ping; services: `/readyz`), and a failure names the step and prints the log's tail.
 Only processes this script started (by PID file) are ever stopped.
+
+FerretDB stores its data in SQLite by default. `PARTNERAPP_STORE_BACKEND=postgresql` runs it on
+PostgreSQL instead (the server binaries of Debian's `postgresql` package; data directory, socket,
+log and PID file under `.cache/postgres/`, port `PARTNERAPP_POSTGRES_PORT`, default 55432): that
+backend pushes equality filters down to SQL, where the SQLite one decodes and filters every
+document in Go, so benchmarks use it. `up ferretdb` then starts PostgreSQL first (initdb once,
+database `ferretdb` created if missing) and `down ferretdb` stops it after FerretDB.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import base64
 import functools
 import hashlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -44,6 +52,9 @@ WEB_DIST = ROOT / "web" / "dist"  # the built web app, served by the gateway whe
 KAFKA_PORT = int(os.environ.get("PARTNERAPP_KAFKA_PORT", "9092"))
 KAFKA_CONTROLLER_PORT = int(os.environ.get("PARTNERAPP_KAFKA_CONTROLLER_PORT", "9093"))
 MONGO_PORT = int(os.environ.get("PARTNERAPP_MONGO_PORT", "27017"))
+STORE_BACKENDS = ("sqlite", "postgresql")
+STORE_BACKEND = os.environ.get("PARTNERAPP_STORE_BACKEND", "sqlite")  # checked in main()
+POSTGRES_PORT = int(os.environ.get("PARTNERAPP_POSTGRES_PORT", "55432"))
 HEALTHCHECK_TOPIC = "_partnerapp.healthcheck"
 
 SERVICES = {"gateway": 8000, "instances": 8001, "support": 8002, "reports": 8003, "activity": 8004}
@@ -78,6 +89,7 @@ class Managed:
     pid_file: Path
     log_file: Path
     marker: str  # a string its command line must contain, so a reused PID is never touched
+    stop_signal: signal.Signals = signal.SIGTERM
 
     def pid(self) -> int | None:
         try:
@@ -92,13 +104,17 @@ class Managed:
         # itself): still ours. A different one means the PID was reused: not ours.
         if cmdline and self.marker not in cmdline:
             return None
-        try:  # a zombie left by our own exit is not alive
-            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-        except (FileNotFoundError, IndexError):
-            return None
-        return None if state == "Z" else pid
+        state = process_state(pid)  # a zombie left by our own exit is not alive
+        return None if state in (None, "Z") else pid
 
-    def start(self, argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        user: str | None = None,  # run as this system user (needs root)
+    ) -> int:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             log.write(f"\n===== start {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(argv)}\n".encode())
@@ -111,6 +127,9 @@ class Managed:
                 cwd=cwd,
                 env={**os.environ, **(env or {})},
                 start_new_session=True,  # outlives this script; stopped by `down`
+                user=user,
+                group=pwd.getpwnam(user).pw_gid if user else None,
+                extra_groups=[] if user else None,
             )
         self.pid_file.write_text(str(process.pid))
         return process.pid
@@ -120,7 +139,7 @@ class Managed:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, self.stop_signal)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.pid() is not None:
             time.sleep(0.2)
@@ -130,6 +149,14 @@ class Managed:
                 time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of a process (`Z`: a zombie), None when there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return None
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -153,12 +180,28 @@ def wait_until(step: str, check: Callable[[], bool], *, timeout: float, process:
     raise StepFailed(step, f"not ready after {timeout:.0f}s ({last_error})", process.log_file if process else None)
 
 
-def run_tool(step: str, argv: Sequence[str], *, cwd: Path, log: Path, env: dict[str, str] | None = None) -> None:
+def run_tool(
+    step: str,
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    log: Path,
+    env: dict[str, str] | None = None,
+    user: str | None = None,  # run as this system user (needs root)
+) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     say(f"{step}: {' '.join(argv[:3])} ... (output in {log.relative_to(CACHE.parent)})")
     with log.open("wb") as out:
         result = subprocess.run(
-            list(argv), cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, check=False
+            list(argv),
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            check=False,
+            user=user,
+            group=pwd.getpwnam(user).pw_gid if user else None,
+            extra_groups=[] if user else None,
         )
     if result.returncode != 0:
         raise StepFailed(step, f"exit code {result.returncode}", log)
@@ -296,6 +339,156 @@ async def _kafka_prepare_and_check() -> str:
     return f"{created} topics created, {grown} grown, produce/consume/commit round trip ok"
 
 
+# --------------------------------------------------------------------------- PostgreSQL (FerretDB's optional backend)
+
+POSTGRES_DIR = CACHE / "postgres"
+POSTGRES_DATA = POSTGRES_DIR / "data"
+POSTGRES_SOCKETS = POSTGRES_DIR / "run"  # its unix socket, so it never touches /var/run/postgresql
+POSTGRES_DB = "ferretdb"
+POSTGRES = Managed(
+    "postgres",
+    POSTGRES_DIR / "postgres.pid",
+    POSTGRES_DIR / "postgres.log",
+    f"-D {POSTGRES_DATA}",
+    stop_signal=signal.SIGINT,  # "fast" shutdown: does not wait for clients to disconnect
+)
+
+
+def postgres_bindir() -> Path:
+    """The directory of `initdb` and `postgres`: `pg_config --bindir`, else the newest
+    `/usr/lib/postgresql/*/bin` (preferring the version the data directory was made with)."""
+    candidates: list[Path] = []
+    made_with = POSTGRES_DATA / "PG_VERSION"
+    if made_with.exists():
+        candidates.append(Path("/usr/lib/postgresql") / made_with.read_text().strip() / "bin")
+    if shutil.which("pg_config"):
+        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False).stdout.strip()
+        if found:
+            candidates.append(Path(found))
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
+    for candidate in candidates:
+        if (candidate / "initdb").exists() and (candidate / "postgres").exists():
+            return candidate
+    raise StepFailed(
+        "postgres: find server binaries",
+        "initdb and postgres not found (pg_config --bindir, /usr/lib/postgresql/*/bin); "
+        "install Debian's `postgresql` package (apt-get install postgresql)",
+    )
+
+
+def _version_key(bindir: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in bindir.parent.name.split(".") if part.isdigit())
+
+
+def postgres_user() -> str | None:
+    """initdb and postgres refuse to run as root: as root they run as the `postgres` system user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise StepFailed(
+            "postgres: system user",
+            "as root, PostgreSQL runs as the `postgres` user, which does not exist; "
+            "install Debian's `postgresql` package (it creates the user)",
+        ) from None
+    return "postgres"
+
+
+def _owned_by(path: Path, user: str | None, *, mode: int) -> None:
+    """Create `path` (if missing) for `user`: PostgreSQL must own its data and socket directories."""
+    path.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+        unreachable = [parent for parent in path.parents if not _traversable(parent, entry.pw_uid, entry.pw_gid)]
+        if unreachable:
+            raise StepFailed(
+                "postgres: directories",
+                f"the {user} user cannot enter {unreachable[0]}; "
+                "point PARTNERAPP_CACHE_DIR at a directory it can reach (e.g. under /tmp)",
+            )
+    path.chmod(mode)
+
+
+def _traversable(directory: Path, uid: int, gid: int) -> bool:
+    info = directory.stat()
+    if info.st_uid == uid:
+        return bool(info.st_mode & 0o100)
+    if info.st_gid == gid:
+        return bool(info.st_mode & 0o010)
+    return bool(info.st_mode & 0o001)
+
+
+def postgres_init(bindir: Path, user: str | None) -> None:
+    if (POSTGRES_DATA / "PG_VERSION").exists():
+        return
+    staging = POSTGRES_DATA.with_name(POSTGRES_DATA.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    _owned_by(staging, user, mode=0o700)
+    # Trust authentication, no password: acceptable only because this is a local development and
+    # benchmark server that listens on 127.0.0.1 and on a socket inside the cache directory.
+    argv = [
+        str(bindir / "initdb"), "-D", str(staging), "-A", "trust", "-U", "postgres",
+        "-E", "UTF8", "--locale=C", "--no-instructions",
+    ]  # fmt: skip
+    run_tool("postgres: initdb (once)", argv, cwd=POSTGRES_DIR, log=POSTGRES_DIR / "initdb.log", user=user)
+    staging.rename(POSTGRES_DATA)
+
+
+def postgres_up() -> None:
+    if POSTGRES.pid() is None and port_open(POSTGRES_PORT):
+        say(f"postgres: something already listens on {POSTGRES_PORT}; using it as is")
+    elif POSTGRES.pid() is None:
+        bindir, user = postgres_bindir(), postgres_user()
+        POSTGRES_DIR.mkdir(parents=True, exist_ok=True)
+        postgres_init(bindir, user)
+        _previous_postmaster_reaped()
+        _owned_by(POSTGRES_SOCKETS, user, mode=0o700)
+        argv = [
+            str(bindir / "postgres"), "-D", str(POSTGRES_DATA), "-p", str(POSTGRES_PORT),
+            "-k", str(POSTGRES_SOCKETS), "-c", "listen_addresses=127.0.0.1",
+        ]  # fmt: skip
+        POSTGRES.start(argv, cwd=POSTGRES_DIR, user=user)
+        say(f"postgres: started (pid {POSTGRES.pid()}), waiting for 127.0.0.1:{POSTGRES_PORT}")
+    wait_until(
+        "postgres: accepting connections",
+        lambda: _psql("SELECT 1") == "1",
+        timeout=60,
+        process=POSTGRES if POSTGRES.pid() else None,
+    )
+    try:
+        created = _psql(f"SELECT 1 FROM pg_database WHERE datname = '{POSTGRES_DB}'") != "1"  # noqa: S608 (a constant)
+        if created:
+            _psql(f'CREATE DATABASE "{POSTGRES_DB}"')
+    except RuntimeError as exc:
+        raise StepFailed(f"postgres: create database {POSTGRES_DB}", str(exc), POSTGRES.log_file) from exc
+    say(f"postgres: ready on 127.0.0.1:{POSTGRES_PORT} (database {POSTGRES_DB}{' created' if created else ''})")
+
+
+def _previous_postmaster_reaped() -> None:
+    """After a SIGKILL, `postmaster.pid` still names the old server, and PostgreSQL refuses to start
+    while that PID exists, even as a zombie its new parent (PID 1) has not reaped yet: wait for it."""
+    try:
+        old = int((POSTGRES_DATA / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return
+    wait_until("postgres: previous server reaped", lambda: process_state(old) != "Z", timeout=30)
+
+
+def _psql(sql: str) -> str:
+    argv = [
+        shutil.which("psql") or str(postgres_bindir() / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+        "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", "postgres", "-d", "postgres", "-c", sql,
+    ]  # fmt: skip
+    result = subprocess.run(
+        argv, capture_output=True, text=True, env={**os.environ, "PGCONNECT_TIMEOUT": "5"}, timeout=30, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr.strip() or f"psql exit code {result.returncode}")
+    return result.stdout.strip()
+
+
 # --------------------------------------------------------------------------- FerretDB
 
 FERRET_DIR = CACHE / "ferretdb"
@@ -320,19 +513,43 @@ def ferretdb_binary() -> Path:
 
 
 def ferretdb_up() -> None:
-    if FERRET.pid() is None and port_open(MONGO_PORT):
-        say(f"ferretdb: something already listens on {MONGO_PORT}; using it as is")
-    elif FERRET.pid() is None:
-        binary = ferretdb_binary()
-        data_dir = FERRET_DIR / "data"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        FERRET.start(
-            [str(binary), "-listen-addr", f"127.0.0.1:{MONGO_PORT}", "-sqlite-url", f"file:{data_dir}/"],
-            cwd=FERRET_DIR,
+    running = FERRET.pid()
+    if running is not None and (backend := _ferretdb_backend(running)) != STORE_BACKEND:
+        raise StepFailed(
+            "ferretdb: backend",
+            f"the FerretDB started here (pid {running}) runs on {backend}, not {STORE_BACKEND}; "
+            "stop it first (stack.py down ferretdb)",
         )
-        say(f"ferretdb: started (pid {FERRET.pid()})")
+    if STORE_BACKEND == "postgresql":
+        postgres_up()
+    if running is None and port_open(MONGO_PORT):
+        say(f"ferretdb: something already listens on {MONGO_PORT}; using it as is")
+    elif running is None:
+        binary = ferretdb_binary()
+        FERRET.start(
+            [str(binary), "-listen-addr", f"127.0.0.1:{MONGO_PORT}", *_ferretdb_backend_args()], cwd=FERRET_DIR
+        )
+        say(f"ferretdb: started (pid {FERRET.pid()}, {STORE_BACKEND} backend)")
     wait_until("ferretdb: ping", _mongo_ping, timeout=60, process=FERRET if FERRET.pid() else None)
     say(f"ferretdb: ready on 127.0.0.1:{MONGO_PORT}")
+
+
+def _ferretdb_backend_args() -> list[str]:
+    if STORE_BACKEND == "postgresql":
+        url = f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/{POSTGRES_DB}"
+        return ["-handler", "postgresql", "-postgresql-url", url]
+    data_dir = FERRET_DIR / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return ["-handler", "sqlite", "-sqlite-url", f"file:{data_dir}/"]
+
+
+def _ferretdb_backend(pid: int) -> str:
+    """The backend a running FerretDB was started with (`-handler`; sqlite when absent)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except FileNotFoundError:
+        return "sqlite"
+    return args[args.index("-handler") + 1] if "-handler" in args[:-1] else "sqlite"
 
 
 def _mongo_ping() -> bool:
@@ -435,9 +652,11 @@ def down(components: list[str]) -> None:
         for name in SERVICES:
             if service_process(name).stop():
                 say(f"{name}: stopped")
-    for component, managed in (("ferretdb", FERRET), ("kafka", KAFKA)):
+    # PostgreSQL goes with FerretDB, after it, whichever backend is chosen now: stopping one that
+    # is not running is a no-op.
+    for component, managed in (("ferretdb", FERRET), ("ferretdb", POSTGRES), ("kafka", KAFKA)):
         if component in components and managed.stop(timeout=30):
-            say(f"{component}: stopped")
+            say(f"{managed.name}: stopped")
 
 
 def status(components: list[str]) -> int:
@@ -445,7 +664,11 @@ def status(components: list[str]) -> int:
     if "kafka" in components:
         rows.append(("kafka", _pid_text(KAFKA), _port_text(KAFKA_PORT)))
     if "ferretdb" in components:
-        rows.append(("ferretdb", _pid_text(FERRET), _port_text(MONGO_PORT)))
+        if STORE_BACKEND == "postgresql" or POSTGRES.pid():
+            rows.append(("postgres", _pid_text(POSTGRES), _port_text(POSTGRES_PORT)))
+        ferret = FERRET.pid()
+        backend = f", {_ferretdb_backend(ferret)} backend" if ferret else ""
+        rows.append(("ferretdb", _pid_text(FERRET), _port_text(MONGO_PORT) + backend))
     if "services" in components:
         for name, port in SERVICES.items():
             ready = "ready" if port_open(port) and _ready(port) else "not ready"
@@ -470,6 +693,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("components", nargs="*", help="kafka, ferretdb, services, infra (= kafka ferretdb) or all")
     args = parser.parse_args(argv)
     components = expand(args.components, GROUPS["all"])
+    if STORE_BACKEND not in STORE_BACKENDS:
+        raise SystemExit(f"PARTNERAPP_STORE_BACKEND={STORE_BACKEND!r}; choose from {', '.join(STORE_BACKENDS)}")
     try:
         if args.command == "keys":
             for kind in ("dev", "impersonation"):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts.envelope import EventEnvelope
 from contracts.topics import topic
@@ -20,6 +21,10 @@ def decode_envelope(raw: bytes, *, expected_type: str | None = None) -> EventEnv
     The payload model comes from the catalogue entry of the envelope's `type`; if
     `expected_type` is given (the topic it was read from), the two must agree.
     """
+    if expected_type is not None:
+        typed = _typed_envelope(expected_type, raw)
+        if typed is not None:
+            return typed
     try:
         head = EventEnvelope[dict[str, Any]].model_validate_json(raw)
     except ValidationError as exc:
@@ -38,6 +43,26 @@ def decode_envelope(raw: bytes, *, expected_type: str | None = None) -> EventEnv
         raise MalformedEvent(f"invalid {head.type} payload: {_brief(exc)}") from exc
     fields = {name: getattr(head, name) for name in EventEnvelope.model_fields}
     return EventEnvelope[Any].model_construct(**{**fields, "data": data})
+
+
+def _typed_envelope(expected_type: str, raw: bytes) -> EventEnvelope[Any] | None:
+    """The fast path for a consumer that knows its topic: envelope and payload validated in one
+    pass from the bytes (measured: the two-step path below cost ~54 µs per telemetry event, a
+    fifth of the activity consumer's time). None when anything is off: the two-step path then
+    names what is wrong."""
+    try:
+        spec = topic(expected_type)
+        event = _envelope_of(spec.payload).model_validate_json(raw)
+    except (KeyError, ValidationError):
+        return None
+    if event.type != expected_type or event.schema_version != spec.schema_version:
+        return None
+    return event
+
+
+@functools.cache
+def _envelope_of(payload: type[BaseModel]) -> type[EventEnvelope[Any]]:
+    return EventEnvelope[payload]  # type: ignore[valid-type]
 
 
 def _brief(exc: ValidationError) -> str:

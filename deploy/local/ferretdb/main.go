@@ -1,5 +1,7 @@
 // Command ferretdb runs FerretDB v1 (pinned in go.mod) through its official embeddable package,
-// with the SQLite backend, for local runs and CI.
+// for local runs and CI: with the SQLite backend by default, or with the PostgreSQL one
+// (`-handler postgresql -postgresql-url postgres://...`), which pushes equality filters down to SQL
+// where SQLite decodes and filters every document in Go.
 //
 // Why a wrapper and not `go install .../cmd/ferretdb@v1.24.2`: a binary built that way panics at
 // start-up ("Invalid build/version/version.txt file content"), because the version file is produced
@@ -20,7 +22,9 @@ import (
 
 func main() {
 	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
-	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite URI (a directory, ending with /)")
+	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
+	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite URI (a directory, ending with /), for -handler sqlite")
+	pgURL := flag.String("postgresql-url", "", "PostgreSQL URL (postgres://user@host:port/db), for -handler postgresql")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
 	flag.Parse()
 
@@ -32,10 +36,11 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	server, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listenAddr},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: *sqliteURL,
+		Listener:      ferretdb.ListenerConfig{TCP: *listenAddr},
+		Logger:        logger,
+		Handler:       *handler,
+		SQLiteURL:     *sqliteURL,
+		PostgreSQLURL: *pgURL,
 	})
 	if err != nil {
 		logger.Error("cannot start FerretDB", "error", err)

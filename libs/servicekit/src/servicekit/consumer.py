@@ -61,8 +61,6 @@ DeliveryHandler = Callable[[list[Delivered]], Awaitable[None]]
 """Applies many events at once (e.g. one bulk insert); must be idempotent by event id itself:
 batch handlers skip the inbox, which would cost a look-up per event."""
 
-MAX_BATCH_RECORDS = 500
-
 
 @dataclass(frozen=True)
 class _Subscription:
@@ -105,7 +103,7 @@ class ConsumerStats:
 class EventConsumer:
     """Subscribes handlers to topics with the at-least-once rules above.
 
-    One Kafka consumer (in batches of up to MAX_BATCH_RECORDS) serves all the service's topics:
+    One Kafka consumer (in batches of up to `consumer_max_batch` records) serves all the service's topics:
     a group member joins once, not once per topic, and offsets are committed once per batch,
     after every record of it was applied or dead-lettered. A failure of the infrastructure
     makes the whole batch come again; handlers are idempotent, so that is safe.
@@ -173,7 +171,7 @@ class EventConsumer:
             auto_offset_reset=self._settings.auto_offset_reset,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             batch=True,
-            max_records=MAX_BATCH_RECORDS,
+            max_records=self._settings.consumer_max_batch,
             title=f"{self._settings.consumer_group} consumer",
         )(on_batch)
 

@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     consumer_max_attempts: int = Field(default=3, ge=1, le=20)
+    consumer_max_batch: int = Field(
+        default=500, ge=1, le=10_000, description="Records handed to the handlers at most per batch"
+    )
     outbox_scan_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -12,6 +12,9 @@ class Settings(ServiceSettings):
     http_port: int = 8004
     mongo_database: str = "partnerapp_activity"
     consumer_group: str = "activity"
+    # Telemetry comes in volume: bigger batches pay the per-batch store round trips (terminal
+    # states, one insert per day and shard) less often (bench: 0.46 → 0.65 of the raw pipe).
+    consumer_max_batch: int = Field(default=2000, ge=1, le=10_000)
     retention_days: int = Field(
         default=4 * 365 + 1, ge=1, description="Days of activity kept (Spanish working-time records: four years)"
     )

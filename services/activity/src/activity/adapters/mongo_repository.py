@@ -26,6 +26,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, parse_record_id, shard_of
 from activity.service_layer.ports import IngestKey, RecordQuery
 from contracts import topic
+from servicekit.concurrency import together
 from servicekit.mongo import Document, DocumentLocks, IndexSpec
 from servicekit.pagination import InvalidCursor, Page, Sort, after_cursor, decode_cursor, encode_cursor
 
@@ -41,6 +42,7 @@ RECORD_INDEXES = [
     IndexModel([("partner_id", 1), ("pin", 1), ("occurred_at", -1)], name="partner_pin_time"),
 ]
 NEWEST_FIRST = Sort("occurred_at", descending=True)
+DAYS_AT_ONCE = 2
 
 
 def collection_name(day: str, shard: int) -> str:
@@ -57,20 +59,22 @@ class MongoActivityStore:
         by_collection: dict[str, list[Document]] = {}
         for record in records:
             by_collection.setdefault(collection_name(record.day, record.shard), []).append(_document(record))
-        stored = duplicates = 0
-        for name, documents in by_collection.items():
-            await self._ensure_indexes(name)
-            try:
-                result = await self._db[name].insert_many(documents, ordered=False)
-                stored += len(result.inserted_ids)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
-                if others:
-                    raise
-                duplicates += len(errors)
-                stored += len(documents) - len(errors)
-        return stored, duplicates
+        # One insert per collection, all at once: the consumer otherwise spent most of its time
+        # waiting for one store round trip after another (bench/results/reference.md).
+        counts = await together(*(self._insert(name, documents) for name, documents in by_collection.items()))
+        return sum(stored for stored, _ in counts), sum(duplicates for _, duplicates in counts)
+
+    async def _insert(self, name: str, documents: list[Document]) -> tuple[int, int]:
+        """(stored, duplicates): a redelivered event fails on the primary key and is not stored again."""
+        await self._ensure_indexes(name)
+        try:
+            result = await self._db[name].insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return len(documents) - len(errors), len(errors)
+        return len(result.inserted_ids), 0
 
     async def _ensure_indexes(self, name: str) -> None:
         if name not in self._indexed:
@@ -108,11 +112,14 @@ class MongoActivityStore:
         keyset = after_cursor(NEWEST_FIRST, query.cursor)
         condition = {"$and": [match, keyset]} if keyset else match
         shards = sorted({shard_of(s) for s in serials})
+        days = query.window.days()
         found: list[Document] = []
-        for day in query.window.days():  # newest day first: stop once a page is full
-            for shard in shards:
-                cursor = self._db[collection_name(day, shard)].find(condition)
-                found += [d async for d in cursor.sort(NEWEST_FIRST.mongo_sort()).limit(query.limit + 1)]
+        # Newest days first, DAYS_AT_ONCE days' collections read together (a one-day window spans
+        # two calendar days: one round of waiting, not two); stop once a page is full.
+        for first in range(0, len(days), DAYS_AT_ONCE):
+            names = [collection_name(day, shard) for day in days[first : first + DAYS_AT_ONCE] for shard in shards]
+            for documents in await together(*(self._newest(name, condition, query.limit + 1) for name in names)):
+                found += documents
             if len(found) > query.limit:
                 break
         found.sort(key=lambda d: (d["occurred_at"], d["_id"]), reverse=True)
@@ -122,6 +129,10 @@ class MongoActivityStore:
             last = page[-1]
             next_cursor = encode_cursor(last["occurred_at"], last["_id"])
         return Page([_record(d) for d in page], next_cursor)
+
+    async def _newest(self, name: str, condition: Document, limit: int) -> list[Document]:
+        cursor = self._db[name].find(condition).sort(NEWEST_FIRST.mongo_sort()).limit(limit)
+        return [document async for document in cursor]
 
     async def drop_days_before(self, day: str) -> int:
         dropped = 0
@@ -152,32 +163,38 @@ class MongoTerminalStore:
 
     async def advance(self, records: list[ActivityRecord]) -> None:
         latest: dict[str, ActivityRecord] = {}
+        pins: set[tuple[str, str, str]] = set()
         for record in records:
             current = latest.get(record.serial)
             if current is None or record.occurred_at >= current.occurred_at:
                 latest[record.serial] = record
-            if record.pin:
-                await self._remember_pin(record.partner_id, record.pin, record.serial)
+            if record.pin and (record.partner_id, record.pin, record.serial) not in self._known_pins:
+                pins.add((record.partner_id, record.pin, record.serial))
         by_group: dict[str, list[ActivityRecord]] = {}
         for serial, record in latest.items():
             by_group.setdefault(group_of(serial), []).append(record)
+        # One write after another: on FerretDB's SQLite backend concurrent updates (a read, then
+        # a write, in one transaction) fail at once with SQLITE_BUSY instead of waiting.
+        for pin in sorted(pins):
+            await self._remember_pin(*pin)
         for group, group_records in sorted(by_group.items()):
-            async with self._locks.lock(TERMINALS, group):
-                document = await self._terminals.find_one({"_id": group}) or {}
-                states = document.get("t", {})
-                changes = {}
-                for record in group_records:
-                    key = _field(record.serial)
-                    before = _terminal(record.serial, states[key], None) if key in states else None
-                    if before is not None and before.last_seen > record.occurred_at:
-                        continue  # an older record arriving late: the state stays the newest one
-                    changes[f"t.{key}"] = _terminal_document(Terminal.from_record(record, before))
-                if changes:
-                    await self._terminals.update_one({"_id": group}, {"$set": changes}, upsert=True)
+            await self._advance_group(group, group_records)
+
+    async def _advance_group(self, group: str, records: list[ActivityRecord]) -> None:
+        async with self._locks.lock(TERMINALS, group):
+            document = await self._terminals.find_one({"_id": group}) or {}
+            states = document.get("t", {})
+            changes = {}
+            for record in records:
+                key = _field(record.serial)
+                before = _terminal(record.serial, states[key], None) if key in states else None
+                if before is not None and before.last_seen > record.occurred_at:
+                    continue  # an older record arriving late: the state stays the newest one
+                changes[f"t.{key}"] = _terminal_document(Terminal.from_record(record, before))
+            if changes:
+                await self._terminals.update_one({"_id": group}, {"$set": changes}, upsert=True)
 
     async def _remember_pin(self, partner_id: str, pin: str, serial: str) -> None:
-        if (partner_id, pin, serial) in self._known_pins:
-            return
         key = f"{partner_id}~{pin}"
         async with self._locks.lock(PINS, key):
             with contextlib.suppress(DuplicateKeyError):

@@ -1,0 +1,568 @@
+"""What `make bench` needs: its own Kafka and FerretDB, service processes, tokens, load generators.
+
+The benchmarks never touch the infrastructure of `make up` or of the tests: they start their own
+Kafka and FerretDB through `deploy/local/stack.py` on other ports, with their own cache directory
+(`.cache/bench/`), and only ever stop processes they started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from pymongo import AsyncMongoClient
+
+from contracts import envelope_for
+from contracts.events.common import Actor
+from contracts.events.instances import IngestKeyRotated
+from servicekit.auth import TokenIssuer, generate_key_pair
+from servicekit.metrics import ConsumerLagMonitor
+from servicekit.principal import Principal
+from servicekit.testing import KafkaProbe
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+import stack  # noqa: E402  (a script, imported as tests/faults/harness.py does)
+
+CACHE = Path(os.environ.get("BENCH_CACHE_DIR", ROOT / ".cache" / "bench")).resolve()
+KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "29092"))
+KAFKA_CONTROLLER_PORT = int(os.environ.get("BENCH_KAFKA_CONTROLLER_PORT", "29093"))
+MONGO_PORT = int(os.environ.get("BENCH_MONGO_PORT", "27019"))
+POSTGRES_PORT = int(os.environ.get("BENCH_POSTGRES_PORT", "55439"))
+TELEMETRY = "terminal.activity"
+PROFILE = os.environ.get("BENCH_PROFILE", "") == "1"
+PROFILES = ROOT / "bench" / "results" / "profiles"
+ISSUER, AUDIENCE = "partnerapp-gateway", "partnerapp"
+
+
+def say(message: str) -> None:
+    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+# --------------------------------------------------------------------------- infrastructure
+
+
+class BenchInfra:
+    """Kafka and FerretDB (on the chosen backend) of the benchmarks' own, through stack.py."""
+
+    def __init__(self, store: str) -> None:
+        self.store = store
+        self.kafka = f"127.0.0.1:{KAFKA_PORT}"
+        self.mongo_url = f"mongodb://127.0.0.1:{MONGO_PORT}/"
+        self.env = {
+            **os.environ,
+            "PARTNERAPP_CACHE_DIR": str(CACHE),
+            "PARTNERAPP_KAFKA_PORT": str(KAFKA_PORT),
+            "PARTNERAPP_KAFKA_CONTROLLER_PORT": str(KAFKA_CONTROLLER_PORT),
+            "PARTNERAPP_MONGO_PORT": str(MONGO_PORT),
+            "PARTNERAPP_POSTGRES_PORT": str(POSTGRES_PORT),
+            "PARTNERAPP_STORE_BACKEND": store,
+        }
+
+    def stack(self, *args: str, timeout: float = 900) -> None:
+        log = CACHE / "stack.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            result = subprocess.run(
+                [sys.executable, str(stack.HERE / "stack.py"), *args],
+                env=self.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise RuntimeError(f"stack.py {' '.join(args)} failed (exit {result.returncode}):\n{log_tail(log)}")
+
+    def start(self) -> None:
+        """A fresh cluster and store: stop what a crashed earlier run left, wipe the data, start."""
+        self.stack("down", "infra")
+        for port in (KAFKA_PORT, KAFKA_CONTROLLER_PORT, MONGO_PORT, POSTGRES_PORT):
+            if stack.port_open(port):
+                raise RuntimeError(f"port {port} is taken by a process the benchmarks did not start; set BENCH_*_PORT")
+        for data in ("kafka/data", "ferretdb/data", "postgres/data"):
+            shutil.rmtree(CACHE / data, ignore_errors=True)
+        _reuse_built_artifacts()
+        self.stack("up", "infra")
+
+    def stop(self) -> None:
+        self.stack("down", "infra")
+
+
+def _reuse_built_artifacts() -> None:
+    """Link the broker jars and the FerretDB binary the main cache already holds instead of
+    resolving and building them again (stack.py builds whatever is missing)."""
+    pom = stack.HERE / "kafka" / "pom.xml"
+    libs = stack.KAFKA_DIR / f"libs-{stack.fingerprint(pom)}"
+    target = CACHE / "kafka" / libs.name
+    if (libs / ".complete").exists() and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(libs, target_is_directory=True)
+    source = stack.HERE / "ferretdb"
+    name = f"ferretdb-{stack.fingerprint(source / 'go.mod', source / 'go.sum', source / 'main.go')}"
+    binary, linked = stack.FERRET_DIR / "bin" / name, CACHE / "ferretdb" / "bin" / name
+    if binary.exists() and not linked.exists():
+        linked.parent.mkdir(parents=True, exist_ok=True)
+        linked.symlink_to(binary)
+
+
+# --------------------------------------------------------------------------- CPU accounting
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, float, float] | None:
+    """(parent pid, own CPU seconds, CPU seconds of reaped children) from /proc/<pid>/stat."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return int(fields[1]), (utime + stime) / TICKS, (cutime + cstime) / TICKS
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuMeter:
+    """CPU seconds used by each part of the benchmark, read from /proc: where the cores go.
+
+    PostgreSQL's figure includes its backends (one process per connection, live or reaped by the
+    postmaster); the load generator's is its own only (the services and py-spy are its children).
+    """
+
+    def __init__(self, services: dict[str, ServiceProcess]) -> None:
+        self.roots: dict[str, int | None] = {
+            "kafka": _pid_in(CACHE / "kafka" / "kafka.pid"),
+            "ferretdb": _pid_in(CACHE / "ferretdb" / "ferretdb.pid"),
+            "postgresql": _pid_in(CACHE / "postgres" / "postgres.pid"),
+            "load generator (this process)": os.getpid(),
+        }
+        for name, service in services.items():
+            self.roots[name] = service.process.pid if service.process else None
+        self._began = time.monotonic()
+        self._start = self.read()
+
+    def read(self) -> dict[str, float]:
+        stats = {pid: stat for pid in _pids() if (stat := _stat(pid)) is not None}
+        children: dict[int, list[int]] = {}
+        for pid, (parent, _, _) in stats.items():
+            children.setdefault(parent, []).append(pid)
+        used = {}
+        for name, root in self.roots.items():
+            if root is None or root not in stats:
+                continue
+            seconds = stats[root][1]
+            if name == "postgresql":
+                seconds += stats[root][2] + sum(stats[child][1] for child in children.get(root, []))
+            used[name] = seconds
+        return used
+
+    def cores(self) -> dict[str, float]:
+        """Cores used by each part since the meter was made (CPU seconds / wall seconds)."""
+        wall = time.monotonic() - self._began
+        now = self.read()
+        return {name: round((now[name] - self._start.get(name, 0.0)) / wall, 2) for name in now if name in self._start}
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+# --------------------------------------------------------------------------- service processes
+
+
+class ServiceProcess:
+    """`python -m <service>` as a process of its own, so its memory is its own."""
+
+    def __init__(self, module: str, env: dict[str, str], *, tag: str) -> None:
+        self.module = module
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, f"{module.upper()}_HTTP_PORT": str(self.port)}
+        self.log = CACHE / "run" / f"{module}-{tag}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.profiler: subprocess.Popen[bytes] | None = None
+        self.profile = PROFILES / f"{module}-{tag}.txt" if PROFILE else None
+        self.peak_rss_mb = 0.0
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PARTNERAPP_", "OTEL_"))}
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env={**inherited, **self.env},
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        if self.profile is not None:  # sampled from outside: the process runs unchanged
+            self.profile.parent.mkdir(parents=True, exist_ok=True)
+            self.profiler = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(self.process.pid),
+                 "--format", "raw", "--rate", "100", "--idle", "--nonblocking", "--output", str(self.profile)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    async def wait_ready(self, within: float = 120) -> None:
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(timeout=5) as client:
+            while time.monotonic() < deadline:
+                if not self.alive():
+                    raise RuntimeError(f"{self.module} exited during start-up:\n{log_tail(self.log)}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"{self.module} not ready after {within}s:\n{log_tail(self.log)}")
+
+    def sample_memory(self) -> float:
+        """The process's peak resident set so far (VmHWM), in MB."""
+        if self.process is not None and self.alive():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_rss_mb = max(self.peak_rss_mb, int(line.split()[1]) / 1024)
+        return self.peak_rss_mb
+
+    def stop(self) -> None:
+        self.sample_memory()
+        if self.profiler is not None and self.profiler.poll() is None:
+            self.profiler.send_signal(signal.SIGINT)  # py-spy writes its samples and exits
+            self.profiler.wait(timeout=60)
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def processes() -> Iterator[list[ServiceProcess]]:
+    """Every process started inside is stopped on the way out, whatever happened."""
+    started: list[ServiceProcess] = []
+    try:
+        yield started
+    finally:
+        for process in started:
+            process.stop()
+
+
+@dataclass
+class Platform:
+    """What the service processes of one benchmark run share: infrastructure, topics, keys."""
+
+    infra: BenchInfra
+    prefix: str
+    private_key: str = ""
+    public_key: str = ""
+    key_file: Path = CACHE / "token-private.pem"
+
+    def __post_init__(self) -> None:
+        self.private_key, self.public_key = generate_key_pair()
+        self.key_file.parent.mkdir(parents=True, exist_ok=True)
+        self.key_file.write_text(self.private_key)
+        self.key_file.chmod(0o600)
+        self.issuer = TokenIssuer(self.private_key, issuer=ISSUER, audience=AUDIENCE)
+
+    def env(self, module: str, **settings: str) -> dict[str, str]:
+        return {
+            "PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS": self.infra.kafka,
+            "PARTNERAPP_MONGO_URL": self.infra.mongo_url,
+            "PARTNERAPP_TOPIC_PREFIX": self.prefix,
+            "PARTNERAPP_AUTH_PUBLIC_KEY": self.public_key,
+            "PARTNERAPP_LOG_LEVEL": "WARNING",
+            **{f"{module.upper()}_{k.upper()}": v for k, v in settings.items()},
+        }
+
+    def service(self, module: str, tag: str, **settings: str) -> ServiceProcess:
+        return ServiceProcess(module, self.env(module, **settings), tag=tag)
+
+    def token(self, partner_id: str) -> str:
+        principal = Principal(f"usr-bench-{partner_id}", "partner", partner_id, frozenset({partner_id}))
+        return self.issuer.issue(principal, ttl=timedelta(hours=2))
+
+
+async def issue_ingest_key(platform: Platform, database: str, partner_id: str) -> str:
+    """An instance's ingest key made known to activity through `instance.ingest_key_rotated`."""
+    instance_id = f"ins-{uuid.uuid4().hex[:10]}"
+    key = f"pik_{instance_id}.{uuid.uuid4().hex}{uuid.uuid4().hex}"
+    event = envelope_for(
+        IngestKeyRotated(
+            instance_id=instance_id,
+            partner_id=partner_id,
+            key_sha256=hashlib.sha256(key.encode()).hexdigest(),
+            rotated_by=Actor(user_id="usr-bench", role="partner"),
+        ),
+        source="instances",
+    )
+    infra = platform.infra
+    await KafkaProbe(infra.kafka, platform.prefix).send(
+        "instance.ingest_key_rotated", event.to_json_bytes(), key=instance_id.encode()
+    )
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, serverSelectionTimeoutMS=5000)
+    try:
+        deadline = time.monotonic() + 60
+        while await client[database]["ingest_keys"].find_one({"_id": instance_id}) is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the ingest key never reached the activity service")
+            await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+    return key
+
+
+class LagWatch:
+    """A consumer group's lag on the telemetry topic, measured again and again with one client."""
+
+    def __init__(self, platform: Platform, group: str) -> None:
+        topic = f"{platform.prefix}{TELEMETRY}"
+        self._monitor = ConsumerLagMonitor(platform.infra.kafka, group, lambda: [topic])
+
+    async def __aenter__(self) -> LagWatch:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._monitor.close()
+
+    async def lag(self) -> int:
+        return sum((await self._monitor.measure()).values())
+
+
+async def count_records(mongo_url: str, database: str) -> int:
+    """Telemetry records stored by the activity service (its per-day/shard collections)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    try:
+        db = client[database]
+        names = [n for n in await db.list_collection_names() if n.startswith("records_")]
+        return sum([await db[name].count_documents({}) for name in names])
+    finally:
+        await client.close()
+
+
+# --------------------------------------------------------------------------- load generators
+
+
+@dataclass
+class Terminals:
+    """Field terminals posting telemetry to the ingest endpoint in batches, as devices do.
+
+    `rate` None: as fast as the endpoint answers (each worker sends its next batch on the
+    answer); otherwise paced to `rate` events/s in total.
+    """
+
+    url: str
+    key: str
+    rate: float | None = None
+    batch: int = 50
+    workers: int = 8
+    terminals: int = 2000
+    acked: int = 0
+    refused: int = 0
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._worker(n)) for n in range(self.workers)]
+
+    async def finish(self) -> None:
+        self.stop.set()
+        await asyncio.gather(*self._tasks)
+
+    async def _worker(self, number: int) -> None:
+        rng = random.Random(number)  # noqa: S311  (simulated data)
+        loop = asyncio.get_running_loop()
+        interval = self.batch * self.workers / self.rate if self.rate else 0.0
+        next_at = loop.time()
+        async with httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(60, connect=5)) as client:
+            while not self.stop.is_set():
+                body = json.dumps({"events": self._batch(rng)}).encode()
+                response = await client.post(
+                    "/v1/ingest/events",
+                    content=body,
+                    headers={"X-Ingest-Key": self.key, "Content-Type": "application/json"},
+                )
+                if response.status_code == 202:
+                    self.acked += self.batch
+                else:
+                    self.refused += self.batch
+                    await asyncio.sleep(0.2)
+                if interval:
+                    next_at += interval
+                    delay = next_at - loop.time()
+                    if delay > 0:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self.stop.wait(), delay)
+                    else:
+                        next_at = loop.time()
+
+    def _batch(self, rng: random.Random) -> list[dict[str, Any]]:
+        """One terminal's buffered events (a device sends its own, consecutive events)."""
+        number = rng.randrange(self.terminals)
+        now = datetime.now(UTC)
+        return [
+            {
+                "event_id": str(uuid.uuid4()),
+                "serial": f"BT{number:05d}",
+                "pin": f"{1000 + number}",
+                "action": rng.choice(["gps_fix", "task_started", "task_completed", "sync"]),
+                "occurred_at": (now - timedelta(seconds=self.batch - n)).isoformat(),
+                "battery_pct": rng.randrange(5, 100),
+                "location": {"lat": 40.4 + rng.random() / 10, "lon": -3.7 + rng.random() / 10, "accuracy_m": 8.0},
+            }
+            for n in range(self.batch)
+        ]
+
+
+async def raw_pipe(platform: Platform, events: int, batch: int = 500) -> dict[str, Any]:
+    """The floor: aiokafka `getmany` → `insert_many(ordered=False)` of the decoded envelopes into
+    one collection, no validation, commit per batch; timed from its first batch to the last."""
+    database = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(platform.infra.mongo_url)
+    consumer = AIOKafkaConsumer(
+        f"{platform.prefix}{TELEMETRY}",
+        bootstrap_servers=platform.infra.kafka,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=batch,
+    )
+    await consumer.start()
+    consumed = 0
+    started: float | None = None
+    try:
+        while consumed < events:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=batch)
+            documents = []
+            for records in batches.values():
+                for record in records:
+                    document = json.loads(record.value or b"{}")
+                    document["_id"] = document.pop("id")
+                    documents.append(document)
+            if not documents:
+                continue
+            if started is None:
+                started = time.perf_counter()
+            await client[database]["records"].insert_many(documents, ordered=False)
+            await consumer.commit()
+            consumed += len(documents)
+        seconds = time.perf_counter() - (started or time.perf_counter())
+        stored = await client[database]["records"].count_documents({})
+    finally:
+        await consumer.stop()
+        await client.drop_database(database)
+        await client.close()
+    return {
+        "events": consumed,
+        "seconds": round(seconds, 1),
+        "events_per_s": round(consumed / seconds),
+        "stored": stored,
+    }
+
+
+@dataclass
+class Latencies:
+    samples: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str | None = None
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        return {
+            "requests": len(self.samples),
+            "requests_per_s": round(len(self.samples) / seconds, 1),
+            "p50_ms": round(percentile(self.samples, 0.50), 1),
+            "p99_ms": round(percentile(self.samples, 0.99), 1),
+            "errors": self.errors,
+            **({"first_error": self.first_error} if self.first_error else {}),
+        }
+
+
+Request = Callable[[httpx.AsyncClient], Awaitable[bool]]
+"""One client request (or the client-side composition of several): True when it succeeded."""
+
+
+def get(url: str) -> Request:
+    async def one(client: httpx.AsyncClient) -> bool:
+        return (await client.get(url)).status_code == 200
+
+    return one
+
+
+async def hammer(request: Request, token: str, clients: int, seconds: float) -> dict[str, Any]:
+    """`clients` concurrent clients, each sending its next request on the previous answer."""
+    measured = Latencies()
+    limits = httpx.Limits(max_connections=clients * 4, max_keepalive_connections=clients * 4)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
+        await request(client)  # warm: connections, caches
+        deadline = time.perf_counter() + seconds
+
+        async def one_client() -> None:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                try:
+                    ok = await request(client)
+                except httpx.HTTPError as exc:  # e.g. a keep-alive connection the server closed
+                    ok = False
+                    measured.first_error = measured.first_error or repr(exc)
+                measured.samples.append((time.perf_counter() - began) * 1000)
+                if not ok:
+                    measured.errors += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        return measured.summary(time.perf_counter() - began)

@@ -54,7 +54,7 @@ format: sync ## apply ruff formatting and safe fixes
 
 types: sync ## mypy (strict)
 	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
-	MYPYPATH=deploy/local $(RUN) mypy deploy/local/stack.py deploy/local/demo.py
+	MYPYPATH=deploy/local $(RUN) mypy deploy/local/stack.py deploy/local/demo.py deploy/local/private_stack.py
 	MYPYPATH=bench:deploy/local $(RUN) mypy deploy/k8s/generate.py bench
 
 imports: sync ## import-linter: services independent, domain layers pure

@@ -1,26 +1,22 @@
-"""What `make bench` needs: its own Kafka and FerretDB, service processes, tokens, load generators.
+"""What `make bench` needs: its own Kafka and FerretDB, service processes, tokens, load generators,
+CPU accounting.
 
-The benchmarks never touch the infrastructure of `make up` or of the tests: they start their own
-Kafka and FerretDB through `deploy/local/stack.py` on other ports, with their own cache directory
-(`.cache/bench/`), and only ever stop processes they started.
+The benchmarks never touch the infrastructure of `make up` or of the tests: like the fault suite
+they start their own (deploy/local/private_stack.py) on other ports, with their own cache
+directory (`.cache/bench/`), and only ever stop processes they started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import random
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,17 +26,16 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
-from contracts import envelope_for
-from contracts.events.common import Actor
-from contracts.events.instances import IngestKeyRotated
 from servicekit.auth import TokenIssuer, generate_key_pair
 from servicekit.metrics import ConsumerLagMonitor
 from servicekit.principal import Principal
-from servicekit.testing import KafkaProbe
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
-import stack  # noqa: E402  (a script, imported as tests/faults/harness.py does)
+import private_stack  # noqa: E402  (scripts, imported as tests/faults/harness.py does)
+from private_stack import PrivateStack, ServiceProcess, processes  # noqa: E402
+
+__all__ = ["ServiceProcess", "processes"]  # run.py takes them from here
 
 CACHE = Path(os.environ.get("BENCH_CACHE_DIR", ROOT / ".cache" / "bench")).resolve()
 KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "29092"))
@@ -65,86 +60,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
-
-
 # --------------------------------------------------------------------------- infrastructure
 
 
-class BenchInfra:
-    """Kafka and FerretDB (on the chosen backend) of the benchmarks' own, through stack.py."""
+class BenchInfra(PrivateStack):
+    """Kafka and FerretDB of the benchmarks' own, on the chosen FerretDB backend."""
 
     def __init__(self, store: str) -> None:
-        self.store = store
-        self.kafka = f"127.0.0.1:{KAFKA_PORT}"
-        self.mongo_url = f"mongodb://127.0.0.1:{MONGO_PORT}/"
-        self.env = {
-            **os.environ,
-            "PARTNERAPP_CACHE_DIR": str(CACHE),
-            "PARTNERAPP_KAFKA_PORT": str(KAFKA_PORT),
-            "PARTNERAPP_KAFKA_CONTROLLER_PORT": str(KAFKA_CONTROLLER_PORT),
-            "PARTNERAPP_MONGO_PORT": str(MONGO_PORT),
-            "PARTNERAPP_POSTGRES_PORT": str(POSTGRES_PORT),
-            "PARTNERAPP_STORE_BACKEND": store,
-        }
-
-    def stack(self, *args: str, timeout: float = 900) -> None:
-        log = CACHE / "stack.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            result = subprocess.run(
-                [sys.executable, str(stack.HERE / "stack.py"), *args],
-                env=self.env,
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
-            )
-        if result.returncode != 0:
-            raise RuntimeError(f"stack.py {' '.join(args)} failed (exit {result.returncode}):\n{log_tail(log)}")
-
-    def start(self) -> None:
-        """A fresh cluster and store: stop what a crashed earlier run left, wipe the data, start."""
-        self.stack("down", "infra")
-        for port in (KAFKA_PORT, KAFKA_CONTROLLER_PORT, MONGO_PORT, POSTGRES_PORT):
-            if stack.port_open(port):
-                raise RuntimeError(f"port {port} is taken by a process the benchmarks did not start; set BENCH_*_PORT")
-        for data in ("kafka/data", "ferretdb/data", "postgres/data"):
-            shutil.rmtree(CACHE / data, ignore_errors=True)
-        _reuse_built_artifacts()
-        self.stack("up", "infra")
-
-    def stop(self) -> None:
-        self.stack("down", "infra")
-
-
-def _reuse_built_artifacts() -> None:
-    """Link the broker jars and the FerretDB binary the main cache already holds instead of
-    resolving and building them again (stack.py builds whatever is missing)."""
-    pom = stack.HERE / "kafka" / "pom.xml"
-    libs = stack.KAFKA_DIR / f"libs-{stack.fingerprint(pom)}"
-    target = CACHE / "kafka" / libs.name
-    if (libs / ".complete").exists() and not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(libs, target_is_directory=True)
-    source = stack.HERE / "ferretdb"
-    name = f"ferretdb-{stack.fingerprint(source / 'go.mod', source / 'go.sum', source / 'main.go')}"
-    binary, linked = stack.FERRET_DIR / "bin" / name, CACHE / "ferretdb" / "bin" / name
-    if binary.exists() and not linked.exists():
-        linked.parent.mkdir(parents=True, exist_ok=True)
-        linked.symlink_to(binary)
+        super().__init__(
+            CACHE,
+            kafka_port=KAFKA_PORT,
+            controller_port=KAFKA_CONTROLLER_PORT,
+            mongo_port=MONGO_PORT,
+            postgres_port=POSTGRES_PORT,
+            store=store,
+            port_hint="set BENCH_*_PORT",
+        )
 
 
 # --------------------------------------------------------------------------- CPU accounting
@@ -215,93 +146,6 @@ def _pids() -> list[int]:
     return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
 
 
-# --------------------------------------------------------------------------- service processes
-
-
-class ServiceProcess:
-    """`python -m <service>` as a process of its own, so its memory is its own."""
-
-    def __init__(self, module: str, env: dict[str, str], *, tag: str) -> None:
-        self.module = module
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, f"{module.upper()}_HTTP_PORT": str(self.port)}
-        self.log = CACHE / "run" / f"{module}-{tag}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.profiler: subprocess.Popen[bytes] | None = None
-        self.profile = PROFILES / f"{module}-{tag}.txt" if PROFILE else None
-        self.peak_rss_mb = 0.0
-
-    def start(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PARTNERAPP_", "OTEL_"))}
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module],
-                env={**inherited, **self.env},
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        if self.profile is not None:  # sampled from outside: the process runs unchanged
-            self.profile.parent.mkdir(parents=True, exist_ok=True)
-            self.profiler = subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(self.process.pid),
-                 "--format", "raw", "--rate", "100", "--idle", "--nonblocking", "--output", str(self.profile)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    async def wait_ready(self, within: float = 120) -> None:
-        deadline = time.monotonic() + within
-        async with httpx.AsyncClient(timeout=5) as client:
-            while time.monotonic() < deadline:
-                if not self.alive():
-                    raise RuntimeError(f"{self.module} exited during start-up:\n{log_tail(self.log)}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"{self.module} not ready after {within}s:\n{log_tail(self.log)}")
-
-    def sample_memory(self) -> float:
-        """The process's peak resident set so far (VmHWM), in MB."""
-        if self.process is not None and self.alive():
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        self.peak_rss_mb = max(self.peak_rss_mb, int(line.split()[1]) / 1024)
-        return self.peak_rss_mb
-
-    def stop(self) -> None:
-        self.sample_memory()
-        if self.profiler is not None and self.profiler.poll() is None:
-            self.profiler.send_signal(signal.SIGINT)  # py-spy writes its samples and exits
-            self.profiler.wait(timeout=60)
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=20)
-
-
-@contextlib.contextmanager
-def processes() -> Iterator[list[ServiceProcess]]:
-    """Every process started inside is stopped on the way out, whatever happened."""
-    started: list[ServiceProcess] = []
-    try:
-        yield started
-    finally:
-        for process in started:
-            process.stop()
-
-
 @dataclass
 class Platform:
     """What the service processes of one benchmark run share: infrastructure, topics, keys."""
@@ -330,7 +174,10 @@ class Platform:
         }
 
     def service(self, module: str, tag: str, **settings: str) -> ServiceProcess:
-        return ServiceProcess(module, self.env(module, **settings), tag=tag)
+        profile = PROFILES / f"{module}-{tag}.txt" if PROFILE else None
+        return ServiceProcess(
+            module, self.env(module, **settings), log=CACHE / "run" / f"{module}-{tag}.log", profile=profile
+        )
 
     def token(self, partner_id: str) -> str:
         principal = Principal(f"usr-bench-{partner_id}", "partner", partner_id, frozenset({partner_id}))
@@ -338,31 +185,10 @@ class Platform:
 
 
 async def issue_ingest_key(platform: Platform, database: str, partner_id: str) -> str:
-    """An instance's ingest key made known to activity through `instance.ingest_key_rotated`."""
-    instance_id = f"ins-{uuid.uuid4().hex[:10]}"
-    key = f"pik_{instance_id}.{uuid.uuid4().hex}{uuid.uuid4().hex}"
-    event = envelope_for(
-        IngestKeyRotated(
-            instance_id=instance_id,
-            partner_id=partner_id,
-            key_sha256=hashlib.sha256(key.encode()).hexdigest(),
-            rotated_by=Actor(user_id="usr-bench", role="partner"),
-        ),
-        source="instances",
+    """An instance's ingest key, known to the activity service using `database`."""
+    _, key = await private_stack.issue_ingest_key(
+        platform.infra.kafka, platform.prefix, platform.infra.mongo_url, database, partner_id
     )
-    infra = platform.infra
-    await KafkaProbe(infra.kafka, platform.prefix).send(
-        "instance.ingest_key_rotated", event.to_json_bytes(), key=instance_id.encode()
-    )
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, serverSelectionTimeoutMS=5000)
-    try:
-        deadline = time.monotonic() + 60
-        while await client[database]["ingest_keys"].find_one({"_id": instance_id}) is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the ingest key never reached the activity service")
-            await asyncio.sleep(0.2)
-    finally:
-        await client.close()
     return key
 
 

@@ -98,7 +98,7 @@ def test_unknown_schema_version_is_refused(expected_type: str | None) -> None:
 
 def test_an_unknown_topic_is_malformed_not_an_error() -> None:
     raw = (FIXTURES / "v1" / "session.cleared.json").read_bytes()
-    with pytest.raises(MalformedEvent, match="on topic 'no.such_topic'"):
+    with pytest.raises(MalformedEvent, match=r"on topic 'no\.such_topic'"):
         decode_envelope(raw, expected_type="no.such_topic")
 
 

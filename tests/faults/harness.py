@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import random
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,22 +29,22 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 from pymongo import AsyncMongoClient
 
-from contracts import envelope_for
-from contracts.events.common import Actor
-from contracts.events.instances import IngestKeyRotated
 from servicekit.metrics import consumer_lag as measure_lag
-from servicekit.testing import KafkaProbe
 
 ROOT = Path(__file__).resolve().parents[2]
-STACK_SCRIPT = ROOT / "deploy" / "local" / "stack.py"
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
-import stack  # noqa: E402  (a script, imported like tests/unit/test_deploy_consistency.py does)
+import private_stack  # noqa: E402  (scripts, imported like tests/unit/test_deploy_consistency.py does)
+import stack  # noqa: E402
+from private_stack import PrivateStack, ServiceProcess, free_port, log_tail, processes  # noqa: E402
+
+__all__ = ["ServiceProcess", "free_port", "log_tail", "processes"]  # used by the tests through this module
 
 FULL = os.environ.get("FAULTS_FULL", "") == "1"
 CACHE = Path(os.environ.get("FAULTS_CACHE_DIR", ROOT / ".cache" / "faults")).resolve()
 KAFKA_PORT = int(os.environ.get("FAULTS_KAFKA_PORT", "19092"))
 KAFKA_CONTROLLER_PORT = int(os.environ.get("FAULTS_KAFKA_CONTROLLER_PORT", "19093"))
 MONGO_PORT = int(os.environ.get("FAULTS_MONGO_PORT", "27018"))
+POSTGRES_PORT = int(os.environ.get("FAULTS_POSTGRES_PORT", "55438"))  # only with PARTNERAPP_STORE_BACKEND=postgresql
 TELEMETRY = "terminal.activity"
 
 
@@ -97,35 +92,22 @@ def say(message: str) -> None:
     sys.stderr.flush()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def log_tail(path: Path, lines: int = 40) -> str:
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
 # --------------------------------------------------------------------------- infrastructure
 
 
-class FaultInfra:
-    """Kafka and FerretDB of the suite's own, started and stopped through stack.py."""
+class FaultInfra(PrivateStack):
+    """Kafka and FerretDB of the suite's own, which it may kill and start again."""
 
     def __init__(self) -> None:
-        self.kafka = f"127.0.0.1:{KAFKA_PORT}"
-        self.mongo_url = f"mongodb://127.0.0.1:{MONGO_PORT}/"
-        self.env = {
-            **os.environ,
-            "PARTNERAPP_CACHE_DIR": str(CACHE),
-            "PARTNERAPP_KAFKA_PORT": str(KAFKA_PORT),
-            "PARTNERAPP_KAFKA_CONTROLLER_PORT": str(KAFKA_CONTROLLER_PORT),
-            "PARTNERAPP_MONGO_PORT": str(MONGO_PORT),
-        }
+        super().__init__(
+            CACHE,
+            kafka_port=KAFKA_PORT,
+            controller_port=KAFKA_CONTROLLER_PORT,
+            mongo_port=MONGO_PORT,
+            postgres_port=POSTGRES_PORT,
+            store=os.environ.get("PARTNERAPP_STORE_BACKEND", "sqlite"),
+            port_hint="set FAULTS_*_PORT",
+        )
         # The same PID files stack.py writes under the suite's cache directory (with its command
         # line check, so a reused PID is never taken for ours).
         self.processes = {
@@ -136,36 +118,6 @@ class FaultInfra:
                 "ferretdb", CACHE / "ferretdb" / "ferretdb.pid", CACHE / "ferretdb" / "ferretdb.log", "ferretdb"
             ),
         }
-
-    def stack(self, *args: str, timeout: float = 600) -> None:
-        log = CACHE / "stack.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            result = subprocess.run(
-                [sys.executable, str(STACK_SCRIPT), *args],
-                env=self.env,
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
-            )
-        if result.returncode != 0:
-            raise RuntimeError(f"stack.py {' '.join(args)} failed (exit {result.returncode}):\n{log_tail(log)}")
-
-    def start(self) -> None:
-        """A fresh cluster and store: stop what a crashed earlier run left, wipe the data, start."""
-        self.stack("down", "infra")
-        for port in (KAFKA_PORT, KAFKA_CONTROLLER_PORT, MONGO_PORT):
-            if stack.port_open(port):
-                raise RuntimeError(f"port {port} is taken by a process this suite did not start; set FAULTS_*_PORT")
-        shutil.rmtree(CACHE / "kafka" / "data", ignore_errors=True)
-        shutil.rmtree(CACHE / "ferretdb" / "data", ignore_errors=True)
-        self._reuse_built_binaries()
-        self.stack("up", "infra")
-
-    def stop(self) -> None:
-        self.stack("down", "infra")
 
     def up(self, component: str) -> None:
         self.stack("up", component)
@@ -186,97 +138,13 @@ class FaultInfra:
             time.sleep(0.05)
         return pid
 
-    @staticmethod
-    def _reuse_built_binaries() -> None:
-        """Link the broker jars and the FerretDB binary the shared cache already holds, instead of
-        resolving and building them again (stack.py builds them if they are missing)."""
-        pom = stack.HERE / "kafka" / "pom.xml"
-        libs = stack.KAFKA_DIR / f"libs-{stack.fingerprint(pom)}"
-        target = CACHE / "kafka" / libs.name
-        if (libs / ".complete").exists() and not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.symlink_to(libs, target_is_directory=True)
-        source = stack.HERE / "ferretdb"
-        name = f"ferretdb-{stack.fingerprint(source / 'go.mod', source / 'go.sum', source / 'main.go')}"
-        binary, linked = stack.FERRET_DIR / "bin" / name, CACHE / "ferretdb" / "bin" / name
-        if binary.exists() and not linked.exists():
-            linked.parent.mkdir(parents=True, exist_ok=True)
-            linked.symlink_to(binary)
-
 
 # --------------------------------------------------------------------------- service processes
 
 
-class ServiceProcess:
-    """`python -m <service>` as a real process of its own, so SIGKILL is real."""
-
-    def __init__(self, module: str, env: dict[str, str], *, port: int, tag: str) -> None:
-        self.module = module
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.env = env
-        self.log = CACHE / "run" / f"{module}-{tag}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self, **extra_env: str) -> None:
-        if self.alive():
-            raise RuntimeError(f"{self.module} is running already")
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PARTNERAPP_", "OTEL_"))}
-        with self.log.open("ab") as out:
-            out.write(f"\n===== start {time.strftime('%H:%M:%S')} {extra_env}\n".encode())
-            out.flush()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module],
-                env={**env, **self.env, **extra_env},
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.starts += 1
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    async def wait_ready(self, within: float = 120) -> None:
-        deadline = asyncio.get_running_loop().time() + within
-        async with httpx.AsyncClient(timeout=5) as client:
-            while asyncio.get_running_loop().time() < deadline:
-                if not self.alive():
-                    raise RuntimeError(f"{self.module} exited during start-up:\n{log_tail(self.log)}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"{self.module} not ready after {within}s:\n{log_tail(self.log)}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown hook runs, nothing is flushed or committed."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@contextlib.contextmanager
-def processes() -> Iterator[list[ServiceProcess]]:
-    """Every process started inside is stopped on the way out, whatever happened."""
-    started: list[ServiceProcess] = []
-    try:
-        yield started
-    finally:
-        for process in started:
-            process.stop()
+def service_process(module: str, env: dict[str, str], *, port: int, tag: str) -> ServiceProcess:
+    """A service process of the suite, logging under its cache directory."""
+    return ServiceProcess(module, env, port=port, log=CACHE / "run" / f"{module}-{tag}.log")
 
 
 def activity_process(
@@ -296,39 +164,15 @@ def activity_process(
         "ACTIVITY_INSTANCES_URL": "http://127.0.0.1:9",
         **settings,
     }
-    return ServiceProcess("activity", env, port=port, tag=tag), database
+    return service_process("activity", env, port=port, tag=tag), database
 
 
 # --------------------------------------------------------------------------- ingest keys
 
 
 async def issue_ingest_key(infra: FaultInfra, prefix: str, database: str, partner_id: str) -> tuple[str, str]:
-    """An instance and its ingest key, made known to activity through `instance.ingest_key_rotated`
-    (as the instances service announces it)."""
-    instance_id = f"ins-{uuid.uuid4().hex[:10]}"
-    key = f"pik_{instance_id}.{uuid.uuid4().hex}{uuid.uuid4().hex}"
-    event = envelope_for(
-        IngestKeyRotated(
-            instance_id=instance_id,
-            partner_id=partner_id,
-            key_sha256=hashlib.sha256(key.encode()).hexdigest(),
-            rotated_by=Actor(user_id="usr-faults", role="partner"),
-        ),
-        source="instances",
-    )
-    await KafkaProbe(infra.kafka, prefix).send(
-        "instance.ingest_key_rotated", event.to_json_bytes(), key=instance_id.encode()
-    )
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, serverSelectionTimeoutMS=5000)
-    try:
-        deadline = asyncio.get_running_loop().time() + 60
-        while await client[database]["ingest_keys"].find_one({"_id": instance_id}) is None:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("the ingest key never reached the activity service")
-            await asyncio.sleep(0.2)
-    finally:
-        await client.close()
-    return instance_id, key
+    """An instance and its ingest key, known to the activity service using `database`."""
+    return await private_stack.issue_ingest_key(infra.kafka, prefix, infra.mongo_url, database, partner_id)
 
 
 # --------------------------------------------------------------------------- the sender

@@ -28,11 +28,11 @@ from .harness import (
     FaultInfra,
     Results,
     Row,
-    ServiceProcess,
     drop_database,
     free_port,
     processes,
     say,
+    service_process,
 )
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(600 if FULL else 240)]
@@ -90,7 +90,7 @@ async def test_crash_between_write_and_publish(
     sent = 0
     try:
         with processes() as started_processes:
-            instances = ServiceProcess("instances", env, port=int(env["INSTANCES_HTTP_PORT"]), tag=tag)
+            instances = service_process("instances", env, port=int(env["INSTANCES_HTTP_PORT"]), tag=tag)
             started_processes.append(instances)
             for crash in range(1, SIZES.outbox_crashes + 1):
                 instances.start(INSTANCES_OUTBOX_RELAY="false")

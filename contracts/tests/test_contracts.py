@@ -190,7 +190,7 @@ def test_ingest_keys_name_their_instance_and_hash_stably() -> None:
 
 def test_asyncapi_names_every_topic_with_its_owner_partitions_and_schema() -> None:
     document = json.loads((SCHEMA_DIR / "asyncapi.json").read_text())
-    assert document["asyncapi"] == "3.0.0"
+    assert document["asyncapi"] == "3.1.0"
     assert set(document["channels"]) == set(all_topic_partitions())
     for spec in CATALOGUE:
         channel = document["channels"][spec.name]

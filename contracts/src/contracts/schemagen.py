@@ -1,5 +1,6 @@
-"""Generate the committed JSON Schemas of every event and the AsyncAPI 3.0 document of all
-topics (`python -m contracts.schemagen`, or `make schemas`).
+"""Generate the committed JSON Schemas of every event and the AsyncAPI 3.1 document of all
+topics (`python -m contracts.schemagen`, or `make schemas`; `make asyncapi` checks the document
+with the official AsyncAPI parser).
 
 A test regenerates them in memory and fails when they differ from the committed files, so a
 model change cannot slip out without its schema (and a reviewer sees the wire change).
@@ -144,7 +145,7 @@ def asyncapi() -> dict[str, Any]:
         },
     }
     return {
-        "asyncapi": "3.0.0",
+        "asyncapi": "3.1.0",
         "info": {
             "title": "partnerapp events",
             "version": f"{ENVELOPE_FORM}.0.0",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from contracts.topics import topic_for_payload
 
@@ -34,6 +34,16 @@ def _unset(value: object) -> bool:
     return value is None
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+# An extension without a value is left out, never written as null: the wire schema says so.
+OptionalExtensionId = Annotated[
+    uuid.UUID | None, WithJsonSchema({"type": "string", "format": "uuid"}, mode="serialization")
+]
+
+
 class EventEnvelope(BaseModel, Generic[PayloadT]):
     """One event on the wire.
 
@@ -46,7 +56,13 @@ class EventEnvelope(BaseModel, Generic[PayloadT]):
     """
 
     model_config = ConfigDict(
-        frozen=True, extra="ignore", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+        frozen=True,
+        extra="ignore",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        # The committed schema describes what is written: attributes with defaults are always there.
+        json_schema_serialization_defaults_required=True,
     )
 
     id: uuid.UUID = Field(description="Unique event id; consumers deduplicate on it.")
@@ -63,19 +79,21 @@ class EventEnvelope(BaseModel, Generic[PayloadT]):
         validation_alias=AliasChoices("schemaversion", "schema_version"),
         serialization_alias="schemaversion",
     )
-    correlation_id: uuid.UUID | None = Field(
+    correlation_id: OptionalExtensionId = Field(
         default=None,
         description="The request or flow the event belongs to (extension attribute; absent when none).",
         validation_alias=AliasChoices("correlationid", "correlation_id"),
         serialization_alias="correlationid",
         exclude_if=_unset,
+        json_schema_extra=_no_default,
     )
-    causation_id: uuid.UUID | None = Field(
+    causation_id: OptionalExtensionId = Field(
         default=None,
         description="The event that caused this one (extension attribute; absent when none).",
         validation_alias=AliasChoices("causationid", "causation_id"),
         serialization_alias="causationid",
         exclude_if=_unset,
+        json_schema_extra=_no_default,
     )
     data: PayloadT
 

@@ -301,6 +301,7 @@ async def test_every_record_on_every_topic_is_a_cloudevent_and_matches_the_async
     # The dead letters: the original key, bytes and content-type, the dlq- headers described in
     # the AsyncAPI document; the original was an event, so the dead letter still parses as one.
     message = message_of(DEADLETTER_TOPIC)
+    assert message["contentType"] == CONTENT_TYPE
     groups = set()
     for record in records[DEADLETTER_TOPIC]:
         headers = headers_of(record)

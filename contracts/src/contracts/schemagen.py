@@ -47,7 +47,7 @@ _HOP_HEADERS: dict[str, dict[str, Any]] = {
     "baggage": {"type": "string", "description": "W3C baggage, when there is any."},
     "correlation_id": {
         "type": "string",
-        "description": "FastStream's correlation id: the event's `correlationid`, else its `id`.",
+        "description": "FastStream's correlation id of the send: an event's `correlationid`, else its `id`.",
     },
 }
 
@@ -134,9 +134,14 @@ def asyncapi() -> dict[str, Any]:
         "name": DEADLETTER_TOPIC,
         "title": "dead letter",
         "summary": "A record that could not be handled, as it was read.",
-        "contentType": "application/octet-stream",
+        # What the platform's producers wrote; a record from elsewhere keeps its own (header content-type).
+        "contentType": CONTENT_TYPE,
         "headers": {"$ref": "#/components/schemas/DeadLetterHeaders"},
-        "payload": {"type": "string", "format": "binary", "description": "The original record's value."},
+        "payload": {
+            "description": "The original record's value, byte for byte: the event a producer of this platform "
+            "wrote (an envelope of the original topic's schema, or of another topic's when it was misplaced), "
+            "or whatever a foreign producer wrote."
+        },
         "bindings": {
             "kafka": {
                 "key": {"type": "string", "description": "the original record's key"},

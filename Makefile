@@ -54,7 +54,11 @@ status: ## what is running
 demo: ## load the demo data again into a running platform
 	$(RUN) python deploy/local/demo.py
 
-test: bootstrap-test lint types imports web k8s infra-up pytest ## everything: lint, types, import rules, web build, k8s manifests, all tests (starts the infra)
+test: bootstrap-test lint types imports web k8s asyncapi infra-up pytest ## everything: lint, types, import rules, web build, k8s manifests, AsyncAPI, all tests (starts the infra)
+
+.PHONY: asyncapi
+asyncapi: ## validate contracts/schemas/asyncapi.json with the official AsyncAPI parser (fails on errors and warnings)
+	cd tools/asyncapi-validate && npm ci --no-audit --no-fund --ignore-scripts && node validate.mjs --strict ../../contracts/schemas/asyncapi.json
 
 lint: sync ## ruff format check and lint
 	$(RUN) ruff format --check .

@@ -32,7 +32,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.group import MemberAssignment
 from pymongo import MongoClient
 
-from contracts import all_topic_partitions, envelope_for
+from contracts import KAFKA_HEADERS, all_topic_partitions, envelope_for
 from contracts.events.activity import DeviceInfo, TerminalActivity
 from servicekit.metrics import consumer_lag
 from servicekit.topics import delete_topics, ensure_topics
@@ -75,7 +75,9 @@ async def publish(prefix: str, events: int, terminals: int) -> None:
                 battery_pct=80,
             )
             envelope = envelope_for(data, source="activity", event_id=uuid.uuid4())
-            pending.append(await producer.send(f"{prefix}{TOPIC}", envelope.to_json_bytes(), key=serial.encode()))
+            record = envelope.to_json_bytes()
+            topic = f"{prefix}{TOPIC}"
+            pending.append(await producer.send(topic, record, key=serial.encode(), headers=list(KAFKA_HEADERS)))
             if len(pending) >= 2000:
                 await asyncio.gather(*pending)
                 pending.clear()

@@ -45,7 +45,7 @@ from pymongo import AsyncMongoClient
 
 from activity.adapters.mongo_repository import MongoActivityStore, MongoTerminalStore, collection_name
 from activity.domain.model import ActivityRecord, shard_of
-from contracts import all_topic_partitions, envelope_for
+from contracts import KAFKA_HEADERS, all_topic_partitions, envelope_for
 from contracts.events.activity import DeviceInfo, GeoPoint, TerminalActivity
 from harness import (
     CACHE,
@@ -287,7 +287,9 @@ async def publish_telemetry(platform: Platform, events: int, terminals: int) -> 
             )
             envelope = envelope_for(data, source="activity", event_id=uuid.uuid4())
             topic = f"{platform.prefix}{TELEMETRY}"
-            pending.append(await producer.send(topic, envelope.to_json_bytes(), key=serial.encode()))
+            pending.append(
+                await producer.send(topic, envelope.to_json_bytes(), key=serial.encode(), headers=list(KAFKA_HEADERS))
+            )
             if len(pending) >= 2000:
                 await asyncio.gather(*pending)
                 pending = []

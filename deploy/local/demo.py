@@ -28,7 +28,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from contracts import envelope_for
+from contracts import KAFKA_HEADERS, envelope_for
 from contracts.events.activity import DeviceInfo, GeoPoint, TerminalActivity
 from servicekit.auth import TokenIssuer
 from servicekit.principal import Principal
@@ -112,7 +112,9 @@ async def publish(events: list[TerminalActivity]) -> list[str]:
         for data in events:
             event_id = uuid.uuid5(DEMO_NAMESPACE, f"{data.serial}:{data.occurred_at.isoformat()}:{data.action}")
             envelope = envelope_for(data, source="activity", event_id=event_id)
-            await producer.send_and_wait("terminal.activity", envelope.to_json_bytes(), key=data.serial.encode())
+            await producer.send_and_wait(
+                "terminal.activity", envelope.to_json_bytes(), key=data.serial.encode(), headers=list(KAFKA_HEADERS)
+            )
             ids.append(str(event_id))
     finally:
         await producer.stop()

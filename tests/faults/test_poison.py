@@ -27,7 +27,7 @@ from pymongo import MongoClient
 
 from activity.bootstrap import build_app as build_activity
 from activity.config import Settings as ActivitySettings
-from contracts import CATALOGUE, DEADLETTER_TOPIC, all_topic_partitions
+from contracts import CATALOGUE, DEADLETTER_TOPIC, KAFKA_HEADERS, all_topic_partitions
 from gateway.bootstrap import build_app as build_gateway
 from gateway.config import Settings as GatewaySettings
 from reports.bootstrap import build_app as build_reports
@@ -133,7 +133,7 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_and_the_partition
                 for name in topics:
                     key = f"poison-{name}".encode()
                     for kind, value in records_for(name):
-                        meta = await producer.send_and_wait(prefix + name, value, key=key)
+                        meta = await producer.send_and_wait(prefix + name, value, key=key, headers=list(KAFKA_HEADERS))
                         placed[(name, kind)] = (meta.partition, meta.offset)
             finally:
                 await producer.stop()

@@ -147,6 +147,16 @@ DEADLETTER_TOPIC = "deadletter"
 """Where any consumer puts a message it could not handle, with the reason in the headers.
 Its records keep the original bytes and key, so they can be inspected and replayed."""
 DEADLETTER_PARTITIONS = 3
+DEADLETTER_HEADERS: dict[str, str] = {
+    "dlq-original-topic": "The topic the record was read from (with the deployment's prefix).",
+    "dlq-original-partition": "Its partition, in decimal.",
+    "dlq-original-offset": "Its offset, in decimal.",
+    "dlq-consumer-group": "The consumer group that gave up on it.",
+    "dlq-attempts": "How many times the handler was tried (1: the record is no valid event).",
+    "dlq-error": "Why it failed, at most 2000 characters.",
+    "dlq-failed-at": "When it was dead-lettered (ISO 8601, UTC).",
+}
+"""The headers a dead-letter record carries besides the original record's `content-type`."""
 
 _BY_NAME = {spec.name: spec for spec in CATALOGUE}
 _BY_PAYLOAD = {spec.payload: spec for spec in CATALOGUE}

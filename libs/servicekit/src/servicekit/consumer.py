@@ -264,6 +264,14 @@ class EventConsumer:
                 consumer_group=self._settings.consumer_group,
                 attempts=attempts,
                 error=error,
+                content_type=_header(record, "content-type"),
             )
         )
         self.stats.dead_lettered += 1
+
+
+def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if str(key).lower() == name:
+            return bytes(value).decode(errors="replace")
+    return None

@@ -1,7 +1,8 @@
 """The dead-letter topic: where a message goes when it can never be handled.
 
-The record keeps the original key and bytes; headers say where it came from and why it failed,
-so it can be inspected and replayed.
+The record keeps the original key, bytes and content-type; the `dlq-` headers
+(`contracts.DEADLETTER_HEADERS`, described in the AsyncAPI document) say where it came from and
+why it failed, so it can be inspected and replayed as the same record.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class FailedMessage:
     consumer_group: str
     attempts: int
     error: str
+    content_type: str | None = None
+    """The original record's `content-type` header, if it had one."""
 
 
 class DeadLetterPublisher:
@@ -46,5 +49,7 @@ class DeadLetterPublisher:
                 "dlq-attempts": str(failed.attempts),
                 "dlq-error": failed.error[:MAX_ERROR_CHARS],
                 "dlq-failed-at": utc_now().isoformat(),
+                # FastStream would send an empty one for raw bytes; a replay needs the original's.
+                "content-type": failed.content_type or "",
             },
         )

@@ -1,4 +1,9 @@
-"""Putting envelopes on their topics, keyed as the catalogue says."""
+"""Putting envelopes on their topics, keyed as the catalogue says.
+
+Every event goes out in the structured mode of the CloudEvents Kafka binding: the whole event in
+the value and `content-type: application/cloudevents+json`. No `ce_` header may be added: a
+reader (the CloudEvents SDK's `from_kafka`) takes any `ce_` header to mean binary mode.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
 
-from contracts import EventEnvelope, topic
+from contracts import CONTENT_TYPE, EventEnvelope, topic
 from servicekit.settings import PlatformSettings
 
 
@@ -44,7 +49,7 @@ class KafkaEventPublisher:
             event.to_json_bytes(),
             self._platform.topic(event.type),
             key=event.subject.encode(),
-            headers={"content-type": "application/cloudevents+json", "ce_id": str(event.id), "ce_type": event.type},
+            headers={"content-type": CONTENT_TYPE},
             correlation_id=str(event.correlation_id or event.id),
             no_confirm=not confirm,
         )

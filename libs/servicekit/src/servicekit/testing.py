@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from contracts import KAFKA_HEADERS
 
 
 class KafkaProbe:
@@ -18,11 +20,19 @@ class KafkaProbe:
         self.bootstrap_servers = bootstrap_servers
         self.prefix = prefix
 
-    async def send(self, topic: str, value: bytes, *, key: bytes | None = None) -> None:
+    async def send(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] = KAFKA_HEADERS,
+    ) -> None:
+        """One record, with the headers every producer of the platform sends unless told otherwise."""
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=True)
         await producer.start()
         try:
-            await producer.send_and_wait(self.prefix + topic, value, key=key)
+            await producer.send_and_wait(self.prefix + topic, value, key=key, headers=list(headers))
         finally:
             await producer.stop()
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -7,7 +8,14 @@ import pytest
 from contracts import envelope_for
 from contracts.events.common import Actor
 from contracts.events.instances import SessionCleared
-from servicekit.outbox import OUTBOX_FIELD, PENDING_FIELD, new_document_with_outbox, with_outbox
+from servicekit.outbox import (
+    OUTBOX_FIELD,
+    PENDING_FIELD,
+    TRACE_FIELD,
+    decode_envelope_dict,
+    new_document_with_outbox,
+    with_outbox,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -44,3 +52,17 @@ def test_new_document_carries_its_first_events() -> None:
     assert document[PENDING_FIELD] is True
     assert list(document[OUTBOX_FIELD]) == [str(e.id)]
     assert new_document_with_outbox({"_id": "x"}, [])[PENDING_FIELD] is False
+
+
+def test_the_outbox_stores_the_current_envelope_form_and_still_relays_the_old_one() -> None:
+    # An outbox entry written before the rename of the extension attributes may still be pending
+    # when the new code starts: the relay must read it, and publish it in the current form.
+    e = event()
+    stored = new_document_with_outbox({"_id": "ins-1"}, [e])[OUTBOX_FIELD][str(e.id)]
+    assert stored["schemaversion"] == 1
+    assert not {"schema_version", "correlation_id", "causation_id", "correlationid"} & set(stored)
+    old_form = {k: v for k, v in stored.items() if k != "schemaversion"}
+    old_form |= {"schema_version": 1, "correlation_id": None, "causation_id": None, TRACE_FIELD: {"traceparent": "x"}}
+    relayed = decode_envelope_dict(old_form)
+    assert relayed == e
+    assert json.loads(relayed.to_json_bytes()) == json.loads(e.to_json_bytes()) == stored

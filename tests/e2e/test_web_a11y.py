@@ -319,6 +319,17 @@ async def test_every_section_and_dialog_passes_axe(
         await tour(page, w, language, label)
 
 
+async def test_the_help_pages_pass_axe(web: Stack, browser: Browser) -> None:
+    for viewport in (PHONE, DESKTOP):
+        async with new_page(browser, web.url, viewport=viewport) as page:
+            for section in ("support", "instances", "reports", "activity", "profile"):
+                for language in ("es", "en"):
+                    response = await page.goto(f"/help/{section}.{language}.html")
+                    assert response is not None and response.ok, section
+                    await expect(page.locator("html")).to_have_attribute("lang", language)
+                    await assert_no_serious_a11y(page, f"the {section} help page ({language}, {viewport['width']} px)")
+
+
 async def test_the_check_fails_on_what_axe_calls_serious(browser: Browser) -> None:
     """The check itself: the old MCRM badge (white on #16a34a, 12 px) and an unnamed button fail it, by rule."""
     async with new_page(browser, "http://127.0.0.1:9") as page:

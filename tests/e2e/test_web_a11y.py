@@ -37,6 +37,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "continue": "Continuar",
         "cancel": "Cancelar",
         "revoke": "Dar de baja la licencia",
+        "impersonate": "Acceder al panel web como este usuario",
+        "release": "Liberar licencia",
         "new_company": "Nueva empresa",
         "next": "Siguiente",
         "generate": "Generar",
@@ -54,6 +56,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "continue": "Continue",
         "cancel": "Cancel",
         "revoke": "Cancel the license",
+        "impersonate": "Open the web panel as this user",
+        "release": "Release license",
         "new_company": "New company",
         "next": "Next",
         "generate": "Generate",
@@ -224,6 +228,13 @@ async def tour(page: Page, w: World, language: str, label: str) -> None:
     await settled(page, f"the add licenses form ({label})")
     await page.goto(f"/instances/{w.instances['MCRM']}/licenses/{w.license_id}")
     await settled(page, f"a license ({label})")
+    await page.get_by_role("button", name=t["impersonate"]).click()
+    await dialog_checked(page, f"the impersonation dialog ({label})")
+    await close_dialog()
+    if await page.get_by_role("button", name=t["release"]).count():  # only while a terminal holds it
+        await page.get_by_role("button", name=t["release"]).click()
+        await dialog_checked(page, f"the release dialog ({label})")
+        await close_dialog()
     await page.get_by_role("button", name=t["revoke"]).click()
     await dialog_checked(page, f"the revoke dialog: confirm ({label})")
     await dialog.get_by_role("button", name=t["continue"]).click()

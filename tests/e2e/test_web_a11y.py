@@ -330,6 +330,28 @@ async def test_every_section_and_dialog_passes_axe(
         await tour(page, w, language, label)
 
 
+async def test_what_staff_see_passes_axe(web: Stack, browser: Browser) -> None:
+    """Staff have the partner selector (in the top bar, or in the thread list's toolbar) and more in their profile."""
+    w = await world(web, "es")
+    partner_id = (await web.login(w.email))["partner_id"]
+    staff = await add_user(web, f"stf-{uuid.uuid4().hex[:8]}", "staff", (partner_id, f"ptn-{uuid.uuid4().hex[:8]}"))
+    async with new_page(browser, web.url, viewport=DESKTOP) as page:
+        await login(page, staff, PASSWORD)
+        await expect(page.get_by_role("combobox", name="Actuando para")).to_have_count(1)
+        await expect(page.locator(".support-thread-list > li")).to_have_count(1)
+        await settled(page, "the support thread list (staff)")
+        for path, where in (
+            (f"/support/threads/{w.thread_id}", "a support thread (staff)"),
+            ("/instances", "the instance list (staff)"),
+            (f"/instances/{w.instances['MCRM']}/licenses/{w.license_id}", "a license (staff)"),
+            ("/reports", "the report charts (staff)"),
+            ("/profile", "the profile (staff)"),
+        ):
+            await page.goto(path)
+            await expect(page.get_by_role("combobox", name="Actuando para")).to_be_visible()
+            await settled(page, where)
+
+
 async def test_the_help_pages_pass_axe(web: Stack, browser: Browser) -> None:
     for viewport in (PHONE, DESKTOP):
         async with new_page(browser, web.url, viewport=viewport) as page:

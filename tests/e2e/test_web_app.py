@@ -86,6 +86,7 @@ async def test_robots_txt_is_text_and_missing_files_are_not_the_app(web: Stack) 
             missing = await client.get(path)
             assert missing.status_code == 404, path
             assert '<div id="root">' not in missing.text, f"{path} answered the app's HTML"
+            assert missing.headers["content-type"].startswith("application/problem+json"), path
         # The app's own pages still fall back, even when their last part looks like a file name (a serial).
         for path in ("/activity/terminals/SR.1", "/instances/ins-1/licenses", "/no/such/page"):
             page = await client.get(path)

@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, expect
 
 from servicekit.testing import eventually
 
-from .browser import chromium, login, new_page, screenshot
+from .browser import assert_no_serious_a11y, chromium, login, new_page, screenshot
 from .conftest import PASSWORD, Stack, add_user, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -172,10 +172,12 @@ async def test_search_a_terminal_open_a_record_and_release_its_license(
         await expect(page.get_by_role("heading", name="Actividad", exact=True)).to_be_visible()
         # The terminals list is the entry point when nothing is searched yet.
         await expect(page.get_by_role("list", name="Terminales")).to_contain_text(terminal.serial)
+        await assert_no_serious_a11y(page, "the activity section with its terminals")
 
         # Validation before asking: one of serial or PIN, and "from" before "to".
         await page.get_by_role("button", name="Buscar").click()
         await expect(page.get_by_text("Indique el número de serie o el PIN.")).to_be_visible()
+        await assert_no_serious_a11y(page, "the activity search with an error")
         now = datetime.now(UTC)
         await page.get_by_label("Número de serie").fill(terminal.serial)
         await page.get_by_label("Desde").fill(local_input(now))
@@ -187,6 +189,7 @@ async def test_search_a_terminal_open_a_record_and_release_its_license(
         serial_input = page.get_by_label("Número de serie")
         await expect(serial_input).to_have_attribute("aria-invalid", "true")
         await expect(page.locator("#activity-serial-error")).to_contain_text(re.compile(r"\S"))
+        await assert_no_serious_a11y(page, "the activity search with the API's error")
 
         # By serial, in a date-time window: the latest actions, newest first.
         await search(page, serial=terminal.serial, since=timedelta(hours=2))
@@ -198,6 +201,7 @@ async def test_search_a_terminal_open_a_record_and_release_its_license(
         await expect(page).to_have_url(re.compile(rf"serial={terminal.serial}"))
         await page.evaluate("window.scrollTo(0, 0)")
         await screenshot(page, "activity-search")
+        await assert_no_serious_a11y(page, "the activity search results")
 
         # By PIN: only that PIN's records.
         await search(page, pin=PIN, since=timedelta(hours=2))
@@ -212,14 +216,18 @@ async def test_search_a_terminal_open_a_record_and_release_its_license(
             await expect(record).to_contain_text(text)
         await expect(record.get_by_role("button", name="Liberar licencia")).to_be_visible()
         await screenshot(page, "activity-record")
+        await assert_no_serious_a11y(page, "an activity record")
 
         # A record whose PIN's license is bound to another terminal: the API's 409 reason is shown.
         await page.goto(f"/activity?pin={OTHER_PIN}")
         await results.get_by_role("link", name=re.compile("Inicio de sesión")).click()
         await page.get_by_role("button", name="Liberar licencia").click()
         dialog = page.get_by_role("dialog")
+        await expect(dialog).to_be_visible()
+        await assert_no_serious_a11y(page, "the release dialog")
         await dialog.get_by_role("button", name="Liberar").click()
         await expect(page.get_by_role("alert")).to_contain_text("asignada a otro terminal")
+        await assert_no_serious_a11y(page, "the release dialog with the API's refusal")
 
         # The terminal's information, then release its license from there.
         await page.get_by_role("link", name="Información del terminal").first.click()
@@ -230,6 +238,7 @@ async def test_search_a_terminal_open_a_record_and_release_its_license(
             await expect(info).to_contain_text(text)
         timeline = page.get_by_role("list", name="Historial (últimos 30 días)")
         await expect(timeline).to_contain_text("Licencia asignada")
+        await assert_no_serious_a11y(page, "a terminal's information")
         await page.get_by_role("button", name="Liberar licencia").click()
         await expect(dialog).to_contain_text(PIN)
         await dialog.get_by_role("button", name="Cancelar").click()
@@ -244,6 +253,7 @@ async def test_search_a_terminal_open_a_record_and_release_its_license(
         await expect(page.get_by_role("button", name="Liberar licencia")).to_have_count(0)
         await page.evaluate("window.scrollTo(0, 0)")
         await screenshot(page, "activity-terminal")
+        await assert_no_serious_a11y(page, "a terminal without a license")
 
 
 async def test_profile_language_password_and_hardware_list(web: Stack, browser: Browser) -> None:
@@ -253,6 +263,7 @@ async def test_profile_language_password_and_hardware_list(web: Stack, browser: 
         await page.get_by_role("link", name="Perfil").click()
         await expect(page.get_by_role("heading", name="Perfil", exact=True)).to_be_visible()
         await expect(page.get_by_text(email)).to_be_visible()
+        await assert_no_serious_a11y(page, "the profile")
 
         # Personal data: saved through the API, the API's 422 at the field.
         await page.get_by_label("Teléfono").fill("not a phone")
@@ -272,6 +283,7 @@ async def test_profile_language_password_and_hardware_list(web: Stack, browser: 
         await page.get_by_label("Contraseña actual", exact=True).fill(PASSWORD)
         await page.get_by_role("button", name="Cambiar contraseña").click()
         await expect(page.locator("#password-new-error")).to_contain_text("12 characters")
+        await assert_no_serious_a11y(page, "the profile with password errors")
 
         # Notifications: a switch, or the reason this browser cannot have them (never a failure).
         await expect(page.get_by_role("switch")).to_be_attached()
@@ -286,6 +298,7 @@ async def test_profile_language_password_and_hardware_list(web: Stack, browser: 
         await expect(page.get_by_label("Phone")).to_have_value("+34 600 000 000")
         await page.evaluate("window.scrollTo(0, 0)")
         await screenshot(page, "profile")
+        await assert_no_serious_a11y(page, "the profile in English")
         async with web.client(await web.token(email)) as api:
             assert (await api.get("/api/v1/profile")).json()["language"] == "en"
         await page.reload()
@@ -307,9 +320,11 @@ async def test_profile_language_password_and_hardware_list(web: Stack, browser: 
         await expect(page.get_by_role("status").filter(has_text="Edition")).to_be_visible()
         await expect(cards.first.get_by_text("NFC")).to_be_visible()
         await screenshot(page, "profile-hardware")
+        await assert_no_serious_a11y(page, "the hardware list, filtered (en)")
         await page.get_by_label("Search model or version").fill("no such terminal")
         await page.get_by_role("button", name="Filter", exact=True).click()
         await expect(page.get_by_text("No terminal matches these filters.")).to_be_visible()
+        await assert_no_serious_a11y(page, "the hardware list, no match (en)")
         await page.get_by_role("button", name="Clear filters").click()
         await expect(cards).to_have_count(total)
         async with page.expect_download() as downloading:

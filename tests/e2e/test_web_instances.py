@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
-from .browser import chromium, login, new_page, screenshot
+from .browser import assert_no_serious_a11y, chromium, login, new_page, screenshot
 from .conftest import PASSWORD, Stack, add_user, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -80,11 +80,14 @@ async def test_provision_an_instance_then_add_and_revoke_a_license(web: Stack, b
         await expect(instances.get_by_role("link", name="Comerciales norte")).to_be_visible()
         await expect(page.get_by_role("link", name="Ayuda")).to_be_visible()
         await screenshot(page, "instances-list")
+        await assert_no_serious_a11y(page, "the instance list")
 
         # The wizard: company (created here) → type → data → Provision.
         await page.get_by_role("link", name="Agregar nueva instancia").click()
         await expect(page.get_by_role("heading", name="Nueva instancia")).to_be_visible()
+        await assert_no_serious_a11y(page, "the wizard: choose a company")
         await page.get_by_role("button", name="Nueva empresa").click()
+        await assert_no_serious_a11y(page, "the wizard: the new company form")
         await fill(
             page,
             {
@@ -101,7 +104,10 @@ async def test_provision_an_instance_then_add_and_revoke_a_license(web: Stack, b
         )
         await page.get_by_role("button", name="Crear empresa").click()
         await page.get_by_label("Working Day Suite").check()
+        await assert_no_serious_a11y(page, "the wizard: choose the type")
         await page.get_by_role("button", name="Siguiente").click()
+        await page.get_by_label("Nombre de la instancia").wait_for()
+        await assert_no_serious_a11y(page, "the wizard: the instance's data")
         await page.get_by_label("Nombre de la instancia").fill("Cuadrilla de limpieza")
         await page.get_by_label("Terminales contratados").fill("3")
         await page.get_by_role("button", name="Aprovisionar").click()
@@ -113,7 +119,10 @@ async def test_provision_an_instance_then_add_and_revoke_a_license(web: Stack, b
         await expect(page.get_by_role("button", name="Cancelar aprovisionamiento")).to_be_enabled()
         await expect(page.get_by_role("button", name="Descargar PDF")).to_be_visible()
         await screenshot(page, "instances-wizard-contract")
+        await assert_no_serious_a11y(page, "the wizard: the contract")
         await page.get_by_role("button", name="Generar", exact=True).click()
+        await expect(page.get_by_role("dialog")).to_be_visible()
+        await assert_no_serious_a11y(page, "the wizard: the generate dialog")
         await page.get_by_role("dialog").get_by_role("button", name="Generar", exact=True).click()
 
         await expect(page.get_by_role("heading", name="Cuadrilla de limpieza")).to_be_visible()
@@ -124,11 +133,15 @@ async def test_provision_an_instance_then_add_and_revoke_a_license(web: Stack, b
         await expect(actions.get_by_role("button", name="Solicitar baja de la instancia")).to_be_visible()
         await expect(actions.get_by_role("button", name="Borrar sesión")).to_be_visible()
         await screenshot(page, "instances-detail")
+        await assert_no_serious_a11y(page, "an instance's detail with its actions")
 
         # Licenses: add one, open its details, revoke it with a reason.
         await actions.get_by_role("button", name="Ver licencias").click()
         await expect(page.get_by_text("Esta instancia aún no tiene licencias.")).to_be_visible()
+        await assert_no_serious_a11y(page, "the licenses of an instance, empty")
         await page.get_by_role("link", name="Añadir licencias").click()
+        await page.get_by_label("Nombre del usuario", exact=True).wait_for()
+        await assert_no_serious_a11y(page, "the add licenses form")
         await fill(
             page,
             {
@@ -146,22 +159,27 @@ async def test_provision_an_instance_then_add_and_revoke_a_license(web: Stack, b
 
         await expect(page.get_by_role("heading", name="Ana Pérez")).to_be_visible()
         await expect(page.get_by_role("button", name="Liberar licencia")).to_have_count(0)  # no terminal bound
+        await assert_no_serious_a11y(page, "a license's detail")
         await page.get_by_role("button", name="Dar de baja la licencia").click()
         dialog = page.get_by_role("dialog")
         await expect(dialog).to_contain_text("No se puede deshacer")
+        await assert_no_serious_a11y(page, "the revoke dialog: confirm")
         await dialog.get_by_role("button", name="Continuar").click()
         await expect(dialog.get_by_role("button", name="Enviar")).to_be_disabled()  # the reason is mandatory
+        await assert_no_serious_a11y(page, "the revoke dialog: the reason")
         await dialog.get_by_label("Motivo de la baja").fill("El empleado ya no trabaja aquí")
         await dialog.get_by_role("button", name="Enviar").click()
         await expect(page.get_by_role("status")).to_contain_text("Licencia dada de baja")
         await expect(page.get_by_text("Revocada", exact=True)).to_be_visible()
         await expect(page.get_by_text("El empleado ya no trabaja aquí")).to_be_visible()
         await expect(page.get_by_role("button", name="Dar de baja la licencia")).to_have_count(0)
+        await assert_no_serious_a11y(page, "a revoked license")
 
         await page.get_by_role("link", name="Volver").click()
         await expect(licenses.get_by_role("link", name="Ana Pérez")).to_contain_text("Revocada")
         await expect(page.get_by_text("Licencias: 0 de 3")).to_be_visible()
         await screenshot(page, "instances-licenses")
+        await assert_no_serious_a11y(page, "the licenses of an instance")
 
 
 async def test_a_cancelled_provisioning_offers_no_generate(web: Stack, browser: Browser) -> None:
@@ -171,11 +189,15 @@ async def test_a_cancelled_provisioning_offers_no_generate(web: Stack, browser: 
         await login(page, email, PASSWORD)
         await page.goto("/instances")
         await page.get_by_text("Aprovisionamientos en curso (1)").click()
+        await assert_no_serious_a11y(page, "the instance list with a provisioning open")
         await page.get_by_role("link", name="Ruta sur").click()
         await expect(page.get_by_role("article", name="Contrato")).to_contain_text("Mobile CRM")
         await page.get_by_role("button", name="Cancelar aprovisionamiento").click()
+        await expect(page.get_by_role("dialog")).to_be_visible()
+        await assert_no_serious_a11y(page, "the cancel provisioning dialog")
         await page.get_by_role("dialog").get_by_role("button", name="Cancelar aprovisionamiento").click()
         await expect(page.get_by_role("status")).to_contain_text("ya no se puede generar")
+        await assert_no_serious_a11y(page, "a cancelled provisioning")
         await expect(page.get_by_role("button", name="Generar")).to_have_count(0)
         await expect(page.get_by_role("button", name="Cancelar aprovisionamiento")).to_have_count(0)
         await page.reload()
@@ -202,10 +224,12 @@ async def test_editing_the_configuration_shows_errors_next_to_the_field(web: Sta
         )
         quota = page.get_by_label("Usuarios contratados")
         await expect(quota).to_have_value("5")
+        await assert_no_serious_a11y(page, "the configuration form")
         await quota.fill("0")
         await page.get_by_role("button", name="Guardar").click()
         await expect(quota).to_have_attribute("aria-invalid", "true")
         await expect(page.locator("label", has=quota).locator(".field-error")).to_contain_text("1")
+        await assert_no_serious_a11y(page, "the configuration form with an error")
         await quota.fill("8")
         await page.get_by_label("Pedidos").check()
         await page.get_by_role("button", name="Guardar").click()

@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, expect
 
 from servicekit.testing import eventually
 
-from .browser import chromium, login, new_page, screenshot
+from .browser import assert_no_serious_a11y, chromium, login, new_page, screenshot
 from .conftest import PASSWORD, Stack, add_user, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -161,6 +161,7 @@ async def test_charts_filter_export_and_detail(web: Stack, browser: Browser, see
         apply = page.get_by_role("button", name="Filtrar")
         await expect(apply).to_be_disabled()
         await screenshot(page, "reports-charts")
+        await assert_no_serious_a11y(page, "the report charts")
         await type_filter.select_option("MCRM")
         await expect(apply).to_be_enabled()
         await type_filter.select_option("")
@@ -173,6 +174,7 @@ async def test_charts_filter_export_and_detail(web: Stack, browser: Browser, see
         await expect(instances.get_by_role("link", name=re.compile(re.escape(mcrm)))).to_be_visible()
         await expect(counts.get_by_role("row", name="WDS · Enterprise 0")).to_be_visible()
         await screenshot(page, "reports-filtered")
+        await assert_no_serious_a11y(page, "the report charts, filtered")
 
         # Exports of the list with the same filters.
         async with page.expect_download() as csv_download:
@@ -199,6 +201,7 @@ async def test_charts_filter_export_and_detail(web: Stack, browser: Browser, see
         await expect(page.get_by_text(COMPANY["name"])).to_be_visible()
         await expect(page.get_by_role("link", name="Gestionar en Instancias")).to_be_visible()
         await screenshot(page, "reports-detail")
+        await assert_no_serious_a11y(page, "an instance's report")
         await page.get_by_role("button", name="Volver a informes").click()
         await expect(type_filter).to_have_value("MCRM")
         await expect(page.get_by_text("Instancias: 1 · Licencias: 0")).to_be_visible()
@@ -216,6 +219,7 @@ async def test_licenses_period_errors_active_services_and_operations(
         await page.get_by_role("button", name="Filtrar").click()
         await expect(page.locator("#filter-activated_to-error")).to_be_visible()
         await expect(page.get_by_label("Activación hasta")).to_have_attribute("aria-invalid", "true")
+        await assert_no_serious_a11y(page, "the report filters with an error")
         await page.get_by_role("button", name="Limpiar").click()
         await page.get_by_role("button", name="Filtrar").click()
         await expect(page.get_by_text("Instancias: 3 · Licencias: 1")).to_be_visible()
@@ -223,9 +227,12 @@ async def test_licenses_period_errors_active_services_and_operations(
         # The license list and a license's detail.
         await page.get_by_role("button", name="Licencias", exact=True).click()
         licenses = page.get_by_role("list", name="Licencias")
+        await expect(licenses).to_be_visible()
+        await assert_no_serious_a11y(page, "the license list of the reports")
         await licenses.get_by_role("link", name=re.compile("Ana Pérez")).click()
         await expect(page.get_by_role("heading", name="Licencia: Ana Pérez")).to_be_visible()
         await expect(page.get_by_text("SR-1")).to_be_visible()
+        await assert_no_serious_a11y(page, "a license's report")
         await page.get_by_role("link", name="Ver la instancia en informes").click()
         await expect(page.get_by_role("heading", name=f"Instancia: {seeded.titles['Fábrica Soria']}")).to_be_visible()
 
@@ -236,6 +243,7 @@ async def test_licenses_period_errors_active_services_and_operations(
         await expect(active.get_by_text("1 licencia en el periodo")).to_be_visible()
         await expect(page.get_by_role("button", name="Filtrar")).to_be_disabled()
         await screenshot(page, "reports-active-services")
+        await assert_no_serious_a11y(page, "the active services")
 
         # operations per day by type, and the rows per day and instance by action.
         await page.get_by_role("link", name="Operaciones").click()
@@ -248,3 +256,4 @@ async def test_licenses_period_errors_active_services_and_operations(
         await expect(rows).to_contain_text("2 operaciones")
         await expect(rows).to_contain_text("clock_in: 1")
         await screenshot(page, "reports-operations")
+        await assert_no_serious_a11y(page, "the operations")

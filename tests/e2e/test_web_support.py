@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, expect
 
 from servicekit.testing import eventually
 
-from .browser import chromium, login, new_page, screenshot
+from .browser import assert_no_serious_a11y, chromium, login, new_page, screenshot
 from .conftest import PASSWORD, Stack, add_user, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -104,12 +104,15 @@ async def test_partner_and_support_talk_live_in_the_company_thread(web: Stack, b
         await expect(toolbar.get_by_role("button", name="Actualizar")).to_be_enabled()
         await expect(thread_row(staff, company)).to_contain_text("Sin mensajes todavía")
         await screenshot(staff, "support-threads-staff")
+        await assert_no_serious_a11y(staff, "the support thread list (staff)")
         await staff.get_by_label("Buscar empresa").fill("no such company")
         await expect(staff.get_by_text("Ninguna empresa coincide")).to_be_visible()
+        await assert_no_serious_a11y(staff, "the support thread list, no match")
         await staff.get_by_label("Buscar empresa").fill(company)
         await thread_row(staff, company).click()
         await expect(staff).to_have_url(re.compile(f"/support/threads/{thread_id}$"))
         await expect(staff.get_by_text("Aún no hay mensajes")).to_be_visible()
+        await assert_no_serious_a11y(staff, "an empty support thread (staff)")
 
         # The partner opens the same thread from the list: header with company, instances and links.
         await login(partner, partner_email, PASSWORD)
@@ -132,6 +135,7 @@ async def test_partner_and_support_talk_live_in_the_company_thread(web: Stack, b
         )
         send = partner.get_by_role("button", name="Enviar")
         await expect(send).to_be_disabled()  # nothing to send yet
+        await assert_no_serious_a11y(partner, "a support thread with its header (partner)")
 
         # The partner writes; the staff's open thread shows it without a reload (R-13: received vs sent).
         question = "Hola, el terminal de Ana no sincroniza desde ayer."
@@ -157,6 +161,8 @@ async def test_partner_and_support_talk_live_in_the_company_thread(web: Stack, b
         await expect(row.get_by_test_id("unread")).to_have_text("1", timeout=LIVE_WITHIN_MS)
         await expect(row).to_contain_text(answer[:30])
         await expect(row).to_contain_text("1 sin leer")
+        await assert_no_serious_a11y(partner, "the support thread list with an unread thread")
+        await assert_no_serious_a11y(staff, "a support thread with sent and received messages")
         await screenshot(partner, "support-threads")
         await screenshot(staff, "support-thread-live")
 
@@ -165,6 +171,7 @@ async def test_partner_and_support_talk_live_in_the_company_thread(web: Stack, b
         await expect(partner.locator("li.message.received", has_text=answer)).to_be_visible()
         await expect(partner.locator("li.message.sent", has_text=question)).to_be_visible()
         await screenshot(partner, "support-thread-partner")
+        await assert_no_serious_a11y(partner, "a support thread with messages (partner)")
         await partner.get_by_role("link", name="Consultas").click()
         await expect(thread_row(partner, company)).to_contain_text(answer[:30])
         await expect(thread_row(partner, company).get_by_test_id("unread")).to_have_count(0)

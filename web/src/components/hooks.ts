@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 
 import type { Page } from "../api/client";
 
@@ -76,4 +76,17 @@ export function usePaged<T>(loadPage: (cursor: string | null) => Promise<Page<T>
     loadMore: () => cursor && fetchPage(cursor, false),
     reload: () => fetchPage(null, true),
   };
+}
+
+/** Whether a CSS media query matches now, kept up to date (e.g. a mouse plugged into a tablet). */
+export function useMediaQuery(query: string): boolean {
+  const subscribe = useCallback(
+    (onChange: () => void) => {
+      const list = window.matchMedia(query);
+      list.addEventListener("change", onChange);
+      return () => list.removeEventListener("change", onChange);
+    },
+    [query],
+  );
+  return useSyncExternalStore(subscribe, () => window.matchMedia(query).matches);
 }

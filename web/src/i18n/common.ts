@@ -1,5 +1,7 @@
 const es = {
   appName: "partnerapp",
+  /** The page's meta description (web/index.html has the Spanish one for crawlers). */
+  description: "partnerapp: instancias, licencias, soporte técnico, informes y actividad de los terminales de sus clientes.",
   nav: { support: "Soporte", instances: "Instancias", reports: "Informes", activity: "Actividad", profile: "Perfil" },
   help: "Ayuda",
   loading: "Cargando…",
@@ -29,6 +31,7 @@ const es = {
 
 const en: typeof es = {
   appName: "partnerapp",
+  description: "partnerapp: your customers' instances, licenses, technical support, reports and terminal activity.",
   nav: { support: "Support", instances: "Instances", reports: "Reports", activity: "Activity", profile: "Profile" },
   help: "Help",
   loading: "Loading…",

@@ -30,9 +30,15 @@ void i18n.use(initReactI18next).init({
   defaultNS: "common",
   interpolation: { escapeValue: false }, // React escapes
 });
+// The page's language and description follow the UI's, from the start (init above may already have chosen English).
+function applyToPage(language: string) {
+  document.documentElement.lang = language;
+  document.querySelector('meta[name="description"]')?.setAttribute("content", i18n.t("description"));
+}
+applyToPage(i18n.language);
 i18n.on("languageChanged", (language) => {
   localStorage.setItem("partnerapp.language", language);
-  document.documentElement.lang = language;
+  applyToPage(language);
 });
 
 export default i18n;

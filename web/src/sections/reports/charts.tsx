@@ -57,7 +57,7 @@ function shade(hex: string, amount: number): string {
     .join("")}`;
 }
 
-const TYPE_FALLBACK: Record<string, string> = { WDS: "#2563eb", MCRM: "#16a34a", S360: "#d97706", WTA: "#9333ea" };
+const TYPE_FALLBACK: Record<string, string> = { WDS: "#2563eb", MCRM: "#15803d", S360: "#c2410c", WTA: "#9333ea" };
 
 export function typeColor(type: string | null | undefined): string {
   const fallback = TYPE_FALLBACK[type ?? ""];

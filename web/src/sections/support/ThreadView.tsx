@@ -5,7 +5,7 @@ import { Link, useParams } from "react-router-dom";
 import { api, ApiError, idempotencyKey, type Page } from "../../api/client";
 import { useAuth } from "../../auth/AuthContext";
 import { HelpLink } from "../../components/HelpLink";
-import { useAsync } from "../../components/hooks";
+import { useAsync, useMediaQuery } from "../../components/hooks";
 import { DegradedNotice, Empty, ErrorState, Loading } from "../../components/states";
 import { useNotifications } from "../../notifications/NotificationsContext";
 import { formatWhen, type Instance, type Message, type ThreadView as ThreadViewData } from "./types";
@@ -280,6 +280,9 @@ function MessageItem({ message }: { message: Message }) {
   );
 }
 
+// Apple keyboards send with ⌘ (metaKey), which the composer accepts too.
+const APPLE = /Mac|iPhone|iPad/.test(navigator.userAgent);
+
 function Composer({ path, onSent }: { path: string; onSent(message: Message): void }) {
   const { t } = useTranslation("support");
   const [text, setText] = useState("");
@@ -315,6 +318,8 @@ function Composer({ path, onSent }: { path: string; onSent(message: Message): vo
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) void send();
   }
 
+  // Ctrl/⌘+Enter means nothing on a touch screen: the hint shows (and describes the field) only with a fine pointer.
+  const keyboardHint = useMediaQuery("(hover: hover) and (pointer: fine)");
   const fieldError = error instanceof ApiError ? error.fieldError("body") : undefined;
   const generalError =
     error === undefined || fieldError
@@ -332,7 +337,7 @@ function Composer({ path, onSent }: { path: string; onSent(message: Message): vo
           maxLength={MAX_BODY_CHARS}
           placeholder={t("thread.placeholder")}
           aria-invalid={fieldError ? true : undefined}
-          aria-describedby="support-composer-hint"
+          aria-describedby={keyboardHint ? "support-composer-hint" : undefined}
           onChange={(event) => {
             setText(event.target.value);
             key.current = null;
@@ -352,9 +357,11 @@ function Composer({ path, onSent }: { path: string; onSent(message: Message): vo
         </p>
       )}
       <div className="support-composer-actions">
-        <span id="support-composer-hint" className="muted">
-          {t("thread.sendHint")}
-        </span>
+        {keyboardHint && (
+          <span id="support-composer-hint" className="muted">
+            {t(APPLE ? "thread.sendHintMac" : "thread.sendHint")}
+          </span>
+        )}
         <button type="submit" className="primary" disabled={sending || text.trim() === ""}>
           {sending ? t("thread.sending") : t("thread.send")}
         </button>

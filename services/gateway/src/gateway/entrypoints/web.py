@@ -1,12 +1,13 @@
 """The web app's built files (web/dist), served from the same origin as the API.
 
 Any path that is not a file and not an API route answers index.html: the app routes in the
-browser (`/instances/ins-1` is a page of the app, not a file).
+browser (`/instances/ins-1` is a page of the app, not a file). A missing path that names a file
+(`/favicon.ico`, `/sitemap.xml`, `/assets/old.js`) is a 404: HTML in its place would be wrong.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -29,6 +30,22 @@ SECURITY_HEADERS = {
 }
 
 
+# The app's own sections (web/src/App.tsx): their pages may end in something file-like (a serial `SR.1`).
+APP_SECTIONS = frozenset({"support", "instances", "reports", "activity", "profile"})
+NEVER_PAGES = frozenset({"api", "assets"})
+
+
+def is_app_page(path: str) -> bool:
+    """Whether a path that is not a file is one of the app's pages (else it is a missing file)."""
+    first = path.split("/", 1)[0]
+    if first in NEVER_PAGES:
+        return False
+    if first in APP_SECTIONS:
+        return True
+    name = PurePosixPath(path).name
+    return "." not in name  # `robots.txt`, `favicon.ico`, `.env`: files, not pages
+
+
 class SinglePageApp(StaticFiles):
     def __init__(self, directory: Path) -> None:
         if not (directory / "index.html").is_file():
@@ -39,7 +56,7 @@ class SinglePageApp(StaticFiles):
         try:
             response = await super().get_response(path, scope)
         except HTTPException as exc:
-            if exc.status_code != 404 or path.startswith("api/"):
+            if exc.status_code != 404 or not is_app_page(path):
                 raise
             response = await super().get_response("index.html", scope)
         response.headers["Cache-Control"] = IMMUTABLE if path.startswith("assets/") else NO_CACHE

@@ -1,6 +1,7 @@
 """Tenancy and serials on the real path (ingest → Kafka → consumer → FerretDB → API): another
 partner's events for the same serial change nothing of ours and show nothing of ours; a serial is
-the same terminal in any letter case; terminal documents of the earlier shape are converted."""
+the same terminal in any letter case; terminal documents of the earlier shape are converted, and
+records stored under a lower-case serial are moved where the search finds them."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from activity.adapters.mongo_repository import TERMINALS, group_of
+from activity.adapters.mongo_repository import TERMINALS, collection_name, group_of
 from activity.bootstrap import build_app
 from activity.config import Settings
+from activity.domain.model import day_of, record_id, shard_of
+from activity.entrypoints import canonical_serials
 from contracts import envelope_for
 from contracts.events.common import Actor, Payload
 from contracts.events.instances import IngestKeyRotated, SessionCleared
@@ -255,3 +258,47 @@ async def test_terminal_documents_of_the_earlier_shape_are_converted_to_their_pa
     assert (theirs["serial"], theirs["license_id"]) == (lower.upper(), None)
     assert (await client.get(f"/v1/activity/terminals/{lower}", headers=auth(token_for(PARTNER)))).status_code == 404
     assert [d async for d in store.find({"$or": [{"t": {"$exists": True}}, {"l": {"$exists": True}}]})] == []
+
+
+async def test_records_stored_with_a_lower_case_serial_are_moved_where_the_search_finds_them(
+    activity: tuple[FastAPI, httpx.AsyncClient],
+    mongo: Any,
+    database_name: str,
+    platform: PlatformSettings,
+    token_for: Callable[..., str],
+) -> None:
+    _, client = activity
+    db, token = mongo[database_name], token_for(PARTNER)
+    lower = next(s for s in (f"sl{uuid.uuid4().hex[:8]}" for _ in range(100)) if shard_of(s) != shard_of(s.upper()))
+    pin = f"7{uuid.uuid4().int % 10**8:08d}"
+    occurred = datetime.now(UTC) - timedelta(minutes=10)
+    old_bucket = collection_name(day_of(occurred), shard_of(lower))
+    event_id = str(uuid.uuid4())
+    await db[old_bucket].insert_one(
+        {
+            "_id": event_id,
+            "serial": lower,
+            "instance_id": "ins-old",
+            "partner_id": PARTNER,
+            "action": "login",
+            "kind": "telemetry",
+            "occurred_at": occurred,
+            "received_at": occurred,
+            "pin": pin,
+            "device": None,
+            "battery_pct": None,
+            "location": None,
+            "details": {},
+        }
+    )
+    await db["pins"].insert_one({"_id": f"{PARTNER}~{pin}", "partner_id": PARTNER, "pin": pin, "serials": [lower]})
+    assert (await get_json(client, "/v1/activity/records", token, serial=lower))["items"] == [], "before: not found"
+
+    settings = Settings(mongo_database=database_name, platform=platform)
+    assert await canonical_serials.run(settings) == (1, 1)
+    for params in ({"serial": lower}, {"serial": lower.upper()}, {"pin": pin}):
+        [found] = (await get_json(client, "/v1/activity/records", token, **params))["items"]
+        assert (found["event_id"], found["serial"]) == (event_id, lower.upper()), params
+        assert found["id"] == record_id(day_of(occurred), shard_of(lower.upper()), event_id)
+    assert await db[old_bucket].count_documents({"_id": event_id}) == 0
+    assert await canonical_serials.run(settings) == (0, 0), "run again: nothing left to move"

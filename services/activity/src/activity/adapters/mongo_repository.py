@@ -134,6 +134,34 @@ class MongoActivityStore:
             next_cursor = encode_cursor(last["occurred_at"], last["_id"])
         return Page([_record(d) for d in page], next_cursor)
 
+    async def move_to_canonical_serials(self) -> int:
+        """Records stored before serials had one form, with lower-case letters in their serial, sit in
+        the bucket of that spelling, where a search by the canonical serial does not look: move them
+        there, once. A record is written to its new bucket (once, by `_id`) before it leaves the old
+        one, so an interrupted run is simply run again. Returns how many records moved."""
+        moved = 0
+        for name in sorted(await self._db.list_collection_names()):
+            if not name.startswith(RECORD_PREFIX):
+                continue
+            day = name[len(RECORD_PREFIX) : len(RECORD_PREFIX) + 8]
+            # Every document is read (by serial only): FerretDB would read them all for any filter.
+            stale = [d["_id"] async for d in self._db[name].find({}, {"serial": 1}) if not _canonical(d)]
+            for record_key in stale:
+                document = await self._db[name].find_one({"_id": record_key})
+                if document is None:
+                    continue
+                document["serial"] = canonical_serial(document["serial"])
+                target = collection_name(day, shard_of(document["serial"]))
+                if target == name:
+                    await self._db[name].update_one({"_id": record_key}, {"$set": {"serial": document["serial"]}})
+                else:
+                    await self._ensure_indexes(target)
+                    with contextlib.suppress(DuplicateKeyError):
+                        await self._db[target].insert_one(document)
+                    await self._db[name].delete_one({"_id": record_key})
+                moved += 1
+        return moved
+
     async def drop_days_before(self, day: str) -> int:
         dropped = 0
         for name in await self._db.list_collection_names():
@@ -260,6 +288,18 @@ class MongoTerminalStore:
         document = await self._pins.find_one({"_id": f"{partner_id}~{pin}"})
         return list(document.get("serials", [])) if document else []
 
+    async def canonical_pins(self) -> int:
+        """The serials each PIN used, in their canonical form (see `move_to_canonical_serials`)."""
+        fixed = 0
+        async for document in self._pins.find({}):
+            serials = sorted({canonical_serial(s) for s in document.get("serials", [])})
+            if serials != sorted(document.get("serials", [])):
+                async with self._locks.lock(PINS, document["_id"]):
+                    await self._pins.update_one({"_id": document["_id"]}, {"$set": {"serials": serials}})
+                fixed += 1
+        self._known_pins.clear()
+        return fixed
+
     async def _upgrade(self) -> None:
         """Convert documents of the earlier shape, once per process, before anything reads or writes.
 
@@ -326,6 +366,10 @@ def _bindings_path(partner_id: str, serial: str) -> str:
 
 def _binding_path(partner_id: str, serial: str, instance_id: str) -> str:
     return f"{_bindings_path(partner_id, serial)}.{_field(instance_id)}"
+
+
+def _canonical(record: Document) -> bool:
+    return bool(record["serial"] == canonical_serial(record["serial"]))
 
 
 def _at(document: Document, path: str) -> Any:

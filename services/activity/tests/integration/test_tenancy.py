@@ -83,9 +83,11 @@ async def search_until(client: httpx.AsyncClient, token: str, count: int, **para
     return result
 
 
-async def send(kafka: KafkaProbe, topic: str, payload: Payload, *, serial_as: str | None = None) -> None:
+async def send(
+    kafka: KafkaProbe, topic: str, payload: Payload, *, serial_as: str | None = None, time: datetime | None = None
+) -> None:
     """`serial_as` writes the serial as an older producer may have (any letter case), bypassing the model."""
-    body = json.loads(envelope_for(payload, source="instances").to_json_bytes())
+    body = json.loads(envelope_for(payload, source="instances", time=time or datetime.now(UTC)).to_json_bytes())
     if serial_as is not None:
         body["data"]["serial"] = serial_as
     await kafka.send(topic, json.dumps(body).encode(), key=body["data"]["instance_id"].encode())
@@ -302,3 +304,34 @@ async def test_records_stored_with_a_lower_case_serial_are_moved_where_the_searc
         assert found["id"] == record_id(day_of(occurred), shard_of(lower.upper()), event_id)
     assert await db[old_bucket].count_documents({"_id": event_id}) == 0
     assert await canonical_serials.run(settings) == (0, 0), "run again: nothing left to move"
+
+
+async def test_license_events_arriving_in_any_order_leave_the_newest_binding(
+    activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
+) -> None:
+    """Bound to L1, released, then bound to L2 — delivered newest first (three topics, no set order)."""
+    app, client = activity
+    instance_id, key = await issue_key(app, kafka)
+    token = token_for(PARTNER)
+    serial = f"SQ{uuid.uuid4().hex[:8]}".upper()
+    sent = await client.post(
+        "/v1/ingest/events", json={"events": [telemetry_event(serial, 1)]}, headers={"X-Ingest-Key": key}
+    )
+    assert sent.status_code == 202, sent.text
+    first, second = f"lic-{uuid.uuid4().hex[:8]}", f"lic-{uuid.uuid4().hex[:8]}"
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    released = LicenseReleased(
+        license_id=first, instance_id=instance_id, partner_id=PARTNER, company_id="cmp-1", pin="4821",
+        serial=serial, released_by=WHO,
+    )  # fmt: skip
+    arrivals = [
+        ("license.added", license_added(second, instance_id, PARTNER, serial), start + timedelta(minutes=2)),
+        ("license.released", released, start + timedelta(minutes=1)),
+        ("license.added", license_added(first, instance_id, PARTNER, serial), start),
+    ]
+    for count, (topic, payload, at) in enumerate(arrivals, start=1):
+        await send(kafka, topic, payload, time=at)
+        await search_until(client, token, count, serial=serial, kind="license", **{"from": start.isoformat()})
+
+    terminal = await get_json(client, f"/v1/activity/terminals/{serial}", token)
+    assert terminal["license_id"] == second

@@ -84,7 +84,7 @@ class FakeTerminalStore:
     def __init__(self, serials: dict[tuple[str, str], list[str]] | None = None) -> None:
         self.serials = serials or {}  # (partner, instance) -> serials
         self.advanced: list[list[ActivityRecord]] = []
-        self.bound: dict[tuple[str, str, str], str | None] = {}
+        self.bound: dict[tuple[str, str, str], tuple[str | None, datetime]] = {}
 
     async def advance(self, records: list[ActivityRecord]) -> None:
         self.advanced.append(list(records))
@@ -92,8 +92,10 @@ class FakeTerminalStore:
     async def get(self, partner_id: str, serial: str) -> Terminal | None:
         return None
 
-    async def bind_license(self, partner_id: str, instance_id: str, serial: str, license_id: str | None) -> None:
-        self.bound[(partner_id, instance_id, serial)] = license_id
+    async def bind_license(
+        self, partner_id: str, instance_id: str, serial: str, license_id: str | None, at: datetime
+    ) -> None:
+        self.bound[(partner_id, instance_id, serial)] = (license_id, at)
 
     async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]:
         return Page([], None)
@@ -600,7 +602,7 @@ async def test_license_event_with_serial_records_a_license_record(
         details={"license_id": "lic-1", "reason": "contract ended"},
     )
     assert terminals.advanced == [[]]  # system records never move a terminal's state
-    assert terminals.bound == {(PARTNER, INSTANCE, "SN-0001"): None}, "a revoked license no longer binds the terminal"
+    assert terminals.bound == {(PARTNER, INSTANCE, "SN-0001"): (None, SYSTEM_TIME)}, "revoked: no longer bound"
     assert service.stats.stored == 1
 
 
@@ -691,8 +693,8 @@ async def test_license_events_bind_the_serial_of_their_own_partner_and_instance(
         license_id="lic-9", instance_id="ins-rival", partner_id=OTHER_PARTNER, company_id="cmp-9",
         user_name="Eve", email="eve@example.com", pin="4821", serial="sn-0001", added_by=WHO,
     )  # fmt: skip
-    await service.record_license_event(envelope_for(added, source="instances"))
-    assert terminals.bound == {(OTHER_PARTNER, "ins-rival", "SN-0001"): "lic-9"}
+    await service.record_license_event(envelope_for(added, source="instances", time=SYSTEM_TIME))
+    assert terminals.bound == {(OTHER_PARTNER, "ins-rival", "SN-0001"): ("lic-9", SYSTEM_TIME)}
 
 
 class SearchSpy(FakeActivityStore):

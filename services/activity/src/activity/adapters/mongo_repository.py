@@ -242,12 +242,21 @@ class MongoTerminalStore:
                 )
         self._known_pins.add((partner_id, pin, serial))
 
-    async def bind_license(self, partner_id: str, instance_id: str, serial: str, license_id: str | None) -> None:
+    async def bind_license(
+        self, partner_id: str, instance_id: str, serial: str, license_id: str | None, at: datetime
+    ) -> None:
         await self._upgrade()
         group, path = group_of(serial), _binding_path(partner_id, serial, instance_id)
-        update = {"$set": {path: license_id}} if license_id else {"$unset": {path: ""}}
         async with self._locks.lock(TERMINALS, group):
-            await self._terminals.update_one({"_id": group}, update, upsert=True)
+            current = _at(await self._terminals.find_one({"_id": group}, {path: 1}) or {}, path)
+            # License events travel on three topics, in no set order between them: the newest
+            # event wins, and a release is kept (as None) so that an older binding arriving late
+            # does not come back.
+            if isinstance(current, dict) and current["at"] > at:
+                return
+            await self._terminals.update_one(
+                {"_id": group}, {"$set": {path: {"license_id": license_id, "at": at}}}, upsert=True
+            )
 
     async def get(self, partner_id: str, serial: str) -> Terminal | None:
         await self._upgrade()
@@ -324,7 +333,8 @@ class MongoTerminalStore:
                     if path not in changes or changes[path]["last_seen"] < state["last_seen"]:
                         changes[path] = {k: v for k, v in state.items() if k != "license_id"}
                     if bindings.get(key):
-                        changes[_binding_path(state["partner_id"], serial, state["instance_id"])] = bindings[key]
+                        binding = {"license_id": bindings[key], "at": EARLIEST}  # any license event is newer
+                        changes[_binding_path(state["partner_id"], serial, state["instance_id"])] = binding
             for group, changes in sorted(moved.items()):
                 async with self._locks.lock(TERMINALS, group):
                     current = await self._terminals.find_one({"_id": group}) or {}
@@ -340,6 +350,7 @@ class MongoTerminalStore:
 
 
 TELEMETRY_PARTITIONS = topic("terminal.activity").partitions
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def group_of(serial: str) -> str:
@@ -381,9 +392,10 @@ def _at(document: Document, path: str) -> Any:
     return value
 
 
-def _bound(state: Document, bindings: dict[str, str] | None) -> str | None:
+def _bound(state: Document, bindings: dict[str, Document] | None) -> str | None:
     """The license bound to the serial in the instance the terminal last reported from."""
-    return (bindings or {}).get(_field(state["instance_id"]))
+    binding = (bindings or {}).get(_field(state["instance_id"]))
+    return binding["license_id"] if isinstance(binding, dict) else None
 
 
 class MongoIngestKeyStore:

@@ -112,7 +112,7 @@ class ActivityService:
         details = {"license_id": data.license_id, "reason": getattr(data, "reason", None)}
         await self._store([_system_record(event, data.serial, data.pin, RecordKind.LICENSE, details)])
         bound = data.license_id if event.type == "license.added" else None
-        await self.terminals.bind_license(data.partner_id, data.instance_id, data.serial, bound)
+        await self.terminals.bind_license(data.partner_id, data.instance_id, data.serial, bound, event.time)
 
     async def record_session_cleared(self, event: EventEnvelope[Any]) -> None:
         data = event.data

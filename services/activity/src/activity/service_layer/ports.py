@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, Window
@@ -50,8 +51,11 @@ class TerminalStore(Protocol):
 
     async def get(self, partner_id: str, serial: str) -> Terminal | None: ...
 
-    async def bind_license(self, partner_id: str, instance_id: str, serial: str, license_id: str | None) -> None:
-        """Record which license of the instance the partner's terminal holds now (None: released or revoked)."""
+    async def bind_license(
+        self, partner_id: str, instance_id: str, serial: str, license_id: str | None, at: datetime
+    ) -> None:
+        """Record which license of the instance the partner's terminal holds (None: released or
+        revoked) as of `at`, the event's time: an older event changes nothing."""
 
     async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]: ...
 

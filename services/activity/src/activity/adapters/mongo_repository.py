@@ -183,7 +183,8 @@ class MongoTerminalStore:
     same document at once.
 
     Inside it, terminals are kept per partner: `s.<partner>.<serial>` is the state and
-    `b.<partner>.<serial>.<instance>` the license bound to the serial in that instance. The same
+    `b.<partner>.<serial>.<instance>` the license bound to the serial in that instance (or None)
+    with the time of the event that said so. The same
     serial used by two partners is two terminals: one partner's events never reach the other's.
     Documents of the earlier shape (`t.<serial>`, `l.<serial>`, shared by every partner) are
     converted on first use (`_upgrade`).

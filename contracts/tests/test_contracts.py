@@ -205,3 +205,17 @@ def test_asyncapi_names_every_topic_with_its_owner_partitions_and_schema() -> No
         document["channels"][DEADLETTER_TOPIC]["bindings"]["kafka"]["partitions"]
         == all_topic_partitions()[DEADLETTER_TOPIC]
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["terminal.activity", "license.added", "license.released", "license.revoked", "session.cleared"]
+)
+def test_every_serial_in_an_event_reads_and_writes_in_its_canonical_form(name: str) -> None:
+    """A producer sending `sn-1` and one sending `SN-1` name the same terminal: consumers see one form."""
+    raw = json.loads((FIXTURES / "v1" / f"{name}.json").read_text())
+    raw["data"]["serial"] = "sn-ab.c:1_x"
+    event = decode_envelope(json.dumps(raw).encode(), expected_type=name)
+    assert event.data.serial == "SN-AB.C:1_X", "an event of an older producer is read canonically"
+    built = type(event.data)(**{**event.data.model_dump(), "serial": "Sn-Ab.c:1_x"})
+    assert built.serial == "SN-AB.C:1_X", "a producer building the payload writes the canonical form"
+    assert json.loads(envelope_for(built, source="test").to_json_bytes())["data"]["serial"] == "SN-AB.C:1_X"

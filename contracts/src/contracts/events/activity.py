@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.events.common import Id, Payload
+from contracts.serials import SerialId
 
 Action = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")]
 
@@ -36,7 +37,7 @@ class TerminalActivity(Payload):
     from the ingest key, or a trusted bridge), never taken from the terminal on trust.
     """
 
-    serial: Id
+    serial: SerialId
     pin: str | None = Field(default=None, max_length=32)
     instance_id: Id
     partner_id: Id

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from contracts.events.common import Actor, Id, InstanceType, Payload, Reason
+from contracts.serials import SerialId
 
 
 class InstanceProvisioned(Payload):
@@ -64,7 +65,7 @@ class SessionCleared(Payload):
 
     instance_id: Id
     partner_id: Id
-    serial: Id | None = None
+    serial: SerialId | None = None
     session_epoch: int = Field(
         ge=1,
         description="The epoch the cleared terminal (or every terminal) must have seen: a terminal whose last "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import EmailStr, Field
 
 from contracts.events.common import Actor, Id, Payload, Reason
+from contracts.serials import SerialId
 
 
 class LicenseAdded(Payload):
@@ -15,7 +16,7 @@ class LicenseAdded(Payload):
     user_name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     pin: str = Field(min_length=1, max_length=32)
-    serial: Id | None = Field(default=None, description="Terminal bound to the seat, if any.")
+    serial: SerialId | None = Field(default=None, description="Terminal bound to the seat, if any.")
     added_by: Actor
 
 
@@ -27,7 +28,7 @@ class LicenseRevoked(Payload):
     partner_id: Id
     company_id: Id
     pin: str = Field(min_length=1, max_length=32)
-    serial: Id | None = None
+    serial: SerialId | None = None
     reason: Reason
     revoked_by: Actor
 
@@ -40,6 +41,6 @@ class LicenseReleased(Payload):
     partner_id: Id
     company_id: Id
     pin: str = Field(min_length=1, max_length=32)
-    serial: Id = Field(description="The terminal the seat was bound to.")
+    serial: SerialId = Field(description="The terminal the seat was bound to.")
     reason: Reason | None = None
     released_by: Actor

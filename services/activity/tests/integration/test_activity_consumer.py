@@ -105,7 +105,8 @@ async def test_ingest_to_search_through_kafka_and_ferretdb(
 ) -> None:
     app, client = activity
     instance_id, key = await issue_key(app, kafka)
-    serial_a, serial_b = f"SA{uuid.uuid4().hex[:8]}", f"SB{uuid.uuid4().hex[:8]}"
+    # Upper case, the serials' canonical form, in which every record and terminal carries them.
+    serial_a, serial_b = f"SA{uuid.uuid4().hex[:8]}".upper(), f"SB{uuid.uuid4().hex[:8]}".upper()
     events = [
         telemetry_event(serial_a, 50, action="login"),
         telemetry_event(serial_a, 40, action="clock_in", battery_pct=70),
@@ -180,7 +181,7 @@ async def test_bad_batches_are_refused_whole_and_bad_keys_are_refused(
 ) -> None:
     app, client = activity
     instance_id, key = await issue_key(app, kafka)
-    serial = f"SX{uuid.uuid4().hex[:8]}"
+    serial = f"SX{uuid.uuid4().hex[:8]}".upper()
     good = telemetry_event(serial, 5)
     cases = [
         ([good, telemetry_event(serial, 4, battery_pct=250)], "events.1.battery_pct"),
@@ -230,7 +231,7 @@ async def test_kafka_duplicates_stored_once_and_poison_dead_lettered_while_the_n
     activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
 ) -> None:
     app, client = activity
-    serial = f"SK{uuid.uuid4().hex[:8]}"
+    serial = f"SK{uuid.uuid4().hex[:8]}".upper()
     now = datetime.now(UTC)
 
     def envelope(action: str) -> Any:
@@ -271,7 +272,7 @@ async def test_a_terminals_timeline_shows_license_and_session_events(
 ) -> None:
     app, client = activity
     instance_id, key = await issue_key(app, kafka)
-    serial = f"ST{uuid.uuid4().hex[:8]}"
+    serial = f"ST{uuid.uuid4().hex[:8]}".upper()
     await client.post("/v1/ingest/events", json={"events": [telemetry_event(serial, 1)]}, headers={"X-Ingest-Key": key})
     token = token_for(PARTNER)
     await search_until(client, token, 1, serial=serial)

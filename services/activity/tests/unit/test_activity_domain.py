@@ -26,7 +26,7 @@ from activity.domain.model import (
     shard_of,
 )
 from activity.service_layer.handlers import ActivityService, InvalidIngestKey, RejectedEvents
-from activity.service_layer.ports import IngestKey, RecordQuery
+from activity.service_layer.ports import IngestKey, LicenseRef, RecordQuery, Released
 from contracts import EventEnvelope, envelope_for
 from contracts.events.activity import DeviceInfo, GeoPoint, TerminalActivity
 from contracts.events.common import Actor
@@ -81,10 +81,10 @@ class FakeActivityStore:
 
 
 class FakeTerminalStore:
-    def __init__(self, serials: dict[str, list[str]] | None = None) -> None:
-        self.serials = serials or {}
+    def __init__(self, serials: dict[tuple[str, str], list[str]] | None = None) -> None:
+        self.serials = serials or {}  # (partner, instance) -> serials
         self.advanced: list[list[ActivityRecord]] = []
-        self.bound: dict[str, str | None] = {}
+        self.bound: dict[tuple[str, str, str], tuple[str | None, datetime]] = {}
 
     async def advance(self, records: list[ActivityRecord]) -> None:
         self.advanced.append(list(records))
@@ -92,14 +92,16 @@ class FakeTerminalStore:
     async def get(self, partner_id: str, serial: str) -> Terminal | None:
         return None
 
-    async def bind_license(self, serial: str, license_id: str | None) -> None:
-        self.bound[serial] = license_id
+    async def bind_license(
+        self, partner_id: str, instance_id: str, serial: str, license_id: str | None, at: datetime
+    ) -> None:
+        self.bound[(partner_id, instance_id, serial)] = (license_id, at)
 
     async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]:
         return Page([], None)
 
-    async def serials_of_instance(self, instance_id: str) -> list[str]:
-        return list(self.serials.get(instance_id, []))
+    async def serials_of_instance(self, partner_id: str, instance_id: str) -> list[str]:
+        return list(self.serials.get((partner_id, instance_id), []))
 
     async def serials_of_pin(self, partner_id: str, pin: str) -> list[str]:
         return []
@@ -138,7 +140,7 @@ def records() -> FakeActivityStore:
 
 @pytest.fixture
 def terminals() -> FakeTerminalStore:
-    return FakeTerminalStore({INSTANCE: ["SN-0001", "SN-0002"]})
+    return FakeTerminalStore({(PARTNER, INSTANCE): ["SN-0001", "SN-0002"], (OTHER_PARTNER, INSTANCE): ["SN-0003"]})
 
 
 @pytest.fixture
@@ -600,7 +602,7 @@ async def test_license_event_with_serial_records_a_license_record(
         details={"license_id": "lic-1", "reason": "contract ended"},
     )
     assert terminals.advanced == [[]]  # system records never move a terminal's state
-    assert terminals.bound == {"SN-0001": None}, "a revoked license no longer binds the terminal"
+    assert terminals.bound == {(PARTNER, INSTANCE, "SN-0001"): (None, SYSTEM_TIME)}, "revoked: no longer bound"
     assert service.stats.stored == 1
 
 
@@ -671,3 +673,90 @@ async def test_record_with_a_malformed_id_is_none_without_asking_the_store(
 
 async def test_record_unknown_but_well_formed_id_is_none(service: ActivityService) -> None:
     assert await service.record(f"20240315~05~{uuid.uuid4()}", PARTNER) is None
+
+
+# ---------------------------------------------------------------------- tenancy and serials
+
+
+async def test_session_cleared_for_the_instance_reaches_only_its_partners_terminals(
+    service: ActivityService, records: FakeActivityStore, terminals: FakeTerminalStore
+) -> None:
+    """The other partner's SN-0003 is known under the same instance id in the fake: it is not cleared."""
+    await service.record_session_cleared(session_cleared(None))
+    assert sorted(r.serial for r in records.by_id.values()) == ["SN-0001", "SN-0002"]
+
+
+async def test_license_events_bind_the_serial_of_their_own_partner_and_instance(
+    service: ActivityService, terminals: FakeTerminalStore
+) -> None:
+    added = LicenseAdded(
+        license_id="lic-9", instance_id="ins-rival", partner_id=OTHER_PARTNER, company_id="cmp-9",
+        user_name="Eve", email="eve@example.com", pin="4821", serial="sn-0001", added_by=WHO,
+    )  # fmt: skip
+    await service.record_license_event(envelope_for(added, source="instances", time=SYSTEM_TIME))
+    assert terminals.bound == {(OTHER_PARTNER, "ins-rival", "SN-0001"): ("lic-9", SYSTEM_TIME)}
+
+
+class SearchSpy(FakeActivityStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[RecordQuery] = []
+
+    async def search(self, query: RecordQuery) -> Page[ActivityRecord]:
+        self.queries.append(query)
+        return await super().search(query)
+
+
+class LookupSpy(FakeTerminalStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.looked_up: list[tuple[str, str]] = []
+
+    async def get(self, partner_id: str, serial: str) -> Terminal | None:
+        self.looked_up.append((partner_id, serial))
+        return None
+
+
+async def test_search_and_terminal_look_up_use_the_canonical_serial() -> None:
+    records, terminals = SearchSpy(), LookupSpy()
+    service = ActivityService(records, terminals, FakeIngestKeyStore(KNOWN_KEY), FakePublisher())
+    await service.search(RecordQuery(partner_id=PARTNER, window=Window.of(None, None, NOW), serial="sn-00a1"))
+    await service.terminal(PARTNER, "Sn-00A1")
+    assert [q.serial for q in records.queries] == ["SN-00A1"]
+    assert terminals.looked_up == [(PARTNER, "SN-00A1")]
+
+
+async def test_ingest_publishes_the_serial_in_its_canonical_form(
+    service: ActivityService, publisher: FakePublisher
+) -> None:
+    await service.ingest(INGEST_KEY, [ingest_event(serial="sn-00a1")], NOW)
+    [[envelope]] = publisher.published
+    assert envelope.data.serial == "SN-00A1"
+
+
+class FakeInstances:
+    """The instances service holding a license bound to the serial as it was stored (any letter case)."""
+
+    def __init__(self, serial: str) -> None:
+        self.serial = serial
+        self.released: list[str] = []
+
+    async def license_of(self, token: str, instance_id: str, pin: str) -> LicenseRef | None:
+        return LicenseRef("lic-1", "active", self.serial)
+
+    async def release(self, token: str, instance_id: str, license_id: str, reason: str | None) -> Released:
+        self.released.append(license_id)
+        return Released(200, {"id": license_id, "status": "released"})
+
+
+@pytest.mark.parametrize("stored", ["sn-0001", "SN-0001", "Sn-0001"])
+async def test_release_license_matches_the_bound_serial_in_any_letter_case(
+    records: FakeActivityStore, terminals: FakeTerminalStore, stored: str
+) -> None:
+    instances = FakeInstances(stored)
+    service = ActivityService(records, terminals, FakeIngestKeyStore(KNOWN_KEY), FakePublisher(), instances)
+    await service.record_telemetry([telemetry("SN-0001")])
+    [record] = records.by_id.values()
+    outcome = await service.release_license("token", PARTNER, record.id, None)
+    assert outcome is not None and outcome[1].status_code == 200
+    assert instances.released == ["lic-1"]

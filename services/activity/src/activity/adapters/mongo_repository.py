@@ -9,12 +9,15 @@ keep that scan small; on MongoDB each day collection also carries the compound i
 same queries are index look-ups there.
 
 A record's `_id` is its event id: a redelivered event fails on the primary key, so it is stored
-once. The latest state of each serial lives in `terminals`; which serials a PIN used, in `pins`.
+once. The latest state of each partner's terminals lives in `terminals`; which serials a PIN
+used, in `pins`. Serials arrive in their canonical form (`contracts.serials`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +29,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, parse_record_id, shard_of
 from activity.service_layer.ports import IngestKey, RecordQuery
 from contracts import topic
+from contracts.serials import canonical_serial
 from servicekit.concurrency import together
 from servicekit.mongo import Document, DocumentLocks, IndexSpec
 from servicekit.pagination import InvalidCursor, Page, Sort, after_cursor, decode_cursor, encode_cursor
@@ -35,6 +39,7 @@ PINS = "pins"
 INGEST_KEYS = "ingest_keys"
 RECORD_PREFIX = "records_"
 DUPLICATE_KEY = 11000
+log = logging.getLogger(__name__)
 
 INDEXES: list[IndexSpec] = []  # terminals and pins are read by _id only
 RECORD_INDEXES = [
@@ -129,6 +134,34 @@ class MongoActivityStore:
             next_cursor = encode_cursor(last["occurred_at"], last["_id"])
         return Page([_record(d) for d in page], next_cursor)
 
+    async def move_to_canonical_serials(self) -> int:
+        """Records stored before serials had one form, with lower-case letters in their serial, sit in
+        the bucket of that spelling, where a search by the canonical serial does not look: move them
+        there, once. A record is written to its new bucket (once, by `_id`) before it leaves the old
+        one, so an interrupted run is simply run again. Returns how many records moved."""
+        moved = 0
+        for name in sorted(await self._db.list_collection_names()):
+            if not name.startswith(RECORD_PREFIX):
+                continue
+            day = name[len(RECORD_PREFIX) : len(RECORD_PREFIX) + 8]
+            # Every document is read (by serial only): FerretDB would read them all for any filter.
+            stale = [d["_id"] async for d in self._db[name].find({}, {"serial": 1}) if not _canonical(d)]
+            for record_key in stale:
+                document = await self._db[name].find_one({"_id": record_key})
+                if document is None:
+                    continue
+                document["serial"] = canonical_serial(document["serial"])
+                target = collection_name(day, shard_of(document["serial"]))
+                if target == name:
+                    await self._db[name].update_one({"_id": record_key}, {"$set": {"serial": document["serial"]}})
+                else:
+                    await self._ensure_indexes(target)
+                    with contextlib.suppress(DuplicateKeyError):
+                        await self._db[target].insert_one(document)
+                    await self._db[name].delete_one({"_id": record_key})
+                moved += 1
+        return moved
+
     async def drop_days_before(self, day: str) -> int:
         dropped = 0
         for name in await self._db.list_collection_names():
@@ -143,11 +176,18 @@ class MongoTerminalStore:
     """The latest state of every terminal, grouped like the telemetry's Kafka partitions.
 
     One document per partition of `terminal.activity` holds the states of the serials that
-    partition carries (`t.<serial>`). A batch therefore writes at most one document per
-    partition instead of one per terminal (on FerretDB each write reads the whole collection
-    and commits on its own: per-terminal writes capped the consumer at about 600 events/s),
-    and only the consumer that owns a partition writes its document, so consumers in several
-    processes never update the same document at once.
+    partition carries. A batch therefore writes at most one document per partition instead of
+    one per terminal (on FerretDB each write reads the whole collection and commits on its own:
+    per-terminal writes capped the consumer at about 600 events/s), and only the consumer that
+    owns a partition writes its document, so consumers in several processes never update the
+    same document at once.
+
+    Inside it, terminals are kept per partner: `s.<partner>.<serial>` is the state and
+    `b.<partner>.<serial>.<instance>` the license bound to the serial in that instance (or None)
+    with the time of the event that said so. The same
+    serial used by two partners is two terminals: one partner's events never reach the other's.
+    Documents of the earlier shape (`t.<serial>`, `l.<serial>`, shared by every partner) are
+    converted on first use (`_upgrade`).
     """
 
     def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks) -> None:
@@ -155,18 +195,21 @@ class MongoTerminalStore:
         self._pins = db[PINS]
         self._locks = locks
         self._known_pins: set[tuple[str, str, str]] = set()
+        self._upgraded = asyncio.Event()
+        self._upgrading = asyncio.Lock()
 
     async def advance(self, records: list[ActivityRecord]) -> None:
-        latest: dict[str, ActivityRecord] = {}
+        await self._upgrade()
+        latest: dict[tuple[str, str], ActivityRecord] = {}
         pins: set[tuple[str, str, str]] = set()
         for record in records:
-            current = latest.get(record.serial)
+            current = latest.get((record.partner_id, record.serial))
             if current is None or record.occurred_at >= current.occurred_at:
-                latest[record.serial] = record
+                latest[(record.partner_id, record.serial)] = record
             if record.pin and (record.partner_id, record.pin, record.serial) not in self._known_pins:
                 pins.add((record.partner_id, record.pin, record.serial))
         by_group: dict[str, list[ActivityRecord]] = {}
-        for serial, record in latest.items():
+        for (_, serial), record in latest.items():
             by_group.setdefault(group_of(serial), []).append(record)
         # One write after another: on FerretDB's SQLite backend concurrent updates (a read, then
         # a write, in one transaction) fail at once with SQLITE_BUSY instead of waiting.
@@ -178,14 +221,14 @@ class MongoTerminalStore:
     async def _advance_group(self, group: str, records: list[ActivityRecord]) -> None:
         async with self._locks.lock(TERMINALS, group):
             document = await self._terminals.find_one({"_id": group}) or {}
-            states = document.get("t", {})
             changes = {}
             for record in records:
-                key = _field(record.serial)
-                before = _terminal(record.serial, states[key], None) if key in states else None
+                path = _state_path(record.partner_id, record.serial)
+                state = _at(document, path)
+                before = _terminal(record.serial, state, None) if state else None
                 if before is not None and before.last_seen > record.occurred_at:
                     continue  # an older record arriving late: the state stays the newest one
-                changes[f"t.{key}"] = _terminal_document(Terminal.from_record(record, before))
+                changes[path] = _terminal_document(Terminal.from_record(record, before))
             if changes:
                 await self._terminals.update_one({"_id": group}, {"$set": changes}, upsert=True)
 
@@ -200,33 +243,45 @@ class MongoTerminalStore:
                 )
         self._known_pins.add((partner_id, pin, serial))
 
-    async def bind_license(self, serial: str, license_id: str | None) -> None:
-        group, key = group_of(serial), _field(serial)
-        update = {"$set": {f"l.{key}": license_id}} if license_id else {"$unset": {f"l.{key}": ""}}
+    async def bind_license(
+        self, partner_id: str, instance_id: str, serial: str, license_id: str | None, at: datetime
+    ) -> None:
+        await self._upgrade()
+        group, path = group_of(serial), _binding_path(partner_id, serial, instance_id)
         async with self._locks.lock(TERMINALS, group):
-            await self._terminals.update_one({"_id": group}, update, upsert=True)
+            current = _at(await self._terminals.find_one({"_id": group}, {path: 1}) or {}, path)
+            # License events travel on three topics, in no set order between them: the newest
+            # event wins, and a release is kept (as None) so that an older binding arriving late
+            # does not come back.
+            if isinstance(current, dict) and current["at"] > at:
+                return
+            await self._terminals.update_one(
+                {"_id": group}, {"$set": {path: {"license_id": license_id, "at": at}}}, upsert=True
+            )
 
     async def get(self, partner_id: str, serial: str) -> Terminal | None:
-        key = _field(serial)
-        document = await self._terminals.find_one({"_id": group_of(serial)}, {f"t.{key}": 1, f"l.{key}": 1})
-        state = (document or {}).get("t", {}).get(key)
-        if state is None or state["partner_id"] != partner_id:
+        await self._upgrade()
+        state_path, bindings_path = _state_path(partner_id, serial), _bindings_path(partner_id, serial)
+        document = await self._terminals.find_one({"_id": group_of(serial)}, {state_path: 1, bindings_path: 1}) or {}
+        state = _at(document, state_path)
+        if not state or state.get("partner_id") != partner_id:
             return None
-        return _terminal(serial, state, (document or {}).get("l", {}).get(key))
+        return _terminal(serial, state, _bound(state, _at(document, bindings_path)))
 
-    async def _all(self) -> list[Terminal]:
-        return [
-            _terminal(_serial(key), state, document.get("l", {}).get(key))
-            async for document in self._terminals.find({})
-            for key, state in document.get("t", {}).items()
-        ]
+    async def _of_partner(self, partner_id: str) -> list[Terminal]:
+        """Every group document is read (there are as many as partitions), only this partner's part of it."""
+        await self._upgrade()
+        mine = _field(partner_id)
+        terminals = []
+        async for document in self._terminals.find({}, {f"s.{mine}": 1, f"b.{mine}": 1}):
+            bindings = _at(document, f"b.{mine}") or {}
+            for key, state in (_at(document, f"s.{mine}") or {}).items():
+                if state.get("partner_id") == partner_id:
+                    terminals.append(_terminal(_serial(key), state, _bound(state, bindings.get(key))))
+        return terminals
 
     async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]:
-        mine = sorted(
-            (t for t in await self._all() if t.partner_id == partner_id),
-            key=lambda t: (t.last_seen, t.serial),
-            reverse=True,
-        )
+        mine = sorted(await self._of_partner(partner_id), key=lambda t: (t.last_seen, t.serial), reverse=True)
         if cursor is not None:
             last_seen, serial = decode_cursor(cursor)
             if not isinstance(last_seen, datetime):  # a cursor of another list, or forged
@@ -236,15 +291,67 @@ class MongoTerminalStore:
         next_cursor = encode_cursor(page[-1].last_seen, page[-1].serial) if len(mine) > limit else None
         return Page(page, next_cursor)
 
-    async def serials_of_instance(self, instance_id: str) -> list[str]:
-        return [t.serial for t in await self._all() if t.instance_id == instance_id]
+    async def serials_of_instance(self, partner_id: str, instance_id: str) -> list[str]:
+        return [t.serial for t in await self._of_partner(partner_id) if t.instance_id == instance_id]
 
     async def serials_of_pin(self, partner_id: str, pin: str) -> list[str]:
         document = await self._pins.find_one({"_id": f"{partner_id}~{pin}"})
         return list(document.get("serials", [])) if document else []
 
+    async def canonical_pins(self) -> int:
+        """The serials each PIN used, in their canonical form (see `move_to_canonical_serials`)."""
+        fixed = 0
+        async for document in self._pins.find({}):
+            serials = sorted({canonical_serial(s) for s in document.get("serials", [])})
+            if serials != sorted(document.get("serials", [])):
+                async with self._locks.lock(PINS, document["_id"]):
+                    await self._pins.update_one({"_id": document["_id"]}, {"$set": {"serials": serials}})
+                fixed += 1
+        self._known_pins.clear()
+        return fixed
+
+    async def _upgrade(self) -> None:
+        """Convert documents of the earlier shape, once per process, before anything reads or writes.
+
+        A state `t.<serial>` moves to its own partner (it names it) under the canonical serial; a
+        binding `l.<serial>` had no partner and goes to the partner and instance of the state at the
+        same serial, or is dropped when there is none (the next license event binds it again). The
+        old fields are removed only after every new one is written, and a state already present in
+        the new shape is never overwritten, so an interrupted conversion is simply done again."""
+        if self._upgraded.is_set():
+            return
+        async with self._upgrading:
+            if self._upgraded.is_set():
+                return
+            old = [d async for d in self._terminals.find({}) if "t" in d or "l" in d]
+            moved: dict[str, dict[str, Any]] = {}
+            for document in old:
+                states, bindings = document.get("t") or {}, document.get("l") or {}
+                for key, state in states.items():
+                    serial = canonical_serial(_serial(key))
+                    path = _state_path(state["partner_id"], serial)
+                    changes = moved.setdefault(group_of(serial), {})
+                    if path not in changes or changes[path]["last_seen"] < state["last_seen"]:
+                        changes[path] = {k: v for k, v in state.items() if k != "license_id"}
+                    if bindings.get(key):
+                        binding = {"license_id": bindings[key], "at": EARLIEST}  # any license event is newer
+                        changes[_binding_path(state["partner_id"], serial, state["instance_id"])] = binding
+            for group, changes in sorted(moved.items()):
+                async with self._locks.lock(TERMINALS, group):
+                    current = await self._terminals.find_one({"_id": group}) or {}
+                    fresh = {path: value for path, value in changes.items() if _at(current, path) is None}
+                    if fresh:
+                        await self._terminals.update_one({"_id": group}, {"$set": fresh}, upsert=True)
+            for document in old:
+                async with self._locks.lock(TERMINALS, document["_id"]):
+                    await self._terminals.update_one({"_id": document["_id"]}, {"$unset": {"t": "", "l": ""}})
+            if old:
+                log.info("terminals: converted %d documents to the per-partner shape", len(old))
+            self._upgraded.set()
+
 
 TELEMETRY_PARTITIONS = topic("terminal.activity").partitions
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def group_of(serial: str) -> str:
@@ -252,13 +359,44 @@ def group_of(serial: str) -> str:
     return f"partition-{(murmur2(serial.encode()) & 0x7FFFFFFF) % TELEMETRY_PARTITIONS}"
 
 
-def _field(serial: str) -> str:
-    """A serial as a field name: no dots (they would be paths)."""
-    return serial.replace("%", "%25").replace(".", "%2E")
+def _field(value: str) -> str:
+    """An id as a field name: no dots (they would be paths)."""
+    return value.replace("%", "%25").replace(".", "%2E")
 
 
 def _serial(field: str) -> str:
     return field.replace("%2E", ".").replace("%25", "%")
+
+
+def _state_path(partner_id: str, serial: str) -> str:
+    return f"s.{_field(partner_id)}.{_field(serial)}"
+
+
+def _bindings_path(partner_id: str, serial: str) -> str:
+    return f"b.{_field(partner_id)}.{_field(serial)}"
+
+
+def _binding_path(partner_id: str, serial: str, instance_id: str) -> str:
+    return f"{_bindings_path(partner_id, serial)}.{_field(instance_id)}"
+
+
+def _canonical(record: Document) -> bool:
+    return bool(record["serial"] == canonical_serial(record["serial"]))
+
+
+def _at(document: Document, path: str) -> Any:
+    value: Any = document
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _bound(state: Document, bindings: dict[str, Document] | None) -> str | None:
+    """The license bound to the serial in the instance the terminal last reported from."""
+    binding = (bindings or {}).get(_field(state["instance_id"]))
+    return binding["license_id"] if isinstance(binding, dict) else None
 
 
 class MongoIngestKeyStore:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from activity.adapters.instances_client import InstancesUnavailable
 from activity.domain.model import ActivityRecord, InvalidWindow, RecordKind, Terminal, Window
@@ -17,10 +17,11 @@ from activity.service_layer.handlers import ActivityService, RejectedEvents, Rel
 from activity.service_layer.ports import RecordQuery
 from contracts.events.activity import Action, DeviceInfo, GeoPoint
 from contracts.ingest_keys import InvalidIngestKey
+from contracts.serials import SERIAL_PATTERN, canonical_serial
 from servicekit.auth import CurrentPrincipal
 from servicekit.problems import Problem, problem_response
 
-Serial = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Serial = Annotated[str, Field(min_length=3, max_length=64, pattern=SERIAL_PATTERN), AfterValidator(canonical_serial)]
 Pin = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$")]
 MAX_BATCH = 500
 # A detail must be storable as it is: a plain field name (no `$`, `.` or NUL, which a document store

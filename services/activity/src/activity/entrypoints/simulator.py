@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from contracts.serials import canonical_serial
+
 MAKERS = [("Samsung", "SM-A546B"), ("Samsung", "SM-T505"), ("Zebra", "TC21"), ("Honeywell", "CT40")]
 WORK = ["gps_fix", "task_started", "task_completed", "sync", "gps_fix", "break_start", "break_end", "error"]
 
@@ -129,7 +131,7 @@ async def watch_sessions(
 async def run(args: argparse.Namespace) -> Totals:
     rng = random.Random(args.seed)  # noqa: S311  (simulated data)
     terminals = [
-        SimTerminal(f"{args.serial_prefix}{n:05d}", f"{1000 + n % 9000}", *rng.choice(MAKERS))
+        SimTerminal(canonical_serial(f"{args.serial_prefix}{n:05d}"), f"{1000 + n % 9000}", *rng.choice(MAKERS))
         for n in range(args.terminals)
     ]
     totals = Totals()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from activity.service_layer.ports import (
 from contracts import EventEnvelope, envelope_for, ingest_keys
 from contracts.events.activity import TerminalActivity
 from contracts.ingest_keys import InvalidIngestKey
+from contracts.serials import canonical_serial
 from servicekit.pagination import Page
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -110,11 +111,16 @@ class ActivityService:
             return  # a license without terminal has no place in a terminal's timeline
         details = {"license_id": data.license_id, "reason": getattr(data, "reason", None)}
         await self._store([_system_record(event, data.serial, data.pin, RecordKind.LICENSE, details)])
-        await self.terminals.bind_license(data.serial, data.license_id if event.type == "license.added" else None)
+        bound = data.license_id if event.type == "license.added" else None
+        await self.terminals.bind_license(data.partner_id, data.instance_id, data.serial, bound, event.time)
 
     async def record_session_cleared(self, event: EventEnvelope[Any]) -> None:
         data = event.data
-        serials = [data.serial] if data.serial else await self.terminals.serials_of_instance(data.instance_id)
+        serials = (
+            [data.serial]
+            if data.serial
+            else await self.terminals.serials_of_instance(data.partner_id, data.instance_id)
+        )
         details = {"session_epoch": data.session_epoch, "scope": "terminal" if data.serial else "instance"}
         await self._store([_system_record(event, s, None, RecordKind.SESSION, details) for s in serials])
 
@@ -152,17 +158,20 @@ class ActivityService:
         license_ref = await self.instances.license_of(token, record.instance_id, record.pin)
         if license_ref is None:
             raise ReleaseRefused("no-active-license", f"No active license with PIN {record.pin} in this instance.")
-        if license_ref.serial != record.serial:
+        # The instances service may hold a serial stored before serials had one canonical form.
+        if license_ref.serial is None or canonical_serial(license_ref.serial) != canonical_serial(record.serial):
             raise ReleaseRefused(
                 "bound-elsewhere", f"The license with PIN {record.pin} is not bound to terminal {record.serial}."
             )
         return record, await self.instances.release(token, record.instance_id, license_ref.license_id, reason)
 
     async def search(self, query: RecordQuery) -> Page[ActivityRecord]:
+        if query.serial is not None:
+            query = replace(query, serial=canonical_serial(query.serial))
         return await self.records.search(query)
 
     async def terminal(self, partner_id: str, serial: str) -> Terminal | None:
-        return await self.terminals.get(partner_id, serial)
+        return await self.terminals.get(partner_id, canonical_serial(serial))
 
     async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]:
         return await self.terminals.latest(partner_id, limit, cursor)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, Window
@@ -42,17 +43,23 @@ class ActivityStore(Protocol):
 
 
 class TerminalStore(Protocol):
+    """Terminals are kept per partner: a serial is the partner's own terminal, and another
+    partner's events for the same serial neither change nor reveal it."""
+
     async def advance(self, records: list[ActivityRecord]) -> None:
-        """Keep each serial's latest state (records older than it change nothing)."""
+        """Keep the latest state of each partner's serial (records older than it change nothing)."""
 
     async def get(self, partner_id: str, serial: str) -> Terminal | None: ...
 
-    async def bind_license(self, serial: str, license_id: str | None) -> None:
-        """Record which license the terminal holds now (None: released or revoked)."""
+    async def bind_license(
+        self, partner_id: str, instance_id: str, serial: str, license_id: str | None, at: datetime
+    ) -> None:
+        """Record which license of the instance the partner's terminal holds (None: released or
+        revoked) as of `at`, the event's time: an older event changes nothing."""
 
     async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]: ...
 
-    async def serials_of_instance(self, instance_id: str) -> list[str]: ...
+    async def serials_of_instance(self, partner_id: str, instance_id: str) -> list[str]: ...
 
     async def serials_of_pin(self, partner_id: str, pin: str) -> list[str]: ...
 

@@ -24,6 +24,7 @@ from contracts.events.instances import (
     SessionCleared,
 )
 from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
+from contracts.serials import canonical_serial
 from instances.domain.configuration import Configuration, configuration_document, profile_of
 from instances.domain.errors import Conflict, IllegalTransition, NotFound, QuotaExceeded
 from instances.domain.pricing import Pricing, price_for
@@ -361,9 +362,10 @@ class Instance:
             self.session_epoch = max([self.session_epoch, *(s.epoch for s in self.terminal_sessions)]) + 1
             epoch = self.session_epoch
         else:
+            serial = canonical_serial(serial)
             current = self.terminal_epoch(serial)
             epoch = max(current, self.session_epoch) + 1
-            others = [s for s in self.terminal_sessions if s.serial != serial]
+            others = [s for s in self.terminal_sessions if canonical_serial(s.serial) != canonical_serial(serial)]
             self.terminal_sessions = [*others, TerminalSession(serial, epoch)]
         self.updated_at = now
         after = {"session_epoch": self.session_epoch, "terminal_sessions": self._sessions_document()}
@@ -374,7 +376,11 @@ class Instance:
 
     def terminal_epoch(self, serial: str) -> int:
         """The epoch a terminal must have seen; higher than its last login means: log in again."""
-        own = next((s.epoch for s in self.terminal_sessions if s.serial == serial), 0)
+        # Stored serials may predate the canonical form: compared canonically, in any letter case.
+        own = max(
+            (s.epoch for s in self.terminal_sessions if canonical_serial(s.serial) == canonical_serial(serial)),
+            default=0,
+        )
         return max(own, self.session_epoch)
 
     def rotate_ingest_key(self, *, key_hash: str, actor: Actor, now: datetime) -> Change:
@@ -414,8 +420,10 @@ class Instance:
         repeated = sorted({pin for pin in batch_pins if pin in live_pins or batch_pins.count(pin) > 1})
         if repeated:
             raise Conflict("pin-in-use", f"PIN already in use in this instance: {', '.join(repeated)}.", pins=repeated)
-        bound = {lic.serial for lic in self.licenses if lic.serial and lic.status == LicenseStatus.ACTIVE}
-        serials = [item.serial for item in new if item.serial]
+        bound = {
+            canonical_serial(lic.serial) for lic in self.licenses if lic.serial and lic.status == LicenseStatus.ACTIVE
+        }
+        serials = [canonical_serial(item.serial) for item in new if item.serial]
         taken = sorted({s for s in serials if s in bound or serials.count(s) > 1})
         if taken:
             raise Conflict("serial-bound", f"Terminal already bound to a license: {', '.join(taken)}.", serials=taken)
@@ -426,7 +434,7 @@ class Instance:
                 user_name=item.user_name,
                 email=item.email,
                 pin=item.pin,
-                serial=item.serial,
+                serial=canonical_serial(item.serial) if item.serial else None,
                 status=LicenseStatus.ACTIVE,
                 created_at=now,
                 created_by=actor,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from contracts.events.common import InstanceType
+from contracts.serials import SERIAL_PATTERN, canonical_serial
 from instances.domain.company import Company
 from instances.domain.model import Contract, Instance, License, LicenseStatus
 
@@ -21,7 +22,10 @@ Reason = Annotated[
     StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$"),
 ]
 Pin = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,8}$")]
-Serial = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+# One canonical form (upper case): a terminal is the same in any letter case, here and in the activity service.
+Serial = Annotated[
+    str, StringConstraints(min_length=3, max_length=64, pattern=SERIAL_PATTERN), AfterValidator(canonical_serial)
+]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
 T = TypeVar("T")
 TaxId = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9-]{5,20}$")]

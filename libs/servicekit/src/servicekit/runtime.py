@@ -30,8 +30,9 @@ from servicekit.kafka import create_broker
 from servicekit.limits import BodySizeLimit
 from servicekit.metrics import ConsumerLagMonitor, HttpMetrics, ServiceMetrics
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, create_mongo_client, ensure_indexes
+from servicekit.openapi import document_api
 from servicekit.outbox import OutboxRelay, outbox_indexes
-from servicekit.problems import document_problems, install_problem_handlers
+from servicekit.problems import install_problem_handlers
 from servicekit.publishing import KafkaEventPublisher
 from servicekit.settings import ServiceSettings
 from servicekit.telemetry import Telemetry, setup_telemetry
@@ -187,7 +188,7 @@ class ServiceRuntime:
         app.state.runtime = self
         app.state.token_verifier = self.verifier
         install_problem_handlers(app)
-        document_problems(app)
+        document_api(app)
         app.include_router(health_router(self.name, self.readiness))
         app.include_router(self.metrics.router())
         for router in routers:

@@ -13,20 +13,23 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from opentelemetry.propagate import inject
 from starlette.background import BackgroundTask
+from swagger_ui_bundle import swagger_ui_path
 
 from gateway.adapters.backends import SERVICES, HttpBackends
 from gateway.domain.rate_limit import RateLimiter
 from gateway.entrypoints.http import authenticate
+from gateway.entrypoints.web import NO_CACHE, SECURITY_HEADERS
 from gateway.service_layer.views import BackendUnavailable
+from servicekit import openapi
 from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,8 @@ FORWARDED_RESPONSE_HEADERS = (
     "www-authenticate",
 )
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# Schemas the service kit gives every document alike: kept once, under their own name.
+SHARED_SCHEMAS = {"Problem"}
 
 
 def router(backends: HttpBackends, *, ingest_limiter: RateLimiter) -> APIRouter:
@@ -144,7 +149,9 @@ def _target(resource: str, rest: str) -> str | None:
 
 def merge_openapi(own: Mapping[str, Any], services: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The public API document: the gateway's routes plus the forwarded routes of each service,
-    with their schemas renamed `<service>__<Name>` so two services' models never collide."""
+    with their schemas renamed `<service>__<Name>` so two services' models never collide (but one
+    `Problem`, the same everywhere). A forwarded route can also fail at the gateway: the service
+    does not answer (503), or a terminal's key is over its rate (429)."""
     merged = copy.deepcopy(dict(own))
     paths: dict[str, Any] = merged.setdefault("paths", {})
     schemas: dict[str, Any] = merged.setdefault("components", {}).setdefault("schemas", {})
@@ -152,12 +159,15 @@ def merge_openapi(own: Mapping[str, Any], services: Mapping[str, Mapping[str, An
     for service, spec in services.items():
         prefix = f"{service}__"
         renamed = _rename_refs(spec, prefix)
-        for path, operations in renamed.get("paths", {}).items():
+        for path, item in renamed.get("paths", {}).items():
             segments = path.split("/")
             if len(segments) > 2 and segments[1] == "v1" and routes.get(segments[2]) == service:
-                paths[f"/api/v1/{'/'.join(segments[2:])}"] = operations
+                for operation in item.values():
+                    openapi.add_errors(operation, (429, 503) if segments[2] in TERMINAL_ROUTES else (503,))
+                paths[f"/api/v1/{'/'.join(segments[2:])}"] = item
         for name, schema in renamed.get("components", {}).get("schemas", {}).items():
-            schemas[f"{prefix}{name}"] = schema
+            if name not in SHARED_SCHEMAS:
+                schemas[f"{prefix}{name}"] = schema
     return merged
 
 
@@ -166,7 +176,7 @@ def _rename_refs(node: Any, prefix: str) -> Any:
         return {
             key: (
                 value.replace("#/components/schemas/", f"#/components/schemas/{prefix}")
-                if key == "$ref" and isinstance(value, str)
+                if key == "$ref" and isinstance(value, str) and value.split("/")[-1] not in SHARED_SCHEMAS
                 else _rename_refs(value, prefix)
             )
             for key, value in node.items()
@@ -200,6 +210,47 @@ def public_document_router(backends: HttpBackends) -> APIRouter:
 
     @router.get("/api/v1/docs")
     async def public_docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="partnerapp API")
+        return HTMLResponse(DOCS_PAGE, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+
+    @router.get("/api/v1/docs/{asset}")
+    async def docs_asset(asset: str) -> Response:
+        if asset == DOCS_SCRIPT:
+            return Response(DOCS_INIT, media_type="text/javascript", headers=SECURITY_HEADERS)
+        if asset not in SWAGGER_ASSETS:
+            raise Problem(404, "not-found", "No such file.")
+        # The package's version is in the path of the files: a new one is a new URL.
+        return FileResponse(Path(str(swagger_ui_path)) / asset, headers={**SECURITY_HEADERS, "Cache-Control": NO_CACHE})
 
     return router
+
+
+# Swagger UI from the installed package, not a CDN: the page works offline and under the same strict
+# Content-Security-Policy as the web app (no inline script: the set-up is a file of its own).
+SWAGGER_ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"}
+DOCS_SCRIPT = "docs.js"
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>partnerapp API</title>
+<link rel="icon" type="image/png" href="/api/v1/docs/favicon-32x32.png">
+<link rel="stylesheet" href="/api/v1/docs/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/api/v1/docs/swagger-ui-bundle.js"></script>
+<script src="/api/v1/docs/docs.js"></script>
+</body>
+</html>
+"""
+# `validatorUrl: null`: Swagger UI would otherwise send the document to an online validator.
+DOCS_INIT = """window.ui = SwaggerUIBundle({
+  url: "/api/v1/openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  layout: "BaseLayout",
+});
+"""

@@ -54,7 +54,7 @@ NOT_IDS = {"fmt"}
 
 
 @pytest.fixture(scope="module")
-def documents() -> dict[str, dict[str, Any]]:
+def apps() -> dict[str, FastAPI]:
     private, public = generate_key_pair()
     platform = PlatformSettings(auth_public_key=public)
     services: dict[str, FastAPI] = {
@@ -67,17 +67,23 @@ def documents() -> dict[str, dict[str, Any]]:
         GatewaySettings(platform=platform, token_private_key=SecretStr(private)),
         transports={name: httpx.ASGITransport(app=app) for name, app in services.items()},
     )
+    return {**services, "gateway": gateway}
 
-    async def public_document() -> dict[str, Any]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gateway") as client:
-            response = await client.get("/api/v1/openapi.json")
-        assert response.status_code == 200, response.text
-        document: dict[str, Any] = response.json()
-        return document
 
-    found = {name: app.openapi() for name, app in services.items()}
-    found["gateway"] = gateway.openapi()
-    found["public"] = asyncio.run(public_document())
+def _get(app: FastAPI, *paths: str) -> list[httpx.Response]:
+    async def fetch() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return [await client.get(path) for path in paths]
+
+    return asyncio.run(fetch())
+
+
+@pytest.fixture(scope="module")
+def documents(apps: dict[str, FastAPI]) -> dict[str, dict[str, Any]]:
+    found = {name: app.openapi() for name, app in apps.items()}
+    [response] = _get(apps["gateway"], "/api/v1/openapi.json")  # as a client reads it: merged
+    assert response.status_code == 200, response.text
+    found["public"] = response.json()
     return found
 
 
@@ -259,3 +265,26 @@ def test_a_described_dependency_gives_its_routes_security_and_errors() -> None:
     assert open_op["security"] == []
     assert set(open_op["responses"]) == {"200"}
     validate(document)
+
+
+@pytest.mark.parametrize(
+    ("name", "page"),
+    [
+        *((name, "/docs") for name in ("instances", "support", "reports", "activity", "gateway")),
+        ("gateway", "/api/v1/docs"),
+    ],
+)
+def test_swagger_ui_is_served_from_the_service_itself(apps: dict[str, FastAPI], name: str, page: str) -> None:
+    [html] = _get(apps[name], page)
+    assert html.status_code == 200
+    assert "script-src 'self'" in html.headers["content-security-policy"]
+    assert "http" not in html.text, "nothing from another origin"
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+    assert {f"{page}/swagger-ui-bundle.js", f"{page}/swagger-ui.css", f"{page}/docs.js"} <= set(assets)
+    answers = _get(apps[name], *assets, f"{page}/index.html", f"{page}/..%2F__init__.py")
+    for asset, answer in zip(assets, answers, strict=False):
+        assert answer.status_code == 200, asset
+    assert "SwaggerUIBundle({" in answers[assets.index(f"{page}/docs.js")].text
+    assert [a.status_code for a in answers[len(assets) :]] == [404, 404], "only Swagger UI's own files"
+    [redoc] = _get(apps[name], "/redoc")
+    assert redoc.status_code == 404, "FastAPI's pages load their scripts from a CDN"

@@ -13,23 +13,29 @@ declaration (its dependencies, parameters and body), who may call it and how it 
   service declares for some routes (`declare_errors`, e.g. the 409s of its state transitions);
 - no FastAPI `HTTPValidationError` (no route answers it: validation errors are problem+json);
 - OpenAPI 3.1 only: FastAPI's `itemSchema` for Server-Sent Events is a 3.2 keyword.
+
+`docs_router` serves Swagger UI for a document from the installed package, not from a CDN.
 """
 
 from __future__ import annotations
 
 import enum
 import fnmatch
+import json
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from swagger_ui_bundle import swagger_ui_path
 
 from servicekit.auth import require_principal
-from servicekit.problems import PROBLEM_MEDIA_TYPE
+from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem
 
 BEARER = "bearerAuth"
 INGEST_KEY = "ingestKey"
@@ -282,3 +288,68 @@ def _only_openapi_31(response: dict[str, Any]) -> None:
         if "itemSchema" in media:
             media["x-item-schema"] = media.pop("itemSchema")
             media.setdefault("schema", {"type": "string", "description": "Server-Sent Events (text/event-stream)."})
+
+
+# ------------------------------------------------------------------ the docs page
+
+# Swagger UI from the installed package (swagger-ui-bundle-v2), not a CDN: the page works offline and
+# under a strict Content-Security-Policy (no inline script: the set-up is a file of its own).
+DOCS_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_SWAGGER_ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"}
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="icon" type="image/png" href="{page}/favicon-32x32.png">
+<link rel="stylesheet" href="{page}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{page}/swagger-ui-bundle.js"></script>
+<script src="{page}/docs.js"></script>
+</body>
+</html>
+"""
+# `validatorUrl: null`: Swagger UI would otherwise send the document to an online validator.
+_DOCS_SCRIPT = """window.ui = SwaggerUIBundle({{
+  url: {openapi_url},
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  layout: "BaseLayout",
+}});
+"""
+
+
+def docs_router(
+    page: str, openapi_url: str, *, title: str, headers: Mapping[str, str] = DOCS_SECURITY_HEADERS
+) -> APIRouter:
+    """Swagger UI at `page` for the document at `openapi_url`, its files under `page/`."""
+    router = APIRouter(include_in_schema=False)
+    html = _DOCS_PAGE.format(title=title, page=page)
+    script = _DOCS_SCRIPT.format(openapi_url=json.dumps(openapi_url))
+    no_cache = {**headers, "Cache-Control": "no-cache"}
+
+    @router.get(page)
+    async def docs_page() -> HTMLResponse:
+        return HTMLResponse(html, headers=no_cache)
+
+    @router.get(page + "/{asset}")
+    async def docs_asset(asset: str) -> Response:
+        if asset == "docs.js":
+            return Response(script, media_type="text/javascript", headers=no_cache)
+        if asset not in _SWAGGER_ASSETS:  # only these names: nothing else of the package, no paths
+            raise Problem(404, "not-found", "No such file.")
+        return FileResponse(Path(str(swagger_ui_path)) / asset, headers=no_cache)
+
+    return router

@@ -13,21 +13,19 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from opentelemetry.propagate import inject
 from starlette.background import BackgroundTask
-from swagger_ui_bundle import swagger_ui_path
 
 from gateway.adapters.backends import SERVICES, HttpBackends
 from gateway.domain.rate_limit import RateLimiter
 from gateway.entrypoints.http import authenticate
-from gateway.entrypoints.web import NO_CACHE, SECURITY_HEADERS
+from gateway.entrypoints.web import SECURITY_HEADERS
 from gateway.service_layer.views import BackendUnavailable
 from servicekit import openapi
 from servicekit.problems import Problem
@@ -205,52 +203,14 @@ def public_document_router(backends: HttpBackends) -> APIRouter:
 
         await asyncio.gather(*(fetch(name) for name in missing))
         own = request.app.openapi()
-        own_public = {**own, "paths": {p: ops for p, ops in own["paths"].items() if p.startswith("/api/v1/")}}
+        own_public = {
+            **own,
+            "info": {**own["info"], "title": "partnerapp API"},
+            "paths": {p: ops for p, ops in own["paths"].items() if p.startswith("/api/v1/")},
+        }
         return merge_openapi(own_public, fetched)
 
-    @router.get("/api/v1/docs")
-    async def public_docs() -> HTMLResponse:
-        return HTMLResponse(DOCS_PAGE, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
-
-    @router.get("/api/v1/docs/{asset}")
-    async def docs_asset(asset: str) -> Response:
-        if asset == DOCS_SCRIPT:
-            return Response(DOCS_INIT, media_type="text/javascript", headers=SECURITY_HEADERS)
-        if asset not in SWAGGER_ASSETS:
-            raise Problem(404, "not-found", "No such file.")
-        # The package's version is in the path of the files: a new one is a new URL.
-        return FileResponse(Path(str(swagger_ui_path)) / asset, headers={**SECURITY_HEADERS, "Cache-Control": NO_CACHE})
-
+    router.include_router(
+        openapi.docs_router("/api/v1/docs", "/api/v1/openapi.json", title="partnerapp API", headers=SECURITY_HEADERS)
+    )
     return router
-
-
-# Swagger UI from the installed package, not a CDN: the page works offline and under the same strict
-# Content-Security-Policy as the web app (no inline script: the set-up is a file of its own).
-SWAGGER_ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"}
-DOCS_SCRIPT = "docs.js"
-DOCS_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>partnerapp API</title>
-<link rel="icon" type="image/png" href="/api/v1/docs/favicon-32x32.png">
-<link rel="stylesheet" href="/api/v1/docs/swagger-ui.css">
-</head>
-<body>
-<div id="swagger-ui"></div>
-<script src="/api/v1/docs/swagger-ui-bundle.js"></script>
-<script src="/api/v1/docs/docs.js"></script>
-</body>
-</html>
-"""
-# `validatorUrl: null`: Swagger UI would otherwise send the document to an online validator.
-DOCS_INIT = """window.ui = SwaggerUIBundle({
-  url: "/api/v1/openapi.json",
-  dom_id: "#swagger-ui",
-  deepLinking: true,
-  validatorUrl: null,
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
-  layout: "BaseLayout",
-});
-"""

@@ -82,6 +82,20 @@ def test_schemas_are_prefixed_by_service_and_same_names_do_not_collide() -> None
     assert "Problem" not in schemas and "Instance" not in schemas
 
 
+def test_a_schema_the_gateway_has_the_same_is_kept_once_under_its_name() -> None:
+    problem = {"type": "object", "title": "Problem"}
+    own = {**OWN, "components": {"schemas": {"Problem": problem}}}
+    service = {
+        "paths": {"/v1/companies": {"get": {"responses": {"404": {"content": {"x": {"schema": ref("Problem")}}}}}}},
+        "components": {"schemas": {"Problem": dict(problem)}},
+    }
+    document = merge_openapi(own, {"instances": service})
+    assert set(document["components"]["schemas"]) == {"Problem"}
+    responses = document["paths"]["/api/v1/companies"]["get"]["responses"]
+    assert responses["404"]["content"]["x"]["schema"] == ref("Problem")
+    assert "503" in responses, "the service may not answer the gateway"
+
+
 def test_refs_point_to_the_prefixed_schemas_at_any_depth() -> None:
     document = merged()
     paths, schemas = document["paths"], document["components"]["schemas"]

@@ -65,8 +65,6 @@ FORWARDED_RESPONSE_HEADERS = (
     "www-authenticate",
 )
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-# Schemas the service kit gives every document alike: kept once, under their own name.
-SHARED_SCHEMAS = {"Problem"}
 
 
 def router(backends: HttpBackends, *, ingest_limiter: RateLimiter) -> APIRouter:
@@ -147,16 +145,19 @@ def _target(resource: str, rest: str) -> str | None:
 
 def merge_openapi(own: Mapping[str, Any], services: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The public API document: the gateway's routes plus the forwarded routes of each service,
-    with their schemas renamed `<service>__<Name>` so two services' models never collide (but one
-    `Problem`, the same everywhere). A forwarded route can also fail at the gateway: the service
-    does not answer (503), or a terminal's key is over its rate (429)."""
+    with their schemas renamed `<service>__<Name>` so two services' models never collide (a schema
+    the gateway has too, the same, e.g. the service kit's `Problem`, is kept once). A forwarded
+    route can also fail at the gateway: the service does not answer (503), or a terminal's key is
+    over its rate (429)."""
     merged = copy.deepcopy(dict(own))
     paths: dict[str, Any] = merged.setdefault("paths", {})
     schemas: dict[str, Any] = merged.setdefault("components", {}).setdefault("schemas", {})
     routes = {**USER_ROUTES, **TERMINAL_ROUTES}
     for service, spec in services.items():
+        theirs = spec.get("components", {}).get("schemas", {})
+        shared = {name for name, schema in theirs.items() if schemas.get(name) == schema}
         prefix = f"{service}__"
-        renamed = _rename_refs(spec, prefix)
+        renamed = _rename_refs(spec, prefix, shared)
         for path, item in renamed.get("paths", {}).items():
             segments = path.split("/")
             if len(segments) > 2 and segments[1] == "v1" and routes.get(segments[2]) == service:
@@ -164,23 +165,23 @@ def merge_openapi(own: Mapping[str, Any], services: Mapping[str, Mapping[str, An
                     openapi.add_errors(operation, (429, 503) if segments[2] in TERMINAL_ROUTES else (503,))
                 paths[f"/api/v1/{'/'.join(segments[2:])}"] = item
         for name, schema in renamed.get("components", {}).get("schemas", {}).items():
-            if name not in SHARED_SCHEMAS:
+            if name not in shared:
                 schemas[f"{prefix}{name}"] = schema
     return merged
 
 
-def _rename_refs(node: Any, prefix: str) -> Any:
+def _rename_refs(node: Any, prefix: str, shared: set[str]) -> Any:
     if isinstance(node, dict):
         return {
             key: (
                 value.replace("#/components/schemas/", f"#/components/schemas/{prefix}")
-                if key == "$ref" and isinstance(value, str) and value.split("/")[-1] not in SHARED_SCHEMAS
-                else _rename_refs(value, prefix)
+                if key == "$ref" and isinstance(value, str) and value.rsplit("/", 1)[-1] not in shared
+                else _rename_refs(value, prefix, shared)
             )
             for key, value in node.items()
         }
     if isinstance(node, list):
-        return [_rename_refs(item, prefix) for item in node]
+        return [_rename_refs(item, prefix, shared) for item in node]
     return node
 
 

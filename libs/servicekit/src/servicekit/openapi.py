@@ -123,11 +123,6 @@ def declare_errors(app: FastAPI, errors: Mapping[str, Iterable[int]]) -> None:
     app.state.openapi_errors = table
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route, each status a problem+json answer."""
-    return {status: _error_response(status) for status in statuses}
-
-
 def document_api(app: FastAPI) -> None:
     """Make `app.openapi()` return the annotated document (built once, like FastAPI's)."""
     generate = app.openapi

@@ -96,6 +96,26 @@ def test_a_schema_the_gateway_has_the_same_is_kept_once_under_its_name() -> None
     assert "503" in responses, "the service may not answer the gateway"
 
 
+def test_a_discriminators_mapping_points_to_the_prefixed_schemas() -> None:
+    union = {
+        "oneOf": [ref("Wds"), ref("Mcrm")],
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {"WDS": "#/components/schemas/Wds", "MCRM": "#/components/schemas/Mcrm"},
+        },
+    }
+    service = {
+        "paths": {"/v1/instances/{instance_id}": {"get": answer(union)}},
+        "components": {"schemas": {"Wds": {"type": "object"}, "Mcrm": {"type": "object"}}},
+    }
+    schema = merge_openapi(OWN, {"instances": service})["paths"]["/api/v1/instances/{instance_id}"]["get"]
+    discriminator = schema["responses"]["200"]["content"]["application/json"]["schema"]["discriminator"]
+    assert discriminator["mapping"] == {
+        "WDS": "#/components/schemas/instances__Wds",
+        "MCRM": "#/components/schemas/instances__Mcrm",
+    }
+
+
 def test_refs_point_to_the_prefixed_schemas_at_any_depth() -> None:
     document = merged()
     paths, schemas = document["paths"], document["components"]["schemas"]

@@ -171,18 +171,29 @@ def merge_openapi(own: Mapping[str, Any], services: Mapping[str, Mapping[str, An
 
 
 def _rename_refs(node: Any, prefix: str, shared: set[str]) -> Any:
+    """Every reference to a schema, `$ref` and a discriminator's `mapping` alike, to its new name."""
+
+    def renamed(ref: str) -> str:
+        if not ref.startswith(_SCHEMA_REF) or ref.removeprefix(_SCHEMA_REF) in shared:
+            return ref
+        return _SCHEMA_REF + prefix + ref.removeprefix(_SCHEMA_REF)
+
     if isinstance(node, dict):
-        return {
-            key: (
-                value.replace("#/components/schemas/", f"#/components/schemas/{prefix}")
-                if key == "$ref" and isinstance(value, str) and value.rsplit("/", 1)[-1] not in shared
-                else _rename_refs(value, prefix, shared)
-            )
-            for key, value in node.items()
-        }
+        result: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                result[key] = renamed(value)
+            elif key == "mapping" and isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+                result[key] = {name: renamed(ref) for name, ref in value.items()}
+            else:
+                result[key] = _rename_refs(value, prefix, shared)
+        return result
     if isinstance(node, list):
         return [_rename_refs(item, prefix, shared) for item in node]
     return node
+
+
+_SCHEMA_REF = "#/components/schemas/"
 
 
 def public_document_router(backends: HttpBackends) -> APIRouter:

@@ -14,6 +14,15 @@ ReadinessCheck = Callable[[], Awaitable[Mapping[str, Any]]]
 """Returns details; raising (or timing out) means not ready."""
 
 CHECK_TIMEOUT_SECONDS = 3.0
+_READINESS = {
+    "type": "object",
+    "required": ["status", "service", "checks"],
+    "properties": {
+        "status": {"enum": ["ready", "not-ready"]},
+        "service": {"type": "string"},
+        "checks": {"type": "object", "description": "Per check: `ok`, and the time taken or the error."},
+    },
+}
 
 
 def health_router(service: str, checks: Mapping[str, ReadinessCheck]) -> APIRouter:
@@ -23,7 +32,15 @@ def health_router(service: str, checks: Mapping[str, ReadinessCheck]) -> APIRout
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
-    @router.get("/readyz", summary="Readiness: Kafka and the store are reachable")
+    @router.get(
+        "/readyz",
+        summary="Readiness: Kafka and the store are reachable",
+        responses={
+            200: {"content": {"application/json": {"schema": _READINESS}}},
+            # The same report, for probes and operators: not a problem document.
+            503: {"description": "Not ready", "content": {"application/json": {"schema": _READINESS}}},
+        },
+    )
     async def readyz() -> JSONResponse:
         results = await asyncio.gather(*(_run(check) for check in checks.values()))
         details = dict(zip(checks, results, strict=True))

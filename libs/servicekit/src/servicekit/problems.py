@@ -84,54 +84,6 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "title": "Problem",
-    "description": "RFC 9457 problem details; validation errors list each offending field.",
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "message"],
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}, "in": {"type": "string"}},
-            },
-        },
-    },
-}
-_FASTAPI_ERROR_SCHEMAS = ("HTTPValidationError", "ValidationError")
-
-
-def document_problems(app: FastAPI) -> None:
-    """Describe every error answer of the OpenAPI document as what it is, a problem+json document
-    (FastAPI documents its own `HTTPValidationError` shape for the 422s, which no route answers)."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        document = generate()
-        schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        if "Problem" in schemas:
-            return document
-        schemas["Problem"] = PROBLEM_SCHEMA
-        content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        for operations in document.get("paths", {}).values():
-            for operation in operations.values():
-                for status, response in operation.get("responses", {}).items():
-                    if status[:1] in {"4", "5"}:
-                        response["content"] = content
-        for name in _FASTAPI_ERROR_SCHEMAS:
-            schemas.pop(name, None)
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     # ("body", "data", "battery_pct") -> "data.battery_pct"; ("query", "limit") -> "limit"
     parts = [str(p) for p in loc]

@@ -30,8 +30,9 @@ from servicekit.kafka import create_broker
 from servicekit.limits import BodySizeLimit
 from servicekit.metrics import ConsumerLagMonitor, HttpMetrics, ServiceMetrics
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, create_mongo_client, ensure_indexes
+from servicekit.openapi import docs_router, document_api
 from servicekit.outbox import OutboxRelay, outbox_indexes
-from servicekit.problems import document_problems, install_problem_handlers
+from servicekit.problems import install_problem_handlers
 from servicekit.publishing import KafkaEventPublisher
 from servicekit.settings import ServiceSettings
 from servicekit.telemetry import Telemetry, setup_telemetry
@@ -183,13 +184,15 @@ class ServiceRuntime:
             async with self.running():
                 yield
 
-        app = FastAPI(title=title, version=version, lifespan=lifespan)
+        # FastAPI's own docs pages load Swagger UI and ReDoc from CDNs; `/docs` is served locally instead.
+        app = FastAPI(title=title, version=version, lifespan=lifespan, docs_url=None, redoc_url=None)
         app.state.runtime = self
         app.state.token_verifier = self.verifier
         install_problem_handlers(app)
-        document_problems(app)
+        document_api(app)
         app.include_router(health_router(self.name, self.readiness))
         app.include_router(self.metrics.router())
+        app.include_router(docs_router("/docs", "/openapi.json", title=title))
         for router in routers:
             app.include_router(router)
         app.add_middleware(BodySizeLimit, max_bytes=self.settings.max_body_bytes)

@@ -31,6 +31,7 @@ from gateway.entrypoints.web import SinglePageApp
 from gateway.service_layer.accounts import Accounts, LoginPolicy
 from gateway.service_layer.notifications import NotificationHub
 from gateway.service_layer.views import Views
+from servicekit import openapi
 from servicekit.auth import TokenIssuer
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
@@ -115,6 +116,8 @@ def build_app(
     app.state.login_limiter = login_limiter
     app.state.ingest_limiter = ingest_limiter
     http.install_error_handlers(app)
+    # Wrong credentials, the lockout and the per-client limit; both read and write the store.
+    openapi.declare_errors(app, {"POST /api/v1/auth/login": (401, 429, 503), "POST /api/v1/auth/refresh": (401, 503)})
     app.add_middleware(AuditTrail, audit=audit)
     if settings.web_dir is not None:
         app.mount("/", SinglePageApp(settings.web_dir), name="web")  # last: every route above wins

@@ -82,6 +82,40 @@ def test_schemas_are_prefixed_by_service_and_same_names_do_not_collide() -> None
     assert "Problem" not in schemas and "Instance" not in schemas
 
 
+def test_a_schema_the_gateway_has_the_same_is_kept_once_under_its_name() -> None:
+    problem = {"type": "object", "title": "Problem"}
+    own = {**OWN, "components": {"schemas": {"Problem": problem}}}
+    service = {
+        "paths": {"/v1/companies": {"get": {"responses": {"404": {"content": {"x": {"schema": ref("Problem")}}}}}}},
+        "components": {"schemas": {"Problem": dict(problem)}},
+    }
+    document = merge_openapi(own, {"instances": service})
+    assert set(document["components"]["schemas"]) == {"Problem"}
+    responses = document["paths"]["/api/v1/companies"]["get"]["responses"]
+    assert responses["404"]["content"]["x"]["schema"] == ref("Problem")
+    assert "503" in responses, "the service may not answer the gateway"
+
+
+def test_a_discriminators_mapping_points_to_the_prefixed_schemas() -> None:
+    union = {
+        "oneOf": [ref("Wds"), ref("Mcrm")],
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {"WDS": "#/components/schemas/Wds", "MCRM": "#/components/schemas/Mcrm"},
+        },
+    }
+    service = {
+        "paths": {"/v1/instances/{instance_id}": {"get": answer(union)}},
+        "components": {"schemas": {"Wds": {"type": "object"}, "Mcrm": {"type": "object"}}},
+    }
+    schema = merge_openapi(OWN, {"instances": service})["paths"]["/api/v1/instances/{instance_id}"]["get"]
+    discriminator = schema["responses"]["200"]["content"]["application/json"]["schema"]["discriminator"]
+    assert discriminator["mapping"] == {
+        "WDS": "#/components/schemas/instances__Wds",
+        "MCRM": "#/components/schemas/instances__Mcrm",
+    }
+
+
 def test_refs_point_to_the_prefixed_schemas_at_any_depth() -> None:
     document = merged()
     paths, schemas = document["paths"], document["components"]["schemas"]

@@ -20,6 +20,7 @@ from instances.domain.model import Party
 from instances.entrypoints.http import install_error_handlers, router
 from instances.service_layer.commands import InstanceCommands, ServiceParties
 from instances.service_layer.ports import Clock
+from servicekit import openapi
 from servicekit.mongo import Document, DocumentLocks
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
@@ -60,4 +61,17 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     commands = build_commands(settings, runtime.db, locks=runtime.locks, on_write=relay.notify)
     app = runtime.create_app(title="partnerapp instances", routers=[router(commands, ContractRenderer())])
     install_error_handlers(app)
+    # What the domain refuses with 409 (illegal transitions, quota, PIN in use, a write that kept
+    # losing its race), beyond what the routes' declarations show; a draft's company must be the partner's.
+    openapi.declare_errors(
+        app,
+        {
+            "POST /v1/provisionings": (404, 409),
+            "PATCH /v1/companies/*": (409,),
+            "PATCH /v1/provisionings/*": (409,),
+            "POST /v1/provisionings/*": (409,),
+            "PATCH /v1/instances/*": (409,),
+            "POST /v1/instances/*": (409,),
+        },
+    )
     return app

@@ -19,6 +19,7 @@ from gateway.service_layer.accounts import Accounts, Tokens
 from gateway.service_layer.notifications import NotificationHub
 from gateway.service_layer.ports import AuditLog, AuditQuery, PartnerDirectory
 from gateway.service_layer.views import BackendRefused, BackendUnavailable, Views
+from servicekit import openapi
 from servicekit.auth import TokenVerifier
 from servicekit.principal import Principal
 from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, problem_response
@@ -61,6 +62,9 @@ def require_staff(caller: CurrentCaller) -> Caller:
 
 
 StaffCaller = Annotated[Caller, Depends(require_staff)]
+# For the API document: which routes need the token, and how they answer without it.
+openapi.describe_dependency(authenticate, security=openapi.BEARER, errors=(401, 503))
+openapi.describe_dependency(require_staff, errors=(403,))
 
 
 def _utc(value: datetime | None, field: str) -> datetime | None:

@@ -18,15 +18,16 @@ from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from opentelemetry.propagate import inject
 from starlette.background import BackgroundTask
 
 from gateway.adapters.backends import SERVICES, HttpBackends
 from gateway.domain.rate_limit import RateLimiter
 from gateway.entrypoints.http import authenticate
+from gateway.entrypoints.web import SECURITY_HEADERS
 from gateway.service_layer.views import BackendUnavailable
+from servicekit import openapi
 from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -144,36 +145,55 @@ def _target(resource: str, rest: str) -> str | None:
 
 def merge_openapi(own: Mapping[str, Any], services: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The public API document: the gateway's routes plus the forwarded routes of each service,
-    with their schemas renamed `<service>__<Name>` so two services' models never collide."""
+    with their schemas renamed `<service>__<Name>` so two services' models never collide (a schema
+    the gateway has too, the same, e.g. the service kit's `Problem`, is kept once). A forwarded
+    route can also fail at the gateway: the service does not answer (503), or a terminal's key is
+    over its rate (429)."""
     merged = copy.deepcopy(dict(own))
     paths: dict[str, Any] = merged.setdefault("paths", {})
     schemas: dict[str, Any] = merged.setdefault("components", {}).setdefault("schemas", {})
     routes = {**USER_ROUTES, **TERMINAL_ROUTES}
     for service, spec in services.items():
+        theirs = spec.get("components", {}).get("schemas", {})
+        shared = {name for name, schema in theirs.items() if schemas.get(name) == schema}
         prefix = f"{service}__"
-        renamed = _rename_refs(spec, prefix)
-        for path, operations in renamed.get("paths", {}).items():
+        renamed = _rename_refs(spec, prefix, shared)
+        for path, item in renamed.get("paths", {}).items():
             segments = path.split("/")
             if len(segments) > 2 and segments[1] == "v1" and routes.get(segments[2]) == service:
-                paths[f"/api/v1/{'/'.join(segments[2:])}"] = operations
+                for operation in item.values():
+                    openapi.add_errors(operation, (429, 503) if segments[2] in TERMINAL_ROUTES else (503,))
+                paths[f"/api/v1/{'/'.join(segments[2:])}"] = item
         for name, schema in renamed.get("components", {}).get("schemas", {}).items():
-            schemas[f"{prefix}{name}"] = schema
+            if name not in shared:
+                schemas[f"{prefix}{name}"] = schema
     return merged
 
 
-def _rename_refs(node: Any, prefix: str) -> Any:
+def _rename_refs(node: Any, prefix: str, shared: set[str]) -> Any:
+    """Every reference to a schema, `$ref` and a discriminator's `mapping` alike, to its new name."""
+
+    def renamed(ref: str) -> str:
+        if not ref.startswith(_SCHEMA_REF) or ref.removeprefix(_SCHEMA_REF) in shared:
+            return ref
+        return _SCHEMA_REF + prefix + ref.removeprefix(_SCHEMA_REF)
+
     if isinstance(node, dict):
-        return {
-            key: (
-                value.replace("#/components/schemas/", f"#/components/schemas/{prefix}")
-                if key == "$ref" and isinstance(value, str)
-                else _rename_refs(value, prefix)
-            )
-            for key, value in node.items()
-        }
+        result: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                result[key] = renamed(value)
+            elif key == "mapping" and isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+                result[key] = {name: renamed(ref) for name, ref in value.items()}
+            else:
+                result[key] = _rename_refs(value, prefix, shared)
+        return result
     if isinstance(node, list):
-        return [_rename_refs(item, prefix) for item in node]
+        return [_rename_refs(item, prefix, shared) for item in node]
     return node
+
+
+_SCHEMA_REF = "#/components/schemas/"
 
 
 def public_document_router(backends: HttpBackends) -> APIRouter:
@@ -195,11 +215,14 @@ def public_document_router(backends: HttpBackends) -> APIRouter:
 
         await asyncio.gather(*(fetch(name) for name in missing))
         own = request.app.openapi()
-        own_public = {**own, "paths": {p: ops for p, ops in own["paths"].items() if p.startswith("/api/v1/")}}
+        own_public = {
+            **own,
+            "info": {**own["info"], "title": "partnerapp API"},
+            "paths": {p: ops for p, ops in own["paths"].items() if p.startswith("/api/v1/")},
+        }
         return merge_openapi(own_public, fetched)
 
-    @router.get("/api/v1/docs")
-    async def public_docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="partnerapp API")
-
+    router.include_router(
+        openapi.docs_router("/api/v1/docs", "/api/v1/openapi.json", title="partnerapp API", headers=SECURITY_HEADERS)
+    )
     return router

@@ -16,6 +16,7 @@ from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.ingest_keys import InvalidIngestKey
+from servicekit.i18n import negotiate, status_title
 from servicekit.pagination import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,11 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
+    # A title of its own stays as given; the status's generic title reads in the reader's language.
+    generic = status_title(status, negotiate(request.headers.get("accept-language")))
     body = {
         "type": problem_type(slug),
-        "title": title or _TITLES.get(status, "Error"),
+        "title": title if title and title != _TITLES.get(status) else generic or title or "Error",
         "status": status,
         "detail": detail,
         "instance": request.url.path,

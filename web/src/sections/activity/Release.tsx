@@ -41,7 +41,7 @@ export function ReleaseLicense(props: {
           const refusals = t("release.refused", { returnObjects: true }) as Record<string, string>;
           const slug = problemSlug(failure.problem.type);
           const known = failure.status === 409 && slug ? refusals[slug] : undefined;
-          setError({ general: known ? `${known} (${failure.message})` : failure.message || t("release.failed") });
+          setError({ general: known ? `${known} (${failure.message})` : failure.readable || t("release.failed") });
           setOpen(false);
         }
       } else {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -58,7 +59,8 @@ async def login(page: Page, email: str, password: str) -> None:
     await page.get_by_label("Correo electrónico").fill(email)
     await page.get_by_label("Contraseña").fill(password)
     await page.get_by_role("button", name="Entrar").click()
-    await page.get_by_role("navigation", name="sections").wait_for()
+    # The nav's name is in the UI's language: the user's profile chooses it at sign-in.
+    await page.get_by_role("navigation", name=re.compile("^(Secciones|Sections)$")).wait_for()
 
 
 async def screenshot(page: Page, name: str) -> Path:

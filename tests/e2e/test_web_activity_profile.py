@@ -281,7 +281,7 @@ async def test_profile_language_password_and_hardware_list(web: Stack, browser: 
         await page.get_by_label("Idioma").select_option("en")
         await expect(page.get_by_role("heading", name="Profile", exact=True)).to_be_visible()
         await expect(
-            page.get_by_role("navigation", name="sections").get_by_role("link", name="Activity")
+            page.get_by_role("navigation", name="Sections").get_by_role("link", name="Activity")
         ).to_be_visible()
         await expect(page.get_by_label("Phone")).to_have_value("+34 600 000 000")
         await page.evaluate("window.scrollTo(0, 0)")

@@ -40,7 +40,7 @@ async def test_log_in_and_out(web: Stack, browser: Browser) -> None:
         await login(page, email, PASSWORD)
         await expect(page.get_by_role("link", name="Soporte")).to_be_visible()
         await page.reload()  # the refresh token keeps the session across reloads
-        await expect(page.get_by_role("navigation", name="sections")).to_be_visible()
+        await expect(page.get_by_role("navigation", name="Secciones")).to_be_visible()
         await screenshot(page, "login")
 
 

@@ -87,3 +87,50 @@ def status_title(status: int, language: Language) -> str | None:
     """A problem's `title` for its status in `language`; None for a status without one."""
     titles = _STATUS_TITLES.get(status)
     return titles[language] if titles else None
+
+
+# Spanish for pydantic's messages a form shows beside a field, by error type (`ctx` fills them);
+# English readers get pydantic's own words, and a type not listed here keeps them in any language.
+_VALIDATION_ES: dict[str, str] = {
+    "missing": "es obligatorio",
+    "extra_forbidden": "no se admite este campo",
+    "string_type": "debe ser un texto",
+    "string_too_short": "debe tener al menos {min_length} caracteres",
+    "string_too_long": "debe tener como mucho {max_length} caracteres",
+    "string_pattern_mismatch": "no tiene el formato esperado",
+    "too_short": "debe tener al menos {min_length} elementos",
+    "too_long": "debe tener como mucho {max_length} elementos",
+    "int_parsing": "debe ser un número entero",
+    "int_type": "debe ser un número entero",
+    "int_from_float": "debe ser un número entero",
+    "float_parsing": "debe ser un número",
+    "float_type": "debe ser un número",
+    "bool_parsing": "debe ser verdadero o falso",
+    "greater_than": "debe ser mayor que {gt}",
+    "greater_than_equal": "debe ser mayor o igual que {ge}",
+    "less_than": "debe ser menor que {lt}",
+    "less_than_equal": "debe ser menor o igual que {le}",
+    "literal_error": "debe ser uno de: {expected}",
+    "enum": "debe ser uno de: {expected}",
+    "date_parsing": "debe ser una fecha (AAAA-MM-DD)",
+    "date_from_datetime_parsing": "debe ser una fecha (AAAA-MM-DD)",
+    "datetime_parsing": "debe ser una fecha y hora (ISO 8601)",
+    "datetime_from_date_parsing": "debe ser una fecha y hora (ISO 8601)",
+    "timezone_aware": "debe indicar la zona horaria",
+    "json_invalid": "el cuerpo no es JSON válido",
+    "model_attributes_type": "debe ser un objeto",
+    "dict_type": "debe ser un objeto",
+    "list_type": "debe ser una lista",
+}
+
+
+def validation_message(error_type: str, message: str, ctx: dict[str, object] | None, language: Language) -> str:
+    """A field's validation message in `language`; `message` (pydantic's, English) when there is
+    no translation for its type."""
+    template = _VALIDATION_ES.get(error_type) if language == "es" else None
+    if template is None:
+        return message
+    try:
+        return template.format_map({key: str(value) for key, value in (ctx or {}).items()})
+    except (KeyError, ValueError):
+        return message

@@ -16,7 +16,7 @@ from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.ingest_keys import InvalidIngestKey
-from servicekit.i18n import negotiate, status_title
+from servicekit.i18n import negotiate, status_title, validation_message
 from servicekit.pagination import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -158,8 +158,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        language = negotiate(request.headers.get("accept-language"))
         errors = [
-            {"field": _field_of(err), "message": err.get("msg", "invalid"), "in": str(err["loc"][0])}
+            {
+                "field": _field_of(err),
+                "message": validation_message(
+                    str(err.get("type")), err.get("msg", "invalid"), err.get("ctx"), language
+                ),
+                "in": str(err["loc"][0]),
+            }
             for err in exc.errors()
         ]
         fields = ", ".join(sorted({e["field"] for e in errors}))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
 
-from servicekit.i18n import LANGUAGES, ReaderLanguage, as_language, negotiate, status_title
+from servicekit.i18n import LANGUAGES, ReaderLanguage, as_language, negotiate, status_title, validation_message
 from servicekit.problems import Problem, install_problem_handlers
 
 pytestmark = pytest.mark.unit
@@ -52,9 +53,18 @@ def test_every_status_title_exists_in_every_language() -> None:
     assert status_title(418, "es") is None
 
 
+class Order(BaseModel):
+    name: str = Field(max_length=5)
+    quantity: int = Field(ge=1)
+
+
 def client() -> TestClient:
     app = FastAPI()
     install_problem_handlers(app)
+
+    @app.post("/orders")
+    async def order(body: Order) -> dict[str, str]:
+        return {"name": body.name}
 
     @app.get("/language")
     async def language(reader: ReaderLanguage) -> dict[str, str]:
@@ -80,3 +90,27 @@ def test_routes_and_problem_titles_follow_accept_language() -> None:
     invalid = api.get("/nowhere", headers={"Accept-Language": "es"})
     assert (invalid.status_code, invalid.json()["title"]) == (404, "No encontrado")
     assert api.get("/own-title", headers={"Accept-Language": "es"}).json()["title"] == "Illegal transition"
+
+
+def test_field_messages_read_in_the_readers_language() -> None:
+    api = client()
+    bad = {"name": "too long a name", "quantity": 0}
+    spanish = api.post("/orders", json=bad, headers={"Accept-Language": "es"}).json()["errors"]
+    assert {e["field"]: e["message"] for e in spanish} == {
+        "name": "debe tener como mucho 5 caracteres",
+        "quantity": "debe ser mayor o igual que 1",
+    }
+    english = api.post("/orders", json=bad, headers={"Accept-Language": "en"}).json()["errors"]
+    assert {e["field"]: e["message"] for e in english} == {
+        "name": "String should have at most 5 characters",
+        "quantity": "Input should be greater than or equal to 1",
+    }
+    missing = api.post("/orders", json={}, headers={"Accept-Language": "es"}).json()["errors"]
+    assert {e["message"] for e in missing} == {"es obligatorio"}
+
+
+def test_a_message_without_a_translation_keeps_pydantics_words() -> None:
+    assert validation_message("value_error", "Value error, the message is empty", None, "es") == (
+        "Value error, the message is empty"
+    )
+    assert validation_message("string_too_short", "String should have…", {}, "es") == "String should have…"

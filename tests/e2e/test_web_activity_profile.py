@@ -271,7 +271,7 @@ async def test_profile_language_password_and_hardware_list(web: Stack, browser: 
         await expect(page.locator("#password-current-error")).to_have_text("La contraseña actual no es correcta.")
         await page.get_by_label("Contraseña actual", exact=True).fill(PASSWORD)
         await page.get_by_role("button", name="Cambiar contraseña").click()
-        await expect(page.locator("#password-new-error")).to_contain_text("12 characters")
+        await expect(page.locator("#password-new-error")).to_contain_text("al menos 12 caracteres")
 
         # Notifications: a switch, or the reason this browser cannot have them (never a failure).
         await expect(page.get_by_role("switch")).to_be_attached()

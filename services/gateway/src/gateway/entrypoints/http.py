@@ -20,6 +20,7 @@ from gateway.service_layer.notifications import NotificationHub
 from gateway.service_layer.ports import AuditLog, AuditQuery, PartnerDirectory
 from gateway.service_layer.views import BackendRefused, BackendUnavailable, Views
 from servicekit.auth import TokenVerifier
+from servicekit.i18n import negotiate
 from servicekit.principal import Principal
 from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, problem_response
 
@@ -193,6 +194,13 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
 
+_WEAK_PASSWORD_ES = {
+    "too_short": "La contraseña debe tener al menos {limit} caracteres.",
+    "too_long": "La contraseña debe tener como mucho {limit} caracteres.",
+    "is_email": "La contraseña no puede ser la dirección de correo.",
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AccountLocked)
     async def _locked(request: Request, exc: AccountLocked) -> JSONResponse:
@@ -213,8 +221,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(WeakPassword)
     async def _weak(request: Request, exc: WeakPassword) -> JSONResponse:
+        spanish = _WEAK_PASSWORD_ES.get(exc.rule)
+        language = negotiate(request.headers.get("accept-language"))
+        message = spanish.format(limit=exc.limit) if spanish and language == "es" else str(exc)
         return problem_response(
-            request, 422, "validation", str(exc), errors=[{"field": "new_password", "message": str(exc)}]
+            request, 422, "validation", str(exc), errors=[{"field": "new_password", "message": message}]
         )
 
     @app.exception_handler(BackendUnavailable)

@@ -194,7 +194,7 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
 
-_WEAK_PASSWORD_ES = {
+WEAK_PASSWORD_ES = {
     "too_short": "La contraseña debe tener al menos {limit} caracteres.",
     "too_long": "La contraseña debe tener como mucho {limit} caracteres.",
     "is_email": "La contraseña no puede ser la dirección de correo.",
@@ -221,7 +221,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(WeakPassword)
     async def _weak(request: Request, exc: WeakPassword) -> JSONResponse:
-        spanish = _WEAK_PASSWORD_ES.get(exc.rule)
+        spanish = WEAK_PASSWORD_ES.get(exc.rule)
         language = negotiate(request.headers.get("accept-language"))
         message = spanish.format(limit=exc.limit) if spanish and language == "es" else str(exc)
         return problem_response(

@@ -123,6 +123,8 @@ async def test_notes_read_in_the_readers_language_through_the_gateway(web: Stack
                 await api.get(f"/api/v1/threads/{world['thread_id']}", headers={"Accept-Language": header})
             ).json()
             assert thread["last_message"]["preview"] in texts[language]
+            composed = await api.get(f"/api/v1/views/threads/{world['thread_id']}", headers={"Accept-Language": header})
+            assert composed.json()["thread"]["last_message"]["preview"] in texts[language], "the gateway's own view too"
 
         # No Accept-Language (an API client): the user's profile language, Spanish by default.
         assert sorted(m["text"] for m in (await api.get(messages)).json()["items"]) == texts["es"]

@@ -305,14 +305,14 @@ def router(
         return [PartnerOut(id=p.id, name=p.name, acting=p.id == caller.principal.partner_id) for p in found]
 
     @api.get("/views/instances/{instance_id}", tags=["views"], summary="Instance detail, composed")
-    async def instance_view(instance_id: Id, caller: CurrentCaller) -> dict[str, Any]:
+    async def instance_view(instance_id: Id, caller: CurrentCaller, request: Request) -> dict[str, Any]:
         """The instance, its licenses, the company thread's unread count and its terminals' last activity.
         A part whose service fails is null and listed in `degraded`."""
-        return (await views.instance(caller.token, instance_id)).as_json()
+        return (await views.instance(caller.token, instance_id, request.headers.get("accept-language"))).as_json()
 
     @api.get("/views/threads/{thread_id}", tags=["views"], summary="Thread header, composed (R-12, R-14)")
-    async def thread_view(thread_id: Id, caller: CurrentCaller) -> dict[str, Any]:
-        return (await views.thread(caller.token, thread_id)).as_json()
+    async def thread_view(thread_id: Id, caller: CurrentCaller, request: Request) -> dict[str, Any]:
+        return (await views.thread(caller.token, thread_id, request.headers.get("accept-language"))).as_json()
 
     @api.get(
         "/notifications/stream",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -77,7 +78,8 @@ async def login(page: Page, email: str, password: str, *, language: str = "es") 
     await page.get_by_label(email_label).fill(email)
     await page.get_by_label(password_label).fill(password)
     await page.get_by_role("button", name=submit).click()
-    await page.get_by_role("navigation", name="sections").wait_for()
+    # The nav's name is in the UI's language: the user's profile chooses it at sign-in.
+    await page.get_by_role("navigation", name=re.compile("^(Secciones|Sections)$")).wait_for()
 
 
 async def screenshot(page: Page, name: str) -> Path:

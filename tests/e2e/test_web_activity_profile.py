@@ -282,7 +282,7 @@ async def test_profile_language_password_and_hardware_list(web: Stack, browser: 
         await expect(page.locator("#password-current-error")).to_have_text("La contraseña actual no es correcta.")
         await page.get_by_label("Contraseña actual", exact=True).fill(PASSWORD)
         await page.get_by_role("button", name="Cambiar contraseña").click()
-        await expect(page.locator("#password-new-error")).to_contain_text("12 characters")
+        await expect(page.locator("#password-new-error")).to_contain_text("al menos 12 caracteres")
         await assert_no_serious_a11y(page, "the profile with password errors")
 
         # Notifications: a switch, or the reason this browser cannot have them (never a failure).
@@ -293,7 +293,7 @@ async def test_profile_language_password_and_hardware_list(web: Stack, browser: 
         await page.get_by_label("Idioma").select_option("en")
         await expect(page.get_by_role("heading", name="Profile", exact=True)).to_be_visible()
         await expect(
-            page.get_by_role("navigation", name="sections").get_by_role("link", name="Activity")
+            page.get_by_role("navigation", name="Sections").get_by_role("link", name="Activity")
         ).to_be_visible()
         await expect(page.get_by_label("Phone")).to_have_value("+34 600 000 000")
         await page.evaluate("window.scrollTo(0, 0)")

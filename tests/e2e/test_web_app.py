@@ -46,7 +46,7 @@ async def test_log_in_and_out(web: Stack, browser: Browser) -> None:
         await expect(page.get_by_text("Esta página no existe.")).to_be_visible()
         await assert_no_serious_a11y(page, "the not-found page")
         await page.reload()  # the refresh token keeps the session across reloads
-        await expect(page.get_by_role("navigation", name="sections")).to_be_visible()
+        await expect(page.get_by_role("navigation", name="Secciones")).to_be_visible()
         await screenshot(page, "login")
 
 

@@ -75,7 +75,7 @@ async def test_provision_an_instance_then_add_and_revoke_a_license(web: Stack, b
     await provisioned(web, token, "Comerciales norte", generate=True)  # the list is not empty
     async with new_page(browser, web.url) as page:
         await login(page, email, PASSWORD)
-        await page.get_by_role("navigation", name="sections").get_by_role("link", name="Instancias").click()
+        await page.get_by_role("navigation", name="Secciones").get_by_role("link", name="Instancias").click()
         instances = page.get_by_role("list", name="Instancias")
         await expect(instances.get_by_role("link", name="Comerciales norte")).to_be_visible()
         await expect(page.get_by_role("link", name="Ayuda")).to_be_visible()

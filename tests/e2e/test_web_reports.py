@@ -182,7 +182,7 @@ async def test_charts_filter_export_and_detail(web: Stack, browser: Browser, see
         saved = tmp_path / "instances.csv"
         await (await csv_download.value).save_as(saved)
         rows = list(csv.reader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
-        assert rows[0][:5] == ["id", "partner_id", "company_id", "company_name", "type"], rows[0]
+        assert rows[0][:5] == ["Id", "Partner", "Id de empresa", "Empresa", "Tipo"], rows[0]  # the UI's language
         assert [row[0] for row in rows[1:]] == [seeded.instances["CRM comercial"]], rows
         assert rows[1][4] == "MCRM"
         assert rows[1][3] == COMPANY["name"]

@@ -105,6 +105,13 @@ async def test_a_company_gets_its_thread_and_revocations_leave_a_note(
 
     bodies = sorted(n["body"] for n in await eventually(notes))
     assert bodies == [
+        f"Se ha revocado la licencia {license_id} (PIN 7777, terminal SER-HV-1). Motivo: Left the company",
+        f"Se ha solicitado la cancelación de la instancia {draft['id']}. Motivo: Season over",
+    ], "in Spanish for a reader who names no language"
+    english = (
+        await support.get(f"/v1/threads/{thread_id}/messages", headers={**auth, "Accept-Language": "en"})
+    ).json()["items"]
+    assert sorted(n["body"] for n in english) == [
         f"Cancellation requested for instance {draft['id']}. Reason: Season over",
         f"License {license_id} (PIN 7777, terminal SER-HV-1) was revoked. Reason: Left the company",
     ]

@@ -97,7 +97,7 @@ function BottomNav() {
   const { t } = useTranslation();
   const sections = ["support", "instances", "reports", "activity", "profile"] as const;
   return (
-    <nav className="bottom-nav" aria-label="sections">
+    <nav className="bottom-nav" aria-label={t("navLabel")}>
       {sections.map((section) => (
         <NavLink key={section} to={`/${section}`} className={({ isActive }) => (isActive ? "active" : "")}>
           {t(`nav.${section}`)}
@@ -122,7 +122,7 @@ function LoginPage() {
     try {
       await login(email, password);
     } catch (failure) {
-      setError(failure instanceof ApiError && failure.status !== 401 ? failure.message : t("login.failed"));
+      setError(failure instanceof ApiError && failure.status !== 401 ? failure.readable : t("login.failed"));
     } finally {
       setBusy(false);
     }

@@ -2,6 +2,8 @@
 // tokens: the access token lives in memory, the rotating refresh token in localStorage so a
 // reload keeps the user signed in. A 401 refreshes once and retries.
 
+import i18n from "../i18n";
+
 export interface Problem {
   type?: string;
   title?: string;
@@ -16,6 +18,11 @@ export class ApiError extends Error {
   }
   get status(): number {
     return this.problem.status;
+  }
+  /** What to tell the user, in the UI's language: the services word their details in English,
+   * so another language reads the app's own text for the problem's type, or else its status. */
+  get readable(): string {
+    return readableProblem(this.problem);
   }
   fieldError(field: string): string | undefined {
     return this.problem.errors?.find((e) => e.field === field || e.field.endsWith(`.${field}`))?.message;
@@ -45,6 +52,24 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
+/** The UI's language: sent as Accept-Language on every call, so server-made texts match the screen. */
+export function uiLanguage(): string {
+  return i18n.resolvedLanguage ?? i18n.language ?? "es";
+}
+
+export function readableProblem(problem: Problem): string {
+  const server = problem.detail ?? problem.title;
+  if (uiLanguage() === "en" && server) return server;
+  const slug = problem.type?.startsWith(PROBLEM_PREFIX) ? problem.type.slice(PROBLEM_PREFIX.length) : undefined;
+  const options = { ns: "common", defaultValue: "" };
+  return (
+    (slug && i18n.t(`problems.type.${slug}`, options)) ||
+    i18n.t(`problems.status.${problem.status}`, options) ||
+    i18n.t("problems.other", { ns: "common", status: problem.status })
+  );
+}
+
+const PROBLEM_PREFIX = "urn:partnerapp:problem:";
 const REFRESH_KEY = "partnerapp.refresh";
 const BASE = "/api/v1";
 
@@ -83,7 +108,7 @@ class Session {
         if (!refreshToken) return null;
         const response = await fetch(`${BASE}/auth/refresh`, {
           method: "POST",
-          headers: { "Content-Type": "application/json" },
+          headers: { "Content-Type": "application/json", "Accept-Language": uiLanguage() },
           body: JSON.stringify({ refresh_token: refreshToken, partner_id: partnerId ?? null }),
         });
         if (!response.ok) {
@@ -133,7 +158,11 @@ export function url(path: string, query?: RequestOptions["query"]): string {
 /** A raw response (for downloads); throws ApiError unless 2xx. */
 export async function send(path: string, options: RequestOptions = {}): Promise<Response> {
   const attempt = () => {
-    const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
+    const headers: Record<string, string> = {
+      Accept: "application/json",
+      "Accept-Language": uiLanguage(),
+      ...options.headers,
+    };
     if (session.accessToken) headers.Authorization = `Bearer ${session.accessToken}`;
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     return fetch(url(path, options.query), {

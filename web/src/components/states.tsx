@@ -18,7 +18,7 @@ export function Empty({ children }: { children?: React.ReactNode }) {
 
 export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   const { t } = useTranslation();
-  const detail = error instanceof ApiError ? error.message : error instanceof TypeError ? t("offline") : String(error);
+  const detail = error instanceof ApiError ? error.readable : error instanceof TypeError ? t("offline") : String(error);
   return (
     <div className="state state-error" role="alert">
       <strong>{t("error")}</strong>

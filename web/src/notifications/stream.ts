@@ -1,7 +1,7 @@
 // The gateway's notification stream (Server-Sent Events over fetch: EventSource cannot send the
 // Authorization header). Reconnects with Last-Event-ID, so nothing is missed meanwhile; the
 // gateway ends the stream when the access token expires, and the next attempt refreshes it.
-import { session } from "../api/client";
+import { session, uiLanguage } from "../api/client";
 
 export interface Notification {
   id: string;
@@ -21,7 +21,11 @@ export function openNotificationStream(onNotification: NotificationHandler): () 
   async function readOnce(): Promise<void> {
     const token = session.accessToken ?? (await session.refresh())?.access_token;
     if (!token) return;
-    const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: "text/event-stream" };
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${token}`,
+      Accept: "text/event-stream",
+      "Accept-Language": uiLanguage(),
+    };
     if (lastEventId) headers["Last-Event-ID"] = lastEventId;
     const response = await fetch("/api/v1/notifications/stream", { headers, signal: controller.signal });
     if (response.status === 401) {

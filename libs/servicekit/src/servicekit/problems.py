@@ -16,6 +16,7 @@ from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.ingest_keys import InvalidIngestKey
+from servicekit.i18n import negotiate, status_title, validation_message
 from servicekit.pagination import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,11 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
+    # A title of its own stays as given; the status's generic title reads in the reader's language.
+    generic = status_title(status, negotiate(request.headers.get("accept-language")))
     body = {
         "type": problem_type(slug),
-        "title": title or _TITLES.get(status, "Error"),
+        "title": title if title and title != _TITLES.get(status) else generic or title or "Error",
         "status": status,
         "detail": detail,
         "instance": request.url.path,
@@ -107,8 +110,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        language = negotiate(request.headers.get("accept-language"))
         errors = [
-            {"field": _field_of(err), "message": err.get("msg", "invalid"), "in": str(err["loc"][0])}
+            {
+                "field": _field_of(err),
+                "message": validation_message(
+                    str(err.get("type")), err.get("msg", "invalid"), err.get("ctx"), language
+                ),
+                "in": str(err["loc"][0]),
+            }
             for err in exc.errors()
         ]
         fields = ", ".join(sorted({e["field"] for e in errors}))

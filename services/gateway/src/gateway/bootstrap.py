@@ -33,6 +33,7 @@ from gateway.service_layer.notifications import NotificationHub
 from gateway.service_layer.views import Views
 from servicekit import openapi
 from servicekit.auth import TokenIssuer
+from servicekit.i18n import DEFAULT_LANGUAGE, Language, as_language
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
@@ -61,8 +62,9 @@ def build_app(
         ttl=timedelta(minutes=settings.access_token_minutes),
     )
     audit = MongoAuditLog(runtime.db)
+    users = MongoUsers(runtime.db, runtime.locks)
     accounts = Accounts(
-        users=MongoUsers(runtime.db, runtime.locks),
+        users=users,
         sessions=MongoSessions(runtime.db, runtime.locks),
         guards=MongoLoginGuards(runtime.db, runtime.locks),
         hasher=Argon2Passwords(),
@@ -79,7 +81,12 @@ def build_app(
     runtime.on_stop.append(backends.close)
     push_subscriptions = MongoPushSubscriptions(runtime.db, runtime.locks)
     vapid_keys = VapidKeys.load(settings.vapid_private_key_file)
-    push_sender = WebPushSender(push_subscriptions, vapid_keys, subject=settings.vapid_subject)
+
+    async def language_of(user_id: str) -> Language:
+        user = await users.get(user_id)
+        return as_language(user.language.value) if user else DEFAULT_LANGUAGE
+
+    push_sender = WebPushSender(push_subscriptions, vapid_keys, subject=settings.vapid_subject, language_of=language_of)
     runtime.on_stop.append(push_sender.close)
     hub = NotificationHub(MongoNotificationLog(runtime.db), push_sender)
     consumers.register(runtime.consumer, hub)

@@ -206,7 +206,7 @@ async def test_a_message_reaches_the_partners_other_devices_encrypted_and_signed
     for received in push_service.received:
         assert devices[received.device].decrypt(received.body) == {
             "type": "message.posted",
-            "title": "Support replied",
+            "title": "Soporte ha respondido",  # Spanish: the language of readers whose language is not known
             "body": "La impresora ya funciona 🎉",
             "url": "/support/threads/thr-cmp-42",
             "thread_id": "thr-cmp-42",

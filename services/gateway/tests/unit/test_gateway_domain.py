@@ -22,6 +22,7 @@ from gateway.domain.model import (
     hash_secret,
 )
 from gateway.domain.rate_limit import RateLimiter
+from gateway.entrypoints.http import WEAK_PASSWORD_ES
 
 pytestmark = pytest.mark.unit
 
@@ -83,8 +84,10 @@ def test_acting_partner_refuses_a_partner_the_user_is_not_associated_with() -> N
     ids=["too-short", "too-long", "the-email-in-other-case"],
 )
 def test_password_policy_rejects_weak_passwords(password: str) -> None:
-    with pytest.raises(WeakPassword):
+    with pytest.raises(WeakPassword) as refused:
         check_password_policy(password, email=EMAIL)
+    spanish = WEAK_PASSWORD_ES[refused.value.rule]  # every rule is worded for Spanish readers too
+    assert spanish.format(limit=refused.value.limit) != str(refused.value)
 
 
 @pytest.mark.parametrize("length", [MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH])

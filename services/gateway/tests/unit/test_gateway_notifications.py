@@ -152,6 +152,22 @@ def test_a_message_keeps_the_ids_and_preview_a_client_needs() -> None:
     }
 
 
+def test_a_system_note_keeps_its_code_and_values_for_each_reader_to_word_it() -> None:
+    params = {"instance_id": "ins-1", "reason": "Cierre"}
+    note = MessagePosted(
+        message_id="note-1", thread_id="thr-cmp-1", partner_id=P1, company_id="cmp-1", author_id="system",
+        author_side=AuthorSide.SYSTEM, preview="Se ha solicitado la cancelación de la instancia ins-1. Motivo: Cierre",
+        posted_at=NOW, code="cancellation_requested", params=params,
+    )  # fmt: skip
+
+    notification = notification_of(envelope_for(note, source="support", time=NOW), seq=1)
+
+    assert notification is not None
+    assert (notification.data["code"], notification.data["params"]) == ("cancellation_requested", params)
+    plain = notification_of(message(), seq=2)
+    assert plain is not None and "code" not in plain.data and "params" not in plain.data
+
+
 @pytest.mark.parametrize(
     "payload",
     [

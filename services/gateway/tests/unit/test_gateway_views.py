@@ -82,11 +82,19 @@ class FakeBackends:
     def __init__(self, answers: Mapping[tuple[str, str], Answer]) -> None:
         self.answers = dict(answers)
         self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
+        self.languages: list[str | None] = []
 
     async def get_json(
-        self, service: str, path: str, *, token: str, params: Mapping[str, str | int] | None = None
+        self,
+        service: str,
+        path: str,
+        *,
+        token: str,
+        params: Mapping[str, str | int] | None = None,
+        language: str | None = None,
     ) -> Any:
         self.calls.append((service, path, token, dict(params or {})))
+        self.languages.append(language)
         answer = self.answers.get((service, path), refused(service, 404))
         if isinstance(answer, BaseException):
             raise answer
@@ -285,6 +293,18 @@ async def test_thread_view_composes_the_thread_its_company_and_its_instances() -
         TOKEN,
         {"company_id": "cmp-1", "limit": INSTANCES_PER_THREAD_VIEW},
     ) in backends.calls
+
+
+async def test_every_part_is_asked_in_the_readers_language() -> None:
+    thread_backends, instance_backends = FakeBackends(thread_answers()), FakeBackends(instance_answers())
+
+    await Views(thread_backends, optional_timeout=1.0).thread(TOKEN, "thr-cmp-1", "en-GB,en;q=0.9")
+    await Views(instance_backends, optional_timeout=1.0).instance(TOKEN, "ins-1", "es")
+
+    assert set(thread_backends.languages) == {"en-GB,en;q=0.9"} and len(thread_backends.languages) == 3
+    assert set(instance_backends.languages) == {"es"} and len(instance_backends.languages) == len(
+        instance_backends.calls
+    )
 
 
 @pytest.mark.parametrize("failure", [refused("support", 404), unavailable("support")])

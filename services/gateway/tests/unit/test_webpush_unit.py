@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -165,7 +166,7 @@ def test_the_browsers_keys_are_checked_and_unpadded() -> None:
 
 
 def test_the_payload_opens_the_thread() -> None:
-    assert message_payload(posted(side="support")) == {
+    assert message_payload(posted(side="support"), "en") == {
         "type": "message.posted",
         "title": "Support replied",
         "body": "Hola",
@@ -174,6 +175,57 @@ def test_the_payload_opens_the_thread() -> None:
         "notification_id": "evt-1",
     }
     assert message_payload(posted(kind="instance.updated")) is None
+
+
+def note_posted() -> Notification:
+    data = {
+        "thread_id": "thr-1", "author_id": "system", "author_side": "system",
+        "preview": "Se ha revocado la licencia lic-1 (PIN 4821). Motivo: Baja",
+        "code": "license_revoked", "params": {"license_id": "lic-1", "pin": "4821", "reason": "Baja"},
+    }  # fmt: skip
+    return Notification(
+        id="evt-2", seq=2, type="message.posted", partner_id="ptn-a", subject="thr-1", time=NOW, data=data
+    )
+
+
+def test_the_payload_reads_in_the_readers_language() -> None:
+    assert message_payload(posted(side="support"))["title"] == "Soporte ha respondido"  # type: ignore[index]
+    assert message_payload(posted(side="partner"), "es")["title"] == "Nuevo mensaje de soporte"  # type: ignore[index]
+    assert message_payload(posted(side="partner"), "en")["title"] == "New support message"  # type: ignore[index]
+    spanish, english = message_payload(note_posted(), "es"), message_payload(note_posted(), "en")
+    assert spanish is not None and english is not None
+    assert (spanish["title"], spanish["body"]) == (
+        "Aviso en soporte",
+        "Se ha revocado la licencia lic-1 (PIN 4821). Motivo: Baja",
+    )
+    assert (english["title"], english["body"]) == (
+        "Support notice",
+        "License lic-1 (PIN 4821) was revoked. Reason: Baja",
+    )
+    unknown = note_posted()
+    unknown.data["code"] = "a_code_of_a_later_version"
+    assert message_payload(unknown, "en")["body"] == unknown.data["preview"]  # type: ignore[index]
+
+
+async def test_each_device_is_pushed_in_its_users_language() -> None:
+    store = FakeStore(
+        [subscription("bob-phone", "usr-bob"), subscription("eva-phone", "usr-eva"), subscription("zoe", "usr-zoe")]
+    )
+    transport = FakeTransport()
+
+    async def language_of(user_id: str) -> Literal["es", "en"]:
+        if user_id == "usr-zoe":
+            raise ConnectionError("store down")
+        return "en" if user_id == "usr-bob" else "es"
+
+    assert await sender(store, transport, language_of=language_of).deliver(note_posted()) == 3
+
+    bodies = {r.subscription["endpoint"].rsplit("/", 1)[1]: json.loads(r.data)["body"] for r in transport.requests}
+    assert bodies == {
+        "bob-phone": "License lic-1 (PIN 4821) was revoked. Reason: Baja",
+        "eva-phone": "Se ha revocado la licencia lic-1 (PIN 4821). Motivo: Baja",
+        "zoe": "Se ha revocado la licencia lic-1 (PIN 4821). Motivo: Baja",  # unknown: the default, Spanish
+    }
 
 
 # --- sending -----------------------------------------------------------------------------------

@@ -269,6 +269,16 @@ async def test_real_events_in_any_order_and_twice_give_the_expected_reports(
     table = list(csv.DictReader(io.StringIO(exported.text)))
     assert sorted(r["id"] for r in table) == sorted(scenario.licenses)
     assert {r["company_name"] for r in table} == {"Talleres Norte S.L."}
+    # A person's download (it names a language) reads its header row in that language.
+    for language, company, pin in (("es-ES,es;q=0.9", "Empresa", "PIN"), ("en", "Company", "PIN")):
+        localized = await client.get(
+            "/v1/reports/licenses/export.csv", params={"sort": "id"}, headers={"Accept-Language": language}
+        )
+        labelled = list(csv.DictReader(io.StringIO(localized.text)))
+        assert {r[company] for r in labelled} == {"Talleres Norte S.L."}, language
+        assert sorted(r[pin] for r in labelled) == sorted(r["pin"] for r in table)
+    spanish = await client.get("/v1/reports/licenses/export.csv", headers={"Accept-Language": "es"})
+    assert spanish.text.splitlines()[0].startswith("Id,Id de instancia,Tipo de instancia,Partner,Id de empresa,Empresa")
 
     workbook = await client.get("/v1/reports/active-services/export.xlsx", params=period)
     assert workbook.status_code == 200

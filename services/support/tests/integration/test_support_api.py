@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from pymongo import MongoClient
 
 from contracts import EventEnvelope, decode_envelope, envelope_for
 from contracts.events.common import Actor
@@ -26,6 +28,7 @@ from support.config import Settings
 pytestmark = pytest.mark.integration
 
 WHO = Actor(user_id="usr-ana", role="partner")
+ENGLISH = {"Accept-Language": "en"}
 
 
 @pytest.fixture
@@ -162,7 +165,7 @@ async def test_a_system_note_appears_once_when_its_event_is_delivered_twice(
 
     notes = await eventually(two_notes)
     await asyncio.sleep(1.0)  # room for a wrongly repeated note to show up
-    notes = (await partner.get(f"/v1/threads/{thread_id}/messages")).json()["items"]
+    notes = (await partner.get(f"/v1/threads/{thread_id}/messages", headers=ENGLISH)).json()["items"]
     assert sorted(n["body"] for n in notes) == [
         "Cancellation requested for instance ins-1. Reason: Closing",
         "License lic-1 (PIN 4821, terminal SER-1) was revoked. Reason: Employee left",
@@ -207,3 +210,121 @@ async def test_bad_messages_are_refused_naming_the_field(
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body"
     assert (await partner.get(f"/v1/threads/{thread_id}")).json()["message_count"] == 0
+
+
+async def test_system_notes_read_in_the_readers_language(
+    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe, platform: PlatformSettings, database_name: str
+) -> None:
+    """Notes are stored as a code and parameters: a Spanish reader reads them in Spanish, an
+    English one in English, in the thread and in the thread list; notes stored before codes
+    existed keep reading as they were written."""
+    partner = client_for("ptn-acme")
+    company_id, thread_id = await company_thread(kafka, partner, "ptn-acme")
+    events = [
+        envelope_for(
+            LicenseRevoked(
+                license_id="lic-7", instance_id="ins-7", partner_id="ptn-acme", company_id=company_id,
+                pin="1234", serial="SER-7", reason="Robado", revoked_by=WHO,
+            ),
+            source="instances",
+        ),
+        envelope_for(
+            LicenseRevoked(
+                license_id="lic-8", instance_id="ins-7", partner_id="ptn-acme", company_id=company_id,
+                pin="5678", serial=None, reason="Baja", revoked_by=WHO,
+            ),
+            source="instances",
+        ),
+        envelope_for(
+            InstanceCancellationRequested(
+                instance_id="ins-7", partner_id="ptn-acme", company_id=company_id, reason="Cierre", requested_by=WHO
+            ),
+            source="instances",
+        ),
+    ]  # fmt: skip
+    for event in events:
+        await kafka.send(event.type, event.to_json_bytes(), key=b"ins-7")
+
+    async def read(language: str | None) -> list[str] | None:
+        headers = {"Accept-Language": language} if language else {}
+        items = (await partner.get(f"/v1/threads/{thread_id}/messages", headers=headers)).json()["items"]
+        if len(items) < 3:
+            return None
+        assert all(m["text"] == m["body"] for m in items)
+        return [m["text"] for m in items]
+
+    spanish = [
+        "Se ha solicitado la cancelación de la instancia ins-7. Motivo: Cierre",
+        "Se ha revocado la licencia lic-8 (PIN 5678). Motivo: Baja",
+        "Se ha revocado la licencia lic-7 (PIN 1234, terminal SER-7). Motivo: Robado",
+    ]
+    english = [
+        "Cancellation requested for instance ins-7. Reason: Cierre",
+        "License lic-8 (PIN 5678) was revoked. Reason: Baja",
+        "License lic-7 (PIN 1234, terminal SER-7) was revoked. Reason: Robado",
+    ]
+    assert sorted(await eventually(lambda: read("es"))) == sorted(spanish)
+    assert sorted(await read("en") or []) == sorted(english)
+    assert sorted(await read("en-GB,en;q=0.9,es;q=0.5") or []) == sorted(english)
+    assert sorted(await read("fr-FR, es;q=0.3") or []) == sorted(spanish)
+    assert sorted(await read(None) or []) == sorted(spanish), "Spanish when the reader names no language"
+
+    items = (await partner.get(f"/v1/threads/{thread_id}/messages")).json()["items"]
+    by_code = {m["note"]["code"]: m["note"]["params"] for m in items}
+    assert by_code["license_revoked_on_terminal"] == {
+        "license_id": "lic-7", "pin": "1234", "serial": "SER-7", "reason": "Robado"
+    }  # fmt: skip
+    assert by_code["cancellation_requested"] == {"instance_id": "ins-7", "reason": "Cierre"}
+
+    last = max(items, key=lambda m: m["seq"])
+    for language, texts in (("es", spanish), ("en", english)):
+        thread = (await partner.get(f"/v1/threads/{thread_id}", headers={"Accept-Language": language})).json()
+        assert thread["last_message"]["preview"] in texts
+        assert thread["last_message"]["note"] == last["note"]
+        listed = (await partner.get("/v1/threads", headers={"Accept-Language": language})).json()["items"]
+        assert next(t for t in listed if t["id"] == thread_id)["last_message"]["preview"] in texts
+
+    published = await posted(kafka, thread_id, 3)
+    assert {(e.data.code, (e.data.params or {}).get("pin")) for e in published} >= {
+        ("license_revoked_on_terminal", "1234"),
+        ("license_revoked", "5678"),
+    }
+    assert all(e.data.preview in spanish for e in published), "events carry the text in the default language"
+
+    # A note stored before notes had codes: its text, whatever the reader's language.
+    with MongoClient(platform.mongo_url.get_secret_value()) as mongo:
+        mongo[database_name]["messages"].insert_one(
+            {
+                "_id": "note-old", "thread_id": thread_id, "partner_id": "ptn-acme", "company_id": company_id,
+                "seq": 100, "author_id": "system", "author_side": "system",
+                "body": "License lic-0 (PIN 0000) was revoked. Reason: Old", "created_at": datetime.now(UTC),
+            }
+        )  # fmt: skip
+    for language in ("es", "en"):
+        newest = (await partner.get(f"/v1/threads/{thread_id}/messages", headers={"Accept-Language": language})).json()
+        assert newest["items"][0]["text"] == "License lic-0 (PIN 0000) was revoked. Reason: Old"
+        assert newest["items"][0]["note"] is None
+
+
+async def test_a_partners_message_after_a_note_previews_as_written(
+    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+) -> None:
+    partner = client_for("ptn-acme")
+    company_id, thread_id = await company_thread(kafka, partner, "ptn-acme")
+    cancelled = envelope_for(
+        InstanceCancellationRequested(
+            instance_id="ins-9", partner_id="ptn-acme", company_id=company_id, reason="Cierre", requested_by=WHO
+        ),
+        source="instances",
+    )
+    await kafka.send(cancelled.type, cancelled.to_json_bytes(), key=b"ins-9")
+
+    async def noted() -> dict[str, Any] | None:
+        thread = (await partner.get(f"/v1/threads/{thread_id}", headers=ENGLISH)).json()
+        return thread if thread["message_count"] == 1 else None
+
+    assert (await eventually(noted))["last_message"]["preview"].startswith("Cancellation requested")
+    await partner.post(f"/v1/threads/{thread_id}/messages", json={"body": "Thanks"}, headers=ENGLISH)
+    thread = (await partner.get(f"/v1/threads/{thread_id}", headers={"Accept-Language": "es"})).json()
+    assert thread["last_message"]["preview"] == "Thanks"
+    assert thread["last_message"]["note"] is None

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { api, ApiError } from "../../api/client";
+import { api, ApiError, uiLanguage } from "../../api/client";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { problemSlug } from "./model";
 
@@ -41,7 +41,9 @@ export function ReleaseLicense(props: {
           const refusals = t("release.refused", { returnObjects: true }) as Record<string, string>;
           const slug = problemSlug(failure.problem.type);
           const known = failure.status === 409 && slug ? refusals[slug] : undefined;
-          setError({ general: known ? `${known} (${failure.message})` : failure.message || t("release.failed") });
+          // The service's detail is English: it is added only for an English reader.
+          const detail = uiLanguage() === "en" ? ` (${failure.message})` : "";
+          setError({ general: known ? `${known}${detail}` : failure.readable || t("release.failed") });
           setOpen(false);
         }
       } else {

@@ -139,7 +139,7 @@ export function formError(error: unknown, fields: string[]): string | undefined 
     if (named.length > 0 && named.every((e) => fields.includes(e.field))) return undefined;
     const others = named.filter((e) => !fields.includes(e.field));
     if (others.length > 0) return others.map((e) => `${e.field}: ${e.message}`).join("; ");
-    return error.message;
+    return error.readable;
   }
   return error instanceof TypeError ? undefined : String(error);
 }

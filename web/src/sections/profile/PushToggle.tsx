@@ -28,7 +28,8 @@ export function PushToggle() {
     try {
       setState(on ? await enablePush() : await disablePush());
     } catch (failure) {
-      const reason = failure instanceof ApiError || failure instanceof Error ? failure.message : String(failure);
+      const reason =
+        failure instanceof ApiError ? failure.readable : failure instanceof Error ? failure.message : String(failure);
       setError(t("push.failed", { reason }));
       setState(await currentPushState().catch((): PushState => "off"));
     } finally {

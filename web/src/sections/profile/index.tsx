@@ -93,7 +93,7 @@ function PersonalData({ user }: { user: User }) {
     } catch (failure) {
       if (failure instanceof ApiError) {
         const byField = { name: failure.fieldError("name"), phone: failure.fieldError("phone") };
-        setErrors(byField.name || byField.phone ? byField : { general: failure.message });
+        setErrors(byField.name || byField.phone ? byField : { general: failure.readable });
       } else {
         setErrors({ general: String(failure) });
       }
@@ -181,7 +181,7 @@ function LanguageCard({ user }: { user: User }) {
     try {
       setUser(await api<User>("/profile", { method: "PATCH", body: { language: next } }));
     } catch (failure) {
-      setError(failure instanceof ApiError ? (failure.fieldError("language") ?? failure.message) : String(failure));
+      setError(failure instanceof ApiError ? (failure.fieldError("language") ?? failure.readable) : String(failure));
     } finally {
       setBusy(false);
     }
@@ -241,7 +241,7 @@ function PasswordForm() {
       } else if (failure instanceof ApiError) {
         const current = failure.fieldError("current_password");
         const policy = failure.fieldError("new_password");
-        setErrors(current || policy ? { current, next: policy } : { general: failure.message });
+        setErrors(current || policy ? { current, next: policy } : { general: failure.readable });
       } else {
         setErrors({ general: String(failure) });
       }

@@ -39,7 +39,7 @@ export function ExportButtons({ path, query, name }: { path: string; query: Reco
     try {
       await download(`${path}/export.${format}`, query, `${name}.${format}`);
     } catch (failure) {
-      setError(t("export.failed", { detail: failure instanceof ApiError ? failure.message : String(failure) }));
+      setError(t("export.failed", { detail: failure instanceof ApiError ? failure.readable : String(failure) }));
     } finally {
       setBusy(null);
     }

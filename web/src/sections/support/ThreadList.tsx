@@ -9,7 +9,7 @@ import { HelpLink } from "../../components/HelpLink";
 import { usePaged, type Paged } from "../../components/hooks";
 import { Empty, ErrorState, Loading } from "../../components/states";
 import { useNotifications } from "../../notifications/NotificationsContext";
-import { formatWhen, type Thread } from "./types";
+import { formatWhen, notePreview, type Thread } from "./types";
 
 const SEARCH_DELAY_MS = 300;
 const LIVE_REFRESH_DELAY_MS = 250;
@@ -122,7 +122,7 @@ function ThreadRow({ thread }: { thread: Thread }) {
             {last ? (
               <>
                 {last.direction === "sent" && t("list.you")}
-                {last.preview}
+                {notePreview(last.note, last.preview)}
               </>
             ) : (
               t("list.noMessages")

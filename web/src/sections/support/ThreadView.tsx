@@ -8,7 +8,7 @@ import { HelpLink } from "../../components/HelpLink";
 import { useAsync, useMediaQuery } from "../../components/hooks";
 import { DegradedNotice, Empty, ErrorState, Loading } from "../../components/states";
 import { useNotifications } from "../../notifications/NotificationsContext";
-import { formatWhen, type Instance, type Message, type ThreadView as ThreadViewData } from "./types";
+import { formatWhen, noteText, type Instance, type Message, type ThreadView as ThreadViewData } from "./types";
 
 const PAGE_SIZE = 20;
 const MAX_BODY_CHARS = 5000;
@@ -272,7 +272,7 @@ function MessageItem({ message }: { message: Message }) {
   return (
     <li className={`message ${message.direction}`} data-direction={message.direction}>
       <span className="visually-hidden">{t(`thread.${message.direction}`)}: </span>
-      <p className="message-body">{message.body}</p>
+      <p className="message-body">{noteText(message.note, message.text ?? message.body)}</p>
       <p className="message-meta">
         <span>{author}</span> · <time dateTime={message.created_at}>{formatWhen(message.created_at, i18n.language, true)}</time>
       </p>
@@ -325,7 +325,7 @@ function Composer({ path, onSent }: { path: string; onSent(message: Message): vo
     error === undefined || fieldError
       ? undefined
       : error instanceof ApiError
-        ? `${error.message} — ${t("thread.sendFailed")}`
+        ? `${error.readable} — ${t("thread.sendFailed")}`
         : t("thread.sendFailed");
   return (
     <form className="card support-composer" onSubmit={(event) => void send(event)}>

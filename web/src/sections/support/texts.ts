@@ -52,6 +52,13 @@ const es = {
     sendFailed: "No se pudo enviar el mensaje. Pulse Enviar para reintentar.",
     arrived: "Nuevo mensaje recibido",
   },
+  // System notes by their code (contracts/events/support.py NOTE_TEXTS words them the same way).
+  notes: {
+    cancellation_requested: "Se ha solicitado la cancelación de la instancia {{instance_id}}. Motivo: {{reason}}",
+    license_revoked: "Se ha revocado la licencia {{license_id}} (PIN {{pin}}). Motivo: {{reason}}",
+    license_revoked_on_terminal:
+      "Se ha revocado la licencia {{license_id}} (PIN {{pin}}, terminal {{serial}}). Motivo: {{reason}}",
+  },
   status: {
     active: "activa",
     cancellation_requested: "baja solicitada",
@@ -112,6 +119,11 @@ const en: typeof es = {
     sendHintMac: "⌘+Enter to send",
     sendFailed: "The message could not be sent. Press Send to retry.",
     arrived: "New message received",
+  },
+  notes: {
+    cancellation_requested: "Cancellation requested for instance {{instance_id}}. Reason: {{reason}}",
+    license_revoked: "License {{license_id}} (PIN {{pin}}) was revoked. Reason: {{reason}}",
+    license_revoked_on_terminal: "License {{license_id}} (PIN {{pin}}, terminal {{serial}}) was revoked. Reason: {{reason}}",
   },
   status: {
     active: "active",

@@ -1,5 +1,6 @@
 // The shapes of the public API this section reads (support__ThreadOut, support__MessageOut,
 // the composed thread view of the gateway, instances__CompanyOut / InstanceOut).
+import i18n from "i18next";
 
 export type Side = "partner" | "support" | "system";
 export type Direction = "sent" | "received" | "system";
@@ -11,7 +12,7 @@ export interface Thread {
   company_name: string | null;
   message_count: number;
   unread: number;
-  last_message: { preview: string; side: Side; direction: Direction; at: string } | null;
+  last_message: { preview: string; side: Side; direction: Direction; at: string; note?: Note | null } | null;
   created_at: string;
 }
 
@@ -23,7 +24,16 @@ export interface Message {
   author_side: Side;
   direction: Direction;
   body: string;
+  /** The same text, a system note in the language the API was asked for (Accept-Language). */
+  text?: string;
+  note?: Note | null;
   created_at: string;
+}
+
+/** A system note as a code and its values: the app words it in the UI's language. */
+export interface Note {
+  code: string;
+  params: Record<string, string>;
 }
 
 export interface Company {
@@ -63,4 +73,20 @@ export function formatWhen(iso: string, language: string, full = false): string 
   const day: Intl.DateTimeFormatOptions = { day: "2-digit", month: "short" };
   const options = sameDay ? time : full ? { ...day, ...time } : day;
   return new Intl.DateTimeFormat(language === "en" ? "en-GB" : "es-ES", options).format(when);
+}
+
+const PREVIEW_CHARS = 140; // as the support service cuts its previews
+
+/** A system note in the UI's language when the app knows its code; otherwise the API's text
+ * (a note stored before notes had codes, or a code newer than this app). */
+export function noteText(note: Note | null | undefined, fallback: string): string {
+  const key = note ? `support:notes.${note.code}` : "";
+  // `replace`: the note's values are values only, never options of the translation.
+  return note && i18n.exists(key) ? i18n.t(key, { replace: note.params }) : fallback;
+}
+
+export function notePreview(note: Note | null | undefined, fallback: string): string {
+  if (!note) return fallback;
+  const flat = noteText(note, fallback).split(/\s+/).filter(Boolean).join(" ");
+  return flat.length <= PREVIEW_CHARS ? flat : `${flat.slice(0, PREVIEW_CHARS - 1)}…`;
 }

@@ -40,8 +40,11 @@ class HttpBackends:
         *,
         token: str,
         params: Mapping[str, str | int] | None = None,
+        language: str | None = None,
     ) -> Any:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        if language:
+            headers["Accept-Language"] = language
         inject(headers)  # W3C trace context: the service's span is a child of the gateway's
         try:
             response = await self.clients[service].get(path, params=dict(params or {}), headers=headers)

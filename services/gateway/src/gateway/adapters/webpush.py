@@ -21,7 +21,7 @@ import binascii
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,8 +35,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from pywebpush import WebPushException, webpush  # type: ignore[import-untyped]
 
+from contracts.events.support import render_note
 from gateway.adapters.mongo import PUSH_SUBSCRIPTIONS
 from gateway.service_layer.notifications import Notification
+from servicekit.i18n import DEFAULT_LANGUAGE, Language, as_language
 from servicekit.mongo import Document, DocumentLocks
 
 log = logging.getLogger(__name__)
@@ -315,16 +317,29 @@ class SubscriptionStore(Protocol):
     async def forget(self, endpoint: str) -> bool: ...
 
 
-def message_payload(notification: Notification) -> dict[str, Any] | None:
-    """What the service worker shows: title, the message preview, and the thread to open."""
+_TITLES: Mapping[str, Mapping[Language, str]] = {
+    "support": {"es": "Soporte ha respondido", "en": "Support replied"},
+    "system": {"es": "Aviso en soporte", "en": "Support notice"},
+    "partner": {"es": "Nuevo mensaje de soporte", "en": "New support message"},
+}
+
+LanguageOf = Callable[[str], Awaitable[Language]]
+"""A user's language (their profile's), by user id."""
+
+
+def message_payload(notification: Notification, language: Language = DEFAULT_LANGUAGE) -> dict[str, Any] | None:
+    """What the service worker shows, in the reader's language: title, the message preview (a
+    system note worded from its code), and the thread to open."""
     thread_id = notification.data.get("thread_id")
     if notification.type != "message.posted" or not isinstance(thread_id, str):
         return None
-    side = notification.data.get("author_side")
+    side = str(notification.data.get("author_side"))
+    code, params = notification.data.get("code"), notification.data.get("params")
+    note = render_note(code, params if isinstance(params, dict) else {}, language) if isinstance(code, str) else None
     return {
         "type": notification.type,
-        "title": "Support replied" if side == "support" else "New support message",
-        "body": str(notification.data.get("preview", "")),
+        "title": _TITLES.get(side, _TITLES["partner"])[language],
+        "body": note if note is not None else str(notification.data.get("preview", "")),
         "url": f"/support/threads/{thread_id}",
         "thread_id": thread_id,
         "notification_id": notification.id,
@@ -356,8 +371,10 @@ class WebPushSender:
         max_parallel: int = 8,
         max_pending: int = 1000,
         transport: PushTransport | None = None,
+        language_of: LanguageOf | None = None,
     ) -> None:
         self._subscriptions = subscriptions
+        self._language_of = language_of
         self._ttl = ttl_seconds
         self._urgency = urgency
         self._timeout = timeout_seconds
@@ -386,13 +403,27 @@ class WebPushSender:
             targets = [s for s in await self._subscriptions.for_partner(notification.partner_id) if s.user_id != author]
             if not targets:
                 return 0
-            data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+            languages = await self._languages({target.user_id for target in targets})
+            data = {
+                language: json.dumps(message_payload(notification, language), ensure_ascii=False, separators=(",", ":"))
+                for language in set(languages.values())
+            }
             headers = {"Urgency": self._urgency, "Topic": _topic(payload["thread_id"])}
-            sent = await asyncio.gather(*(self._send(target, data, headers, notification.id) for target in targets))
+            sent = await asyncio.gather(
+                *(self._send(t, data[languages[t.user_id]], headers, notification.id) for t in targets)
+            )
             return sum(sent)
         except Exception:
             log.exception("web push of %s failed", notification.id)
             return 0
+
+    async def _languages(self, user_ids: set[str]) -> dict[str, Language]:
+        """Each recipient's profile language; the default for one that cannot be read."""
+        if self._language_of is None:
+            return dict.fromkeys(user_ids, DEFAULT_LANGUAGE)
+        ordered = sorted(user_ids)
+        found = await asyncio.gather(*(self._language_of(u) for u in ordered), return_exceptions=True)
+        return {user: as_language(language) for user, language in zip(ordered, found, strict=True)}
 
     async def _send(self, target: PushSubscription, data: str, headers: Mapping[str, str], notification_id: str) -> int:
         request = PushRequest(target.info(), data, self._ttl, headers, self._timeout)

@@ -37,7 +37,13 @@ class PartnerNotAllowed(Exception):
 
 
 class WeakPassword(ValueError):
-    pass
+    """The rule broken (`rule`, with its `limit`); the message is English, the HTTP layer words
+    it in the reader's language."""
+
+    def __init__(self, message: str, *, rule: str, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,19 @@ class User:
 def check_password_policy(password: str, *, email: str) -> None:
     """Length over composition rules (NIST SP 800-63B): at least 12 characters, not the e-mail."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise WeakPassword(
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
+            rule="too_short",
+            limit=MIN_PASSWORD_LENGTH,
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword(f"The password must have at most {MAX_PASSWORD_LENGTH} characters.")
+        raise WeakPassword(
+            f"The password must have at most {MAX_PASSWORD_LENGTH} characters.",
+            rule="too_long",
+            limit=MAX_PASSWORD_LENGTH,
+        )
     if password.strip().lower() == email.strip().lower():
-        raise WeakPassword("The password must not be the e-mail address.")
+        raise WeakPassword("The password must not be the e-mail address.", rule="is_email")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from gateway.service_layer.ports import AuditLog, AuditQuery, PartnerDirectory
 from gateway.service_layer.views import BackendRefused, BackendUnavailable, Views
 from servicekit import openapi
 from servicekit.auth import TokenVerifier
+from servicekit.i18n import negotiate
 from servicekit.principal import Principal
 from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, problem_response
 
@@ -197,6 +198,13 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
 
+WEAK_PASSWORD_ES = {
+    "too_short": "La contraseña debe tener al menos {limit} caracteres.",
+    "too_long": "La contraseña debe tener como mucho {limit} caracteres.",
+    "is_email": "La contraseña no puede ser la dirección de correo.",
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AccountLocked)
     async def _locked(request: Request, exc: AccountLocked) -> JSONResponse:
@@ -217,8 +225,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(WeakPassword)
     async def _weak(request: Request, exc: WeakPassword) -> JSONResponse:
+        spanish = WEAK_PASSWORD_ES.get(exc.rule)
+        language = negotiate(request.headers.get("accept-language"))
+        message = spanish.format(limit=exc.limit) if spanish and language == "es" else str(exc)
         return problem_response(
-            request, 422, "validation", str(exc), errors=[{"field": "new_password", "message": str(exc)}]
+            request, 422, "validation", str(exc), errors=[{"field": "new_password", "message": message}]
         )
 
     @app.exception_handler(BackendUnavailable)
@@ -298,14 +309,14 @@ def router(
         return [PartnerOut(id=p.id, name=p.name, acting=p.id == caller.principal.partner_id) for p in found]
 
     @api.get("/views/instances/{instance_id}", tags=["views"], summary="Instance detail, composed")
-    async def instance_view(instance_id: Id, caller: CurrentCaller) -> dict[str, Any]:
+    async def instance_view(instance_id: Id, caller: CurrentCaller, request: Request) -> dict[str, Any]:
         """The instance, its licenses, the company thread's unread count and its terminals' last activity.
         A part whose service fails is null and listed in `degraded`."""
-        return (await views.instance(caller.token, instance_id)).as_json()
+        return (await views.instance(caller.token, instance_id, request.headers.get("accept-language"))).as_json()
 
     @api.get("/views/threads/{thread_id}", tags=["views"], summary="Thread header, composed (R-12, R-14)")
-    async def thread_view(thread_id: Id, caller: CurrentCaller) -> dict[str, Any]:
-        return (await views.thread(caller.token, thread_id)).as_json()
+    async def thread_view(thread_id: Id, caller: CurrentCaller, request: Request) -> dict[str, Any]:
+        return (await views.thread(caller.token, thread_id, request.headers.get("accept-language"))).as_json()
 
     @api.get(
         "/notifications/stream",

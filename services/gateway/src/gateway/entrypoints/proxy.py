@@ -26,6 +26,7 @@ from gateway.adapters.backends import SERVICES, HttpBackends
 from gateway.domain.rate_limit import RateLimiter
 from gateway.entrypoints.http import authenticate
 from gateway.entrypoints.web import SECURITY_HEADERS
+from gateway.service_layer.accounts import Accounts
 from gateway.service_layer.views import BackendUnavailable
 from servicekit import openapi
 from servicekit.problems import Problem
@@ -73,6 +74,7 @@ def router(backends: HttpBackends, *, ingest_limiter: RateLimiter) -> APIRouter:
     @api.api_route("/{resource}/{rest:path}", methods=METHODS)
     @api.api_route("/{resource}", methods=METHODS)
     async def forward(request: Request, resource: str, rest: str = "") -> Response:
+        language: str | None = None
         if resource in TERMINAL_ROUTES:
             service = TERMINAL_ROUTES[resource]
             key = request.headers.get("x-ingest-key", "")
@@ -86,18 +88,28 @@ def router(backends: HttpBackends, *, ingest_limiter: RateLimiter) -> APIRouter:
                 )
         elif resource in USER_ROUTES:
             service = USER_ROUTES[resource]
-            await authenticate(request)
+            caller = await authenticate(request)
+            if not request.headers.get("accept-language"):
+                # A client naming no language reads the services' texts in its user's profile language.
+                accounts: Accounts = request.app.state.accounts
+                language = (await accounts.profile(caller.principal.user_id)).language.value
         else:
             raise Problem(404, "not-found", f"No API resource {resource!r}.")
         request.state.route = f"/api/v1/{resource}" + ("/" + _template(resource, rest) if rest else "")
         request.state.target_id = _target(resource, rest)
-        return await _send(backends.client(service), service, request, _upstream_path(resource, rest))
+        return await _send(
+            backends.client(service), service, request, _upstream_path(resource, rest), language=language
+        )
 
     return api
 
 
-async def _send(client: httpx.AsyncClient, service: str, request: Request, path: str) -> Response:
+async def _send(
+    client: httpx.AsyncClient, service: str, request: Request, path: str, *, language: str | None = None
+) -> Response:
     headers = {name: value for name in FORWARDED_REQUEST_HEADERS if (value := request.headers.get(name))}
+    if language and "accept-language" not in headers:
+        headers["accept-language"] = language
     headers["x-forwarded-for"] = request.client.host if request.client else "unknown"
     inject(headers)
     query = request.url.query

@@ -34,8 +34,13 @@ NOTIFIED_TOPICS = (
     "license.released",
     "session.cleared",
 )
-# Only what a client needs to refresh the right screen: ids, and a message's preview. No PINs or e-mails.
-_FIELDS = ("thread_id", "company_id", "instance_id", "license_id", "message_id", "author_id", "author_side", "preview")
+# Only what a client needs to refresh the right screen: ids, and a message's preview. No PINs or
+# e-mails of their own; a system note's code and parameters say what its preview says, for each
+# reader to read it in their language.
+_FIELDS = (
+    "thread_id", "company_id", "instance_id", "license_id", "message_id", "author_id", "author_side", "preview",
+    "code", "params",
+)  # fmt: skip
 QUEUE_LIMIT = 1000
 REPLAY_LIMIT = 500
 

@@ -36,9 +36,16 @@ class BackendRefused(Exception):
 
 class Backends(Protocol):
     async def get_json(
-        self, service: str, path: str, *, token: str, params: Mapping[str, str | int] | None = None
+        self,
+        service: str,
+        path: str,
+        *,
+        token: str,
+        params: Mapping[str, str | int] | None = None,
+        language: str | None = None,
     ) -> Any:
-        """The JSON body of a 2xx answer; BackendRefused on 4xx; BackendUnavailable otherwise."""
+        """The JSON body of a 2xx answer; BackendRefused on 4xx; BackendUnavailable otherwise.
+        `language` (an Accept-Language value) is the one the texts of the answer are wanted in."""
 
 
 @dataclass
@@ -65,9 +72,11 @@ class Views:
         self._backends = backends
         self._optional_timeout = optional_timeout
 
-    async def instance(self, token: str, instance_id: str) -> View:
+    async def instance(self, token: str, instance_id: str, language: str | None = None) -> View:
         """Instance + its licenses + the company thread's unread count + its terminals' last activity."""
-        instance = await self._backends.get_json("instances", f"/v1/instances/{instance_id}", token=token)
+        instance = await self._backends.get_json(
+            "instances", f"/v1/instances/{instance_id}", token=token, language=language
+        )
         view = View(parts={"instance": instance, "licenses": None, "thread": None, "terminals": None})
 
         async def licenses_and_terminals() -> None:
@@ -79,6 +88,7 @@ class Views:
                     "instances",
                     f"/v1/instances/{instance_id}/licenses",
                     token=token,
+                    language=language,
                     params={"limit": LICENSES_PER_VIEW},
                 ),
             )
@@ -87,14 +97,16 @@ class Views:
                 return
             view.parts["licenses"] = page
             serials = [item["serial"] for item in page.get("items", []) if item.get("serial")][:TERMINALS_PER_VIEW]
-            view.parts["terminals"] = await self._terminals(view, token, serials)
+            view.parts["terminals"] = await self._terminals(view, token, serials, language)
 
         async def thread() -> None:
             found = await self._optional(
                 view,
                 "thread",
                 "support",
-                self._backends.get_json("support", f"/v1/threads/thr-{instance['company_id']}", token=token),
+                self._backends.get_json(
+                    "support", f"/v1/threads/thr-{instance['company_id']}", token=token, language=language
+                ),
                 missing_is_none=True,
             )
             view.parts["thread"] = _thread_header(found) if found else None
@@ -102,9 +114,9 @@ class Views:
         await asyncio.gather(licenses_and_terminals(), thread())
         return view
 
-    async def thread(self, token: str, thread_id: str) -> View:
+    async def thread(self, token: str, thread_id: str, language: str | None = None) -> View:
         """Thread header (R-12, R-14): the thread + its company + the company's instances with their licenses."""
-        thread = await self._backends.get_json("support", f"/v1/threads/{thread_id}", token=token)
+        thread = await self._backends.get_json("support", f"/v1/threads/{thread_id}", token=token, language=language)
         view = View(parts={"thread": thread, "company": None, "instances": None})
         company_id = thread["company_id"]
         company, instances = await asyncio.gather(
@@ -112,7 +124,7 @@ class Views:
                 view,
                 "company",
                 "instances",
-                self._backends.get_json("instances", f"/v1/companies/{company_id}", token=token),
+                self._backends.get_json("instances", f"/v1/companies/{company_id}", token=token, language=language),
             ),
             self._optional(
                 view,
@@ -122,6 +134,7 @@ class Views:
                     "instances",
                     "/v1/instances",
                     token=token,
+                    language=language,
                     params={"company_id": company_id, "limit": INSTANCES_PER_THREAD_VIEW},
                 ),
             ),
@@ -130,7 +143,9 @@ class Views:
         view.parts["instances"] = instances
         return view
 
-    async def _terminals(self, view: View, token: str, serials: list[str]) -> list[dict[str, Any]] | None:
+    async def _terminals(
+        self, view: View, token: str, serials: list[str], language: str | None
+    ) -> list[dict[str, Any]] | None:
         if not serials:
             return []
         found = await asyncio.gather(
@@ -139,7 +154,9 @@ class Views:
                     view,
                     "terminals",
                     "activity",
-                    self._backends.get_json("activity", f"/v1/activity/terminals/{serial}", token=token),
+                    self._backends.get_json(
+                        "activity", f"/v1/activity/terminals/{serial}", token=token, language=language
+                    ),
                     missing_is_none=True,
                     flag=False,
                 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -20,6 +20,7 @@ from contracts.events.common import InstanceType
 from reports.adapters.exports import Column, csv_stream, file_chunks, xlsx_file
 from reports.domain.model import InstanceStatus, InvalidPeriod, LicenseStatus, Period
 from reports.domain.tallies import MonthFigures
+from reports.entrypoints.labels import column_label
 from reports.service_layer.ports import InstanceFilter, LicenseFilter
 from reports.service_layer.queries import (
     INSTANCE_SORTS,
@@ -34,6 +35,7 @@ from reports.service_layer.queries import (
     Scope,
 )
 from servicekit.auth import CurrentPrincipal
+from servicekit.i18n import Language, negotiate
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Sort
 from servicekit.problems import Problem, problem_response
 
@@ -380,7 +382,22 @@ async def _mapped(rows: AsyncIterator[Any], convert: Callable[[Any], T]) -> Asyn
         yield convert(row)
 
 
-async def _export(rows: AsyncIterator[T], columns: list[Column[T]], name: str, fmt: ExportFormat) -> StreamingResponse:
+def export_language(
+    accept_language: Annotated[
+        str | None,
+        Header(alias="Accept-Language", description="es or en: the header row's language (without: field names)"),
+    ] = None,
+) -> Language | None:
+    return negotiate(accept_language) if accept_language else None
+
+
+ExportLanguage = Annotated[Language | None, Depends(export_language)]
+
+
+async def _export(
+    rows: AsyncIterator[T], columns: list[Column[T]], name: str, fmt: ExportFormat, language: Language | None
+) -> StreamingResponse:
+    columns = [Column(column_label(c.header, language), c.value) for c in columns]
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     filename = f"{name}-{stamp}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
@@ -497,11 +514,15 @@ def router(queries: ReportQueries) -> APIRouter:  # noqa: PLR0915 - one route ta
 
     @api.get("/instances/export.{fmt}", summary="The instance list as CSV or XLSX", response_class=StreamingResponse)
     async def export_instances(
-        fmt: ExportFormat, principal: CurrentPrincipal, criteria: Criteria, sort: str = "-activation_date"
+        fmt: ExportFormat,
+        principal: CurrentPrincipal,
+        criteria: Criteria,
+        language: ExportLanguage,
+        sort: str = "-activation_date",
     ) -> StreamingResponse:
         scope = queries.scope(principal, criteria.partner_id)
         rows = queries.instance_rows(instance_filter(scope, criteria), _sort(sort, INSTANCE_SORTS))
-        return await _export(_mapped(rows, InstanceOut.of), INSTANCE_COLUMNS, "instances", fmt)
+        return await _export(_mapped(rows, InstanceOut.of), INSTANCE_COLUMNS, "instances", fmt, language)
 
     @api.get("/instances", summary="The instances behind the charts (R-32)")
     async def list_instances(
@@ -532,12 +553,13 @@ def router(queries: ReportQueries) -> APIRouter:  # noqa: PLR0915 - one route ta
         principal: CurrentPrincipal,
         criteria: Criteria,
         params: LicenseParamsDep,
+        language: ExportLanguage,
         sort: str = "-added_at",
     ) -> StreamingResponse:
         scope = queries.scope(principal, criteria.partner_id)
         query = license_filter(scope, criteria, instance_id=params[0], status=params[1])
         rows = queries.license_rows(query, _sort(sort, LICENSE_SORTS))
-        return await _export(_mapped(rows, LicenseOut.of), LICENSE_COLUMNS, "licenses", fmt)
+        return await _export(_mapped(rows, LicenseOut.of), LICENSE_COLUMNS, "licenses", fmt, language)
 
     @api.get(
         "/licenses",
@@ -575,12 +597,15 @@ def router(queries: ReportQueries) -> APIRouter:  # noqa: PLR0915 - one route ta
         principal: CurrentPrincipal,
         criteria: Criteria,
         period: Annotated[Period, Depends(period_param)],
+        language: ExportLanguage,
         sort: str = "company_id",
     ) -> StreamingResponse:
         scope = queries.scope(principal, criteria.partner_id)
         query = instance_filter(scope, criteria, active_during=period)
         rows = queries.active_service_rows(query, _sort(sort, INSTANCE_SORTS))
-        return await _export(_mapped(rows, ActiveServiceOut.of), ACTIVE_SERVICE_COLUMNS, "active-services", fmt)
+        return await _export(
+            _mapped(rows, ActiveServiceOut.of), ACTIVE_SERVICE_COLUMNS, "active-services", fmt, language
+        )
 
     @api.get(
         "/active-services",
@@ -610,6 +635,7 @@ def router(queries: ReportQueries) -> APIRouter:  # noqa: PLR0915 - one route ta
         fmt: ExportFormat,
         principal: CurrentPrincipal,
         period: Annotated[Period, Depends(operations_period)],
+        language: ExportLanguage,
         partner_id: IdParam = None,
         company_id: IdParam = None,
         instance_id: IdParam = None,
@@ -624,7 +650,7 @@ def router(queries: ReportQueries) -> APIRouter:  # noqa: PLR0915 - one route ta
             for detail in page.items:
                 yield OperationRowOut.of(detail)
 
-        return await _export(rows(), OPERATION_COLUMNS, "operations", fmt)
+        return await _export(rows(), OPERATION_COLUMNS, "operations", fmt, language)
 
     @api.get("/operations/rows", summary="Operations per day and instance, by action (R-04)")
     async def operation_rows(

@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
 from servicekit.outbox import new_document_with_outbox
 from servicekit.pagination import Page, Sort
-from support.domain.model import Message, Side, Thread, thread_id_for
+from support.domain.model import Message, Note, Side, Thread, thread_id_for
 from support.service_layer.ports import Pending, ThreadQuery
 
 THREADS = "threads"
@@ -76,12 +76,13 @@ class MongoThreadRepository:
         match = {"$and": conditions} if len(conditions) > 1 else conditions[0]
         return await find_page(self._threads, match, THREAD_ORDER, query.limit, query.cursor, _thread)
 
-    async def next_message(self, thread_id: str, *, side: Side, preview: str, at: datetime) -> int:
+    async def next_message(
+        self, thread_id: str, *, side: Side, preview: str, at: datetime, note: Note | None = None
+    ) -> int:
+        last = {"last_message_at": at, "last_preview": preview, "last_side": side.value, "last_note": _note_doc(note)}
         async with self._locks.lock(THREADS, thread_id):
             document = await self._threads.find_one_and_update(
-                {"_id": thread_id},
-                {"$inc": {"seq": 1}, "$set": {"last_message_at": at, "last_preview": preview, "last_side": side.value}},
-                return_document=ReturnDocument.AFTER,
+                {"_id": thread_id}, {"$inc": {"seq": 1}, "$set": last}, return_document=ReturnDocument.AFTER
             )
         if document is None:
             raise LookupError(f"thread {thread_id} disappeared")
@@ -120,6 +121,8 @@ class MongoMessageRepository:
             "body": message.body,
             "created_at": message.created_at,
         }
+        if message.note is not None:
+            document["note"] = _note_doc(message.note)
         try:
             await self._messages.insert_one(new_document_with_outbox(document, pending))
         except DuplicateKeyError:
@@ -146,6 +149,7 @@ def _thread(document: Document) -> Thread:
         message_count=int(document.get("seq", 0)),
         read_partner=int(document.get("read_partner", 0)),
         read_support=int(document.get("read_support", 0)),
+        last_note=_note(document.get("last_note")),
     )
 
 
@@ -160,4 +164,17 @@ def _message(document: Document) -> Message:
         author_side=Side(document["author_side"]),
         body=document["body"],
         created_at=document["created_at"],
+        note=_note(document.get("note")),
     )
+
+
+def _note_doc(note: Note | None) -> dict[str, Any] | None:
+    return {"code": note.code, "params": dict(note.params)} if note else None
+
+
+def _note(value: Any) -> Note | None:
+    """Documents stored before notes had codes have none: their `body` is what they say."""
+    if not isinstance(value, dict) or not isinstance(value.get("code"), str):
+        return None
+    params = value.get("params")
+    return Note(value["code"], {str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else {})

@@ -3,11 +3,15 @@ vendor's support team (R-10..R-14), with system notes for events worth a word in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from contracts.events.support import NOTE_LANGUAGES, NoteCode, render_note
+
 PREVIEW_CHARS = 140
+DEFAULT_LANGUAGE = NOTE_LANGUAGES[0]
 
 
 class Side(StrEnum):
@@ -57,9 +61,27 @@ class Thread:
     message_count: int
     read_partner: int
     read_support: int
+    last_note: Note | None = None
+    """When the last message is a system note: what it says, to preview in the reader's language."""
 
     def read_mark(self, side: Side) -> int:
         return self.read_support if side == Side.SUPPORT else self.read_partner
+
+    def last_preview_in(self, language: str) -> str | None:
+        rendered = self.last_note.text(language) if self.last_note else None
+        return preview(rendered) if rendered is not None else self.last_preview
+
+
+@dataclass(frozen=True)
+class Note:
+    """A system note as a code and its parameters: each reader reads it in their own language."""
+
+    code: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self, language: str) -> str | None:
+        """None for a code this version does not know (the stored text is shown instead)."""
+        return render_note(self.code, self.params, language)
 
 
 @dataclass(frozen=True)
@@ -72,13 +94,23 @@ class Message:
     author_id: str
     author_side: Side
     body: str
+    """The text as written; for a system note, rendered in the default language when stored (notes
+    stored before they had a code have only this, in English)."""
     created_at: datetime
+    note: Note | None = None
+
+    def text(self, language: str) -> str:
+        """What the reader reads: a note in their language, anything else as written."""
+        rendered = self.note.text(language) if self.note else None
+        return rendered if rendered is not None else self.body
 
 
-def cancellation_note(instance_id: str, reason: str) -> str:
-    return f"Cancellation requested for instance {instance_id}. Reason: {reason}"
+def cancellation_note(instance_id: str, reason: str) -> Note:
+    return Note(NoteCode.CANCELLATION_REQUESTED.value, {"instance_id": instance_id, "reason": reason})
 
 
-def license_revoked_note(license_id: str, pin: str, serial: str | None, reason: str) -> str:
-    terminal = f", terminal {serial}" if serial else ""
-    return f"License {license_id} (PIN {pin}{terminal}) was revoked. Reason: {reason}"
+def license_revoked_note(license_id: str, pin: str, serial: str | None, reason: str) -> Note:
+    params = {"license_id": license_id, "pin": pin, "reason": reason}
+    if serial:
+        return Note(NoteCode.LICENSE_REVOKED_ON_TERMINAL.value, params | {"serial": serial})
+    return Note(NoteCode.LICENSE_REVOKED.value, params)

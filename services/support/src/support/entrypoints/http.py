@@ -10,10 +10,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from servicekit.auth import CurrentPrincipal
+from servicekit.i18n import Language, ReaderLanguage
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from servicekit.principal import Principal
 from servicekit.problems import problem_response
-from support.domain.model import Direction, Message, Side, direction, side_of
+from support.domain.model import Direction, Message, Note, Side, direction, side_of
 from support.service_layer.services import PartnerNotAllowed, SupportService, ThreadNotFound, ThreadView
 
 MAX_BODY_CHARS = 5000
@@ -41,11 +42,21 @@ class MessageIn(BaseModel):
         return value
 
 
+class NoteOut(BaseModel):
+    code: str = Field(description="What a system note says, e.g. license_revoked: clients may word it themselves")
+    params: dict[str, str] = Field(description="The values its text names")
+
+    @classmethod
+    def of(cls, note: Note | None) -> NoteOut | None:
+        return cls(code=note.code, params=dict(note.params)) if note else None
+
+
 class LastMessageOut(BaseModel):
-    preview: str
+    preview: str = Field(description="In the reader's language (Accept-Language) when it is a system note")
     side: Side
     direction: Direction
     at: datetime
+    note: NoteOut | None = Field(default=None, description="Set when the last message is a system note")
 
 
 class ThreadOut(BaseModel):
@@ -59,13 +70,18 @@ class ThreadOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, view: ThreadView, viewer: Side) -> ThreadOut:
+    def of(cls, view: ThreadView, viewer: Side, language: Language) -> ThreadOut:
         t = view.thread
+        shown = t.last_preview_in(language)
         last = (
             LastMessageOut(
-                preview=t.last_preview, side=t.last_side, direction=direction(t.last_side, viewer), at=t.last_message_at
+                preview=shown,
+                side=t.last_side,
+                direction=direction(t.last_side, viewer),
+                at=t.last_message_at,
+                note=NoteOut.of(t.last_note),
             )
-            if t.last_side is not None and t.last_preview is not None
+            if t.last_side is not None and shown is not None
             else None
         )
         return cls(
@@ -87,11 +103,16 @@ class MessageOut(BaseModel):
     author_id: str
     author_side: Side
     direction: Direction = Field(description="sent or received relative to the viewer (R-13), or system")
-    body: str
+    body: str = Field(description="The text: as written, or a system note in the reader's language (Accept-Language)")
+    text: str = Field(description="The same text (what the reader reads)")
+    note: NoteOut | None = Field(
+        default=None, description="System notes: code and parameters (absent on notes stored before codes)"
+    )
     created_at: datetime
 
     @classmethod
-    def of(cls, message: Message, viewer: Side) -> MessageOut:
+    def of(cls, message: Message, viewer: Side, language: Language) -> MessageOut:
+        text = message.text(language)
         return cls(
             id=message.id,
             thread_id=message.thread_id,
@@ -99,7 +120,9 @@ class MessageOut(BaseModel):
             author_id=message.author_id,
             author_side=message.author_side,
             direction=direction(message.author_side, viewer),
-            body=message.body,
+            body=text,
+            text=text,
+            note=NoteOut.of(message.note),
             created_at=message.created_at,
         )
 
@@ -135,25 +158,32 @@ def router(service: SupportService) -> APIRouter:
     @api.get("/threads", summary="Threads of the partner (staff: of their partners), most recent first")
     async def list_threads(
         principal: CurrentPrincipal,
+        language: ReaderLanguage,
         q: Annotated[str | None, Query(min_length=1, max_length=100, description="Company name")] = None,
         partner_id: Annotated[str | None, Query(max_length=64, description="Staff: one of their partners")] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> ThreadPage:
         page = await service.list_threads(principal, partner_id=partner_id, text=q, limit=limit, cursor=cursor)
-        return ThreadPage(items=[ThreadOut.of(v, viewer(principal)) for v in page.items], next_cursor=page.next_cursor)
+        return ThreadPage(
+            items=[ThreadOut.of(v, viewer(principal), language) for v in page.items], next_cursor=page.next_cursor
+        )
 
     @api.get("/threads/{thread_id}", summary="One thread")
-    async def get_thread(thread_id: str, principal: CurrentPrincipal) -> ThreadOut:
-        return ThreadOut.of(await service.thread(principal, thread_id), viewer(principal))
+    async def get_thread(thread_id: str, principal: CurrentPrincipal, language: ReaderLanguage) -> ThreadOut:
+        return ThreadOut.of(await service.thread(principal, thread_id), viewer(principal), language)
 
     @api.get("/threads/{thread_id}/messages", summary="A thread's messages, newest first")
     async def list_messages(
-        thread_id: str, principal: CurrentPrincipal, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+        thread_id: str,
+        principal: CurrentPrincipal,
+        language: ReaderLanguage,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
     ) -> MessagePage:
         page = await service.messages_of(principal, thread_id, limit=limit, cursor=cursor)
         return MessagePage(
-            items=[MessageOut.of(m, viewer(principal)) for m in page.items], next_cursor=page.next_cursor
+            items=[MessageOut.of(m, viewer(principal), language) for m in page.items], next_cursor=page.next_cursor
         )
 
     @api.post(
@@ -165,15 +195,16 @@ def router(service: SupportService) -> APIRouter:
         thread_id: str,
         body: MessageIn,
         principal: CurrentPrincipal,
+        language: ReaderLanguage,
         idempotency_key: Annotated[
             str | None, Header(alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
         ] = None,
     ) -> MessageOut:
         message = await service.post(principal, thread_id, body.body, idempotency_key=idempotency_key)
-        return MessageOut.of(message, viewer(principal))
+        return MessageOut.of(message, viewer(principal), language)
 
     @api.post("/threads/{thread_id}/read", summary="Mark every message of the thread read for the caller's side")
-    async def mark_read(thread_id: str, principal: CurrentPrincipal) -> ThreadOut:
-        return ThreadOut.of(await service.mark_read(principal, thread_id), viewer(principal))
+    async def mark_read(thread_id: str, principal: CurrentPrincipal, language: ReaderLanguage) -> ThreadOut:
+        return ThreadOut.of(await service.mark_read(principal, thread_id), viewer(principal), language)
 
     return api

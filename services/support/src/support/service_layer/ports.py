@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from contracts import EventEnvelope
 from servicekit.audit import AuditEntry
 from servicekit.pagination import Page
-from support.domain.model import Message, Side, Thread
+from support.domain.model import Message, Note, Side, Thread
 
 Pending = EventEnvelope[Any] | AuditEntry
 
@@ -30,7 +30,9 @@ class ThreadRepository(Protocol):
 
     async def search(self, query: ThreadQuery) -> Page[Thread]: ...
 
-    async def next_message(self, thread_id: str, *, side: Side, preview: str, at: datetime) -> int:
+    async def next_message(
+        self, thread_id: str, *, side: Side, preview: str, at: datetime, note: Note | None = None
+    ) -> int:
         """Reserve the next sequence number and record it as the thread's last message."""
 
     async def mark_read(self, thread_id: str, side: Side, up_to: int) -> None: ...

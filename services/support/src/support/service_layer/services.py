@@ -20,7 +20,9 @@ from servicekit.audit import AuditEntry
 from servicekit.pagination import Page
 from servicekit.principal import Principal
 from support.domain.model import (
+    DEFAULT_LANGUAGE,
     Message,
+    Note,
     Side,
     Thread,
     cancellation_note,
@@ -126,8 +128,10 @@ class SupportService:
     async def company_known(self, partner_id: str, company_id: str, name: str | None) -> None:
         await self.threads.ensure(partner_id=partner_id, company_id=company_id, company_name=name)
 
-    async def system_note(self, event: EventEnvelope[Any], partner_id: str, company_id: str, text: str) -> bool:
-        """A note in the company's thread, once per event id however often it is delivered."""
+    async def system_note(self, event: EventEnvelope[Any], partner_id: str, company_id: str, note: Note) -> bool:
+        """A note in the company's thread, once per event id however often it is delivered. It is
+        stored as its code and parameters (each reader reads it in their language), with its text
+        in the default language beside them for readers that know no codes."""
         await self.threads.ensure(partner_id=partner_id, company_id=company_id, company_name=None)
         message_id = f"note-{event.id}"
         if await self.messages.get(message_id):
@@ -135,7 +139,8 @@ class SupportService:
         thread = await self.threads.get(thread_id_for(company_id), (partner_id,))
         if thread is None:  # cannot happen after ensure; a defensive guard
             raise ThreadNotFound(thread_id_for(company_id))
-        await self._add(thread, message_id, SYSTEM_AUTHOR, Side.SYSTEM, text, [], causation=event)
+        body = note.text(DEFAULT_LANGUAGE) or note.code
+        await self._add(thread, message_id, SYSTEM_AUTHOR, Side.SYSTEM, body, [], causation=event, note=note)
         return True
 
     async def note_cancellation_requested(self, event: EventEnvelope[Any]) -> bool:
@@ -171,9 +176,10 @@ class SupportService:
         audit: list[AuditEntry],
         *,
         causation: EventEnvelope[Any] | None = None,
+        note: Note | None = None,
     ) -> Message:
         at = self.now()
-        seq = await self.threads.next_message(thread.id, side=side, preview=preview(body), at=at)
+        seq = await self.threads.next_message(thread.id, side=side, preview=preview(body), at=at, note=note)
         message = Message(
             id=message_id,
             thread_id=thread.id,
@@ -184,6 +190,7 @@ class SupportService:
             author_side=side,
             body=body,
             created_at=at,
+            note=note,
         )
         event = envelope_for(
             MessagePosted(
@@ -195,6 +202,8 @@ class SupportService:
                 author_side=AuthorSide(side.value),
                 preview=preview(body),
                 posted_at=at,
+                code=note.code if note else None,
+                params=dict(note.params) if note else None,
             ),
             source=SOURCE,
             correlation_id=causation.correlation_id if causation else None,

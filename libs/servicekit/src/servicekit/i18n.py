@@ -1,0 +1,136 @@
+"""The reader's language: Spanish or English, from `Accept-Language` (RFC 9110 §12.5.4).
+
+The web app sends the language of its UI on every call and the gateway forwards it (or the
+user's profile language when a client sends none); services render what a user reads with it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Depends, Header
+
+Language = Literal["es", "en"]
+LANGUAGES: tuple[Language, ...] = ("es", "en")
+DEFAULT_LANGUAGE: Language = "es"
+MAX_HEADER_CHARS = 512  # a longer header is not a reader's preference: it is ignored
+
+
+def as_language(value: object, default: Language = DEFAULT_LANGUAGE) -> Language:
+    """`value` when it is one of the supported languages, else `default`."""
+    for language in LANGUAGES:
+        if value == language:
+            return language
+    return default
+
+
+def negotiate(accept_language: str | None, default: Language = DEFAULT_LANGUAGE) -> Language:
+    """The supported language the header prefers most (`es-ES`, `en-GB;q=0.8` match by their
+    primary tag); `default` when it names none of them, is absent or malformed."""
+    if not accept_language or len(accept_language) > MAX_HEADER_CHARS:
+        return default
+    best: tuple[float, int] | None = None
+    chosen: Language = default
+    for position, item in enumerate(accept_language.split(",")):
+        tag, _, parameters = item.strip().partition(";")
+        primary = tag.strip().split("-")[0].lower()
+        quality = 1.0
+        for parameter in parameters.split(";"):
+            name, _, value = parameter.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality <= 0 or quality > 1:
+            continue
+        if primary == "*":
+            primary = default
+        if primary not in LANGUAGES:
+            continue
+        rank = (quality, -position)  # equal weights: the first listed wins
+        if best is None or rank > best:
+            best, chosen = rank, as_language(primary, default)
+    return chosen
+
+
+def request_language(
+    accept_language: Annotated[
+        str | None,
+        Header(alias="Accept-Language", description="es or en (default es): the language of the texts returned"),
+    ] = None,
+) -> Language:
+    return negotiate(accept_language)
+
+
+ReaderLanguage = Annotated[Language, Depends(request_language)]
+"""A route's parameter: the language to render the texts it returns in."""
+
+
+_STATUS_TITLES: dict[int, dict[Language, str]] = {
+    400: {"es": "Petición incorrecta", "en": "Bad request"},
+    401: {"es": "No autenticado", "en": "Unauthorized"},
+    403: {"es": "No permitido", "en": "Forbidden"},
+    404: {"es": "No encontrado", "en": "Not found"},
+    405: {"es": "Método no permitido", "en": "Method not allowed"},
+    409: {"es": "Conflicto", "en": "Conflict"},
+    413: {"es": "Petición demasiado grande", "en": "Request body too large"},
+    415: {"es": "Tipo de contenido no admitido", "en": "Unsupported media type"},
+    422: {"es": "Petición no válida", "en": "Invalid request"},
+    429: {"es": "Demasiadas peticiones", "en": "Too many requests"},
+    500: {"es": "Error interno", "en": "Internal error"},
+    503: {"es": "Servicio no disponible", "en": "Service unavailable"},
+}
+
+
+def status_title(status: int, language: Language) -> str | None:
+    """A problem's `title` for its status in `language`; None for a status without one."""
+    titles = _STATUS_TITLES.get(status)
+    return titles[language] if titles else None
+
+
+# Spanish for pydantic's messages a form shows beside a field, by error type (`ctx` fills them);
+# English readers get pydantic's own words, and a type not listed here keeps them in any language.
+_VALIDATION_ES: dict[str, str] = {
+    "missing": "es obligatorio",
+    "extra_forbidden": "no se admite este campo",
+    "string_type": "debe ser un texto",
+    "string_too_short": "debe tener al menos {min_length} caracteres",
+    "string_too_long": "debe tener como mucho {max_length} caracteres",
+    "string_pattern_mismatch": "no tiene el formato esperado",
+    "too_short": "debe tener al menos {min_length} elementos",
+    "too_long": "debe tener como mucho {max_length} elementos",
+    "int_parsing": "debe ser un número entero",
+    "int_type": "debe ser un número entero",
+    "int_from_float": "debe ser un número entero",
+    "float_parsing": "debe ser un número",
+    "float_type": "debe ser un número",
+    "bool_parsing": "debe ser verdadero o falso",
+    "greater_than": "debe ser mayor que {gt}",
+    "greater_than_equal": "debe ser mayor o igual que {ge}",
+    "less_than": "debe ser menor que {lt}",
+    "less_than_equal": "debe ser menor o igual que {le}",
+    "literal_error": "debe ser uno de: {expected}",
+    "enum": "debe ser uno de: {expected}",
+    "date_parsing": "debe ser una fecha (AAAA-MM-DD)",
+    "date_from_datetime_parsing": "debe ser una fecha (AAAA-MM-DD)",
+    "datetime_parsing": "debe ser una fecha y hora (ISO 8601)",
+    "datetime_from_date_parsing": "debe ser una fecha y hora (ISO 8601)",
+    "timezone_aware": "debe indicar la zona horaria",
+    "json_invalid": "el cuerpo no es JSON válido",
+    "model_attributes_type": "debe ser un objeto",
+    "dict_type": "debe ser un objeto",
+    "list_type": "debe ser una lista",
+}
+
+
+def validation_message(error_type: str, message: str, ctx: dict[str, object] | None, language: Language) -> str:
+    """A field's validation message in `language`; `message` (pydantic's, English) when there is
+    no translation for its type."""
+    template = _VALIDATION_ES.get(error_type) if language == "es" else None
+    if template is None:
+        return message
+    try:
+        return template.format_map({key: str(value) for key, value in (ctx or {}).items()})
+    except (KeyError, ValueError):
+        return message

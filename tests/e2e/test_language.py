@@ -1,0 +1,175 @@
+"""One language per reader, through the gateway: the system notes a license revocation and a
+cancellation request leave in the company's thread read in Spanish for a Spanish reader and in
+English for an English one (Accept-Language, else the user's profile language), and the web app
+in Spanish shows them in Spanish, its navigation named in Spanish too."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, expect
+
+from servicekit.testing import eventually
+
+from .browser import chromium, login, new_page
+from .conftest import PASSWORD, Stack, add_user, running_stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def web(topic_prefix: str, key_pair: tuple[str, str]) -> AsyncIterator[Stack]:
+    async with running_stack(topic_prefix, key_pair, web=True) as started:
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as started:
+        yield started
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def thread_with_notes(stack: Stack, token: str, company: str) -> dict[str, Any]:
+    """A company with a generated instance and one license; the license revoked and the
+    instance's cancellation requested: two system notes in the company's thread."""
+    async with stack.client(token) as api:
+        created = await api.post(
+            "/api/v1/companies",
+            json={
+                "name": company,
+                "tax_id": f"B{uuid.uuid4().int % 10**8:08d}",
+                "address": {"street": "Calle Mayor 1", "city": "Soria", "postal_code": "42001", "province": "Soria"},
+                "contact_person": "Luis Gómez",
+                "email": "luis@example.com",
+                "phone": "+34 975 000 000",
+            },
+        )
+        assert created.status_code == 201, created.text
+        company_id = created.json()["id"]
+        draft = await api.post(
+            "/api/v1/provisionings", json={"company_id": company_id, "type": "WDS", "name": "Taller"}
+        )
+        assert draft.status_code == 201, draft.text
+        instance_id = draft.json()["id"]
+        assert (await api.post(f"/api/v1/provisionings/{instance_id}/provision")).status_code == 200
+        generated = await api.post(
+            f"/api/v1/provisionings/{instance_id}/generate", headers={"Idempotency-Key": unique("key")}
+        )
+        assert generated.status_code in (200, 201), generated.text
+        serial = unique("SR")
+        added = await api.post(
+            f"/api/v1/instances/{instance_id}/licenses",
+            json={"licenses": [{"user_name": "Ana", "email": "ana@example.com", "pin": "4821", "serial": serial}]},
+        )
+        assert added.status_code == 201, added.text
+        (license_id,) = added.json()["license_ids"]
+        revoked = await api.post(
+            f"/api/v1/instances/{instance_id}/licenses/{license_id}/revoke", json={"reason": "Ha dejado la empresa"}
+        )
+        assert revoked.status_code == 200, revoked.text
+        cancelled = await api.post(
+            f"/api/v1/instances/{instance_id}/cancellation-request", json={"reason": "Fin de temporada"}
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        thread_id = f"thr-{company_id}"
+
+        async def two_notes() -> bool:
+            found = await api.get(f"/api/v1/threads/{thread_id}/messages")
+            return found.status_code == 200 and len(found.json()["items"]) >= 2
+
+        await eventually(two_notes)
+    return {"thread_id": thread_id, "instance_id": instance_id, "license_id": license_id, "serial": serial}
+
+
+def expected(world: dict[str, Any]) -> dict[str, list[str]]:
+    instance_id, license_id, serial = world["instance_id"], world["license_id"], world["serial"]
+    texts = {
+        "es": [
+            f"Se ha solicitado la cancelación de la instancia {instance_id}. Motivo: Fin de temporada",
+            f"Se ha revocado la licencia {license_id} (PIN 4821, terminal {serial}). Motivo: Ha dejado la empresa",
+        ],
+        "en": [
+            f"Cancellation requested for instance {instance_id}. Reason: Fin de temporada",
+            f"License {license_id} (PIN 4821, terminal {serial}) was revoked. Reason: Ha dejado la empresa",
+        ],
+    }
+    return {language: sorted(notes) for language, notes in texts.items()}
+
+
+async def test_notes_read_in_the_readers_language_through_the_gateway(web: Stack) -> None:
+    partner_id = unique("ptn")
+    email = await add_user(web, unique("usr"), "partner", (partner_id,))
+    token = await web.token(email)
+    world = await thread_with_notes(web, token, f"Frutas {uuid.uuid4().hex[:4]}")
+    texts = expected(world)
+    messages = f"/api/v1/threads/{world['thread_id']}/messages"
+    async with web.client(token) as api:
+        for header, language in (("es-ES,es;q=0.9", "es"), ("en", "en"), ("en-GB,en;q=0.9,es;q=0.4", "en")):
+            items = (await api.get(messages, headers={"Accept-Language": header})).json()["items"]
+            # The two events come from two topics: the notes may be in either order.
+            assert sorted(m["text"] for m in items) == texts[language], header
+            assert sorted(m["body"] for m in items) == texts[language], header
+            assert sorted(m["note"]["code"] for m in items) == ["cancellation_requested", "license_revoked_on_terminal"]
+            thread = (
+                await api.get(f"/api/v1/threads/{world['thread_id']}", headers={"Accept-Language": header})
+            ).json()
+            assert thread["last_message"]["preview"] in texts[language]
+            composed = await api.get(f"/api/v1/views/threads/{world['thread_id']}", headers={"Accept-Language": header})
+            assert composed.json()["thread"]["last_message"]["preview"] in texts[language], "the gateway's own view too"
+
+        # No Accept-Language (an API client): the user's profile language, Spanish by default.
+        assert sorted(m["text"] for m in (await api.get(messages)).json()["items"]) == texts["es"]
+        assert (await api.patch("/api/v1/profile", json={"language": "en"})).status_code == 200
+        assert sorted(m["text"] for m in (await api.get(messages)).json()["items"]) == texts["en"]
+        spanish = await api.get(messages, headers={"Accept-Language": "es"})
+        assert sorted(m["text"] for m in spanish.json()["items"]) == texts["es"], "the header wins over the profile"
+
+        # Problem titles follow the reader's language as well.
+        missing = await api.get("/api/v1/threads/thr-nowhere", headers={"Accept-Language": "es"})
+        assert (missing.status_code, missing.json()["title"]) == (404, "No encontrado")
+        missing = await api.get("/api/v1/threads/thr-nowhere", headers={"Accept-Language": "en"})
+        assert (missing.status_code, missing.json()["title"]) == (404, "Not found")
+
+
+async def test_the_spanish_web_app_shows_the_notes_in_spanish(web: Stack, browser: Browser) -> None:
+    partner_id = unique("ptn")
+    email = await add_user(web, unique("usr"), "partner", (partner_id,))
+    company = f"Talleres {uuid.uuid4().hex[:4]}"
+    world = await thread_with_notes(web, await web.token(email), company)
+    texts = expected(world)
+
+    async with new_page(browser, web.url) as page:
+        requests: list[str | None] = []
+        page.on(
+            "request",
+            lambda r: requests.append(r.headers.get("accept-language")) if "/api/v1/threads" in r.url else None,
+        )
+        await login(page, email, PASSWORD)
+        nav = page.get_by_role("navigation", name="Secciones")
+        await expect(nav).to_be_visible()
+        row = page.get_by_role("link", name=re.compile(re.escape(company)))
+        await expect(row).to_contain_text("Se ha ")  # the last note's preview: "Se ha revocado…" or "Se ha solicitado…"
+        await row.click()
+        notes = page.locator(".message.system .message-body")
+        await expect(notes).to_have_count(2)
+        for text in texts["es"]:
+            await expect(page.get_by_text(text, exact=True)).to_be_visible()
+        await expect(page.get_by_text("was revoked")).to_have_count(0)
+        assert requests and all(header == "es" for header in requests), requests
+
+        # Switching the UI to English rewords the notes at once, from their codes.
+        await nav.get_by_role("link", name="Perfil").click()
+        await page.get_by_label("Idioma").select_option("en")
+        await expect(page.get_by_role("navigation", name="Sections")).to_be_visible()
+        await page.go_back()
+        for text in texts["en"]:
+            await expect(page.get_by_text(text, exact=True)).to_be_visible()

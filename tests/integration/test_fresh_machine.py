@@ -30,8 +30,10 @@ def test_make_installs_its_own_pinned_uv_when_the_machine_has_none(tmp_path: Pat
     env = {name: value for name, value in os.environ.items() if name not in {"UV", "VIRTUAL_ENV", "MAKEFLAGS"}}
     env.update({"PATH": path, "PARTNERAPP_CACHE_DIR": str(cache)})
 
+    make = shutil.which("make")
+    assert make, "make is part of the image's toolchain"
     planned = subprocess.run(
-        ["make", "-n", "sync", "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=170, check=False
+        [make, "-n", "sync", "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=170, check=False
     )
 
     assert planned.returncode == 0, planned.stderr

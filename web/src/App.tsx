@@ -27,7 +27,12 @@ export default function App() {
 
 function Shell() {
   const { status } = useAuth();
-  if (status === "loading") return <Loading />;
+  if (status === "loading")
+    return (
+      <main className="content">
+        <Loading />
+      </main>
+    );
   if (status === "signed-out") return <LoginPage />;
   return (
     <div className="app">
@@ -50,7 +55,7 @@ function Shell() {
 
 function NotFound() {
   const { t } = useTranslation();
-  return <p className="state">{t("notFound")}</p>;
+  return <h1 className="state">{t("notFound")}</h1>;
 }
 
 interface PartnerOption {

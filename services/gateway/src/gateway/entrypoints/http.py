@@ -19,6 +19,7 @@ from gateway.service_layer.accounts import Accounts, Tokens
 from gateway.service_layer.notifications import NotificationHub
 from gateway.service_layer.ports import AuditLog, AuditQuery, PartnerDirectory
 from gateway.service_layer.views import BackendRefused, BackendUnavailable, Views
+from servicekit import merge_patch
 from servicekit.auth import TokenVerifier
 from servicekit.principal import Principal
 from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, problem_response
@@ -156,13 +157,29 @@ class TokensOut(BaseModel):
         )
 
 
+# A merge patch's required field not sent (never None once sent: an explicit null is a 422 naming it).
+NOT_SENT: Any = None
+
+
 class ProfileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Ana Ruiz", "language": "en"}]})
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "description": (
+                "JSON Merge Patch (RFC 7396), as `application/merge-patch+json` or `application/json`: a field "
+                "not sent keeps its value; `phone: null` (or an empty phone) clears it; `name` and `language` "
+                "are required, so `null` for them is a 422 and nothing changes."
+            ),
+            "examples": [{"name": "Ana Ruiz", "language": "en"}],
+        },
+    )
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
+        default=NOT_SENT
+    )
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32, pattern=r"^[0-9+() .-]*$")] | None = (
         None
     )
-    language: Language | None = None
+    language: Language = Field(default=NOT_SENT)
 
 
 class PasswordIn(BaseModel):
@@ -269,10 +286,20 @@ def router(
     async def profile(caller: CurrentCaller) -> UserOut:
         return UserOut.of(await accounts.profile(caller.principal.user_id))
 
-    @api.patch("/profile", tags=["profile"], summary="Change name, phone or language")
+    @api.patch(
+        "/profile",
+        tags=["profile"],
+        summary="Change name, phone or language (JSON Merge Patch)",
+        openapi_extra=merge_patch.openapi_extra("ProfileIn"),
+    )
     async def update_profile(body: ProfileIn, caller: CurrentCaller) -> UserOut:
+        sent = body.model_fields_set
+        phone = body.phone if body.phone is not None else ("" if "phone" in sent else None)  # null clears, as "" does
         user = await accounts.update_profile(
-            caller.principal.user_id, name=body.name, phone=body.phone, language=body.language
+            caller.principal.user_id,
+            name=body.name if "name" in sent else None,
+            phone=phone,
+            language=body.language if "language" in sent else None,
         )
         return UserOut.of(user)
 

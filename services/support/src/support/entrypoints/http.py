@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from servicekit.auth import CurrentPrincipal
+from servicekit.idempotency import KEY_PATTERN, IdempotencyKeys, fingerprint
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from servicekit.principal import Principal
 from servicekit.problems import problem_response
@@ -126,7 +127,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def router(service: SupportService) -> APIRouter:
+def router(service: SupportService, idempotency: IdempotencyKeys) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["support"])
 
     def viewer(principal: Principal) -> Side:
@@ -165,11 +166,22 @@ def router(service: SupportService) -> APIRouter:
         thread_id: str,
         body: MessageIn,
         principal: CurrentPrincipal,
+        request: Request,
         idempotency_key: Annotated[
-            str | None, Header(alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=8,
+                max_length=128,
+                pattern=KEY_PATTERN,
+                description="A retry with the same key and text posts once; the key with another text is a 422.",
+            ),
         ] = None,
     ) -> MessageOut:
-        message = await service.post(principal, thread_id, body.body, idempotency_key=idempotency_key)
+        # The validated body (text trimmed): a retry differing only in surrounding spaces is the same request.
+        request_print = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+        async with idempotency.request(principal, idempotency_key, request_print):
+            message = await service.post(principal, thread_id, body.body, idempotency_key=idempotency_key)
         return MessageOut.of(message, viewer(principal))
 
     @api.post("/threads/{thread_id}/read", summary="Mark every message of the thread read for the caller's side")

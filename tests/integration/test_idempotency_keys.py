@@ -225,6 +225,24 @@ async def test_a_key_whose_first_request_failed_is_free_for_a_corrected_one(plat
     assert await messages(platform_apis, thread_id) == ["The terminal of Marta does not sync."]
 
 
+async def test_a_message_stored_under_a_key_is_not_answered_for_another_text(
+    platform_apis: Platform, platform: PlatformSettings, database_name: str
+) -> None:
+    """Even when the key's record is gone (a crash between the message and the answer), the message
+    the key names is not passed off as the answer to another text."""
+    thread_id = await new_thread(platform_apis)
+    key = {"Idempotency-Key": f"key-{uuid.uuid4().hex}"}
+    url = f"/v1/threads/{thread_id}/messages"
+    await ok(
+        await platform_apis.support.post(url, json={"body": "The terminal of Marta does not sync."}, headers=key), 201
+    )
+    with MongoClient(platform.mongo_url.get_secret_value()) as client:
+        assert client[database_name]["idempotency_keys"].delete_many({}).deleted_count == 1
+    reused = await platform_apis.support.post(url, json={"body": "Never mind, it works now."}, headers=key)
+    assert reused.status_code == 422, reused.text
+    assert await messages(platform_apis, thread_id) == ["The terminal of Marta does not sync."]
+
+
 async def test_keys_of_another_partner_never_collide(platform_apis: Platform, token_for: Callable[..., str]) -> None:
     key = f"key-{uuid.uuid4().hex}"
     mine = await provisioned(platform_apis)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from servicekit.auth import CurrentPrincipal
-from servicekit.idempotency import KEY_PATTERN, IdempotencyKeys, fingerprint
+from servicekit.idempotency import KEY_PATTERN, IdempotencyKeyReused, IdempotencyKeys, fingerprint
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from servicekit.principal import Principal
 from servicekit.problems import problem_response
@@ -182,6 +182,8 @@ def router(service: SupportService, idempotency: IdempotencyKeys) -> APIRouter:
         request_print = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
         async with idempotency.request(principal, idempotency_key, request_print):
             message = await service.post(principal, thread_id, body.body, idempotency_key=idempotency_key)
+            if message.body != body.body:  # the key's message, stored before its key record was lost
+                raise IdempotencyKeyReused
         return MessageOut.of(message, viewer(principal))
 
     @api.post("/threads/{thread_id}/read", summary="Mark every message of the thread read for the caller's side")

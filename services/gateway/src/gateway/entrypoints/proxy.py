@@ -161,13 +161,14 @@ def merge_openapi(own: Mapping[str, Any], services: Mapping[str, Mapping[str, An
     return merged
 
 
-def _rename_refs(node: Any, prefix: str) -> Any:
+def _rename_refs(node: Any, prefix: str, *, refs: bool = False) -> Any:
+    # `refs`: every string is a schema reference (a discriminator's `mapping` values).
+    if isinstance(node, str) and refs:
+        return node.replace("#/components/schemas/", f"#/components/schemas/{prefix}")
     if isinstance(node, dict):
         return {
-            key: (
-                value.replace("#/components/schemas/", f"#/components/schemas/{prefix}")
-                if key == "$ref" and isinstance(value, str)
-                else _rename_refs(value, prefix)
+            key: _rename_refs(
+                value, prefix, refs=refs or key == "$ref" or (key == "mapping" and isinstance(value, dict))
             )
             for key, value in node.items()
         }

@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from gateway.domain.model import AccountLocked, AuthError, Language, PartnerNotAllowed, User, WeakPassword
 from gateway.domain.rate_limit import RateLimiter
@@ -180,6 +181,13 @@ class ProfileIn(BaseModel):
         None
     )
     language: Language = Field(default=NOT_SENT)
+
+    @field_validator("name", "language", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            raise PydanticCustomError("not_null", "must not be null: {field} is required", {"field": info.field_name})
+        return value
 
 
 class PasswordIn(BaseModel):

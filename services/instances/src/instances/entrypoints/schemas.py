@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import copy
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, PlainValidator, StringConstraints, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from contracts.events.common import InstanceType
 from instances.domain.company import Company
@@ -49,6 +60,22 @@ MERGE_PATCH = (
 )
 
 
+def _required(field: str) -> PydanticCustomError:
+    return PydanticCustomError("not_null", "must not be null: {field} is required", {"field": field})
+
+
+class _Patch(_In):
+    """A merge patch body: `null` is accepted only on the fields that may be empty."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        if value is None and type(None) not in get_args(cls.model_fields[name].annotation):
+            raise _required(name)
+        return value
+
+
 # The default of a merge patch's required field: it means "not sent" (the stored value stays); typed
 # Any because the field itself never accepts None (an explicit null is a 422 naming it).
 NOT_SENT: Any = None
@@ -79,9 +106,9 @@ _PATCH_SHAPES: Any = WdsConfigurationPatch | McrmConfigurationPatch | S360Config
 def _json_object(value: Any) -> dict[str, Any]:
     # Validated per type once merged with the stored configuration (the body alone cannot say which type).
     if value is None:
-        raise ValueError("must not be null: it is required")
+        raise _required("configuration")
     if not isinstance(value, dict):
-        raise ValueError("must be an object")
+        raise PydanticCustomError("object_type", "must be an object")
     return value
 
 
@@ -135,7 +162,7 @@ class CompanyIn(_In):
     )
 
 
-class AddressPatch(_In):
+class AddressPatch(_Patch):
     street: Text = Field(default=NOT_SENT)
     city: Text = Field(default=NOT_SENT)
     postal_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9 -]{3,10}$")] = Field(
@@ -147,7 +174,7 @@ class AddressPatch(_In):
     )
 
 
-class CompanyPatch(_In):
+class CompanyPatch(_Patch):
     # Every field is required in a company: sent, it must not be null.
     model_config = ConfigDict(extra="forbid", json_schema_extra={"description": MERGE_PATCH})
 
@@ -211,7 +238,7 @@ class DraftIn(_In):
     )
 
 
-class DraftPatch(_In):
+class DraftPatch(_Patch):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"description": MERGE_PATCH, "examples": [{"configuration": {"terminal_quota": 8}}]},
@@ -222,7 +249,7 @@ class DraftPatch(_In):
     configuration: ConfigurationPatch = Field(default=NOT_SENT, description="Merged into the draft's configuration")
 
 
-class InstancePatch(_In):
+class InstancePatch(_Patch):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"description": MERGE_PATCH, "examples": [{"configuration": {"terminal_quota": 8}}]},

@@ -241,7 +241,10 @@ def router(  # noqa: PLR0915
         tags=["provisioning"],
         status_code=status.HTTP_201_CREATED,
         summary="Create the instance (irreversible); idempotent under Idempotency-Key",
-        responses={409: {"description": "Not provisioned, or generated with another key"}},
+        responses={
+            409: {"description": "Not provisioned, or generated with another key"},
+            422: {"description": "Invalid request, or the Idempotency-Key was used for another request"},
+        },
     )
     async def generate(
         instance_id: str,

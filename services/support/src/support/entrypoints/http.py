@@ -161,6 +161,7 @@ def router(service: SupportService, idempotency: IdempotencyKeys) -> APIRouter:
         "/threads/{thread_id}/messages",
         status_code=status.HTTP_201_CREATED,
         summary="Post a message for the caller's side; retries with the same Idempotency-Key post it once",
+        responses={422: {"description": "Invalid message, or the Idempotency-Key was used for another request"}},
     )
     async def post_message(
         thread_id: str,

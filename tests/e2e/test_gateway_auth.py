@@ -169,6 +169,36 @@ async def test_profile_update_and_password_change(stack: Stack, unique: Callable
         assert new_login.status_code == 200
 
 
+async def test_profile_patch_is_a_merge_patch(stack: Stack, unique: Callable[[str], str]) -> None:
+    email = await add_user(stack, unique("usr"), "partner", (unique("ptn"),))
+    async with stack.client(await stack.token(email)) as client:
+        start = await client.patch("/api/v1/profile", json={"name": "Ana Ruiz", "phone": "+34 600 000 000"})
+        assert start.status_code == 200, start.text
+        language = (await client.patch("/api/v1/profile", json={"language": "en"})).json()
+        assert (language["name"], language["phone"], language["language"]) == ("Ana Ruiz", "+34 600 000 000", "en")
+        merge = await client.patch(
+            "/api/v1/profile",
+            content=json.dumps({"name": "Ana María Ruiz"}),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert merge.status_code == 200, merge.text
+        assert (merge.json()["name"], merge.json()["phone"]) == ("Ana María Ruiz", "+34 600 000 000")
+        for required in ("name", "language"):
+            refused = await client.patch("/api/v1/profile", json={required: None, "phone": "+34 700"})
+            assert refused.status_code == 422, refused.text
+            assert [(e["field"], e["message"]) for e in refused.json()["errors"]] == [
+                (required, f"must not be null: {required} is required")
+            ]
+        unchanged = (await client.get("/api/v1/profile")).json()
+        assert (unchanged["name"], unchanged["phone"], unchanged["language"]) == (
+            "Ana María Ruiz",
+            "+34 600 000 000",
+            "en",
+        )
+        cleared = (await client.patch("/api/v1/profile", json={"phone": None})).json()
+        assert (cleared["name"], cleared["phone"], cleared["language"]) == ("Ana María Ruiz", None, "en")
+
+
 async def test_partner_tokens_on_staff_routes_get_403_and_staff_reads_the_audit(
     stack: Stack, unique: Callable[[str], str]
 ) -> None:

@@ -238,3 +238,24 @@ async def test_editing_the_configuration_shows_errors_next_to_the_field(web: Sta
         await expect(page.get_by_text("Contactos, Pedidos, Visitas")).to_be_visible()
         help_page = await page.context.request.get("/help/instances.es.html")
         assert help_page.ok and "Nueva instancia" in await help_page.text()
+
+
+async def test_the_edit_form_sends_only_what_was_changed(web: Stack, browser: Browser) -> None:
+    """A change made elsewhere while the form is open (another user, another tab) stays: the form's
+    PATCH carries the fields edited in it, not the whole configuration as it was when opened."""
+    email, token = await partner_user(web)
+    instance_id = await provisioned(web, token, "Comerciales este", generate=True)
+    async with new_page(browser, web.url) as page:
+        await login(page, email, PASSWORD)
+        await page.goto(f"/instances/{instance_id}/edit")
+        quota = page.get_by_label("Usuarios contratados")
+        await expect(quota).to_have_value("5")
+        async with web.client(token) as api:
+            elsewhere = await api.patch(f"/api/v1/instances/{instance_id}", json={"configuration": {"currency": "USD"}})
+            assert elsewhere.status_code == 200, elsewhere.text
+        await quota.fill("8")
+        await page.get_by_role("button", name="Guardar").click()
+        await expect(page.get_by_text("Licencias: 0 de 8")).to_be_visible()
+    async with web.client(token) as api:
+        configuration = (await api.get(f"/api/v1/instances/{instance_id}")).json()["configuration"]
+    assert (configuration["seat_quota"], configuration["currency"]) == (8, "USD")

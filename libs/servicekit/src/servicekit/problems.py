@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -99,6 +100,13 @@ def _field_of(error: dict[str, Any]) -> str:
     if error.get("type") == "json_invalid":  # its location holds the offset of the decoding error, not a field
         return "(body)"
     return _field_path(error.get("loc", ()))
+
+
+def invalid_body(exc: ValidationError) -> Problem:
+    """A 422 naming each field, for a body validated in the route (e.g. a PATCH once merged)."""
+    errors = [{"field": _field_of(dict(err)), "message": err["msg"], "in": "body"} for err in exc.errors()]
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return Problem(422, "validation", f"Invalid value for: {fields}.", errors=errors)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -66,6 +66,31 @@ def test_merged_paths_are_the_gateways_plus_each_services_own_resources_under_ap
     }
 
 
+def test_a_discriminators_mapping_is_renamed_with_the_schemas_it_names() -> None:
+    union = {
+        "oneOf": [ref("Wds"), ref("Mcrm")],
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {"WDS": "#/components/schemas/Wds", "MCRM": "#/components/schemas/Mcrm"},
+        },
+    }
+    service = {
+        "paths": {"/v1/instances/{instance_id}": {"get": answer(union)}},
+        "components": {"schemas": {"Wds": {"type": "object"}, "Mcrm": {"type": "object"}}},
+    }
+    document = merge_openapi(OWN, {"instances": service})
+
+    schema = document["paths"]["/api/v1/instances/{instance_id}"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]
+    assert schema["discriminator"]["mapping"] == {
+        "WDS": "#/components/schemas/instances__Wds",
+        "MCRM": "#/components/schemas/instances__Mcrm",
+    }
+    assert schema["discriminator"]["propertyName"] == "type"
+    assert {"instances__Wds", "instances__Mcrm"} <= set(document["components"]["schemas"])
+
+
 def test_a_service_cannot_publish_a_resource_another_service_owns() -> None:
     only_instances = merge_openapi(OWN, {"instances": INSTANCES})
 

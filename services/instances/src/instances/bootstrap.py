@@ -21,6 +21,8 @@ from instances.entrypoints.http import install_error_handlers, router
 from instances.service_layer.commands import InstanceCommands, ServiceParties
 from instances.service_layer.ports import Clock
 from servicekit import openapi
+from servicekit.idempotency import COLLECTION as IDEMPOTENCY_KEYS
+from servicekit.idempotency import IdempotencyKeys
 from servicekit.mongo import Document, DocumentLocks
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
@@ -59,7 +61,8 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     runtime.indexes.extend(INDEXES)
     relay = runtime.use_outbox(AGGREGATES)
     commands = build_commands(settings, runtime.db, locks=runtime.locks, on_write=relay.notify)
-    app = runtime.create_app(title="partnerapp instances", routers=[router(commands, ContractRenderer())])
+    keys = IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS])
+    app = runtime.create_app(title="partnerapp instances", routers=[router(commands, ContractRenderer(), keys)])
     install_error_handlers(app)
     # What the domain refuses with 409 (illegal transitions, quota, PIN in use, a write that kept
     # losing its race), beyond what the routes' declarations show; a draft's company must be the partner's.

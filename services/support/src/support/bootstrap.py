@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from servicekit.idempotency import COLLECTION as IDEMPOTENCY_KEYS
+from servicekit.idempotency import IdempotencyKeys
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 from support.adapters.mongo import AGGREGATES, INDEXES, MongoMessageRepository, MongoThreadRepository
@@ -25,6 +27,7 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
         messages=MongoMessageRepository(runtime.db, relay.notify),
     )
     consumers.register(runtime.consumer, service)
-    app = runtime.create_app(title="partnerapp support", routers=[router(service)])
+    keys = IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS])
+    app = runtime.create_app(title="partnerapp support", routers=[router(service, keys)])
     install_error_handlers(app)
     return app

@@ -6,7 +6,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { api } from "../../api/client";
 import { useAsync } from "../../components/hooks";
 import { ErrorState, Loading } from "../../components/states";
-import { fieldError, isLive, type Configuration, type Instance } from "./api";
+import { fieldError, isLive, mergePatch, type Configuration, type Instance } from "./api";
 import { ConfigurationForm, configurationFields } from "./ConfigurationForm";
 import { ProblemAlert } from "./parts";
 
@@ -35,7 +35,12 @@ export function EditInstance() {
     setBusy(true);
     setError(null);
     try {
-      await api<Instance>(`/instances/${instanceId}`, { method: "PATCH", body: { name: name.trim(), configuration } });
+      // Only what was changed: a field the form did not touch keeps its stored value.
+      const body = mergePatch(
+        { name: instance.name, configuration: instance.configuration },
+        { name: name.trim(), configuration },
+      );
+      await api<Instance>(`/instances/${instanceId}`, { method: "PATCH", body });
       navigate(`/instances/${instanceId}`);
     } catch (failure) {
       setError(failure);

@@ -10,6 +10,25 @@ export type Stage = "draft" | "provisioned" | "generated" | "cancelled";
 
 export type Configuration = Record<string, unknown>;
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** The JSON Merge Patch (RFC 7396) from `before` to `after`: only what changed (objects field by
+ * field), a member left out of `after` as null. A PATCH then says what the user changed, nothing more. */
+export function mergePatch(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(after)) {
+    if (value === undefined) continue;
+    const old = before[key];
+    if (isObject(value) && isObject(old)) {
+      const nested = mergePatch(old, value);
+      if (Object.keys(nested).length > 0) patch[key] = nested;
+    } else if (JSON.stringify(value) !== JSON.stringify(old)) patch[key] = value;
+  }
+  for (const key of Object.keys(before)) if (after[key] === undefined) patch[key] = null;
+  return patch;
+}
+
 export interface LicenseSummary {
   quota: number;
   in_use: number;

@@ -85,7 +85,7 @@ function PersonalData({ user }: { user: User }) {
     setBusy(true);
     setErrors({});
     try {
-      const updated = await api<User>("/profile", { method: "PATCH", body: { name: name.trim(), phone: phone.trim() } });
+      const updated = await api<User>("/profile", { method: "PATCH", body: { name: name.trim(), phone: phone.trim() || null } });
       setUser(updated);
       setName(updated.name);
       setPhone(updated.phone ?? "");

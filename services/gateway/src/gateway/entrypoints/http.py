@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from gateway.domain.model import AccountLocked, AuthError, Language, PartnerNotAllowed, User, WeakPassword
 from gateway.domain.rate_limit import RateLimiter
@@ -19,7 +20,7 @@ from gateway.service_layer.accounts import Accounts, Tokens
 from gateway.service_layer.notifications import NotificationHub
 from gateway.service_layer.ports import AuditLog, AuditQuery, PartnerDirectory
 from gateway.service_layer.views import BackendRefused, BackendUnavailable, Views
-from servicekit import openapi
+from servicekit import merge_patch, openapi
 from servicekit.auth import TokenVerifier
 from servicekit.i18n import negotiate
 from servicekit.principal import Principal
@@ -161,13 +162,36 @@ class TokensOut(BaseModel):
         )
 
 
+# A merge patch's required field not sent (never None once sent: an explicit null is a 422 naming it).
+NOT_SENT: Any = None
+
+
 class ProfileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Ana Ruiz", "language": "en"}]})
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "description": (
+                "JSON Merge Patch (RFC 7396), as `application/merge-patch+json` or `application/json`: a field "
+                "not sent keeps its value; `phone: null` (or an empty phone) clears it; `name` and `language` "
+                "are required, so `null` for them is a 422 and nothing changes."
+            ),
+            "examples": [{"name": "Ana Ruiz", "language": "en"}],
+        },
+    )
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
+        default=NOT_SENT
+    )
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32, pattern=r"^[0-9+() .-]*$")] | None = (
         None
     )
-    language: Language | None = None
+    language: Language = Field(default=NOT_SENT)
+
+    @field_validator("name", "language", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            raise PydanticCustomError("not_null", "must not be null: {field} is required", {"field": info.field_name})
+        return value
 
 
 class PasswordIn(BaseModel):
@@ -284,10 +308,20 @@ def router(
     async def profile(caller: CurrentCaller) -> UserOut:
         return UserOut.of(await accounts.profile(caller.principal.user_id))
 
-    @api.patch("/profile", tags=["profile"], summary="Change name, phone or language")
+    @api.patch(
+        "/profile",
+        tags=["profile"],
+        summary="Change name, phone or language (JSON Merge Patch)",
+        openapi_extra=merge_patch.openapi_extra("ProfileIn"),
+    )
     async def update_profile(body: ProfileIn, caller: CurrentCaller) -> UserOut:
+        sent = body.model_fields_set
+        phone = body.phone if body.phone is not None else ("" if "phone" in sent else None)  # null clears, as "" does
         user = await accounts.update_profile(
-            caller.principal.user_id, name=body.name, phone=body.phone, language=body.language
+            caller.principal.user_id,
+            name=body.name if "name" in sent else None,
+            phone=phone,
+            language=body.language if "language" in sent else None,
         )
         return UserOut.of(user)
 

@@ -174,6 +174,8 @@ class WtaConfiguration(_Config):
 
 
 Configuration = WdsConfiguration | McrmConfiguration | S360Configuration | WtaConfiguration
+# The wire form: one of the four, told apart by `type` (the instance's type).
+TypedConfiguration = Annotated[Configuration, Field(discriminator="type")]
 
 MODELS: dict[InstanceType, type[Configuration]] = {
     InstanceType.WDS: WdsConfiguration,

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import ValidationError
 
 from contracts.events.common import InstanceType
 from contracts.ingest_keys import InvalidIngestKey
-from instances.domain.company import Address
+from instances.domain.company import Address, Company
 from instances.domain.configuration import InvalidConfiguration
 from instances.domain.errors import DomainError
 from instances.domain.model import InstanceStatus, LicenseStatus, NewLicense, Stage
@@ -39,9 +40,11 @@ from instances.entrypoints.schemas import (
 )
 from instances.service_layer.commands import CompanyData, InstanceCommands
 from instances.service_layer.ports import COMPANY_SORTS, INSTANCE_SORTS, CompanyQuery, ContractDocuments, InstanceQuery
+from servicekit import merge_patch
 from servicekit.auth import CurrentPrincipal
+from servicekit.idempotency import KEY_PATTERN, IdempotencyKeys, fingerprint
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Sort
-from servicekit.problems import Problem, problem_response
+from servicekit.problems import Problem, invalid_body, problem_response
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
 Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]
@@ -52,8 +55,11 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         min_length=8,
         max_length=128,
-        pattern=r"^[A-Za-z0-9_.:-]+$",
-        description="Same key, same instance: a retried generate never creates a second one.",
+        pattern=KEY_PATTERN,
+        description=(
+            "Same key, same instance: a retried generate never creates a second one. "
+            "A key already used for another request is a 422."
+        ),
     ),
 ]
 
@@ -90,7 +96,21 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def router(commands: InstanceCommands, documents: ContractDocuments) -> APIRouter:  # noqa: PLR0915
+def _company_fields(company: Company) -> dict[str, Any]:
+    """The company as a full `CompanyIn` body: what a merge patch applies to."""
+    return {
+        "name": company.name,
+        "tax_id": company.tax_id,
+        "address": vars(company.address),
+        "contact_person": company.contact_person,
+        "email": company.email,
+        "phone": company.phone,
+    }
+
+
+def router(  # noqa: PLR0915
+    commands: InstanceCommands, documents: ContractDocuments, idempotency: IdempotencyKeys
+) -> APIRouter:
     api = APIRouter(prefix="/v1")
 
     # ------------------------------------------------------------------ companies
@@ -127,11 +147,23 @@ def router(commands: InstanceCommands, documents: ContractDocuments) -> APIRoute
     async def get_company(company_id: str, principal: CurrentPrincipal) -> CompanyOut:
         return CompanyOut.of(await commands.company(principal, company_id))
 
-    @api.patch("/companies/{company_id}", tags=["companies"], summary="Change a company's data")
+    @api.patch(
+        "/companies/{company_id}",
+        tags=["companies"],
+        summary="Change a company's data (JSON Merge Patch)",
+        openapi_extra=merge_patch.openapi_extra("CompanyPatch"),
+    )
     async def update_company(company_id: str, body: CompanyPatch, principal: CurrentPrincipal) -> CompanyOut:
-        changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
-        if body.address is not None:  # the whole address, its defaults included (`exclude_unset` drops them)
-            changes["address"] = Address(**body.address.model_dump())
+        sent: dict[str, Any] = body.model_dump(mode="json", exclude_unset=True)
+        current = await commands.company(principal, company_id)
+        try:
+            merged = CompanyIn.model_validate(merge_patch.merge_patch(_company_fields(current), sent))
+        except ValidationError as exc:
+            raise invalid_body(exc) from exc
+        # Only the fields sent: a concurrent change of another field is not overwritten.
+        changes: dict[str, Any] = {name: getattr(merged, name) for name in sent}
+        if "address" in changes:
+            changes["address"] = Address(**merged.address.model_dump())
         if "email" in changes:
             changes["email"] = str(changes["email"])
         return CompanyOut.of(await commands.update_company(principal, company_id, changes))
@@ -174,10 +206,20 @@ def router(commands: InstanceCommands, documents: ContractDocuments) -> APIRoute
     async def get_provisioning(instance_id: str, principal: CurrentPrincipal) -> InstanceOut:
         return InstanceOut.of(await commands.instance(principal, instance_id), _today())
 
-    @api.patch("/provisionings/{instance_id}", tags=["provisioning"], summary="Change a draft")
+    @api.patch(
+        "/provisionings/{instance_id}",
+        tags=["provisioning"],
+        summary="Change a draft (JSON Merge Patch)",
+        openapi_extra=merge_patch.openapi_extra("DraftPatch"),
+    )
     async def update_draft(instance_id: str, body: DraftPatch, principal: CurrentPrincipal) -> InstanceOut:
+        sent = body.model_dump(exclude_unset=True)
         instance = await commands.update_draft(
-            principal, instance_id, name=body.name, configuration=body.configuration, term_months=body.term_months
+            principal,
+            instance_id,
+            name=sent.get("name"),
+            configuration=sent.get("configuration"),
+            term_months=sent.get("term_months"),
         )
         return InstanceOut.of(instance, _today())
 
@@ -199,12 +241,20 @@ def router(commands: InstanceCommands, documents: ContractDocuments) -> APIRoute
         tags=["provisioning"],
         status_code=status.HTTP_201_CREATED,
         summary="Create the instance (irreversible); idempotent under Idempotency-Key",
-        responses={409: {"description": "Not provisioned, or generated with another key"}},
+        responses={
+            409: {"description": "Not provisioned, or generated with another key"},
+            422: {"description": "Invalid request, or the Idempotency-Key was used for another request"},
+        },
     )
     async def generate(
-        instance_id: str, principal: CurrentPrincipal, idempotency_key: IdempotencyKey, response: Response
+        instance_id: str,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKey,
+        request: Request,
+        response: Response,
     ) -> InstanceOut:
-        instance = await commands.generate(principal, instance_id, idempotency_key)
+        async with idempotency.request(principal, idempotency_key, fingerprint("POST", request.url.path)):
+            instance = await commands.generate(principal, instance_id, idempotency_key)
         response.headers["Location"] = f"/v1/instances/{instance.id}"
         return InstanceOut.of(instance, _today())
 
@@ -279,10 +329,16 @@ def router(commands: InstanceCommands, documents: ContractDocuments) -> APIRoute
             raise Problem(404, "not-found", f"No instance {instance_id}.")
         return InstanceOut.of(instance, _today())
 
-    @api.patch("/instances/{instance_id}", tags=["instances"], summary="Edit an instance's data and configuration")
+    @api.patch(
+        "/instances/{instance_id}",
+        tags=["instances"],
+        summary="Edit an instance's data and configuration (JSON Merge Patch)",
+        openapi_extra=merge_patch.openapi_extra("InstancePatch"),
+    )
     async def edit_instance(instance_id: str, body: InstancePatch, principal: CurrentPrincipal) -> InstanceOut:
+        sent = body.model_dump(exclude_unset=True)
         instance = await commands.edit_instance(
-            principal, instance_id, name=body.name, configuration=body.configuration
+            principal, instance_id, name=sent.get("name"), configuration=sent.get("configuration")
         )
         return InstanceOut.of(instance, _today())
 
@@ -419,7 +475,7 @@ def router(commands: InstanceCommands, documents: ContractDocuments) -> APIRoute
             status=state.value if state else None,
             serial=view.serial,
             session_epoch=view.session_epoch,
-            configuration=instance.configuration.model_dump(mode="json"),
+            configuration=instance.configuration,
         )
 
     return api

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from contracts.events.common import InstanceType
 from contracts.serials import SERIAL_PATTERN, canonical_serial
 from instances.domain.company import Company
+from instances.domain.configuration import (
+    McrmConfiguration,
+    S360Configuration,
+    TypedConfiguration,
+    WdsConfiguration,
+    WorkCalendar,
+    WtaConfiguration,
+)
 from instances.domain.model import Contract, Instance, License, LicenseStatus
 
 # Names are one line of printable text; reasons may have line breaks and tabs. No other control
@@ -33,6 +55,77 @@ TaxId = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, p
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+MERGE_PATCH = (
+    "JSON Merge Patch (RFC 7396), as `application/merge-patch+json` or `application/json`: a field not "
+    "sent keeps its value, objects merge field by field, `null` clears an optional field (a field with a "
+    "default takes the default again; `null` on a required field is a 422). The merged result is "
+    "validated as a whole: if it is invalid, the answer is a 422 naming the field and nothing changes."
+)
+
+
+def _required(field: str) -> PydanticCustomError:
+    return PydanticCustomError("not_null", "must not be null: {field} is required", {"field": field})
+
+
+class _Patch(_In):
+    """A merge patch body: `null` is accepted only on the fields that may be empty."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        if value is None and type(None) not in get_args(cls.model_fields[name].annotation):
+            raise _required(name)
+        return value
+
+
+# The default of a merge patch's required field: it means "not sent" (the stored value stays); typed
+# Any because the field itself never accepts None (an explicit null is a 422 naming it).
+NOT_SENT: Any = None
+
+
+def _patch_model(model: type[BaseModel], nested: dict[Any, type[BaseModel]] | None = None) -> type[BaseModel]:
+    """The merge-patch form of a configuration model, for the OpenAPI document: the same fields and
+    constraints, none required, each nullable (`null`: back to its default)."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        patched: FieldInfo = copy.copy(info)
+        patched.default, patched.default_factory = None, None
+        if name == "type":
+            patched.description = "The instance's type, if sent"
+        annotation: Any = (nested or {}).get(info.annotation, info.annotation)
+        fields[name] = (annotation | None, patched)
+    return create_model(f"{model.__name__}Patch", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+_CALENDAR_PATCH = _patch_model(WorkCalendar)
+WdsConfigurationPatch = _patch_model(WdsConfiguration, {WorkCalendar: _CALENDAR_PATCH})
+McrmConfigurationPatch = _patch_model(McrmConfiguration)
+S360ConfigurationPatch = _patch_model(S360Configuration)
+WtaConfigurationPatch = _patch_model(WtaConfiguration)
+_PATCH_SHAPES: Any = WdsConfigurationPatch | McrmConfigurationPatch | S360ConfigurationPatch | WtaConfigurationPatch
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    # Validated per type once merged with the stored configuration (the body alone cannot say which type).
+    if value is None:
+        raise _required("configuration")
+    if not isinstance(value, dict):
+        raise PydanticCustomError("object_type", "must be an object")
+    return value
+
+
+def _json_object_or_null(value: Any) -> dict[str, Any] | None:
+    return None if value is None else _json_object(value)
+
+
+# Documented as the union of the four types' shapes; validated by the instance type's model.
+ConfigurationIn = Annotated[
+    dict[str, Any] | None, PlainValidator(_json_object_or_null, json_schema_input_type=TypedConfiguration | None)
+]
+ConfigurationPatch = Annotated[dict[str, Any], PlainValidator(_json_object, json_schema_input_type=_PATCH_SHAPES)]
 
 
 class AddressIn(_In):
@@ -74,13 +167,28 @@ class CompanyIn(_In):
     )
 
 
-class CompanyPatch(_In):
-    name: Text | None = None
-    tax_id: TaxId | None = None
-    address: AddressIn | None = None
-    contact_person: Text | None = None
-    email: EmailStr | None = None
-    phone: Phone | None = None
+class AddressPatch(_Patch):
+    street: Text = Field(default=NOT_SENT)
+    city: Text = Field(default=NOT_SENT)
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9 -]{3,10}$")] = Field(
+        default=NOT_SENT
+    )
+    province: Text = Field(default=NOT_SENT)
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = Field(
+        default=None, description="`null`: back to ES"
+    )
+
+
+class CompanyPatch(_Patch):
+    # Every field is required in a company: sent, it must not be null.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"description": MERGE_PATCH})
+
+    name: Text = Field(default=NOT_SENT)
+    tax_id: TaxId = Field(default=NOT_SENT)
+    address: AddressPatch = Field(default=NOT_SENT)
+    contact_person: Text = Field(default=NOT_SENT)
+    email: EmailStr = Field(default=NOT_SENT)
+    phone: Phone = Field(default=NOT_SENT)
 
 
 class CompanyOut(BaseModel):
@@ -114,8 +222,9 @@ class DraftIn(_In):
     type: InstanceType
     name: Text
     term_months: int = Field(default=12, ge=1, le=120)
-    configuration: dict[str, Any] | None = Field(
-        default=None, description="Type-specific configuration; missing fields take the type's defaults."
+    configuration: ConfigurationIn = Field(
+        default=None,
+        description="The configuration of `type` (whose `type` may be left out); missing fields take its defaults.",
     )
 
     model_config = ConfigDict(
@@ -134,15 +243,25 @@ class DraftIn(_In):
     )
 
 
-class DraftPatch(_In):
-    name: Text | None = None
-    term_months: int | None = Field(default=None, ge=1, le=120)
-    configuration: dict[str, Any] | None = None
+class DraftPatch(_Patch):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"description": MERGE_PATCH, "examples": [{"configuration": {"terminal_quota": 8}}]},
+    )
+
+    name: Text = Field(default=NOT_SENT)
+    term_months: int = Field(default=NOT_SENT, ge=1, le=120)
+    configuration: ConfigurationPatch = Field(default=NOT_SENT, description="Merged into the draft's configuration")
 
 
-class InstancePatch(_In):
-    name: Text | None = None
-    configuration: dict[str, Any] | None = None
+class InstancePatch(_Patch):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"description": MERGE_PATCH, "examples": [{"configuration": {"terminal_quota": 8}}]},
+    )
+
+    name: Text = Field(default=NOT_SENT)
+    configuration: ConfigurationPatch = Field(default=NOT_SENT, description="Merged into the instance's configuration")
 
 
 class ExtendIn(_In):
@@ -224,7 +343,7 @@ class InstanceOut(BaseModel):
         description="active, cancellation_requested, cancelled or expired; None before generation"
     )
     profile: str | None
-    configuration: dict[str, Any]
+    configuration: TypedConfiguration
     term_months: int
     contract_number: str | None
     activation_date: date | None
@@ -251,7 +370,7 @@ class InstanceOut(BaseModel):
             stage=instance.stage.value,
             status=status.value if status else None,
             profile=str(config.profile) if hasattr(config, "profile") else None,
-            configuration=config.model_dump(mode="json"),
+            configuration=config,
             term_months=instance.term_months,
             contract_number=instance.contract.number if instance.contract else None,
             activation_date=instance.activation_date,
@@ -345,7 +464,7 @@ class DeviceConfigurationOut(BaseModel):
     status: str | None
     serial: str
     session_epoch: int = Field(description="Higher than the epoch of the terminal's login: log in again.")
-    configuration: dict[str, Any]
+    configuration: TypedConfiguration
 
 
 class PageOut(BaseModel, Generic[T]):

@@ -21,7 +21,7 @@ from contracts.events.common import Actor, InstanceType
 from contracts.events.companies import CompanyCreated, CompanyUpdated
 from contracts.ingest_keys import InvalidIngestKey
 from instances.domain.company import Address, Company
-from instances.domain.configuration import Configuration, parse_configuration
+from instances.domain.configuration import Configuration, configuration_document, parse_configuration
 from instances.domain.errors import Conflict, NotFound
 from instances.domain.model import Change, Instance, NewLicense, Party
 from instances.service_layer.ports import (
@@ -35,6 +35,7 @@ from instances.service_layer.ports import (
     Pending,
 )
 from servicekit.audit import AuditEntry
+from servicekit.merge_patch import merge_patch
 from servicekit.pagination import Page
 from servicekit.principal import Principal
 
@@ -188,8 +189,10 @@ class InstanceCommands:
         configuration: dict[str, Any] | None,
         term_months: int | None,
     ) -> Instance:
+        """Change a draft; `configuration` is a merge patch (RFC 7396) of the stored configuration."""
+
         def act(instance: Instance) -> list[Change]:
-            parsed = parse_configuration(instance.type, configuration) if configuration is not None else None
+            parsed = _patched(instance, configuration)
             return [
                 instance.update_draft(name=name, configuration=parsed, term_months=term_months, now=self.clock.now())
             ]
@@ -255,10 +258,10 @@ class InstanceCommands:
     async def edit_instance(
         self, principal: Principal, instance_id: str, *, name: str | None, configuration: dict[str, Any] | None
     ) -> Instance:
+        """Edit an instance; `configuration` is a merge patch (RFC 7396) of the stored configuration."""
+
         def act(instance: Instance) -> list[Change]:
-            parsed: Configuration | None = (
-                parse_configuration(instance.type, configuration) if configuration is not None else None
-            )
+            parsed = _patched(instance, configuration)
             change = instance.edit(name=name, configuration=parsed, actor=actor_of(principal), now=self.clock.now())
             return [change] if change else []
 
@@ -404,6 +407,14 @@ class InstanceCommands:
             if change.event is not None:
                 pending.append(envelope_for(change.event, source=SOURCE, correlation_id=correlation))
         return pending
+
+
+def _patched(instance: Instance, patch: dict[str, Any] | None) -> Configuration | None:
+    """The stored configuration with `patch` merged in, validated whole by the instance type's model
+    (applied to the configuration read in this attempt, so a concurrent change of another field stays)."""
+    if patch is None:
+        return None
+    return parse_configuration(instance.type, merge_patch(configuration_document(instance.configuration), patch))
 
 
 def actor_of(principal: Principal) -> Actor:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from servicekit.auth import CurrentPrincipal
 from servicekit.i18n import Language, ReaderLanguage
+from servicekit.idempotency import KEY_PATTERN, IdempotencyKeyReused, IdempotencyKeys, fingerprint
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from servicekit.principal import Principal
 from servicekit.problems import problem_response
@@ -149,7 +150,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def router(service: SupportService) -> APIRouter:
+def router(service: SupportService, idempotency: IdempotencyKeys) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["support"])
 
     def viewer(principal: Principal) -> Side:
@@ -190,17 +191,31 @@ def router(service: SupportService) -> APIRouter:
         "/threads/{thread_id}/messages",
         status_code=status.HTTP_201_CREATED,
         summary="Post a message for the caller's side; retries with the same Idempotency-Key post it once",
+        responses={422: {"description": "Invalid message, or the Idempotency-Key was used for another request"}},
     )
     async def post_message(
         thread_id: str,
         body: MessageIn,
         principal: CurrentPrincipal,
         language: ReaderLanguage,
+        request: Request,
         idempotency_key: Annotated[
-            str | None, Header(alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=8,
+                max_length=128,
+                pattern=KEY_PATTERN,
+                description="A retry with the same key and text posts once; the key with another text is a 422.",
+            ),
         ] = None,
     ) -> MessageOut:
-        message = await service.post(principal, thread_id, body.body, idempotency_key=idempotency_key)
+        # The validated body (text trimmed): a retry differing only in surrounding spaces is the same request.
+        request_print = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+        async with idempotency.request(principal, idempotency_key, request_print):
+            message = await service.post(principal, thread_id, body.body, idempotency_key=idempotency_key)
+            if message.body != body.body:  # the key's message, stored before its key record was lost
+                raise IdempotencyKeyReused
         return MessageOut.of(message, viewer(principal), language)
 
     @api.post("/threads/{thread_id}/read", summary="Mark every message of the thread read for the caller's side")

@@ -85,7 +85,9 @@ class Accepted(BaseModel):
 
 class RecordOut(BaseModel):
     id: str = Field(description="Opaque; names the record's bucket")
-    event_id: str = Field(description="The id the terminal gave the event (unique to its instance only)")
+    event_id: str = Field(
+        description="Telemetry: the id the terminal gave the event (unique within its instance); else the event's id"
+    )
     kind: RecordKind
     serial: str
     pin: str | None

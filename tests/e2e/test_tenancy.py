@@ -175,3 +175,79 @@ async def test_another_partner_using_our_serial_changes_and_sees_nothing_of_ours
 
     after = await view(stack, ours, canonical)
     assert after == before, "our terminal, its license, the list and the timeline are as they were"
+
+
+async def instance_with_key(stack: Stack, token: str) -> tuple[str, str]:
+    """Another instance of the token's partner (no licenses) and its ingest key."""
+    async with stack.client(token) as api:
+        company = await api.post("/api/v1/companies", json={**COMPANY, "tax_id": f"B{uuid.uuid4().int % 10**8:08d}"})
+        assert company.status_code == 201, company.text
+        draft = await api.post(
+            "/api/v1/provisionings", json={"company_id": company.json()["id"], "type": "WDS", "name": "Taller 2"}
+        )
+        assert draft.status_code == 201, draft.text
+        instance_id = draft.json()["id"]
+        assert (await api.post(f"/api/v1/provisionings/{instance_id}/provision")).status_code == 200
+        generated = await api.post(
+            f"/api/v1/provisionings/{instance_id}/generate", headers={"Idempotency-Key": unique("key")}
+        )
+        assert generated.status_code in (200, 201), generated.text
+        key = await api.post(f"/api/v1/instances/{instance_id}/ingest-key")
+        assert key.status_code in (200, 201), key.text
+    return instance_id, key.json()["ingest_key"]
+
+
+async def post_events(stack: Stack, ingest_key: str, events: list[dict[str, Any]]) -> None:
+    async with stack.client() as terminal:
+
+        async def admitted() -> bool:  # the key reaches the activity service through Kafka
+            sent = await terminal.post(
+                "/api/v1/ingest/events", json={"events": events}, headers={"X-Ingest-Key": ingest_key}
+            )
+            return sent.status_code == 202
+
+        await eventually(admitted)
+
+
+async def test_the_same_terminal_event_id_from_another_partner_or_instance_is_kept_and_counted(stack: Stack) -> None:
+    """Terminals make their own event ids: partners' and instances' events with the same id, serial
+    and time are each stored, shown and counted; a retried batch is stored and counted once."""
+    serial = unique("SE").upper()
+    ours = await partner_with_terminal(stack, serial)
+    second_instance, second_key = await instance_with_key(stack, ours.token)
+    theirs = await partner_with_terminal(stack, None)
+    now = datetime.now(UTC)
+    event = {"event_id": str(uuid.uuid4()), "serial": serial, "pin": "4821", "action": "clock_in",
+             "occurred_at": (now - timedelta(minutes=5)).isoformat()}  # fmt: skip
+    for key in (ours.ingest_key, theirs.ingest_key, second_key, ours.ingest_key):  # the last one: a retry
+        await post_events(stack, key, [event])
+    # Last on the serial's partition: once it is stored and counted, so is everything before it.
+    marker = {**event, "event_id": str(uuid.uuid4()), "action": "clock_out", "occurred_at": now.isoformat()}
+    await post_events(stack, ours.ingest_key, [marker])
+    period = {"from": (now - timedelta(minutes=5)).date().isoformat(), "to": now.date().isoformat()}
+
+    async def settled(partner: Partner, telemetry: int, operations: int) -> tuple[list[Any], dict[str, Any]] | None:
+        async with stack.client(partner.token) as api:
+            timeline = await api.get("/api/v1/activity/records", params={"serial": serial, "kind": "telemetry"})
+            rows = await api.get("/api/v1/reports/operations/rows", params=period)
+        assert timeline.status_code == rows.status_code == 200, (timeline.text, rows.text)
+        records, counted = timeline.json()["items"], {r["instance_id"]: r["by_action"] for r in rows.json()["items"]}
+        return (
+            (records, counted) if len(records) >= telemetry and sum(map(len, counted.values())) >= operations else None
+        )
+
+    our_records, our_counts = await eventually(lambda: settled(ours, 3, 3), timeout=60)
+    their_records, their_counts = await eventually(lambda: settled(theirs, 1, 1), timeout=60)
+
+    assert sorted((r["instance_id"], r["action"]) for r in our_records) == sorted(
+        [(ours.instance_id, "clock_in"), (second_instance, "clock_in"), (ours.instance_id, "clock_out")]
+    ), "the retry is stored once, the second instance's event as well"
+    assert [r for r in our_records if r["event_id"] == event["event_id"] and r["instance_id"] == ours.instance_id]
+    assert [(r["instance_id"], r["event_id"]) for r in their_records] == [(theirs.instance_id, event["event_id"])]
+    assert our_counts == {
+        ours.instance_id: {"clock_in": 1, "clock_out": 1}, second_instance: {"clock_in": 1},
+    }, "counted once per instance, the retry not again"  # fmt: skip
+    assert their_counts == {theirs.instance_id: {"clock_in": 1}}
+    async with stack.client(theirs.token) as api:
+        for record in our_records:
+            assert (await api.get(f"/api/v1/activity/records/{record['id']}")).status_code == 404

@@ -282,15 +282,16 @@ class Stored:
 
 
 async def count_stored(mongo_url: str, database: str, acked: set[str]) -> Stored:
-    """Telemetry lives in day/shard collections `records_YYYYMMDD_SS` with `_id` = event id."""
+    """Telemetry lives in day/shard collections `records_YYYYMMDD_SS`; each record keeps the
+    terminal's event id in `terminal_event_id` (`_id` derives from it and the instance)."""
     ids: Counter[str] = Counter()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, serverSelectionTimeoutMS=10_000)
     try:
         db = client[database]
         for name in await db.list_collection_names():
             if name.startswith("records_"):
-                async for document in db[name].find({}, {"_id": 1}):
-                    ids[str(document["_id"])] += 1
+                async for document in db[name].find({}, {"_id": 1, "terminal_event_id": 1}):
+                    ids[str(document.get("terminal_event_id") or document["_id"])] += 1
     finally:
         await client.close()
     return Stored(

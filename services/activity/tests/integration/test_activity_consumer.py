@@ -20,7 +20,7 @@ from activity.bootstrap import build_app
 from activity.config import Settings
 from activity.domain.model import day_of, shard_of
 from contracts import envelope_for
-from contracts.events.activity import TerminalActivity
+from contracts.events.activity import TerminalActivity, telemetry_event_id
 from contracts.events.common import Actor
 from contracts.events.instances import IngestKeyRotated, SessionCleared
 from contracts.events.licenses import LicenseRevoked
@@ -160,7 +160,9 @@ async def test_ingest_to_search_through_kafka_and_ferretdb(
     for event in events:
         occurred = datetime.fromisoformat(event["occurred_at"])
         name = collection_name(day_of(occurred), shard_of(event["serial"]))
-        stored += await mongo[database_name][name].count_documents({"_id": event["event_id"]})
+        stored += await mongo[database_name][name].count_documents(
+            {"_id": str(telemetry_event_id(instance_id, event["event_id"]))}
+        )
     assert stored == 5, "each event stored exactly once"
 
     async def duplicates_seen() -> bool:

@@ -335,3 +335,52 @@ async def test_license_events_arriving_in_any_order_leave_the_newest_binding(
 
     terminal = await get_json(client, f"/v1/activity/terminals/{serial}", token)
     assert terminal["license_id"] == second
+
+
+async def test_the_same_terminal_event_id_from_other_partners_and_instances_is_stored_for_each(
+    activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
+) -> None:
+    """Terminals make their own event ids: the same id, serial and time from another partner or
+    another instance is another event (acknowledged, so kept), while a retry is stored once."""
+    app, client = activity
+    first, first_key = await issue_key(app, kafka)
+    second, second_key = await issue_key(app, kafka)
+    theirs, their_key = await issue_key(app, kafka, partner=OTHER_PARTNER)
+    token, rival = token_for(PARTNER), token_for(OTHER_PARTNER)
+    serial = f"SE{uuid.uuid4().hex[:8]}".upper()
+    event = telemetry_event(serial, 5)
+
+    async def post(key: str) -> None:
+        sent = await client.post("/v1/ingest/events", json={"events": [event]}, headers={"X-Ingest-Key": key})
+        assert sent.status_code == 202, sent.text
+
+    await post(first_key)
+    await search_until(client, token, 1, serial=serial)  # stored before the others arrive
+    await post(their_key)
+    await post(second_key)
+    ours = await search_until(client, token, 2, serial=serial)
+    their_records = await search_until(client, rival, 1, serial=serial)
+
+    assert sorted(r["instance_id"] for r in ours) == sorted([first, second])
+    assert [r["instance_id"] for r in their_records] == [theirs]
+    assert {r["event_id"] for r in ours + their_records} == {event["event_id"]}, "the terminal's id is shown"
+    assert len({r["id"] for r in ours + their_records}) == 3
+    for record in ours:
+        assert (await get_json(client, f"/v1/activity/records/{record['id']}", token)) == record
+        assert (await client.get(f"/v1/activity/records/{record['id']}", headers=auth(rival))).status_code == 404
+    [their_record] = their_records
+    assert (await get_json(client, f"/v1/activity/records/{their_record['id']}", rival)) == their_record
+    assert (await client.get(f"/v1/activity/records/{their_record['id']}", headers=auth(token))).status_code == 404
+
+    # The first instance's terminal retries the batch: the same event, stored once.
+    duplicates = app.state.activity.stats.duplicates
+    await post(first_key)
+
+    async def retried() -> bool:
+        return bool(app.state.activity.stats.duplicates > duplicates)
+
+    await eventually(retried)
+    again = await get_json(client, "/v1/activity/records", token, serial=serial)
+    assert sorted(r["id"] for r in again["items"]) == sorted(r["id"] for r in ours)
+    assert [r for r in again["items"] if r["instance_id"] == first] == [r for r in ours if r["instance_id"] == first]
+    assert (await get_json(client, "/v1/activity/records", rival, serial=serial))["items"] == their_records

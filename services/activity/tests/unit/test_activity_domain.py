@@ -25,10 +25,16 @@ from activity.domain.model import (
     retention_cutoff,
     shard_of,
 )
-from activity.service_layer.handlers import ActivityService, InvalidIngestKey, RejectedEvents
+from activity.service_layer.handlers import (
+    ActivityService,
+    InvalidIngestKey,
+    RejectedEvents,
+    record_from_telemetry,
+)
 from activity.service_layer.ports import IngestKey, LicenseRef, RecordQuery, Released
 from contracts import EventEnvelope, envelope_for
-from contracts.events.activity import DeviceInfo, GeoPoint, TerminalActivity
+from contracts.codec import decode_envelope
+from contracts.events.activity import DeviceInfo, GeoPoint, TerminalActivity, telemetry_event_id
 from contracts.events.common import Actor
 from contracts.events.instances import SessionCleared
 from contracts.events.licenses import LicenseAdded, LicenseRevoked
@@ -446,7 +452,8 @@ async def test_ingest_publishes_envelopes_with_the_key_ids_and_the_client_event_
     assert await service.ingest(INGEST_KEY, batch, NOW) == 2
     assert len(publisher.published) == 1
     envelopes = publisher.published[0]
-    assert [e.id for e in envelopes] == [batch[0]["event_id"], batch[1]["event_id"]]
+    assert [e.data.terminal_event_id for e in envelopes] == [batch[0]["event_id"], batch[1]["event_id"]]
+    assert [e.id for e in envelopes] == [telemetry_event_id(INSTANCE, e["event_id"]) for e in batch]
     assert all(e.type == "terminal.activity" and e.source == "activity" for e in envelopes)
     first: TerminalActivity = envelopes[0].data
     assert (first.instance_id, first.partner_id) == (INSTANCE, PARTNER)
@@ -460,6 +467,34 @@ async def test_ingest_publishes_envelopes_with_the_key_ids_and_the_client_event_
     assert first.details == {"shift": "morning"}
     assert envelopes[1].data.serial == "SN-0002" and envelopes[1].data.pin is None
     assert service.stats.admitted == 2
+
+
+async def test_the_envelope_id_is_the_same_for_a_retry_and_another_for_any_other_instance(
+    service: ActivityService, publisher: FakePublisher
+) -> None:
+    """Terminals make their event ids: only (instance, terminal event id) is unique."""
+    other_key = f"pik_ins-other.{SECRET}"
+    await service.keys.put(IngestKey("ins-other", OTHER_PARTNER, sha256(other_key)))
+    event = ingest_event(10)
+    await service.ingest(INGEST_KEY, [event], NOW)
+    await service.ingest(INGEST_KEY, [dict(event)], NOW)  # the terminal retries the batch
+    await service.ingest(other_key, [dict(event)], NOW)
+    (mine,), (retry,), (theirs,) = publisher.published
+    assert mine.id == retry.id, "a retry is the same event"
+    assert theirs.id != mine.id, "another instance's event with the same terminal id is another event"
+    assert mine.data.terminal_event_id == theirs.data.terminal_event_id == event["event_id"]
+    records = [record_from_telemetry(e) for e in (mine, theirs)]
+    assert records[0].id != records[1].id and records[0].day == records[1].day
+    assert [r.shown_event_id for r in records] == [str(event["event_id"])] * 2
+
+
+async def test_an_older_envelope_without_the_terminal_event_id_shows_its_envelope_id() -> None:
+    data = TerminalActivity(
+        serial="SN-0001", instance_id=INSTANCE, partner_id=PARTNER, action="login", occurred_at=NOW, received_at=NOW
+    )
+    old = envelope_for(data, source="activity")
+    recorded = record_from_telemetry(decode_envelope(old.to_json_bytes()))
+    assert (recorded.event_id, recorded.shown_event_id) == (str(old.id), str(old.id))
 
 
 async def test_ingest_takes_instance_and_partner_from_the_key_even_if_the_body_names_others(

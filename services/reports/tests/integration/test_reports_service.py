@@ -388,3 +388,44 @@ async def test_a_rebuild_from_offset_zero_equals_the_live_read_model(
     ends = {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in committed.items()}
     assert ends == report.end_offsets
     assert TopicPartition(f"{prefix}terminal.activity", 0) in committed
+
+
+async def test_the_same_event_id_from_another_partner_or_instance_is_counted_for_each(
+    reports: Reports, kafka: KafkaProbe
+) -> None:
+    """Envelopes of older producers carry the terminal's own event id, which terminals of other
+    instances and partners may use too (same serial, hence partition, same day): each instance's
+    event counts, and only a re-send by the same instance is skipped."""
+    tag = uuid.uuid4().hex[:8]
+    ours, theirs = f"ptn-a-{tag}", f"ptn-b-{tag}"
+    first, second, their_instance, marker = (f"ins-{n}-{tag}" for n in ("1", "2", "b", "m"))
+    day = TODAY - timedelta(days=1)
+    moment = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+    serial, same = f"SER-{tag}".upper(), uuid.uuid4()
+
+    def telemetry(instance_id: str, partner_id: str, event_id: uuid.UUID) -> EventEnvelope[Any]:
+        data = TerminalActivity(serial=serial, instance_id=instance_id, partner_id=partner_id, action="login",
+                                occurred_at=moment, received_at=moment)  # fmt: skip
+        return envelope_for(data, source="activity", event_id=event_id)
+
+    for instance_id, partner_id, event_id in (
+        (first, ours, same), (their_instance, theirs, same), (second, ours, same), (first, ours, same),
+        (marker, ours, uuid.uuid4()),  # last on the partition: once it counts, all before it did
+    ):  # fmt: skip
+        await send(kafka, telemetry(instance_id, partner_id, event_id))
+
+    period = {"from": day.isoformat(), "to": day.isoformat()}
+    client, rival = reports.client(ours), reports.client(theirs)
+
+    async def rows_of(api: httpx.AsyncClient) -> dict[str, Any]:
+        rows = (await api.get("/v1/reports/operations/rows", params=period)).json()["items"]
+        return {r["instance_id"]: r["by_action"] for r in rows}
+
+    async def counted() -> bool:
+        return marker in await rows_of(client)
+
+    await eventually(counted, timeout=60)
+    assert await rows_of(client) == {first: {"login": 1}, second: {"login": 1}, marker: {"login": 1}}
+    assert await rows_of(rival) == {their_instance: {"login": 1}}
+    assert (await client.get("/v1/reports/operations", params=period)).json()["total"] == 3
+    assert (await rival.get("/v1/reports/operations", params=period)).json()["total"] == 1

@@ -159,6 +159,23 @@ def test_a_resent_event_with_a_new_offset_is_skipped_while_its_id_is_recent() ->
     assert later.counted == 3, "beyond the window an old id counts again (the documented limit)"
 
 
+def test_the_same_event_id_from_another_instance_or_partner_is_counted_not_taken_for_a_resend() -> None:
+    """Older envelopes carry the terminal's own event id, which other terminals may use too."""
+    bucket = ActivityBucket(date(2026, 3, 1), 0)
+    same = str(uuid.uuid4())
+    ops = [
+        Operation(same, 0, 0, date(2026, 3, 1), "ins-a", "ptn-a", "login"),
+        Operation(same, 0, 1, date(2026, 3, 1), "ins-b", "ptn-b", "login"),
+        Operation(same, 0, 2, date(2026, 3, 1), "ins-a2", "ptn-a", "login"),
+        Operation(same.upper(), 0, 3, date(2026, 3, 1), "ins-a", "ptn-a", "login"),  # a re-send by ins-a
+    ]
+    result = count_operations(bucket, ops)
+    assert (result.counted, result.resent) == (3, 1)
+    assert {(k.partner_id, k.instance_id): n for k, n in bucket.counts.items()} == {
+        ("ptn-a", "ins-a"): 1, ("ptn-b", "ins-b"): 1, ("ptn-a", "ins-a2"): 1,
+    }  # fmt: skip
+
+
 def test_tallies_split_wds_by_profile_and_count_months_and_days() -> None:
     wds = apply_all(instance_events()[:2])
     assert wds is not None

@@ -8,9 +8,11 @@ filter but `_id` equality in Go after reading the whole collection, and even `_i
 keep that scan small; on MongoDB each day collection also carries the compound indexes, so the
 same queries are index look-ups there.
 
-A record's `_id` is its event id: a redelivered event fails on the primary key, so it is stored
-once. The latest state of each partner's terminals lives in `terminals`; which serials a PIN
-used, in `pins`. Serials arrive in their canonical form (`contracts.serials`).
+A record's `_id` is its envelope's id (for telemetry, derived from the instance and the
+terminal's event id: `contracts.events.activity.telemetry_event_id`): a redelivered or retried
+event fails on the primary key, so it is stored once, and another instance's event never does.
+The latest state of each partner's terminals lives in `terminals`; which serials a PIN used, in
+`pins`. Serials arrive in their canonical form (`contracts.serials`).
 """
 
 from __future__ import annotations
@@ -435,6 +437,7 @@ def _document(record: ActivityRecord) -> Document:
         "battery_pct": record.battery_pct,
         "location": record.location,
         "details": record.details,
+        "terminal_event_id": record.terminal_event_id,
     }
 
 
@@ -453,6 +456,7 @@ def _record(document: Document) -> ActivityRecord:
         battery_pct=document.get("battery_pct"),
         location=document.get("location"),
         details=document.get("details") or {},
+        terminal_event_id=document.get("terminal_event_id"),
     )
 
 

@@ -84,7 +84,11 @@ class Window:
 
 @dataclass(frozen=True)
 class ActivityRecord:
-    """One thing that happened to a terminal, as stored."""
+    """One thing that happened to a terminal, as stored.
+
+    `event_id` is the envelope's id, unique across instances and partners (the store's key);
+    `terminal_event_id` the id the terminal gave the event, None where there is none (system
+    records, records stored before it was kept)."""
 
     event_id: str
     serial: str
@@ -99,6 +103,12 @@ class ActivityRecord:
     battery_pct: int | None = None
     location: dict[str, Any] | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    terminal_event_id: str | None = None
+
+    @property
+    def shown_event_id(self) -> str:
+        """The event id users see: the terminal's, where it made one."""
+        return self.terminal_event_id or self.event_id
 
     @property
     def day(self) -> str:

@@ -35,7 +35,9 @@ DetailValue = (
 class IngestEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    event_id: uuid.UUID = Field(description="Made by the terminal; a retried batch is stored once")
+    event_id: uuid.UUID = Field(
+        description="Made by the terminal, unique among its instance's events; a retried batch is stored once"
+    )
     serial: Serial
     pin: Pin | None = None
     action: Action
@@ -83,7 +85,9 @@ class Accepted(BaseModel):
 
 class RecordOut(BaseModel):
     id: str = Field(description="Opaque; names the record's bucket")
-    event_id: str
+    event_id: str = Field(
+        description="Telemetry: the id the terminal gave the event (unique within its instance); else the event's id"
+    )
     kind: RecordKind
     serial: str
     pin: str | None
@@ -100,7 +104,7 @@ class RecordOut(BaseModel):
     def of(cls, record: ActivityRecord) -> RecordOut:
         return cls(
             id=record.id,
-            event_id=record.event_id,
+            event_id=record.shown_event_id,
             kind=record.kind,
             serial=record.serial,
             pin=record.pin,

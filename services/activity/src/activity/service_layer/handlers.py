@@ -20,14 +20,14 @@ from activity.service_layer.ports import (
     TerminalStore,
 )
 from contracts import EventEnvelope, envelope_for, ingest_keys
-from contracts.events.activity import TerminalActivity
+from contracts.events.activity import TerminalActivity, telemetry_event_id
 from contracts.ingest_keys import InvalidIngestKey
 from contracts.serials import canonical_serial
 from servicekit.pagination import Page
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Never taken from the terminal: who it is comes from its key, when it arrived from our clock.
-_SET_BY_THE_SERVICE = {"event_id", "instance_id", "partner_id", "received_at"}
+_SET_BY_THE_SERVICE = {"event_id", "terminal_event_id", "instance_id", "partner_id", "received_at"}
 LATE_TOLERANCE = timedelta(days=30)
 
 
@@ -91,8 +91,11 @@ class ActivityService:
                 instance_id=key.instance_id,  # from the key, never from the terminal
                 partner_id=key.partner_id,
                 received_at=now,
+                terminal_event_id=event["event_id"],
             )
-            envelopes.append(envelope_for(payload, source="activity", event_id=event["event_id"]))
+            # The terminal's id is unique only to the terminal: the stored identity adds the instance.
+            event_id = telemetry_event_id(key.instance_id, event["event_id"])
+            envelopes.append(envelope_for(payload, source="activity", event_id=event_id))
         if errors:
             raise RejectedEvents(errors)
         await self.publisher.publish_many(envelopes)
@@ -187,6 +190,8 @@ def record_from_telemetry(event: EventEnvelope[Any]) -> ActivityRecord:
         action=data.action,
         occurred_at=data.occurred_at,
         received_at=data.received_at,
+        # Older events carry none: their envelope id was the terminal's own (shown instead).
+        terminal_event_id=str(data.terminal_event_id) if data.terminal_event_id else None,
         pin=data.pin,
         device=data.device.model_dump() if data.device else None,
         battery_pct=data.battery_pct,

@@ -10,6 +10,7 @@ order, any number of times, gives the same projection.
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -377,11 +378,14 @@ class Operation:
 
 RECENT_IDS = 512
 """Event ids an activity bucket remembers, to skip a terminal's re-send of an event it already
-sent (same id, new offset). 16 hex digits of each id: a false match has odds of about 1e-14."""
+sent (same id, new offset). 16 hex digits of each id's hash: a false match has odds of about 1e-14."""
 
 
-def short_id(event_id: str) -> str:
-    return event_id.replace("-", "")[:16]
+def short_id(op: Operation) -> str:
+    """An operation's identity is (partner, instance, event id): older envelopes carry the
+    terminal's own event id, which another instance or partner may use as well."""
+    key = f"{op.partner_id}/{op.instance_id}/{op.event_id.lower()}"
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
 def bucket_id(day: date, partition: int) -> str:
@@ -437,7 +441,7 @@ def count_operations(bucket: ActivityBucket, operations: list[Operation], window
             result.redelivered += 1
             continue
         bucket.applied_offset = op.offset
-        short = short_id(op.event_id)
+        short = short_id(op)
         if short in recent:
             result.resent += 1
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -162,6 +163,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             503,
             "store-unavailable",
             "The data store is unavailable; retry shortly.",
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(KafkaError)
+    async def _broker_down(request: Request, exc: KafkaError) -> JSONResponse:
+        # Nothing was acknowledged (acks=all did not complete): the client may safely retry.
+        log.warning("broker unavailable: %r", exc)
+        return problem_response(
+            request,
+            503,
+            "broker-unavailable",
+            "The event broker is unavailable; nothing was accepted, retry shortly.",
             headers={"Retry-After": "5"},
         )
 

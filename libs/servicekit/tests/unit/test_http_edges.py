@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import pytest
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotEnoughReplicasError
 from fastapi import FastAPI, Query
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
@@ -39,6 +40,11 @@ def make_app() -> TestClient:
     @app.get("/store-down")
     async def store_down() -> None:
         raise ServerSelectionTimeoutError("no servers")
+
+    @app.get("/broker-down/{kind}")
+    async def broker_down(kind: str) -> None:
+        errors = {"timeout": KafkaTimeoutError, "connection": KafkaConnectionError, "isr": NotEnoughReplicasError}
+        raise errors[kind]()
 
     @app.get("/boom")
     async def boom() -> None:
@@ -80,6 +86,15 @@ def test_unknown_route_is_a_problem() -> None:
 def test_store_outage_is_503_not_500() -> None:
     response = client.get("/store-down")
     assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+
+
+@pytest.mark.parametrize("kind", ["timeout", "connection", "isr"])
+def test_broker_outage_is_503_not_500(kind: str) -> None:
+    response = client.get(f"/broker-down/{kind}")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("broker-unavailable")
     assert response.headers["retry-after"] == "5"
 
 

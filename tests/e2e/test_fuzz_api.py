@@ -41,6 +41,8 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,
     pytest.mark.asyncio(loop_scope="module"),
+    # 20 examples over ~70 operations: ~90 s on a quiet 2-core machine, past 180 s under load.
+    pytest.mark.timeout(900),
     # schemathesis' strategies draw from `random`; Hypothesis warns about it, harmlessly here.
     pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
 ]

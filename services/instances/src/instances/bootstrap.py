@@ -44,7 +44,13 @@ def build_commands(
         contract_numbers=MongoContractNumbers(db, locks),
         clock=clock or SystemClock(),
         parties=ServiceParties(
-            vendor=Party(name=settings.vendor_name, tax_id=settings.vendor_tax_id, address=settings.vendor_address)
+            vendor=Party(
+                name=settings.vendor_name,
+                tax_id=settings.vendor_tax_id,
+                address=settings.vendor_address,
+                contact=settings.vendor_contact,
+                email=settings.vendor_email,
+            )
         ),
         signer=Ed25519ImpersonationSigner(signing_key) if signing_key else None,
         panel_url=settings.panel_url,

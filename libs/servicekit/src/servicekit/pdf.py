@@ -1,0 +1,215 @@
+"""PDF documents (fpdf2) that render any text a partner types: names in Arabic, Hebrew, Greek, Polish,
+Cyrillic, Chinese, Japanese, Korean, Indic scripts, emoji.
+
+fpdf2's core fonts only know Latin-1, so everything else used to come out as `?`. `UnicodePDF` embeds
+fonts shipped in Python packages (installed with the project, nothing to set up on a machine): Noto Sans
+for Latin, Greek and Cyrillic, Amiri for Arabic, Noto Sans for Hebrew and the Indic and South-East Asian
+scripts, WenQuanYi Micro Hei for CJK, Noto Sans Symbols and Noto Emoji. Text is shaped (HarfBuzz) and
+laid out with the Unicode bidirectional algorithm, in a left-to-right paragraph like the rest of the
+document. A character no font has is drawn as the font's visible "missing glyph" box and keeps its
+Unicode value for copy and search.
+
+Only the fonts a document's text needs are loaded: a Latin-only document reads Noto Sans alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+from fpdf import FPDF
+from fpdf.enums import TextDirection, TextEmphasis, TextMode
+from fpdf.line_break import Fragment
+from fpdf.unicode_script import UnicodeScript, get_unicode_script
+
+SANS = "sans"
+"""The family of the document's text (`pdf.set_font(SANS, "B", 12)`)."""
+
+_NEUTRAL = (UnicodeScript.COMMON, UnicodeScript.INHERITED, UnicodeScript.UNKNOWN)
+_INVISIBLE = ("Cc", "Cf", "Zl", "Zp")  # controls, joiners, direction marks: shaping uses them, nothing to draw
+_REPLACEMENT = "\ufffd"
+_NOTO = "manimgx_fonts"
+_NOTO_SCRIPTS = (
+    "Armenian",
+    "Bengali",
+    "Devanagari",
+    "Ethiopic",
+    "Georgian",
+    "Gujarati",
+    "Gurmukhi",
+    "Kannada",
+    "Khmer",
+    "Lao",
+    "Malayalam",
+    "Myanmar",
+    "Oriya",
+    "Sinhala",
+    "Tamil",
+    "Telugu",
+    "Thai",
+)
+
+
+@dataclass(frozen=True)
+class Face:
+    family: str
+    path: Path
+    number: int = 0  # the face inside a font collection (.ttc)
+
+
+def _packaged(package: str, *parts: str) -> Path:
+    return Path(str(resources.files(package).joinpath(*parts)))
+
+
+@functools.cache
+def faces() -> tuple[Face, ...]:
+    """The main face first, then the fallbacks in the order they are tried."""
+    return (
+        Face(SANS, _packaged(_NOTO, "NotoSans[wght].ttf")),
+        # Amiri draws each Arabic letter as one glyph (Noto Sans Arabic splits off the dots), so the
+        # text copied or extracted from the PDF is the text that was written.
+        Face("arabic", _packaged("fontpkg_amiri", "files", "Amiri-Regular.ttf")),
+        Face("hebrew", _packaged(_NOTO, "NotoSansHebrew[wght].ttf")),
+        *(Face(script.lower(), _packaged(_NOTO, f"NotoSans{script}[wght].ttf")) for script in _NOTO_SCRIPTS),
+        Face("cjk", _packaged("paperang_p2_fonts_cjk", "fonts", "wqy-microhei.ttc")),
+        Face("symbols", _packaged(_NOTO, "NotoSansSymbols[wght].ttf")),
+        Face("emoji", _packaged(_NOTO, "NotoEmoji[wght].ttf")),
+    )
+
+
+@functools.cache
+def _cmap(face: Face) -> frozenset[int]:
+    font = TTFont(face.path, fontNumber=face.number, lazy=True)
+    try:
+        return frozenset(font.getBestCmap())
+    finally:
+        font.close()
+
+
+@functools.cache
+def coverage(face: Face) -> frozenset[int]:
+    """What `face` draws in a document: a fallback keeps only its own script's characters and the
+    neutral ones (spaces, digits, punctuation), so Latin text in an Arabic name stays in Noto Sans
+    while the spaces between Arabic words stay Arabic."""
+    own = _cmap(face)
+    if face.family == SANS:
+        return own
+    main = _cmap(faces()[0])
+    return frozenset(cp for cp in own if cp not in main or get_unicode_script(chr(cp)) in _NEUTRAL)
+
+
+def _face_for(char: str) -> Face | None:
+    cp = ord(char)
+    return next((face for face in faces() if cp in coverage(face)), None)
+
+
+class UnicodePDF(FPDF):
+    """An `FPDF` whose `cell` and `multi_cell` (tables included) render any Unicode text (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._added: list[str] = []
+        self._add(faces()[0])
+        # Never drawn (bold is stroked, see `set_font`), but fpdf2's tables ask for a bold face.
+        self.add_font(SANS, "B", faces()[0].path)
+        # Left-to-right paragraphs like the rest of the document; right-to-left runs inside them in order.
+        self.set_text_shaping(use_shaping_engine=True, direction="ltr")
+        self.set_font(SANS, size=10)
+
+    # -------------------------------------------------------------------------------- fonts
+
+    def _add(self, face: Face) -> None:
+        if face.family in self._added:
+            return
+        unicode_range = None if face.family == SANS else sorted(coverage(face))
+        self.add_font(face.family, "", face.path, unicode_range=unicode_range, collection_font_number=face.number)
+        self._added.append(face.family)
+        self.set_fallback_fonts(self._added[1:], exact_match=False)
+
+    def _prepare(self, text: str) -> str:
+        """Loads the fonts `text` needs; a character no font has becomes U+FFFD, drawn as a visible
+        replacement mark (fpdf2 would drop it without a trace)."""
+        out: list[str] = []
+        for char in text:
+            face = None if char.isspace() else _face_for(char)
+            if face is not None:
+                self._add(face)
+            missing = face is None and not char.isspace() and unicodedata.category(char) not in _INVISIBLE
+            out.append(_REPLACEMENT if missing else char)
+        return "".join(out)
+
+    def set_font(self, family: str | None = None, style: str | TextEmphasis = "", size: float = 0) -> None:
+        # Bold is drawn by stroking the outlines as well as filling them: one face per script (a bold
+        # instance of a variable font takes seconds to build), and bold looks alike in every script.
+        # There is no italic face: italic text is set upright.
+        style = style.style if isinstance(style, TextEmphasis) else style.upper()
+        super().set_font(family, style.replace("B", "").replace("I", ""), size)
+        self.text_mode = TextMode.FILL_STROKE if "B" in style else TextMode.FILL
+
+    # ------------------------------------------------------------------------------ text
+
+    def cell(self, *args: Any, **kwargs: Any) -> Any:
+        return super().cell(*self._prepared(args, kwargs), **kwargs)
+
+    def multi_cell(self, *args: Any, **kwargs: Any) -> Any:
+        return super().multi_cell(*self._prepared(args, kwargs), **kwargs)
+
+    def _prepared(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        # `text` is the third parameter of cell and multi_cell, given by position or by name.
+        if "text" in kwargs:
+            kwargs["text"] = self._prepare(str(kwargs["text"]))
+        elif len(args) > 2:
+            args = (*args[:2], self._prepare(str(args[2])), *args[3:])
+        return args
+
+    def _preload_font_styles(
+        self, text: str | None, markdown: bool, _initial_emphasis: tuple[bool, bool, bool, bool] | None = None
+    ) -> Sequence[Fragment]:
+        # A right-to-left run is set in its script's face, spaces and punctuation included: with the
+        # main face's spaces between its words it reads back (copy, search) with the words reversed.
+        shaping = self.text_shaping or {}
+        rtl = bool(text) and shaping.get("fragment_direction") == TextDirection.RTL
+        family = _first_letter_family(text) if text and rtl else None
+        if family is None or family == self.font_family:
+            return _stroke_width(super()._preload_font_styles(text, markdown, _initial_emphasis))
+        previous, bold, size = self.font_family, self.text_mode == TextMode.FILL_STROKE, self.font_size_pt
+        self.set_font(family, "B" if bold else "", size)
+        try:
+            return _stroke_width(super()._preload_font_styles(text, markdown, _initial_emphasis))
+        finally:
+            self.set_font(previous, "B" if bold else "", size)
+
+    def _render_styled_text_line(self, *args: Any, **kwargs: Any) -> bool:
+        # Each line in its own graphics state, so the stroke width of bold text does not reach the
+        # rules and borders drawn after it. The page's font is selected again inside: fpdf2 2.8 also
+        # selects it inside the q ... Q of a line that starts in a fallback face, and the lines after
+        # such a line would have no font (viewers drop or garble them).
+        self._out("q")
+        if self.current_font is not None:
+            self._out(self._set_font_for_page(self.current_font, self.font_size_pt))
+        result: bool = super()._render_styled_text_line(*args, **kwargs)
+        self._out("Q")
+        self.current_font_is_set_on_page = False
+        return result
+
+
+def _stroke_width(fragments: Sequence[Fragment]) -> Sequence[Fragment]:
+    # fpdf2 writes a fragment's line width as points: a stroke of 1/30 of the size reads as bold.
+    for fragment in fragments:
+        if fragment.graphics_state.text_mode == TextMode.FILL_STROKE:
+            fragment.graphics_state.line_width = fragment.graphics_state.font_size_pt / 30
+    return fragments
+
+
+def _first_letter_family(text: str) -> str | None:
+    for char in text:
+        if get_unicode_script(char) not in _NEUTRAL:
+            face = _face_for(char)
+            return face.family if face is not None else None
+    return None

@@ -25,7 +25,7 @@ from typing import Any
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import TextDirection, TextEmphasis, TextMode
-from fpdf.line_break import Fragment
+from fpdf.line_break import Fragment, TextLine
 from fpdf.unicode_script import UnicodeScript, get_unicode_script
 
 SANS = "sans"
@@ -34,6 +34,7 @@ SANS = "sans"
 _NEUTRAL = (UnicodeScript.COMMON, UnicodeScript.INHERITED, UnicodeScript.UNKNOWN)
 _INVISIBLE = ("Cc", "Cf", "Zl", "Zp")  # controls, joiners, direction marks: shaping uses them, nothing to draw
 _REPLACEMENT = "\ufffd"
+_STRONG = ("L", "R", "AL")
 _NOTO = "manimgx_fonts"
 _NOTO_SCRIPTS = (
     "Armenian",
@@ -193,10 +194,53 @@ class UnicodePDF(FPDF):
         self._out("q")
         if self.current_font is not None:
             self._out(self._set_font_for_page(self.current_font, self.font_size_pt))
+        if args and isinstance(args[0], TextLine):
+            args = (args[0]._replace(fragments=_numbers_inside_rtl(args[0].fragments)), *args[1:])
         result: bool = super()._render_styled_text_line(*args, **kwargs)
         self._out("Q")
         self.current_font_is_set_on_page = False
         return result
+
+
+def _numbers_inside_rtl(fragments: Sequence[Fragment]) -> list[Fragment]:
+    """Puts numbers written inside right-to-left text (`شارع الملك فهد 12، الرياض`) where the bidi
+    algorithm places them. fpdf2 reverses runs of right-to-left fragments one level deep: the number
+    between two Arabic runs, left-to-right at a deeper level, would split them and the line would read
+    in the wrong order. A span of right-to-left fragments and the neutral left-to-right ones between
+    them (digits, punctuation) is shown reversed; fed in so that fpdf2's own reversal gives that order."""
+    items = list(fragments)
+    out: list[Fragment] = []
+    i = 0
+    while i < len(items):
+        if not _is_rtl(items[i]):
+            out.append(items[i])
+            i += 1
+            continue
+        end = i + 1  # the span: RTL fragments, and neutral LTR ones with RTL fragments after them
+        j = i + 1
+        while j < len(items) and (_is_rtl(items[j]) or _is_weak(items[j])):
+            if _is_rtl(items[j]):
+                end = j + 1
+            j += 1
+        span = items[i:end][::-1]  # the order they are seen in
+        runs: list[list[Fragment]] = []
+        for fragment in span:
+            if runs and _is_rtl(runs[-1][0]) == _is_rtl(fragment):
+                runs[-1].append(fragment)
+            else:
+                runs.append([fragment])
+        for run in runs:
+            out.extend(run[::-1] if _is_rtl(run[0]) else run)
+        i = end
+    return out
+
+
+def _is_rtl(fragment: Fragment) -> bool:
+    return fragment.fragment_direction == TextDirection.RTL
+
+
+def _is_weak(fragment: Fragment) -> bool:
+    return all(unicodedata.bidirectional(char) not in _STRONG for char in fragment.string)
 
 
 def _stroke_width(fragments: Sequence[Fragment]) -> Sequence[Fragment]:

@@ -35,6 +35,7 @@ _NEUTRAL = (UnicodeScript.COMMON, UnicodeScript.INHERITED, UnicodeScript.UNKNOWN
 _INVISIBLE = ("Cc", "Cf", "Zl", "Zp")  # controls, joiners, direction marks: shaping uses them, nothing to draw
 _REPLACEMENT = "\ufffd"
 _STRONG = ("L", "R", "AL")
+_ZWJ = 0x200D
 _NOTO = "manimgx_fonts"
 _NOTO_SCRIPTS = (
     "Armenian",
@@ -100,7 +101,9 @@ def coverage(face: Face) -> frozenset[int]:
     while the spaces between Arabic words stay Arabic."""
     own = _cmap(face)
     if face.family == SANS:
-        return own
+        # The zero-width joiner is left to the face of the characters it joins, so an emoji
+        # sequence (👨‍👩‍👧) is shaped as one.
+        return own - {_ZWJ}
     main = _cmap(faces()[0])
     return frozenset(cp for cp in own if cp not in main or get_unicode_script(chr(cp)) in _NEUTRAL)
 
@@ -128,7 +131,7 @@ class UnicodePDF(FPDF):
     def _add(self, face: Face) -> None:
         if face.family in self._added:
             return
-        unicode_range = None if face.family == SANS else sorted(coverage(face))
+        unicode_range = sorted(coverage(face))
         self.add_font(face.family, "", face.path, unicode_range=unicode_range, collection_font_number=face.number)
         self._added.append(face.family)
         self.set_fallback_fonts(self._added[1:], exact_match=False)
@@ -144,6 +147,12 @@ class UnicodePDF(FPDF):
             missing = face is None and not char.isspace() and unicodedata.category(char) not in _INVISIBLE
             out.append(_REPLACEMENT if missing else char)
         return "".join(out)
+
+    def get_fallback_font(self, char: str, style: str = "") -> str | None:
+        # The zero-width joiner goes with the emoji it joins, so the sequence is shaped as one.
+        if ord(char) == _ZWJ and "emoji" in self._added:
+            return "emoji"
+        return super().get_fallback_font(char, style)
 
     def set_font(self, family: str | None = None, style: str | TextEmphasis = "", size: float = 0) -> None:
         # Bold is drawn by stroking the outlines as well as filling them: one face per script (a bold

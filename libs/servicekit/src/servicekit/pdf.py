@@ -6,8 +6,8 @@ fonts shipped in Python packages (installed with the project, nothing to set up 
 for Latin, Greek and Cyrillic, Amiri for Arabic, Noto Sans for Hebrew and the Indic and South-East Asian
 scripts, WenQuanYi Micro Hei for CJK, Noto Sans Symbols and Noto Emoji. Text is shaped (HarfBuzz) and
 laid out with the Unicode bidirectional algorithm, in a left-to-right paragraph like the rest of the
-document. A character no font has is drawn as the font's visible "missing glyph" box and keeps its
-Unicode value for copy and search.
+document. A character no font has becomes U+FFFD, drawn as the visible replacement mark (fpdf2 would
+leave it out without a trace).
 
 Only the fonts a document's text needs are loaded: a Latin-only document reads Noto Sans alone.
 """

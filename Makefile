@@ -4,16 +4,28 @@ SHELL := /bin/bash
 
 # Use the machine's CPython 3.11; never download an interpreter.
 export UV_PYTHON_DOWNLOADS := never
-UV ?= uv
+# uv, pinned: tools/bootstrap.sh installs it into .cache/tools on first use (UV=... picks another one).
+ifndef UV
+UV := $(shell tools/bootstrap.sh uv)
+endif
+ifeq ($(UV),)
+$(error tools/bootstrap.sh could not provide uv (see its message above))
+endif
 RUN := $(UV) run --frozen
 STACK := $(RUN) python deploy/local/stack.py
 PACKAGES := contracts servicekit instances support reports activity gateway
 
-.PHONY: help sync web k8s bench test-faults up down status keys demo test lint format types imports pytest test-unit test-integration \
+.PHONY: help bootstrap-up bootstrap-test sync web k8s bench test-faults up down status keys demo test lint format types imports pytest test-unit test-integration \
         schemas infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+bootstrap-up: ## install what `make up` needs and the machine lacks (Java, Maven; checks Go, Node.js, CPython)
+	tools/bootstrap.sh up >/dev/null
+
+bootstrap-test: ## the same for `make test` (adds Debian's chromium for the browser tests)
+	tools/bootstrap.sh test >/dev/null
 
 sync: ## install the workspace (locked versions) into .venv
 	$(UV) sync --frozen
@@ -26,7 +38,7 @@ k8s: sync ## render the Kubernetes overlays (kustomize) and validate them offlin
 	cd tools/k8s-validate && go vet ./... && go build -buildvcs=false -o ../../.cache/bin/k8s-validate .
 	.cache/bin/k8s-validate -o .cache/k8s deploy/k8s/overlays/dev deploy/k8s/overlays/prod
 
-up: sync web ## start Kafka, FerretDB and the five services locally, load demo data, print the URLs
+up: bootstrap-up sync web ## start Kafka, FerretDB and the five services locally, load demo data, print the URLs
 	$(STACK) up all
 	$(RUN) python deploy/local/demo.py
 
@@ -42,7 +54,7 @@ status: ## what is running
 demo: ## load the demo data again into a running platform
 	$(RUN) python deploy/local/demo.py
 
-test: lint types imports web k8s infra-up pytest ## everything: lint, types, import rules, web build, k8s manifests, all tests (starts the infra)
+test: bootstrap-test lint types imports web k8s infra-up pytest ## everything: lint, types, import rules, web build, k8s manifests, all tests (starts the infra)
 
 lint: sync ## ruff format check and lint
 	$(RUN) ruff format --check .

@@ -85,3 +85,11 @@ def test_compose_runs_the_pinned_kafka_version() -> None:
 def test_mongo_is_a_replica_set_and_the_services_say_so() -> None:
     assert "--replSet" in COMPOSE["services"]["mongo"]["command"]
     assert COMPOSE["services"]["gateway"]["environment"]["PARTNERAPP_MONGO_URL"].endswith("replicaSet=rs0")
+
+
+def test_uv_is_pinned_once_for_the_makefile_and_the_images() -> None:
+    pinned = re.search(r'^UV_VERSION="([0-9.]+)"$', (ROOT / "tools" / "bootstrap.sh").read_text(), re.MULTILINE)
+    assert pinned, "tools/bootstrap.sh pins uv"
+    for service in SERVICES:
+        dockerfile = (ROOT / "services" / service / "Dockerfile").read_text()
+        assert f"ghcr.io/astral-sh/uv:{pinned.group(1)} " in dockerfile, service

@@ -2,23 +2,31 @@
 Cyrillic, Chinese, Japanese, Korean, Indic scripts, emoji.
 
 fpdf2's core fonts only know Latin-1, so everything else used to come out as `?`. `UnicodePDF` embeds
-fonts shipped in Python packages (installed with the project, nothing to set up on a machine): Noto Sans
-for Latin, Greek and Cyrillic, Amiri for Arabic, Noto Sans for Hebrew and the Indic and South-East Asian
-scripts, WenQuanYi Micro Hei for CJK, Noto Sans Symbols and Noto Emoji. Text is shaped (HarfBuzz) and
-laid out with the Unicode bidirectional algorithm, in a left-to-right paragraph like the rest of the
-document. A character no font has becomes U+FFFD, drawn as the visible replacement mark (fpdf2 would
-leave it out without a trace).
+fonts from Debian's font packages (tools/pdf-font-packages.txt; tools/bootstrap.sh and the images of
+instances and gateway install them): Noto Sans for Latin, Greek and Cyrillic, Amiri for Arabic, Noto
+Sans for Hebrew and the Indic and South-East Asian scripts, WenQuanYi Micro Hei for CJK, Noto Sans
+Symbols, Noto Color Emoji, Noto Sans Symbols 2. They are found by file name under the folders of
+`PlatformSettings.pdf_font_dirs` (`PARTNERAPP_PDF_FONT_DIRS`, default /usr/share/fonts), once per
+process; a missing one is an error that names the Debian package to install (`FontsMissing`, also
+reported by `/readyz` through `fonts_ready`). Text is shaped (HarfBuzz) and laid out with the Unicode
+bidirectional algorithm, in a left-to-right paragraph like the rest of the document. A character no
+font has becomes U+FFFD, drawn as the visible replacement mark (fpdf2 would leave it out without a
+trace).
 
 Only the fonts a document's text needs are loaded: a Latin-only document reads Noto Sans alone.
+
+Licences allow embedding (subsets, as fpdf2 writes them) in documents of any licence: Noto Sans and its
+script faces, Amiri and Noto Color Emoji are under the SIL Open Font License 1.1; WenQuanYi Micro Hei
+is under Apache-2.0 (or GPLv3 with the font embedding exception).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +36,8 @@ from fpdf.enums import TextDirection, TextEmphasis, TextMode
 from fpdf.line_break import Fragment, TextLine
 from fpdf.unicode_script import UnicodeScript, get_unicode_script
 
+from servicekit.settings import PlatformSettings
+
 SANS = "sans"
 """The family of the document's text (`pdf.set_font(SANS, "B", 12)`)."""
 
@@ -36,7 +46,8 @@ _INVISIBLE = ("Cc", "Cf", "Zl", "Zp")  # controls, joiners, direction marks: sha
 _REPLACEMENT = "\ufffd"
 _STRONG = ("L", "R", "AL")
 _ZWJ = 0x200D
-_NOTO = "manimgx_fonts"
+_VS16 = 0xFE0F  # "the character before is an emoji" (❤️); no font here maps it, HarfBuzz folds it into that glyph
+_NOTO = "fonts-noto-core"
 _NOTO_SCRIPTS = (
     "Armenian",
     "Bengali",
@@ -59,30 +70,75 @@ _NOTO_SCRIPTS = (
 
 
 @dataclass(frozen=True)
+class FontFile:
+    """A face the documents need: its family in the document, its file's name, the Debian package."""
+
+    family: str
+    file: str
+    package: str
+    number: int = 0  # the face inside a font collection (.ttc)
+
+
+FONT_FILES: tuple[FontFile, ...] = (
+    FontFile(SANS, "NotoSans-Regular.ttf", _NOTO),
+    # Amiri draws each Arabic letter as one glyph (Noto Sans Arabic splits off the dots), so the
+    # text copied or extracted from the PDF is the text that was written.
+    FontFile("arabic", "Amiri-Regular.ttf", "fonts-hosny-amiri"),
+    FontFile("hebrew", "NotoSansHebrew-Regular.ttf", _NOTO),
+    *(FontFile(script.lower(), f"NotoSans{script}-Regular.ttf", _NOTO) for script in _NOTO_SCRIPTS),
+    FontFile("cjk", "wqy-microhei.ttc", "fonts-wqy-microhei"),
+    FontFile("symbols", "NotoSansSymbols-Regular.ttf", _NOTO),
+    # Colour bitmaps (CBDT), embedded by fpdf2 as Type 3 glyphs; it shapes emoji sequences (👨‍👩‍👧) as one.
+    FontFile("emoji", "NotoColorEmoji.ttf", "fonts-noto-color-emoji"),
+    FontFile("symbols2", "NotoSansSymbols2-Regular.ttf", _NOTO),  # after the emoji: only what they lack
+)
+"""The main face first, then the fallbacks in the order they are tried."""
+
+
+@dataclass(frozen=True)
 class Face:
     family: str
     path: Path
     number: int = 0  # the face inside a font collection (.ttc)
 
 
-def _packaged(package: str, *parts: str) -> Path:
-    return Path(str(resources.files(package).joinpath(*parts)))
+class FontsMissing(RuntimeError):
+    """Font files the documents need are not under the font folders."""
+
+
+def find_faces(dirs: Iterable[Path]) -> tuple[Face, ...]:
+    """The faces of `FONT_FILES` under `dirs` (searched in order, with their subfolders); raises
+    `FontsMissing`, naming the Debian packages to install, when any is not there."""
+    dirs = tuple(dirs)
+    wanted = {font.file for font in FONT_FILES}
+    found: dict[str, Path] = {}
+    for folder in dirs:
+        for parent, subdirs, files in os.walk(folder):
+            subdirs.sort()  # the same file wherever two folders hold one of that name
+            for name in sorted(wanted.intersection(files) - found.keys()):
+                found[name] = Path(parent, name)
+    missing = [font for font in FONT_FILES if font.file not in found]
+    if missing:
+        packages = " ".join(dict.fromkeys(font.package for font in missing))
+        files = ", ".join(font.file for font in missing)
+        where = os.pathsep.join(str(folder) for folder in dirs)
+        raise FontsMissing(
+            f"PDF fonts missing, install the Debian packages: apt-get install {packages} "
+            f"(not found under {where}, PARTNERAPP_PDF_FONT_DIRS: {files})"
+        )
+    return tuple(Face(font.family, found[font.file], font.number) for font in FONT_FILES)
 
 
 @functools.cache
 def faces() -> tuple[Face, ...]:
-    """The main face first, then the fallbacks in the order they are tried."""
-    return (
-        Face(SANS, _packaged(_NOTO, "NotoSans[wght].ttf")),
-        # Amiri draws each Arabic letter as one glyph (Noto Sans Arabic splits off the dots), so the
-        # text copied or extracted from the PDF is the text that was written.
-        Face("arabic", _packaged("fontpkg_amiri", "files", "Amiri-Regular.ttf")),
-        Face("hebrew", _packaged(_NOTO, "NotoSansHebrew[wght].ttf")),
-        *(Face(script.lower(), _packaged(_NOTO, f"NotoSans{script}[wght].ttf")) for script in _NOTO_SCRIPTS),
-        Face("cjk", _packaged("paperang_p2_fonts_cjk", "fonts", "wqy-microhei.ttc")),
-        Face("symbols", _packaged(_NOTO, "NotoSansSymbols[wght].ttf")),
-        Face("emoji", _packaged(_NOTO, "NotoEmoji[wght].ttf")),
-    )
+    """The main face first, then the fallbacks in the order they are tried; looked up once per process
+    (a failed look-up is not kept, so fonts installed later are found)."""
+    return find_faces(PlatformSettings().pdf_font_dirs)
+
+
+async def fonts_ready() -> Mapping[str, Any]:
+    """A readiness check (`ServiceRuntime.readiness`): every PDF font is there."""
+    return {"faces": len(faces())}
 
 
 @functools.cache
@@ -144,13 +200,14 @@ class UnicodePDF(FPDF):
             face = None if char.isspace() else _face_for(char)
             if face is not None:
                 self._add(face)
-            missing = face is None and not char.isspace() and unicodedata.category(char) not in _INVISIBLE
+            missing = face is None and not char.isspace() and not _invisible(char)
             out.append(_REPLACEMENT if missing else char)
         return "".join(out)
 
     def get_fallback_font(self, char: str, style: str = "") -> str | None:
-        # The zero-width joiner goes with the emoji it joins, so the sequence is shaped as one.
-        if ord(char) == _ZWJ and "emoji" in self._added:
+        # The zero-width joiner and the emoji selector go with the emoji they join or follow, so the
+        # sequence is shaped (and read back) as one.
+        if ord(char) in (_ZWJ, _VS16) and "emoji" in self._added:
             return "emoji"
         return super().get_fallback_font(char, style)
 
@@ -242,6 +299,12 @@ def _numbers_inside_rtl(fragments: Sequence[Fragment]) -> list[Fragment]:
             out.extend(run[::-1] if _is_rtl(run[0]) else run)
         i = end
     return out
+
+
+def _invisible(char: str) -> bool:
+    cp = ord(char)
+    variation_selector = 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF  # they choose a glyph, draw none
+    return variation_selector or unicodedata.category(char) in _INVISIBLE
 
 
 def _is_rtl(fragment: Fragment) -> bool:

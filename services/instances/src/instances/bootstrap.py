@@ -21,6 +21,7 @@ from instances.entrypoints.http import install_error_handlers, router
 from instances.service_layer.commands import InstanceCommands, ServiceParties
 from instances.service_layer.ports import Clock
 from servicekit.mongo import Document, DocumentLocks
+from servicekit.pdf import fonts_ready
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
@@ -62,6 +63,7 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
     runtime.indexes.extend(INDEXES)
+    runtime.readiness["pdf_fonts"] = fonts_ready  # the contract PDF needs them
     relay = runtime.use_outbox(AGGREGATES)
     commands = build_commands(settings, runtime.db, locks=runtime.locks, on_write=relay.notify)
     app = runtime.create_app(title="partnerapp instances", routers=[router(commands, ContractRenderer())])

@@ -109,22 +109,22 @@ class FontsMissing(RuntimeError):
 def find_faces(dirs: Iterable[Path]) -> tuple[Face, ...]:
     """The faces of `FONT_FILES` under `dirs` (searched in order, with their subfolders); raises
     `FontsMissing`, naming the Debian packages to install, when any is not there."""
-    dirs = tuple(dirs)
+    folders = tuple(dirs)
     wanted = {font.file for font in FONT_FILES}
     found: dict[str, Path] = {}
-    for folder in dirs:
+    for folder in folders:
         for parent, subdirs, files in os.walk(folder):
-            subdirs.sort()  # the same file wherever two folders hold one of that name
+            subdirs.sort()  # the same file each time when two subfolders hold one of that name
             for name in sorted(wanted.intersection(files) - found.keys()):
                 found[name] = Path(parent, name)
     missing = [font for font in FONT_FILES if font.file not in found]
     if missing:
         packages = " ".join(dict.fromkeys(font.package for font in missing))
-        files = ", ".join(font.file for font in missing)
-        where = os.pathsep.join(str(folder) for folder in dirs)
+        names = ", ".join(font.file for font in missing)
+        where = os.pathsep.join(str(folder) for folder in folders)
         raise FontsMissing(
             f"PDF fonts missing, install the Debian packages: apt-get install {packages} "
-            f"(not found under {where}, PARTNERAPP_PDF_FONT_DIRS: {files})"
+            f"(not found under {where}, PARTNERAPP_PDF_FONT_DIRS: {names})"
         )
     return tuple(Face(font.family, found[font.file], font.number) for font in FONT_FILES)
 

@@ -5,10 +5,11 @@ fpdf2's core fonts only know Latin-1, so everything else used to come out as `?`
 fonts from Debian's font packages (tools/pdf-font-packages.txt; tools/bootstrap.sh and the images of
 instances and gateway install them): Noto Sans for Latin, Greek and Cyrillic, Amiri for Arabic, Noto
 Sans for Hebrew and the Indic and South-East Asian scripts, WenQuanYi Micro Hei for CJK, Noto Sans
-Symbols, Noto Color Emoji, Noto Sans Symbols 2. They are found by file name under the folders of
-`PlatformSettings.pdf_font_dirs` (`PARTNERAPP_PDF_FONT_DIRS`, default /usr/share/fonts), once per
-process; a missing one is an error that names the Debian package to install (`FontsMissing`, also
-reported by `/readyz` through `fonts_ready`). Text is shaped (HarfBuzz) and laid out with the Unicode
+Symbols, Symbola for emoji (Unicode 9; later ones become the replacement mark), Noto Sans Symbols 2.
+They are found by file name under the folders of `PlatformSettings.pdf_font_dirs`
+(`PARTNERAPP_PDF_FONT_DIRS`, default /usr/share/fonts), once per process; a missing one is an error
+that names the Debian package to install (`FontsMissing`, also reported by `/readyz` through
+`fonts_ready`). Text is shaped (HarfBuzz) and laid out with the Unicode
 bidirectional algorithm, in a left-to-right paragraph like the rest of the document. A character no
 font has becomes U+FFFD, drawn as the visible replacement mark (fpdf2 would leave it out without a
 trace).
@@ -16,8 +17,8 @@ trace).
 Only the fonts a document's text needs are loaded: a Latin-only document reads Noto Sans alone.
 
 Licences allow embedding (subsets, as fpdf2 writes them) in documents of any licence: Noto Sans and its
-script faces, Amiri and Noto Color Emoji are under the SIL Open Font License 1.1; WenQuanYi Micro Hei
-is under Apache-2.0 (or GPLv3 with the font embedding exception).
+script faces and Amiri are under the SIL Open Font License 1.1; WenQuanYi Micro Hei under Apache-2.0
+(or GPLv3 with the font embedding exception); Symbola is free for any use (its author's terms).
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ _INVISIBLE = ("Cc", "Cf", "Zl", "Zp")  # controls, joiners, direction marks: sha
 _REPLACEMENT = "\ufffd"
 _STRONG = ("L", "R", "AL")
 _ZWJ = 0x200D
-_VS16 = 0xFE0F  # "the character before is an emoji" (❤️); no font here maps it, HarfBuzz folds it into that glyph
 _NOTO = "fonts-noto-core"
 _NOTO_SCRIPTS = (
     "Armenian",
@@ -88,8 +88,9 @@ FONT_FILES: tuple[FontFile, ...] = (
     *(FontFile(script.lower(), f"NotoSans{script}-Regular.ttf", _NOTO) for script in _NOTO_SCRIPTS),
     FontFile("cjk", "wqy-microhei.ttc", "fonts-wqy-microhei"),
     FontFile("symbols", "NotoSansSymbols-Regular.ttf", _NOTO),
-    # Colour bitmaps (CBDT), embedded by fpdf2 as Type 3 glyphs; it shapes emoji sequences (👨‍👩‍👧) as one.
-    FontFile("emoji", "NotoColorEmoji.ttf", "fonts-noto-color-emoji"),
+    # Outlines in black like the text. Not Noto Color Emoji: fpdf2 2.8 embeds its colour bitmaps, but
+    # fails to write a document that has an emoji both with and without the emoji selector (❤ ❤️).
+    FontFile("emoji", "Symbola_hint.ttf", "fonts-symbola"),
     FontFile("symbols2", "NotoSansSymbols2-Regular.ttf", _NOTO),  # after the emoji: only what they lack
 )
 """The main face first, then the fallbacks in the order they are tried."""
@@ -205,9 +206,8 @@ class UnicodePDF(FPDF):
         return "".join(out)
 
     def get_fallback_font(self, char: str, style: str = "") -> str | None:
-        # The zero-width joiner and the emoji selector go with the emoji they join or follow, so the
-        # sequence is shaped (and read back) as one.
-        if ord(char) in (_ZWJ, _VS16) and "emoji" in self._added:
+        # The zero-width joiner goes with the emoji it joins, so the sequence is shaped as one.
+        if ord(char) == _ZWJ and "emoji" in self._added:
             return "emoji"
         return super().get_fallback_font(char, style)
 

@@ -159,7 +159,7 @@ def coverage(face: Face) -> frozenset[int]:
     own = _cmap(face)
     if face.family == SANS:
         # The zero-width joiner is left to the face of the characters it joins, so an emoji
-        # sequence (👨‍👩‍👧) is shaped as one.
+        # sequence (👨‍👩‍👧) is shaped in one face (Symbola draws its parts side by side).
         return own - {_ZWJ}
     main = _cmap(faces()[0])
     return frozenset(cp for cp in own if cp not in main or get_unicode_script(chr(cp)) in _NEUTRAL)
@@ -206,7 +206,7 @@ class UnicodePDF(FPDF):
         return "".join(out)
 
     def get_fallback_font(self, char: str, style: str = "") -> str | None:
-        # The zero-width joiner goes with the emoji it joins, so the sequence is shaped as one.
+        # The zero-width joiner goes with the emoji it joins, so the sequence is shaped in one face.
         if ord(char) == _ZWJ and "emoji" in self._added:
             return "emoji"
         return super().get_fallback_font(char, style)

@@ -9,10 +9,9 @@ Symbols, Symbola for emoji (Unicode 9; later ones become the replacement mark), 
 They are found by file name under the folders of `PlatformSettings.pdf_font_dirs`
 (`PARTNERAPP_PDF_FONT_DIRS`, default /usr/share/fonts), once per process; a missing one is an error
 that names the Debian package to install (`FontsMissing`, also reported by `/readyz` through
-`fonts_ready`). Text is shaped (HarfBuzz) and laid out with the Unicode
-bidirectional algorithm, in a left-to-right paragraph like the rest of the document. A character no
-font has becomes U+FFFD, drawn as the visible replacement mark (fpdf2 would leave it out without a
-trace).
+`fonts_ready`). Text is shaped (HarfBuzz) and laid out with the Unicode bidirectional algorithm, in a
+left-to-right paragraph like the rest of the document. A character no font has becomes U+FFFD, drawn
+as the visible replacement mark (fpdf2 would leave it out without a trace).
 
 Only the fonts a document's text needs are loaded: a Latin-only document reads Noto Sans alone.
 

@@ -4,7 +4,8 @@
 # target that needs it, and .ci/run only calls `make test`.
 #
 #   tools/bootstrap.sh uv      uv, pinned, in .cache/tools (or $PARTNERAPP_CACHE_DIR/tools; never the system's Python)
-#   tools/bootstrap.sh up      + Java 17, Maven (the Kafka broker), Go (FerretDB), Node.js/npm (the web app)
+#   tools/bootstrap.sh up      + Java 17, Maven (the Kafka broker), Go (FerretDB), Node.js/npm (the web app),
+#                              the fonts of the PDFs (Debian packages in tools/pdf-font-packages.txt)
 #   tools/bootstrap.sh test    + Debian's chromium (the browser tests)
 #
 # Prints the path of the uv it provides on its last line. Missing Debian packages are installed with
@@ -22,9 +23,15 @@ missing=()
 apt_need() {  # command, Debian package
   command -v "$1" >/dev/null 2>&1 || missing+=("$2")
 }
+apt_package_need() {  # Debian package: a package has no command to look for
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]] || missing+=("$1")
+}
 if [[ "$need" == "up" || "$need" == "test" ]]; then
   apt_need java openjdk-17-jre-headless
   apt_need mvn maven
+  while read -r package; do
+    [[ -z "$package" ]] || apt_package_need "$package"
+  done <tools/pdf-font-packages.txt
 fi
 if [[ "$need" == "test" ]]; then
   apt_need chromium chromium

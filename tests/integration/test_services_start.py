@@ -40,6 +40,8 @@ async def test_service_starts_and_is_ready(
             assert body["checks"]["kafka"]["ok"]
             assert body["checks"]["mongo"]["ok"]
             assert body["checks"]["mongo"]["database"] == database_name
+            if service in ("gateway", "instances"):  # they render PDFs
+                assert body["checks"]["pdf_fonts"]["ok"], body
             openapi = await client.get("/openapi.json")
             assert openapi.status_code == 200
             metrics = await client.get("/metrics")

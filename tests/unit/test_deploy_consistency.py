@@ -4,7 +4,9 @@ ports, env names, pinned Kafka version; health-gated start-up."""
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from servicekit.pdf import FONT_FILES
 from servicekit.settings import PlatformSettings
 
 pytestmark = pytest.mark.unit
@@ -93,3 +96,68 @@ def test_uv_is_pinned_once_for_the_makefile_and_the_images() -> None:
     for service in SERVICES:
         dockerfile = (ROOT / "services" / service / "Dockerfile").read_text()
         assert f"ghcr.io/astral-sh/uv:{pinned.group(1)} " in dockerfile, service
+
+
+FONT_LIST = "tools/pdf-font-packages.txt"
+
+
+def font_packages() -> list[str]:
+    return (ROOT / FONT_LIST).read_text().split()
+
+
+def renders_pdfs(service: str) -> bool:
+    sources = (ROOT / "services" / service / "src").rglob("*.py")
+    return any("servicekit.pdf" in path.read_text() for path in sources)
+
+
+def test_the_font_list_is_the_packages_of_the_fonts_the_pdfs_embed() -> None:
+    assert font_packages() == list(dict.fromkeys(font.package for font in FONT_FILES))
+
+
+def test_the_images_of_the_services_that_render_pdfs_install_the_font_list() -> None:
+    pdf_services = [service for service in SERVICES if renders_pdfs(service)]
+    assert pdf_services == ["gateway", "instances"]
+    for service in pdf_services:
+        dockerfile = (ROOT / "services" / service / "Dockerfile").read_text()
+        final_stage = dockerfile.rsplit("\nFROM ", 1)[1]
+        copied = re.search(rf"^COPY {re.escape(FONT_LIST)} (\S+)$", final_stage, re.MULTILINE)
+        assert copied, f"{service}: the final stage copies {FONT_LIST}"
+        install = f"xargs -a {copied.group(1)} apt-get install -y --no-install-recommends"
+        assert install in final_stage, service
+        assert "rm -rf /var/lib/apt/lists/*" in final_stage, service
+        # Built on the Debian release whose packages hold the file names servicekit.pdf looks for.
+        assert re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE) == ["python:3.11-slim-bookworm"] * 2
+
+
+def test_bootstrap_installs_the_font_packages_the_machine_lacks(tmp_path: Path) -> None:
+    # A machine with Java and Maven but none of the fonts: dpkg-query knows no package, and the
+    # apt-get that bootstrap calls (as root) records what it was asked for.
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    calls = tmp_path / "apt-get.calls"
+    scripts = {
+        "dpkg-query": "echo 'unknown ok not-installed'",
+        "apt-get": f'echo "$*" >>{calls}',
+        "id": "echo 0",
+        "java": "true",
+        "mvn": "true",
+    }
+    for name, body in scripts.items():
+        (stubs / name).write_text(f"#!/bin/sh\n{body}\n")
+        (stubs / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}"}
+
+    done = subprocess.run(
+        ["/bin/bash", "tools/bootstrap.sh", "up"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    installed = [line.split() for line in calls.read_text().splitlines() if " install " in f" {line} "]
+    assert len(installed) == 1
+    assert [word for word in installed[0] if not word.startswith("-")] == ["install", *font_packages()]

@@ -7,11 +7,12 @@ prefix (`ACTIVITY_HTTP_PORT`, ...). Defaults are safe for a local run.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class PlatformSettings(BaseSettings):
@@ -28,6 +29,16 @@ class PlatformSettings(BaseSettings):
     auth_public_key_file: Path | None = Field(default=None, description="File holding that PEM.")
     auth_issuer: str = "partnerapp-gateway"
     auth_audience: str = "partnerapp"
+    pdf_font_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(Path("/usr/share/fonts"),),
+        description="Folders searched (with their subfolders) for the PDF fonts, separated like PATH.",
+    )
+
+    @field_validator("pdf_font_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: Any) -> Any:
+        # One environment variable, separated like PATH: PARTNERAPP_PDF_FONT_DIRS=/usr/share/fonts:/opt/fonts
+        return tuple(part for part in value.split(os.pathsep) if part) if isinstance(value, str) else value
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -34,6 +34,7 @@ from gateway.service_layer.views import Views
 from servicekit import openapi
 from servicekit.auth import TokenIssuer
 from servicekit.i18n import DEFAULT_LANGUAGE, Language, as_language
+from servicekit.pdf import fonts_ready
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
@@ -118,6 +119,7 @@ def build_app(
         proxy.public_document_router(backends),
         forwarded,
     ]
+    runtime.readiness["pdf_fonts"] = fonts_ready  # the hardware list PDF needs them
     app = runtime.create_app(title="partnerapp gateway", routers=routers)
     app.state.accounts = accounts
     app.state.login_limiter = login_limiter

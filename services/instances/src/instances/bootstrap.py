@@ -24,6 +24,7 @@ from servicekit import openapi
 from servicekit.idempotency import COLLECTION as IDEMPOTENCY_KEYS
 from servicekit.idempotency import IdempotencyKeys
 from servicekit.mongo import Document, DocumentLocks
+from servicekit.pdf import fonts_ready
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
@@ -47,7 +48,13 @@ def build_commands(
         contract_numbers=MongoContractNumbers(db, locks),
         clock=clock or SystemClock(),
         parties=ServiceParties(
-            vendor=Party(name=settings.vendor_name, tax_id=settings.vendor_tax_id, address=settings.vendor_address)
+            vendor=Party(
+                name=settings.vendor_name,
+                tax_id=settings.vendor_tax_id,
+                address=settings.vendor_address,
+                contact=settings.vendor_contact,
+                email=settings.vendor_email,
+            )
         ),
         signer=Ed25519ImpersonationSigner(signing_key) if signing_key else None,
         panel_url=settings.panel_url,
@@ -59,6 +66,7 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
     runtime.indexes.extend(INDEXES)
+    runtime.readiness["pdf_fonts"] = fonts_ready  # the contract PDF needs them
     relay = runtime.use_outbox(AGGREGATES)
     commands = build_commands(settings, runtime.db, locks=runtime.locks, on_write=relay.notify)
     keys = IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS])

@@ -19,6 +19,8 @@ class Settings(ServiceSettings):
     vendor_name: str = "Vendor Software S.L."
     vendor_tax_id: str = "B00000000"
     vendor_address: str = "Paseo de la Castellana 1, 28046 Madrid (Madrid), ES"
+    vendor_contact: str = Field(default="Partner desk", description="Who answers for the vendor on a contract")
+    vendor_email: str = Field(default="partners@partnerapp.example", description="The vendor's contract e-mail")
     panel_url: str = Field(default="https://panel.partnerapp.example", description="The vendor's web panel")
     impersonation_key_file: Path | None = Field(default=None, description="PEM of the Ed25519 signing key")
     impersonation_key: str | None = None

@@ -15,7 +15,6 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any, Literal
 
-from fpdf import FPDF
 from fpdf.fonts import FontFace
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +27,7 @@ from gateway.domain.hardware import (
     Support,
     Terminal,
 )
+from servicekit.pdf import SANS, UnicodePDF
 
 Language = Literal["en", "es"]
 DATA_FILE = ("data", "hardware.json")
@@ -154,16 +154,16 @@ _HEADINGS = FontFace(emphasis="BOLD", size_pt=7.5, fill_color=(230, 230, 230))
 _WIDTHS = (22, 38, 30, 16, *(21 for _ in Feature))
 
 
-class _Document(FPDF):
+class _Document(UnicodePDF):
     def __init__(self, footer_text: str) -> None:
         super().__init__(orientation="landscape", unit="mm", format="A4")
         self._footer_text = footer_text
 
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font("Helvetica", size=8)
+        self.set_font(SANS, size=8)
         self.set_text_color(110, 110, 110)
-        self.cell(0, 6, _latin1(self._footer_text.format(n=self.page_no())), align="C")
+        self.cell(0, 6, self._footer_text.format(n=self.page_no()), align="C")
         self.set_text_color(0, 0, 0)
 
 
@@ -173,7 +173,7 @@ def render_pdf(compatibility: CompatibilityList, query: HardwareQuery, *, langua
 
     terminals = compatibility.select(query)
     pdf = _Document(t("page"))
-    pdf.set_title(_latin1(t("title")))
+    pdf.set_title(t("title"))
     pdf.set_creator("partnerapp")
     pdf.set_lang(language)
     # The document's date is the list's, so the same list and filters give the same bytes.
@@ -181,28 +181,28 @@ def render_pdf(compatibility: CompatibilityList, query: HardwareQuery, *, langua
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
 
-    pdf.set_font("Helvetica", "B", 15)
-    pdf.cell(0, 9, _latin1(t("title")), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(SANS, "B", 15)
+    pdf.cell(0, 9, t("title"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(SANS, size=10)
     edition = t("edition").format(version=compatibility.version, updated=compatibility.updated.isoformat())
-    pdf.cell(0, 6, _latin1(f"{edition}  |  {t('count').format(n=len(terminals))}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=9)
-    pdf.multi_cell(0, 4.5, _latin1(t("intro")), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, f"{edition}  |  {t('count').format(n=len(terminals))}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(SANS, size=9)
+    pdf.multi_cell(0, 4.5, t("intro"), new_x="LMARGIN", new_y="NEXT")
     filters = _filters_text(query, language)
     if filters:
-        pdf.set_font("Helvetica", "B", 9)
-        pdf.multi_cell(0, 5, _latin1(f"{t('filters')}: {filters}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=9)
-    pdf.multi_cell(0, 5, _latin1(t("legend")), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(SANS, "B", 9)
+        pdf.multi_cell(0, 5, f"{t('filters')}: {filters}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(SANS, size=9)
+    pdf.multi_cell(0, 5, t("legend"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
 
     if not terminals:
-        pdf.set_font("Helvetica", "I", 11)
-        pdf.cell(0, 10, _latin1(t("none")), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(SANS, "I", 11)
+        pdf.cell(0, 10, t("none"), new_x="LMARGIN", new_y="NEXT")
         return bytes(pdf.output())
 
     notes: dict[str, int] = {}  # the same note text gets the same number everywhere
-    pdf.set_font("Helvetica", size=8)
+    pdf.set_font(SANS, size=8)
     with pdf.table(
         col_widths=_WIDTHS,
         text_align="LEFT",
@@ -212,27 +212,27 @@ def render_pdf(compatibility: CompatibilityList, query: HardwareQuery, *, langua
     ) as table:
         heading = table.row()
         for text in (t("maker"), t("model"), t("os"), t("app"), *(f.labels.text(language) for f in Feature)):
-            heading.cell(_latin1(text))
+            heading.cell(text)
         for terminal in terminals:
             row = table.row()
-            row.cell(_latin1(terminal.maker))
-            row.cell(_latin1(terminal.model))
-            row.cell(_latin1(terminal.os_text))
+            row.cell(terminal.maker)
+            row.cell(terminal.model)
+            row.cell(terminal.os_text)
             row.cell(terminal.tested_app_version)
             for feature in Feature:
                 result = terminal.features[feature]
                 text = result.support.labels.text(language)
                 if result.note:
                     text += f" ({notes.setdefault(result.note, len(notes) + 1)})"
-                row.cell(_latin1(text), style=FontFace(fill_color=_FILLS[result.support]))
+                row.cell(text, style=FontFace(fill_color=_FILLS[result.support]))
 
     if notes:
         pdf.ln(3)
-        pdf.set_font("Helvetica", "B", 9)
-        pdf.cell(0, 6, _latin1(t("notes")), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=8)
+        pdf.set_font(SANS, "B", 9)
+        pdf.cell(0, 6, t("notes"), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(SANS, size=8)
         for note, number in notes.items():
-            pdf.multi_cell(0, 4.2, _latin1(f"({number}) {note}"), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 4.2, f"({number}) {note}", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 
@@ -250,8 +250,3 @@ def _filters_text(query: HardwareQuery, language: Language) -> str:
         labels = ", ".join(f.labels.text(language) for f in Feature if f in query.features)
         parts.append(f"{t('feature')} {labels}")
     return "; ".join(p for p in parts if p)
-
-
-def _latin1(text: str) -> str:
-    # The core PDF fonts cover Latin-1 (Spanish included); anything else degrades visibly, not fatally.
-    return text.encode("latin-1", "replace").decode("latin-1")

@@ -1,11 +1,11 @@
-"""The contract as a document: HTML (Jinja2, autoescaped) and PDF (fpdf2)."""
+"""The contract as a document: HTML (Jinja2, autoescaped) and PDF (fpdf2, with fonts for any script)."""
 
 from __future__ import annotations
 
-from fpdf import FPDF
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from instances.domain.model import Contract
+from servicekit.pdf import SANS, UnicodePDF
 
 _ENV = Environment(loader=PackageLoader("instances", "templates"), autoescape=select_autoescape(["html"]))
 
@@ -15,27 +15,27 @@ class ContractRenderer:
         return _ENV.get_template("contract.html").render(c=contract)
 
     def pdf(self, contract: Contract) -> bytes:
-        pdf = FPDF(format="A4")
+        pdf = UnicodePDF(format="A4")
         pdf.set_title(f"Contract {contract.number}")
         pdf.set_creator("partnerapp")
         pdf.add_page()
-        pdf.set_font("Helvetica", "B", 16)
+        pdf.set_font(SANS, "B", 16)
         pdf.cell(0, 10, f"Service contract {contract.number}", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=10)
+        pdf.set_font(SANS, size=10)
         pdf.cell(0, 6, f"Issued {contract.issued_at:%Y-%m-%d %H:%M} UTC", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
         for title, party in (("Vendor", contract.vendor), ("Customer", contract.customer)):
-            pdf.set_font("Helvetica", "B", 11)
+            pdf.set_font(SANS, "B", 11)
             pdf.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
-            pdf.set_font("Helvetica", size=10)
+            pdf.set_font(SANS, size=10)
             lines = [party.name, f"Tax id: {party.tax_id}", party.address]
             lines += [f"Contact: {party.contact} <{party.email}>"] if party.contact else []
             for line in lines:
-                pdf.multi_cell(0, 5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+                pdf.multi_cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
             pdf.ln(2)
-        pdf.set_font("Helvetica", "B", 11)
+        pdf.set_font(SANS, "B", 11)
         pdf.cell(0, 7, "Product, term and price", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=10)
+        pdf.set_font(SANS, size=10)
         p = contract.pricing
         rows = [
             ("Product", f"{contract.product_name} ({contract.product_type.value})"),
@@ -49,15 +49,10 @@ class ContractRenderer:
         ]
         with pdf.table(col_widths=(60, 120), text_align="LEFT") as table:
             for label, value in rows:
-                table.row([label, _latin1(value)])
+                table.row([label, value])
         pdf.ln(4)
-        pdf.set_font("Helvetica", "B", 11)
+        pdf.set_font(SANS, "B", 11)
         pdf.cell(0, 7, "Terms", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=9)
-        pdf.multi_cell(0, 5, _latin1(contract.terms))
+        pdf.set_font(SANS, size=9)
+        pdf.multi_cell(0, 5, contract.terms)
         return bytes(pdf.output())
-
-
-def _latin1(text: str) -> str:
-    # The core PDF fonts cover Latin-1 (Spanish included); anything else degrades visibly, not fatally.
-    return text.encode("latin-1", "replace").decode("latin-1")

@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, expect
 
+from contracts.serials import canonical_serial
 from servicekit.testing import eventually
 
 from .browser import chromium, login, new_page
@@ -87,7 +88,13 @@ async def thread_with_notes(stack: Stack, token: str, company: str) -> dict[str,
             return found.status_code == 200 and len(found.json()["items"]) >= 2
 
         await eventually(two_notes)
-    return {"thread_id": thread_id, "instance_id": instance_id, "license_id": license_id, "serial": serial}
+    # Notes name the terminal by its canonical serial, whatever letter case the license was given.
+    return {
+        "thread_id": thread_id,
+        "instance_id": instance_id,
+        "license_id": license_id,
+        "serial": canonical_serial(serial),
+    }
 
 
 def expected(world: dict[str, Any]) -> dict[str, list[str]]:

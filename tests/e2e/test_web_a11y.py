@@ -311,7 +311,7 @@ async def tour(page: Page, w: World, language: str, label: str) -> None:
     await assert_no_serious_a11y(page, f"the instances, unreachable ({label})")
     await page.unroute(re.compile(r"/api/v1/(reports|instances)"))
     await page.goto("/no/such/page")
-    await expect(page.locator("p.state:not(.state-loading)")).to_be_visible()
+    await expect(page.locator(".state:not(.state-loading)")).to_be_visible()
     await assert_no_serious_a11y(page, f"the not-found page ({label})")
 
 

@@ -72,11 +72,22 @@ def _day(text: str | None) -> date | None:
 
 
 def company_document(company: CompanyView) -> Document:
-    return {"partner_id": company.partner_id, "name": company.name, "name_stamp": company.name_stamp}
+    return {
+        "partner_id": company.partner_id,
+        "name": company.name,
+        "name_stamp": company.name_stamp,
+        "origin_stamp": company.origin_stamp,
+    }
 
 
 def company_of(document: Document) -> CompanyView:
-    return CompanyView(document["_id"], document["partner_id"], document.get("name"), document.get("name_stamp"))
+    return CompanyView(
+        document["_id"],
+        document["partner_id"],
+        document.get("name"),
+        document.get("name_stamp"),
+        document.get("origin_stamp"),
+    )
 
 
 def instance_document(instance: InstanceView) -> Document:
@@ -99,6 +110,7 @@ def instance_document(instance: InstanceView) -> Document:
         "cancellation_requested_at": _ms(instance.cancellation_requested_at),
         "cancellation_reason": instance.cancellation_reason,
         "cancellation_stamp": instance.cancellation_stamp,
+        "origin_stamp": instance.origin_stamp,
     }
 
 
@@ -122,6 +134,7 @@ def instance_of(document: Document) -> InstanceView:
         cancellation_requested_at=document.get("cancellation_requested_at"),
         cancellation_reason=document.get("cancellation_reason"),
         cancellation_stamp=document.get("cancellation_stamp"),
+        origin_stamp=document.get("origin_stamp"),
     )
 
 
@@ -143,6 +156,7 @@ def license_document(license_: LicenseView) -> Document:
         "revoke_reason": license_.revoke_reason,
         "instance_type": license_.instance_type,
         "instance_activation_date": _iso(license_.instance_activation_date),
+        "origin_stamp": license_.origin_stamp,
     }
 
 
@@ -166,6 +180,7 @@ def license_of(document: Document) -> LicenseView:
         revoke_reason=document.get("revoke_reason"),
         instance_type=document.get("instance_type"),
         instance_activation_date=_day(document.get("instance_activation_date")),
+        origin_stamp=document.get("origin_stamp"),
     )
 
 

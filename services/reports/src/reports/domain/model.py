@@ -41,6 +41,17 @@ def newer(stamp: str, current: str | None) -> bool:
     return current is None or stamp > current
 
 
+def origin_of(stamp: str, *, creating: bool) -> str:
+    """Whose ids (owner, company, instance) a view keeps: the event that creates the thing
+    (instance.provisioned, license.added, company.created) over any other, then the oldest.
+    Events may disagree on them, and the first delivered must not decide."""
+    return f"{0 if creating else 1}|{stamp}"
+
+
+def claims(origin: str, current: str | None) -> bool:
+    return current is None or origin < current
+
+
 # ---------------------------------------------------------------------------------- companies
 
 
@@ -50,12 +61,16 @@ class CompanyView:
     partner_id: str
     name: str | None = None
     name_stamp: str | None = None
+    origin_stamp: str | None = None
 
 
 def company_named(
-    current: CompanyView | None, *, company_id: str, partner_id: str, name: str, stamp: str
+    current: CompanyView | None, *, company_id: str, partner_id: str, name: str, stamp: str, created: bool = False
 ) -> CompanyView:
     company = current or CompanyView(company_id, partner_id)
+    origin = origin_of(stamp, creating=created)
+    if claims(origin, company.origin_stamp):
+        company = replace(company, partner_id=partner_id, origin_stamp=origin)
     if not newer(stamp, company.name_stamp):
         return company
     return replace(company, name=name, name_stamp=stamp)
@@ -87,6 +102,7 @@ class InstanceView:
     cancellation_requested_at: datetime | None = None
     cancellation_reason: str | None = None
     cancellation_stamp: str | None = None
+    origin_stamp: str | None = None
 
     def status(self, today: date) -> InstanceStatus:
         """As the instances service derives it: a requested cancellation stays visible; an
@@ -105,9 +121,20 @@ class InstanceView:
 
 
 def _instance(
-    current: InstanceView | None, instance_id: str, partner_id: str, company_id: str, type_: str
+    current: InstanceView | None,
+    instance_id: str,
+    partner_id: str,
+    company_id: str,
+    type_: str,
+    stamp: str,
+    *,
+    creating: bool = False,
 ) -> InstanceView:
-    return current or InstanceView(instance_id, partner_id, company_id, type_)
+    instance = current or InstanceView(instance_id, partner_id, company_id, type_)
+    origin = origin_of(stamp, creating=creating)
+    if claims(origin, instance.origin_stamp):
+        instance = replace(instance, partner_id=partner_id, company_id=company_id, origin_stamp=origin)
+    return instance
 
 
 def instance_provisioned(
@@ -126,7 +153,7 @@ def instance_provisioned(
     stamp: str,
     name: str | None = None,
 ) -> InstanceView:
-    instance = _instance(current, instance_id, partner_id, company_id, type_)
+    instance = _instance(current, instance_id, partner_id, company_id, type_, stamp, creating=True)
     if name is not None and newer(stamp, instance.name_stamp):  # a later rename may have arrived first
         instance = replace(instance, name=name, name_stamp=stamp)
     instance = replace(
@@ -155,7 +182,7 @@ def instance_updated(
     changes: dict[str, object],
     stamp: str,
 ) -> InstanceView:
-    instance = _instance(current, instance_id, partner_id, company_id, type_)
+    instance = _instance(current, instance_id, partner_id, company_id, type_, stamp)
     if not instance.type:
         instance = replace(instance, type=type_)
     if "profile" in changes and newer(stamp, instance.profile_stamp):
@@ -176,7 +203,7 @@ def instance_extended(
     stamp: str,
 ) -> InstanceView:
     # The event does not carry the type; "" until instance.provisioned says it.
-    instance = _instance(current, instance_id, partner_id, company_id, "")
+    instance = _instance(current, instance_id, partner_id, company_id, "", stamp)
     if newer(stamp, instance.expiry_stamp):
         instance = replace(instance, expiry_date=new_expiry_date, expiry_stamp=stamp)
     return instance
@@ -192,7 +219,7 @@ def cancellation_requested(
     at: datetime,
     stamp: str,
 ) -> InstanceView:
-    instance = _instance(current, instance_id, partner_id, company_id, "")
+    instance = _instance(current, instance_id, partner_id, company_id, "", stamp)
     # The first request counts: a later one (there should be none) never moves the date.
     if instance.cancellation_stamp is not None and instance.cancellation_stamp <= stamp:
         return instance
@@ -225,6 +252,7 @@ class LicenseView:
     revoke_reason: str | None = None
     instance_type: str | None = None
     instance_activation_date: date | None = None
+    origin_stamp: str | None = None
 
     def active_during(self, period: Period) -> bool:
         """Held (active or released: the seat is still paid) at any moment of the period."""
@@ -234,9 +262,28 @@ class LicenseView:
 
 
 def _license(
-    current: LicenseView | None, license_id: str, instance_id: str, partner_id: str, company_id: str
-) -> LicenseView:
-    return current or LicenseView(license_id, instance_id, partner_id, company_id)
+    current: LicenseView | None,
+    license_id: str,
+    instance_id: str,
+    partner_id: str,
+    company_id: str,
+    pin: str,
+    stamp: str,
+    *,
+    creating: bool = False,
+) -> tuple[LicenseView, bool]:
+    """The license, with the ids and PIN of the event that claims it (see `origin_of`); True
+    if this event claimed it."""
+    license_ = current or LicenseView(license_id, instance_id, partner_id, company_id)
+    origin = origin_of(stamp, creating=creating)
+    if not claims(origin, license_.origin_stamp):
+        return license_, False
+    if license_.instance_id != instance_id:  # what was copied from another instance no longer holds
+        license_ = replace(license_, instance_type=None, instance_activation_date=None)
+    license_ = replace(
+        license_, instance_id=instance_id, partner_id=partner_id, company_id=company_id, pin=pin, origin_stamp=origin
+    )
+    return license_, True
 
 
 def _status(license_: LicenseView, status: LicenseStatus, stamp: str) -> LicenseView:
@@ -265,8 +312,9 @@ def license_added(
     at: datetime,
     stamp: str,
 ) -> LicenseView:
-    license_ = _license(current, license_id, instance_id, partner_id, company_id)
-    license_ = replace(license_, added=True, added_at=at, user_name=user_name, pin=pin)
+    license_, claimed = _license(current, license_id, instance_id, partner_id, company_id, pin, stamp, creating=True)
+    if claimed:  # only one license.added is expected; if there were more, the oldest would describe it
+        license_ = replace(license_, added=True, added_at=at, user_name=user_name)
     if newer(stamp, license_.serial_stamp):
         license_ = replace(license_, serial=serial, serial_stamp=stamp)
     return _status(license_, LicenseStatus.ACTIVE, stamp)
@@ -283,9 +331,7 @@ def license_released(
     at: datetime,
     stamp: str,
 ) -> LicenseView:
-    license_ = _license(current, license_id, instance_id, partner_id, company_id)
-    if license_.pin is None:
-        license_ = replace(license_, pin=pin)
+    license_, _ = _license(current, license_id, instance_id, partner_id, company_id, pin, stamp)
     if newer(stamp, license_.serial_stamp):
         license_ = replace(license_, serial=None, serial_stamp=stamp)
     if license_.released_at is None or at > license_.released_at:
@@ -305,9 +351,7 @@ def license_revoked(
     at: datetime,
     stamp: str,
 ) -> LicenseView:
-    license_ = _license(current, license_id, instance_id, partner_id, company_id)
-    if license_.pin is None:
-        license_ = replace(license_, pin=pin)
+    license_, _ = _license(current, license_id, instance_id, partner_id, company_id, pin, stamp)
     if license_.revoked_at is None or at < license_.revoked_at:
         license_ = replace(license_, revoked_at=at, revoke_reason=reason)
     return _status(license_, LicenseStatus.REVOKED, stamp)
@@ -315,7 +359,7 @@ def license_revoked(
 
 def with_instance(license_: LicenseView, instance: InstanceView | None) -> LicenseView:
     """Copy what never changes of the instance onto the license, once the instance is known."""
-    if instance is None or not instance.provisioned:
+    if instance is None or not instance.provisioned or instance.id != license_.instance_id:
         return license_
     return replace(license_, instance_type=instance.type, instance_activation_date=instance.activation_date)
 

@@ -69,7 +69,12 @@ class Projector:
         await self.store.change_company(
             d.company_id,
             lambda current: model.company_named(
-                current, company_id=d.company_id, partner_id=d.partner_id, name=d.name, stamp=stamp
+                current,
+                company_id=d.company_id,
+                partner_id=d.partner_id,
+                name=d.name,
+                stamp=stamp,
+                created=event.type == "company.created",
             ),
         )
 

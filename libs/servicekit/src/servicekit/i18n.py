@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Query
 
 Language = Literal["es", "en"]
 LANGUAGES: tuple[Language, ...] = ("es", "en")
@@ -65,6 +65,19 @@ def request_language(
 
 ReaderLanguage = Annotated[Language, Depends(request_language)]
 """A route's parameter: the language to render the texts it returns in."""
+
+LangQuery = Annotated[
+    Language | None,
+    Query(description="es or en: the document's language, over Accept-Language (for a link to share)"),
+]
+
+
+def document_language(reader: ReaderLanguage, lang: LangQuery = None) -> Language:
+    return lang or reader
+
+
+DocumentLanguage = Annotated[Language, Depends(document_language)]
+"""A document route's parameter: `?lang=` when given, else the reader's language."""
 
 
 _STATUS_TITLES: dict[int, dict[Language, str]] = {

@@ -42,6 +42,7 @@ from instances.service_layer.commands import CompanyData, InstanceCommands
 from instances.service_layer.ports import COMPANY_SORTS, INSTANCE_SORTS, CompanyQuery, ContractDocuments, InstanceQuery
 from servicekit import merge_patch
 from servicekit.auth import CurrentPrincipal
+from servicekit.i18n import DocumentLanguage, ReaderLanguage
 from servicekit.idempotency import KEY_PATTERN, IdempotencyKeys, fingerprint
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Sort
 from servicekit.problems import Problem, invalid_body, problem_response
@@ -265,8 +266,8 @@ def router(  # noqa: PLR0915
         return instance.contract
 
     @api.get("/provisionings/{instance_id}/contract", tags=["provisioning"], summary="The contract, as data")
-    async def contract(instance_id: str, principal: CurrentPrincipal) -> ContractOut:
-        return ContractOut.of(await _contract(principal, instance_id))
+    async def contract(instance_id: str, principal: CurrentPrincipal, language: ReaderLanguage) -> ContractOut:
+        return ContractOut.of(await _contract(principal, instance_id), language)
 
     @api.get(
         "/provisionings/{instance_id}/contract.html",
@@ -274,8 +275,8 @@ def router(  # noqa: PLR0915
         response_class=HTMLResponse,
         summary="The contract, to read",
     )
-    async def contract_html(instance_id: str, principal: CurrentPrincipal) -> HTMLResponse:
-        return HTMLResponse(documents.html(await _contract(principal, instance_id)))
+    async def contract_html(instance_id: str, principal: CurrentPrincipal, language: DocumentLanguage) -> HTMLResponse:
+        return HTMLResponse(documents.html(await _contract(principal, instance_id), language))
 
     @api.get(
         "/provisionings/{instance_id}/contract.pdf",
@@ -284,10 +285,10 @@ def router(  # noqa: PLR0915
         responses={200: {"content": {"application/pdf": {}}}},
         summary="The contract, as PDF",
     )
-    async def contract_pdf(instance_id: str, principal: CurrentPrincipal) -> Response:
+    async def contract_pdf(instance_id: str, principal: CurrentPrincipal, language: DocumentLanguage) -> Response:
         contract = await _contract(principal, instance_id)
         return Response(
-            documents.pdf(contract),
+            documents.pdf(contract, language),
             media_type="application/pdf",
             headers={"Content-Disposition": f'attachment; filename="{contract.number}.pdf"'},
         )

@@ -22,7 +22,8 @@ from gateway.service_layer.ports import AuditLog, AuditQuery, PartnerDirectory
 from gateway.service_layer.views import BackendRefused, BackendUnavailable, Views
 from servicekit import merge_patch, openapi
 from servicekit.auth import TokenVerifier
-from servicekit.i18n import negotiate
+from servicekit.i18n import Language as I18nLanguage
+from servicekit.i18n import as_language, negotiate
 from servicekit.principal import Principal
 from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, problem_response
 
@@ -51,6 +52,19 @@ async def authenticate(request: Request) -> Caller:
     principal = await accounts.authenticate(claims, verifier.principal_of(claims))
     request.state.principal = principal
     return Caller(principal, token.strip(), str(claims["sid"]), datetime.fromtimestamp(claims["exp"], UTC))
+
+
+async def profile_language(request: Request) -> I18nLanguage | None:
+    """A public route's caller's profile language when it sends a valid token; None otherwise
+    (a public route answers an anonymous caller, or one whose token is stale, all the same)."""
+    if not request.headers.get("Authorization"):
+        return None
+    try:
+        caller = await authenticate(request)
+    except (Problem, AuthError):
+        return None
+    accounts: Accounts = request.app.state.accounts
+    return as_language((await accounts.profile(caller.principal.user_id)).language.value)
 
 
 CurrentCaller = Annotated[Caller, Depends(authenticate)]

@@ -27,7 +27,7 @@ from gateway.domain.hardware import (
     Terminal,
 )
 from servicekit.i18n import DEFAULT_LANGUAGE, LangQuery, Language, negotiate
-from servicekit.problems import Problem
+from servicekit.problems import Problem, field_error
 
 PDF_FILENAME = "hardware-compatibility.pdf"
 
@@ -171,9 +171,8 @@ def _query(
     try:
         return HardwareQuery.parse(maker=maker, model=model, os=os, q=q, features=feature or (), sort=sort)
     except InvalidFilter as exc:
-        raise Problem(
-            422, "validation", str(exc), errors=[{"field": exc.field, "message": str(exc), "in": "query"}]
-        ) from exc
+        error = field_error(exc.field, exc.code, str(exc), where="query", params=exc.params)
+        raise Problem(422, "validation", str(exc), errors=[error]) from exc
 
 
 ProfileLanguage = Callable[[Request], Awaitable[Language | None]]

@@ -25,7 +25,7 @@ from servicekit.auth import TokenVerifier
 from servicekit.i18n import Language as I18nLanguage
 from servicekit.i18n import as_language, negotiate
 from servicekit.principal import Principal
-from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, problem_response
+from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, field_error, problem_response
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -92,9 +92,8 @@ def _utc(value: datetime | None, field: str) -> datetime | None:
         return value.astimezone(UTC)
     except OverflowError as exc:
         message = "must lie between the years 1 and 9999 in UTC"
-        raise Problem(
-            422, "validation", f"`{field}` {message}.", errors=[{"field": field, "message": message, "in": "query"}]
-        ) from exc
+        error = field_error(field, "years_1_9999", message, where="query")
+        raise Problem(422, "validation", f"`{field}` {message}.", errors=[error]) from exc
 
 
 class LoginIn(BaseModel):
@@ -400,7 +399,7 @@ def router(
         since, until = _utc(since, "from"), _utc(until, "to")
         if since and until and since >= until:
             raise Problem(
-                422, "validation", "`from` must be before `to`.", errors=[{"field": "from", "message": "after to"}]
+                422, "validation", "`from` must be before `to`.", errors=[field_error("from", "after_to", "after to")]
             )
         scope = tuple(sorted(caller.principal.partner_ids))
         if partner_id is not None:

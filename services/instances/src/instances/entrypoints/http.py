@@ -44,8 +44,8 @@ from servicekit import merge_patch
 from servicekit.auth import CurrentPrincipal
 from servicekit.i18n import DocumentLanguage, ReaderLanguage
 from servicekit.idempotency import KEY_PATTERN, IdempotencyKeys, fingerprint
-from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Sort
-from servicekit.problems import Problem, invalid_body, problem_response
+from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, InvalidSort, Sort
+from servicekit.problems import Problem, field_error, invalid_body, problem_response
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
 Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]
@@ -70,10 +70,9 @@ INSTANCE_SORT_HELP = "created_at, name, expiry_date, type or status; prefix - fo
 def _sort(text: str, allowed: dict[str, str]) -> Sort:
     try:
         return Sort.parse(text, allowed)
-    except ValueError as exc:
-        raise Problem(
-            422, "validation", str(exc), errors=[{"field": "sort", "message": str(exc), "in": "query"}]
-        ) from exc
+    except InvalidSort as exc:
+        error = field_error("sort", "sort_unknown", str(exc), where="query", params=exc.params)
+        raise Problem(422, "validation", str(exc), errors=[error]) from exc
 
 
 def _today() -> Any:

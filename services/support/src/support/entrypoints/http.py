@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from servicekit.auth import CurrentPrincipal
 from servicekit.i18n import Language, ReaderLanguage
@@ -37,9 +38,9 @@ class MessageIn(BaseModel):
     def _printable(cls, value: str) -> str:
         value = value.strip()
         if not value:
-            raise ValueError("the message is empty")
+            raise PydanticCustomError("message_empty", "the message is empty")
         if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
-            raise ValueError("control characters are not allowed")
+            raise PydanticCustomError("control_characters", "control characters are not allowed")
         return value
 
 

@@ -126,9 +126,17 @@ async def test_bad_filters_are_422_problems_naming_the_field(
 
 
 async def test_an_unknown_feature_problem_lists_the_known_ones(client: httpx.AsyncClient) -> None:
-    body = assert_problem(await client.get("/api/v1/hardware", params={"feature": "teleport"}), "feature")
+    english = {"Accept-Language": "en"}
+    body = assert_problem(
+        await client.get("/api/v1/hardware", params={"feature": "teleport"}, headers=english), "feature"
+    )
     assert "teleport" in body["detail"] and "barcode_scanner" in body["detail"]
     assert body["errors"][0]["message"] == body["detail"]
+    spanish = assert_problem(await client.get("/api/v1/hardware", params={"feature": "teleport"}), "feature")
+    assert spanish["detail"] == body["detail"], "detail stays English"
+    assert spanish["errors"][0]["message"].startswith(
+        "Característica desconocida 'teleport'; usa una de: barcode_scanner"
+    )
 
 
 # ------------------------------------------------------------------------------------- PDF

@@ -18,11 +18,14 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient
 from pypdf import PdfReader
 
 from instances.bootstrap import build_app
 from instances.config import Settings
+from servicekit.outbox import PENDING_FIELD
 from servicekit.settings import PlatformSettings
+from servicekit.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -225,3 +228,31 @@ async def test_a_bad_lang_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
     response = await client.get(f"/v1/provisionings/{instance_id}/contract.pdf", params={"lang": "fr"})
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["lang"]
+
+
+async def test_a_contract_issued_with_one_text_keeps_it_for_every_reader(
+    client: httpx.AsyncClient, mongo: AsyncMongoClient[dict[str, Any]], database_name: str
+) -> None:
+    """A contract stored before its terms came in two languages: the legal text stays as issued."""
+    instance_id = await provisioned_for(client, "Transportes López S.L.")
+    issued = "1. Object. The terms as they were signed."
+    instances = mongo[database_name]["instances"]
+
+    async def relayed() -> bool:
+        document = await instances.find_one({"_id": instance_id})
+        return bool(document) and not document.get(PENDING_FIELD)
+
+    await eventually(relayed)  # the relay's own write of the document would race with ours
+    stored = await instances.update_one(
+        {"_id": instance_id}, {"$set": {"contract.terms": issued}, "$inc": {"version": 1}}
+    )
+    assert stored.matched_count == 1
+    for language in ("es", "en"):
+        headers = {"Accept-Language": language}
+        assert (await ok(await client.get(f"/v1/provisionings/{instance_id}/contract", headers=headers)))[
+            "terms"
+        ] == issued
+        text = _text(await client.get(f"/v1/provisionings/{instance_id}/contract.pdf", headers=headers), "pdf")
+        assert "The terms as they were signed." in text
+    spanish = _text(await client.get(f"/v1/provisionings/{instance_id}/contract.html"), "html")
+    assert "Condiciones" in spanish and issued in spanish, "the labels still follow the reader"

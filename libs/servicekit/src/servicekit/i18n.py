@@ -186,6 +186,21 @@ FIELD_MESSAGES: dict[str, dict[Language, str]] = {
         "es": "ya se usó para otra petición; envía una clave nueva con una petición nueva",
         "en": "already used for another request; send a new key with a new request",
     },
+    "not_base64url": {"es": "no está en base64url", "en": "not base64url"},
+    "p256_key": {
+        "es": "debe ser una clave pública P-256 sin comprimir (65 bytes, base64url)",
+        "en": "must be an uncompressed P-256 public key (65 bytes, base64url)",
+    },
+    "p256_point": {"es": "no es un punto de P-256", "en": "is not a point on P-256"},
+    "auth_secret_length": {"es": "debe tener 16 bytes, en base64url", "en": "must be 16 bytes, base64url"},
+    "partner_not_yours": {
+        "es": "El partner {partner_id} no es uno de los tuyos.",
+        "en": "Partner {partner_id} is not one of yours.",
+    },
+    "partner_not_associated": {
+        "es": "No estás asociado a este partner.",
+        "en": "You are not associated with this partner.",
+    },
     "go_together": {"es": "{first} y {second} van juntos", "en": "{first} and {second} go together"},
     "period_order": {
         "es": "el periodo termina ({last}) antes de empezar ({first})",

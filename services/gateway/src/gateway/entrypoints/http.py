@@ -257,7 +257,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _partner(request: Request, exc: PartnerNotAllowed) -> JSONResponse:
         detail = "You are not associated with this partner."
         return problem_response(
-            request, 403, "partner-not-allowed", detail, errors=[{"field": "partner_id", "message": detail}]
+            request,
+            403,
+            "partner-not-allowed",
+            detail,
+            errors=[field_error("partner_id", "partner_not_associated", detail)],
         )
 
     @app.exception_handler(WeakPassword)

@@ -7,6 +7,7 @@ https URLs of a known push service (the gateway posts to them: no arbitrary host
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from gateway.adapters.webpush import (
     MAX_ENDPOINT_LENGTH,
+    InvalidKey,
     MongoPushSubscriptions,
     PushSubscription,
     VapidKeys,
@@ -41,6 +43,13 @@ def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return any(host == suffix or host.endswith(f".{suffix}") for suffix in allowed)
 
 
+def _coded(check: Callable[[str], str], value: str) -> str:
+    try:
+        return check(value)
+    except InvalidKey as exc:  # its code words the field's message for the reader
+        raise PydanticCustomError(exc.code, str(exc)) from exc
+
+
 class KeysIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     p256dh: str = Field(min_length=1, max_length=100, description="The browser's P-256 public key, base64url.")
@@ -49,12 +58,12 @@ class KeysIn(BaseModel):
     @field_validator("p256dh")
     @classmethod
     def _p256dh(cls, value: str) -> str:
-        return check_p256dh(value)
+        return _coded(check_p256dh, value)
 
     @field_validator("auth")
     @classmethod
     def _auth(cls, value: str) -> str:
-        return check_auth_secret(value)
+        return _coded(check_auth_secret, value)
 
 
 class SubscriptionIn(BaseModel):

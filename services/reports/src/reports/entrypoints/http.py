@@ -422,7 +422,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PartnerNotAllowed)
     async def _partner(request: Request, exc: PartnerNotAllowed) -> JSONResponse:
         return problem_response(
-            request, 403, "partner-not-allowed", str(exc), errors=[{"field": "partner_id", "message": str(exc)}]
+            request,
+            403,
+            "partner-not-allowed",
+            str(exc),
+            errors=[field_error("partner_id", "partner_not_yours", str(exc), params={"partner_id": exc.partner_id})],
         )
 
 

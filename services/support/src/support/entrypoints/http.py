@@ -15,7 +15,7 @@ from servicekit.i18n import Language, ReaderLanguage
 from servicekit.idempotency import KEY_PATTERN, IdempotencyKeyReused, IdempotencyKeys, fingerprint
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from servicekit.principal import Principal
-from servicekit.problems import problem_response
+from servicekit.problems import field_error, problem_response
 from support.domain.model import Direction, Message, Note, Side, direction, side_of
 from support.service_layer.services import PartnerNotAllowed, SupportService, ThreadNotFound, ThreadView
 
@@ -147,7 +147,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PartnerNotAllowed)
     async def _partner(request: Request, exc: PartnerNotAllowed) -> JSONResponse:
         return problem_response(
-            request, 403, "partner-not-allowed", str(exc), errors=[{"field": "partner_id", "message": str(exc)}]
+            request,
+            403,
+            "partner-not-allowed",
+            str(exc),
+            errors=[field_error("partner_id", "partner_not_yours", str(exc), params={"partner_id": exc.partner_id})],
         )
 
 

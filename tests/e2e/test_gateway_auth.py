@@ -187,7 +187,7 @@ async def test_profile_patch_is_a_merge_patch(stack: Stack, unique: Callable[[st
             refused = await client.patch("/api/v1/profile", json={required: None, "phone": "+34 700"})
             assert refused.status_code == 422, refused.text
             assert [(e["field"], e["message"]) for e in refused.json()["errors"]] == [
-                (required, f"must not be null: {required} is required")
+                (required, f"no puede ser null: {required} es obligatorio")  # no Accept-Language: Spanish
             ]
         unchanged = (await client.get("/api/v1/profile")).json()
         assert (unchanged["name"], unchanged["phone"], unchanged["language"]) == (

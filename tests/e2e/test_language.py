@@ -5,6 +5,8 @@ in Spanish shows them in Spanish, its navigation named in Spanish too."""
 
 from __future__ import annotations
 
+import html
+import io
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, expect
+from pypdf import PdfReader
 
 from contracts.serials import canonical_serial
 from servicekit.testing import eventually
@@ -66,7 +69,7 @@ async def thread_with_notes(stack: Stack, token: str, company: str) -> dict[str,
             f"/api/v1/provisionings/{instance_id}/generate", headers={"Idempotency-Key": unique("key")}
         )
         assert generated.status_code in (200, 201), generated.text
-        serial = unique("SR")
+        serial = unique("SR").upper()  # serials are stored and shown in their canonical upper case
         added = await api.post(
             f"/api/v1/instances/{instance_id}/licenses",
             json={"licenses": [{"user_name": "Ana", "email": "ana@example.com", "pin": "4821", "serial": serial}]},
@@ -180,3 +183,283 @@ async def test_the_spanish_web_app_shows_the_notes_in_spanish(web: Stack, browse
         await page.go_back()
         for text in texts["en"]:
             await expect(page.get_by_text(text, exact=True)).to_be_visible()
+
+
+def pdf_text(document: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document)).pages)
+
+
+async def provisioned(stack: Stack, token: str) -> str:
+    """A company's provisioning with its contract issued: the id of the provisioning."""
+    async with stack.client(token) as api:
+        created = await api.post(
+            "/api/v1/companies",
+            json={
+                "name": f"Conservas {uuid.uuid4().hex[:4]}",
+                "tax_id": f"B{uuid.uuid4().int % 10**8:08d}",
+                "address": {"street": "Calle Mayor 1", "city": "Soria", "postal_code": "42001", "province": "Soria"},
+                "contact_person": "Luis Gómez",
+                "email": "luis@example.com",
+                "phone": "+34 975 000 000",
+            },
+        )
+        assert created.status_code == 201, created.text
+        draft = await api.post(
+            "/api/v1/provisionings", json={"company_id": created.json()["id"], "type": "WDS", "name": "Taller"}
+        )
+        assert draft.status_code == 201, draft.text
+        instance_id: str = draft.json()["id"]
+        assert (await api.post(f"/api/v1/provisionings/{instance_id}/provision")).status_code == 200
+    return instance_id
+
+
+CONTRACT_READS = {
+    "es": ("Contrato de servicio", "Producto, duración y precio", "Condiciones", "1. Objeto."),
+    "en": ("Service contract", "Product, term and price", "Terms", "1. Object."),
+}
+
+
+def contract_language(kind: str, response: Any) -> str:
+    """Which language the contract document reads in (and that it reads in one only)."""
+    assert response.status_code == 200, response.text
+    text = pdf_text(response.content) if kind == "pdf" else html.unescape(response.text)
+    found = [language for language, reads in CONTRACT_READS.items() if all(r in text for r in reads)]
+    assert len(found) == 1, text
+    if kind == "html":
+        assert f'<html lang="{found[0]}">' in text
+    return found[0]
+
+
+@pytest.mark.parametrize("kind", ["html", "pdf"])
+async def test_the_contract_reads_in_the_readers_language_through_the_gateway(web: Stack, kind: str) -> None:
+    email = await add_user(web, unique("usr"), "partner", (unique("ptn"),))
+    token = await web.token(email)
+    instance_id = await provisioned(web, token)
+    url = f"/api/v1/provisionings/{instance_id}/contract.{kind}"
+    async with web.client(token) as api:
+        for headers, params, language in (
+            ({"Accept-Language": "es-ES,es;q=0.9"}, {}, "es"),
+            ({"Accept-Language": "en-GB,en;q=0.9"}, {}, "en"),
+            ({"Accept-Language": "es"}, {"lang": "en"}, "en"),  # a shared link names its language
+            ({"Accept-Language": "en"}, {"lang": "es"}, "es"),
+            ({}, {}, "es"),  # no header: the profile's language, Spanish by default
+        ):
+            assert contract_language(kind, await api.get(url, headers=headers, params=params)) == language, headers
+        assert (await api.patch("/api/v1/profile", json={"language": "en"})).status_code == 200
+        assert contract_language(kind, await api.get(url)) == "en", "the profile's language"
+        assert contract_language(kind, await api.get(url, params={"lang": "es"})) == "es", "?lang over the profile"
+        data = (await api.get(f"/api/v1/provisionings/{instance_id}/contract")).json()
+        assert data["terms"].startswith("1. Object."), "the contract as data too"
+
+
+def hardware_language(response: Any) -> str:
+    assert response.status_code == 200, response.text
+    text = pdf_text(response.content)
+    found = [language for language, heading in (("es", "Fabricante"), ("en", "Maker")) if heading in text]
+    assert len(found) == 1, text
+    return found[0]
+
+
+async def test_the_hardware_pdf_follows_the_reader_through_the_gateway(web: Stack) -> None:
+    email = await add_user(web, unique("usr"), "partner", (unique("ptn"),))
+    token = await web.token(email)
+    url = "/api/v1/hardware.pdf"
+    params = {"maker": "Zebra"}
+    async with web.client() as anonymous:
+        assert hardware_language(await anonymous.get(url, params=params)) == "es"
+        assert hardware_language(await anonymous.get(url, params=params, headers={"Accept-Language": "en"})) == "en"
+        english = {**params, "lang": "en"}
+        assert hardware_language(await anonymous.get(url, params=english, headers={"Accept-Language": "es"})) == "en"
+        stale = {"Authorization": "Bearer not-a-token"}
+        assert hardware_language(await anonymous.get(url, params=params, headers=stale)) == "es", "public: still 200"
+    async with web.client(token) as api:
+        assert (await api.patch("/api/v1/profile", json={"language": "en"})).status_code == 200
+        assert hardware_language(await api.get(url, params=params)) == "en", "the profile's language"
+        assert hardware_language(await api.get(url, params=params, headers={"Accept-Language": "es"})) == "es"
+        assert hardware_language(await api.get(url, params={**params, "lang": "es"})) == "es"
+
+
+# Field messages our own code writes, through the gateway, over the services' routes: (method,
+# path, body, the field, its Spanish and English message; "…" ends a message that goes on with a list).
+FIELD_MESSAGES = {
+    "support: an empty message": (
+        "POST",
+        "/api/v1/threads/thr-nowhere/messages",
+        {"body": "   "},
+        "body",
+        "el mensaje está vacío",
+        "the message is empty",
+    ),
+    "support: a control character": (
+        "POST",
+        "/api/v1/threads/thr-nowhere/messages",
+        {"body": "hola\u0007"},
+        "body",
+        "no se admiten caracteres de control",
+        "control characters are not allowed",
+    ),
+    "activity: neither serial nor pin": (
+        "GET",
+        "/api/v1/activity/records",
+        None,
+        "serial",
+        "indica el número de serie o el PIN, uno solo",
+        "exactly one of serial or pin",
+    ),
+    "activity: an inverted window": (
+        "GET",
+        "/api/v1/activity/records?serial=SR-1&from=2026-02-02T00:00:00Z&to=2026-02-01T00:00:00Z",
+        None,
+        "from",
+        "from debe ser anterior a to",
+        "from must be before to",
+    ),
+    "instances: another type's configuration": (
+        "POST",
+        "/api/v1/provisionings",
+        {"company_id": "{company}", "type": "WDS", "name": "Taller", "configuration": {"type": "MCRM"}},
+        "configuration.type",
+        "debe ser WDS",
+        "must be WDS",
+    ),
+    "instances: an unknown time zone": (
+        "POST",
+        "/api/v1/provisionings",
+        {
+            "company_id": "{company}",
+            "type": "WDS",
+            "name": "Taller",
+            "configuration": {"work_calendar": {"timezone": "Mars/Olympus"}},
+        },
+        "configuration.work_calendar.timezone",
+        "zona horaria desconocida: 'Mars/Olympus'",
+        "unknown time zone 'Mars/Olympus'",
+    ),
+    "instances: an unknown sort": (
+        "GET",
+        "/api/v1/instances?sort=price",
+        None,
+        "sort",
+        "no se puede ordenar por 'price'; elige entre …",
+        "cannot sort by 'price'; choose from …",
+    ),
+    "instances: null on a required field (merge patch)": (
+        "PATCH",
+        "/api/v1/companies/{company}",
+        {"name": None},
+        "name",
+        "no puede ser null: name es obligatorio",
+        "must not be null: name is required",
+    ),
+    "reports: an unknown sort": (
+        "GET",
+        "/api/v1/reports/instances?sort=price",
+        None,
+        "sort",
+        "no se puede ordenar por 'price'; elige entre …",
+        "cannot sort by 'price'; choose from …",
+    ),
+    "reports: half a period": (
+        "GET",
+        "/api/v1/reports/instances?activated_from=2026-01-01",
+        None,
+        "activated_to",
+        "activated_from y activated_to van juntos",
+        "activated_from and activated_to go together",
+    ),
+    "servicekit: a forged cursor": (
+        "GET",
+        "/api/v1/instances?cursor=forged",
+        None,
+        "cursor",
+        "el cursor no es uno de los que devuelve esta API",
+        "the cursor is not one this API returned",
+    ),
+    "gateway: an unknown hardware feature": (
+        "GET",
+        "/api/v1/hardware?feature=teleport",
+        None,
+        "feature",
+        "Característica desconocida 'teleport'; usa una de: …",
+        "Unknown feature 'teleport'; use one of: …",
+    ),
+    "gateway: a push key that is not base64url": (
+        "POST",
+        "/api/v1/push/subscriptions",
+        {"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {"p256dh": "@@@", "auth": "A" * 22}},
+        "keys.p256dh",
+        "no está en base64url",
+        "not base64url",
+    ),
+    "support: another partner's threads (403)": (
+        "GET",
+        "/api/v1/threads?partner_id=ptn-someone-else",
+        None,
+        "partner_id",
+        "El partner ptn-someone-else no es uno de los tuyos.",
+        "Partner ptn-someone-else is not one of yours.",
+    ),
+    "reports: another partner's instances (403)": (
+        "GET",
+        "/api/v1/reports/instances?partner_id=ptn-someone-else",
+        None,
+        "partner_id",
+        "El partner ptn-someone-else no es uno de los tuyos.",
+        "Partner ptn-someone-else is not one of yours.",
+    ),
+    "gateway: a push endpoint over http": (
+        "POST",
+        "/api/v1/push/subscriptions",
+        {"endpoint": "http://fcm.googleapis.com/fcm/send/x", "keys": {"p256dh": "x", "auth": "y"}},
+        "endpoint",
+        "debe ser una URL https",
+        "must be an https URL",
+    ),
+}
+
+
+def _fill(value: Any, company: str) -> Any:
+    if isinstance(value, dict):
+        return {key: _fill(item, company) for key, item in value.items()}
+    return value.replace("{company}", company) if isinstance(value, str) else value
+
+
+def _reads(message: str, expected: str) -> bool:
+    return message.startswith(expected[:-1]) if expected.endswith("…") else message == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field", "spanish", "english"), FIELD_MESSAGES.values(), ids=FIELD_MESSAGES.keys()
+)
+async def test_our_field_messages_read_in_the_readers_language(
+    web: Stack, method: str, path: str, body: Any, field: str, spanish: str, english: str
+) -> None:
+    email = await add_user(web, unique("usr"), "partner", (unique("ptn"),))
+    token = await web.token(email)
+    async with web.client(token) as api:
+        created = await api.post(
+            "/api/v1/companies",
+            json={
+                "name": f"Quesos {uuid.uuid4().hex[:4]}",
+                "tax_id": f"B{uuid.uuid4().int % 10**8:08d}",
+                "address": {"street": "Calle Mayor 1", "city": "Soria", "postal_code": "42001", "province": "Soria"},
+                "contact_person": "Luis Gómez",
+                "email": "luis@example.com",
+                "phone": "+34 975 000 000",
+            },
+        )
+        assert created.status_code == 201, created.text
+        company = created.json()["id"]
+        url, json_body = path.replace("{company}", company), _fill(body, company)
+        for headers, expected in (({"Accept-Language": "es-ES"}, spanish), ({"Accept-Language": "en"}, english)):
+            refused = await api.request(method, url, json=json_body, headers=headers)
+            assert refused.status_code in (403, 422), refused.text
+            problem = refused.json()
+            messages = {e["field"]: e["message"] for e in problem["errors"]}
+            assert field in messages, problem
+            assert _reads(messages[field], expected), (messages[field], expected)
+            assert not {"code", "params"} & set(problem["errors"][0]), "how it is worded is not part of the answer"
+        # No header: the profile's language (Spanish by default) on the forwarded routes.
+        fallback = await api.request(method, url, json=json_body)
+        messages = {e["field"]: e["message"] for e in fallback.json()["errors"]}
+        assert _reads(messages[field], spanish), messages

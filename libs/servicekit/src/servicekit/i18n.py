@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Query
 
 Language = Literal["es", "en"]
 LANGUAGES: tuple[Language, ...] = ("es", "en")
@@ -65,6 +65,19 @@ def request_language(
 
 ReaderLanguage = Annotated[Language, Depends(request_language)]
 """A route's parameter: the language to render the texts it returns in."""
+
+LangQuery = Annotated[
+    Language | None,
+    Query(description="es or en: the document's language, over Accept-Language (for a link to share)"),
+]
+
+
+def document_language(reader: ReaderLanguage, lang: LangQuery = None) -> Language:
+    return lang or reader
+
+
+DocumentLanguage = Annotated[Language, Depends(document_language)]
+"""A document route's parameter: `?lang=` when given, else the reader's language."""
 
 
 _STATUS_TITLES: dict[int, dict[Language, str]] = {
@@ -124,9 +137,116 @@ _VALIDATION_ES: dict[str, str] = {
 }
 
 
+# The field messages our own code writes, by code, in both languages: a validator raises
+# `PydanticCustomError(code, FIELD_MESSAGES[code]["en"], params)` and a problem built by hand names
+# the code (`servicekit.problems.field_error`); the edge words it for the reader.
+FIELD_MESSAGES: dict[str, dict[Language, str]] = {
+    "not_null": {"es": "no puede ser null: {field} es obligatorio", "en": "must not be null: {field} is required"},
+    "object_type": {"es": "debe ser un objeto", "en": "must be an object"},
+    "message_empty": {"es": "el mensaje está vacío", "en": "the message is empty"},
+    "control_characters": {"es": "no se admiten caracteres de control", "en": "control characters are not allowed"},
+    "serial_or_pin": {"es": "indica el número de serie o el PIN, uno solo", "en": "exactly one of serial or pin"},
+    "in_the_future": {"es": "es una fecha futura", "en": "is in the future"},
+    "older_than_days": {"es": "tiene más de {days} días", "en": "is older than {days} days"},
+    "window_offset": {"es": "from y to deben indicar la zona horaria", "en": "from and to need a time zone offset"},
+    "window_range": {
+        "es": "from y to deben estar entre los años 1 y 9999 (UTC)",
+        "en": "from and to must lie between the years 1 and 9999 (UTC)",
+    },
+    "window_order": {"es": "from debe ser anterior a to", "en": "from must be before to"},
+    "window_span": {
+        "es": "el periodo puede abarcar como mucho {days} días",
+        "en": "the window can span at most {days} days",
+    },
+    "after_to": {"es": "es posterior a to", "en": "after to"},
+    "sort_unknown": {
+        "es": "no se puede ordenar por {value}; elige entre {choices}",
+        "en": "cannot sort by {value}; choose from {choices}",
+    },
+    "cursor_invalid": {
+        "es": "el cursor no es uno de los que devuelve esta API",
+        "en": "the cursor is not one this API returned",
+    },
+    "years_1_9999": {
+        "es": "debe estar entre los años 1 y 9999 en UTC",
+        "en": "must lie between the years 1 and 9999 in UTC",
+    },
+    "url_spaces": {
+        "es": "no puede contener espacios ni caracteres de control",
+        "en": "must not contain spaces or control characters",
+    },
+    "url_invalid": {"es": "no es una URL válida", "en": "is not a valid URL"},
+    "url_https": {"es": "debe ser una URL https", "en": "must be an https URL"},
+    "url_credentials": {"es": "no puede contener credenciales", "en": "must not contain credentials"},
+    "push_service_unknown": {
+        "es": "no es la URL de un servicio de notificaciones conocido",
+        "en": "is not the URL of a known push service",
+    },
+    "idempotency_key_reused": {
+        "es": "ya se usó para otra petición; envía una clave nueva con una petición nueva",
+        "en": "already used for another request; send a new key with a new request",
+    },
+    "not_base64url": {"es": "no está en base64url", "en": "not base64url"},
+    "p256_key": {
+        "es": "debe ser una clave pública P-256 sin comprimir (65 bytes, base64url)",
+        "en": "must be an uncompressed P-256 public key (65 bytes, base64url)",
+    },
+    "p256_point": {"es": "no es un punto de P-256", "en": "is not a point on P-256"},
+    "auth_secret_length": {"es": "debe tener 16 bytes, en base64url", "en": "must be 16 bytes, base64url"},
+    "partner_not_yours": {
+        "es": "El partner {partner_id} no es uno de los tuyos.",
+        "en": "Partner {partner_id} is not one of yours.",
+    },
+    "partner_not_associated": {
+        "es": "No estás asociado a este partner.",
+        "en": "You are not associated with this partner.",
+    },
+    "go_together": {"es": "{first} y {second} van juntos", "en": "{first} and {second} go together"},
+    "period_order": {
+        "es": "el periodo termina ({last}) antes de empezar ({first})",
+        "en": "the period ends ({last}) before it starts ({first})",
+    },
+    "period_span": {
+        "es": "el periodo puede abarcar como mucho {days} días",
+        "en": "the period may span at most {days} days",
+    },
+    "at_most_months": {"es": "como mucho {months} meses", "en": "at most {months} months"},
+    "type_mismatch": {"es": "debe ser {expected}", "en": "must be {expected}"},
+    "not_repeated": {"es": "no puede tener valores repetidos", "en": "{what} must not repeat"},
+    "time_zone_unknown": {"es": "zona horaria desconocida: {value}", "en": "unknown time zone {value}"},
+    "hardware_sort": {
+        "es": "Orden desconocido {value}; usa uno de: {choices}.",
+        "en": "Unknown sort {value}; use one of: {choices}.",
+    },
+    "hardware_feature": {
+        "es": "Característica desconocida {value}; usa una de: {choices}.",
+        "en": "Unknown feature {value}; use one of: {choices}.",
+    },
+    "hardware_os": {
+        "es": "Sistema operativo desconocido {value}; usa uno de: {choices}.",
+        "en": "Unknown operating system {value}; use one of: {choices}.",
+    },
+    "at_most_characters": {"es": "Como mucho {limit} caracteres.", "en": "At most {limit} characters."},
+}
+
+
+def field_text(code: str, language: Language, params: dict[str, object] | None = None) -> str | None:
+    """The message `code` names in `language`, filled with `params`; None for an unknown code."""
+    templates = FIELD_MESSAGES.get(code)
+    if templates is None:
+        return None
+    try:
+        return templates[language].format_map({key: str(value) for key, value in (params or {}).items()})
+    except (KeyError, ValueError):
+        return None
+
+
 def validation_message(error_type: str, message: str, ctx: dict[str, object] | None, language: Language) -> str:
-    """A field's validation message in `language`; `message` (pydantic's, English) when there is
-    no translation for its type."""
+    """A field's validation message in `language`: our own codes in either language; pydantic's
+    types in Spanish, else `message` (pydantic's, English) when there is no translation for its type."""
+    own = field_text(error_type, language, ctx)
+    if own is not None:
+        return own
     template = _VALIDATION_ES.get(error_type) if language == "es" else None
     if template is None:
         return message

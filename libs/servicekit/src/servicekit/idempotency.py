@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from servicekit.mongo import Document
 from servicekit.principal import Principal
-from servicekit.problems import Problem
+from servicekit.problems import Problem, field_error
 
 HEADER = "Idempotency-Key"
 COLLECTION = "idempotency_keys"
@@ -41,7 +41,7 @@ class IdempotencyKeyReused(Problem):
             422,
             "idempotency-key-reused",
             f"This Idempotency-Key was {message}.",
-            errors=[{"field": HEADER, "message": message, "in": "header"}],
+            errors=[field_error(HEADER, "idempotency_key_reused", message, where="header")],
         )
 
 

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -24,6 +25,15 @@ class InvalidCursor(ValueError):
     pass
 
 
+class InvalidSort(ValueError):
+    """A sort the list does not offer; `params` fill the `sort_unknown` field message."""
+
+    def __init__(self, value: str, allowed: Iterable[str]) -> None:
+        choices = ", ".join(sorted(allowed))
+        super().__init__(f"cannot sort by {value!r}; choose from {choices}")
+        self.params = {"value": repr(value), "choices": choices}
+
+
 @dataclass(frozen=True)
 class Sort:
     field: str
@@ -35,7 +45,7 @@ class Sort:
         descending = text.startswith("-")
         public = text.removeprefix("-")
         if public not in allowed:
-            raise ValueError(f"cannot sort by {public!r}; choose from {', '.join(sorted(allowed))}")
+            raise InvalidSort(public, allowed)
         return cls(allowed[public], descending)
 
     def mongo_sort(self) -> list[tuple[str, int]]:

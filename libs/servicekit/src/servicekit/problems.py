@@ -7,6 +7,7 @@ a human `detail`, and for validation errors the list of offending fields.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -18,7 +19,7 @@ from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.ingest_keys import InvalidIngestKey
-from servicekit.i18n import negotiate, status_title, validation_message
+from servicekit.i18n import Language, negotiate, status_title, validation_message
 from servicekit.pagination import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,35 @@ class Problem(Exception):
         self.extensions = extensions
 
 
+def field_error(
+    field: str, code: str, message: str, *, where: str | None = None, params: Mapping[str, object] | None = None
+) -> dict[str, Any]:
+    """A problem's field error our code writes: `message` in English, `code` (a key of
+    `servicekit.i18n.FIELD_MESSAGES`) and its `params` word it for each reader when answered."""
+    error: dict[str, Any] = {"field": field, "message": message, "code": code, "params": dict(params or {})}
+    if where is not None:
+        error["in"] = where
+    return error
+
+
+def _localised(errors: Any, language: Language) -> Any:
+    """Each field error's message in `language`, from its code (ours or pydantic's type); the code
+    and its values are how the message is worded here, not part of the answer."""
+    if not isinstance(errors, list):
+        return errors
+    out = []
+    for given in errors:
+        if isinstance(given, dict) and "code" in given:
+            error = dict(given)
+            code, params = str(error.pop("code")), error.pop("params", None)
+            message = str(error.get("message", ""))
+            error["message"] = validation_message(code, message, params if isinstance(params, dict) else None, language)
+            out.append(error)
+        else:
+            out.append(given)
+    return out
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -77,7 +107,10 @@ def problem_response(
     **extensions: Any,
 ) -> JSONResponse:
     # A title of its own stays as given; the status's generic title reads in the reader's language.
-    generic = status_title(status, negotiate(request.headers.get("accept-language")))
+    language = negotiate(request.headers.get("accept-language"))
+    generic = status_title(status, language)
+    if "errors" in extensions:
+        extensions["errors"] = _localised(extensions["errors"], language)
     body = {
         "type": problem_type(slug),
         "title": title if title and title != _TITLES.get(status) else generic or title or "Error",
@@ -105,7 +138,10 @@ def _field_of(error: dict[str, Any]) -> str:
 
 def invalid_body(exc: ValidationError) -> Problem:
     """A 422 naming each field, for a body validated in the route (e.g. a PATCH once merged)."""
-    errors = [{"field": _field_of(dict(err)), "message": err["msg"], "in": "body"} for err in exc.errors()]
+    errors = [
+        field_error(_field_of(dict(err)), err["type"], err["msg"], where="body", params=err.get("ctx"))
+        for err in exc.errors()
+    ]
     fields = ", ".join(sorted({e["field"] for e in errors}))
     return Problem(422, "validation", f"Invalid value for: {fields}.", errors=errors)
 
@@ -119,15 +155,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        language = negotiate(request.headers.get("accept-language"))
         errors = [
-            {
-                "field": _field_of(err),
-                "message": validation_message(
-                    str(err.get("type")), err.get("msg", "invalid"), err.get("ctx"), language
-                ),
-                "in": str(err["loc"][0]),
-            }
+            field_error(
+                _field_of(err),
+                str(err.get("type")),
+                err.get("msg", "invalid"),
+                where=str(err["loc"][0]),
+                params=err.get("ctx"),
+            )
             for err in exc.errors()
         ]
         fields = ", ".join(sorted({e["field"] for e in errors}))
@@ -136,7 +171,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidCursor)
     async def _cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
         return problem_response(
-            request, 422, "validation", str(exc), errors=[{"field": "cursor", "message": str(exc), "in": "query"}]
+            request,
+            422,
+            "validation",
+            str(exc),
+            errors=[field_error("cursor", "cursor_invalid", str(exc), where="query")],
         )
 
     @app.exception_handler(InvalidIngestKey)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
-from servicekit.i18n import LANGUAGES, ReaderLanguage, as_language, negotiate, status_title, validation_message
-from servicekit.problems import Problem, install_problem_handlers
+from servicekit.i18n import (
+    FIELD_MESSAGES,
+    LANGUAGES,
+    ReaderLanguage,
+    as_language,
+    negotiate,
+    status_title,
+    validation_message,
+)
+from servicekit.problems import Problem, field_error, install_problem_handlers, invalid_body
 
 pytestmark = pytest.mark.unit
 
@@ -114,3 +125,74 @@ def test_a_message_without_a_translation_keeps_pydantics_words() -> None:
         "Value error, the message is empty"
     )
     assert validation_message("string_too_short", "String should have…", {}, "es") == "String should have…"
+
+
+def test_every_field_message_code_reads_in_both_languages() -> None:
+    for code, texts in FIELD_MESSAGES.items():
+        assert set(texts) == set(LANGUAGES), code
+        assert texts["es"] != texts["en"], code
+        # Spanish may leave a value out (English nouns), never name one English does not have.
+        assert set(re.findall(r"{(\w+)}", texts["es"])) <= set(re.findall(r"{(\w+)}", texts["en"])), code
+
+
+class Message(BaseModel):
+    text: str
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError("message_empty", "the message is empty")
+        return value
+
+
+def coded_client() -> TestClient:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/messages")
+    async def post(body: Message) -> dict[str, str]:
+        return {"text": body.text}
+
+    @app.get("/sorted")
+    async def by_hand() -> None:
+        message, params = "cannot sort by 'x'; choose from a, b", {"value": "'x'", "choices": "a, b"}
+        error = field_error("sort", "sort_unknown", message, where="query", params=params)
+        raise Problem(422, "validation", "cannot sort by 'x'; choose from a, b", errors=[error])
+
+    @app.get("/merged")
+    async def merged() -> None:
+        try:
+            Message.model_validate({"text": " "})
+        except ValidationError as exc:
+            raise invalid_body(exc) from exc
+
+    return TestClient(app)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field", "texts"),
+    [
+        ("post", "/messages", {"text": "  "}, "text", ("el mensaje está vacío", "the message is empty")),
+        (
+            "get",
+            "/sorted",
+            None,
+            "sort",
+            ("no se puede ordenar por 'x'; elige entre a, b", "cannot sort by 'x'; choose from a, b"),
+        ),
+        ("get", "/merged", None, "text", ("el mensaje está vacío", "the message is empty")),
+    ],
+    ids=["a validator's code", "a problem built by hand", "a body validated in the route"],
+)
+def test_our_own_field_messages_read_in_the_readers_language(
+    method: str, path: str, body: object, field: str, texts: tuple[str, str]
+) -> None:
+    api = coded_client()
+    for header, expected in (("es", texts[0]), (None, texts[0]), ("en-GB", texts[1])):
+        headers = {"Accept-Language": header} if header else {}
+        response = api.request(method.upper(), path, json=body, headers=headers)
+        assert response.status_code == 422
+        problem = response.json()
+        assert problem["errors"] == [{"field": field, "message": expected, "in": problem["errors"][0]["in"]}]
+        assert "cannot" in problem["detail"] or "Invalid value" in problem["detail"], "detail stays English"

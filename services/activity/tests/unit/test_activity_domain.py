@@ -526,8 +526,13 @@ async def test_ingest_refuses_the_whole_batch_naming_each_out_of_range_event(
     with pytest.raises(RejectedEvents) as refused:
         await service.ingest(INGEST_KEY, batch, NOW)
     assert refused.value.errors == [
-        {"field": "events.1.occurred_at", "message": "is in the future"},
-        {"field": "events.3.occurred_at", "message": "is older than 30 days"},
+        {"field": "events.1.occurred_at", "message": "is in the future", "code": "in_the_future"},
+        {
+            "field": "events.3.occurred_at",
+            "message": "is older than 30 days",
+            "code": "older_than_days",
+            "params": {"days": 30},
+        },
     ]
     assert publisher.published == []
     assert service.stats.admitted == 0

@@ -115,7 +115,9 @@ def build_app(
     routers = [
         own,
         push.router(push_subscriptions, vapid_keys),
-        hardware.router(HardwareCatalogue.load()),  # a broken hardware list stops the start
+        hardware.router(
+            HardwareCatalogue.load(), profile_language=http.profile_language
+        ),  # a broken hardware list stops the start
         proxy.public_document_router(backends),
         forwarded,
     ]

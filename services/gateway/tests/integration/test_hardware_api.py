@@ -126,16 +126,26 @@ async def test_bad_filters_are_422_problems_naming_the_field(
 
 
 async def test_an_unknown_feature_problem_lists_the_known_ones(client: httpx.AsyncClient) -> None:
-    body = assert_problem(await client.get("/api/v1/hardware", params={"feature": "teleport"}), "feature")
+    english = {"Accept-Language": "en"}
+    body = assert_problem(
+        await client.get("/api/v1/hardware", params={"feature": "teleport"}, headers=english), "feature"
+    )
     assert "teleport" in body["detail"] and "barcode_scanner" in body["detail"]
     assert body["errors"][0]["message"] == body["detail"]
+    spanish = assert_problem(await client.get("/api/v1/hardware", params={"feature": "teleport"}), "feature")
+    assert spanish["detail"] == body["detail"], "detail stays English"
+    assert spanish["errors"][0]["message"].startswith(
+        "Característica desconocida 'teleport'; usa una de: barcode_scanner"
+    )
 
 
 # ------------------------------------------------------------------------------------- PDF
 
 
 async def test_the_pdf_is_an_attachment_with_the_filtered_terminals(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/hardware.pdf", params={"maker": "Honeywell", "feature": "nfc"})
+    response = await client.get(
+        "/api/v1/hardware.pdf", params={"maker": "Honeywell", "feature": "nfc"}, headers={"Accept-Language": "en"}
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     assert response.headers["content-disposition"] == 'attachment; filename="hardware-compatibility.pdf"'
@@ -160,6 +170,33 @@ async def test_the_pdf_in_spanish_and_an_unknown_language(client: httpx.AsyncCli
     assert_problem(await client.get("/api/v1/hardware.pdf", params={"lang": "fr"}), "lang")
 
 
+# (Accept-Language, ?lang, what the document reads like): the query wins; no header is Spanish.
+PDF_LANGUAGES = [
+    (None, None, "Fabricante"),
+    ("es-ES,es;q=0.9", None, "Fabricante"),
+    ("en-GB,en;q=0.9", None, "Maker"),
+    ("fr", None, "Fabricante"),
+    ("es", "en", "Maker"),
+    ("en", "es", "Fabricante"),
+]
+
+
+@pytest.mark.parametrize(("header", "lang", "heading"), PDF_LANGUAGES)
+async def test_the_pdf_follows_the_readers_language(
+    client: httpx.AsyncClient, header: str | None, lang: str | None, heading: str
+) -> None:
+    response = await client.get(
+        "/api/v1/hardware.pdf",
+        params={"maker": "Zebra", **({"lang": lang} if lang else {})},
+        headers={"Accept-Language": header} if header else {},
+    )
+    assert response.status_code == 200, response.text
+    text = pdf_text(response.content)
+    other = "Maker" if heading == "Fabricante" else "Fabricante"
+    assert heading in text and other not in text, text
+    assert ("Filtros:" in text) == (heading == "Fabricante"), text
+
+
 SEARCHES = {
     "Arabic": "شركة النقل",
     "Hebrew": "עברית",
@@ -173,7 +210,7 @@ SEARCHES = {
 
 @pytest.mark.parametrize("q", SEARCHES.values(), ids=SEARCHES.keys())
 async def test_the_pdf_shows_a_search_in_any_script_as_typed(client: httpx.AsyncClient, q: str) -> None:
-    response = await client.get("/api/v1/hardware.pdf", params={"q": q})
+    response = await client.get("/api/v1/hardware.pdf", params={"q": q, "lang": "en"})
     assert response.status_code == 200
     text = pdf_text(response.content)
     assert f'Filters: search "{q}"' in text, text

@@ -7,20 +7,25 @@ e-mail on it. The HTML keeps the name and isolates its direction.
 
 from __future__ import annotations
 
+import html
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient
 from pypdf import PdfReader
 
 from instances.bootstrap import build_app
 from instances.config import Settings
+from servicekit.outbox import PENDING_FIELD
 from servicekit.settings import PlatformSettings
+from servicekit.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +70,7 @@ async def ok(response: httpx.Response, expected: int = 200) -> dict[str, Any]:
     return body
 
 
-async def provisioned_for(client: httpx.AsyncClient, name: str, contact: str = "Lucía López") -> str:
+async def provisioned_for(client: httpx.AsyncClient, name: str, contact: str = "Lucía López", quota: int = 5) -> str:
     company = await ok(
         await client.post(
             "/v1/companies",
@@ -88,7 +93,7 @@ async def provisioned_for(client: httpx.AsyncClient, name: str, contact: str = "
                 "type": "WDS",
                 "name": "Warehouse",
                 "term_months": 12,
-                "configuration": {"profile": "professional", "terminal_quota": 5},
+                "configuration": {"profile": "professional", "terminal_quota": quota},
             },
         ),
         201,
@@ -114,9 +119,12 @@ async def test_the_contract_pdf_has_the_customer_name_as_written(client: httpx.A
 
 async def test_the_contract_pdf_names_the_vendor_contact_and_email(client: httpx.AsyncClient) -> None:
     instance_id = await provisioned_for(client, "Transportes López S.L.", contact="Ελένη Παπαδοπούλου")
-    text = pdf_text((await client.get(f"/v1/provisionings/{instance_id}/contract.pdf")).content)
+    url = f"/v1/provisionings/{instance_id}/contract.pdf"
+    text = pdf_text((await client.get(url, headers={"Accept-Language": "en"})).content)
     assert "Contact: Mesa de partners <contratos@vendor.example>" in text
     assert "Contact: Ελένη Παπαδοπούλου <lucia@example.com>" in text
+    text = pdf_text((await client.get(url)).content)
+    assert "Contacto: Mesa de partners <contratos@vendor.example>" in text, "Spanish by default"
     contract = await ok(await client.get(f"/v1/provisionings/{instance_id}/contract"))
     assert contract["vendor"]["contact"] == "Mesa de partners"
     assert contract["vendor"]["email"] == "contratos@vendor.example"
@@ -129,3 +137,122 @@ async def test_the_contract_html_keeps_the_name_and_isolates_its_direction(clien
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert '<meta charset="utf-8">' in response.text
     assert f'<bdi dir="auto">{name}</bdi>' in response.text
+
+
+# What a reader of each language reads on the contract: headings, labels, amounts and the terms.
+READS: dict[str, list[str]] = {
+    "es": [
+        "Contrato de servicio C-",
+        "Proveedor",
+        "Cliente",
+        "NIF: B",
+        "Contacto: Lucía López <lucia@example.com>",
+        "Producto, duración y precio",
+        "12 meses desde la activación",
+        "Precio por licencia y mes",
+        "Total del contrato",
+        "Condiciones",
+        "1. Objeto. El proveedor concede al cliente",
+    ],
+    "en": [
+        "Service contract C-",
+        "Vendor",
+        "Customer",
+        "Tax id: B",
+        "Contact: Lucía López <lucia@example.com>",
+        "Product, term and price",
+        "12 months from activation",
+        "Price per seat and month",
+        "Total for the term",
+        "Terms",
+        "1. Object. The vendor grants the customer",
+    ],
+}
+NOT_READ = {"es": ["Service contract", "Price per seat", "months from activation", "Tax id"], "en": ["Contrato", "NIF"]}
+# (Accept-Language, ?lang, the language read): the query wins, for a link to share.
+CHOICES = [
+    (None, None, "es"),
+    ("es-ES,es;q=0.9", None, "es"),
+    ("en-GB,en;q=0.9", None, "en"),
+    ("es", "en", "en"),
+    ("en", "es", "es"),
+]
+
+
+def _text(response: httpx.Response, kind: str) -> str:
+    assert response.status_code == 200, response.text
+    return pdf_text(response.content) if kind == "pdf" else html.unescape(response.text)
+
+
+@pytest.mark.parametrize("kind", ["html", "pdf"])
+@pytest.mark.parametrize(("header", "lang", "language"), CHOICES)
+async def test_the_contract_reads_in_the_readers_language(
+    client: httpx.AsyncClient, kind: str, header: str | None, lang: str | None, language: str
+) -> None:
+    instance_id = await provisioned_for(client, "Transportes López S.L.")
+    response = await client.get(
+        f"/v1/provisionings/{instance_id}/contract.{kind}",
+        headers={"Accept-Language": header} if header else {},
+        params={"lang": lang} if lang else {},
+    )
+    text = _text(response, kind)
+    for expected in READS[language]:
+        assert expected in text, (expected, text)
+    for foreign in NOT_READ[language]:
+        assert foreign not in text, (foreign, text)
+    if kind == "html":
+        assert f'<html lang="{language}">' in text
+
+
+async def test_the_contract_amounts_follow_the_language(client: httpx.AsyncClient) -> None:
+    instance_id = await provisioned_for(client, "Transportes López S.L.", quota=100)
+    contract = await ok(await client.get(f"/v1/provisionings/{instance_id}/contract"))
+    total = Decimal(contract["term_total"])
+    assert total >= 1000, "the example needs a thousands separator"
+    url = f"/v1/provisionings/{instance_id}/contract.pdf"
+    spanish = pdf_text((await client.get(url, params={"lang": "es"})).content)
+    english = pdf_text((await client.get(url, params={"lang": "en"})).content)
+    assert f"{total:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") + " EUR" in spanish
+    assert f"{total:,.2f} EUR" in english
+
+
+async def test_the_contract_as_data_has_the_terms_in_the_readers_language(client: httpx.AsyncClient) -> None:
+    instance_id = await provisioned_for(client, "Transportes López S.L.")
+    url = f"/v1/provisionings/{instance_id}/contract"
+    assert (await ok(await client.get(url)))["terms"].startswith("1. Objeto.")
+    assert (await ok(await client.get(url, headers={"Accept-Language": "en"})))["terms"].startswith("1. Object.")
+
+
+async def test_a_bad_lang_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+    instance_id = await provisioned_for(client, "Transportes López S.L.")
+    response = await client.get(f"/v1/provisionings/{instance_id}/contract.pdf", params={"lang": "fr"})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["lang"]
+
+
+async def test_a_contract_issued_with_one_text_keeps_it_for_every_reader(
+    client: httpx.AsyncClient, mongo: AsyncMongoClient[dict[str, Any]], database_name: str
+) -> None:
+    """A contract stored before its terms came in two languages: the legal text stays as issued."""
+    instance_id = await provisioned_for(client, "Transportes López S.L.")
+    issued = "1. Object. The terms as they were signed."
+    instances = mongo[database_name]["instances"]
+
+    async def relayed() -> bool:
+        document = await instances.find_one({"_id": instance_id})
+        return bool(document) and not document.get(PENDING_FIELD)
+
+    await eventually(relayed)  # the relay's own write of the document would race with ours
+    stored = await instances.update_one(
+        {"_id": instance_id}, {"$set": {"contract.terms": issued}, "$inc": {"version": 1}}
+    )
+    assert stored.matched_count == 1
+    for language in ("es", "en"):
+        headers = {"Accept-Language": language}
+        assert (await ok(await client.get(f"/v1/provisionings/{instance_id}/contract", headers=headers)))[
+            "terms"
+        ] == issued
+        text = _text(await client.get(f"/v1/provisionings/{instance_id}/contract.pdf", headers=headers), "pdf")
+        assert "The terms as they were signed." in text
+    spanish = _text(await client.get(f"/v1/provisionings/{instance_id}/contract.html"), "html")
+    assert "Condiciones" in spanish and issued in spanish, "the labels still follow the reader"

@@ -244,7 +244,9 @@ async def test_null_on_a_required_field_is_a_422_naming_it_and_changes_nothing(
     body = patch if "name" in patch else {"name": "Not stored", **patch}
     refused = await client.patch(url, json=body)
     assert_problem(refused, field)
-    assert refused.json()["errors"][0]["message"] == f"must not be null: {field} is required"
+    assert refused.json()["errors"][0]["message"] == f"no puede ser null: {field} es obligatorio", "es by default"
+    english = await client.patch(url, json=body, headers={"Accept-Language": "en"})
+    assert english.json()["errors"][0]["message"] == f"must not be null: {field} is required"
     assert await ok(await client.get(url)) == before
 
 

@@ -113,7 +113,14 @@ def test_a_matching_declared_type_is_accepted_and_the_input_is_not_mutated() -> 
 def test_a_declared_type_other_than_the_instance_type_is_refused(declared: str | None) -> None:
     error = invalid(InstanceType.WDS, {"type": declared, "terminal_quota": 3})
 
-    assert error.errors == [{"field": "configuration.type", "message": "must be WDS"}]
+    assert error.errors == [
+        {
+            "field": "configuration.type",
+            "message": "must be WDS",
+            "code": "type_mismatch",  # what words it for a reader of either language
+            "params": {"expected": "WDS"},
+        }
+    ]
     assert str(error) == "configuration.type: must be WDS"
 
 

@@ -72,7 +72,9 @@ def draft(configuration: Configuration | None = None, term_months: int = 12) -> 
 
 def provisioned(configuration: Configuration | None = None, term_months: int = 12) -> Instance:
     instance = draft(configuration, term_months)
-    instance.provision(contract_number="CTR-2026-0001", vendor=VENDOR, customer=CUSTOMER, terms="T&C", now=CREATED)
+    instance.provision(
+        contract_number="CTR-2026-0001", vendor=VENDOR, customer=CUSTOMER, terms={"en": "T&C"}, now=CREATED
+    )
     return instance
 
 
@@ -197,7 +199,7 @@ def test_provisioning_issues_a_priced_contract(
 ) -> None:
     instance = draft(configuration, term_months)
 
-    change = instance.provision(contract_number="CTR-7", vendor=VENDOR, customer=CUSTOMER, terms="T&C", now=NOW)
+    change = instance.provision(contract_number="CTR-7", vendor=VENDOR, customer=CUSTOMER, terms={"en": "T&C"}, now=NOW)
 
     contract = instance.contract
     assert contract is not None
@@ -226,7 +228,9 @@ def test_provisioning_issues_a_priced_contract(
     [
         (
             provisioned,
-            lambda i: i.provision(contract_number="CTR-8", vendor=VENDOR, customer=CUSTOMER, terms="T", now=NOW),
+            lambda i: i.provision(
+                contract_number="CTR-8", vendor=VENDOR, customer=CUSTOMER, terms={"en": "T"}, now=NOW
+            ),
             "Cannot provision: the current state is 'provisioned'",
         ),
         (

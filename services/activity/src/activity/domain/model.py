@@ -53,7 +53,11 @@ def parse_record_id(value: str) -> tuple[str, int, str] | None:
 
 
 class InvalidWindow(ValueError):
-    pass
+    """`code` and `params` word the message for each reader where the problem is answered."""
+
+    def __init__(self, message: str, code: str, **params: object) -> None:
+        super().__init__(message)
+        self.code, self.params = code, params
 
 
 @dataclass(frozen=True)
@@ -68,14 +72,16 @@ class Window:
             end = end or (start + DEFAULT_WINDOW if start else now)
             start = start or end - DEFAULT_WINDOW
             if start.tzinfo is None or end.tzinfo is None:
-                raise InvalidWindow("from and to need a time zone offset")
+                raise InvalidWindow("from and to need a time zone offset", "window_offset")
             start, end = start.astimezone(UTC), end.astimezone(UTC)
         except OverflowError as exc:
-            raise InvalidWindow("from and to must lie between the years 1 and 9999 (UTC)") from exc
+            raise InvalidWindow("from and to must lie between the years 1 and 9999 (UTC)", "window_range") from exc
         if start >= end:
-            raise InvalidWindow("from must be before to")
+            raise InvalidWindow("from must be before to", "window_order")
         if end - start > MAX_WINDOW:
-            raise InvalidWindow(f"the window can span at most {MAX_WINDOW.days} days")
+            raise InvalidWindow(
+                f"the window can span at most {MAX_WINDOW.days} days", "window_span", days=MAX_WINDOW.days
+            )
         return cls(start, end)
 
     def days(self) -> list[str]:

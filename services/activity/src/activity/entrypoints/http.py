@@ -19,7 +19,7 @@ from contracts.events.activity import Action, DeviceInfo, GeoPoint
 from contracts.ingest_keys import InvalidIngestKey
 from contracts.serials import SERIAL_PATTERN, canonical_serial
 from servicekit.auth import CurrentPrincipal
-from servicekit.problems import Problem, problem_response
+from servicekit.problems import Problem, field_error, problem_response
 
 Serial = Annotated[str, Field(min_length=3, max_length=64, pattern=SERIAL_PATTERN), AfterValidator(canonical_serial)]
 Pin = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$")]
@@ -162,7 +162,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidWindow)
     async def _window(request: Request, exc: InvalidWindow) -> JSONResponse:
         return problem_response(
-            request, 422, "validation", str(exc), errors=[{"field": "from", "message": str(exc), "in": "query"}]
+            request,
+            422,
+            "validation",
+            str(exc),
+            errors=[field_error("from", exc.code, str(exc), where="query", params=exc.params)],
         )
 
 
@@ -210,7 +214,7 @@ def router(service: ActivityService, registry: CollectorRegistry) -> APIRouter:
                 422,
                 "validation",
                 "Give exactly one of serial or pin.",
-                errors=[{"field": "serial", "message": "exactly one of serial or pin", "in": "query"}],
+                errors=[field_error("serial", "serial_or_pin", "exactly one of serial or pin", where="query")],
             )
         window = Window.of(from_, to, datetime.now(UTC))
         query = RecordQuery(

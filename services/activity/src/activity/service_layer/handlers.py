@@ -42,7 +42,7 @@ class ReleaseRefused(Exception):
 class RejectedEvents(ValueError):
     """Some events of a batch cannot be admitted; `errors` names each one (the batch is refused whole)."""
 
-    def __init__(self, errors: list[dict[str, str]]) -> None:
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
         self.errors = errors
 
@@ -75,15 +75,24 @@ class ActivityService:
     async def ingest(self, ingest_key: str, events: Sequence[dict[str, Any]], now: datetime) -> int:
         """Admit a batch for the key's instance: all or nothing, answered once Kafka has it."""
         key = await self.authenticate(ingest_key)
-        errors = []
+        errors: list[dict[str, Any]] = []
         envelopes = []
         for index, event in enumerate(events):
             occurred: datetime = event["occurred_at"]
             if occurred > now + FUTURE_TOLERANCE:
-                errors.append({"field": f"events.{index}.occurred_at", "message": "is in the future"})
+                errors.append(
+                    {"field": f"events.{index}.occurred_at", "message": "is in the future", "code": "in_the_future"}
+                )
                 continue
             if occurred < now - LATE_TOLERANCE:
-                errors.append({"field": f"events.{index}.occurred_at", "message": "is older than 30 days"})
+                errors.append(
+                    {
+                        "field": f"events.{index}.occurred_at",
+                        "message": f"is older than {LATE_TOLERANCE.days} days",
+                        "code": "older_than_days",
+                        "params": {"days": LATE_TOLERANCE.days},
+                    }
+                )
                 continue
             reported = {k: v for k, v in event.items() if k not in _SET_BY_THE_SERVICE}
             payload = TerminalActivity(

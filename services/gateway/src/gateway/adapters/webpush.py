@@ -56,15 +56,23 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+class InvalidKey(ValueError):
+    """A browser key refused; `code` words the message for each reader (servicekit.i18n)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def b64url_decode(text: str) -> bytes:
     """Base64url with or without padding; raises ValueError on anything else."""
     stripped = text.rstrip("=")
     if not stripped or any(not (c.isascii() and (c.isalnum() or c in "-_")) for c in stripped):
-        raise ValueError("not base64url")
+        raise InvalidKey("not base64url", "not_base64url")
     try:
         return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise ValueError("not base64url") from exc
+        raise InvalidKey("not base64url", "not_base64url") from exc
 
 
 def subscription_id(endpoint: str) -> str:
@@ -75,11 +83,11 @@ def check_p256dh(value: str) -> str:
     """The browser's ECDH public key: a P-256 point, uncompressed (65 bytes). Returns it unpadded."""
     raw = b64url_decode(value)
     if len(raw) != 65 or raw[0] != 0x04:
-        raise ValueError("must be an uncompressed P-256 public key (65 bytes, base64url)")
+        raise InvalidKey("must be an uncompressed P-256 public key (65 bytes, base64url)", "p256_key")
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
     except ValueError as exc:
-        raise ValueError("is not a point on P-256") from exc
+        raise InvalidKey("is not a point on P-256", "p256_point") from exc
     return b64url(raw)
 
 
@@ -87,7 +95,7 @@ def check_auth_secret(value: str) -> str:
     """The browser's authentication secret: 16 random bytes. Returns it unpadded."""
     raw = b64url_decode(value)
     if len(raw) != 16:
-        raise ValueError("must be 16 bytes, base64url")
+        raise InvalidKey("must be 16 bytes, base64url", "auth_secret_length")
     return b64url(raw)
 
 

@@ -201,7 +201,9 @@ class Sort:
         try:
             return cls(SortKey(raw.removeprefix("-").casefold()), descending)
         except ValueError:
-            raise InvalidFilter("sort", f"Unknown sort {raw!r}; use one of: {', '.join(SORT_VALUES)}.") from None
+            choices = ", ".join(SORT_VALUES)
+            message = f"Unknown sort {raw!r}; use one of: {choices}."
+            raise InvalidFilter("sort", message, "hardware_sort", value=repr(raw), choices=choices) from None
 
     def apply(self, terminals: Iterable[Terminal]) -> tuple[Terminal, ...]:
         return tuple(sorted(terminals, key=_SORT_KEYS[self.key], reverse=self.descending))
@@ -213,9 +215,10 @@ class Sort:
 class InvalidFilter(ValueError):
     """A filter or sort the list does not know; `field` names the offending parameter."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str, **params: object) -> None:
         super().__init__(message)
         self.field = field
+        self.code, self.params = code, params  # what words the message for each reader
 
 
 def parse_feature(text: str) -> Feature:
@@ -224,7 +227,9 @@ def parse_feature(text: str) -> Feature:
         return Feature(text.strip().casefold().replace("-", "_"))
     except ValueError:
         known = ", ".join(f.value for f in Feature)
-        raise InvalidFilter("feature", f"Unknown feature {text.strip()!r}; use one of: {known}.") from None
+        value = repr(text.strip())
+        message = f"Unknown feature {value}; use one of: {known}."
+        raise InvalidFilter("feature", message, "hardware_feature", value=value, choices=known) from None
 
 
 def parse_os(text: str) -> OperatingSystem:
@@ -232,14 +237,17 @@ def parse_os(text: str) -> OperatingSystem:
         return OperatingSystem(text.strip().casefold())
     except ValueError:
         known = ", ".join(o.value for o in OperatingSystem)
-        raise InvalidFilter("os", f"Unknown operating system {text.strip()!r}; use one of: {known}.") from None
+        value = repr(text.strip())
+        message = f"Unknown operating system {value}; use one of: {known}."
+        raise InvalidFilter("os", message, "hardware_os", value=value, choices=known) from None
 
 
 def _text_filter(name: str, value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     if len(value) > MAX_FILTER_LENGTH:
-        raise InvalidFilter(name, f"At most {MAX_FILTER_LENGTH} characters.")
+        message = f"At most {MAX_FILTER_LENGTH} characters."
+        raise InvalidFilter(name, message, "at_most_characters", limit=MAX_FILTER_LENGTH)
     return " ".join(value.split())
 
 

@@ -5,10 +5,11 @@ The list is public product information: these routes need no authentication.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Literal, Protocol
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +26,8 @@ from gateway.domain.hardware import (
     Support,
     Terminal,
 )
-from servicekit.problems import Problem
+from servicekit.i18n import DEFAULT_LANGUAGE, LangQuery, Language, negotiate
+from servicekit.problems import Problem, field_error
 
 PDF_FILENAME = "hardware-compatibility.pdf"
 
@@ -169,13 +171,32 @@ def _query(
     try:
         return HardwareQuery.parse(maker=maker, model=model, os=os, q=q, features=feature or (), sort=sort)
     except InvalidFilter as exc:
-        raise Problem(
-            422, "validation", str(exc), errors=[{"field": exc.field, "message": str(exc), "in": "query"}]
-        ) from exc
+        error = field_error(exc.field, exc.code, str(exc), where="query", params=exc.params)
+        raise Problem(422, "validation", str(exc), errors=[error]) from exc
 
 
-def router(catalogue: Catalogue) -> APIRouter:
+ProfileLanguage = Callable[[Request], Awaitable[Language | None]]
+"""The signed-in caller's profile language, None for an anonymous (or not verifiable) caller."""
+
+
+def router(catalogue: Catalogue, *, profile_language: ProfileLanguage | None = None) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["hardware"])
+
+    async def document_language(
+        request: Request,
+        lang: LangQuery = None,
+        accept_language: Annotated[
+            str | None, Header(alias="Accept-Language", description="es or en (default es): the document's language")
+        ] = None,
+    ) -> Language:
+        # As on the forwarded routes: ?lang=, else Accept-Language, else the caller's profile, else es.
+        if lang:
+            return lang
+        if accept_language:
+            return negotiate(accept_language)
+        if profile_language is not None and (language := await profile_language(request)):
+            return language
+        return DEFAULT_LANGUAGE
 
     @api.get("/hardware", summary="The hardware compatibility list of tested terminals (R-60)")
     async def hardware_list(
@@ -211,20 +232,21 @@ def router(catalogue: Catalogue) -> APIRouter:
         summary="The hardware compatibility list as a PDF to download (R-60)",
     )
     async def hardware_pdf(
+        language: Language = Depends(document_language),  # noqa: B008 - a postponed hint cannot name a closure
         maker: MakerQ = None,
         model: ModelQ = None,
         os: OsQ = None,
         q: SearchQ = None,
         feature: FeatureQ = None,
         sort: SortQ = "maker",
-        lang: Annotated[Literal["en", "es"], Query(description="The document's language.")] = "en",
     ) -> Response:
         """The same list and filters as `GET /api/v1/hardware`, as a document (an attachment).
 
-        Public product information: no authentication is required.
+        Public product information: no authentication is required. In `?lang=`, else the
+        `Accept-Language` language, else (signed in) the profile's language, else Spanish.
         """
         query = _query(maker, model, os, q, feature, sort)
-        document = await run_in_threadpool(catalogue.pdf, query, language=lang)
+        document = await run_in_threadpool(catalogue.pdf, query, language=language)
         return Response(
             document,
             media_type="application/pdf",

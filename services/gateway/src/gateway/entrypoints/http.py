@@ -22,9 +22,10 @@ from gateway.service_layer.ports import AuditLog, AuditQuery, PartnerDirectory
 from gateway.service_layer.views import BackendRefused, BackendUnavailable, Views
 from servicekit import merge_patch, openapi
 from servicekit.auth import TokenVerifier
-from servicekit.i18n import negotiate
+from servicekit.i18n import Language as I18nLanguage
+from servicekit.i18n import as_language, negotiate
 from servicekit.principal import Principal
-from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, problem_response
+from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, field_error, problem_response
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -53,6 +54,19 @@ async def authenticate(request: Request) -> Caller:
     return Caller(principal, token.strip(), str(claims["sid"]), datetime.fromtimestamp(claims["exp"], UTC))
 
 
+async def profile_language(request: Request) -> I18nLanguage | None:
+    """A public route's caller's profile language when it sends a valid token; None otherwise
+    (a public route answers an anonymous caller, or one whose token is stale, all the same)."""
+    if not request.headers.get("Authorization"):
+        return None
+    try:
+        caller = await authenticate(request)
+    except (Problem, AuthError):
+        return None
+    accounts: Accounts = request.app.state.accounts
+    return as_language((await accounts.profile(caller.principal.user_id)).language.value)
+
+
 CurrentCaller = Annotated[Caller, Depends(authenticate)]
 _BEARER = {"WWW-Authenticate": 'Bearer realm="partnerapp"'}
 
@@ -78,9 +92,8 @@ def _utc(value: datetime | None, field: str) -> datetime | None:
         return value.astimezone(UTC)
     except OverflowError as exc:
         message = "must lie between the years 1 and 9999 in UTC"
-        raise Problem(
-            422, "validation", f"`{field}` {message}.", errors=[{"field": field, "message": message, "in": "query"}]
-        ) from exc
+        error = field_error(field, "years_1_9999", message, where="query")
+        raise Problem(422, "validation", f"`{field}` {message}.", errors=[error]) from exc
 
 
 class LoginIn(BaseModel):
@@ -244,7 +257,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _partner(request: Request, exc: PartnerNotAllowed) -> JSONResponse:
         detail = "You are not associated with this partner."
         return problem_response(
-            request, 403, "partner-not-allowed", detail, errors=[{"field": "partner_id", "message": detail}]
+            request,
+            403,
+            "partner-not-allowed",
+            detail,
+            errors=[field_error("partner_id", "partner_not_associated", detail)],
         )
 
     @app.exception_handler(WeakPassword)
@@ -386,7 +403,7 @@ def router(
         since, until = _utc(since, "from"), _utc(until, "to")
         if since and until and since >= until:
             raise Problem(
-                422, "validation", "`from` must be before `to`.", errors=[{"field": "from", "message": "after to"}]
+                422, "validation", "`from` must be before `to`.", errors=[field_error("from", "after_to", "after to")]
             )
         scope = tuple(sorted(caller.principal.partner_ids))
         if partner_id is not None:

@@ -7,15 +7,18 @@ https URLs of a known push service (the gateway posts to them: no arbitrary host
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from gateway.adapters.webpush import (
     MAX_ENDPOINT_LENGTH,
+    InvalidKey,
     MongoPushSubscriptions,
     PushSubscription,
     VapidKeys,
@@ -24,7 +27,7 @@ from gateway.adapters.webpush import (
     subscription_id,
 )
 from gateway.entrypoints.http import CurrentCaller
-from servicekit.problems import Problem
+from servicekit.problems import Problem, field_error
 
 KNOWN_PUSH_SERVICES = (
     "fcm.googleapis.com",  # Chrome, Opera, Samsung Internet, Brave…
@@ -40,6 +43,13 @@ def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return any(host == suffix or host.endswith(f".{suffix}") for suffix in allowed)
 
 
+def _coded(check: Callable[[str], str], value: str) -> str:
+    try:
+        return check(value)
+    except InvalidKey as exc:  # its code words the field's message for the reader
+        raise PydanticCustomError(exc.code, str(exc)) from exc
+
+
 class KeysIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     p256dh: str = Field(min_length=1, max_length=100, description="The browser's P-256 public key, base64url.")
@@ -48,12 +58,12 @@ class KeysIn(BaseModel):
     @field_validator("p256dh")
     @classmethod
     def _p256dh(cls, value: str) -> str:
-        return check_p256dh(value)
+        return _coded(check_p256dh, value)
 
     @field_validator("auth")
     @classmethod
     def _auth(cls, value: str) -> str:
-        return check_auth_secret(value)
+        return _coded(check_auth_secret, value)
 
 
 class SubscriptionIn(BaseModel):
@@ -83,16 +93,16 @@ class SubscriptionIn(BaseModel):
     @classmethod
     def _endpoint(cls, value: str) -> str:
         if any(c.isspace() or ord(c) < 0x20 for c in value):
-            raise ValueError("must not contain spaces or control characters")
+            raise PydanticCustomError("url_spaces", "must not contain spaces or control characters")
         try:
             parts = urlsplit(value)
             _ = parts.port  # raises on a malformed port
         except ValueError as exc:
-            raise ValueError("is not a valid URL") from exc
+            raise PydanticCustomError("url_invalid", "is not a valid URL") from exc
         if parts.scheme.lower() != "https" or not parts.hostname:
-            raise ValueError("must be an https URL")
+            raise PydanticCustomError("url_https", "must be an https URL")
         if parts.username is not None or parts.password is not None:
-            raise ValueError("must not contain credentials")
+            raise PydanticCustomError("url_credentials", "must not contain credentials")
         return value
 
     @property
@@ -120,10 +130,9 @@ class PublicKeyOut(BaseModel):
     public_key: str = Field(description="`applicationServerKey`: the uncompressed P-256 point, base64url.")
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(
-        422, "validation", f"Invalid value for: {field}.", errors=[{"field": field, "message": message, "in": "body"}]
-    )
+def _invalid(field: str, code: str, message: str) -> Problem:
+    error = field_error(field, code, message, where="body")
+    return Problem(422, "validation", f"Invalid value for: {field}.", errors=[error])
 
 
 def router(
@@ -151,7 +160,7 @@ def router(
         The device gets the acting partner's new support messages, except the user's own; an
         endpoint subscribed by another user before moves to this one (a browser has one per site)."""
         if not _host_allowed(body.host, push_services):
-            raise _invalid("endpoint", "is not the URL of a known push service")
+            raise _invalid("endpoint", "push_service_unknown", "is not the URL of a known push service")
         stored, created = await subscriptions.put(
             endpoint=body.endpoint,
             p256dh=body.keys.p256dh,

@@ -312,7 +312,8 @@ def _contract_from(document: dict[str, Any]) -> Contract:
             term_months=int(pricing["term_months"]),
             term_total=Decimal(pricing["term_total"]),
         ),
-        terms=document["terms"],
+        # A contract issued before the terms came in two languages holds its one (English) text.
+        terms=dict(terms) if isinstance(terms := document["terms"], dict) else {"en": str(terms)},
     )
 
 

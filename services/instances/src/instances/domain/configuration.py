@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from contracts.events.common import InstanceType
 
@@ -52,7 +53,7 @@ Weekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday: 1 = Monday 
 
 def _unique(values: list[Any], what: str) -> list[Any]:
     if len(set(values)) != len(values):
-        raise ValueError(f"{what} must not repeat")
+        raise PydanticCustomError("not_repeated", "{what} must not repeat", {"what": what})
     return values
 
 
@@ -68,7 +69,7 @@ class WorkCalendar(BaseModel):
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         if value not in _TIMEZONES:
-            raise ValueError(f"unknown time zone {value!r}")
+            raise PydanticCustomError("time_zone_unknown", "unknown time zone {value}", {"value": repr(value)})
         return value
 
     @field_validator("working_days")
@@ -188,7 +189,7 @@ MODELS: dict[InstanceType, type[Configuration]] = {
 class InvalidConfiguration(ValueError):
     """The configuration does not fit its type; `errors` names each field."""
 
-    def __init__(self, errors: list[dict[str, str]]) -> None:
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
         self.errors = errors
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
 
@@ -199,13 +200,28 @@ def parse_configuration(instance_type: InstanceType, data: dict[str, Any] | None
     payload = dict(data or {})
     declared = payload.pop("type", instance_type.value)
     if declared != instance_type.value:
-        raise InvalidConfiguration([{"field": "configuration.type", "message": f"must be {instance_type.value}"}])
+        raise InvalidConfiguration(
+            [
+                {
+                    "field": "configuration.type",
+                    "message": f"must be {instance_type.value}",
+                    "code": "type_mismatch",
+                    "params": {"expected": instance_type.value},
+                }
+            ]
+        )
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
         raise InvalidConfiguration(
             [
-                {"field": ".".join(["configuration", *(str(p) for p in err["loc"])]), "message": err["msg"]}
+                # The code and values word the message for each reader where the problem is answered.
+                {
+                    "field": ".".join(["configuration", *(str(p) for p in err["loc"])]),
+                    "message": err["msg"],
+                    "code": err["type"],
+                    "params": dict(err.get("ctx") or {}),
+                }
                 for err in exc.errors()
             ]
         ) from exc

@@ -9,6 +9,7 @@ changes other services care about, the event payload to publish.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -86,7 +87,12 @@ class Contract:
     profile: str | None
     term_months: int
     pricing: Pricing
-    terms: str
+    terms: dict[str, str]
+    """The terms by language ("es", "en"), as issued; a contract issued with one text has only that one."""
+
+    def terms_in(self, language: str) -> str:
+        """The terms in `language`, else the text it was issued with (a legal text is never re-worded)."""
+        return self.terms.get(language) or self.terms.get("en") or next(iter(self.terms.values()), "")
 
 
 @dataclass(frozen=True)
@@ -217,7 +223,9 @@ class Instance:
     def check_can_provision(self) -> None:
         self._require_stage({Stage.DRAFT}, "provision")
 
-    def provision(self, *, contract_number: str, vendor: Party, customer: Party, terms: str, now: datetime) -> Change:
+    def provision(
+        self, *, contract_number: str, vendor: Party, customer: Party, terms: Mapping[str, str], now: datetime
+    ) -> Change:
         """Generate the contract to read; the provisioning can still be cancelled."""
         self.check_can_provision()
         before = self.snapshot()
@@ -233,7 +241,7 @@ class Instance:
             profile=profile_of(self.configuration),
             term_months=self.term_months,
             pricing=pricing,
-            terms=terms,
+            terms=dict(terms),
         )
         self.stage = Stage.PROVISIONED
         self.updated_at = now

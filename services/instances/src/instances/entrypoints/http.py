@@ -42,9 +42,10 @@ from instances.service_layer.commands import CompanyData, InstanceCommands
 from instances.service_layer.ports import COMPANY_SORTS, INSTANCE_SORTS, CompanyQuery, ContractDocuments, InstanceQuery
 from servicekit import merge_patch
 from servicekit.auth import CurrentPrincipal
+from servicekit.i18n import DocumentLanguage, ReaderLanguage
 from servicekit.idempotency import KEY_PATTERN, IdempotencyKeys, fingerprint
-from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, Sort
-from servicekit.problems import Problem, invalid_body, problem_response
+from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidCursor, InvalidSort, Sort
+from servicekit.problems import Problem, field_error, invalid_body, problem_response
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
 Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]
@@ -69,10 +70,9 @@ INSTANCE_SORT_HELP = "created_at, name, expiry_date, type or status; prefix - fo
 def _sort(text: str, allowed: dict[str, str]) -> Sort:
     try:
         return Sort.parse(text, allowed)
-    except ValueError as exc:
-        raise Problem(
-            422, "validation", str(exc), errors=[{"field": "sort", "message": str(exc), "in": "query"}]
-        ) from exc
+    except InvalidSort as exc:
+        error = field_error("sort", "sort_unknown", str(exc), where="query", params=exc.params)
+        raise Problem(422, "validation", str(exc), errors=[error]) from exc
 
 
 def _today() -> Any:
@@ -265,8 +265,8 @@ def router(  # noqa: PLR0915
         return instance.contract
 
     @api.get("/provisionings/{instance_id}/contract", tags=["provisioning"], summary="The contract, as data")
-    async def contract(instance_id: str, principal: CurrentPrincipal) -> ContractOut:
-        return ContractOut.of(await _contract(principal, instance_id))
+    async def contract(instance_id: str, principal: CurrentPrincipal, language: ReaderLanguage) -> ContractOut:
+        return ContractOut.of(await _contract(principal, instance_id), language)
 
     @api.get(
         "/provisionings/{instance_id}/contract.html",
@@ -274,8 +274,8 @@ def router(  # noqa: PLR0915
         response_class=HTMLResponse,
         summary="The contract, to read",
     )
-    async def contract_html(instance_id: str, principal: CurrentPrincipal) -> HTMLResponse:
-        return HTMLResponse(documents.html(await _contract(principal, instance_id)))
+    async def contract_html(instance_id: str, principal: CurrentPrincipal, language: DocumentLanguage) -> HTMLResponse:
+        return HTMLResponse(documents.html(await _contract(principal, instance_id), language))
 
     @api.get(
         "/provisionings/{instance_id}/contract.pdf",
@@ -284,10 +284,10 @@ def router(  # noqa: PLR0915
         responses={200: {"content": {"application/pdf": {}}}},
         summary="The contract, as PDF",
     )
-    async def contract_pdf(instance_id: str, principal: CurrentPrincipal) -> Response:
+    async def contract_pdf(instance_id: str, principal: CurrentPrincipal, language: DocumentLanguage) -> Response:
         contract = await _contract(principal, instance_id)
         return Response(
-            documents.pdf(contract),
+            documents.pdf(contract, language),
             media_type="application/pdf",
             headers={"Content-Disposition": f'attachment; filename="{contract.number}.pdf"'},
         )

@@ -417,7 +417,7 @@ class ContractOut(BaseModel):
     terms: str
 
     @classmethod
-    def of(cls, contract: Contract) -> ContractOut:
+    def of(cls, contract: Contract, language: str = "es") -> ContractOut:
         p = contract.pricing
         return cls(
             number=contract.number,
@@ -434,7 +434,7 @@ class ContractOut(BaseModel):
             seats=p.seats,
             monthly_total=str(p.monthly_total),
             term_total=str(p.term_total),
-            terms=contract.terms,
+            terms=contract.terms_in(language),
         )
 
 

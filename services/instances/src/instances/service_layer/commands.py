@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -42,18 +42,34 @@ from servicekit.principal import Principal
 SOURCE = "instances"
 MAX_WRITE_ATTEMPTS = 5
 
-DEFAULT_TERMS = (
-    "1. Object. The vendor grants the customer the right to use the product named above, as a hosted "
-    "service, for the number of seats and the term stated.\n"
-    "2. Term and renewal. The term starts on the activation date. The partner may extend it at any time; "
-    "an extension takes effect at once.\n"
-    "3. Fees. Fees are invoiced monthly in advance by the partner at the prices stated, taxes not included.\n"
-    "4. Cancellation. The partner may request cancellation at any time with a reason; it takes effect at "
-    "the end of the current month.\n"
-    "5. Data protection. The vendor processes personal data on behalf of the customer under the data "
-    "processing agreement in force, within the European Economic Area.\n"
-    "6. Working-time records. Records are kept for four years, as Spanish law requires."
-)
+# Every contract stores both texts when it is issued: each reader reads it in their language, and a
+# later change here never re-words an issued contract.
+DEFAULT_TERMS: dict[str, str] = {
+    "es": (
+        "1. Objeto. El proveedor concede al cliente el derecho a usar el producto indicado arriba, como servicio "
+        "alojado, para el número de licencias y la duración indicados.\n"
+        "2. Duración y renovación. La duración empieza en la fecha de activación. El partner puede ampliarla en "
+        "cualquier momento; la ampliación surte efecto de inmediato.\n"
+        "3. Precio. El partner factura mensualmente por adelantado a los precios indicados, impuestos no incluidos.\n"
+        "4. Cancelación. El partner puede solicitar la cancelación en cualquier momento indicando un motivo; surte "
+        "efecto al final del mes en curso.\n"
+        "5. Protección de datos. El proveedor trata los datos personales por cuenta del cliente conforme al contrato "
+        "de encargo del tratamiento vigente, dentro del Espacio Económico Europeo.\n"
+        "6. Registro de jornada. Los registros se conservan durante cuatro años, como exige la ley española."
+    ),
+    "en": (
+        "1. Object. The vendor grants the customer the right to use the product named above, as a hosted "
+        "service, for the number of seats and the term stated.\n"
+        "2. Term and renewal. The term starts on the activation date. The partner may extend it at any time; "
+        "an extension takes effect at once.\n"
+        "3. Fees. Fees are invoiced monthly in advance by the partner at the prices stated, taxes not included.\n"
+        "4. Cancellation. The partner may request cancellation at any time with a reason; it takes effect at "
+        "the end of the current month.\n"
+        "5. Data protection. The vendor processes personal data on behalf of the customer under the data "
+        "processing agreement in force, within the European Economic Area.\n"
+        "6. Working-time records. Records are kept for four years, as Spanish law requires."
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,7 @@ class ServiceParties:
     """Who signs for the vendor, and the terms every contract carries."""
 
     vendor: Party
-    terms: str = DEFAULT_TERMS
+    terms: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TERMS))
 
 
 @dataclass(frozen=True)

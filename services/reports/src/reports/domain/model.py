@@ -368,9 +368,10 @@ def with_instance(license_: LicenseView, instance: InstanceView | None) -> Licen
 
 
 class InvalidPeriod(ValueError):
-    def __init__(self, field_name: str, message: str) -> None:
+    def __init__(self, field_name: str, message: str, code: str, **params: object) -> None:
         super().__init__(message)
         self.field = field_name
+        self.code, self.params = code, params  # what words the message for each reader
 
 
 @dataclass(frozen=True)
@@ -383,9 +384,17 @@ class Period:
     @classmethod
     def of(cls, first: date, last: date, *, field_name: str = "to", max_days: int | None = None) -> Period:
         if last < first:
-            raise InvalidPeriod(field_name, f"the period ends ({last}) before it starts ({first})")
+            raise InvalidPeriod(
+                field_name,
+                f"the period ends ({last}) before it starts ({first})",
+                "period_order",
+                first=first,
+                last=last,
+            )
         if max_days is not None and (last - first).days + 1 > max_days:
-            raise InvalidPeriod(field_name, f"the period may span at most {max_days} days")
+            raise InvalidPeriod(
+                field_name, f"the period may span at most {max_days} days", "period_span", days=max_days
+            )
         return cls(first, last)
 
     def days(self) -> list[date]:

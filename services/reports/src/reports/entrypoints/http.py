@@ -36,8 +36,8 @@ from reports.service_layer.queries import (
 )
 from servicekit.auth import CurrentPrincipal
 from servicekit.i18n import Language, negotiate
-from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Sort
-from servicekit.problems import Problem, problem_response
+from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidSort, Sort
+from servicekit.problems import Problem, field_error, problem_response
 
 T = TypeVar("T")
 
@@ -51,8 +51,9 @@ IdParam = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[A
 ExportFormat = Literal["csv", "xlsx"]
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(422, "validation", message, errors=[{"field": field, "message": message, "in": "query"}])
+def _invalid(field: str, message: str, code: str, **params: object) -> Problem:
+    """A 422 naming `field`; `code` and `params` word its message for the reader (servicekit.i18n)."""
+    return Problem(422, "validation", message, errors=[field_error(field, code, message, where="query", params=params)])
 
 
 def _period(first: date | None, last: date | None, *, names: tuple[str, str], max_days: int) -> Period | None:
@@ -60,18 +61,20 @@ def _period(first: date | None, last: date | None, *, names: tuple[str, str], ma
         return None
     if first is None or last is None:
         missing = names[0] if first is None else names[1]
-        raise _invalid(missing, f"{names[0]} and {names[1]} go together")
+        raise _invalid(
+            missing, f"{names[0]} and {names[1]} go together", "go_together", first=names[0], second=names[1]
+        )
     try:
         return Period.of(first, last, field_name=names[1], max_days=max_days)
     except InvalidPeriod as exc:
-        raise _invalid(exc.field, str(exc)) from exc
+        raise _invalid(exc.field, str(exc), exc.code, **exc.params) from exc
 
 
 def _sort(text: str, allowed: dict[str, str]) -> Sort:
     try:
         return Sort.parse(text, allowed)
-    except ValueError as exc:
-        raise _invalid("sort", str(exc)) from exc
+    except InvalidSort as exc:
+        raise _invalid("sort", str(exc), "sort_unknown", **exc.params) from exc
 
 
 # ---------------------------------------------------------------------------------- filters
@@ -419,7 +422,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PartnerNotAllowed)
     async def _partner(request: Request, exc: PartnerNotAllowed) -> JSONResponse:
         return problem_response(
-            request, 403, "partner-not-allowed", str(exc), errors=[{"field": "partner_id", "message": str(exc)}]
+            request,
+            403,
+            "partner-not-allowed",
+            str(exc),
+            errors=[field_error("partner_id", "partner_not_yours", str(exc), params={"partner_id": exc.partner_id})],
         )
 
 
@@ -485,7 +492,7 @@ def router(queries: ReportQueries) -> APIRouter:  # noqa: PLR0915 - one route ta
             back = today.year * 12 + today.month - 1 - 11  # the 12 months up to this one
             period = Period(date(back // 12, back % 12 + 1, 1), today)
         if len(period.months()) > MAX_MONTHS:
-            raise _invalid("activated_to", f"at most {MAX_MONTHS} months")
+            raise _invalid("activated_to", f"at most {MAX_MONTHS} months", "at_most_months", months=MAX_MONTHS)
         months = await queries.monthly(instance_filter(scope, criteria, activated=False), period)
         return MonthlyOut(months=[MonthOut.of(m) for m in months])
 

@@ -45,6 +45,7 @@ class NotFound(Exception):
 class PartnerNotAllowed(Exception):
     def __init__(self, partner_id: str) -> None:
         super().__init__(f"Partner {partner_id} is not one of yours.")
+        self.partner_id = partner_id
 
 
 @dataclass(frozen=True)

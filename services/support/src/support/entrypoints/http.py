@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from servicekit.auth import CurrentPrincipal
 from servicekit.i18n import Language, ReaderLanguage
 from servicekit.idempotency import KEY_PATTERN, IdempotencyKeyReused, IdempotencyKeys, fingerprint
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from servicekit.principal import Principal
-from servicekit.problems import problem_response
+from servicekit.problems import field_error, problem_response
 from support.domain.model import Direction, Message, Note, Side, direction, side_of
 from support.service_layer.services import PartnerNotAllowed, SupportService, ThreadNotFound, ThreadView
 
@@ -37,9 +38,9 @@ class MessageIn(BaseModel):
     def _printable(cls, value: str) -> str:
         value = value.strip()
         if not value:
-            raise ValueError("the message is empty")
+            raise PydanticCustomError("message_empty", "the message is empty")
         if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
-            raise ValueError("control characters are not allowed")
+            raise PydanticCustomError("control_characters", "control characters are not allowed")
         return value
 
 
@@ -146,7 +147,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PartnerNotAllowed)
     async def _partner(request: Request, exc: PartnerNotAllowed) -> JSONResponse:
         return problem_response(
-            request, 403, "partner-not-allowed", str(exc), errors=[{"field": "partner_id", "message": str(exc)}]
+            request,
+            403,
+            "partner-not-allowed",
+            str(exc),
+            errors=[field_error("partner_id", "partner_not_yours", str(exc), params={"partner_id": exc.partner_id})],
         )
 
 

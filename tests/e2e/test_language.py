@@ -69,7 +69,7 @@ async def thread_with_notes(stack: Stack, token: str, company: str) -> dict[str,
             f"/api/v1/provisionings/{instance_id}/generate", headers={"Idempotency-Key": unique("key")}
         )
         assert generated.status_code in (200, 201), generated.text
-        serial = unique("SR").upper()  # serials are stored and shown in their canonical upper case
+        serial = unique("sr")  # given in lower case: notes name the canonical form
         added = await api.post(
             f"/api/v1/instances/{instance_id}/licenses",
             json={"licenses": [{"user_name": "Ana", "email": "ana@example.com", "pin": "4821", "serial": serial}]},

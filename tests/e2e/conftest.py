@@ -12,7 +12,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from pymongo import MongoClient
 
 from activity.bootstrap import build_app as build_activity
 from activity.config import Settings as ActivitySettings
+from contracts import all_topic_partitions
 from gateway.bootstrap import build_app as build_gateway
 from gateway.config import Settings as GatewaySettings
 from gateway.service_layer.accounts import Accounts
@@ -38,15 +39,26 @@ from reports.bootstrap import build_app as build_reports
 from reports.config import Settings as ReportsSettings
 from servicekit.settings import PlatformSettings
 from servicekit.telemetry import Telemetry, setup_telemetry
+from servicekit.topics import delete_topics, ensure_topics
 from support.bootstrap import build_app as build_support
 from support.config import Settings as SupportSettings
 
-KAFKA = "127.0.0.1:9092"
+KAFKA = os.environ.get("PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGO = "mongodb://127.0.0.1:27017/"
 PASSWORD = "correct horse battery staple"
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing listens
 # The built web app; PARTNERAPP_WEB_DIST points elsewhere (e.g. a build of one's own while developing).
 WEB_DIST = Path(os.environ.get("PARTNERAPP_WEB_DIST") or Path(__file__).resolve().parents[2] / "web" / "dist")
+
+
+@pytest.fixture(scope="module")
+def topic_prefix() -> Iterator[str]:
+    """Topics of this module's own: a stack's consumers read from offset 0, so on the session's
+    topics a late module's reports and activity would first replay every earlier test's events."""
+    prefix = f"e2e-{uuid.uuid4().hex[:10]}."
+    asyncio.run(ensure_topics(KAFKA, all_topic_partitions(), prefix=prefix))
+    yield prefix
+    asyncio.run(delete_topics(KAFKA, [f"{prefix}{name}" for name in all_topic_partitions()]))
 
 
 @dataclass

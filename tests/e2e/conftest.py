@@ -51,6 +51,40 @@ UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing listens
 WEB_DIST = Path(os.environ.get("PARTNERAPP_WEB_DIST") or Path(__file__).resolve().parents[2] / "web" / "dist")
 
 
+COMPANY: dict[str, Any] = {
+    "name": "Talleres Gómez S.L.",
+    "address": {"street": "Calle 1", "city": "Soria", "postal_code": "42001", "province": "Soria"},
+    "contact_person": "Luis Gómez",
+    "email": "luis@example.com",
+    "phone": "+34 975 000 000",
+}
+
+
+async def new_company(api: httpx.AsyncClient, name: str | None = None) -> str:
+    """A company of the caller's partner, through the public API (a tax id of its own): its id."""
+    body = {**COMPANY, "tax_id": f"B{uuid.uuid4().int % 10**8:08d}", **({"name": name} if name else {})}
+    created = await api.post("/api/v1/companies", json=body)
+    assert created.status_code == 201, created.text
+    company_id: str = created.json()["id"]
+    return company_id
+
+
+async def provisioned_instance(
+    api: httpx.AsyncClient, company_id: str, *, name: str = "Taller", generate: bool = True
+) -> str:
+    """A WDS provisioning of the company, provisioned and (unless told not to) its contract generated: its id."""
+    draft = await api.post("/api/v1/provisionings", json={"company_id": company_id, "type": "WDS", "name": name})
+    assert draft.status_code == 201, draft.text
+    instance_id: str = draft.json()["id"]
+    assert (await api.post(f"/api/v1/provisionings/{instance_id}/provision")).status_code == 200
+    if generate:
+        generated = await api.post(
+            f"/api/v1/provisionings/{instance_id}/generate", headers={"Idempotency-Key": str(uuid.uuid4())}
+        )
+        assert generated.status_code in (200, 201), generated.text
+    return instance_id
+
+
 @pytest.fixture(scope="module")
 def topic_prefix() -> Iterator[str]:
     """Topics of this module's own: a stack's consumers read from offset 0, so on the session's

@@ -21,7 +21,7 @@ from contracts.serials import canonical_serial
 from servicekit.testing import eventually
 
 from .browser import chromium, login, new_page
-from .conftest import PASSWORD, Stack, add_user, running_stack
+from .conftest import PASSWORD, Stack, add_user, new_company, provisioned_instance, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -46,29 +46,8 @@ async def thread_with_notes(stack: Stack, token: str, company: str) -> dict[str,
     """A company with a generated instance and one license; the license revoked and the
     instance's cancellation requested: two system notes in the company's thread."""
     async with stack.client(token) as api:
-        created = await api.post(
-            "/api/v1/companies",
-            json={
-                "name": company,
-                "tax_id": f"B{uuid.uuid4().int % 10**8:08d}",
-                "address": {"street": "Calle Mayor 1", "city": "Soria", "postal_code": "42001", "province": "Soria"},
-                "contact_person": "Luis Gómez",
-                "email": "luis@example.com",
-                "phone": "+34 975 000 000",
-            },
-        )
-        assert created.status_code == 201, created.text
-        company_id = created.json()["id"]
-        draft = await api.post(
-            "/api/v1/provisionings", json={"company_id": company_id, "type": "WDS", "name": "Taller"}
-        )
-        assert draft.status_code == 201, draft.text
-        instance_id = draft.json()["id"]
-        assert (await api.post(f"/api/v1/provisionings/{instance_id}/provision")).status_code == 200
-        generated = await api.post(
-            f"/api/v1/provisionings/{instance_id}/generate", headers={"Idempotency-Key": unique("key")}
-        )
-        assert generated.status_code in (200, 201), generated.text
+        company_id = await new_company(api, company)
+        instance_id = await provisioned_instance(api, company_id)
         serial = unique("sr")  # given in lower case: notes name the canonical form
         added = await api.post(
             f"/api/v1/instances/{instance_id}/licenses",
@@ -192,24 +171,8 @@ def pdf_text(document: bytes) -> str:
 async def provisioned(stack: Stack, token: str) -> str:
     """A company's provisioning with its contract issued: the id of the provisioning."""
     async with stack.client(token) as api:
-        created = await api.post(
-            "/api/v1/companies",
-            json={
-                "name": f"Conservas {uuid.uuid4().hex[:4]}",
-                "tax_id": f"B{uuid.uuid4().int % 10**8:08d}",
-                "address": {"street": "Calle Mayor 1", "city": "Soria", "postal_code": "42001", "province": "Soria"},
-                "contact_person": "Luis Gómez",
-                "email": "luis@example.com",
-                "phone": "+34 975 000 000",
-            },
-        )
-        assert created.status_code == 201, created.text
-        draft = await api.post(
-            "/api/v1/provisionings", json={"company_id": created.json()["id"], "type": "WDS", "name": "Taller"}
-        )
-        assert draft.status_code == 201, draft.text
-        instance_id: str = draft.json()["id"]
-        assert (await api.post(f"/api/v1/provisionings/{instance_id}/provision")).status_code == 200
+        company_id = await new_company(api, f"Conservas {uuid.uuid4().hex[:4]}")
+        instance_id = await provisioned_instance(api, company_id, generate=False)
     return instance_id
 
 
@@ -437,19 +400,7 @@ async def test_our_field_messages_read_in_the_readers_language(
     email = await add_user(web, unique("usr"), "partner", (unique("ptn"),))
     token = await web.token(email)
     async with web.client(token) as api:
-        created = await api.post(
-            "/api/v1/companies",
-            json={
-                "name": f"Quesos {uuid.uuid4().hex[:4]}",
-                "tax_id": f"B{uuid.uuid4().int % 10**8:08d}",
-                "address": {"street": "Calle Mayor 1", "city": "Soria", "postal_code": "42001", "province": "Soria"},
-                "contact_person": "Luis Gómez",
-                "email": "luis@example.com",
-                "phone": "+34 975 000 000",
-            },
-        )
-        assert created.status_code == 201, created.text
-        company = created.json()["id"]
+        company = await new_company(api, f"Quesos {uuid.uuid4().hex[:4]}")
         url, json_body = path.replace("{company}", company), _fill(body, company)
         for headers, expected in (({"Accept-Language": "es-ES"}, spanish), ({"Accept-Language": "en"}, english)):
             refused = await api.request(method, url, json=json_body, headers=headers)

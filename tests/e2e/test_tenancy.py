@@ -15,17 +15,9 @@ import pytest
 
 from servicekit.testing import eventually
 
-from .conftest import Stack, add_user
+from .conftest import Stack, add_user, new_company, provisioned_instance
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
-
-COMPANY = {
-    "name": "Talleres Gómez S.L.",
-    "address": {"street": "Calle 1", "city": "Soria", "postal_code": "42001", "province": "Soria"},
-    "contact_person": "Luis Gómez",
-    "email": "luis@example.com",
-    "phone": "+34 975 000 000",
-}
 
 
 @dataclass
@@ -44,18 +36,7 @@ async def partner_with_terminal(stack: Stack, serial: str | None) -> Partner:
     """A partner's instance with a license (PIN 4821) bound to `serial` as the partner typed it, and an ingest key."""
     token = await stack.token(await add_user(stack, unique("usr"), "partner", (unique("ptn"),)))
     async with stack.client(token) as api:
-        company = await api.post("/api/v1/companies", json={**COMPANY, "tax_id": f"B{uuid.uuid4().int % 10**8:08d}"})
-        assert company.status_code == 201, company.text
-        draft = await api.post(
-            "/api/v1/provisionings", json={"company_id": company.json()["id"], "type": "WDS", "name": "Taller"}
-        )
-        assert draft.status_code == 201, draft.text
-        instance_id = draft.json()["id"]
-        assert (await api.post(f"/api/v1/provisionings/{instance_id}/provision")).status_code == 200
-        generated = await api.post(
-            f"/api/v1/provisionings/{instance_id}/generate", headers={"Idempotency-Key": unique("key")}
-        )
-        assert generated.status_code in (200, 201), generated.text
+        instance_id = await provisioned_instance(api, await new_company(api))
         person = {"user_name": "Ana", "email": "ana@example.com", "pin": "4821", "serial": serial}
         added = await api.post(f"/api/v1/instances/{instance_id}/licenses", json={"licenses": [person]})
         assert added.status_code == 201, added.text
@@ -180,18 +161,7 @@ async def test_another_partner_using_our_serial_changes_and_sees_nothing_of_ours
 async def instance_with_key(stack: Stack, token: str) -> tuple[str, str]:
     """Another instance of the token's partner (no licenses) and its ingest key."""
     async with stack.client(token) as api:
-        company = await api.post("/api/v1/companies", json={**COMPANY, "tax_id": f"B{uuid.uuid4().int % 10**8:08d}"})
-        assert company.status_code == 201, company.text
-        draft = await api.post(
-            "/api/v1/provisionings", json={"company_id": company.json()["id"], "type": "WDS", "name": "Taller 2"}
-        )
-        assert draft.status_code == 201, draft.text
-        instance_id = draft.json()["id"]
-        assert (await api.post(f"/api/v1/provisionings/{instance_id}/provision")).status_code == 200
-        generated = await api.post(
-            f"/api/v1/provisionings/{instance_id}/generate", headers={"Idempotency-Key": unique("key")}
-        )
-        assert generated.status_code in (200, 201), generated.text
+        instance_id = await provisioned_instance(api, await new_company(api), name="Taller 2")
         key = await api.post(f"/api/v1/instances/{instance_id}/ingest-key")
         assert key.status_code in (200, 201), key.text
     return instance_id, key.json()["ingest_key"]

@@ -20,17 +20,10 @@ from playwright.async_api import Browser, Page, expect
 from servicekit.testing import eventually
 
 from .browser import assert_no_serious_a11y, chromium, login, new_page, screenshot
-from .conftest import PASSWORD, Stack, add_user, running_stack
+from .conftest import PASSWORD, Stack, add_user, new_company, provisioned_instance, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
-COMPANY = {
-    "name": "Talleres Gómez S.L.",
-    "address": {"street": "Calle 1", "city": "Soria", "postal_code": "42001", "province": "Soria"},
-    "contact_person": "Luis Gómez",
-    "email": "luis@example.com",
-    "phone": "+34 975 000 000",
-}
 PIN = "4821"
 OTHER_PIN = "9999"  # its license is bound to another terminal
 
@@ -66,18 +59,7 @@ async def terminal(web: Stack) -> Terminal:
     token = await web.token(email)
     serial, other_serial = unique("SR").upper(), unique("SR").upper()
     async with web.client(token) as api:
-        company = await api.post("/api/v1/companies", json={**COMPANY, "tax_id": f"B{uuid.uuid4().int % 10**8:08d}"})
-        assert company.status_code == 201, company.text
-        draft = await api.post(
-            "/api/v1/provisionings", json={"company_id": company.json()["id"], "type": "WDS", "name": "Taller"}
-        )
-        assert draft.status_code == 201, draft.text
-        instance_id = draft.json()["id"]
-        assert (await api.post(f"/api/v1/provisionings/{instance_id}/provision")).status_code == 200
-        generated = await api.post(
-            f"/api/v1/provisionings/{instance_id}/generate", headers={"Idempotency-Key": unique("key")}
-        )
-        assert generated.status_code in (200, 201), generated.text
+        instance_id = await provisioned_instance(api, await new_company(api))
         added = await api.post(
             f"/api/v1/instances/{instance_id}/licenses",
             json={

@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Page, expect
 from servicekit.testing import eventually
 
 from .browser import assert_no_serious_a11y, chromium, login, new_page, screenshot
-from .conftest import PASSWORD, Stack, add_user, running_stack
+from .conftest import PASSWORD, Stack, add_user, new_company, provisioned_instance, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -42,29 +42,8 @@ def unique(prefix: str) -> str:
 async def company_with_an_instance(stack: Stack, token: str, name: str) -> dict[str, Any]:
     """A company, a generated WDS instance with one license, and the company's thread (from company.created)."""
     async with stack.client(token) as api:
-        company = await api.post(
-            "/api/v1/companies",
-            json={
-                "name": name,
-                "tax_id": f"B{uuid.uuid4().int % 10**8:08d}",
-                "address": {"street": "Calle Mayor 1", "city": "Soria", "postal_code": "42001", "province": "Soria"},
-                "contact_person": "Luis Gómez",
-                "email": "luis@example.com",
-                "phone": "+34 975 000 000",
-            },
-        )
-        assert company.status_code == 201, company.text
-        company_id = company.json()["id"]
-        draft = await api.post(
-            "/api/v1/provisionings", json={"company_id": company_id, "type": "WDS", "name": "Taller"}
-        )
-        assert draft.status_code == 201, draft.text
-        instance_id = draft.json()["id"]
-        assert (await api.post(f"/api/v1/provisionings/{instance_id}/provision")).status_code == 200
-        generated = await api.post(
-            f"/api/v1/provisionings/{instance_id}/generate", headers={"Idempotency-Key": unique("key")}
-        )
-        assert generated.status_code in (200, 201), generated.text
+        company_id = await new_company(api, name)
+        instance_id = await provisioned_instance(api, company_id)
         added = await api.post(
             f"/api/v1/instances/{instance_id}/licenses",
             json={

@@ -118,14 +118,30 @@ def _unauthorized(detail: str) -> Problem:
     return Problem(401, "unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="partnerapp"'})
 
 
-def require_principal(request: Request) -> Principal:
+def bearer_token(request: Request) -> str:
+    """The `Authorization: Bearer <token>` credential (401 when absent), as sent."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("A bearer access token is required.")
+    return token.strip()
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+"""The caller's access token, e.g. to call another service on their behalf."""
+
+
+def token_verifier(request: Request) -> TokenVerifier:
     verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
     if verifier is None:
         raise Problem(503, "auth-not-configured", "Token verification is not configured on this service.")
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise _unauthorized("A bearer access token is required.")
-    return verifier.verify(token.strip())
+    return verifier
+
+
+Verifier = Annotated[TokenVerifier, Depends(token_verifier)]
+
+
+def require_principal(verifier: Verifier, token: BearerToken) -> Principal:
+    return verifier.verify(token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]

@@ -1,4 +1,5 @@
-"""Keyset (cursor) pagination over MongoDB, independent of the driver.
+"""Keyset (cursor) pagination over MongoDB, independent of the driver and of the web framework
+(the HTTP parameters and page model are in `servicekit.api`).
 
 A cursor is the sort value and id of the last item of a page, opaque to clients (base64url
 JSON). Keyset pages stay correct while items are added, and cost the same on page 1 and 1000.
@@ -15,23 +16,31 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from servicekit.errors import InvalidInput, field_error
+
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 
-class InvalidCursor(ValueError):
-    pass
+class InvalidCursor(InvalidInput, ValueError):
+    """A `cursor` this API did not hand out (or one for another list)."""
+
+    def __init__(self, message: str = "the cursor is not one this API returned") -> None:
+        super().__init__([field_error("cursor", "cursor_invalid", message, where="query")], detail=message)
 
 
-class InvalidSort(ValueError):
+class InvalidSort(InvalidInput, ValueError):
     """A sort the list does not offer; `params` fill the `sort_unknown` field message."""
 
     def __init__(self, value: str, allowed: Iterable[str]) -> None:
         choices = ", ".join(sorted(allowed))
-        super().__init__(f"cannot sort by {value!r}; choose from {choices}")
+        message = f"cannot sort by {value!r}; choose from {choices}"
         self.params = {"value": repr(value), "choices": choices}
+        super().__init__(
+            [field_error("sort", "sort_unknown", message, where="query", params=self.params)], detail=message
+        )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ a human `detail`, and for validation errors the list of offending fields.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -19,8 +18,18 @@ from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.ingest_keys import InvalidIngestKey
+from servicekit.errors import DomainError, field_error
 from servicekit.i18n import Language, negotiate, status_title, validation_message
-from servicekit.pagination import InvalidCursor
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "Problem",
+    "field_error",  # from servicekit.errors, where new code imports it
+    "install_problem_handlers",
+    "invalid_body",
+    "problem_response",
+    "problem_type",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +74,6 @@ class Problem(Exception):
         self.title = title or _TITLES.get(status, "Error")
         self.headers = headers or {}
         self.extensions = extensions
-
-
-def field_error(
-    field: str, code: str, message: str, *, where: str | None = None, params: Mapping[str, object] | None = None
-) -> dict[str, Any]:
-    """A problem's field error our code writes: `message` in English, `code` (a key of
-    `servicekit.i18n.FIELD_MESSAGES`) and its `params` word it for each reader when answered."""
-    error: dict[str, Any] = {"field": field, "message": message, "code": code, "params": dict(params or {})}
-    if where is not None:
-        error["in"] = where
-    return error
 
 
 def _localised(errors: Any, language: Language) -> Any:
@@ -168,15 +166,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         fields = ", ".join(sorted({e["field"] for e in errors}))
         return problem_response(request, 422, "validation", f"Invalid value for: {fields}.", errors=errors)
 
-    @app.exception_handler(InvalidCursor)
-    async def _cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
-        return problem_response(
-            request,
-            422,
-            "validation",
-            str(exc),
-            errors=[field_error("cursor", "cursor_invalid", str(exc), where="query")],
-        )
+    @app.exception_handler(DomainError)
+    async def _refused(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(request, exc.status, exc.slug, exc.detail, **exc.extensions)
 
     @app.exception_handler(InvalidIngestKey)
     async def _ingest_key(request: Request, exc: InvalidIngestKey) -> JSONResponse:

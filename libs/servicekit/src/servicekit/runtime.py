@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 INBOX_PRUNE_SECONDS = 3600
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+Closer = Callable[[], Coroutine[Any, Any, None]]
+Job = Callable[[], Awaitable[Any]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -58,13 +61,13 @@ class ServiceRuntime:
     verifier: TokenVerifier | None
     metrics: ServiceMetrics
     consumer_lag: ConsumerLagMonitor
-    indexes: list[IndexSpec] = field(default_factory=list)
-    background: list[BackgroundTask] = field(default_factory=list)
-    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     outbox: OutboxRelay | None = None
     locks: DocumentLocks = field(default_factory=DocumentLocks)
-    on_stop: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
-    """Closed when the service stops (e.g. HTTP clients to other services)."""
+    _indexes: list[IndexSpec] = field(default_factory=list)
+    _background: list[BackgroundTask] = field(default_factory=list)
+    _readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    _closers: list[Closer] = field(default_factory=list)
+    _provided: dict[type[Any], Any] = field(default_factory=dict)
 
     @classmethod
     def create(cls, name: str, settings: ServiceSettings, *, telemetry: Telemetry | None = None) -> ServiceRuntime:
@@ -101,24 +104,60 @@ class ServiceRuntime:
             verifier=verifier,
             metrics=ServiceMetrics(),
             consumer_lag=lag,
-            indexes=list(INBOX_INDEXES),
         )
-        runtime.readiness = {"kafka": runtime._kafka_ready, "mongo": runtime._mongo_ready}
+        runtime.add_indexes(INBOX_INDEXES)
+        runtime.add_readiness("kafka", runtime._kafka_ready)
+        runtime.add_readiness("mongo", runtime._mongo_ready)
         runtime.metrics.track_runtime(
             consumer.stats, lambda: lag.last, runtime._outbox_numbers, runtime.publisher.published_by_topic
         )
-        runtime.background.append(runtime._prune_inbox)
+        runtime.every(INBOX_PRUNE_SECONDS, runtime._prune_inbox, first_after=INBOX_PRUNE_SECONDS)
         return runtime
 
+    # ------------------------------------------------------------------ wiring (composition roots)
+
+    def add_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        """Indexes created (if missing) when the service starts."""
+        self._indexes.extend(specs)
+
+    def add_readiness(self, name: str, check: ReadinessCheck) -> None:
+        """A part of `/readyz`: the check raises when the service cannot serve."""
+        self._readiness[name] = check
+
+    def run_in_background(self, task: BackgroundTask) -> None:
+        """A task running for the service's life (cancelled when it stops); it handles its own errors."""
+        self._background.append(task)
+
+    def every(self, seconds: float, job: Job, *, first_after: float = 0.0, name: str | None = None) -> None:
+        """Run `job` every `seconds` while the service runs (the first time after `first_after`).
+        A failing run is logged with its traceback and the next one happens on schedule: a store
+        outage must not end the loop, nor pass unseen."""
+        label = name or str(getattr(job, "__name__", "job"))
+
+        async def repeat() -> None:
+            await asyncio.sleep(first_after)
+            while True:
+                try:
+                    await job()
+                except Exception:
+                    log.exception("%s: periodic job %s failed; next run in %ss", self.name, label, seconds)
+                await asyncio.sleep(seconds)
+
+        repeat.__name__ = label
+        self._background.append(repeat)
+
+    def on_stop(self, close: Closer) -> None:
+        """Closed when the service stops, before the broker and the store (e.g. HTTP clients)."""
+        self._closers.append(close)
+
+    def provide(self, kind: type[T], instance: T) -> None:
+        """What routes receive for `Annotated[kind, servicekit.api.provided(kind)]`."""
+        self._provided[kind] = instance
+
     async def _prune_inbox(self) -> None:
-        """Hourly: forget applied event ids older than any redelivery (settings.inbox_retention_hours)."""
-        while True:
-            await asyncio.sleep(INBOX_PRUNE_SECONDS)
-            cutoff = datetime.now(UTC) - timedelta(hours=self.settings.inbox_retention_hours)
-            try:
-                await self.inbox.forget_before(cutoff)
-            except Exception:  # the store may be down; next hour then
-                log.exception("inbox pruning failed")
+        """Forget applied event ids older than any redelivery (settings.inbox_retention_hours)."""
+        cutoff = datetime.now(UTC) - timedelta(hours=self.settings.inbox_retention_hours)
+        await self.inbox.forget_before(cutoff)
 
     def use_outbox(self, collections: Iterable[str]) -> OutboxRelay:
         """Relay the pending events stored in these collections' documents."""
@@ -131,10 +170,10 @@ class ServiceRuntime:
             locks=self.locks,
             tracer=self.telemetry.tracer_provider.get_tracer("servicekit.outbox"),
         )
-        self.indexes.extend(outbox_indexes(names))
+        self.add_indexes(outbox_indexes(names))
         if self.settings.outbox_relay:
-            self.background.append(self.outbox.run)
-        self.readiness["outbox"] = self._outbox_backlog
+            self.run_in_background(self.outbox.run)
+        self.add_readiness("outbox", self._outbox_backlog)
         return self.outbox
 
     async def _kafka_ready(self) -> Mapping[str, Any]:
@@ -158,21 +197,21 @@ class ServiceRuntime:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start everything the service needs; stop it in reverse order."""
-        await ensure_indexes(self.db, self.indexes)
+        await ensure_indexes(self.db, self._indexes)
         self.consumer.install()
         await self.broker.start()
-        if self.consumer.topics and "consumer" not in self.readiness:
-            self.background.append(self.consumer_lag.run)
-            self.readiness["consumer"] = self._consumer_lag
-            self.on_stop.append(self.consumer_lag.close)
-        tasks = [asyncio.create_task(job(), name=f"{self.name}:{job.__name__}") for job in self.background]
+        if self.consumer.topics and "consumer" not in self._readiness:
+            self.run_in_background(self.consumer_lag.run)
+            self.add_readiness("consumer", self._consumer_lag)
+            self.on_stop(self.consumer_lag.close)
+        tasks = [asyncio.create_task(job(), name=f"{self.name}:{job.__name__}") for job in self._background]
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for close in self.on_stop:
+            for close in self._closers:
                 await close()
             await self.broker.stop()
             await self.mongo.close()
@@ -188,9 +227,10 @@ class ServiceRuntime:
         app = FastAPI(title=title, version=version, lifespan=lifespan, docs_url=None, redoc_url=None)
         app.state.runtime = self
         app.state.token_verifier = self.verifier
+        app.state.provided = self._provided
         install_problem_handlers(app)
         document_api(app)
-        app.include_router(health_router(self.name, self.readiness))
+        app.include_router(health_router(self.name, self._readiness))
         app.include_router(self.metrics.router())
         app.include_router(docs_router("/docs", "/openapi.json", title=title))
         for router in routers:

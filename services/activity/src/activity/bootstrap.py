@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -41,23 +40,18 @@ def build_app(
         publisher=runtime.publisher,
         instances=instances,
     )
-    runtime.indexes.extend(INDEXES)
+    runtime.add_indexes(INDEXES)
     consumers.register(runtime.consumer, service)
 
     async def enforce_retention() -> None:
-        """Drops whole days older than the retention period, now and then."""
-        while True:
-            cutoff = retention_cutoff(datetime.now(UTC).date(), settings.retention_days)
-            try:
-                dropped = await records.drop_days_before(cutoff)
-                if dropped:
-                    log.info("retention: dropped %d day buckets before %s", dropped, cutoff)
-            except Exception:  # the store may be down; try again next time
-                log.exception("retention pass failed")
-            await asyncio.sleep(settings.retention_check_seconds)
+        """Drops whole days older than the retention period."""
+        cutoff = retention_cutoff(datetime.now(UTC).date(), settings.retention_days)
+        dropped = await records.drop_days_before(cutoff)
+        if dropped:
+            log.info("retention: dropped %d day buckets before %s", dropped, cutoff)
 
-    runtime.background.append(enforce_retention)
-    runtime.on_stop.append(instances.close)
+    runtime.every(settings.retention_check_seconds, enforce_retention)
+    runtime.on_stop(instances.close)
     app = runtime.create_app(title="partnerapp activity", routers=[http.router(service, runtime.metrics.registry)])
     app.state.activity = service
     http.install_error_handlers(app)

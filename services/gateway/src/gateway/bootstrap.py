@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -51,7 +49,7 @@ def build_app(
     """`transports` replaces the network to some services (tests run them in-process)."""
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
-    runtime.indexes.extend(INDEXES)
+    runtime.add_indexes(INDEXES)
     platform = settings.platform
     signing_key = settings.signing_key()
     if signing_key is None:
@@ -79,7 +77,7 @@ def build_app(
     )
     urls = {name: str(getattr(settings, f"{name}_url")) for name in SERVICES}
     backends = HttpBackends(urls, timeout=settings.backend_timeout_seconds, transports=transports)
-    runtime.on_stop.append(backends.close)
+    runtime.on_stop(backends.close)
     push_subscriptions = MongoPushSubscriptions(runtime.db, runtime.locks)
     vapid_keys = VapidKeys.load(settings.vapid_private_key_file)
 
@@ -88,18 +86,15 @@ def build_app(
         return as_language(user.language.value) if user else DEFAULT_LANGUAGE
 
     push_sender = WebPushSender(push_subscriptions, vapid_keys, subject=settings.vapid_subject, language_of=language_of)
-    runtime.on_stop.append(push_sender.close)
+    runtime.on_stop(push_sender.close)
     hub = NotificationHub(MongoNotificationLog(runtime.db), push_sender)
     consumers.register(runtime.consumer, hub)
     retention = timedelta(hours=settings.notification_retention_hours)
 
     async def prune_notifications() -> None:
-        while True:
-            await asyncio.sleep(NOTIFICATION_PRUNE_SECONDS)
-            with contextlib.suppress(Exception):
-                await hub.prune(retention)
+        await hub.prune(retention)
 
-    runtime.background.append(prune_notifications)
+    runtime.every(NOTIFICATION_PRUNE_SECONDS, prune_notifications, first_after=NOTIFICATION_PRUNE_SECONDS)
     login_limiter = RateLimiter(settings.login_attempts_per_minute, 60.0)
     own = http.router(
         accounts=accounts,
@@ -121,7 +116,7 @@ def build_app(
         proxy.public_document_router(backends),
         forwarded,
     ]
-    runtime.readiness["pdf_fonts"] = fonts_ready  # the hardware list PDF needs them
+    runtime.add_readiness("pdf_fonts", fonts_ready)  # the hardware list PDF needs them
     app = runtime.create_app(title="partnerapp gateway", routers=routers)
     app.state.accounts = accounts
     app.state.login_limiter = login_limiter

@@ -65,8 +65,8 @@ def build_commands(
 def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
-    runtime.indexes.extend(INDEXES)
-    runtime.readiness["pdf_fonts"] = fonts_ready  # the contract PDF needs them
+    runtime.add_indexes(INDEXES)
+    runtime.add_readiness("pdf_fonts", fonts_ready)  # the contract PDF needs them
     relay = runtime.use_outbox(AGGREGATES)
     commands = build_commands(settings, runtime.db, locks=runtime.locks, on_write=relay.notify)
     keys = IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS])

@@ -19,7 +19,7 @@ SERVICE = "reports"
 def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
-    runtime.indexes.extend(INDEXES)
+    runtime.add_indexes(INDEXES)
     store = MongoReportsStore(runtime.db, runtime.locks)
     projector = Projector(store, recent_ids=settings.recent_event_ids)
     consumers.register(runtime.consumer, projector)

@@ -20,7 +20,7 @@ SERVICE = "support"
 def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
-    runtime.indexes.extend(INDEXES)
+    runtime.add_indexes(INDEXES)
     relay = runtime.use_outbox(AGGREGATES)
     service = SupportService(
         threads=MongoThreadRepository(runtime.db, runtime.locks),

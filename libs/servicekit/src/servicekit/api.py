@@ -1,0 +1,59 @@
+"""The HTTP edge every service's routes share: page parameters and page model, the bearer token,
+and the use cases the composition root provided.
+
+Routes are module-level functions whose dependencies are `Annotated` aliases, e.g.
+
+    Commands = Annotated[SupportCommands, provided(SupportCommands)]
+
+    @api.post("/threads/{thread_id}/messages")
+    async def post_message(thread_id: str, principal: CurrentPrincipal, commands: Commands) -> MessageOut: ...
+
+and the composition root registers the instances: `runtime.provide(SupportCommands, commands)`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+T = TypeVar("T")
+
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Cursor", "Limit", "PageOut", "ResponseModel", "provided"]
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
+Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]
+
+
+class ResponseModel(BaseModel):
+    """A response body read from a domain object's attributes (`Model.model_validate(obj)`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class PageOut(ResponseModel, Generic[T]):
+    """One page of a list: its items and the cursor of the next page.
+
+    Used as `PageOut[ThreadOut]` (schema `PageOut_ThreadOut_`), or named for the document with
+    a one-line subclass: `class ThreadPage(PageOut[ThreadOut]): ...`."""
+
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+_PROVIDED = "provided"
+
+
+def provided(kind: type[T]) -> Any:
+    """A dependency answering the `kind` instance the composition root registered with
+    `ServiceRuntime.provide` (one registry per app, so tests may build several apps side by side)."""
+
+    def resolve(request: Request) -> T:
+        registry: dict[type[Any], Any] = getattr(request.app.state, _PROVIDED)
+        return registry[kind]  # type: ignore[no-any-return]
+
+    resolve.__name__ = f"provided_{kind.__name__}"
+    return Depends(resolve)

@@ -55,6 +55,7 @@ INFRASTRUCTURE_ERRORS = (ConnectionFailure, KafkaConnectionError, KafkaTimeoutEr
 Payload = TypeVar("Payload", bound=BaseModel)
 """The catalogue's payload model of a topic (e.g. `LicenseRevoked`)."""
 DeliveredPayload = TypeVar("DeliveredPayload", default=Any)
+"""Defaults to `Any`, so a bare `Delivered` (untyped handlers) stays valid."""
 
 Handler = Callable[[EventEnvelope[Any]], Awaitable[None]]
 BatchHandler = Callable[[list[EventEnvelope[Any]]], Awaitable[None]]

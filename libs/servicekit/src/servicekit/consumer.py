@@ -12,6 +12,12 @@ If the store or the dead-letter publish itself fails, the exception propagates: 
 A crash after the effect and before the id is remembered re-applies the effect on redelivery:
 handlers must therefore be idempotent by event id themselves (e.g. upsert keyed on it); the
 inbox spares them the repeated work and counts duplicates.
+
+Handlers get the payload as the catalogue's model for the topic (`contracts.CATALOGUE`):
+subscribing with the payload class, `subscribe(LicenseRevoked, handler)`, lets the type checker
+hold the handler to `EventEnvelope[LicenseRevoked]`. `process` applies these rules to records
+in memory; `install` only wires it to one FastStream subscriber, so the rules are tested with
+fakes of the inbox and the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -22,17 +28,19 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, Protocol, overload
 
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from typing_extensions import TypeVar
 
-from contracts import EventEnvelope, MalformedEvent, decode_envelope, utc_now
-from servicekit.deadletter import DeadLetterPublisher, FailedMessage
+from contracts import EventEnvelope, MalformedEvent, decode_envelope, topic_for_payload, utc_now
+from servicekit.deadletter import FailedMessage
 from servicekit.mongo import Document, IndexSpec
 from servicekit.settings import ServiceSettings
 
@@ -44,15 +52,20 @@ INBOX_INDEXES = [IndexSpec(INBOX_COLLECTION, [("consumer", 1), ("event_id", 1)],
 # Failures of the infrastructure, not of the message: the record is redelivered, not dead-lettered.
 INFRASTRUCTURE_ERRORS = (ConnectionFailure, KafkaConnectionError, KafkaTimeoutError)
 
+Payload = TypeVar("Payload", bound=BaseModel)
+"""The catalogue's payload model of a topic (e.g. `LicenseRevoked`)."""
+DeliveredPayload = TypeVar("DeliveredPayload", default=Any)
+"""Defaults to `Any`, so a bare `Delivered` (untyped handlers) stays valid."""
+
 Handler = Callable[[EventEnvelope[Any]], Awaitable[None]]
 BatchHandler = Callable[[list[EventEnvelope[Any]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Delivered:
+class Delivered(Generic[DeliveredPayload]):
     """An event with its place in the topic: what a handler needs to be idempotent by offset."""
 
-    event: EventEnvelope[Any]
+    event: EventEnvelope[DeliveredPayload]
     partition: int
     offset: int
 
@@ -60,6 +73,23 @@ class Delivered:
 DeliveryHandler = Callable[[list[Delivered]], Awaitable[None]]
 """Applies many events at once (e.g. one bulk insert); must be idempotent by event id itself:
 batch handlers skip the inbox, which would cost a look-up per event."""
+
+EventType = str | type[BaseModel]
+"""A catalogue topic name (`"license.revoked"`) or its payload model (`LicenseRevoked`)."""
+
+
+class AppliedEvents(Protocol):
+    """Where the consumer remembers which event ids it applied (the `Inbox`, or a fake in tests)."""
+
+    async def seen(self, consumer: str, event_id: str) -> bool: ...
+
+    async def remember(self, consumer: str, event_id: str) -> None: ...
+
+
+class DeadLetters(Protocol):
+    """Where the consumer puts what it can never handle (the `DeadLetterPublisher`, or a fake)."""
+
+    async def send(self, failed: FailedMessage) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -113,8 +143,8 @@ class EventConsumer:
         self,
         broker: KafkaBroker,
         settings: ServiceSettings,
-        inbox: Inbox,
-        dead_letters: DeadLetterPublisher,
+        inbox: AppliedEvents,
+        dead_letters: DeadLetters,
         *,
         retry_backoff_seconds: float = 0.2,
     ) -> None:
@@ -127,20 +157,52 @@ class EventConsumer:
         self._installed = False
         self.stats = ConsumerStats()
 
-    def subscribe(self, topic_name: str, handler: Handler, *, name: str | None = None) -> None:
+    @overload
+    def subscribe(
+        self,
+        event_type: type[Payload],
+        handler: Callable[[EventEnvelope[Payload]], Awaitable[None]],
+        *,
+        name: str | None = None,
+    ) -> None: ...
+    @overload
+    def subscribe(self, event_type: str, handler: Handler, *, name: str | None = None) -> None: ...
+    def subscribe(self, event_type: EventType, handler: Handler, *, name: str | None = None) -> None:
         """Handle the topic's events one by one (deduplicated by the inbox); before the service starts."""
+        topic_name = _topic_name(event_type)
         self._add(topic_name, _Subscription(name or self._default_name(topic_name), handler=handler))
 
-    def subscribe_batch(self, topic_name: str, handler: BatchHandler, *, name: str | None = None) -> None:
+    @overload
+    def subscribe_batch(
+        self,
+        event_type: type[Payload],
+        handler: Callable[[list[EventEnvelope[Payload]]], Awaitable[None]],
+        *,
+        name: str | None = None,
+    ) -> None: ...
+    @overload
+    def subscribe_batch(self, event_type: str, handler: BatchHandler, *, name: str | None = None) -> None: ...
+    def subscribe_batch(self, event_type: EventType, handler: BatchHandler, *, name: str | None = None) -> None:
         """Handle the topic's events in batches; before the service starts."""
 
         async def events_only(batch: list[Delivered]) -> None:
             await handler([delivered.event for delivered in batch])
 
-        self.subscribe_deliveries(topic_name, events_only, name=name)
+        self.subscribe_deliveries(_topic_name(event_type), events_only, name=name)
 
-    def subscribe_deliveries(self, topic_name: str, handler: DeliveryHandler, *, name: str | None = None) -> None:
+    @overload
+    def subscribe_deliveries(
+        self,
+        event_type: type[Payload],
+        handler: Callable[[list[Delivered[Payload]]], Awaitable[None]],
+        *,
+        name: str | None = None,
+    ) -> None: ...
+    @overload
+    def subscribe_deliveries(self, event_type: str, handler: DeliveryHandler, *, name: str | None = None) -> None: ...
+    def subscribe_deliveries(self, event_type: EventType, handler: DeliveryHandler, *, name: str | None = None) -> None:
         """Handle the topic's events in batches, each with its partition and offset; before the service starts."""
+        topic_name = _topic_name(event_type)
         self._add(topic_name, _Subscription(name or self._default_name(topic_name), batch_handler=handler))
 
     @property
@@ -268,6 +330,10 @@ class EventConsumer:
             )
         )
         self.stats.dead_lettered += 1
+
+
+def _topic_name(event_type: EventType) -> str:
+    return event_type if isinstance(event_type, str) else topic_for_payload(event_type).name
 
 
 def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:

@@ -7,13 +7,13 @@ import importlib
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from partnerapp_stack import config as stack
 from servicekit.pdf import FONT_FILES
 from servicekit.settings import PlatformSettings
 
@@ -22,8 +22,6 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-sys.path.insert(0, str(ROOT / "deploy" / "local"))
-import stack  # noqa: E402
 
 
 def default_port(service: str) -> int:

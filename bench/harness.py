@@ -34,7 +34,7 @@ from servicekit.principal import Principal
 
 ROOT = Path(__file__).resolve().parents[1]
 
-__all__ = ["ServiceProcess", "processes"]  # run.py takes them from here
+__all__ = ["ServiceProcess", "processes"]  # the scenarios take them from here
 
 CACHE = Path(os.environ.get("BENCH_CACHE_DIR", ROOT / ".cache" / "bench")).resolve()
 KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "29092"))

@@ -165,3 +165,15 @@ def test_bootstrap_installs_the_font_packages_the_machine_lacks(tmp_path: Path) 
     installed = [line.split() for line in calls.read_text().splitlines() if " install " in f" {line} "]
     assert len(installed) == 1
     assert [word for word in installed[0] if not word.startswith("-")] == ["install", *font_packages()]
+
+
+def test_the_scripts_import_packages_not_paths() -> None:
+    # The local stack is a package of the workspace; the fault suite and the benchmarks import it
+    # like any other, so no file reaches for a module by editing the import path.
+    skipped = {".venv", "node_modules", ".cache", ".git"}
+    sources = [path for path in ROOT.rglob("*.py") if not skipped & set(path.relative_to(ROOT).parts)]
+    assert any(path.name == "harness.py" for path in sources)
+    edits = [
+        str(path.relative_to(ROOT)) for path in sources if re.search(r"sys\.path\.(insert|append)", path.read_text())
+    ]
+    assert edits == []

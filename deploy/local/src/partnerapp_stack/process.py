@@ -34,7 +34,7 @@ def say(message: str) -> None:
 
 @dataclass(frozen=True)
 class Managed:
-    """A server process this script starts and stops through its PID file."""
+    """A server process the stack starts and stops through its PID file."""
 
     name: str
     pid_file: Path
@@ -77,7 +77,7 @@ class Managed:
                 stdin=subprocess.DEVNULL,
                 cwd=cwd,
                 env={**os.environ, **(env or {})},
-                start_new_session=True,  # outlives this script; stopped by `down`
+                start_new_session=True,  # outlives the command that started it; stopped by `down`
                 user=user,
                 group=pwd.getpwnam(user).pw_gid if user else None,
                 extra_groups=[] if user else None,

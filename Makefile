@@ -12,8 +12,8 @@ ifeq ($(UV),)
 $(error tools/bootstrap.sh could not provide uv (see its message above))
 endif
 RUN := $(UV) run --frozen
-STACK := $(RUN) python deploy/local/stack.py
-PACKAGES := contracts servicekit instances support reports activity gateway
+STACK := $(RUN) python -m partnerapp_stack
+PACKAGES := contracts servicekit instances support reports activity gateway partnerapp_stack
 
 .PHONY: help bootstrap-up bootstrap-test sync web k8s bench test-faults up down status keys demo test lint format types imports pytest test-unit test-integration \
         schemas infra-up infra-down infra-status
@@ -40,7 +40,7 @@ k8s: sync ## render the Kubernetes overlays (kustomize) and validate them offlin
 
 up: bootstrap-up sync web ## start Kafka, FerretDB and the five services locally, load demo data, print the URLs
 	$(STACK) up all
-	$(RUN) python deploy/local/demo.py
+	$(RUN) python -m partnerapp_stack.demo
 
 down: ## stop the services and the infrastructure started by `make up`
 	$(STACK) down all
@@ -52,7 +52,7 @@ status: ## what is running
 	$(STACK) status all
 
 demo: ## load the demo data again into a running platform
-	$(RUN) python deploy/local/demo.py
+	$(RUN) python -m partnerapp_stack.demo
 
 test: bootstrap-test lint types imports web k8s asyncapi infra-up pytest ## everything: lint, types, import rules, web build, k8s manifests, AsyncAPI, all tests (starts the infra)
 
@@ -70,8 +70,7 @@ format: sync ## apply ruff formatting and safe fixes
 
 types: sync ## mypy (strict)
 	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
-	MYPYPATH=deploy/local $(RUN) mypy deploy/local/stack.py deploy/local/demo.py deploy/local/private_stack.py
-	MYPYPATH=bench:deploy/local $(RUN) mypy deploy/k8s/generate.py bench
+	MYPYPATH=bench $(RUN) mypy deploy/k8s/generate.py bench
 
 imports: sync ## import-linter: services independent, domain layers pure
 	$(RUN) lint-imports

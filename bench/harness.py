@@ -2,7 +2,7 @@
 CPU accounting.
 
 The benchmarks never touch the infrastructure of `make up` or of the tests: like the fault suite
-they start their own (deploy/local/private_stack.py) on other ports, with their own cache
+they start their own (`partnerapp_stack.private`) on other ports, with their own cache
 directory (`.cache/bench/`), and only ever stop processes they started.
 """
 
@@ -26,16 +26,15 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
+from partnerapp_stack import private
+from partnerapp_stack.private import PrivateStack, ServiceProcess, processes
 from servicekit.auth import TokenIssuer, generate_key_pair
 from servicekit.metrics import ConsumerLagMonitor
 from servicekit.principal import Principal
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "deploy" / "local"))
-import private_stack  # noqa: E402  (scripts, imported as tests/faults/harness.py does)
-from private_stack import PrivateStack, ServiceProcess, processes  # noqa: E402
 
-__all__ = ["ServiceProcess", "processes"]  # run.py takes them from here
+__all__ = ["ServiceProcess", "processes"]  # the scenarios take them from here
 
 CACHE = Path(os.environ.get("BENCH_CACHE_DIR", ROOT / ".cache" / "bench")).resolve()
 KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "29092"))
@@ -186,7 +185,7 @@ class Platform:
 
 async def issue_ingest_key(platform: Platform, database: str, partner_id: str) -> str:
     """An instance's ingest key, known to the activity service using `database`."""
-    _, key = await private_stack.issue_ingest_key(
+    _, key = await private.issue_ingest_key(
         platform.infra.kafka, platform.prefix, platform.infra.mongo_url, database, partner_id
     )
     return key

@@ -4,7 +4,7 @@
     uv run python deploy/k8s/generate.py --check  # exit 1 if the committed file is out of date
 
 The catalogue (`contracts.topics`) is the only place that names topics and partition counts;
-this file is generated from it, never edited by hand (tests/unit/test_k8s_manifests.py fails
+this file is generated from it, never edited by hand (tests/consistency/test_k8s_manifests.py fails
 when it drifts). The base carries the production replication (3 replicas, 2 in sync); the dev
 overlay patches every KafkaTopic down to one replica.
 """

@@ -2,7 +2,7 @@
 terminal-like telemetry sender that remembers every acknowledged event id, and the counts.
 
 The suite never touches the shared Kafka (9092/9093) and FerretDB (27017) the other tests use:
-it starts its own with `deploy/local/stack.py` on other ports, with its own cache directory
+it starts its own with `partnerapp_stack` on other ports, with its own cache directory
 (`.cache/faults/`), and only ever kills processes whose PID files that directory holds.
 """
 
@@ -29,13 +29,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 from pymongo import AsyncMongoClient
 
+from partnerapp_stack import private
+from partnerapp_stack.private import PrivateStack, ServiceProcess, free_port, log_tail, processes
+from partnerapp_stack.process import Managed
 from servicekit.metrics import consumer_lag as measure_lag
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "deploy" / "local"))
-import private_stack  # noqa: E402  (scripts, imported like tests/unit/test_deploy_consistency.py does)
-import stack  # noqa: E402
-from private_stack import PrivateStack, ServiceProcess, free_port, log_tail, processes  # noqa: E402
 
 __all__ = ["ServiceProcess", "free_port", "log_tail", "processes"]  # used by the tests through this module
 
@@ -108,13 +107,11 @@ class FaultInfra(PrivateStack):
             store=os.environ.get("PARTNERAPP_STORE_BACKEND", "sqlite"),
             port_hint="set FAULTS_*_PORT",
         )
-        # The same PID files stack.py writes under the suite's cache directory (with its command
+        # The same PID files the stack writes under the suite's cache directory (with its command
         # line check, so a reused PID is never taken for ours).
         self.processes = {
-            "kafka": stack.Managed(
-                "kafka", CACHE / "kafka" / "kafka.pid", CACHE / "kafka" / "kafka.log", "kafka.Kafka"
-            ),
-            "ferretdb": stack.Managed(
+            "kafka": Managed("kafka", CACHE / "kafka" / "kafka.pid", CACHE / "kafka" / "kafka.log", "kafka.Kafka"),
+            "ferretdb": Managed(
                 "ferretdb", CACHE / "ferretdb" / "ferretdb.pid", CACHE / "ferretdb" / "ferretdb.log", "ferretdb"
             ),
         }
@@ -172,7 +169,7 @@ def activity_process(
 
 async def issue_ingest_key(infra: FaultInfra, prefix: str, database: str, partner_id: str) -> tuple[str, str]:
     """An instance and its ingest key, known to the activity service using `database`."""
-    return await private_stack.issue_ingest_key(infra.kafka, prefix, infra.mongo_url, database, partner_id)
+    return await private.issue_ingest_key(infra.kafka, prefix, infra.mongo_url, database, partner_id)
 
 
 # --------------------------------------------------------------------------- the sender

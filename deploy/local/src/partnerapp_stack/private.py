@@ -1,7 +1,7 @@
 """A Kafka and a FerretDB of one's own, and services as real processes: what the fault suite
 (`tests/faults`) and the benchmarks (`bench/`) both need.
 
-Each starts the servers through stack.py on other ports with another cache directory, so it never
+Each starts the servers through the stack's CLI on other ports with another cache directory, so it never
 touches the infrastructure of `make up` or of the other tests; reuses the broker jars and the
 FerretDB binary the main cache already holds; and only ever stops processes it started.
 """
@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import stack
 from pymongo import AsyncMongoClient
 
 from contracts import envelope_for
 from contracts.events.common import Actor
 from contracts.events.instances import IngestKeyRotated
+from partnerapp_stack import ferretdb, kafka
+from partnerapp_stack.config import ROOT
+from partnerapp_stack.process import port_open
 from servicekit.testing import KafkaProbe
 
 
@@ -48,7 +50,7 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 
 class PrivateStack:
-    """Kafka and FerretDB (on the chosen backend) under `cache`, through stack.py."""
+    """Kafka and FerretDB (on the chosen backend) under `cache`, through the stack's CLI."""
 
     def __init__(
         self,
@@ -82,22 +84,22 @@ class PrivateStack:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
             result = subprocess.run(
-                [sys.executable, str(stack.HERE / "stack.py"), *args],
+                [sys.executable, "-m", "partnerapp_stack", *args],
                 env=self.env,
-                cwd=stack.ROOT,
+                cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 timeout=timeout,
                 check=False,
             )
         if result.returncode != 0:
-            raise RuntimeError(f"stack.py {' '.join(args)} failed (exit {result.returncode}):\n{log_tail(log)}")
+            raise RuntimeError(f"partnerapp_stack {' '.join(args)} failed (exit {result.returncode}):\n{log_tail(log)}")
 
     def start(self) -> None:
         """A fresh cluster and store: stop what a crashed earlier run left, wipe the data, start."""
         self.stack("down", "infra")
         for port in self.ports:
-            if stack.port_open(port):
+            if port_open(port):
                 raise RuntimeError(f"port {port} is taken by a process we did not start; {self.port_hint}")
         for data in ("kafka/data", "ferretdb/data", "postgres/data"):
             shutil.rmtree(self.cache / data, ignore_errors=True)
@@ -109,16 +111,14 @@ class PrivateStack:
 
     def _link_built_artifacts(self) -> None:
         """Link the broker jars and the FerretDB binary the main cache already holds, instead of
-        resolving and building them again (stack.py builds whatever is missing)."""
-        pom = stack.HERE / "kafka" / "pom.xml"
-        libs = stack.KAFKA_DIR / f"libs-{stack.fingerprint(pom)}"
+        resolving and building them again (the stack builds whatever is missing)."""
+        libs = kafka.libs_dir()
         target = self.cache / "kafka" / libs.name
         if (libs / ".complete").exists() and not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(libs, target_is_directory=True)
-        source = stack.HERE / "ferretdb"
-        name = f"ferretdb-{stack.fingerprint(source / 'go.mod', source / 'go.sum', source / 'main.go')}"
-        binary, linked = stack.FERRET_DIR / "bin" / name, self.cache / "ferretdb" / "bin" / name
+        binary = ferretdb.binary_path()
+        linked = self.cache / "ferretdb" / "bin" / binary.name
         if binary.exists() and not linked.exists():
             linked.parent.mkdir(parents=True, exist_ok=True)
             linked.symlink_to(binary)
@@ -155,7 +155,7 @@ class ServiceProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module],
                 env={**inherited, **self.env, **extra_env},
-                cwd=stack.ROOT,
+                cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

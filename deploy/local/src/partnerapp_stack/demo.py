@@ -1,4 +1,4 @@
-"""Load demo data into a running local platform and print how to reach it.
+"""Load demo data into a running local platform and print how to reach it (`python -m partnerapp_stack.demo`).
 
 1. The instances service's demo generator: partners, companies, instances of the four types
    across statuses and dates, licenses with terminals (idempotent; sizes via DEMO_* variables).
@@ -23,18 +23,16 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from contracts import KAFKA_HEADERS, envelope_for
 from contracts.events.activity import DeviceInfo, GeoPoint, TerminalActivity
+from partnerapp_stack.config import CACHE, KAFKA_PORT, MONGO_PORT, SERVICES
+from partnerapp_stack.services import SIMULATOR, dev_keys
 from servicekit.auth import TokenIssuer
 from servicekit.principal import Principal
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import CACHE, KAFKA_PORT, MONGO_PORT, SERVICES, SIMULATOR, dev_keys  # a sibling script, not a package
 
 TERMINALS_FILE = CACHE / "demo-terminals.json"
 CREDENTIALS_FILE = CACHE / "demo-credentials.json"

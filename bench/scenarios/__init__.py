@@ -1,0 +1,1 @@
+"""The benchmarks of `make bench`, one module per scenario (bench/run.py runs them in turn)."""

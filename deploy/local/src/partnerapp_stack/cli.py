@@ -1,0 +1,121 @@
+"""Run partnerapp locally without Docker: real Kafka, real FerretDB, the five services.
+
+    python -m partnerapp_stack up     [kafka|ferretdb|infra|services|all ...]
+    python -m partnerapp_stack down   [...]
+    python -m partnerapp_stack status [...]
+    python -m partnerapp_stack keys       (create the development token keys, if missing)
+
+Everything is cached under `.cache/` (git-ignored): the broker jars that Maven resolves from the
+pinned `deploy/local/kafka/pom.xml`, the FerretDB binary built from `deploy/local/ferretdb/`
+(pinned in its go.mod), their data directories, logs, PID files and the development token keys.
+The first `up` downloads and builds; later ones take seconds. `up` returns only once each part is
+really ready (Kafka: topics created from the contracts' catalogue and a produce/consume round trip
+in a consumer group; FerretDB: a ping; services: `/readyz`), and a failure names the step and
+prints the log's tail. Only processes started here (by PID file) are ever stopped.
+
+FerretDB stores its data in SQLite by default. `PARTNERAPP_STORE_BACKEND=postgresql` runs it on
+PostgreSQL instead (the server binaries of Debian's `postgresql` package; data directory, socket,
+log and PID file under `.cache/postgres/`, port `PARTNERAPP_POSTGRES_PORT`, default 55432): that
+backend pushes equality filters down to SQL, where the SQLite one decodes and filters every
+document in Go, so benchmarks use it. `up ferretdb` then starts PostgreSQL first (initdb once,
+database `ferretdb` created if missing) and `down ferretdb` stops it after FerretDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from partnerapp_stack import ferretdb, kafka, postgres, services
+from partnerapp_stack.config import KAFKA_PORT, MONGO_PORT, POSTGRES_PORT, ROOT, SERVICES, STORE_BACKEND, STORE_BACKENDS
+from partnerapp_stack.process import Managed, StepFailed, port_open, say
+
+COMPONENTS = ("kafka", "ferretdb", "services")
+GROUPS = {"infra": ("kafka", "ferretdb"), "all": COMPONENTS}
+
+
+def expand(names: Sequence[str], default: Sequence[str]) -> list[str]:
+    chosen: list[str] = []
+    for name in names or default:
+        for part in GROUPS.get(name, (name,)):
+            if part not in COMPONENTS:
+                raise SystemExit(f"unknown component {part!r}; choose from {', '.join(COMPONENTS + tuple(GROUPS))}")
+            if part not in chosen:
+                chosen.append(part)
+    return chosen
+
+
+def up(components: list[str]) -> None:
+    for component in COMPONENTS:  # dependency order
+        if component in components:
+            {"kafka": kafka.up, "ferretdb": ferretdb.up, "services": services.up}[component]()
+
+
+def down(components: list[str]) -> None:
+    if "services" in components:
+        if services.SIMULATOR.stop():
+            say("simulator: stopped")
+        for name in SERVICES:
+            if services.service_process(name).stop():
+                say(f"{name}: stopped")
+    # PostgreSQL goes with FerretDB, after it, whichever backend is chosen now: stopping one that
+    # is not running is a no-op.
+    for component, managed in (("ferretdb", ferretdb.FERRET), ("ferretdb", postgres.POSTGRES), ("kafka", kafka.KAFKA)):
+        if component in components and managed.stop(timeout=30):
+            say(f"{managed.name}: stopped")
+
+
+def status(components: list[str]) -> int:
+    rows: list[tuple[str, str, str]] = []
+    if "kafka" in components:
+        rows.append(("kafka", _pid_text(kafka.KAFKA), _port_text(KAFKA_PORT)))
+    if "ferretdb" in components:
+        if STORE_BACKEND == "postgresql" or postgres.POSTGRES.pid():
+            rows.append(("postgres", _pid_text(postgres.POSTGRES), _port_text(POSTGRES_PORT)))
+        ferret = ferretdb.FERRET.pid()
+        backend = f", {ferretdb.running_backend(ferret)} backend" if ferret else ""
+        rows.append(("ferretdb", _pid_text(ferretdb.FERRET), _port_text(MONGO_PORT) + backend))
+    if "services" in components:
+        for name, port in SERVICES.items():
+            ready = "ready" if port_open(port) and services.ready(port) else "not ready"
+            rows.append((name, _pid_text(services.service_process(name)), f"{_port_text(port)}, {ready}"))
+    for row in rows:
+        print(f"{row[0]:<10} {row[1]:<18} {row[2]}")
+    return 0 if all("not " not in row[2] and "closed" not in row[2] for row in rows) else 1
+
+
+def _pid_text(managed: Managed) -> str:
+    pid = managed.pid()
+    return f"running (pid {pid})" if pid else "not started here"
+
+
+def _port_text(port: int) -> str:
+    return f"127.0.0.1:{port} {'open' if port_open(port) else 'closed'}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m partnerapp_stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=("up", "down", "status", "keys"))
+    parser.add_argument("components", nargs="*", help="kafka, ferretdb, services, infra (= kafka ferretdb) or all")
+    args = parser.parse_args(argv)
+    components = expand(args.components, GROUPS["all"])
+    if STORE_BACKEND not in STORE_BACKENDS:
+        raise SystemExit(f"PARTNERAPP_STORE_BACKEND={STORE_BACKEND!r}; choose from {', '.join(STORE_BACKENDS)}")
+    try:
+        if args.command == "keys":
+            for kind in ("dev", "impersonation"):
+                private, public = services.dev_keys(kind)
+                say(f"{kind} keys: {public.relative_to(ROOT)} (public), {private.relative_to(ROOT)} (private)")
+        elif args.command == "up":
+            up(components)
+        elif args.command == "down":
+            down(components)
+        else:
+            return status(components)
+    except StepFailed as exc:
+        print(f"[stack] {exc}", file=sys.stderr)
+        return 1
+    return 0

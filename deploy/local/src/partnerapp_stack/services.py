@@ -1,0 +1,72 @@
+"""The five services as processes (`python -m <service>`), their environment and token keys."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from partnerapp_stack.config import KAFKA_PORT, KEYS_DIR, MONGO_PORT, ROOT, RUN_DIR, SERVICES, WEB_DIST
+from partnerapp_stack.process import Managed, say, wait_until
+
+
+def dev_keys(name: str = "dev") -> tuple[Path, Path]:
+    """A development key pair (`dev`: access tokens; `impersonation`: panel tokens), generated on
+    first use and never committed."""
+    private, public = KEYS_DIR / f"{name}-private.pem", KEYS_DIR / f"{name}-public.pem"
+    if not (private.exists() and public.exists()):
+        from servicekit.auth import generate_key_pair
+
+        KEYS_DIR.mkdir(parents=True, exist_ok=True)
+        private_pem, public_pem = generate_key_pair()
+        private.write_text(private_pem)
+        private.chmod(0o600)
+        public.write_text(public_pem)
+    return private, public
+
+
+SIMULATOR = Managed("simulator", RUN_DIR / "simulator.pid", RUN_DIR / "simulator.log", "activity.entrypoints.simulator")
+
+
+def service_process(name: str) -> Managed:
+    return Managed(name, RUN_DIR / f"{name}.pid", RUN_DIR / f"{name}.log", f"-m {name}")
+
+
+def service_env(name: str) -> dict[str, str]:
+    _, public = dev_keys()
+    env = {
+        "PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
+        "PARTNERAPP_MONGO_URL": f"mongodb://127.0.0.1:{MONGO_PORT}/",
+        "PARTNERAPP_AUTH_PUBLIC_KEY_FILE": str(public),
+        f"{name.upper()}_HTTP_PORT": str(SERVICES[name]),
+    }
+    if name == "instances":
+        env["INSTANCES_IMPERSONATION_KEY_FILE"] = str(dev_keys("impersonation")[0])
+    if name == "gateway":
+        env["GATEWAY_TOKEN_PRIVATE_KEY_FILE"] = str(dev_keys()[0])
+        if (WEB_DIST / "index.html").exists():
+            env["GATEWAY_WEB_DIR"] = str(WEB_DIST)
+    return env
+
+
+def up() -> None:
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    for name in SERVICES:
+        process = service_process(name)
+        if process.pid() is None:
+            process.start([sys.executable, "-m", name], env=service_env(name), cwd=ROOT)
+            say(f"{name}: started (pid {process.pid()})")
+    for name, port in SERVICES.items():
+        wait_until(f"{name}: /readyz", functools.partial(ready, port), timeout=90, process=service_process(name))
+        say(f"{name}: ready on http://127.0.0.1:{port} (docs at /docs)")
+
+
+def ready(port: int) -> bool:
+    """Whether the service on `port` answers 200 on /readyz."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            return bool(response.status == 200)
+    except urllib.error.HTTPError:
+        return False

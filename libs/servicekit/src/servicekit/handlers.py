@@ -13,9 +13,9 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from servicekit.consumer import EventConsumer
+# No framework or driver imported here: service layers import these tables' types.
 
 UseCase = Callable[..., Awaitable[Any]]
 
@@ -35,7 +35,17 @@ HandlerTable = Mapping[str, UseCase]
 EventHandlerTable = Mapping[str, EventTableEntry]
 
 
-def subscribe_table(consumer: EventConsumer, table: EventHandlerTable, owner: object) -> None:
+class Subscriber(Protocol):
+    """What `subscribe_table` needs of `servicekit.consumer.EventConsumer`."""
+
+    def subscribe(self, event_type: Any, handler: Any) -> None: ...
+
+    def subscribe_batch(self, event_type: Any, handler: Any) -> None: ...
+
+    def subscribe_deliveries(self, event_type: Any, handler: Any) -> None: ...
+
+
+def subscribe_table(consumer: Subscriber, table: EventHandlerTable, owner: object) -> None:
     """Subscribe each topic of `table` to its method, bound to `owner` (the use-case instance)."""
     for topic, entry in table.items():
         if isinstance(entry, InBatches):

@@ -86,15 +86,12 @@ class LastMessageOut(ResponseModel):
         shown = thread.last_preview_in(reader.language)
         if thread.last_side is None or shown is None:
             return None
-        return cls.model_validate(
-            _ForReader(
-                thread,
-                preview=shown,
-                side=thread.last_side,
-                direction=direction(thread.last_side, reader.side),
-                at=thread.last_message_at,
-                note=thread.last_note,
-            )
+        return cls(
+            preview=shown,
+            side=thread.last_side,
+            direction=direction(thread.last_side, reader.side),
+            at=thread.last_message_at,
+            note=thread.last_note,  # a domain Note, read by its attributes
         )
 
 

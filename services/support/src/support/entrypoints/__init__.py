@@ -1,1 +1,1 @@
-"""How the support service is driven: HTTP routes and Kafka consumers."""
+"""How the support service is driven over HTTP (its Kafka events: `service_layer/event_handlers.py`)."""

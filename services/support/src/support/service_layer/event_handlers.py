@@ -1,0 +1,91 @@
+"""What the support service takes from other services' events: each company gets its thread,
+and events worth a word in it become system notes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from contracts import EventEnvelope, utc_now
+from contracts.events.companies import CompanyCreated, CompanyUpdated
+from contracts.events.instances import InstanceCancellationRequested, InstanceProvisioned
+from contracts.events.licenses import LicenseRevoked
+from servicekit.errors import NotFound
+from support.domain.model import (
+    DEFAULT_LANGUAGE,
+    Note,
+    Side,
+    cancellation_note,
+    license_revoked_note,
+    thread_id_for,
+)
+from support.service_layer.commands import add_message
+from support.service_layer.ports import HandlerTable, MessageRepository, ThreadRepository
+
+SYSTEM_AUTHOR = "system"
+
+
+@dataclass
+class SupportEventHandlers:
+    threads: ThreadRepository
+    messages: MessageRepository
+    now: Callable[[], datetime] = utc_now
+
+    async def company_created(self, event: EventEnvelope[CompanyCreated]) -> None:
+        await self._company_known(event.data.partner_id, event.data.company_id, event.data.name)
+
+    async def company_updated(self, event: EventEnvelope[CompanyUpdated]) -> None:
+        await self._company_known(event.data.partner_id, event.data.company_id, event.data.name)
+
+    async def instance_provisioned(self, event: EventEnvelope[InstanceProvisioned]) -> None:
+        """The company's thread exists even when its own event has not arrived yet."""
+        await self._company_known(event.data.partner_id, event.data.company_id, None)
+
+    async def cancellation_requested(self, event: EventEnvelope[InstanceCancellationRequested]) -> None:
+        data = event.data
+        note = cancellation_note(data.instance_id, data.reason)
+        await self._system_note(event, data.partner_id, data.company_id, note)
+
+    async def license_revoked(self, event: EventEnvelope[LicenseRevoked]) -> None:
+        data = event.data
+        note = license_revoked_note(data.license_id, data.pin, data.serial, data.reason)
+        await self._system_note(event, data.partner_id, data.company_id, note)
+
+    async def _company_known(self, partner_id: str, company_id: str, name: str | None) -> None:
+        await self.threads.ensure(partner_id=partner_id, company_id=company_id, company_name=name)
+
+    async def _system_note(self, event: EventEnvelope[Any], partner_id: str, company_id: str, note: Note) -> None:
+        """A note in the company's thread, once per event id however often it is delivered. It is
+        stored as its code and parameters (each reader reads it in their language), with its text
+        in the default language beside them for readers that know no codes."""
+        await self._company_known(partner_id, company_id, None)
+        message_id = f"note-{event.id}"
+        if await self.messages.get(message_id):
+            return
+        thread = await self.threads.get(thread_id_for(company_id), (partner_id,))
+        if thread is None:  # cannot happen after ensure; a defensive guard
+            raise NotFound("thread", thread_id_for(company_id))
+        await add_message(
+            self.threads,
+            self.messages,
+            thread,
+            message_id=message_id,
+            author_id=SYSTEM_AUTHOR,
+            side=Side.SYSTEM,
+            body=note.text(DEFAULT_LANGUAGE) or note.code,
+            at=self.now(),
+            audit=[],
+            causation=event,
+            note=note,
+        )
+
+
+EVENT_HANDLERS: HandlerTable = {
+    "company.created": SupportEventHandlers.company_created,
+    "company.updated": SupportEventHandlers.company_updated,
+    "instance.provisioned": SupportEventHandlers.instance_provisioned,
+    "instance.cancellation_requested": SupportEventHandlers.cancellation_requested,
+    "license.revoked": SupportEventHandlers.license_revoked,
+}

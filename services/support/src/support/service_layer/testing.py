@@ -1,0 +1,157 @@
+"""The support use cases on in-memory repositories, for service-layer tests (no Kafka, no store).
+
+`bootstrap_test_app()` wires them as `bootstrap.build_app` does with MongoDB; the fakes keep the
+repositories' rules the use cases rely on (a message id stored once, read marks only forwards,
+threads scoped by partner, keyset pages newest first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from servicekit.pagination import Page, decode_cursor, encode_cursor
+from support.domain.model import Message, Note, Side, Thread, thread_id_for
+from support.service_layer.commands import SupportCommands
+from support.service_layer.event_handlers import SupportEventHandlers
+from support.service_layer.ports import Pending, ThreadQuery
+from support.service_layer.queries import SupportQueries
+
+T = TypeVar("T")
+
+
+class TickingClock:
+    """A clock one second later at each reading: every message has a time of its own."""
+
+    def __init__(self, start: datetime = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)) -> None:
+        self._next = start
+
+    def __call__(self) -> datetime:
+        now, self._next = self._next, self._next + timedelta(seconds=1)
+        return now
+
+
+def _newest_first(items: list[T], key: Callable[[T], tuple[Any, str]], limit: int, cursor: str | None) -> Page[T]:
+    """A keyset page in descending (sort value, id) order, with cursors as the store's."""
+    ordered = sorted(items, key=key, reverse=True)
+    if cursor is not None:
+        after = decode_cursor(cursor)
+        ordered = [item for item in ordered if key(item) < after]
+    page = ordered[:limit]
+    next_cursor = encode_cursor(*key(page[-1])) if len(ordered) > limit else None
+    return Page(page, next_cursor)
+
+
+@dataclass
+class InMemoryThreadRepository:
+    now: Callable[[], datetime]
+    messages: InMemoryMessageRepository
+    threads: dict[str, Thread] = field(default_factory=dict)
+
+    async def ensure(self, *, partner_id: str, company_id: str, company_name: str | None) -> None:
+        thread_id = thread_id_for(company_id)
+        if (known := self.threads.get(thread_id)) is not None:
+            if company_name:
+                self.threads[thread_id] = replace(known, company_name=company_name)
+            return
+        now = self.now()
+        self.threads[thread_id] = Thread(
+            id=thread_id,
+            partner_id=partner_id,
+            company_id=company_id,
+            company_name=company_name or None,
+            created_at=now,
+            last_message_at=now,
+            last_preview=None,
+            last_side=None,
+            message_count=0,
+            read_partner=0,
+            read_support=0,
+        )
+
+    async def get(self, thread_id: str, partner_ids: tuple[str, ...]) -> Thread | None:
+        thread = self.threads.get(thread_id)
+        return thread if thread is not None and thread.partner_id in partner_ids else None
+
+    async def search(self, query: ThreadQuery) -> Page[Thread]:
+        text = query.text.casefold() if query.text else None
+        found = [
+            t
+            for t in self.threads.values()
+            if t.partner_id in query.partner_ids and (text is None or text in (t.company_name or "").casefold())
+        ]
+        return _newest_first(found, lambda t: (t.last_message_at, t.id), query.limit, query.cursor)
+
+    async def next_message(
+        self, thread_id: str, *, side: Side, preview: str, at: datetime, note: Note | None = None
+    ) -> int:
+        thread = self.threads[thread_id]
+        self.threads[thread_id] = replace(
+            thread,
+            message_count=thread.message_count + 1,
+            last_message_at=at,
+            last_preview=preview,
+            last_side=side,
+            last_note=note,
+        )
+        return thread.message_count + 1
+
+    async def mark_read(self, thread_id: str, side: Side, up_to: int) -> None:
+        thread = self.threads[thread_id]
+        if thread.read_mark(side) >= up_to:  # only forwards, as the store's conditional update
+            return
+        if side == Side.SUPPORT:
+            self.threads[thread_id] = replace(thread, read_support=up_to)
+        else:
+            self.threads[thread_id] = replace(thread, read_partner=up_to)
+
+    async def unread(self, thread: Thread, side: Side) -> int:
+        return sum(
+            m.thread_id == thread.id and m.seq > thread.read_mark(side) and m.author_side != side
+            for m in self.messages.messages.values()
+        )
+
+
+@dataclass
+class InMemoryMessageRepository:
+    messages: dict[str, Message] = field(default_factory=dict)
+    pending: dict[str, list[Pending]] = field(default_factory=dict)
+    """What each message was stored with for the outbox: its event and audit entries."""
+
+    async def get(self, message_id: str) -> Message | None:
+        return self.messages.get(message_id)
+
+    async def add(self, message: Message, pending: list[Pending]) -> bool:
+        if message.id in self.messages:
+            return False
+        self.messages[message.id] = message
+        self.pending[message.id] = list(pending)
+        return True
+
+    async def page(self, thread_id: str, limit: int, cursor: str | None) -> Page[Message]:
+        mine = [m for m in self.messages.values() if m.thread_id == thread_id]
+        return _newest_first(mine, lambda m: (m.seq, m.id), limit, cursor)
+
+
+@dataclass
+class SupportTestApp:
+    commands: SupportCommands
+    queries: SupportQueries
+    event_handlers: SupportEventHandlers
+    threads: InMemoryThreadRepository
+    messages: InMemoryMessageRepository
+
+
+def bootstrap_test_app(now: Callable[[], datetime] | None = None) -> SupportTestApp:
+    clock = now or TickingClock()
+    messages = InMemoryMessageRepository()
+    threads = InMemoryThreadRepository(clock, messages)
+    return SupportTestApp(
+        commands=SupportCommands(threads, messages, now=clock),
+        queries=SupportQueries(threads, messages),
+        event_handlers=SupportEventHandlers(threads, messages, now=clock),
+        threads=threads,
+        messages=messages,
+    )

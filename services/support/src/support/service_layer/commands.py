@@ -15,9 +15,10 @@ from typing import Any
 from contracts import EventEnvelope, envelope_for, utc_now
 from contracts.events.support import AuthorSide, MessagePosted
 from servicekit.audit import AuditEntry
+from servicekit.handlers import HandlerTable
 from servicekit.principal import Principal
 from support.domain.model import Message, Note, Side, Thread, preview, side_of
-from support.service_layer.ports import HandlerTable, MessageRepository, ThreadRepository
+from support.service_layer.ports import MessageRepository, ThreadRepository
 from support.service_layer.queries import ThreadView, view_of, visible_thread
 
 SOURCE = "support"

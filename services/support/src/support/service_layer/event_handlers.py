@@ -13,6 +13,7 @@ from contracts.events.companies import CompanyCreated, CompanyUpdated
 from contracts.events.instances import InstanceCancellationRequested, InstanceProvisioned
 from contracts.events.licenses import LicenseRevoked
 from servicekit.errors import NotFound
+from servicekit.handlers import EventHandlerTable
 from support.domain.model import (
     DEFAULT_LANGUAGE,
     Note,
@@ -22,7 +23,7 @@ from support.domain.model import (
     thread_id_for,
 )
 from support.service_layer.commands import add_message
-from support.service_layer.ports import HandlerTable, MessageRepository, ThreadRepository
+from support.service_layer.ports import MessageRepository, ThreadRepository
 
 SYSTEM_AUTHOR = "system"
 
@@ -82,7 +83,7 @@ class SupportEventHandlers:
         )
 
 
-EVENT_HANDLERS: HandlerTable = {
+EVENT_HANDLERS: EventHandlerTable = {
     "company.created": SupportEventHandlers.company_created,
     "company.updated": SupportEventHandlers.company_updated,
     "instance.provisioned": SupportEventHandlers.instance_provisioned,

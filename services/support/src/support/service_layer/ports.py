@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -48,8 +47,3 @@ class MessageRepository(Protocol):
         """False when a message with that id exists already (a retried request or event)."""
 
     async def page(self, thread_id: str, limit: int, cursor: str | None) -> Page[Message]: ...
-
-
-# servicekit.handlers.HandlerTable, spelled out: importing servicekit.handlers would pull the Kafka
-# consumer (aiokafka, faststream, pymongo) into the service layer, which import-linter forbids.
-HandlerTable = Mapping[str, Callable[..., Awaitable[Any]]]

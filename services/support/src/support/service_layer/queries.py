@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servicekit.errors import NotFound, PartnerNotAllowed
+from servicekit.handlers import HandlerTable
 from servicekit.pagination import DEFAULT_LIMIT, Page
 from servicekit.principal import Principal
 from support.domain.model import Message, Thread, side_of
-from support.service_layer.ports import HandlerTable, MessageRepository, ThreadQuery, ThreadRepository
+from support.service_layer.ports import MessageRepository, ThreadQuery, ThreadRepository
 
 
 @dataclass(frozen=True)

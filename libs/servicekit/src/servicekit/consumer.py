@@ -28,7 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Protocol, overload
+from typing import Any, Protocol, overload
 
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
@@ -41,6 +41,7 @@ from typing_extensions import TypeVar
 
 from contracts import EventEnvelope, MalformedEvent, decode_envelope, topic_for_payload, utc_now
 from servicekit.deadletter import FailedMessage
+from servicekit.handlers import Delivered
 from servicekit.mongo import Document, IndexSpec
 from servicekit.settings import ServiceSettings
 
@@ -54,20 +55,8 @@ INFRASTRUCTURE_ERRORS = (ConnectionFailure, KafkaConnectionError, KafkaTimeoutEr
 
 Payload = TypeVar("Payload", bound=BaseModel)
 """The catalogue's payload model of a topic (e.g. `LicenseRevoked`)."""
-DeliveredPayload = TypeVar("DeliveredPayload", default=Any)
-"""Defaults to `Any`, so a bare `Delivered` (untyped handlers) stays valid."""
-
 Handler = Callable[[EventEnvelope[Any]], Awaitable[None]]
 BatchHandler = Callable[[list[EventEnvelope[Any]]], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Delivered(Generic[DeliveredPayload]):
-    """An event with its place in the topic: what a handler needs to be idempotent by offset."""
-
-    event: EventEnvelope[DeliveredPayload]
-    partition: int
-    offset: int
 
 
 DeliveryHandler = Callable[[list[Delivered]], Awaitable[None]]

@@ -13,11 +13,28 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol
+
+from typing_extensions import TypeVar
+
+from contracts import EventEnvelope
 
 # No framework or driver imported here: service layers import these tables' types.
 
 UseCase = Callable[..., Awaitable[Any]]
+
+DeliveredPayload = TypeVar("DeliveredPayload", default=Any)
+"""Defaults to `Any`, so a bare `Delivered` (untyped handlers) stays valid."""
+
+
+@dataclass(frozen=True)
+class Delivered(Generic[DeliveredPayload]):
+    """An event with its place in the topic: what a batch handler needs to be idempotent by offset
+    (`InBatches(..., with_offsets=True)`)."""
+
+    event: EventEnvelope[DeliveredPayload]
+    partition: int
+    offset: int
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ from contracts import CONTENT_TYPE, KAFKA_HEADERS, EventEnvelope, envelope_for
 from contracts.events.common import Actor
 from contracts.events.instances import SessionCleared
 from contracts.events.licenses import LicenseRevoked
-from servicekit.consumer import Delivered, EventConsumer
+from servicekit.consumer import EventConsumer
 from servicekit.deadletter import FailedMessage
+from servicekit.handlers import Delivered
 from servicekit.settings import PlatformSettings, ServiceSettings
 
 pytestmark = pytest.mark.unit

@@ -5,7 +5,8 @@ inbox drops redeliveries), and the terminals' telemetry in batches, counted once
 from __future__ import annotations
 
 from reports.service_layer.projections import TELEMETRY_TOPIC, Projector, operation_of
-from servicekit.consumer import Delivered, EventConsumer
+from servicekit.consumer import EventConsumer
+from servicekit.handlers import Delivered
 
 
 def register(consumer: EventConsumer, projector: Projector) -> None:

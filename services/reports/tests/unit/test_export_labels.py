@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reports.entrypoints.http import ACTIVE_SERVICE_COLUMNS, INSTANCE_COLUMNS, LICENSE_COLUMNS, OPERATION_COLUMNS
+from reports.entrypoints.schemas import ACTIVE_SERVICE_COLUMNS, INSTANCE_COLUMNS, LICENSE_COLUMNS, OPERATION_COLUMNS
 from reports.entrypoints.labels import COLUMN_LABELS, column_label
 from servicekit.i18n import LANGUAGES
 

@@ -1,12 +1,14 @@
-"""What the reports use cases need from the outside world: a store for the projection documents."""
+"""What the reports use cases need from the outside world: a store for the projection documents,
+and the shape of the events and records the consumer and the rebuild hand over."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from contracts import EventEnvelope
 from reports.domain.model import (
     ActivityBucket,
     CompanyView,
@@ -18,6 +20,35 @@ from reports.domain.model import (
     Period,
 )
 from servicekit.pagination import Page, Sort
+
+PayloadT = TypeVar("PayloadT")
+
+
+class PlacedEvent(Protocol[PayloadT]):
+    """An event with its place in its topic (what `servicekit.consumer.Delivered` is), so a
+    batch handler is idempotent by (partition, offset)."""
+
+    @property
+    def event(self) -> EventEnvelope[PayloadT]: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+
+class TopicRecord(Protocol):
+    """A record read back from a topic by the rebuild (what aiokafka's `ConsumerRecord` is)."""
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
 
 
 @dataclass(frozen=True)

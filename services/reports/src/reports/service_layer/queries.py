@@ -91,6 +91,8 @@ class InstanceRow:
     status: InstanceStatus
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle probe before the fields exist
+            raise AttributeError(name)
         return getattr(self.instance, name)
 
 
@@ -107,6 +109,8 @@ class LicenseRow:
     company_name: str | None
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle probe before the fields exist
+            raise AttributeError(name)
         return getattr(self.license, name)
 
 
@@ -143,6 +147,8 @@ class OperationDetail:
         return dict(sorted(self.row.by_action.items()))
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle probe before the fields exist
+            raise AttributeError(name)
         return getattr(self.row, name)
 
 

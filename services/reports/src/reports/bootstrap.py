@@ -1,4 +1,7 @@
-"""Composition root of the reports service: the one place adapters are chosen and wired."""
+"""Composition root of the reports service: the one place adapters are chosen and wired.
+
+The service's one command (replaying the topics, `ReportsCommands`) is composed by the rebuild,
+`entrypoints/rebuild.py`, on a database of its own; the live service reads and projects."""
 
 from __future__ import annotations
 
@@ -6,10 +9,11 @@ from fastapi import FastAPI
 
 from reports.adapters.mongo import INDEXES, MongoReportsStore
 from reports.config import Settings
-from reports.entrypoints import consumers, http
+from reports.entrypoints import http
 from reports.entrypoints.metrics import track_projection
-from reports.service_layer.projections import Projector
-from reports.service_layer.queries import ReportQueries
+from reports.service_layer.event_handlers import EVENT_HANDLERS, ReportsEventHandlers
+from reports.service_layer.queries import ReportsQueries
+from servicekit.handlers import subscribe_table
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
@@ -21,10 +25,8 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
     runtime.add_indexes(INDEXES)
     store = MongoReportsStore(runtime.db, runtime.locks)
-    projector = Projector(store, recent_ids=settings.recent_event_ids)
-    consumers.register(runtime.consumer, projector)
-    track_projection(runtime.metrics.registry, projector.stats)
-    app = runtime.create_app(title="partnerapp reports", routers=[http.router(ReportQueries(store))])
-    app.state.projector = projector
-    http.install_error_handlers(app)
-    return app
+    handlers = ReportsEventHandlers(store, recent_ids=settings.recent_event_ids)
+    subscribe_table(runtime.consumer, EVENT_HANDLERS, handlers)
+    track_projection(runtime.metrics.registry, handlers.stats)
+    runtime.provide(ReportsQueries, ReportsQueries(store))
+    return runtime.create_app(title="partnerapp reports", routers=[http.api])

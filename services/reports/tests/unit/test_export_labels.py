@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reports.entrypoints.http import ACTIVE_SERVICE_COLUMNS, INSTANCE_COLUMNS, LICENSE_COLUMNS, OPERATION_COLUMNS
 from reports.entrypoints.labels import COLUMN_LABELS, column_label
+from reports.entrypoints.schemas import ACTIVE_SERVICE_COLUMNS, INSTANCE_COLUMNS, LICENSE_COLUMNS, OPERATION_COLUMNS
 from servicekit.i18n import LANGUAGES
 
 pytestmark = pytest.mark.unit

@@ -5,6 +5,9 @@ directory comes last, so it cannot be sent before it is complete: xlsxwriter in
 `constant_memory` mode writes each row to a temporary file as it comes (memory stays flat
 whatever the row count), the workbook is closed into a temporary file, and that file is streamed
 to the client and deleted.
+
+The columns are a response model's fields (`columns_of`), in order, each headed by the `Label`
+in its metadata, so a field added to the model is exported too.
 """
 
 from __future__ import annotations
@@ -14,15 +17,19 @@ import contextlib
 import csv
 import io
 import json
+import operator
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import xlsxwriter  # type: ignore[import-untyped]
+from pydantic import BaseModel
+
+from servicekit.i18n import Language
 
 T = TypeVar("T")
 
@@ -31,9 +38,58 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
+class Label:
+    """A column's header in each language of the exports, as a response model's field metadata:
+    `company_name: Annotated[str | None, Label(es="Empresa", en="Company")]`."""
+
+    es: str
+    en: str
+
+    def by_language(self) -> Mapping[Language, str]:
+        return {"es": self.es, "en": self.en}
+
+
+class NotExported:
+    """Field metadata leaving a response model's field out of its exports."""
+
+
+NOT_EXPORTED = NotExported()
+
+
+@dataclass(frozen=True)
 class Column(Generic[T]):
     header: str
+    """The field's name: the header of a file asked for in no language."""
     value: Callable[[T], Any]
+    label: Label | None = None
+
+    def header_in(self, language: Language | None) -> str:
+        """The header in `language`; the field's name without one (or without a label)."""
+        if language is None or self.label is None:
+            return self.header
+        return self.label.by_language()[language]
+
+
+def columns_of(model: type[BaseModel]) -> list[Column[Any]]:
+    """The export columns of a response model: its fields in order, each with the `Label` of its
+    metadata; a field holding another model brings that model's columns in its place."""
+    columns: list[Column[Any]] = []
+    for name, info in model.model_fields.items():
+        if any(isinstance(m, NotExported) for m in info.metadata):
+            continue
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            columns += [_within(name, inner) for inner in columns_of(kind)]
+            continue
+        label = next((m for m in info.metadata if isinstance(m, Label)), None)
+        columns.append(Column(name, operator.attrgetter(name), label))
+    return columns
+
+
+def _within(name: str, inner: Column[Any]) -> Column[Any]:
+    """`inner`, read from the model held in the field `name`."""
+    outer = operator.attrgetter(name)
+    return Column(inner.header, lambda row: inner.value(outer(row)), inner.label)
 
 
 def _plain(value: Any) -> Any:

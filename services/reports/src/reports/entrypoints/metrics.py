@@ -1,4 +1,4 @@
-"""The reports service's own Prometheus metrics, read at scrape time from the projector's stats."""
+"""The reports service's own Prometheus metrics, read at scrape time from the event handlers' stats."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from reports.service_layer.projections import ProjectionStats
+from reports.service_layer.event_handlers import ProjectionStats
 
 
 class _ProjectionCollector(Collector):

@@ -3,11 +3,10 @@
     python -m reports.entrypoints.rebuild --database partnerapp_reports_v2 --commit-group reports-v2
 
 Reads every consumed topic from its beginning up to the end offsets taken at the start and
-applies each event with the live service's projection code (which is idempotent and
-order-independent, so no inbox is needed). With `--commit-group`, those end offsets are
-committed for that consumer group: starting the service with `REPORTS_MONGO_DATABASE` set to the
-rebuilt database and `REPORTS_CONSUMER_GROUP` to that group then carries on exactly where the
-rebuild stopped (see README, "Reports service").
+applies each event with the live service's event handlers (`ReportsCommands.replay`). With
+`--commit-group`, those end offsets are committed for that consumer group: starting the service
+with `REPORTS_MONGO_DATABASE` set to the rebuilt database and `REPORTS_CONSUMER_GROUP` to that
+group then carries on exactly where the rebuild stopped (see README, "Reports service").
 """
 
 from __future__ import annotations
@@ -17,23 +16,18 @@ import asyncio
 import json
 import logging
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 from pymongo.errors import ConnectionFailure
 
-from contracts import MalformedEvent, decode_envelope
 from reports.adapters.mongo import INDEXES, PROJECTIONS, MongoReportsStore
 from reports.config import Settings
-from reports.domain.model import Operation
-from reports.service_layer.projections import TELEMETRY_TOPIC, Projector, operation_of
+from reports.service_layer.commands import ReplayTally, ReportsCommands
+from reports.service_layer.event_handlers import EVENT_HANDLERS, ReportsEventHandlers
 from servicekit.mongo import DocumentLocks, create_mongo_client, ensure_indexes
-
-log = logging.getLogger(__name__)
 
 FETCH_RECORDS = 500
 
@@ -70,8 +64,9 @@ async def rebuild(
         for name in existing:
             await db.drop_collection(name)
         await ensure_indexes(db, INDEXES)
-        projector = Projector(MongoReportsStore(db, DocumentLocks()), recent_ids=settings.recent_event_ids)
-        ends = await _replay(settings, projector, report)
+        handlers = ReportsEventHandlers(MongoReportsStore(db, DocumentLocks()), recent_ids=settings.recent_event_ids)
+        commands = ReportsCommands(handlers, stop_on=(ConnectionFailure,))
+        ends = await _replay(settings, commands, report)
         report.end_offsets = {f"{tp.topic}:{tp.partition}": offset for tp, offset in sorted(ends.items())}
         if commit_group:
             await _commit(platform.kafka_bootstrap_servers, commit_group, ends)
@@ -82,10 +77,9 @@ async def rebuild(
     return report
 
 
-async def _replay(settings: Settings, projector: Projector, report: RebuildReport) -> dict[TopicPartition, int]:
+async def _replay(settings: Settings, commands: ReportsCommands, report: RebuildReport) -> dict[TopicPartition, int]:
     platform = settings.platform
-    handlers = projector.handlers()
-    names = {platform.topic(name): name for name in [*handlers, TELEMETRY_TOPIC]}
+    names = {platform.topic(name): name for name in EVENT_HANDLERS}
     partitions = await _partitions(platform.kafka_bootstrap_servers, list(names))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=platform.kafka_bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
@@ -96,16 +90,17 @@ async def _replay(settings: Settings, projector: Projector, report: RebuildRepor
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
         pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
-        counts: Counter[str] = Counter()
+        tally = ReplayTally()
         while pending:
             fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=FETCH_RECORDS)
             for tp, records in fetched.items():
-                wanted = [r for r in records if r.offset < ends[tp]]
-                await _apply(names[tp.topic], wanted, projector, handlers, report, counts)
+                await commands.replay(names[tp.topic], [r for r in records if r.offset < ends[tp]], tally)
             for tp in list(pending):
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
-        report.events = dict(sorted(counts.items()))
+        report.events = dict(sorted(tally.events.items()))
+        report.malformed, report.failed = tally.malformed, tally.failed
+        report.operations_counted, report.operations_skipped = tally.operations_counted, tally.operations_skipped
         return ends
     finally:
         await consumer.stop()
@@ -122,38 +117,6 @@ async def _partitions(bootstrap_servers: str, topics: list[str]) -> list[TopicPa
         ]
     finally:
         await admin.close()
-
-
-async def _apply(
-    topic_name: str,
-    records: list[ConsumerRecord[bytes, bytes]],
-    projector: Projector,
-    handlers: dict[str, Any],
-    report: RebuildReport,
-    counts: Counter[str],
-) -> None:
-    operations: list[Operation] = []
-    for record in records:
-        try:
-            event = decode_envelope(record.value or b"", expected_type=topic_name)
-        except MalformedEvent:
-            report.malformed += 1  # the live consumer dead-lettered it
-            continue
-        counts[topic_name] += 1
-        if topic_name == TELEMETRY_TOPIC:
-            operations.append(operation_of(event, record.partition, record.offset))
-            continue
-        try:
-            await handlers[topic_name](event)
-        except ConnectionFailure:
-            raise
-        except Exception:  # as the live consumer would dead-letter it: note and go on
-            log.exception("event %s of %s not applied", event.id, topic_name)
-            report.failed += 1
-    if operations:
-        result = await projector.count_operations(operations)
-        report.operations_counted += result.counted
-        report.operations_skipped += result.redelivered + result.resent
 
 
 async def _commit(bootstrap_servers: str, group: str, ends: dict[TopicPartition, int]) -> None:

@@ -1,4 +1,5 @@
-"""What the reports use cases need from the outside world: a store for the projection documents."""
+"""What the reports use cases need from the outside world: a store for the projection documents,
+and the shape of the events and records the consumer and the rebuild hand over."""
 
 from __future__ import annotations
 
@@ -18,6 +19,19 @@ from reports.domain.model import (
     Period,
 )
 from servicekit.pagination import Page, Sort
+
+
+class TopicRecord(Protocol):
+    """A record read back from a topic by the rebuild (what aiokafka's `ConsumerRecord` is)."""
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
 
 
 @dataclass(frozen=True)

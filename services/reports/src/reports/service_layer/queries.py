@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from reports.domain.model import InstanceView, LicenseView, Period, with_instance
+from reports.domain.model import InstanceStatus, InstanceView, LicenseStatus, LicenseView, Period, with_instance
 from reports.domain.tallies import (
     DayFigures,
     MonthFigures,
@@ -21,6 +21,8 @@ from reports.domain.tallies import (
     days_series,
 )
 from reports.service_layer.ports import InstanceFilter, LicenseFilter, ReportStore
+from servicekit.errors import InvalidInput, NotFound, PartnerNotAllowed
+from servicekit.handlers import HandlerTable
 from servicekit.pagination import Page, Sort, decode_cursor, encode_cursor
 from servicekit.principal import Principal
 
@@ -32,20 +34,41 @@ INSTANCE_SORTS = {
     "id": "_id",
 }
 LICENSE_SORTS = {"added_at": "added_at", "status": "status", "instance_id": "instance_id", "id": "_id"}
+MAX_MONTHS = 120
 T = TypeVar("T")
 
 EXPORT_INSTANCE_SORT = Sort("_id")
 
 
-class NotFound(Exception):
-    def __init__(self, kind: str, item_id: str) -> None:
-        super().__init__(f"No {kind} {item_id}.")
+# ---------------------------------------------------------------------------------- what is asked
 
 
-class PartnerNotAllowed(Exception):
-    def __init__(self, partner_id: str) -> None:
-        super().__init__(f"Partner {partner_id} is not one of yours.")
-        self.partner_id = partner_id
+@dataclass(frozen=True)
+class InstanceCriteria:
+    """The chart filters (R-31): activation period, status, type, company; partner for staff."""
+
+    partner_id: str | None = None
+    company_id: str | None = None
+    type: str | None = None
+    status: InstanceStatus | None = None
+    activated: Period | None = None
+
+
+@dataclass(frozen=True)
+class LicenseCriteria:
+    """What narrows a license list beyond the charts' filters (which are the instance's)."""
+
+    instance_id: str | None = None
+    status: LicenseStatus | None = None
+    """The license's own status."""
+
+
+@dataclass(frozen=True)
+class OperationCriteria:
+    partner_id: str | None = None
+    company_id: str | None = None
+    instance_id: str | None = None
+    type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,30 +78,47 @@ class Scope:
     partner_ids: tuple[str, ...]
 
 
+# ---------------------------------------------------------------------------------- answers
+
+
 @dataclass(frozen=True)
 class InstanceRow:
+    """An instance as listed: it reads as its `instance`, with the company's name and today's
+    status added (so a response model takes every field from it by name)."""
+
     instance: InstanceView
     company_name: str | None
-    status: str
+    status: InstanceStatus
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle probe before the fields exist
+            raise AttributeError(name)
+        return getattr(self.instance, name)
+
+
+@dataclass(frozen=True)
+class InstanceDetail(InstanceRow):
+    licenses_by_status: dict[str, int]
 
 
 @dataclass(frozen=True)
 class LicenseRow:
+    """A license as listed: it reads as its `license`, with the company's name added."""
+
     license: LicenseView
     company_name: str | None
 
-
-@dataclass(frozen=True)
-class InstanceDetail:
-    row: InstanceRow
-    licenses_by_status: dict[str, int]
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle probe before the fields exist
+            raise AttributeError(name)
+        return getattr(self.license, name)
 
 
 @dataclass(frozen=True)
 class ActiveServiceRow:
     """An instance in service during the period, with the licenses held at any moment of it (R-05)."""
 
-    row: InstanceRow
+    instance: InstanceRow
     active_from: date
     active_to: date
     licenses_held: int
@@ -94,64 +134,81 @@ class OperationsReport:
 
 @dataclass(frozen=True)
 class OperationDetail:
+    """Operations of one instance on one day: it reads as its `row`, with what the instance's
+    projection says of it."""
+
     row: OperationRow
     instance_type: str | None
     company_id: str | None
     company_name: str | None
 
+    @property
+    def by_action(self) -> dict[str, int]:
+        return dict(sorted(self.row.by_action.items()))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle probe before the fields exist
+            raise AttributeError(name)
+        return getattr(self.row, name)
+
 
 @dataclass
-class ReportQueries:
+class ReportsQueries:
     store: ReportStore
     today: Callable[[], date] = lambda: datetime.now(UTC).date()
 
-    # ------------------------------------------------------------------ scope
-
-    def scope(self, principal: Principal, partner_id: str | None = None) -> Scope:
-        """Partner users see their partner; staff every partner they are associated with, or the
-        one they pick."""
-        allowed = sorted(principal.partner_ids) if principal.is_staff else [principal.partner_id]
-        if partner_id is None:
-            return Scope(tuple(allowed))
-        if partner_id not in allowed:
-            raise PartnerNotAllowed(partner_id)
-        return Scope((partner_id,))
-
     # ------------------------------------------------------------------ charts
 
-    async def summary(self, query: InstanceFilter, licenses: LicenseFilter) -> SummaryTally:
+    async def summary(self, principal: Principal, criteria: InstanceCriteria) -> SummaryTally:
         """Instances by type (WDS by profile) and status; licenses by the instance's type and by
         their own status, for the instances' filters (R-30, R-31, R-33)."""
+        scope = self._scope(principal, criteria.partner_id)
+        query = self._instance_filter(scope, criteria)
         tally = SummaryTally(query.today)
         async for instance in self.store.instances(query, EXPORT_INSTANCE_SORT):
             tally.add_instance(instance)
-        async for license_ in self.store.licenses(licenses, Sort("_id")):
+        async for license_ in self.store.licenses(self._license_filter(scope, criteria), Sort("_id")):
             tally.add_license(license_)
         return tally
 
-    async def monthly(self, query: InstanceFilter, period: Period) -> list[MonthFigures]:
-        """Activations and cancellations per month of the period; `query` carries every filter
-        but the period itself."""
+    async def monthly(self, principal: Principal, criteria: InstanceCriteria) -> list[MonthFigures]:
+        """Activations and cancellations per month of the activation period (default: the last
+        12 months); every other filter narrows the instances counted."""
+        scope = self._scope(principal, criteria.partner_id)
+        period = criteria.activated
+        if period is None:
+            today = self.today()
+            back = today.year * 12 + today.month - 1 - 11  # the 12 months up to this one
+            period = Period(date(back // 12, back % 12 + 1, 1), today)
+        if len(period.months()) > MAX_MONTHS:
+            message = f"at most {MAX_MONTHS} months"
+            raise InvalidInput.of_field(
+                "activated_to", "at_most_months", message, where="query", params={"months": MAX_MONTHS}
+            )
         tally = MonthlyTally(period)
-        async for instance in self.store.instances(query, EXPORT_INSTANCE_SORT):
+        async for instance in self.store.instances(
+            self._instance_filter(scope, criteria, activated=False), EXPORT_INSTANCE_SORT
+        ):
             tally.add_instance(instance)
         return tally.series()
 
     # ------------------------------------------------------------------ instances
 
     async def instance_page(
-        self, query: InstanceFilter, sort: Sort, limit: int, cursor: str | None
+        self, principal: Principal, criteria: InstanceCriteria, sort: str, limit: int, cursor: str | None
     ) -> Page[InstanceRow]:
-        page = await self.store.instance_page(query, sort, limit, cursor)
-        return Page(await self._instance_rows(page.items, query.today), page.next_cursor)
+        query = self._instance_filter(self._scope(principal, criteria.partner_id), criteria)
+        return await self._instance_page(query, Sort.parse(sort, INSTANCE_SORTS), limit, cursor)
 
-    async def instance_rows(self, query: InstanceFilter, sort: Sort) -> AsyncIterator[InstanceRow]:
-        async for chunk in _chunks(self.store.instances(query, sort)):
-            for row in await self._instance_rows(chunk, query.today):
-                yield row
+    async def instance_rows(
+        self, principal: Principal, criteria: InstanceCriteria, sort: str
+    ) -> AsyncIterator[InstanceRow]:
+        """The whole list as a stream; the scope and sort are checked before it starts."""
+        query = self._instance_filter(self._scope(principal, criteria.partner_id), criteria)
+        return self._instance_stream(query, Sort.parse(sort, INSTANCE_SORTS))
 
-    async def instance_detail(self, scope: Scope, instance_id: str) -> InstanceDetail:
-        instance = await self.store.get_instance(instance_id, scope.partner_ids)
+    async def instance_detail(self, principal: Principal, instance_id: str) -> InstanceDetail:
+        instance = await self.store.get_instance(instance_id, self._scope(principal).partner_ids)
         if instance is None or not instance.provisioned:
             raise NotFound("instance", instance_id)
         (row,) = await self._instance_rows([instance], self.today())
@@ -160,29 +217,56 @@ class ReportQueries:
         async for license_ in self.store.licenses(query, Sort("_id")):
             if license_.status is not None:
                 by_status[license_.status.value] = by_status.get(license_.status.value, 0) + 1
-        return InstanceDetail(row, by_status)
+        return InstanceDetail(row.instance, row.company_name, row.status, by_status)
+
+    async def _instance_page(
+        self, query: InstanceFilter, sort: Sort, limit: int, cursor: str | None
+    ) -> Page[InstanceRow]:
+        page = await self.store.instance_page(query, sort, limit, cursor)
+        return Page(await self._instance_rows(page.items, query.today), page.next_cursor)
+
+    async def _instance_stream(self, query: InstanceFilter, sort: Sort) -> AsyncIterator[InstanceRow]:
+        async for chunk in _chunks(self.store.instances(query, sort)):
+            for row in await self._instance_rows(chunk, query.today):
+                yield row
 
     async def _instance_rows(self, instances: list[InstanceView], today: date) -> list[InstanceRow]:
         names = await self.store.company_names({i.company_id for i in instances})
-        return [InstanceRow(i, names.get(i.company_id), i.status(today).value) for i in instances]
+        return [InstanceRow(i, names.get(i.company_id), i.status(today)) for i in instances]
 
     # ------------------------------------------------------------------ licenses
 
-    async def license_page(self, query: LicenseFilter, sort: Sort, limit: int, cursor: str | None) -> Page[LicenseRow]:
-        page = await self.store.license_page(query, sort, limit, cursor)
+    async def license_page(
+        self,
+        principal: Principal,
+        criteria: InstanceCriteria,
+        licenses: LicenseCriteria,
+        sort: str,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[LicenseRow]:
+        query = self._license_filter(self._scope(principal, criteria.partner_id), criteria, licenses)
+        page = await self.store.license_page(query, Sort.parse(sort, LICENSE_SORTS), limit, cursor)
         return Page(await self._license_rows(page.items), page.next_cursor)
 
-    async def license_rows(self, query: LicenseFilter, sort: Sort) -> AsyncIterator[LicenseRow]:
-        async for chunk in _chunks(self.store.licenses(query, sort)):
-            for row in await self._license_rows(chunk):
-                yield row
+    async def license_rows(
+        self, principal: Principal, criteria: InstanceCriteria, licenses: LicenseCriteria, sort: str
+    ) -> AsyncIterator[LicenseRow]:
+        """The whole list as a stream; the scope and sort are checked before it starts."""
+        query = self._license_filter(self._scope(principal, criteria.partner_id), criteria, licenses)
+        return self._license_stream(query, Sort.parse(sort, LICENSE_SORTS))
 
-    async def license_detail(self, scope: Scope, license_id: str) -> LicenseRow:
-        license_ = await self.store.get_license(license_id, scope.partner_ids)
+    async def license_detail(self, principal: Principal, license_id: str) -> LicenseRow:
+        license_ = await self.store.get_license(license_id, self._scope(principal).partner_ids)
         if license_ is None or not license_.added:
             raise NotFound("license", license_id)
         (row,) = await self._license_rows([license_])
         return row
+
+    async def _license_stream(self, query: LicenseFilter, sort: Sort) -> AsyncIterator[LicenseRow]:
+        async for chunk in _chunks(self.store.licenses(query, sort)):
+            for row in await self._license_rows(chunk):
+                yield row
 
     async def _license_rows(self, licenses: list[LicenseView]) -> list[LicenseRow]:
         names = await self.store.company_names({lic.company_id for lic in licenses})
@@ -199,13 +283,29 @@ class ReportQueries:
     # ------------------------------------------------------------------ active services (R-05)
 
     async def active_services_page(
-        self, query: InstanceFilter, sort: Sort, limit: int, cursor: str | None
+        self,
+        principal: Principal,
+        criteria: InstanceCriteria,
+        period: Period,
+        sort: str,
+        limit: int,
+        cursor: str | None,
     ) -> Page[ActiveServiceRow]:
-        page = await self.instance_page(query, sort, limit, cursor)
+        scope = self._scope(principal, criteria.partner_id)
+        query = self._instance_filter(scope, criteria, active_during=period)
+        page = await self._instance_page(query, Sort.parse(sort, INSTANCE_SORTS), limit, cursor)
         return Page(await self._active_rows(page.items, query), page.next_cursor)
 
-    async def active_service_rows(self, query: InstanceFilter, sort: Sort) -> AsyncIterator[ActiveServiceRow]:
-        async for chunk in _chunks(self.instance_rows(query, sort)):
+    async def active_service_rows(
+        self, principal: Principal, criteria: InstanceCriteria, period: Period, sort: str
+    ) -> AsyncIterator[ActiveServiceRow]:
+        """The whole list as a stream; the scope and sort are checked before it starts."""
+        scope = self._scope(principal, criteria.partner_id)
+        query = self._instance_filter(scope, criteria, active_during=period)
+        return self._active_stream(query, Sort.parse(sort, INSTANCE_SORTS))
+
+    async def _active_stream(self, query: InstanceFilter, sort: Sort) -> AsyncIterator[ActiveServiceRow]:
+        async for chunk in _chunks(self._instance_stream(query, sort)):
             for row in await self._active_rows(chunk, query):
                 yield row
 
@@ -231,8 +331,38 @@ class ReportQueries:
 
     # ------------------------------------------------------------------ operations (R-04)
 
+    async def operations(self, principal: Principal, period: Period, criteria: OperationCriteria) -> OperationsReport:
+        details = await self._operation_details(self._scope(principal, criteria.partner_id), period, criteria)
+        types = {d.row.instance_id: d.instance_type or "" for d in details}
+        days = days_series([d.row for d in details], types, period)
+        by_type: dict[str, int] = {}
+        for figures in days:
+            for kind, count in figures.by_type.items():
+                by_type[kind] = by_type.get(kind, 0) + count
+        return OperationsReport(period, sum(f.total for f in days), by_type, days)
+
+    async def operation_rows(
+        self,
+        principal: Principal,
+        period: Period,
+        criteria: OperationCriteria,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[OperationDetail]:
+        """Rows per day and instance, by day then instance id; keyset-paged in memory (a period
+        holds at most days x instances rows); without a limit, all of them."""
+        details = await self._operation_details(self._scope(principal, criteria.partner_id), period, criteria)
+        if cursor is not None:
+            day, after_instance = decode_cursor(cursor)
+            details = [d for d in details if (d.row.day.isoformat(), d.row.instance_id) > (str(day), after_instance)]
+        if limit is None or len(details) <= limit:
+            return Page(details, None)
+        last = details[limit - 1].row
+        return Page(details[:limit], encode_cursor(last.day.isoformat(), last.instance_id))
+
     async def _operation_details(
-        self, scope: Scope, period: Period, *, instance_id: str | None, type_: str | None, company_id: str | None
+        self, scope: Scope, period: Period, criteria: OperationCriteria
     ) -> list[OperationDetail]:
         tally = OperationsTally(period, scope.partner_ids)
         async for bucket in self.store.activity_buckets(period):
@@ -244,52 +374,52 @@ class ReportQueries:
             instance = instances.get(row.instance_id)
             kind = instance.type if instance is not None and instance.type else None
             company = instance.company_id if instance is not None else None
-            if instance_id is not None and row.instance_id != instance_id:
+            if criteria.instance_id is not None and row.instance_id != criteria.instance_id:
                 continue
-            if type_ is not None and kind != type_:
+            if criteria.type is not None and kind != criteria.type:
                 continue
-            if company_id is not None and company != company_id:
+            if criteria.company_id is not None and company != criteria.company_id:
                 continue
             details.append(OperationDetail(row, kind, company, names.get(company) if company else None))
         return details
 
-    async def operations(
-        self, scope: Scope, period: Period, *, instance_id: str | None, type_: str | None, company_id: str | None
-    ) -> OperationsReport:
-        details = await self._operation_details(
-            scope, period, instance_id=instance_id, type_=type_, company_id=company_id
-        )
-        types = {d.row.instance_id: d.instance_type or "" for d in details}
-        days = days_series([d.row for d in details], types, period)
-        by_type: dict[str, int] = {}
-        for figures in days:
-            for kind, count in figures.by_type.items():
-                by_type[kind] = by_type.get(kind, 0) + count
-        return OperationsReport(period, sum(f.total for f in days), by_type, days)
+    # ------------------------------------------------------------------ scope and filters
 
-    async def operation_rows(
-        self,
-        scope: Scope,
-        period: Period,
-        *,
-        instance_id: str | None,
-        type_: str | None,
-        company_id: str | None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Page[OperationDetail]:
-        """Rows per day and instance, by day then instance id; keyset-paged in memory (a period
-        holds at most days x instances rows)."""
-        details = await self._operation_details(
-            scope, period, instance_id=instance_id, type_=type_, company_id=company_id
+    def _scope(self, principal: Principal, partner_id: str | None = None) -> Scope:
+        """Partner users see their partner; staff every partner they are associated with, or the
+        one they pick."""
+        allowed = sorted(principal.partner_ids) if principal.is_staff else [principal.partner_id]
+        if partner_id is None:
+            return Scope(tuple(allowed))
+        if partner_id not in allowed:
+            raise PartnerNotAllowed(partner_id)
+        return Scope((partner_id,))
+
+    def _instance_filter(
+        self, scope: Scope, criteria: InstanceCriteria, *, activated: bool = True, active_during: Period | None = None
+    ) -> InstanceFilter:
+        return InstanceFilter(
+            partner_ids=scope.partner_ids,
+            today=self.today(),
+            company_id=criteria.company_id,
+            type=criteria.type,
+            status=criteria.status,
+            activated=criteria.activated if activated else None,
+            active_during=active_during,
         )
-        if cursor is not None:
-            day, after_instance = decode_cursor(cursor)
-            details = [d for d in details if (d.row.day.isoformat(), d.row.instance_id) > (str(day), after_instance)]
-        if limit is None or len(details) <= limit:
-            return Page(details, None)
-        last = details[limit - 1].row
-        return Page(details[:limit], encode_cursor(last.day.isoformat(), last.instance_id))
+
+    def _license_filter(
+        self, scope: Scope, criteria: InstanceCriteria, licenses: LicenseCriteria | None = None
+    ) -> LicenseFilter:
+        licenses = licenses or LicenseCriteria()
+        return LicenseFilter(
+            partner_ids=scope.partner_ids,
+            company_id=criteria.company_id,
+            instance_id=licenses.instance_id,
+            type=criteria.type,
+            status=licenses.status,
+            activated=criteria.activated,
+        )
 
 
 async def _chunks(items: AsyncIterator[T], size: int = 200) -> AsyncIterator[list[T]]:
@@ -302,3 +432,19 @@ async def _chunks(items: AsyncIterator[T], size: int = 200) -> AsyncIterator[lis
             chunk = []
     if chunk:
         yield chunk
+
+
+QUERY_HANDLERS: HandlerTable = {
+    "summary": ReportsQueries.summary,
+    "monthly": ReportsQueries.monthly,
+    "instance_page": ReportsQueries.instance_page,
+    "instance_rows": ReportsQueries.instance_rows,
+    "instance_detail": ReportsQueries.instance_detail,
+    "license_page": ReportsQueries.license_page,
+    "license_rows": ReportsQueries.license_rows,
+    "license_detail": ReportsQueries.license_detail,
+    "active_services_page": ReportsQueries.active_services_page,
+    "active_service_rows": ReportsQueries.active_service_rows,
+    "operations": ReportsQueries.operations,
+    "operation_rows": ReportsQueries.operation_rows,
+}

@@ -1,19 +1,29 @@
-"""Projecting events into the read model. The same code serves the live consumer and the rebuild
-from offset 0, so a rebuild gives what the live service built."""
+"""What Kafka delivers to the reports service, projected into the read model: the instances
+service's events one by one (the inbox drops redeliveries), the terminals' telemetry in batches,
+counted once per (partition, offset). The same code serves the live consumer and the rebuild from
+offset 0 (`commands.py`), so a rebuild gives what the live service built."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
 from contracts import EventEnvelope
+from contracts.events.activity import TerminalActivity
+from contracts.events.companies import CompanyCreated, CompanyUpdated
+from contracts.events.instances import (
+    InstanceCancellationRequested,
+    InstanceExtended,
+    InstanceProvisioned,
+    InstanceUpdated,
+)
+from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
 from reports.domain import model
 from reports.domain.model import CountResult, InstanceView, LicenseView, Operation
 from reports.service_layer.ports import ProjectionStore
-
-EventHandler = Callable[[EventEnvelope[Any]], Awaitable[None]]
+from servicekit.handlers import Delivered, EventHandlerTable, InBatches
 
 TELEMETRY_TOPIC = "terminal.activity"
 
@@ -29,12 +39,12 @@ def _stamp(event: EventEnvelope[Any]) -> str:
     return model.stamp_of(event.time, str(event.id))
 
 
-def operation_of(event: EventEnvelope[Any], partition: int, offset: int) -> Operation:
-    data = event.data
+def operation_of(placed: Delivered[TerminalActivity]) -> Operation:
+    data = placed.event.data
     return Operation(
-        event_id=str(event.id),
-        partition=partition,
-        offset=offset,
+        event_id=str(placed.event.id),
+        partition=placed.partition,
+        offset=placed.offset,
         day=data.occurred_at.astimezone(UTC).date(),
         instance_id=data.instance_id,
         partner_id=data.partner_id,
@@ -43,28 +53,14 @@ def operation_of(event: EventEnvelope[Any], partition: int, offset: int) -> Oper
 
 
 @dataclass
-class Projector:
+class ReportsEventHandlers:
     store: ProjectionStore
     recent_ids: int = model.RECENT_IDS
     stats: ProjectionStats = field(default_factory=ProjectionStats)
 
-    def handlers(self) -> dict[str, EventHandler]:
-        """One handler per consumed topic (telemetry is counted in batches: `count_operations`)."""
-        return {
-            "company.created": self.company_named,
-            "company.updated": self.company_named,
-            "instance.provisioned": self.instance_provisioned,
-            "instance.updated": self.instance_updated,
-            "instance.extended": self.instance_extended,
-            "instance.cancellation_requested": self.cancellation_requested,
-            "license.added": self.license_added,
-            "license.released": self.license_released,
-            "license.revoked": self.license_revoked,
-        }
-
     # ------------------------------------------------------------------ companies
 
-    async def company_named(self, event: EventEnvelope[Any]) -> None:
+    async def company_named(self, event: EventEnvelope[CompanyCreated | CompanyUpdated]) -> None:
         d, stamp = event.data, _stamp(event)
         await self.store.change_company(
             d.company_id,
@@ -80,7 +76,7 @@ class Projector:
 
     # ------------------------------------------------------------------ instances
 
-    async def instance_provisioned(self, event: EventEnvelope[Any]) -> None:
+    async def instance_provisioned(self, event: EventEnvelope[InstanceProvisioned]) -> None:
         d, stamp = event.data, _stamp(event)
         instance = await self.store.change_instance(
             d.instance_id,
@@ -103,7 +99,7 @@ class Projector:
         # Licenses that arrived before their instance learn its type now.
         await self.store.fill_instance_on_licenses(instance)
 
-    async def instance_updated(self, event: EventEnvelope[Any]) -> None:
+    async def instance_updated(self, event: EventEnvelope[InstanceUpdated]) -> None:
         d, stamp = event.data, _stamp(event)
         await self.store.change_instance(
             d.instance_id,
@@ -118,7 +114,7 @@ class Projector:
             ),
         )
 
-    async def instance_extended(self, event: EventEnvelope[Any]) -> None:
+    async def instance_extended(self, event: EventEnvelope[InstanceExtended]) -> None:
         d, stamp = event.data, _stamp(event)
         await self.store.change_instance(
             d.instance_id,
@@ -132,7 +128,7 @@ class Projector:
             ),
         )
 
-    async def cancellation_requested(self, event: EventEnvelope[Any]) -> None:
+    async def cancellation_requested(self, event: EventEnvelope[InstanceCancellationRequested]) -> None:
         d, stamp = event.data, _stamp(event)
         await self.store.change_instance(
             d.instance_id,
@@ -155,7 +151,7 @@ class Projector:
         instance: InstanceView | None = await self.store.instance(instance_id)
         await self.store.change_license(license_id, lambda current: model.with_instance(change(current), instance))
 
-    async def license_added(self, event: EventEnvelope[Any]) -> None:
+    async def license_added(self, event: EventEnvelope[LicenseAdded]) -> None:
         d, stamp = event.data, _stamp(event)
         await self._change_license(
             d.license_id,
@@ -174,7 +170,7 @@ class Projector:
             ),
         )
 
-    async def license_released(self, event: EventEnvelope[Any]) -> None:
+    async def license_released(self, event: EventEnvelope[LicenseReleased]) -> None:
         d, stamp = event.data, _stamp(event)
         await self._change_license(
             d.license_id,
@@ -191,7 +187,7 @@ class Projector:
             ),
         )
 
-    async def license_revoked(self, event: EventEnvelope[Any]) -> None:
+    async def license_revoked(self, event: EventEnvelope[LicenseRevoked]) -> None:
         d, stamp = event.data, _stamp(event)
         await self._change_license(
             d.license_id,
@@ -211,8 +207,9 @@ class Projector:
 
     # ------------------------------------------------------------------ telemetry
 
-    async def count_operations(self, operations: list[Operation]) -> CountResult:
+    async def count_telemetry(self, batch: Sequence[Delivered[TerminalActivity]]) -> CountResult:
         """Count telemetry events, each (partition, offset) once however often Kafka delivers it."""
+        operations = [operation_of(placed) for placed in batch]
         total = CountResult()
         for (day, partition), group in sorted(model.group_by_bucket(operations).items()):
             result = await self.store.change_activity_bucket(
@@ -223,3 +220,17 @@ class Projector:
             total.add(result)
         self.stats.operations.add(total)
         return total
+
+
+EVENT_HANDLERS: EventHandlerTable = {
+    "company.created": ReportsEventHandlers.company_named,
+    "company.updated": ReportsEventHandlers.company_named,
+    "instance.provisioned": ReportsEventHandlers.instance_provisioned,
+    "instance.updated": ReportsEventHandlers.instance_updated,
+    "instance.extended": ReportsEventHandlers.instance_extended,
+    "instance.cancellation_requested": ReportsEventHandlers.cancellation_requested,
+    "license.added": ReportsEventHandlers.license_added,
+    "license.released": ReportsEventHandlers.license_released,
+    "license.revoked": ReportsEventHandlers.license_revoked,
+    TELEMETRY_TOPIC: InBatches(ReportsEventHandlers.count_telemetry, with_offsets=True),
+}

@@ -77,6 +77,7 @@ def _instance_sort_value(instance: Instance, stored_field: str) -> Any:
 
 def _company_sort_value(company: Company, stored_field: str) -> Any:
     values: dict[str, Any] = {
+        "name": company.name,  # `CompanyQuery`'s default sort
         "name_sort": company.name.casefold(),
         "created_at": company.created_at,
         "tax_id": company.tax_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -17,10 +19,13 @@ from instances.adapters.mongo import (
 )
 from instances.config import Settings
 from instances.domain.model import Party
-from instances.entrypoints.http import install_error_handlers, router
+from instances.entrypoints import http
 from instances.service_layer.commands import InstanceCommands, ServiceParties
-from instances.service_layer.ports import Clock
+from instances.service_layer.event_handlers import EVENT_HANDLERS, InstanceEventHandlers
+from instances.service_layer.ports import Clock, ContractDocuments
+from instances.service_layer.queries import InstanceQueries
 from servicekit import openapi
+from servicekit.handlers import subscribe_table
 from servicekit.idempotency import COLLECTION as IDEMPOTENCY_KEYS
 from servicekit.idempotency import IdempotencyKeys
 from servicekit.mongo import Document, DocumentLocks
@@ -31,22 +36,33 @@ from servicekit.telemetry import Telemetry
 SERVICE = "instances"
 
 
-def build_commands(
+@dataclass(frozen=True)
+class UseCases:
+    commands: InstanceCommands
+    queries: InstanceQueries
+    events: InstanceEventHandlers
+
+
+def build_use_cases(
     settings: Settings,
     db: AsyncDatabase[Document],
     *,
     locks: DocumentLocks | None = None,
     clock: Clock | None = None,
     on_write: OnWrite | None = None,
-) -> InstanceCommands:
+    documents: ContractDocuments | None = None,
+) -> UseCases:
     locks = locks or DocumentLocks()
     notify: OnWrite = on_write or (lambda collection, document_id: None)
+    clock = clock or SystemClock()
+    instances = MongoInstanceRepository(db, locks, notify)
+    companies = MongoCompanyRepository(db, locks, notify)
     signing_key = settings.impersonation_pem()
-    return InstanceCommands(
-        instances=MongoInstanceRepository(db, locks, notify),
-        companies=MongoCompanyRepository(db, locks, notify),
+    commands = InstanceCommands(
+        instances=instances,
+        companies=companies,
         contract_numbers=MongoContractNumbers(db, locks),
-        clock=clock or SystemClock(),
+        clock=clock,
         parties=ServiceParties(
             vendor=Party(
                 name=settings.vendor_name,
@@ -60,6 +76,10 @@ def build_commands(
         panel_url=settings.panel_url,
         impersonation_ttl=settings.impersonation_ttl,
     )
+    queries = InstanceQueries(
+        instances=instances, companies=companies, documents=documents or ContractRenderer(), clock=clock
+    )
+    return UseCases(commands, queries, InstanceEventHandlers())
 
 
 def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
@@ -68,10 +88,12 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     runtime.add_indexes(INDEXES)
     runtime.add_readiness("pdf_fonts", fonts_ready)  # the contract PDF needs them
     relay = runtime.use_outbox(AGGREGATES)
-    commands = build_commands(settings, runtime.db, locks=runtime.locks, on_write=relay.notify)
-    keys = IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS])
-    app = runtime.create_app(title="partnerapp instances", routers=[router(commands, ContractRenderer(), keys)])
-    install_error_handlers(app)
+    use_cases = build_use_cases(settings, runtime.db, locks=runtime.locks, on_write=relay.notify)
+    runtime.provide(InstanceCommands, use_cases.commands)
+    runtime.provide(InstanceQueries, use_cases.queries)
+    runtime.provide(IdempotencyKeys, IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS]))
+    subscribe_table(runtime.consumer, EVENT_HANDLERS, use_cases.events)
+    app = runtime.create_app(title="partnerapp instances", routers=[http.api])
     # What the domain refuses with 409 (illegal transitions, quota, PIN in use, a write that kept
     # losing its race), beyond what the routes' declarations show; a draft's company must be the partner's.
     openapi.declare_errors(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from instances.bootstrap import build_commands
+from instances.bootstrap import build_use_cases
 from instances.config import Settings
 from instances.entrypoints.demo_data import DemoClock, generate
 from instances.service_layer.ports import InstanceQuery
@@ -24,9 +24,9 @@ async def test_demo_data_covers_types_stages_and_statuses_and_is_idempotent(
 ) -> None:
     settings = Settings(mongo_database=database_name, platform=platform)
     clock = DemoClock()
-    commands = build_commands(settings, mongo[database_name], clock=clock)
+    use_cases = build_use_cases(settings, mongo[database_name], clock=clock)
 
-    summary = await generate(commands, clock, partners=2, companies=3, instances=3, licenses=4, seed=11)
+    summary = await generate(use_cases, clock, partners=2, companies=3, instances=3, licenses=4, seed=11)
     assert summary.partners == ["ptn-demo", "ptn-norte"]
     assert summary.companies == 6
     assert summary.instances == 18
@@ -47,9 +47,9 @@ async def test_demo_data_covers_types_stages_and_statuses_and_is_idempotent(
     assert await mongo[database_name]["audit"].count_documents({}) == 0, "audit entries ride the outbox too"
 
     principal = Principal("usr-x", "partner", "ptn-demo", frozenset({"ptn-demo"}))
-    page = await commands.search_instances(principal, InstanceQuery(limit=100))
+    page = await use_cases.queries.search_instances(principal, InstanceQuery(limit=100))
     assert len(page.items) == 9
 
-    again = await generate(commands, clock, partners=2, companies=3, instances=3, licenses=4, seed=11)
+    again = await generate(use_cases, clock, partners=2, companies=3, instances=3, licenses=4, seed=11)
     assert again.skipped_partners == ["ptn-demo", "ptn-norte"]
     assert await mongo[database_name]["instances"].count_documents({}) == len(documents)

@@ -21,7 +21,7 @@ from contracts.events.instances import (
 )
 from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
 from instances.domain.configuration import Configuration, McrmConfiguration, WdsConfiguration, WdsProfile
-from instances.domain.errors import Conflict, IllegalTransition, NotFound, QuotaExceeded
+from instances.domain.errors import Conflict, IllegalTransition, QuotaExceeded
 from instances.domain.model import (
     MAX_TERM_MONTHS,
     PRODUCT_NAMES,
@@ -34,6 +34,7 @@ from instances.domain.model import (
     TerminalSession,
     add_months,
 )
+from servicekit.errors import NotFound
 
 pytestmark = pytest.mark.unit
 

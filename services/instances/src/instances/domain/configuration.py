@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic_core import PydanticCustomError
 
 from contracts.events.common import InstanceType
+from servicekit.errors import InvalidInput
 
 _TIMEZONES = frozenset(available_timezones())
 
@@ -186,12 +187,16 @@ MODELS: dict[InstanceType, type[Configuration]] = {
 }
 
 
-class InvalidConfiguration(ValueError):
-    """The configuration does not fit its type; `errors` names each field."""
+class InvalidConfiguration(InvalidInput, ValueError):
+    """The configuration does not fit its type; `errors` names each field (answered as a 422 naming
+    them in the request body, where a configuration always travels)."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__([{**e, "in": "body"} for e in errors])
         self.errors = errors
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+    def __str__(self) -> str:
+        return "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
 
 
 def parse_configuration(instance_type: InstanceType, data: dict[str, Any] | None) -> Configuration:

@@ -1,18 +1,11 @@
-"""What can go wrong in the domain; the HTTP edge turns each into a problem+json answer."""
+"""What the instances domain refuses, as `servicekit.errors.DomainError`s: each knows its status and
+problem type, and the one servicekit handler answers it (absent ids are `servicekit.errors.NotFound`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-
-class DomainError(Exception):
-    status = 409
-    slug = "conflict"
-
-    def __init__(self, detail: str, **extensions: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.extensions = extensions
+from servicekit.errors import DomainError
 
 
 class IllegalTransition(DomainError):
@@ -26,6 +19,8 @@ class IllegalTransition(DomainError):
 
 
 class Conflict(DomainError):
+    """A 409 whose problem type names the rule (e.g. `pin-in-use`, `concurrent-update`)."""
+
     def __init__(self, slug: str, detail: str, **extensions: Any) -> None:
         super().__init__(detail, **extensions)
         self.slug = slug
@@ -40,9 +35,11 @@ class QuotaExceeded(DomainError):
         super().__init__(detail, quota=quota, in_use=in_use, requested=requested)
 
 
-class NotFound(DomainError):
-    status = 404
-    slug = "not-found"
+class NoContract(DomainError):
+    """The provisioning has no contract to show yet."""
 
-    def __init__(self, what: str, identifier: str) -> None:
-        super().__init__(f"No {what} {identifier}.")
+    status = 404
+    slug = "no-contract"
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"Provisioning {instance_id} has no contract yet: provision it first.")

@@ -27,8 +27,9 @@ from contracts.events.instances import (
 from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
 from contracts.serials import canonical_serial
 from instances.domain.configuration import Configuration, configuration_document, profile_of
-from instances.domain.errors import Conflict, IllegalTransition, NotFound, QuotaExceeded
+from instances.domain.errors import Conflict, IllegalTransition, QuotaExceeded
 from instances.domain.pricing import Pricing, price_for
+from servicekit.errors import NotFound
 
 MAX_TERM_MONTHS = 120
 

@@ -1,1 +1,1 @@
-"""How the instances service is driven: HTTP routes and Kafka consumers."""
+"""How the instances service is driven: its HTTP routes (it consumes no topic) and the demo data loader."""

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from contracts.events.common import InstanceType
-from instances.bootstrap import build_commands
+from instances.bootstrap import UseCases, build_use_cases
 from instances.config import Settings
 from instances.domain.company import Address
 from instances.domain.model import NewLicense
@@ -96,7 +96,7 @@ def _configuration(instance_type: InstanceType, rng: random.Random, seats: int) 
 
 
 async def generate(
-    commands: InstanceCommands,
+    use_cases: UseCases,
     clock: DemoClock,
     *,
     partners: int,
@@ -105,13 +105,14 @@ async def generate(
     licenses: int,
     seed: int = 7,
 ) -> DemoSummary:
+    commands, queries = use_cases.commands, use_cases.queries
     rng = random.Random(seed)  # noqa: S311  (demo data, not secrets)
     summary = DemoSummary()
     today = datetime.now(UTC).date()
     for p_index, partner_id in enumerate(_partner_ids(partners)):
         principal = Principal(f"usr-demo-{partner_id}", "partner", partner_id, frozenset({partner_id}))
         clock.at = datetime.now(UTC)
-        if (await commands.search_companies(principal, CompanyQuery(limit=1))).items:
+        if (await queries.search_companies(principal, CompanyQuery(limit=1))).items:
             summary.skipped_partners.append(partner_id)
             continue
         summary.partners.append(partner_id)
@@ -136,7 +137,7 @@ async def generate(
                 instance_type = TYPES[(c_index * instances + i_index) % len(TYPES)]
                 await _instance(commands, clock, rng, principal, company.id, instance_type, licenses, today, summary)
         # One provisioning left as a draft, one with its contract to read, one cancelled.
-        first_company = (await commands.search_companies(principal, CompanyQuery(limit=1))).items[0]
+        first_company = (await queries.search_companies(principal, CompanyQuery(limit=1))).items[0]
         clock.at = datetime.now(UTC) - timedelta(hours=2)
         for step in ("draft", "provisioned", "cancelled"):
             draft = await commands.create_draft(
@@ -221,9 +222,9 @@ async def run(args: argparse.Namespace) -> DemoSummary:
     mongo = create_mongo_client(settings.platform, app_name="partnerapp-instances-demo")
     clock = DemoClock()
     try:
-        commands = build_commands(settings, mongo[settings.mongo_database], clock=clock)
+        use_cases = build_use_cases(settings, mongo[settings.mongo_database], clock=clock)
         return await generate(
-            commands,
+            use_cases,
             clock,
             partners=args.partners,
             companies=args.companies,

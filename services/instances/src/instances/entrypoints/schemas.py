@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar, get_args
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, get_args
 
 from pydantic import (
     AfterValidator,
@@ -14,16 +14,18 @@ from pydantic import (
     Field,
     PlainValidator,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     create_model,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from contracts.events.common import InstanceType
 from contracts.serials import SERIAL_PATTERN, canonical_serial
-from instances.domain.company import Company
+from instances.domain.company import Address
 from instances.domain.configuration import (
     McrmConfiguration,
     S360Configuration,
@@ -31,8 +33,14 @@ from instances.domain.configuration import (
     WdsConfiguration,
     WorkCalendar,
     WtaConfiguration,
+    profile_of,
 )
-from instances.domain.model import Contract, Instance, License, LicenseStatus
+from instances.domain.model import Contract, Instance, LicenseStatus
+from instances.service_layer.commands import CompanyData
+from instances.service_layer.queries import InstanceLicense
+from servicekit.api import ResponseModel
+from servicekit.i18n import DEFAULT_LANGUAGE
+from servicekit.problems import invalid_body
 
 # Names are one line of printable text; reasons may have line breaks and tabs. No other control
 # characters (NUL, escape sequences…): they would travel into contracts, exports and every screen.
@@ -49,7 +57,6 @@ Serial = Annotated[
     str, StringConstraints(min_length=3, max_length=64, pattern=SERIAL_PATTERN), AfterValidator(canonical_serial)
 ]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
-T = TypeVar("T")
 TaxId = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9-]{5,20}$")]
 
 
@@ -166,6 +173,24 @@ class CompanyIn(_In):
         },
     )
 
+    def data(self) -> CompanyData:
+        return CompanyData(
+            name=self.name,
+            tax_id=self.tax_id,
+            address=Address(**self.address.model_dump()),
+            contact_person=self.contact_person,
+            email=str(self.email),
+            phone=self.phone,
+        )
+
+
+def company_data(document: dict[str, Any]) -> CompanyData:
+    """A whole company (a merge patch applied to the stored one) validated as a `CompanyIn`."""
+    try:
+        return CompanyIn.model_validate(document).data()
+    except ValidationError as exc:
+        raise invalid_body(exc) from exc
+
 
 class AddressPatch(_Patch):
     street: Text = Field(default=NOT_SENT)
@@ -191,7 +216,7 @@ class CompanyPatch(_Patch):
     phone: Phone = Field(default=NOT_SENT)
 
 
-class CompanyOut(BaseModel):
+class CompanyOut(ResponseModel):
     id: str
     name: str
     tax_id: str
@@ -202,19 +227,10 @@ class CompanyOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @field_validator("address", mode="before")
     @classmethod
-    def of(cls, company: Company) -> CompanyOut:
-        return cls(
-            id=company.id,
-            name=company.name,
-            tax_id=company.tax_id,
-            address=vars(company.address),
-            contact_person=company.contact_person,
-            email=company.email,
-            phone=company.phone,
-            created_at=company.created_at,
-            updated_at=company.updated_at,
-        )
+    def _address(cls, address: Any) -> Any:
+        return vars(address) if isinstance(address, Address) else address
 
 
 class DraftIn(_In):
@@ -291,7 +307,8 @@ class LicensesIn(_In):
     licenses: list[LicenseIn] = Field(min_length=1, max_length=500)
 
 
-class LicenseOut(BaseModel):
+# Built from an `InstanceLicense`: the license's fields and its instance's id.
+class LicenseOut(ResponseModel):
     id: str
     instance_id: str
     user_name: str
@@ -303,37 +320,47 @@ class LicenseOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @model_validator(mode="before")
     @classmethod
-    def of(cls, instance: Instance, lic: License) -> LicenseOut:
-        return cls(
-            id=lic.id,
-            instance_id=instance.id,
-            user_name=lic.user_name,
-            email=lic.email,
-            pin=lic.pin,
-            serial=lic.serial,
-            status=lic.status,
-            revoked_reason=lic.revoked_reason,
-            created_at=lic.created_at,
-            updated_at=lic.updated_at,
-        )
+    def _of_instance(cls, value: Any) -> Any:
+        if isinstance(value, InstanceLicense):
+            return {**vars(value.license), "instance_id": value.instance_id}
+        return value
 
 
-class LicenseSummary(BaseModel):
+class LicenseSummary(ResponseModel):
     quota: int
     in_use: int
     active: int
     released: int
     revoked: int
 
+    @classmethod
+    def of(cls, instance: Instance) -> LicenseSummary:
+        counts = {s: sum(1 for lic in instance.licenses if lic.status == s) for s in LicenseStatus}
+        return cls(
+            quota=instance.configuration.quota,
+            in_use=instance.seats_in_use(),
+            active=counts[LicenseStatus.ACTIVE],
+            released=counts[LicenseStatus.RELEASED],
+            revoked=counts[LicenseStatus.REVOKED],
+        )
 
-class CancellationOut(BaseModel):
+
+class CancellationOut(ResponseModel):
     reason: str
     requested_by: str
     requested_at: datetime
 
+    @field_validator("requested_by", mode="before")
+    @classmethod
+    def _user_id(cls, actor: Any) -> Any:
+        return getattr(actor, "user_id", actor)
 
-class InstanceOut(BaseModel):
+
+# Built with `InstanceOut.model_validate(instance)`; the `status` is the one in effect today (UTC, or
+# `context={"today": day}`): an active instance past its expiry date reads expired.
+class InstanceOut(ResponseModel):
     id: str
     company_id: str
     type: InstanceType
@@ -356,50 +383,26 @@ class InstanceOut(BaseModel):
     updated_at: datetime
     version: int
 
+    @model_validator(mode="before")
     @classmethod
-    def of(cls, instance: Instance, today: date) -> InstanceOut:
-        status = instance.effective_status(today)
-        counts = {s: sum(1 for lic in instance.licenses if lic.status == s) for s in LicenseStatus}
-        cancellation = instance.cancellation
-        config = instance.configuration
-        return cls(
-            id=instance.id,
-            company_id=instance.company_id,
-            type=instance.type,
-            name=instance.name,
-            stage=instance.stage.value,
-            status=status.value if status else None,
-            profile=str(config.profile) if hasattr(config, "profile") else None,
-            configuration=config,
-            term_months=instance.term_months,
-            contract_number=instance.contract.number if instance.contract else None,
-            activation_date=instance.activation_date,
-            expiry_date=instance.expiry_date,
-            session_epoch=instance.session_epoch,
-            cancellation=(
-                CancellationOut(
-                    reason=cancellation.reason,
-                    requested_by=cancellation.requested_by.user_id,
-                    requested_at=cancellation.requested_at,
-                )
-                if cancellation
-                else None
-            ),
-            licenses=LicenseSummary(
-                quota=config.quota,
-                in_use=instance.seats_in_use(),
-                active=counts[LicenseStatus.ACTIVE],
-                released=counts[LicenseStatus.RELEASED],
-                revoked=counts[LicenseStatus.REVOKED],
-            ),
-            has_ingest_key=instance.ingest_key_hash is not None,
-            created_at=instance.created_at,
-            updated_at=instance.updated_at,
-            version=instance.version,
-        )
+    def _derived(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, Instance):
+            return value
+        today = (info.context or {}).get("today") or datetime.now(UTC).date()
+        status = value.effective_status(today)
+        return {
+            **vars(value),
+            "status": status.value if status else None,
+            "profile": profile_of(value.configuration),
+            "contract_number": value.contract.number if value.contract else None,
+            "licenses": LicenseSummary.of(value),
+            "has_ingest_key": value.ingest_key_hash is not None,
+        }
 
 
-class ContractOut(BaseModel):
+# Built with `ContractOut.model_validate(contract, context={"language": language})`: the terms in the
+# reader's language, as issued. (Comments, not docstrings: a docstring would enter the OpenAPI document.)
+class ContractOut(ResponseModel):
     number: str
     issued_at: datetime
     vendor: dict[str, str]
@@ -416,57 +419,49 @@ class ContractOut(BaseModel):
     term_total: str
     terms: str
 
+    @model_validator(mode="before")
     @classmethod
-    def of(cls, contract: Contract, language: str = "es") -> ContractOut:
-        p = contract.pricing
-        return cls(
-            number=contract.number,
-            issued_at=contract.issued_at,
-            vendor=vars(contract.vendor),
-            customer=vars(contract.customer),
-            partner_id=contract.partner_id,
-            product_type=contract.product_type,
-            product_name=contract.product_name,
-            profile=contract.profile,
-            term_months=contract.term_months,
-            currency=p.currency,
-            unit_price=str(p.unit_price),
-            seats=p.seats,
-            monthly_total=str(p.monthly_total),
-            term_total=str(p.term_total),
-            terms=contract.terms_in(language),
-        )
+    def _priced(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, Contract):
+            return value
+        pricing = value.pricing
+        return {
+            **vars(value),
+            "vendor": vars(value.vendor),
+            "customer": vars(value.customer),
+            "currency": pricing.currency,
+            "unit_price": str(pricing.unit_price),
+            "seats": pricing.seats,
+            "monthly_total": str(pricing.monthly_total),
+            "term_total": str(pricing.term_total),
+            "terms": value.terms_in((info.context or {}).get("language", DEFAULT_LANGUAGE)),
+        }
 
 
-class ExtendOut(BaseModel):
+class ExtendOut(ResponseModel):
     instance_id: str
     expiry_date: date
 
 
-class LicensesAdded(BaseModel):
+class LicensesAdded(ResponseModel):
     license_ids: list[str]
 
 
-class IngestKeyOut(BaseModel):
+class IngestKeyOut(ResponseModel):
     instance_id: str
     ingest_key: str = Field(description="Shown once: store it in the terminals' configuration.")
 
 
-class ImpersonationOut(BaseModel):
+class ImpersonationOut(ResponseModel):
     token: str
     panel_url: str
     expires_at: datetime
 
 
-class DeviceConfigurationOut(BaseModel):
+class DeviceConfigurationOut(ResponseModel):
     instance_id: str
     type: InstanceType
     status: str | None
     serial: str
     session_epoch: int = Field(description="Higher than the epoch of the terminal's login: log in again.")
     configuration: TypedConfiguration
-
-
-class PageOut(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")

@@ -1,4 +1,4 @@
-"""Use cases of the instances service.
+"""Writes of the instances service: companies, provisioning, the instances' life and licenses.
 
 Every change follows one path: read the aggregate scoped to the caller's partner (another
 partner's id is simply not found), let the domain decide, then store the new state together
@@ -8,7 +8,6 @@ with its events and audit entries in one single-document write guarded by the ve
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
@@ -19,24 +18,22 @@ from typing import Any
 from contracts import envelope_for, ingest_keys
 from contracts.events.common import Actor, InstanceType
 from contracts.events.companies import CompanyCreated, CompanyUpdated
-from contracts.ingest_keys import InvalidIngestKey
 from instances.domain.company import Address, Company
 from instances.domain.configuration import Configuration, configuration_document, parse_configuration
-from instances.domain.errors import Conflict, NotFound
+from instances.domain.errors import Conflict
 from instances.domain.model import Change, Instance, NewLicense, Party
 from instances.service_layer.ports import (
     Clock,
-    CompanyQuery,
     CompanyRepository,
     ContractNumbers,
     ImpersonationSigner,
-    InstanceQuery,
     InstanceRepository,
     Pending,
 )
+from instances.service_layer.queries import InstanceLicense, find_company, find_instance
 from servicekit.audit import AuditEntry
+from servicekit.handlers import HandlerTable
 from servicekit.merge_patch import merge_patch
-from servicekit.pagination import Page
 from servicekit.principal import Principal
 
 SOURCE = "instances"
@@ -87,13 +84,6 @@ class ImpersonationGrant:
     expires_at: datetime
 
 
-@dataclass(frozen=True)
-class DeviceView:
-    instance: Instance
-    serial: str
-    session_epoch: int
-
-
 @dataclass
 class CompanyData:
     name: str
@@ -102,6 +92,10 @@ class CompanyData:
     contact_person: str
     email: str
     phone: str
+
+
+ParseCompany = Callable[[dict[str, Any]], CompanyData]
+"""Validates a whole company document as the API's input (raising its 422 when it is not one)."""
 
 
 @dataclass
@@ -139,12 +133,18 @@ class InstanceCommands:
         await self.companies.add(company, self._pending(principal, [change]))
         return company
 
-    async def update_company(self, principal: Principal, company_id: str, changes: dict[str, Any]) -> Company:
+    async def update_company(
+        self, principal: Principal, company_id: str, patch: dict[str, Any], parse: ParseCompany
+    ) -> Company:
+        """Apply a merge patch (RFC 7396): the merged company is validated whole by `parse`, and only
+        the fields sent change (applied to the company read in this attempt, so a concurrent change
+        of another field stays)."""
         for _ in range(MAX_WRITE_ATTEMPTS):
-            company = await self.company(principal, company_id)
+            company = await find_company(self.companies, principal, company_id)
+            merged = parse(merge_patch(company.snapshot(), patch))
             before = company.snapshot()
-            for name, value in changes.items():
-                setattr(company, name, value)
+            for name in patch:
+                setattr(company, name, getattr(merged, name))
             if company.snapshot() == before:
                 return company
             company.updated_at = self.clock.now()
@@ -160,15 +160,6 @@ class InstanceCommands:
                 return company
         raise _busy()
 
-    async def company(self, principal: Principal, company_id: str) -> Company:
-        company = await self.companies.get(principal.partner_id, company_id)
-        if company is None:
-            raise NotFound("company", company_id)
-        return company
-
-    async def search_companies(self, principal: Principal, query: CompanyQuery) -> Page[Company]:
-        return await self.companies.search(principal.partner_id, query)
-
     # ------------------------------------------------------------------ provisioning (R-24)
 
     async def create_draft(
@@ -181,7 +172,7 @@ class InstanceCommands:
         configuration: dict[str, Any] | None,
         term_months: int,
     ) -> Instance:
-        await self.company(principal, company_id)  # must be one of the partner's companies
+        await find_company(self.companies, principal, company_id)  # must be one of the partner's companies
         instance, change = Instance.draft(
             instance_id=self.new_id("ins"),
             partner_id=principal.partner_id,
@@ -216,9 +207,9 @@ class InstanceCommands:
         return await self._change(principal, instance_id, act)
 
     async def provision(self, principal: Principal, instance_id: str) -> Instance:
-        instance = await self.instance(principal, instance_id)
+        instance = await find_instance(self.instances, principal, instance_id)
         instance.check_can_provision()  # before spending a contract number
-        company = await self.company(principal, instance.company_id)
+        company = await find_company(self.companies, principal, instance.company_id)
         customer = Party(
             name=company.name,
             tax_id=company.tax_id,
@@ -261,15 +252,6 @@ class InstanceCommands:
         return await self._change(principal, instance_id, act)
 
     # ------------------------------------------------------------------ instances (R-20, R-21, R-03, R-23, R-25)
-
-    async def instance(self, principal: Principal, instance_id: str) -> Instance:
-        instance = await self.instances.get(principal.partner_id, instance_id)
-        if instance is None:
-            raise NotFound("instance", instance_id)
-        return instance
-
-    async def search_instances(self, principal: Principal, query: InstanceQuery) -> Page[Instance]:
-        return await self.instances.search(principal.partner_id, query)
 
     async def edit_instance(
         self, principal: Principal, instance_id: str, *, name: str | None, configuration: dict[str, Any] | None
@@ -316,18 +298,6 @@ class InstanceCommands:
         )
         return instance, key
 
-    async def device_view(self, ingest_key: str, serial: str) -> DeviceView:
-        """What a terminal needs to know: its configuration and the session epoch it must have seen."""
-        instance_id = ingest_keys.instance_of(ingest_key)
-        instance = await self.instances.find_by_id(instance_id) if instance_id else None
-        if (
-            instance is None
-            or instance.ingest_key_hash is None
-            or not hmac.compare_digest(instance.ingest_key_hash, ingest_keys.digest(ingest_key))
-        ):
-            raise InvalidIngestKey
-        return DeviceView(instance, serial, instance.terminal_epoch(serial))
-
     # ------------------------------------------------------------------ licenses (R-22, R-26, R-43)
 
     async def add_licenses(self, principal: Principal, instance_id: str, new: list[NewLicense]) -> list[str]:
@@ -339,21 +309,25 @@ class InstanceCommands:
         )
         return ids
 
-    async def revoke_license(self, principal: Principal, instance_id: str, license_id: str, reason: str) -> Instance:
-        return await self._change(
+    async def revoke_license(
+        self, principal: Principal, instance_id: str, license_id: str, reason: str
+    ) -> InstanceLicense:
+        instance = await self._change(
             principal,
             instance_id,
             lambda i: [i.revoke_license(license_id, reason=reason, actor=actor_of(principal), now=self.clock.now())],
         )
+        return InstanceLicense(instance.id, instance.license(license_id))
 
     async def release_license(
         self, principal: Principal, instance_id: str, license_id: str, reason: str | None
-    ) -> Instance:
-        return await self._change(
+    ) -> InstanceLicense:
+        instance = await self._change(
             principal,
             instance_id,
             lambda i: [i.release_license(license_id, reason=reason, actor=actor_of(principal), now=self.clock.now())],
         )
+        return InstanceLicense(instance.id, instance.license(license_id))
 
     async def impersonate(
         self, principal: Principal, instance_id: str, license_id: str, reason: str
@@ -394,7 +368,7 @@ class InstanceCommands:
 
     async def _change_async(self, principal: Principal, instance_id: str, act: Any) -> Instance:
         for _ in range(MAX_WRITE_ATTEMPTS):
-            instance = await self.instance(principal, instance_id)
+            instance = await find_instance(self.instances, principal, instance_id)
             changes: list[Change] = await act(instance)
             if not changes:
                 return instance
@@ -439,3 +413,23 @@ def actor_of(principal: Principal) -> Actor:
 
 def _busy() -> Conflict:
     return Conflict("concurrent-update", "The resource kept changing under this request; retry it.")
+
+
+COMMAND_HANDLERS: HandlerTable = {
+    "create_company": InstanceCommands.create_company,
+    "update_company": InstanceCommands.update_company,
+    "create_draft": InstanceCommands.create_draft,
+    "update_draft": InstanceCommands.update_draft,
+    "provision": InstanceCommands.provision,
+    "cancel_provisioning": InstanceCommands.cancel_provisioning,
+    "generate": InstanceCommands.generate,
+    "edit_instance": InstanceCommands.edit_instance,
+    "extend": InstanceCommands.extend,
+    "request_cancellation": InstanceCommands.request_cancellation,
+    "clear_session": InstanceCommands.clear_session,
+    "rotate_ingest_key": InstanceCommands.rotate_ingest_key,
+    "add_licenses": InstanceCommands.add_licenses,
+    "revoke_license": InstanceCommands.revoke_license,
+    "release_license": InstanceCommands.release_license,
+    "impersonate": InstanceCommands.impersonate,
+}

@@ -34,7 +34,7 @@ class InstanceQuery:
     company_id: str | None = None
     text: str | None = None
     expiring_within_days: int | None = None
-    today: date | None = None
+    today: date | None = None  # what "expired" and "expiring" count from; the queries' clock when None
     sort: Sort = field(default_factory=lambda: Sort("created_at", descending=True))
     limit: int = 20
     cursor: str | None = None

@@ -17,7 +17,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from activity.adapters.mongo_repository import TERMINALS, collection_name, group_of
+from activity.adapters.mongo_repository import TERMINALS, MongoTerminalStore, collection_name, group_of
 from activity.bootstrap import build_app
 from activity.config import Settings
 from activity.domain.model import day_of, record_id, shard_of
@@ -252,6 +252,7 @@ async def test_terminal_documents_of_the_earlier_shape_are_converted_to_their_pa
         }  # fmt: skip
 
     terminals = recorder(app).terminals
+    assert isinstance(terminals, MongoTerminalStore)
     old = {serial: {f"t.{serial}": state(PARTNER, "ins-old"), f"l.{serial}": "lic-old"}}
     old[lower] = {f"t.{lower}": state(OTHER_PARTNER, "ins-rival")}
     for key, fields in old.items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 import httpx
@@ -11,14 +10,17 @@ from fastapi import FastAPI
 from activity.adapters.instances_client import HttpInstancesClient
 from activity.adapters.mongo_repository import INDEXES, MongoActivityStore, MongoIngestKeyStore, MongoTerminalStore
 from activity.config import Settings
-from activity.domain.model import retention_cutoff
-from activity.entrypoints import consumers, http
-from activity.service_layer.handlers import ActivityService
+from activity.entrypoints import http
+from activity.service_layer.commands import ActivityCommands
+from activity.service_layer.event_handlers import EVENT_HANDLERS, ActivityEventHandlers
+from activity.service_layer.queries import ActivityQueries
+from activity.service_layer.testing import ActivityFakes
+from servicekit.handlers import subscribe_table
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
 SERVICE = "activity"
-log = logging.getLogger(__name__)
+TITLE = "partnerapp activity"
 
 
 def build_app(
@@ -33,26 +35,33 @@ def build_app(
     instances = HttpInstancesClient(settings.instances_url, transport=instances_transport)
     terminals = MongoTerminalStore(runtime.db, runtime.locks)
     records = MongoActivityStore(runtime.db, terminals)
-    service = ActivityService(
-        records=records,
-        terminals=terminals,
-        keys=MongoIngestKeyStore(runtime.db, runtime.locks),
-        publisher=runtime.publisher,
-        instances=instances,
-    )
+    keys = MongoIngestKeyStore(runtime.db, runtime.locks)
+    commands = ActivityCommands(keys=keys, publisher=runtime.publisher, records=records, instances=instances)
+    _wire(runtime, commands, ActivityQueries(records, terminals), ActivityEventHandlers(records, terminals, keys))
     runtime.add_indexes(INDEXES)
-    consumers.register(runtime.consumer, service)
 
     async def enforce_retention() -> None:
-        """Drops whole days older than the retention period."""
-        cutoff = retention_cutoff(datetime.now(UTC).date(), settings.retention_days)
-        dropped = await records.drop_days_before(cutoff)
-        if dropped:
-            log.info("retention: dropped %d day buckets before %s", dropped, cutoff)
+        await commands.enforce_retention(datetime.now(UTC).date(), settings.retention_days)
 
     runtime.every(settings.retention_check_seconds, enforce_retention)
     runtime.on_stop(instances.close)
-    app = runtime.create_app(title="partnerapp activity", routers=[http.router(service, runtime.metrics.registry)])
-    app.state.activity = service
-    http.install_error_handlers(app)
-    return app
+    return runtime.create_app(title=TITLE, routers=[http.api])
+
+
+def bootstrap_test_app(fakes: ActivityFakes | None = None, settings: Settings | None = None) -> FastAPI:
+    """The app on in-memory fakes, for tests of the HTTP edge: call it without its lifespan (through
+    `httpx.ASGITransport`), so no broker or store is ever reached."""
+    fakes = fakes or ActivityFakes()
+    runtime = ServiceRuntime.create(SERVICE, settings or Settings())
+    _wire(runtime, fakes.commands, fakes.queries, fakes.event_handlers)
+    return runtime.create_app(title=TITLE, routers=[http.api])
+
+
+def _wire(
+    runtime: ServiceRuntime, commands: ActivityCommands, queries: ActivityQueries, handlers: ActivityEventHandlers
+) -> None:
+    runtime.provide(ActivityCommands, commands)
+    runtime.provide(ActivityQueries, queries)
+    runtime.provide(ActivityEventHandlers, handlers)
+    runtime.provide(http.IngestMetrics, http.IngestMetrics.on(runtime.metrics.registry))
+    subscribe_table(runtime.consumer, EVENT_HANDLERS, handlers)

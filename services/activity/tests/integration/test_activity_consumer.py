@@ -19,6 +19,7 @@ from activity.adapters.mongo_repository import collection_name
 from activity.bootstrap import build_app
 from activity.config import Settings
 from activity.domain.model import day_of, shard_of
+from activity.service_layer.event_handlers import ActivityEventHandlers
 from contracts import envelope_for
 from contracts.events.activity import TerminalActivity, telemetry_event_id
 from contracts.events.common import Actor
@@ -44,6 +45,12 @@ async def activity(platform: PlatformSettings, database_name: str) -> AsyncItera
             yield app, client
 
 
+def recorder(app: FastAPI) -> ActivityEventHandlers:
+    """The app's event handlers: their stores and what they counted."""
+    handlers: ActivityEventHandlers = app.state.provided[ActivityEventHandlers]
+    return handlers
+
+
 async def issue_key(app: FastAPI, kafka: KafkaProbe, partner: str = PARTNER) -> tuple[str, str]:
     """An instance and its ingest key, known to the service through instance.ingest_key_rotated."""
     instance_id = f"ins-{uuid.uuid4().hex[:10]}"
@@ -60,7 +67,7 @@ async def issue_key(app: FastAPI, kafka: KafkaProbe, partner: str = PARTNER) -> 
     await kafka.send("instance.ingest_key_rotated", event.to_json_bytes(), key=instance_id.encode())
 
     async def known() -> object:
-        return await app.state.activity.keys.get(instance_id)
+        return await recorder(app).keys.get(instance_id)
 
     await eventually(known)
     return instance_id, key
@@ -166,7 +173,7 @@ async def test_ingest_to_search_through_kafka_and_ferretdb(
     assert stored == 5, "each event stored exactly once"
 
     async def duplicates_seen() -> bool:
-        return bool(app.state.activity.stats.duplicates >= 2)
+        return bool(recorder(app).stats.duplicates >= 2)
 
     await eventually(duplicates_seen)
 
@@ -257,7 +264,7 @@ async def test_kafka_duplicates_stored_once_and_poison_dead_lettered_while_the_n
 
     items = await search_until(client, token_for(PARTNER), 2, serial=serial)
     assert sorted(i["action"] for i in items) == ["clock_in", "clock_out"]
-    assert app.state.activity.stats.duplicates >= 1
+    assert recorder(app).stats.duplicates >= 1
 
     def both_dead(records: list[Any]) -> bool:
         return sum(marker.encode() in r.value for r in records) >= 2

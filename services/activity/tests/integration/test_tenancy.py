@@ -17,11 +17,12 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from activity.adapters.mongo_repository import TERMINALS, collection_name, group_of
+from activity.adapters.mongo_repository import TERMINALS, MongoTerminalStore, collection_name, group_of
 from activity.bootstrap import build_app
 from activity.config import Settings
 from activity.domain.model import day_of, record_id, shard_of
 from activity.entrypoints import canonical_serials
+from activity.service_layer.event_handlers import ActivityEventHandlers
 from contracts import envelope_for
 from contracts.events.common import Actor, Payload
 from contracts.events.instances import IngestKeyRotated, SessionCleared
@@ -46,6 +47,12 @@ async def activity(platform: PlatformSettings, database_name: str) -> AsyncItera
             yield app, client
 
 
+def recorder(app: FastAPI) -> ActivityEventHandlers:
+    """The app's event handlers: their stores and what they counted."""
+    handlers: ActivityEventHandlers = app.state.provided[ActivityEventHandlers]
+    return handlers
+
+
 async def issue_key(app: FastAPI, kafka: KafkaProbe, partner: str = PARTNER) -> tuple[str, str]:
     """An instance of the partner and its ingest key, known to the service through Kafka."""
     instance_id = f"ins-{uuid.uuid4().hex[:10]}"
@@ -56,7 +63,7 @@ async def issue_key(app: FastAPI, kafka: KafkaProbe, partner: str = PARTNER) -> 
     await send(kafka, "instance.ingest_key_rotated", rotated)
 
     async def known() -> object:
-        return await app.state.activity.keys.get(instance_id)
+        return await recorder(app).keys.get(instance_id)
 
     await eventually(known)
     return instance_id, key
@@ -244,7 +251,8 @@ async def test_terminal_documents_of_the_earlier_shape_are_converted_to_their_pa
             "app_version": None, "battery_pct": 50, "location": None,
         }  # fmt: skip
 
-    terminals = app.state.activity.terminals
+    terminals = recorder(app).terminals
+    assert isinstance(terminals, MongoTerminalStore)
     old = {serial: {f"t.{serial}": state(PARTNER, "ins-old"), f"l.{serial}": "lic-old"}}
     old[lower] = {f"t.{lower}": state(OTHER_PARTNER, "ins-rival")}
     for key, fields in old.items():
@@ -373,11 +381,11 @@ async def test_the_same_terminal_event_id_from_other_partners_and_instances_is_s
     assert (await client.get(f"/v1/activity/records/{their_record['id']}", headers=auth(token))).status_code == 404
 
     # The first instance's terminal retries the batch: the same event, stored once.
-    duplicates = app.state.activity.stats.duplicates
+    duplicates = recorder(app).stats.duplicates
     await post(first_key)
 
     async def retried() -> bool:
-        return bool(app.state.activity.stats.duplicates > duplicates)
+        return bool(recorder(app).stats.duplicates > duplicates)
 
     await eventually(retried)
     again = await get_json(client, "/v1/activity/records", token, serial=serial)

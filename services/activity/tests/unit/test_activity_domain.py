@@ -25,19 +25,25 @@ from activity.domain.model import (
     retention_cutoff,
     shard_of,
 )
-from activity.service_layer.handlers import (
-    ActivityService,
-    InvalidIngestKey,
-    RejectedEvents,
-    record_from_telemetry,
+from activity.service_layer.commands import ActivityCommands, RejectedEvents, authenticate
+from activity.service_layer.event_handlers import ActivityEventHandlers, record_from_telemetry
+from activity.service_layer.ports import IngestKey, RecordQuery
+from activity.service_layer.queries import ActivityQueries, RecordSearch, visible_record
+from activity.service_layer.testing import (
+    FakeActivityStore,
+    FakeIngestKeyStore,
+    FakeInstances,
+    FakePublisher,
+    FakeTerminalStore,
 )
-from activity.service_layer.ports import IngestKey, LicenseRef, RecordQuery, Released
 from contracts import EventEnvelope, envelope_for
 from contracts.codec import decode_envelope
 from contracts.events.activity import DeviceInfo, GeoPoint, TerminalActivity, telemetry_event_id
 from contracts.events.common import Actor
 from contracts.events.instances import SessionCleared
 from contracts.events.licenses import LicenseAdded, LicenseRevoked
+from contracts.ingest_keys import InvalidIngestKey
+from servicekit.errors import NotFound
 from servicekit.pagination import Page
 
 pytestmark = pytest.mark.unit
@@ -48,88 +54,6 @@ INSTANCE = "ins-001"
 SECRET = "0123456789abcdef" * 4
 INGEST_KEY = f"pik_{INSTANCE}.{SECRET}"
 WHO = Actor(user_id="usr-ana", role="partner")
-
-
-# ---------------------------------------------------------------------- fakes of the ports
-
-
-class FakeActivityStore:
-    """Keeps records once by public id, like the real store keeps them once per bucket and event id."""
-
-    def __init__(self) -> None:
-        self.by_id: dict[str, ActivityRecord] = {}
-        self.gets: list[str] = []
-
-    async def add_records(self, records: list[ActivityRecord]) -> tuple[int, int]:
-        stored = duplicates = 0
-        for record in records:
-            if record.id in self.by_id:
-                duplicates += 1
-            else:
-                self.by_id[record.id] = record
-                stored += 1
-        return stored, duplicates
-
-    async def get(self, record_id: str) -> ActivityRecord | None:
-        self.gets.append(record_id)
-        parsed = parse_record_id(record_id)
-        if parsed is None:
-            return None
-        day, shard, event_id = parsed
-        return self.by_id.get(f"{day}~{shard:02d}~{event_id}")
-
-    async def search(self, query: RecordQuery) -> Page[ActivityRecord]:
-        items = [r for r in self.by_id.values() if r.partner_id == query.partner_id]
-        return Page(items[: query.limit], None)
-
-    async def drop_days_before(self, day: str) -> int:
-        return 0
-
-
-class FakeTerminalStore:
-    def __init__(self, serials: dict[tuple[str, str], list[str]] | None = None) -> None:
-        self.serials = serials or {}  # (partner, instance) -> serials
-        self.advanced: list[list[ActivityRecord]] = []
-        self.bound: dict[tuple[str, str, str], tuple[str | None, datetime]] = {}
-
-    async def advance(self, records: list[ActivityRecord]) -> None:
-        self.advanced.append(list(records))
-
-    async def get(self, partner_id: str, serial: str) -> Terminal | None:
-        return None
-
-    async def bind_license(
-        self, partner_id: str, instance_id: str, serial: str, license_id: str | None, at: datetime
-    ) -> None:
-        self.bound[(partner_id, instance_id, serial)] = (license_id, at)
-
-    async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]:
-        return Page([], None)
-
-    async def serials_of_instance(self, partner_id: str, instance_id: str) -> list[str]:
-        return list(self.serials.get((partner_id, instance_id), []))
-
-    async def serials_of_pin(self, partner_id: str, pin: str) -> list[str]:
-        return []
-
-
-class FakeIngestKeyStore:
-    def __init__(self, *keys: IngestKey) -> None:
-        self.keys = {key.instance_id: key for key in keys}
-
-    async def put(self, key: IngestKey) -> None:
-        self.keys[key.instance_id] = key
-
-    async def get(self, instance_id: str) -> IngestKey | None:
-        return self.keys.get(instance_id)
-
-
-class FakePublisher:
-    def __init__(self) -> None:
-        self.published: list[list[EventEnvelope[Any]]] = []
-
-    async def publish_many(self, envelopes: list[EventEnvelope[Any]]) -> None:
-        self.published.append(list(envelopes))
 
 
 def sha256(text: str) -> str:
@@ -155,8 +79,25 @@ def publisher() -> FakePublisher:
 
 
 @pytest.fixture
-def service(records: FakeActivityStore, terminals: FakeTerminalStore, publisher: FakePublisher) -> ActivityService:
-    return ActivityService(records, terminals, FakeIngestKeyStore(KNOWN_KEY), publisher)
+def keys() -> FakeIngestKeyStore:
+    return FakeIngestKeyStore(KNOWN_KEY)
+
+
+@pytest.fixture
+def commands(records: FakeActivityStore, keys: FakeIngestKeyStore, publisher: FakePublisher) -> ActivityCommands:
+    return ActivityCommands(keys, publisher, records)
+
+
+@pytest.fixture
+def handlers(
+    records: FakeActivityStore, terminals: FakeTerminalStore, keys: FakeIngestKeyStore
+) -> ActivityEventHandlers:
+    return ActivityEventHandlers(records, terminals, keys)
+
+
+@pytest.fixture
+def queries(records: FakeActivityStore, terminals: FakeTerminalStore) -> ActivityQueries:
+    return ActivityQueries(records, terminals)
 
 
 # ---------------------------------------------------------------------- builders
@@ -422,8 +363,8 @@ def test_retention_cutoff_is_the_day_retention_days_before_today() -> None:
 # ---------------------------------------------------------------------- authenticate
 
 
-async def test_authenticate_with_the_right_key_gives_its_ingest_key(service: ActivityService) -> None:
-    assert await service.authenticate(INGEST_KEY) == KNOWN_KEY
+async def test_authenticate_with_the_right_key_gives_its_ingest_key(keys: FakeIngestKeyStore) -> None:
+    assert await authenticate(keys, INGEST_KEY) == KNOWN_KEY
 
 
 @pytest.mark.parametrize(
@@ -437,19 +378,19 @@ async def test_authenticate_with_the_right_key_gives_its_ingest_key(service: Act
         "",
     ],
 )
-async def test_authenticate_refuses_unknown_wrong_or_malformed_keys(service: ActivityService, key: str) -> None:
+async def test_authenticate_refuses_unknown_wrong_or_malformed_keys(keys: FakeIngestKeyStore, key: str) -> None:
     with pytest.raises(InvalidIngestKey):
-        await service.authenticate(key)
+        await authenticate(keys, key)
 
 
 # ---------------------------------------------------------------------- ingest
 
 
 async def test_ingest_publishes_envelopes_with_the_key_ids_and_the_client_event_ids(
-    service: ActivityService, publisher: FakePublisher
+    commands: ActivityCommands, publisher: FakePublisher
 ) -> None:
     batch = [ingest_event(10), ingest_event(5, serial="SN-0002", pin=None, device=None, location=None)]
-    assert await service.ingest(INGEST_KEY, batch, NOW) == 2
+    assert await commands.ingest(INGEST_KEY, batch, NOW) == 2
     assert len(publisher.published) == 1
     envelopes = publisher.published[0]
     assert [e.data.terminal_event_id for e in envelopes] == [batch[0]["event_id"], batch[1]["event_id"]]
@@ -466,19 +407,19 @@ async def test_ingest_publishes_envelopes_with_the_key_ids_and_the_client_event_
     assert first.location == GeoPoint(lat=40.4, lon=-3.7)
     assert first.details == {"shift": "morning"}
     assert envelopes[1].data.serial == "SN-0002" and envelopes[1].data.pin is None
-    assert service.stats.admitted == 2
+    assert commands.stats.admitted == 2
 
 
 async def test_the_envelope_id_is_the_same_for_a_retry_and_another_for_any_other_instance(
-    service: ActivityService, publisher: FakePublisher
+    commands: ActivityCommands, publisher: FakePublisher
 ) -> None:
     """Terminals make their event ids: only (instance, terminal event id) is unique."""
     other_key = f"pik_ins-other.{SECRET}"
-    await service.keys.put(IngestKey("ins-other", OTHER_PARTNER, sha256(other_key)))
+    await commands.keys.put(IngestKey("ins-other", OTHER_PARTNER, sha256(other_key)))
     event = ingest_event(10)
-    await service.ingest(INGEST_KEY, [event], NOW)
-    await service.ingest(INGEST_KEY, [dict(event)], NOW)  # the terminal retries the batch
-    await service.ingest(other_key, [dict(event)], NOW)
+    await commands.ingest(INGEST_KEY, [event], NOW)
+    await commands.ingest(INGEST_KEY, [dict(event)], NOW)  # the terminal retries the batch
+    await commands.ingest(other_key, [dict(event)], NOW)
     (mine,), (retry,), (theirs,) = publisher.published
     assert mine.id == retry.id, "a retry is the same event"
     assert theirs.id != mine.id, "another instance's event with the same terminal id is another event"
@@ -498,24 +439,24 @@ async def test_an_older_envelope_without_the_terminal_event_id_shows_its_envelop
 
 
 async def test_ingest_takes_instance_and_partner_from_the_key_even_if_the_body_names_others(
-    service: ActivityService, publisher: FakePublisher
+    commands: ActivityCommands, publisher: FakePublisher
 ) -> None:
     event = ingest_event(instance_id="ins-other", partner_id=OTHER_PARTNER)
-    assert await service.ingest(INGEST_KEY, [event], NOW) == 1
+    assert await commands.ingest(INGEST_KEY, [event], NOW) == 1
     data = publisher.published[0][0].data
     assert (data.instance_id, data.partner_id) == (INSTANCE, PARTNER)
 
 
 async def test_ingest_accepts_events_exactly_at_the_tolerances(
-    service: ActivityService, publisher: FakePublisher
+    commands: ActivityCommands, publisher: FakePublisher
 ) -> None:
     batch = [ingest_event(-5), ingest_event(30 * 24 * 60)]
-    assert await service.ingest(INGEST_KEY, batch, NOW) == 2
+    assert await commands.ingest(INGEST_KEY, batch, NOW) == 2
     assert len(publisher.published[0]) == 2
 
 
 async def test_ingest_refuses_the_whole_batch_naming_each_out_of_range_event(
-    service: ActivityService, publisher: FakePublisher
+    commands: ActivityCommands, publisher: FakePublisher
 ) -> None:
     batch = [
         ingest_event(10),
@@ -524,7 +465,7 @@ async def test_ingest_refuses_the_whole_batch_naming_each_out_of_range_event(
         ingest_event(occurred_at=NOW - timedelta(days=30, seconds=1)),
     ]
     with pytest.raises(RejectedEvents) as refused:
-        await service.ingest(INGEST_KEY, batch, NOW)
+        await commands.ingest(INGEST_KEY, batch, NOW)
     assert refused.value.errors == [
         {"field": "events.1.occurred_at", "message": "is in the future", "code": "in_the_future"},
         {
@@ -535,12 +476,12 @@ async def test_ingest_refuses_the_whole_batch_naming_each_out_of_range_event(
         },
     ]
     assert publisher.published == []
-    assert service.stats.admitted == 0
+    assert commands.stats.admitted == 0
 
 
-async def test_ingest_with_a_bad_key_publishes_nothing(service: ActivityService, publisher: FakePublisher) -> None:
+async def test_ingest_with_a_bad_key_publishes_nothing(commands: ActivityCommands, publisher: FakePublisher) -> None:
     with pytest.raises(InvalidIngestKey):
-        await service.ingest(f"pik_{INSTANCE}.{'f' * 64}", [ingest_event()], NOW)
+        await commands.ingest(f"pik_{INSTANCE}.{'f' * 64}", [ingest_event()], NOW)
     assert publisher.published == []
 
 
@@ -548,10 +489,10 @@ async def test_ingest_with_a_bad_key_publishes_nothing(service: ActivityService,
 
 
 async def test_record_telemetry_maps_envelopes_to_records(
-    service: ActivityService, records: FakeActivityStore, terminals: FakeTerminalStore
+    handlers: ActivityEventHandlers, records: FakeActivityStore, terminals: FakeTerminalStore
 ) -> None:
     event = telemetry()
-    await service.record_telemetry([event])
+    await handlers.record_telemetry([event])
     [stored] = records.by_id.values()
     assert stored == ActivityRecord(
         event_id=str(event.id),
@@ -572,23 +513,23 @@ async def test_record_telemetry_maps_envelopes_to_records(
 
 
 async def test_record_telemetry_without_device_or_location_stores_none(
-    service: ActivityService, records: FakeActivityStore
+    handlers: ActivityEventHandlers, records: FakeActivityStore
 ) -> None:
-    await service.record_telemetry([telemetry(device=None, location=None, pin=None, details={})])
+    await handlers.record_telemetry([telemetry(device=None, location=None, pin=None, details={})])
     [stored] = records.by_id.values()
     assert (stored.device, stored.location, stored.pin, stored.details) == (None, None, None, {})
 
 
-async def test_record_telemetry_counts_stored_and_duplicates_from_the_store(service: ActivityService) -> None:
+async def test_record_telemetry_counts_stored_and_duplicates_from_the_store(handlers: ActivityEventHandlers) -> None:
     first, second = telemetry(), telemetry("SN-0002")
-    await service.record_telemetry([first, second])
-    assert (service.stats.stored, service.stats.duplicates) == (2, 0)
-    await service.record_telemetry([first, telemetry("SN-0003")])
-    assert (service.stats.stored, service.stats.duplicates) == (3, 1)
+    await handlers.record_telemetry([first, second])
+    assert (handlers.stats.stored, handlers.stats.duplicates) == (2, 0)
+    await handlers.record_telemetry([first, telemetry("SN-0003")])
+    assert (handlers.stats.stored, handlers.stats.duplicates) == (3, 1)
 
 
 async def test_license_event_without_serial_records_nothing(
-    service: ActivityService, records: FakeActivityStore, terminals: FakeTerminalStore
+    handlers: ActivityEventHandlers, records: FakeActivityStore, terminals: FakeTerminalStore
 ) -> None:
     event = envelope_for(
         LicenseAdded(
@@ -604,14 +545,14 @@ async def test_license_event_without_serial_records_nothing(
         ),
         source="instances",
     )
-    await service.record_license_event(event)
+    await handlers.record_license_event(event)
     assert records.by_id == {}
     assert terminals.advanced == []
-    assert service.stats.stored == 0
+    assert handlers.stats.stored == 0
 
 
 async def test_license_event_with_serial_records_a_license_record(
-    service: ActivityService, records: FakeActivityStore, terminals: FakeTerminalStore
+    handlers: ActivityEventHandlers, records: FakeActivityStore, terminals: FakeTerminalStore
 ) -> None:
     event = envelope_for(
         LicenseRevoked(
@@ -627,7 +568,7 @@ async def test_license_event_with_serial_records_a_license_record(
         source="instances",
         time=SYSTEM_TIME,
     )
-    await service.record_license_event(event)
+    await handlers.record_license_event(event)
     [stored] = records.by_id.values()
     assert stored == ActivityRecord(
         event_id=str(event.id),
@@ -643,14 +584,14 @@ async def test_license_event_with_serial_records_a_license_record(
     )
     assert terminals.advanced == [[]]  # system records never move a terminal's state
     assert terminals.bound == {(PARTNER, INSTANCE, "SN-0001"): (None, SYSTEM_TIME)}, "revoked: no longer bound"
-    assert service.stats.stored == 1
+    assert handlers.stats.stored == 1
 
 
 async def test_session_cleared_for_one_serial_records_one_session_record(
-    service: ActivityService, records: FakeActivityStore
+    handlers: ActivityEventHandlers, records: FakeActivityStore
 ) -> None:
     event = session_cleared("SN-0009")
-    await service.record_session_cleared(event)
+    await handlers.record_session_cleared(event)
     [stored] = records.by_id.values()
     assert stored.kind == RecordKind.SESSION
     assert stored.serial == "SN-0009"
@@ -660,80 +601,84 @@ async def test_session_cleared_for_one_serial_records_one_session_record(
 
 
 async def test_session_cleared_for_the_instance_records_one_per_known_serial(
-    service: ActivityService, records: FakeActivityStore
+    handlers: ActivityEventHandlers, records: FakeActivityStore
 ) -> None:
     event = session_cleared(None)
-    await service.record_session_cleared(event)
+    await handlers.record_session_cleared(event)
     stored = sorted(records.by_id.values(), key=lambda r: r.serial)
     assert [r.serial for r in stored] == ["SN-0001", "SN-0002"]
     assert [r.event_id for r in stored] == [f"{event.id}~SN-0001", f"{event.id}~SN-0002"]
     assert all(r.kind == RecordKind.SESSION and r.partner_id == PARTNER for r in stored)
     assert all(r.details == {"session_epoch": 7, "scope": "instance"} for r in stored)
-    assert service.stats.stored == 2
+    assert handlers.stats.stored == 2
 
 
 async def test_session_cleared_for_an_instance_without_terminals_records_nothing(records: FakeActivityStore) -> None:
-    service = ActivityService(records, FakeTerminalStore(), FakeIngestKeyStore(KNOWN_KEY), FakePublisher())
-    await service.record_session_cleared(session_cleared(None))
+    handlers = ActivityEventHandlers(records, FakeTerminalStore(), FakeIngestKeyStore(KNOWN_KEY))
+    await handlers.record_session_cleared(session_cleared(None))
     assert records.by_id == {}
 
 
 async def test_session_record_of_a_longest_serial_can_be_read_by_its_id(
-    service: ActivityService, records: FakeActivityStore
+    handlers: ActivityEventHandlers, queries: ActivityQueries, records: FakeActivityStore
 ) -> None:
     serial = "S" * 64  # the longest Id the contracts allow
-    await service.record_session_cleared(session_cleared(serial))
+    await handlers.record_session_cleared(session_cleared(serial))
     [stored] = records.by_id.values()
-    assert await service.record(stored.id, PARTNER) == stored
+    assert await queries.record(stored.id, PARTNER) == stored
 
 
 # ---------------------------------------------------------------------- reading a record
 
 
-async def test_record_returns_the_partners_own_record(service: ActivityService, records: FakeActivityStore) -> None:
-    await service.record_telemetry([telemetry()])
+async def test_record_returns_the_partners_own_record(
+    handlers: ActivityEventHandlers, queries: ActivityQueries, records: FakeActivityStore
+) -> None:
+    await handlers.record_telemetry([telemetry()])
     [stored] = records.by_id.values()
-    assert await service.record(stored.id, PARTNER) == stored
+    assert await queries.record(stored.id, PARTNER) == stored
 
 
-async def test_record_of_another_partner_is_not_found(service: ActivityService, records: FakeActivityStore) -> None:
-    await service.record_telemetry([telemetry(partner_id=OTHER_PARTNER)])
+async def test_record_of_another_partner_is_not_found(
+    handlers: ActivityEventHandlers, records: FakeActivityStore
+) -> None:
+    await handlers.record_telemetry([telemetry(partner_id=OTHER_PARTNER)])
     [stored] = records.by_id.values()
-    assert await service.record(stored.id, PARTNER) is None
-    assert await service.record(stored.id, OTHER_PARTNER) == stored
+    assert await visible_record(records, stored.id, PARTNER) is None
+    assert await visible_record(records, stored.id, OTHER_PARTNER) == stored
 
 
 @pytest.mark.parametrize("value", ["nope", "20240315~16~evt", "20240315~07~", "../20240315~07~evt"])
 async def test_record_with_a_malformed_id_is_none_without_asking_the_store(
-    service: ActivityService, records: FakeActivityStore, value: str
+    records: FakeActivityStore, value: str
 ) -> None:
-    assert await service.record(value, PARTNER) is None
+    assert await visible_record(records, value, PARTNER) is None
     assert records.gets == []
 
 
-async def test_record_unknown_but_well_formed_id_is_none(service: ActivityService) -> None:
-    assert await service.record(f"20240315~05~{uuid.uuid4()}", PARTNER) is None
+async def test_record_unknown_but_well_formed_id_is_none(records: FakeActivityStore) -> None:
+    assert await visible_record(records, f"20240315~05~{uuid.uuid4()}", PARTNER) is None
 
 
 # ---------------------------------------------------------------------- tenancy and serials
 
 
 async def test_session_cleared_for_the_instance_reaches_only_its_partners_terminals(
-    service: ActivityService, records: FakeActivityStore, terminals: FakeTerminalStore
+    handlers: ActivityEventHandlers, records: FakeActivityStore, terminals: FakeTerminalStore
 ) -> None:
     """The other partner's SN-0003 is known under the same instance id in the fake: it is not cleared."""
-    await service.record_session_cleared(session_cleared(None))
+    await handlers.record_session_cleared(session_cleared(None))
     assert sorted(r.serial for r in records.by_id.values()) == ["SN-0001", "SN-0002"]
 
 
 async def test_license_events_bind_the_serial_of_their_own_partner_and_instance(
-    service: ActivityService, terminals: FakeTerminalStore
+    handlers: ActivityEventHandlers, terminals: FakeTerminalStore
 ) -> None:
     added = LicenseAdded(
         license_id="lic-9", instance_id="ins-rival", partner_id=OTHER_PARTNER, company_id="cmp-9",
         user_name="Eve", email="eve@example.com", pin="4821", serial="sn-0001", added_by=WHO,
     )  # fmt: skip
-    await service.record_license_event(envelope_for(added, source="instances", time=SYSTEM_TIME))
+    await handlers.record_license_event(envelope_for(added, source="instances", time=SYSTEM_TIME))
     assert terminals.bound == {(OTHER_PARTNER, "ins-rival", "SN-0001"): ("lic-9", SYSTEM_TIME)}
 
 
@@ -759,34 +704,20 @@ class LookupSpy(FakeTerminalStore):
 
 async def test_search_and_terminal_look_up_use_the_canonical_serial() -> None:
     records, terminals = SearchSpy(), LookupSpy()
-    service = ActivityService(records, terminals, FakeIngestKeyStore(KNOWN_KEY), FakePublisher())
-    await service.search(RecordQuery(partner_id=PARTNER, window=Window.of(None, None, NOW), serial="sn-00a1"))
-    await service.terminal(PARTNER, "Sn-00A1")
+    queries = ActivityQueries(records, terminals)
+    await queries.search(RecordSearch(PARTNER, serial="sn-00a1"), NOW)
+    with pytest.raises(NotFound):  # the spy knows no terminal
+        await queries.terminal(PARTNER, "Sn-00A1")
     assert [q.serial for q in records.queries] == ["SN-00A1"]
     assert terminals.looked_up == [(PARTNER, "SN-00A1")]
 
 
 async def test_ingest_publishes_the_serial_in_its_canonical_form(
-    service: ActivityService, publisher: FakePublisher
+    commands: ActivityCommands, publisher: FakePublisher
 ) -> None:
-    await service.ingest(INGEST_KEY, [ingest_event(serial="sn-00a1")], NOW)
+    await commands.ingest(INGEST_KEY, [ingest_event(serial="sn-00a1")], NOW)
     [[envelope]] = publisher.published
     assert envelope.data.serial == "SN-00A1"
-
-
-class FakeInstances:
-    """The instances service holding a license bound to the serial as it was stored (any letter case)."""
-
-    def __init__(self, serial: str) -> None:
-        self.serial = serial
-        self.released: list[str] = []
-
-    async def license_of(self, token: str, instance_id: str, pin: str) -> LicenseRef | None:
-        return LicenseRef("lic-1", "active", self.serial)
-
-    async def release(self, token: str, instance_id: str, license_id: str, reason: str | None) -> Released:
-        self.released.append(license_id)
-        return Released(200, {"id": license_id, "status": "released"})
 
 
 @pytest.mark.parametrize("stored", ["sn-0001", "SN-0001", "Sn-0001"])
@@ -794,9 +725,9 @@ async def test_release_license_matches_the_bound_serial_in_any_letter_case(
     records: FakeActivityStore, terminals: FakeTerminalStore, stored: str
 ) -> None:
     instances = FakeInstances(stored)
-    service = ActivityService(records, terminals, FakeIngestKeyStore(KNOWN_KEY), FakePublisher(), instances)
-    await service.record_telemetry([telemetry("SN-0001")])
+    commands = ActivityCommands(FakeIngestKeyStore(KNOWN_KEY), FakePublisher(), records, instances)
+    await ActivityEventHandlers(records, terminals, commands.keys).record_telemetry([telemetry("SN-0001")])
     [record] = records.by_id.values()
-    outcome = await service.release_license("token", PARTNER, record.id, None)
+    outcome = await commands.release_license("token", PARTNER, record.id, None)
     assert outcome is not None and outcome[1].status_code == 200
     assert instances.released == ["lic-1"]

@@ -10,11 +10,7 @@ from typing import Any
 
 import httpx
 
-from activity.service_layer.ports import LicenseRef, Released
-
-
-class InstancesUnavailable(Exception):
-    pass
+from activity.service_layer.ports import InstancesUnavailable, LicenseRef, Released
 
 
 class HttpInstancesClient:

@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from servicekit.errors import InvalidInput, field_error
+
 SHARDS = 16
 """Records of one UTC day are spread over this many buckets by serial. Fixed: changing it would
 hide the records already stored (a bucket is found from the serial)."""
@@ -52,11 +54,11 @@ def parse_record_id(value: str) -> tuple[str, int, str] | None:
     return match.group(1), int(match.group(2)), match.group(3)
 
 
-class InvalidWindow(ValueError):
-    """`code` and `params` word the message for each reader where the problem is answered."""
+class InvalidWindow(InvalidInput):
+    """A 422 naming the query's `from`; `code` and `params` word the message for each reader."""
 
     def __init__(self, message: str, code: str, **params: object) -> None:
-        super().__init__(message)
+        super().__init__([field_error("from", code, message, where="query", params=params)], detail=message)
         self.code, self.params = code, params
 
 

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, Window
 from contracts import EventEnvelope
+from servicekit.errors import DomainError
 from servicekit.pagination import Page
 
 
@@ -88,8 +89,19 @@ class Released:
     body: dict[str, object]
 
 
+class InstancesUnavailable(DomainError):
+    """The instances service did not answer, or failed (`reason` says how; the caller may retry)."""
+
+    status = 503
+    slug = "instances-unavailable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("The instances service is unavailable; retry shortly.")
+        self.reason = reason
+
+
 class InstancesApi(Protocol):
-    """The instances service, called with the caller's own token."""
+    """The instances service, called with the caller's own token (fails with `InstancesUnavailable`)."""
 
     async def license_of(self, token: str, instance_id: str, pin: str) -> LicenseRef | None: ...
 

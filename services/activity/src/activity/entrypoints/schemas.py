@@ -1,0 +1,128 @@
+"""Request and response bodies of the activity service's HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from activity.domain.model import RecordKind, Window
+from contracts.events.activity import Action, DeviceInfo, GeoPoint
+from contracts.serials import SERIAL_PATTERN, canonical_serial
+from servicekit.api import PageOut, ResponseModel
+
+Serial = Annotated[str, Field(min_length=3, max_length=64, pattern=SERIAL_PATTERN), AfterValidator(canonical_serial)]
+Pin = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$")]
+MAX_BATCH = 500
+# A detail must be storable as it is: a plain field name (no `$`, `.` or NUL, which a document store
+# refuses or reads as an operator or a path) and a finite number; a larger integer is kept as a float.
+DetailName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+DetailValue = (
+    str | Annotated[int, Field(ge=-(2**63), lt=2**63)] | Annotated[float, Field(allow_inf_nan=False)] | bool | None
+)
+
+
+class IngestEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: uuid.UUID = Field(
+        description="Made by the terminal, unique among its instance's events; a retried batch is stored once"
+    )
+    serial: Serial
+    pin: Pin | None = None
+    action: Action
+    occurred_at: AwareDatetime
+    device: DeviceInfo | None = None
+    battery_pct: int | None = Field(default=None, ge=0, le=100)
+    location: GeoPoint | None = None
+    details: dict[DetailName, DetailValue] = Field(default_factory=dict, max_length=32)
+
+    def reported(self) -> dict[str, Any]:
+        """The event's fields as the ingest use case takes them (device and location as models)."""
+        return {**self.model_dump(exclude_none=False), "device": self.device, "location": self.location}
+
+
+class IngestBatch(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {
+                            "event_id": "0b6f7d7e-8a8b-4f55-9c57-3f1c2b7a9e10",
+                            "serial": "R58N123ABC",
+                            "pin": "4821",
+                            "action": "clock_in",
+                            "occurred_at": "2026-11-29T08:01:12+01:00",
+                            "battery_pct": 81,
+                            "location": {"lat": 40.4168, "lon": -3.7038, "accuracy_m": 12},
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
+    events: list[IngestEvent] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=3, max_length=2000)] | None = None
+
+
+class Accepted(BaseModel):
+    accepted: int
+
+
+class RecordOut(ResponseModel):
+    id: str = Field(description="Opaque; names the record's bucket")
+    event_id: str = Field(
+        # Read from the record: the id users see (the terminal's, where it made one).
+        validation_alias=AliasChoices("shown_event_id", "event_id"),
+        description="Telemetry: the id the terminal gave the event (unique within its instance); else the event's id",
+    )
+    kind: RecordKind
+    serial: str
+    pin: str | None
+    instance_id: str
+    action: str
+    occurred_at: datetime
+    received_at: datetime
+    device: dict[str, Any] | None
+    battery_pct: int | None
+    location: dict[str, Any] | None
+    details: dict[str, Any]
+
+
+class RecordPage(PageOut[RecordOut]):
+    items: list[RecordOut] = Field(description="Newest first")
+    window: dict[str, datetime]
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _ends(cls, value: object) -> object:
+        return {"from": value.start, "to": value.end} if isinstance(value, Window) else value
+
+
+class TerminalOut(ResponseModel):
+    serial: str
+    instance_id: str
+    pin: str | None
+    last_seen: datetime
+    last_action: str
+    maker: str | None
+    model: str | None
+    os: str | None
+    os_version: str | None
+    app_version: str | None
+    battery_pct: int | None
+    location: dict[str, Any] | None
+    license_id: str | None
+
+
+class TerminalPage(PageOut[TerminalOut]): ...

@@ -74,12 +74,6 @@ class SupportCommands:
         return await view_of(self.threads, await visible_thread(self.threads, principal, thread_id), principal)
 
 
-COMMAND_HANDLERS: HandlerTable = {
-    "post_message": SupportCommands.post_message,
-    "mark_read": SupportCommands.mark_read,
-}
-
-
 async def add_message(
     threads: ThreadRepository,
     messages: MessageRepository,
@@ -132,3 +126,9 @@ async def add_message(
             raise RuntimeError(f"message {message_id} vanished")
         return existing
     return message
+
+
+COMMAND_HANDLERS: HandlerTable = {
+    "post_message": SupportCommands.post_message,
+    "mark_read": SupportCommands.mark_read,
+}

@@ -32,7 +32,7 @@ from activity.config import Settings as ActivitySettings
 from contracts import all_topic_partitions
 from gateway.bootstrap import build_app as build_gateway
 from gateway.config import Settings as GatewaySettings
-from gateway.service_layer.accounts import Accounts
+from gateway.service_layer.commands import GatewayCommands
 from instances.bootstrap import build_app as build_instances
 from instances.config import Settings as InstancesSettings
 from reports.bootstrap import build_app as build_reports
@@ -238,9 +238,9 @@ async def running_stack(
 
 
 async def add_user(stack: Stack, user_id: str, role: str, partners: tuple[str, ...]) -> str:
-    accounts: Accounts = stack.app.state.accounts
+    commands: GatewayCommands = stack.app.state.provided[GatewayCommands]
     email = f"{user_id}@example.com"
-    await accounts.create_user(
+    await commands.create_user(
         user_id=user_id, email=email, name=user_id.title(), role=role, partner_ids=partners, password=PASSWORD
     )
     stack.users[user_id] = email

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from gateway.service_layer.accounts import Accounts
+from gateway.service_layer.commands import GatewayCommands
+from gateway.service_layer.queries import GatewayQueries
 from servicekit.auth import TokenIssuer, generate_key_pair
 from servicekit.principal import Principal
 
@@ -125,9 +126,10 @@ async def test_staff_picks_an_associated_partner_and_nothing_else(stack: Stack, 
         assert {p["id"]: p["acting"] for p in partners} == {north: False, south: True}
 
     # The association is checked on every call: a token for a partner the user left stops working.
-    accounts: Accounts = stack.app.state.accounts
-    user = await accounts.profile(first["user"]["id"])
-    await stack.app.state.accounts._users.update(user.id, {"partner_ids": [north]})  # an admin's change
+    queries: GatewayQueries = stack.app.state.provided[GatewayQueries]
+    user = await queries.profile(first["user"]["id"])
+    commands: GatewayCommands = stack.app.state.provided[GatewayCommands]
+    await commands._users.update(user.id, {"partner_ids": [north]})  # an admin's change
     async with stack.client(via_refresh.json()["access_token"]) as client:
         assert (await client.get("/api/v1/profile")).status_code == 401
 

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from pymongo import AsyncMongoClient
 
 from contracts import ingest_keys
+from gateway.service_layer.commands import GatewayCommands
 from servicekit.auth import TokenIssuer, TokenVerifier, generate_key_pair
 from servicekit.principal import Principal
 from servicekit.problems import Problem
@@ -133,7 +134,8 @@ async def test_a_token_for_a_partner_the_user_was_removed_from_is_refused(stack:
     token = await stack.token(email, partner_id=north)
     async with stack.client(token) as client:
         assert (await client.get("/api/v1/threads", params={"partner_id": south})).status_code == 200
-        await stack.app.state.accounts._users.update(user_id, {"partner_ids": [north]})  # an admin's change
+        commands: GatewayCommands = stack.app.state.provided[GatewayCommands]
+        await commands._users.update(user_id, {"partner_ids": [north]})  # an admin's change
         for path, params in (
             ("/api/v1/threads", {"partner_id": south}),
             ("/api/v1/reports/summary", {"partner_id": south}),

@@ -22,15 +22,17 @@ from gateway.adapters.mongo import (
 from gateway.adapters.security import Argon2Passwords, SignedAccessTokens
 from gateway.adapters.webpush import MongoPushSubscriptions, VapidKeys, WebPushSender
 from gateway.config import Settings
-from gateway.domain.rate_limit import RateLimiter
-from gateway.entrypoints import consumers, hardware, http, proxy, push
+from gateway.domain.notifications import LiveStreams
+from gateway.domain.rate_limit import IngestRequests, LoginAttempts
+from gateway.entrypoints import hardware, http, proxy, push
 from gateway.entrypoints.audit import AuditTrail
 from gateway.entrypoints.web import SinglePageApp
-from gateway.service_layer.accounts import Accounts, LoginPolicy
-from gateway.service_layer.notifications import NotificationHub
-from gateway.service_layer.views import Views
+from gateway.service_layer.commands import GatewayCommands, LoginPolicy
+from gateway.service_layer.event_handlers import EVENT_HANDLERS, GatewayEventHandlers
+from gateway.service_layer.queries import GatewayQueries
 from servicekit import openapi
 from servicekit.auth import TokenIssuer
+from servicekit.handlers import subscribe_table
 from servicekit.i18n import DEFAULT_LANGUAGE, Language, as_language
 from servicekit.pdf import fonts_ready
 from servicekit.runtime import ServiceRuntime
@@ -62,19 +64,7 @@ def build_app(
     )
     audit = MongoAuditLog(runtime.db)
     users = MongoUsers(runtime.db, runtime.locks)
-    accounts = Accounts(
-        users=users,
-        sessions=MongoSessions(runtime.db, runtime.locks),
-        guards=MongoLoginGuards(runtime.db, runtime.locks),
-        hasher=Argon2Passwords(),
-        tokens=SignedAccessTokens(issuer),
-        audit=audit,
-        policy=LoginPolicy(
-            max_failures=settings.login_max_failures,
-            lockout=timedelta(minutes=settings.login_lockout_minutes),
-            refresh_ttl=timedelta(days=settings.refresh_token_days),
-        ),
-    )
+    sessions = MongoSessions(runtime.db, runtime.locks)
     urls = {name: str(getattr(settings, f"{name}_url")) for name in SERVICES}
     backends = HttpBackends(urls, timeout=settings.backend_timeout_seconds, transports=transports)
     runtime.on_stop(backends.close)
@@ -87,41 +77,57 @@ def build_app(
 
     push_sender = WebPushSender(push_subscriptions, vapid_keys, subject=settings.vapid_subject, language_of=language_of)
     runtime.on_stop(push_sender.close)
-    hub = NotificationHub(MongoNotificationLog(runtime.db), push_sender)
-    consumers.register(runtime.consumer, hub)
+    notification_log = MongoNotificationLog(runtime.db)
+    live = LiveStreams()  # this replica's open streams: the event handlers fan out to what the queries listen on
+    commands = GatewayCommands(
+        users=users,
+        sessions=sessions,
+        guards=MongoLoginGuards(runtime.db, runtime.locks),
+        hasher=Argon2Passwords(),
+        tokens=SignedAccessTokens(issuer),
+        audit=audit,
+        push_subscriptions=push_subscriptions,
+        notification_log=notification_log,
+        policy=LoginPolicy(
+            max_failures=settings.login_max_failures,
+            lockout=timedelta(minutes=settings.login_lockout_minutes),
+            refresh_ttl=timedelta(days=settings.refresh_token_days),
+        ),
+    )
+    queries = GatewayQueries(
+        users=users,
+        sessions=sessions,
+        partners=MongoPartners(runtime.db),
+        backends=backends,
+        audit=audit,
+        notification_log=notification_log,
+        live=live,
+        catalogue=HardwareCatalogue.load(),  # a broken hardware list stops the start
+        vapid_public_key=vapid_keys.public_key,
+        optional_timeout=settings.optional_part_timeout_seconds,
+    )
+    subscribe_table(runtime.consumer, EVENT_HANDLERS, GatewayEventHandlers(notification_log, live, push_sender))
     retention = timedelta(hours=settings.notification_retention_hours)
 
     async def prune_notifications() -> None:
-        await hub.prune(retention)
+        await commands.prune_notifications(retention)
 
     runtime.every(NOTIFICATION_PRUNE_SECONDS, prune_notifications, first_after=NOTIFICATION_PRUNE_SECONDS)
-    login_limiter = RateLimiter(settings.login_attempts_per_minute, 60.0)
-    own = http.router(
-        accounts=accounts,
-        partners=MongoPartners(runtime.db),
-        views=Views(backends, optional_timeout=settings.optional_part_timeout_seconds),
-        hub=hub,
-        audit=audit,
-        login_limiter=login_limiter,
-    )
-    ingest_limiter = RateLimiter(settings.ingest_requests_per_second, 1.0)
-    forwarded = proxy.router(backends, ingest_limiter=ingest_limiter)
+    login_limiter = LoginAttempts(settings.login_attempts_per_minute, 60.0)
+    ingest_limiter = IngestRequests(settings.ingest_requests_per_second, 1.0)
+    runtime.provide(GatewayCommands, commands)
+    runtime.provide(GatewayQueries, queries)
+    runtime.provide(LoginAttempts, login_limiter)
+    runtime.provide(IngestRequests, ingest_limiter)
+    runtime.provide(HttpBackends, backends)
+    runtime.provide(proxy.ServiceDocuments, proxy.ServiceDocuments(backends))
     # The gateway's own routes first: the forwarding router catches every other `/api/v1/<resource>`.
-    routers = [
-        own,
-        push.router(push_subscriptions, vapid_keys),
-        hardware.router(
-            HardwareCatalogue.load(), profile_language=http.profile_language
-        ),  # a broken hardware list stops the start
-        proxy.public_document_router(backends),
-        forwarded,
-    ]
+    routers = [http.api, push.api, hardware.api, proxy.documents, proxy.api]
     runtime.add_readiness("pdf_fonts", fonts_ready)  # the hardware list PDF needs them
     app = runtime.create_app(title="partnerapp gateway", routers=routers)
-    app.state.accounts = accounts
+    # Operators and tests lift a block by resetting these.
     app.state.login_limiter = login_limiter
     app.state.ingest_limiter = ingest_limiter
-    http.install_error_handlers(app)
     # Wrong credentials, the lockout and the per-client limit; both read and write the store.
     openapi.declare_errors(app, {"POST /api/v1/auth/login": (401, 429, 503), "POST /api/v1/auth/refresh": (401, 503)})
     app.add_middleware(AuditTrail, audit=audit)

@@ -16,7 +16,9 @@ from pypdf import PdfReader
 
 from gateway.adapters.hardware_catalogue import HardwareCatalogue
 from gateway.domain.hardware import Feature, Support, version_key
-from gateway.entrypoints.hardware import router
+from gateway.entrypoints import hardware
+from gateway.service_layer.queries import GatewayQueries
+from gateway.service_layer.testing import use_cases
 from servicekit.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 
 pytestmark = pytest.mark.integration
@@ -31,7 +33,8 @@ def catalogue() -> HardwareCatalogue:
 def app(catalogue: HardwareCatalogue) -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
-    app.include_router(router(catalogue))
+    app.include_router(hardware.api)
+    app.state.provided = {GatewayQueries: use_cases(catalogue=catalogue).queries}  # as runtime.provide does
     return app
 
 

@@ -38,9 +38,12 @@ from gateway.adapters.webpush import (
     b64url_decode,
     subscription_id,
 )
+from gateway.domain.notifications import Notification
 from gateway.entrypoints import push
 from gateway.entrypoints.http import Caller, authenticate
-from gateway.service_layer.notifications import Notification
+from gateway.service_layer.commands import GatewayCommands
+from gateway.service_layer.queries import GatewayQueries
+from gateway.service_layer.testing import use_cases
 from servicekit.principal import Principal
 from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, install_problem_handlers
 
@@ -346,7 +349,9 @@ async def test_the_store_keeps_one_document_per_endpoint_and_a_few_devices_per_u
 async def api(store: MongoPushSubscriptions, keys: VapidKeys) -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
     app = FastAPI()
     install_problem_handlers(app)
-    app.include_router(push.router(store, keys))
+    app.include_router(push.api)
+    gateway = use_cases(push_subscriptions=store, vapid_public_key=keys.public_key)
+    app.state.provided = {GatewayCommands: gateway.commands, GatewayQueries: gateway.queries}  # as runtime.provide does
 
     async def fake_authenticate(request: Request) -> Caller:
         user = request.headers.get("X-Test-User")

@@ -16,15 +16,17 @@ from gateway.domain.model import (
     AuthError,
     Language,
     LoginGuard,
-    PartnerNotAllowed,
     RefreshToken,
     Session,
+    SessionEnded,
     User,
     WeakPassword,
     hash_secret,
 )
-from gateway.service_layer.accounts import Accounts, LoginPolicy, SessionEnded
+from gateway.service_layer.commands import LoginPolicy
 from gateway.service_layer.ports import AuditRecord
+from gateway.service_layer.testing import use_cases
+from servicekit.errors import PartnerNotAllowed
 from servicekit.principal import Principal
 
 pytestmark = pytest.mark.unit
@@ -184,7 +186,7 @@ class World:
         self.hasher = FakeHasher()
         self.tokens = FakeTokens()
         self.audit = FakeAudit()
-        self.accounts = Accounts(
+        accounts = use_cases(
             users=self.users,
             sessions=self.sessions,
             guards=self.guards,
@@ -194,6 +196,7 @@ class World:
             policy=LoginPolicy(max_failures=3, lockout=timedelta(minutes=15), refresh_ttl=timedelta(days=14)),
             clock=self.clock,
         )
+        self.commands, self.queries = accounts.commands, accounts.queries
         for user in (
             User(ANA, "ana@example.com", "Ana", "partner", ("ptn-1",), f"v2${PASSWORD}"),
             User(SAM, "sam@vendor.example", "Sam", "staff", ("ptn-1", "ptn-2"), f"v2${PASSWORD}"),
@@ -213,7 +216,7 @@ def world() -> World:
 
 
 async def login(world: World, email: str = "ana@example.com", password: str = PASSWORD, partner: str | None = None):
-    return await world.accounts.login(email, password, partner_id=partner, client="10.0.0.1")
+    return await world.commands.login(email, password, partner_id=partner, client="10.0.0.1")
 
 
 # ----------------------------------------------------------------------------------- login
@@ -345,34 +348,34 @@ async def test_refresh_rotates_the_token_and_keeps_the_session(world: World) -> 
     first = await login(world)
     world.clock.advance(timedelta(minutes=10))
 
-    second = await world.accounts.refresh(first.refresh_token)
+    second = await world.commands.refresh(first.refresh_token)
 
     assert second.refresh_token != first.refresh_token
     assert RefreshToken.parse(second.refresh_token).session_id == RefreshToken.parse(first.refresh_token).session_id
     assert world.tokens.issued[-1][1] == world.session_of(first.refresh_token).id
-    third = await world.accounts.refresh(second.refresh_token)
+    third = await world.commands.refresh(second.refresh_token)
     assert third.partner_id == "ptn-1"
 
 
 async def test_replaying_a_spent_refresh_token_closes_the_whole_session(world: World) -> None:
     first = await login(world)
-    second = await world.accounts.refresh(first.refresh_token)
+    second = await world.commands.refresh(first.refresh_token)
 
     with pytest.raises(SessionEnded):
-        await world.accounts.refresh(first.refresh_token)
+        await world.commands.refresh(first.refresh_token)
 
     session = world.session_of(first.refresh_token)
     assert session.revoked_at == NOW and session.revoked_reason == "refresh token replayed"
     assert world.audit.records[-1].action == "refresh.replayed" and world.audit.records[-1].user_id == ANA
     with pytest.raises(AuthError):
-        await world.accounts.refresh(second.refresh_token)  # the thief's (or the user's) fresh one is dead too
+        await world.commands.refresh(second.refresh_token)  # the thief's (or the user's) fresh one is dead too
 
 
 async def test_refresh_may_switch_the_acting_partner_and_the_switch_sticks(world: World) -> None:
     first = await login(world, email="sam@vendor.example")
 
-    switched = await world.accounts.refresh(first.refresh_token, partner_id="ptn-2")
-    kept = await world.accounts.refresh(switched.refresh_token)
+    switched = await world.commands.refresh(first.refresh_token, partner_id="ptn-2")
+    kept = await world.commands.refresh(switched.refresh_token)
 
     assert (switched.partner_id, kept.partner_id) == ("ptn-2", "ptn-2")
     assert world.session_of(first.refresh_token).partner_id == "ptn-2"
@@ -382,8 +385,8 @@ async def test_refresh_to_a_partner_not_associated_is_refused_and_the_token_stay
     first = await login(world)
 
     with pytest.raises(PartnerNotAllowed):
-        await world.accounts.refresh(first.refresh_token, partner_id="ptn-2")
-    assert (await world.accounts.refresh(first.refresh_token)).partner_id == "ptn-1"
+        await world.commands.refresh(first.refresh_token, partner_id="ptn-2")
+    assert (await world.commands.refresh(first.refresh_token)).partner_id == "ptn-1"
 
 
 @pytest.mark.parametrize(
@@ -399,7 +402,7 @@ async def test_refresh_with_an_invalid_token_is_refused_without_closing_the_sess
     first = await login(world)
 
     with pytest.raises(AuthError):
-        await world.accounts.refresh(tamper(first.refresh_token))
+        await world.commands.refresh(tamper(first.refresh_token))
     assert world.session_of(first.refresh_token).revoked_at is None
 
 
@@ -408,7 +411,7 @@ async def test_refresh_after_the_session_expired_is_refused(world: World) -> Non
     world.clock.advance(timedelta(days=14))
 
     with pytest.raises(AuthError, match="ended"):
-        await world.accounts.refresh(first.refresh_token)
+        await world.commands.refresh(first.refresh_token)
 
 
 async def test_refresh_of_a_disabled_user_is_refused(world: World) -> None:
@@ -416,7 +419,7 @@ async def test_refresh_of_a_disabled_user_is_refused(world: World) -> None:
     world.users.by_id[ANA] = replace(world.users.by_id[ANA], active=False)
 
     with pytest.raises(SessionEnded):
-        await world.accounts.refresh(first.refresh_token)
+        await world.commands.refresh(first.refresh_token)
 
 
 async def test_two_concurrent_refreshes_of_one_token_have_one_winner(world: World) -> None:
@@ -424,7 +427,7 @@ async def test_two_concurrent_refreshes_of_one_token_have_one_winner(world: Worl
     world.sessions.yield_on_get = True
 
     results = await asyncio.gather(
-        world.accounts.refresh(first.refresh_token), world.accounts.refresh(first.refresh_token), return_exceptions=True
+        world.commands.refresh(first.refresh_token), world.commands.refresh(first.refresh_token), return_exceptions=True
     )
 
     winners = [r for r in results if not isinstance(r, BaseException)]
@@ -443,18 +446,18 @@ async def test_logout_closes_the_callers_session(world: World) -> None:
     tokens = await login(world)
     session_id = world.session_of(tokens.refresh_token).id
 
-    await world.accounts.logout(session_id, user_id=ANA)
+    await world.commands.logout(session_id, user_id=ANA)
 
     assert world.sessions.by_id[session_id].revoked_reason == "logout"
     with pytest.raises(AuthError):
-        await world.accounts.refresh(tokens.refresh_token)
+        await world.commands.refresh(tokens.refresh_token)
 
 
 async def test_logout_of_someone_elses_session_does_nothing(world: World) -> None:
     tokens = await login(world)
     session_id = world.session_of(tokens.refresh_token).id
 
-    await world.accounts.logout(session_id, user_id=SAM)
+    await world.commands.logout(session_id, user_id=SAM)
 
     assert world.sessions.by_id[session_id].revoked_at is None
 
@@ -466,7 +469,7 @@ async def test_authenticate_returns_the_principal_with_the_users_current_partner
     tokens = await login(world, email="sam@vendor.example")
     session_id = world.session_of(tokens.refresh_token).id
 
-    principal = await world.accounts.authenticate({"sid": session_id}, world.principal(SAM, "ptn-1", "staff"))
+    principal = await world.queries.authenticate({"sid": session_id}, world.principal(SAM, "ptn-1", "staff"))
 
     assert principal == Principal(SAM, "staff", "ptn-1", frozenset({"ptn-1", "ptn-2"}))
 
@@ -484,7 +487,7 @@ async def test_authenticate_refuses_once_the_session_or_the_association_is_gone(
     if change == "no-sid":
         claims = {}
     elif change == "logged-out":
-        await world.accounts.logout(session_id, user_id=SAM)
+        await world.commands.logout(session_id, user_id=SAM)
     elif change == "expired":
         world.clock.advance(timedelta(days=15))
     elif change == "other-users-session":
@@ -497,7 +500,7 @@ async def test_authenticate_refuses_once_the_session_or_the_association_is_gone(
         world.users.by_id[SAM] = replace(sam, active=False)
 
     with pytest.raises(SessionEnded):
-        await world.accounts.authenticate(claims, principal)
+        await world.queries.authenticate(claims, principal)
 
 
 # ------------------------------------------------------------------------- profile, password
@@ -506,7 +509,7 @@ async def test_authenticate_refuses_once_the_session_or_the_association_is_gone(
 async def test_update_profile_changes_only_what_was_given_and_stamps_the_time(world: World) -> None:
     world.clock.advance(timedelta(hours=1))
 
-    updated = await world.accounts.update_profile(ANA, name="Ana María", phone=None, language=Language.EN)
+    updated = await world.commands.update_profile(ANA, name="Ana María", phone=None, language=Language.EN)
 
     assert (updated.name, updated.language, updated.email) == ("Ana María", Language.EN, "ana@example.com")
     assert updated.updated_at == NOW + timedelta(hours=1)
@@ -515,13 +518,13 @@ async def test_update_profile_changes_only_what_was_given_and_stamps_the_time(wo
 async def test_update_profile_with_an_empty_phone_clears_it(world: World) -> None:
     world.users.by_id[ANA] = replace(world.users.by_id[ANA], phone="+34 600 000 000")
 
-    updated = await world.accounts.update_profile(ANA, name=None, phone="", language=None)
+    updated = await world.commands.update_profile(ANA, name=None, phone="", language=None)
 
     assert updated.phone is None
 
 
 async def test_update_profile_without_changes_writes_nothing(world: World) -> None:
-    same = await world.accounts.update_profile(ANA, name=None, phone=None, language=None)
+    same = await world.commands.update_profile(ANA, name=None, phone=None, language=None)
 
     assert same == world.users.by_id[ANA]
     assert world.users.updates == []
@@ -531,7 +534,7 @@ async def test_change_password_ends_every_other_session_and_swaps_the_password(w
     here = world.session_of((await login(world)).refresh_token).id
     elsewhere = world.session_of((await login(world)).refresh_token).id
 
-    await world.accounts.change_password(ANA, current=PASSWORD, new="a brand new passphrase", session_id=here)
+    await world.commands.change_password(ANA, current=PASSWORD, new="a brand new passphrase", session_id=here)
 
     assert world.sessions.by_id[here].revoked_at is None
     assert world.sessions.by_id[elsewhere].revoked_reason == "password changed"
@@ -549,7 +552,7 @@ async def test_change_password_refused_changes_nothing(world: World, current: st
     session_id = world.session_of((await login(world)).refresh_token).id
 
     with pytest.raises(error):
-        await world.accounts.change_password(ANA, current=current, new=new, session_id=None)
+        await world.commands.change_password(ANA, current=current, new=new, session_id=None)
 
     assert world.users.by_id[ANA].password_hash == f"v2${PASSWORD}"
     assert world.sessions.by_id[session_id].revoked_at is None
@@ -559,7 +562,7 @@ async def test_change_password_refused_changes_nothing(world: World, current: st
 
 
 async def test_create_user_stores_a_normalised_email_and_only_a_hash(world: World) -> None:
-    created = await world.accounts.create_user(
+    created = await world.commands.create_user(
         user_id="usr-eva",
         email=" Eva@Example.COM ",
         name="Eva",
@@ -575,7 +578,7 @@ async def test_create_user_stores_a_normalised_email_and_only_a_hash(world: Worl
 
 
 async def test_create_user_is_idempotent_on_an_existing_email(world: World) -> None:
-    created = await world.accounts.create_user(
+    created = await world.commands.create_user(
         user_id="usr-ana-2",
         email="ANA@example.com",
         name="Ana",
@@ -597,7 +600,7 @@ async def test_create_user_refuses_an_impossible_role_or_partner_set(
     world: World, role: str, partner_ids: tuple[str, ...]
 ) -> None:
     with pytest.raises(ValueError, match="partner"):
-        await world.accounts.create_user(
+        await world.commands.create_user(
             user_id="usr-x", email="x@example.com", name="X", role=role, partner_ids=partner_ids, password=PASSWORD
         )
     assert "usr-x" not in world.users.by_id
@@ -605,6 +608,6 @@ async def test_create_user_refuses_an_impossible_role_or_partner_set(
 
 async def test_create_user_refuses_a_weak_password(world: World) -> None:
     with pytest.raises(WeakPassword):
-        await world.accounts.create_user(
+        await world.commands.create_user(
             user_id="usr-x", email="x@example.com", name="X", role="staff", partner_ids=("ptn-1",), password="short"
         )

@@ -13,7 +13,6 @@ from gateway.domain.model import (
     MIN_PASSWORD_LENGTH,
     AuthError,
     LoginGuard,
-    PartnerNotAllowed,
     RefreshToken,
     Session,
     User,
@@ -23,6 +22,7 @@ from gateway.domain.model import (
 )
 from gateway.domain.rate_limit import RateLimiter
 from gateway.entrypoints.http import WEAK_PASSWORD_ES
+from servicekit.errors import PartnerNotAllowed
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""Live notifications: what an event becomes (no PINs or e-mails), the SSE ids, and the hub's
+"""Live notifications: what an event becomes (no PINs or e-mails), the SSE ids, and the use cases'
 fan-out, log, replay, keep-alives and Web Push, against an in-memory log and a controllable clock."""
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from contracts.events.common import Actor, InstanceType
 from contracts.events.instances import InstanceUpdated, SessionCleared
 from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
 from contracts.events.support import AuthorSide, MessagePosted
-from gateway.service_layer import notifications
-from gateway.service_layer.notifications import Notification, NotificationHub, notification_of, parse_stream_id
+from gateway.domain import notifications
+from gateway.domain.notifications import Notification, notification_of, parse_stream_id
+from gateway.service_layer.testing import UseCases, use_cases
 
 pytestmark = pytest.mark.unit
 
@@ -114,18 +115,21 @@ class FakePush:
             raise RuntimeError("push service down")
 
 
-def hub_with(log: FakeNotificationLog | None = None, push: FakePush | None = None, clock: Clock | None = None):
-    return NotificationHub(log or FakeNotificationLog(), push, clock=clock or Clock())
+def hub_with(
+    log: FakeNotificationLog | None = None, push: FakePush | None = None, clock: Clock | None = None
+) -> UseCases:
+    """The notification use cases of one replica: its event handlers, stream and pruning share its live streams."""
+    return use_cases(notification_log=log or FakeNotificationLog(), push=push, clock=clock or Clock())
 
 
 async def next_of(stream: AsyncIterator[Notification | None]) -> Notification | None:
     return await asyncio.wait_for(anext(stream), WAIT)
 
 
-async def listening(hub: NotificationHub, count: int = 1) -> None:
+async def listening(hub: UseCases, count: int = 1) -> None:
     """Lets started streams run until they are registered and waiting."""
     for _ in range(100):
-        if len(hub._listeners) >= count:
+        if len(hub.live._listeners) >= count:
             return
         await asyncio.sleep(0)
     raise AssertionError("the stream never started listening")
@@ -279,9 +283,9 @@ def test_a_stream_id_with_superscript_digits_is_ignored_not_a_crash() -> None:
 
 async def test_events_go_only_to_listeners_of_their_partner() -> None:
     hub = hub_with()
-    async with hub.listen(frozenset({P1})) as first, hub.listen(frozenset({P2})) as second:
-        async with hub.listen(frozenset({P1, P2})) as staff:
-            await hub.on_events([message(P1), license_added(P2)])
+    async with hub.live.listen(frozenset({P1})) as first, hub.live.listen(frozenset({P2})) as second:
+        async with hub.live.listen(frozenset({P1, P2})) as staff:
+            await hub.events.on_notified_events([message(P1), license_added(P2)])
 
             assert [first.queue.get_nowait().partner_id for _ in range(first.queue.qsize())] == [P1]
             assert [second.queue.get_nowait().partner_id for _ in range(second.queue.qsize())] == [P2]
@@ -294,10 +298,10 @@ async def test_each_event_is_logged_once_and_keeps_its_first_seq() -> None:
     hub = hub_with(log, clock=clock)
     event = message()
 
-    await hub.on_events([event])
+    await hub.events.on_notified_events([event])
     first_seq = log.by_id[str(event.id)].seq
     clock.advance(timedelta(seconds=5))
-    await hub.on_events([event])  # redelivered
+    await hub.events.on_notified_events([event])  # redelivered
 
     assert list(log.by_id) == [str(event.id)]
     assert log.by_id[str(event.id)].seq == first_seq == int(NOW.timestamp() * 1_000_000)
@@ -307,7 +311,7 @@ async def test_seqs_increase_even_when_the_clock_does_not() -> None:
     log = FakeNotificationLog()
     events = [message(n=n) for n in range(3)]
 
-    await hub_with(log).on_events(events)
+    await hub_with(log).events.on_notified_events(events)
 
     seqs = [log.by_id[str(e.id)].seq for e in events]
     assert seqs == sorted(seqs) and len(set(seqs)) == 3
@@ -316,9 +320,9 @@ async def test_seqs_increase_even_when_the_clock_does_not() -> None:
 async def test_prune_forgets_what_is_older_than_the_retention() -> None:
     log = FakeNotificationLog()
     hub = hub_with(log, clock=Clock(NOW + timedelta(days=8)))
-    await hub.on_events([message()])
+    await hub.events.on_notified_events([message()])
 
-    assert await hub.prune(timedelta(days=7)) == 1
+    assert await hub.commands.prune_notifications(timedelta(days=7)) == 1
     assert log.forgotten_before == NOW + timedelta(days=1)
 
 
@@ -331,9 +335,9 @@ async def test_only_new_messages_are_pushed_and_only_once() -> None:
     hub = hub_with(push=push, clock=clock)
     posted = message()
 
-    await hub.on_events([posted, license_added()])
+    await hub.events.on_notified_events([posted, license_added()])
     clock.advance(timedelta(seconds=1))
-    await hub.on_events([posted])  # redelivered to this replica
+    await hub.events.on_notified_events([posted])  # redelivered to this replica
 
     assert push.pushed == [str(posted.id)]
 
@@ -345,9 +349,9 @@ async def test_only_the_replica_that_stored_the_message_pushes_it() -> None:
     second = hub_with(shared, second_push, Clock(NOW + timedelta(milliseconds=3)))
     posted = message()
 
-    await first.on_events([posted])
-    async with second.listen(frozenset({P1})) as listener:
-        await second.on_events([posted])
+    await first.events.on_notified_events([posted])
+    async with second.live.listen(frozenset({P1})) as listener:
+        await second.events.on_notified_events([posted])
         assert listener.queue.get_nowait().seq == int(NOW.timestamp() * 1_000_000)  # the stored copy
 
     assert (first_push.pushed, second_push.pushed) == ([str(posted.id)], [])
@@ -358,8 +362,8 @@ async def test_replicas_stamping_the_same_microsecond_still_push_once() -> None:
     first_push, second_push = FakePush(), FakePush()
     posted = message()
 
-    await hub_with(shared, first_push, Clock(NOW)).on_events([posted])
-    await hub_with(shared, second_push, Clock(NOW)).on_events([posted])
+    await hub_with(shared, first_push, Clock(NOW)).events.on_notified_events([posted])
+    await hub_with(shared, second_push, Clock(NOW)).events.on_notified_events([posted])
 
     assert len(first_push.pushed) + len(second_push.pushed) == 1
 
@@ -367,8 +371,8 @@ async def test_replicas_stamping_the_same_microsecond_still_push_once() -> None:
 async def test_a_failing_push_does_not_stop_the_notifications() -> None:
     push = FakePush(fail=True)
     hub = hub_with(push=push)
-    async with hub.listen(frozenset({P1})) as listener:
-        await hub.on_events([message(n=1), message(n=2)])
+    async with hub.live.listen(frozenset({P1})) as listener:
+        await hub.events.on_notified_events([message(n=1), message(n=2)])
 
         assert listener.queue.qsize() == 2
     assert len(push.pushed) == 2
@@ -383,20 +387,22 @@ async def test_stream_replays_what_was_missed_then_goes_live_without_duplicates(
     hub = hub_with(log, clock=clock)
     missed = [message(P1, n) for n in range(3)]
     for event in [*missed, message(P2, 9)]:
-        await hub.on_events([event])
+        await hub.events.on_notified_events([event])
         clock.advance(timedelta(seconds=10))
     seen = log.by_id[str(missed[0].id)]
 
-    stream = hub.stream(frozenset({P1}), seen.stream_id, keepalive_seconds=5, until=NOW + timedelta(hours=1))
+    stream = await hub.queries.notification_stream(
+        frozenset({P1}), seen.stream_id, keepalive_seconds=5, until=NOW + timedelta(hours=1)
+    )
     replayed = [await next_of(stream), await next_of(stream)]
     live = message(P1, 7)
-    await hub.on_events([missed[2], live])  # a redelivery of a replayed one, and a new one
+    await hub.events.on_notified_events([missed[2], live])  # a redelivery of a replayed one, and a new one
 
     assert [n.id for n in replayed if n] == [str(missed[1].id), str(missed[2].id)]
     nxt = await next_of(stream)
     assert nxt is not None and nxt.id == str(live.id)
     await stream.aclose()
-    assert not hub._listeners
+    assert not hub.live._listeners
 
 
 async def test_resuming_replays_exactly_what_was_stored_after_the_last_seen_one() -> None:
@@ -410,7 +416,9 @@ async def test_resuming_replays_exactly_what_was_stored_after_the_last_seen_one(
     for n in (stored("seen", base), stored("slightly-earlier", base - 1_000_000), stored("long-ago", base - 3_000_000)):
         await log.add(n)
 
-    stream = hub.stream(frozenset({P1}), f"{base:016d}-seen", keepalive_seconds=0.01, until=NOW + timedelta(hours=1))
+    stream = await hub.queries.notification_stream(
+        frozenset({P1}), f"{base:016d}-seen", keepalive_seconds=0.01, until=NOW + timedelta(hours=1)
+    )
 
     assert await next_of(stream) is None  # nothing stored after it: no earlier one, not the seen one again
     await stream.aclose()
@@ -420,16 +428,18 @@ async def test_an_event_arriving_during_the_replay_is_delivered_once() -> None:
     log = FakeNotificationLog()
     clock = Clock()
     hub = hub_with(log, clock=clock)
-    await hub.on_events([message(P1, 0)])
+    await hub.events.on_notified_events([message(P1, 0)])
     seen = next(iter(log.by_id.values()))
     during = message(P1, 1)
 
     async def arrives_meanwhile() -> None:
         clock.advance(timedelta(seconds=1))
-        await hub.on_events([during])  # fanned out to the queue and visible in the log
+        await hub.events.on_notified_events([during])  # fanned out to the queue and visible in the log
 
     log.on_since = arrives_meanwhile
-    stream = hub.stream(frozenset({P1}), seen.stream_id, keepalive_seconds=0.01, until=NOW + timedelta(hours=1))
+    stream = await hub.queries.notification_stream(
+        frozenset({P1}), seen.stream_id, keepalive_seconds=0.01, until=NOW + timedelta(hours=1)
+    )
 
     assert (await next_of(stream)).id == str(during.id)  # type: ignore[union-attr]
     assert await next_of(stream) is None
@@ -439,9 +449,11 @@ async def test_an_event_arriving_during_the_replay_is_delivered_once() -> None:
 async def test_an_unparsable_last_event_id_just_starts_live() -> None:
     log = FakeNotificationLog()
     hub = hub_with(log)
-    await hub.on_events([message()])
+    await hub.events.on_notified_events([message()])
 
-    stream = hub.stream(frozenset({P1}), "garbage", keepalive_seconds=0.01, until=NOW + timedelta(hours=1))
+    stream = await hub.queries.notification_stream(
+        frozenset({P1}), "garbage", keepalive_seconds=0.01, until=NOW + timedelta(hours=1)
+    )
 
     assert await next_of(stream) is None
     await stream.aclose()
@@ -450,7 +462,9 @@ async def test_an_unparsable_last_event_id_just_starts_live() -> None:
 async def test_stream_sends_keep_alives_and_ends_at_the_deadline() -> None:
     clock = Clock()
     hub = hub_with(clock=clock)
-    stream = hub.stream(frozenset({P1}), None, keepalive_seconds=0.01, until=NOW + timedelta(minutes=5))
+    stream = await hub.queries.notification_stream(
+        frozenset({P1}), None, keepalive_seconds=0.01, until=NOW + timedelta(minutes=5)
+    )
 
     assert await next_of(stream) is None
     assert await next_of(stream) is None
@@ -458,17 +472,19 @@ async def test_stream_sends_keep_alives_and_ends_at_the_deadline() -> None:
 
     with pytest.raises(StopAsyncIteration):
         await next_of(stream)
-    assert not hub._listeners
+    assert not hub.live._listeners
 
 
 async def test_live_stream_skips_redeliveries_and_other_partners() -> None:
     hub = hub_with()
-    stream = hub.stream(frozenset({P1}), None, keepalive_seconds=5, until=NOW + timedelta(hours=1))
+    stream = await hub.queries.notification_stream(
+        frozenset({P1}), None, keepalive_seconds=5, until=NOW + timedelta(hours=1)
+    )
     pending = asyncio.ensure_future(next_of(stream))
     await listening(hub)
     first, second = message(P1, 1), message(P1, 2)
 
-    await hub.on_events([first, message(P2, 3), first, second])
+    await hub.events.on_notified_events([first, message(P2, 3), first, second])
 
     assert (await pending).id == str(first.id)  # type: ignore[union-attr]
     assert (await next_of(stream)).id == str(second.id)  # type: ignore[union-attr]
@@ -478,12 +494,14 @@ async def test_live_stream_skips_redeliveries_and_other_partners() -> None:
 async def test_a_stream_whose_queue_overflowed_ends_so_the_client_resumes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(notifications, "QUEUE_LIMIT", 2)
     hub = hub_with()
-    stream = hub.stream(frozenset({P1}), None, keepalive_seconds=5, until=NOW + timedelta(hours=1))
+    stream = await hub.queries.notification_stream(
+        frozenset({P1}), None, keepalive_seconds=5, until=NOW + timedelta(hours=1)
+    )
     pending = asyncio.ensure_future(next_of(stream))
     await listening(hub)
 
     sent = [message(P1, n) for n in range(5)]
-    await hub.on_events(sent)
+    await hub.events.on_notified_events(sent)
 
     async def rest() -> list[Notification | None]:
         return [item async for item in stream]
@@ -491,4 +509,4 @@ async def test_a_stream_whose_queue_overflowed_ends_so_the_client_resumes(monkey
     received = [await pending, *await asyncio.wait_for(rest(), WAIT)]  # ends at once: no keep-alive, no deadline
     assert received[0] is not None and received[0].id == str(sent[0].id)
     assert len(received) < len(sent)  # the rest comes from the log when the client reconnects
-    assert not hub._listeners
+    assert not hub.live._listeners

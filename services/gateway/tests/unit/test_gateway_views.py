@@ -1,4 +1,4 @@
-"""Composed screens (Views.instance, Views.thread) against a fake of the backends: required parts
+"""Composed screens (GatewayQueries.instance_view, .thread_view) against a fake of the backends: required parts
 fail the view, optional parts degrade it, and the calls run in parallel. No I/O."""
 
 from __future__ import annotations
@@ -10,16 +10,21 @@ from typing import Any
 
 import pytest
 
-from gateway.service_layer.views import (
+from gateway.service_layer.ports import BackendRefused, BackendUnavailable
+from gateway.service_layer.queries import (
     INSTANCES_PER_THREAD_VIEW,
     LICENSES_PER_VIEW,
     TERMINALS_PER_VIEW,
-    BackendRefused,
-    BackendUnavailable,
-    Views,
+    GatewayQueries,
 )
+from gateway.service_layer.testing import use_cases
 
 pytestmark = pytest.mark.unit
+
+
+def views(backends: Any, *, optional_timeout: float) -> GatewayQueries:
+    return use_cases(backends=backends, optional_timeout=optional_timeout).queries
+
 
 TOKEN = "access-token"
 INSTANCE = {"id": "ins-1", "company_id": "cmp-1", "partner_id": "ptn-1"}
@@ -150,7 +155,7 @@ def degraded(view: Any) -> set[tuple[str, str, str]]:
 async def test_instance_view_composes_every_part_when_all_services_answer() -> None:
     backends = FakeBackends(instance_answers())
 
-    view = await Views(backends, optional_timeout=1.0).instance(TOKEN, "ins-1")
+    view = await views(backends, optional_timeout=1.0).instance_view(TOKEN, "ins-1")
 
     assert view.parts["instance"] == INSTANCE
     assert view.parts["licenses"] == licenses("SER-1", None, "SER-2")
@@ -168,7 +173,7 @@ async def test_instance_view_fails_when_the_instance_itself_fails(failure: Excep
     backends = FakeBackends(instance_answers(instance=failure))
 
     with pytest.raises(type(failure)):
-        await Views(backends, optional_timeout=1.0).instance(TOKEN, "ins-1")
+        await views(backends, optional_timeout=1.0).instance_view(TOKEN, "ins-1")
     assert backends.paths("support") == [] and backends.paths("activity") == []
 
 
@@ -177,7 +182,7 @@ async def test_the_instance_is_not_held_to_the_optional_deadline() -> None:
         await asyncio.sleep(0.05)
         return INSTANCE
 
-    view = await Views(FakeBackends(instance_answers(instance=slow_instance)), optional_timeout=0.01).instance(
+    view = await views(FakeBackends(instance_answers(instance=slow_instance)), optional_timeout=0.01).instance_view(
         TOKEN, "ins-1"
     )
 
@@ -187,7 +192,7 @@ async def test_the_instance_is_not_held_to_the_optional_deadline() -> None:
 async def test_licenses_failing_degrades_licenses_and_terminals_but_keeps_the_thread() -> None:
     backends = FakeBackends(instance_answers(licenses=unavailable("instances")))
 
-    view = await Views(backends, optional_timeout=1.0).instance(TOKEN, "ins-1")
+    view = await views(backends, optional_timeout=1.0).instance_view(TOKEN, "ins-1")
 
     assert view.parts["licenses"] is None and view.parts["terminals"] is None
     assert view.parts["thread"] is not None
@@ -199,9 +204,9 @@ async def test_licenses_failing_degrades_licenses_and_terminals_but_keeps_the_th
 
 
 async def test_a_missing_thread_is_none_without_degrading_the_view() -> None:
-    view = await Views(FakeBackends(instance_answers(thread=refused("support", 404))), optional_timeout=1.0).instance(
-        TOKEN, "ins-1"
-    )
+    view = await views(
+        FakeBackends(instance_answers(thread=refused("support", 404))), optional_timeout=1.0
+    ).instance_view(TOKEN, "ins-1")
 
     assert view.parts["thread"] is None
     assert view.degraded == []
@@ -213,7 +218,9 @@ async def test_a_missing_thread_is_none_without_degrading_the_view() -> None:
     ids=["refused", "unavailable", "late"],
 )
 async def test_a_failing_thread_is_none_and_flagged(failure: Answer, reason: str) -> None:
-    view = await Views(FakeBackends(instance_answers(thread=failure)), optional_timeout=0.02).instance(TOKEN, "ins-1")
+    view = await views(FakeBackends(instance_answers(thread=failure)), optional_timeout=0.02).instance_view(
+        TOKEN, "ins-1"
+    )
 
     assert view.parts["thread"] is None
     assert degraded(view) == {("thread", "support", reason)}
@@ -221,9 +228,9 @@ async def test_a_failing_thread_is_none_and_flagged(failure: Answer, reason: str
 
 
 async def test_an_unknown_terminal_is_skipped_without_degrading() -> None:
-    view = await Views(FakeBackends(instance_answers(ser1=refused("activity", 404))), optional_timeout=1.0).instance(
-        TOKEN, "ins-1"
-    )
+    view = await views(
+        FakeBackends(instance_answers(ser1=refused("activity", 404))), optional_timeout=1.0
+    ).instance_view(TOKEN, "ins-1")
 
     assert view.parts["terminals"] == [terminal("SER-2")]
     assert view.degraded == []
@@ -235,7 +242,7 @@ async def test_an_unknown_terminal_is_skipped_without_degrading() -> None:
 async def test_terminals_failing_are_flagged_once_for_all_their_calls(failure: Answer, reason: str) -> None:
     backends = FakeBackends(instance_answers(ser1=failure, ser2=failure))
 
-    view = await Views(backends, optional_timeout=0.02).instance(TOKEN, "ins-1")
+    view = await views(backends, optional_timeout=0.02).instance_view(TOKEN, "ins-1")
 
     assert view.parts["terminals"] is None
     assert view.degraded and [(d.part, d.service, d.reason) for d in view.degraded] == [
@@ -250,13 +257,13 @@ async def test_terminals_are_asked_for_at_most_the_first_few_serials_and_none_wi
     answers.update({("activity", f"/v1/activity/terminals/{s}"): terminal(s) for s in serials})
     backends = FakeBackends(answers)
 
-    view = await Views(backends, optional_timeout=1.0).instance(TOKEN, "ins-1")
+    view = await views(backends, optional_timeout=1.0).instance_view(TOKEN, "ins-1")
 
     assert backends.paths("activity") == [f"/v1/activity/terminals/{s}" for s in serials[:TERMINALS_PER_VIEW]]
     assert len(view.parts["terminals"]) == TERMINALS_PER_VIEW
 
     none = FakeBackends(instance_answers(licenses=licenses(None)))
-    assert (await Views(none, optional_timeout=1.0).instance(TOKEN, "ins-1")).parts["terminals"] == []
+    assert (await views(none, optional_timeout=1.0).instance_view(TOKEN, "ins-1")).parts["terminals"] == []
     assert none.paths("activity") == []
 
 
@@ -272,7 +279,7 @@ async def test_instance_view_runs_licenses_and_thread_and_the_terminals_in_paral
         )
     )
 
-    view = await Views(backends, optional_timeout=2.0).instance(TOKEN, "ins-1")
+    view = await views(backends, optional_timeout=2.0).instance_view(TOKEN, "ins-1")
 
     assert view.degraded == []  # sequential calls would each have waited out the deadline
     assert view.parts["terminals"] == [terminal("SER-1"), terminal("SER-2")]
@@ -284,7 +291,7 @@ async def test_instance_view_runs_licenses_and_thread_and_the_terminals_in_paral
 async def test_thread_view_composes_the_thread_its_company_and_its_instances() -> None:
     backends = FakeBackends(thread_answers())
 
-    view = await Views(backends, optional_timeout=1.0).thread(TOKEN, "thr-cmp-1")
+    view = await views(backends, optional_timeout=1.0).thread_view(TOKEN, "thr-cmp-1")
 
     assert view.as_json() == {"thread": THREAD, "company": COMPANY, "instances": INSTANCES_PAGE, "degraded": []}
     assert (
@@ -298,8 +305,8 @@ async def test_thread_view_composes_the_thread_its_company_and_its_instances() -
 async def test_every_part_is_asked_in_the_readers_language() -> None:
     thread_backends, instance_backends = FakeBackends(thread_answers()), FakeBackends(instance_answers())
 
-    await Views(thread_backends, optional_timeout=1.0).thread(TOKEN, "thr-cmp-1", "en-GB,en;q=0.9")
-    await Views(instance_backends, optional_timeout=1.0).instance(TOKEN, "ins-1", "es")
+    await views(thread_backends, optional_timeout=1.0).thread_view(TOKEN, "thr-cmp-1", "en-GB,en;q=0.9")
+    await views(instance_backends, optional_timeout=1.0).instance_view(TOKEN, "ins-1", "es")
 
     assert set(thread_backends.languages) == {"en-GB,en;q=0.9"} and len(thread_backends.languages) == 3
     assert set(instance_backends.languages) == {"es"} and len(instance_backends.languages) == len(
@@ -312,14 +319,14 @@ async def test_thread_view_fails_when_the_thread_itself_fails(failure: Exception
     backends = FakeBackends(thread_answers(thread=failure))
 
     with pytest.raises(type(failure)):
-        await Views(backends, optional_timeout=1.0).thread(TOKEN, "thr-cmp-1")
+        await views(backends, optional_timeout=1.0).thread_view(TOKEN, "thr-cmp-1")
     assert backends.paths("instances") == []
 
 
 async def test_thread_view_degrades_each_failing_optional_part_on_its_own() -> None:
-    view = await Views(
+    view = await views(
         FakeBackends(thread_answers(company=refused("instances", 404), instances=hang)), optional_timeout=0.02
-    ).thread(TOKEN, "thr-cmp-1")
+    ).thread_view(TOKEN, "thr-cmp-1")
 
     assert view.parts["thread"] == THREAD
     assert view.parts["company"] is None and view.parts["instances"] is None
@@ -331,7 +338,7 @@ async def test_thread_view_asks_company_and_instances_in_parallel() -> None:
     both = Rendezvous(2)
     backends = FakeBackends(thread_answers(company=both.answer(COMPANY), instances=both.answer(INSTANCES_PAGE)))
 
-    view = await Views(backends, optional_timeout=2.0).thread(TOKEN, "thr-cmp-1")
+    view = await views(backends, optional_timeout=2.0).thread_view(TOKEN, "thr-cmp-1")
 
     assert view.degraded == []
     assert (view.parts["company"], view.parts["instances"]) == (COMPANY, INSTANCES_PAGE)

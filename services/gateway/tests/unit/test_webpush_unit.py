@@ -27,7 +27,8 @@ from gateway.adapters.webpush import (
     check_p256dh,
     message_payload,
 )
-from gateway.service_layer.notifications import Notification, PushSender
+from gateway.domain.notifications import Notification
+from gateway.service_layer.ports import PushSender
 
 pytestmark = pytest.mark.unit
 

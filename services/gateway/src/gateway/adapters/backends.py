@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from opentelemetry.propagate import inject
 
-from gateway.service_layer.views import BackendRefused, BackendUnavailable
+from gateway.service_layer.ports import BackendRefused, BackendUnavailable
 
 SERVICES = ("instances", "support", "reports", "activity")
 

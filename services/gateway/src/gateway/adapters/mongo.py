@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from gateway.domain.model import Language, LoginGuard, Session, User
-from gateway.service_layer.notifications import Notification
+from gateway.domain.notifications import Notification
 from gateway.service_layer.ports import AuditQuery, AuditRecord, Partner
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
 from servicekit.pagination import Page, Sort

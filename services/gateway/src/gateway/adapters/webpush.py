@@ -37,7 +37,7 @@ from pywebpush import WebPushException, webpush  # type: ignore[import-untyped]
 
 from contracts.events.support import render_note
 from gateway.adapters.mongo import PUSH_SUBSCRIPTIONS
-from gateway.service_layer.notifications import Notification
+from gateway.domain.notifications import Notification
 from servicekit.i18n import DEFAULT_LANGUAGE, Language, as_language
 from servicekit.mongo import Document, DocumentLocks
 

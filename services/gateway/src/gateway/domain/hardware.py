@@ -146,6 +146,10 @@ class Terminal:
         object.__setattr__(self, "features", MappingProxyType({f: self.features[f] for f in Feature}))
 
     @property
+    def os_label(self) -> str:
+        return self.os.label
+
+    @property
     def latest_os_version(self) -> str:
         return self.os_versions[-1]
 

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
+from servicekit.errors import DomainError, PartnerNotAllowed
+
 Role = Literal["partner", "staff"]
 
 MIN_PASSWORD_LENGTH = 12
@@ -22,6 +24,8 @@ class Language(StrEnum):
     EN = "en"
 
 
+# `AuthError` and `AccountLocked` are answered with a header (`WWW-Authenticate`, `Retry-After`),
+# which a `DomainError` cannot carry: the HTTP edge turns them into problems itself.
 class AuthError(Exception):
     """Login or refresh refused; the message is safe to show (it never says which part was wrong)."""
 
@@ -32,13 +36,30 @@ class AccountLocked(AuthError):
         self.retry_after_seconds = retry_after_seconds
 
 
-class PartnerNotAllowed(Exception):
+class SessionEnded(AuthError):
+    """The session (or its user's association) ended: log in again."""
+
+
+NOT_ASSOCIATED = "You are not associated with this partner."
+
+
+def not_associated(partner_id: str) -> PartnerNotAllowed:
     """The user is not associated with the partner asked for."""
+    return PartnerNotAllowed(partner_id, detail=NOT_ASSOCIATED, code="partner_not_associated")
+
+
+class StaffOnly(DomainError):
+    status = 403
+    slug = "staff-only"
+
+    def __init__(self) -> None:
+        super().__init__("This route is for the vendor's staff.")
 
 
 class WeakPassword(ValueError):
     """The rule broken (`rule`, with its `limit`); the message is English, the HTTP layer words
-    it in the reader's language."""
+    it in the reader's language (a `DomainError`'s field messages come from servicekit's codes,
+    which do not word these rules)."""
 
     def __init__(self, message: str, *, rule: str, limit: int | None = None) -> None:
         super().__init__(message)
@@ -65,8 +86,15 @@ class User:
         if wanted is None:
             return self.partner_ids[0]
         if wanted not in self.partner_ids:
-            raise PartnerNotAllowed(wanted)
+            raise not_associated(wanted)
         return wanted
+
+
+def active(user: User | None) -> User:
+    """The user a session belongs to, while they exist and are enabled."""
+    if user is None or not user.active:
+        raise SessionEnded("The user is unknown or disabled.")
+    return user
 
 
 def check_password_policy(password: str, *, email: str) -> None:

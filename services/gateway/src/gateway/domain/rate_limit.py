@@ -34,3 +34,11 @@ class RateLimiter:
     def reset(self) -> None:
         """Forget every count (an operator lifting a block; tests)."""
         self._windows.clear()
+
+
+class LoginAttempts(RateLimiter):
+    """Login attempts per client address."""
+
+
+class IngestRequests(RateLimiter):
+    """Terminals' requests per ingest key."""

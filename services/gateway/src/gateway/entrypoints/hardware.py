@@ -5,40 +5,19 @@ The list is public product information: these routes need no authentication.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated, Literal, Protocol
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
-from starlette.concurrency import run_in_threadpool
 
-from gateway.domain.hardware import (
-    MAX_FILTER_LENGTH,
-    SORT_VALUES,
-    CompatibilityList,
-    Feature,
-    FeatureSupport,
-    HardwareQuery,
-    InvalidFilter,
-    OperatingSystem,
-    Support,
-    Terminal,
-)
+from gateway.domain.hardware import MAX_FILTER_LENGTH, SORT_VALUES, Feature, OperatingSystem, Support
+from gateway.entrypoints.http import Queries, profile_language
+from servicekit.api import ResponseModel
 from servicekit.i18n import DEFAULT_LANGUAGE, LangQuery, Language, negotiate
-from servicekit.problems import Problem, field_error
 
 PDF_FILENAME = "hardware-compatibility.pdf"
-
-
-class Catalogue(Protocol):
-    """What the routes need (`gateway.adapters.hardware_catalogue.HardwareCatalogue` in the service)."""
-
-    @property
-    def compatibility(self) -> CompatibilityList: ...
-
-    def pdf(self, query: HardwareQuery | None = None, *, language: Literal["en", "es"] = "en") -> bytes: ...
 
 
 class LabelsOut(BaseModel):
@@ -56,16 +35,12 @@ class SupportLevelOut(BaseModel):
     labels: LabelsOut
 
 
-class FeatureSupportOut(BaseModel):
+class FeatureSupportOut(ResponseModel):
     support: Support
     note: str | None = None
 
-    @classmethod
-    def of(cls, result: FeatureSupport) -> FeatureSupportOut:
-        return cls(support=result.support, note=result.note)
 
-
-class TerminalOut(BaseModel):
+class TerminalOut(ResponseModel):
     id: str
     maker: str
     model: str
@@ -74,19 +49,6 @@ class TerminalOut(BaseModel):
     os_versions: list[str] = Field(description="The OS versions the terminal was tested on, oldest first.")
     tested_app_version: str = Field(description="The Working Day Suite version tested.")
     features: dict[Feature, FeatureSupportOut] = Field(description="The result of every feature.")
-
-    @classmethod
-    def of(cls, terminal: Terminal) -> TerminalOut:
-        return cls(
-            id=terminal.id,
-            maker=terminal.maker,
-            model=terminal.model,
-            os=terminal.os,
-            os_label=terminal.os.label,
-            os_versions=list(terminal.os_versions),
-            tested_app_version=terminal.tested_app_version,
-            features={feature: FeatureSupportOut.of(result) for feature, result in terminal.features.items()},
-        )
 
 
 _EXAMPLE_FEATURES: JsonDict = {f.value: {"support": "supported", "note": None} for f in Feature}
@@ -165,92 +127,83 @@ SortQ = Annotated[
 ]
 
 
-def _query(
-    maker: str | None, model: str | None, os: str | None, q: str | None, feature: list[str] | None, sort: str
-) -> HardwareQuery:
-    try:
-        return HardwareQuery.parse(maker=maker, model=model, os=os, q=q, features=feature or (), sort=sort)
-    except InvalidFilter as exc:
-        error = field_error(exc.field, exc.code, str(exc), where="query", params=exc.params)
-        raise Problem(422, "validation", str(exc), errors=[error]) from exc
+async def document_language(
+    request: Request,
+    queries: Queries,
+    lang: LangQuery = None,
+    accept_language: Annotated[
+        str | None, Header(alias="Accept-Language", description="es or en (default es): the document's language")
+    ] = None,
+) -> Language:
+    # As on the forwarded routes: ?lang=, else Accept-Language, else the caller's profile, else es.
+    if lang:
+        return lang
+    if accept_language:
+        return negotiate(accept_language)
+    return await profile_language(request, queries) or DEFAULT_LANGUAGE
 
 
-ProfileLanguage = Callable[[Request], Awaitable[Language | None]]
-"""The signed-in caller's profile language, None for an anonymous (or not verifiable) caller."""
+api = APIRouter(prefix="/api/v1", tags=["hardware"])
 
 
-def router(catalogue: Catalogue, *, profile_language: ProfileLanguage | None = None) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["hardware"])
+@api.get("/hardware", summary="The hardware compatibility list of tested terminals (R-60)")
+async def hardware_list(
+    queries: Queries,
+    maker: MakerQ = None,
+    model: ModelQ = None,
+    os: OsQ = None,
+    q: SearchQ = None,
+    feature: FeatureQ = None,
+    sort: SortQ = "maker",
+) -> HardwareListOut:
+    """Which Working Day Suite hardware features work on each tested terminal (maker, OS and version).
 
-    async def document_language(
-        request: Request,
-        lang: LangQuery = None,
-        accept_language: Annotated[
-            str | None, Header(alias="Accept-Language", description="es or en (default es): the document's language")
-        ] = None,
-    ) -> Language:
-        # As on the forwarded routes: ?lang=, else Accept-Language, else the caller's profile, else es.
-        if lang:
-            return lang
-        if accept_language:
-            return negotiate(accept_language)
-        if profile_language is not None and (language := await profile_language(request)):
-            return language
-        return DEFAULT_LANGUAGE
-
-    @api.get("/hardware", summary="The hardware compatibility list of tested terminals (R-60)")
-    async def hardware_list(
-        maker: MakerQ = None,
-        model: ModelQ = None,
-        os: OsQ = None,
-        q: SearchQ = None,
-        feature: FeatureQ = None,
-        sort: SortQ = "maker",
-    ) -> HardwareListOut:
-        """Which Working Day Suite hardware features work on each tested terminal (maker, OS and version).
-
-        Public product information: no authentication is required. Filters combine (AND); an unknown
-        `feature`, `os` or `sort` is answered 422 naming the field. The feature and result labels come in
-        English and Spanish so the web app can show either language.
-        """
-        query = _query(maker, model, os, q, feature, sort)
-        compatibility = catalogue.compatibility
-        return HardwareListOut(
-            version=compatibility.version,
-            updated=compatibility.updated,
-            total=len(compatibility.terminals),
-            features=[FeatureOut(key=f, labels=LabelsOut(en=f.labels.en, es=f.labels.es)) for f in Feature],
-            support_levels=[SupportLevelOut(key=s, labels=LabelsOut(en=s.labels.en, es=s.labels.es)) for s in Support],
-            makers=list(compatibility.makers),
-            items=[TerminalOut.of(t) for t in compatibility.select(query)],
-        )
-
-    @api.get(
-        "/hardware.pdf",
-        response_class=Response,
-        responses={200: {"content": {"application/pdf": {}}, "description": "The list as a landscape A4 PDF."}},
-        summary="The hardware compatibility list as a PDF to download (R-60)",
+    Public product information: no authentication is required. Filters combine (AND); an unknown
+    `feature`, `os` or `sort` is answered 422 naming the field. The feature and result labels come in
+    English and Spanish so the web app can show either language.
+    """
+    selection = await queries.hardware_list(maker=maker, model=model, os=os, q=q, features=feature or (), sort=sort)
+    compatibility = selection.compatibility
+    return HardwareListOut(
+        version=compatibility.version,
+        updated=compatibility.updated,
+        total=len(compatibility.terminals),
+        features=[FeatureOut(key=f, labels=LabelsOut(en=f.labels.en, es=f.labels.es)) for f in Feature],
+        support_levels=[SupportLevelOut(key=s, labels=LabelsOut(en=s.labels.en, es=s.labels.es)) for s in Support],
+        makers=list(compatibility.makers),
+        items=[TerminalOut.model_validate(t) for t in selection.items],
     )
-    async def hardware_pdf(
-        language: Language = Depends(document_language),  # noqa: B008 - a postponed hint cannot name a closure
-        maker: MakerQ = None,
-        model: ModelQ = None,
-        os: OsQ = None,
-        q: SearchQ = None,
-        feature: FeatureQ = None,
-        sort: SortQ = "maker",
-    ) -> Response:
-        """The same list and filters as `GET /api/v1/hardware`, as a document (an attachment).
 
-        Public product information: no authentication is required. In `?lang=`, else the
-        `Accept-Language` language, else (signed in) the profile's language, else Spanish.
-        """
-        query = _query(maker, model, os, q, feature, sort)
-        document = await run_in_threadpool(catalogue.pdf, query, language=language)
-        return Response(
-            document,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{PDF_FILENAME}"'},
-        )
 
-    return api
+DocumentLanguage = Annotated[Language, Depends(document_language)]
+
+
+@api.get(
+    "/hardware.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The list as a landscape A4 PDF."}},
+    summary="The hardware compatibility list as a PDF to download (R-60)",
+)
+async def hardware_pdf(
+    language: DocumentLanguage,
+    queries: Queries,
+    maker: MakerQ = None,
+    model: ModelQ = None,
+    os: OsQ = None,
+    q: SearchQ = None,
+    feature: FeatureQ = None,
+    sort: SortQ = "maker",
+) -> Response:
+    """The same list and filters as `GET /api/v1/hardware`, as a document (an attachment).
+
+    Public product information: no authentication is required. In `?lang=`, else the
+    `Accept-Language` language, else (signed in) the profile's language, else Spanish.
+    """
+    document = await queries.hardware_pdf(
+        language=language, maker=maker, model=model, os=os, q=q, features=feature or (), sort=sort
+    )
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{PDF_FILENAME}"'},
+    )

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import httpx
@@ -23,12 +23,12 @@ from opentelemetry.propagate import inject
 from starlette.background import BackgroundTask
 
 from gateway.adapters.backends import SERVICES, HttpBackends
-from gateway.domain.rate_limit import RateLimiter
-from gateway.entrypoints.http import authenticate
+from gateway.domain.rate_limit import IngestRequests
+from gateway.entrypoints.http import Queries, caller_of, refused_credentials
 from gateway.entrypoints.web import SECURITY_HEADERS
-from gateway.service_layer.accounts import Accounts
-from gateway.service_layer.views import BackendUnavailable
 from servicekit import openapi
+from servicekit.api import provided
+from servicekit.auth import bearer_token, token_verifier
 from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -68,40 +68,46 @@ FORWARDED_RESPONSE_HEADERS = (
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-def router(backends: HttpBackends, *, ingest_limiter: RateLimiter) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", include_in_schema=False)
+Backends = Annotated[HttpBackends, provided(HttpBackends)]
+IngestLimiter = Annotated[IngestRequests, provided(IngestRequests)]
 
-    @api.api_route("/{resource}/{rest:path}", methods=METHODS)
-    @api.api_route("/{resource}", methods=METHODS)
-    async def forward(request: Request, resource: str, rest: str = "") -> Response:
-        language: str | None = None
-        if resource in TERMINAL_ROUTES:
-            service = TERMINAL_ROUTES[resource]
-            key = request.headers.get("x-ingest-key", "")
-            bucket = hashlib.sha256(key.encode()).hexdigest()[:32]
-            if wait := ingest_limiter.hit(bucket, time.monotonic()):
-                raise Problem(
-                    429,
-                    "rate-limited",
-                    "Too many requests for this ingest key.",
-                    headers={"Retry-After": f"{wait:.0f}"},
-                )
-        elif resource in USER_ROUTES:
-            service = USER_ROUTES[resource]
-            caller = await authenticate(request)
-            if not request.headers.get("accept-language"):
-                # A client naming no language reads the services' texts in its user's profile language.
-                accounts: Accounts = request.app.state.accounts
-                language = (await accounts.profile(caller.principal.user_id)).language.value
-        else:
-            raise Problem(404, "not-found", f"No API resource {resource!r}.")
-        request.state.route = f"/api/v1/{resource}" + ("/" + _template(resource, rest) if rest else "")
-        request.state.target_id = _target(resource, rest)
-        return await _send(
-            backends.client(service), service, request, _upstream_path(resource, rest), language=language
-        )
+api = APIRouter(prefix="/api/v1", include_in_schema=False)
 
-    return api
+
+@api.api_route("/{resource}/{rest:path}", methods=METHODS)
+@api.api_route("/{resource}", methods=METHODS)
+async def forward(
+    request: Request,
+    backends: Backends,
+    ingest_limiter: IngestLimiter,
+    queries: Queries,
+    resource: str,
+    rest: str = "",
+) -> Response:
+    language: str | None = None
+    if resource in TERMINAL_ROUTES:
+        service = TERMINAL_ROUTES[resource]
+        key = request.headers.get("x-ingest-key", "")
+        bucket = hashlib.sha256(key.encode()).hexdigest()[:32]
+        if wait := ingest_limiter.hit(bucket, time.monotonic()):
+            raise Problem(
+                429,
+                "rate-limited",
+                "Too many requests for this ingest key.",
+                headers={"Retry-After": f"{wait:.0f}"},
+            )
+    elif resource in USER_ROUTES:
+        service = USER_ROUTES[resource]
+        caller = await caller_of(request, token_verifier(request), bearer_token(request), queries)
+        if not request.headers.get("accept-language"):
+            # A client naming no language reads the services' texts in its user's profile language.
+            with refused_credentials():
+                language = (await queries.profile(caller.principal.user_id)).language.value
+    else:
+        raise Problem(404, "not-found", f"No API resource {resource!r}.")
+    request.state.route = f"/api/v1/{resource}" + ("/" + _template(resource, rest) if rest else "")
+    request.state.target_id = _target(resource, rest)
+    return await _send(backends.client(service), service, request, _upstream_path(resource, rest), language=language)
 
 
 async def _send(
@@ -119,9 +125,9 @@ async def _send(
     try:
         response = await client.send(upstream, stream=True)
     except httpx.TimeoutException as exc:
-        raise BackendUnavailable(service, "timed out") from exc
+        raise _unavailable(service, "timed out") from exc
     except httpx.TransportError as exc:
-        raise BackendUnavailable(service, f"unreachable ({type(exc).__name__})") from exc
+        raise _unavailable(service, f"unreachable ({type(exc).__name__})") from exc
     passed = {name: value for name in FORWARDED_RESPONSE_HEADERS if (value := response.headers.get(name))}
     return StreamingResponse(
         response.aiter_raw(),
@@ -129,6 +135,11 @@ async def _send(
         headers=passed,
         background=BackgroundTask(response.aclose),
     )
+
+
+def _unavailable(service: str, reason: str) -> Problem:
+    detail = f"The {service} service is unavailable ({reason})."
+    return Problem(503, "service-unavailable", detail, headers={"Retry-After": "5"})
 
 
 def _upstream_path(resource: str, rest: str) -> str:
@@ -208,33 +219,44 @@ def _rename_refs(node: Any, prefix: str, shared: set[str]) -> Any:
 _SCHEMA_REF = "#/components/schemas/"
 
 
-def public_document_router(backends: HttpBackends) -> APIRouter:
-    """`/api/v1/openapi.json`: the gateway's routes plus the services' forwarded ones (fetched once each)."""
-    fetched: dict[str, Any] = {}
-    router = APIRouter(include_in_schema=False)
+class ServiceDocuments:
+    """The services' OpenAPI documents, fetched once each (one not up yet is asked again next time)."""
 
-    @router.get("/api/v1/openapi.json")
-    async def public_openapi(request: Request) -> dict[str, Any]:
-        missing = [name for name in SERVICES if name not in fetched]
+    def __init__(self, backends: HttpBackends) -> None:
+        self._backends = backends
+        self._fetched: dict[str, Any] = {}
 
+    async def fetched(self) -> dict[str, Any]:
         async def fetch(name: str) -> None:
             try:
-                response = await backends.client(name).get("/openapi.json", timeout=3.0)
+                response = await self._backends.client(name).get("/openapi.json", timeout=3.0)
                 response.raise_for_status()
-                fetched[name] = response.json()
+                self._fetched[name] = response.json()
             except (httpx.HTTPError, ValueError) as exc:
                 log.warning("OpenAPI of %s not available yet: %s", name, exc)
 
-        await asyncio.gather(*(fetch(name) for name in missing))
-        own = request.app.openapi()
-        own_public = {
-            **own,
-            "info": {**own["info"], "title": "partnerapp API"},
-            "paths": {p: ops for p, ops in own["paths"].items() if p.startswith("/api/v1/")},
-        }
-        return merge_openapi(own_public, fetched)
+        await asyncio.gather(*(fetch(name) for name in SERVICES if name not in self._fetched))
+        return self._fetched
 
-    router.include_router(
-        openapi.docs_router("/api/v1/docs", "/api/v1/openapi.json", title="partnerapp API", headers=SECURITY_HEADERS)
-    )
-    return router
+
+Documents = Annotated[ServiceDocuments, provided(ServiceDocuments)]
+
+documents = APIRouter(include_in_schema=False)
+"""`/api/v1/openapi.json`: the gateway's routes plus the services' forwarded ones; and its docs page."""
+
+
+@documents.get("/api/v1/openapi.json")
+async def public_openapi(request: Request, services: Documents) -> dict[str, Any]:
+    fetched = await services.fetched()
+    own = request.app.openapi()
+    own_public = {
+        **own,
+        "info": {**own["info"], "title": "partnerapp API"},
+        "paths": {p: ops for p, ops in own["paths"].items() if p.startswith("/api/v1/")},
+    }
+    return merge_openapi(own_public, fetched)
+
+
+documents.include_router(
+    openapi.docs_router("/api/v1/docs", "/api/v1/openapi.json", title="partnerapp API", headers=SECURITY_HEADERS)
+)

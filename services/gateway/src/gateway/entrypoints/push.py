@@ -2,7 +2,7 @@
 
 The web app reads the application server key, calls `pushManager.subscribe()` with it and posts
 the resulting `PushSubscription.toJSON()` here; on sign-out it deletes it. Endpoints must be
-https URLs of a known push service (the gateway posts to them: no arbitrary hosts).
+https URLs of a known push service (`gateway.service_layer.commands.KNOWN_PUSH_SERVICES`).
 """
 
 from __future__ import annotations
@@ -19,28 +19,12 @@ from pydantic_core import PydanticCustomError
 from gateway.adapters.webpush import (
     MAX_ENDPOINT_LENGTH,
     InvalidKey,
-    MongoPushSubscriptions,
-    PushSubscription,
-    VapidKeys,
     check_auth_secret,
     check_p256dh,
     subscription_id,
 )
-from gateway.entrypoints.http import CurrentCaller
-from servicekit.problems import Problem, field_error
-
-KNOWN_PUSH_SERVICES = (
-    "fcm.googleapis.com",  # Chrome, Opera, Samsung Internet, Brave…
-    "android.googleapis.com",
-    "push.services.mozilla.com",  # Firefox (updates.push.services.mozilla.com)
-    "notify.windows.com",  # Edge (wns2-*.notify.windows.com)
-    "push.apple.com",  # Safari (web.push.apple.com)
-)
-"""Hosts (or their subdomains) an endpoint may point to."""
-
-
-def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
-    return any(host == suffix or host.endswith(f".{suffix}") for suffix in allowed)
+from gateway.entrypoints.http import Commands, CurrentCaller, Queries
+from servicekit.api import ResponseModel
 
 
 def _coded(check: Callable[[str], str], value: str) -> str:
@@ -105,88 +89,62 @@ class SubscriptionIn(BaseModel):
             raise PydanticCustomError("url_credentials", "must not contain credentials")
         return value
 
-    @property
-    def host(self) -> str:
-        return (urlsplit(self.endpoint).hostname or "").lower()
 
-
-class SubscriptionOut(BaseModel):
+class SubscriptionOut(ResponseModel):
     endpoint: str
     partner_id: str
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, subscription: PushSubscription) -> SubscriptionOut:
-        return cls(
-            endpoint=subscription.endpoint,
-            partner_id=subscription.partner_id,
-            created_at=subscription.created_at,
-            updated_at=subscription.updated_at,
-        )
 
 
 class PublicKeyOut(BaseModel):
     public_key: str = Field(description="`applicationServerKey`: the uncompressed P-256 point, base64url.")
 
 
-def _invalid(field: str, code: str, message: str) -> Problem:
-    error = field_error(field, code, message, where="body")
-    return Problem(422, "validation", f"Invalid value for: {field}.", errors=[error])
+api = APIRouter(prefix="/api/v1", tags=["notifications"])
 
 
-def router(
-    subscriptions: MongoPushSubscriptions,
-    keys: VapidKeys,
-    *,
-    push_services: tuple[str, ...] = KNOWN_PUSH_SERVICES,
-) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["notifications"])
+@api.get("/push/vapid-public-key", summary="The key to pass as `applicationServerKey` (no sign-in needed)")
+async def vapid_public_key(queries: Queries) -> PublicKeyOut:
+    return PublicKeyOut(public_key=await queries.vapid_public_key())
 
-    @api.get("/push/vapid-public-key", summary="The key to pass as `applicationServerKey` (no sign-in needed)")
-    async def vapid_public_key() -> PublicKeyOut:
-        return PublicKeyOut(public_key=keys.public_key)
 
-    @api.post(
-        "/push/subscriptions",
-        status_code=status.HTTP_201_CREATED,
-        summary="Receive notifications on this device (R-06)",
-        responses={200: {"description": "The device was subscribed already: its keys and owner are updated."}},
+@api.post(
+    "/push/subscriptions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Receive notifications on this device (R-06)",
+    responses={200: {"description": "The device was subscribed already: its keys and owner are updated."}},
+)
+async def subscribe(
+    body: SubscriptionIn, caller: CurrentCaller, request: Request, response: Response, commands: Commands
+) -> SubscriptionOut:
+    """201 for a new endpoint, 200 when the endpoint is known (re-subscribing is idempotent).
+    The device gets the acting partner's new support messages, except the user's own; an
+    endpoint subscribed by another user before moves to this one (a browser has one per site)."""
+    stored, created = await commands.subscribe_push(
+        caller.principal,
+        endpoint=body.endpoint,
+        p256dh=body.keys.p256dh,
+        auth=body.keys.auth,
+        expiration_time=body.expiration_time,
     )
-    async def subscribe(
-        body: SubscriptionIn, caller: CurrentCaller, request: Request, response: Response
-    ) -> SubscriptionOut:
-        """201 for a new endpoint, 200 when the endpoint is known (re-subscribing is idempotent).
-        The device gets the acting partner's new support messages, except the user's own; an
-        endpoint subscribed by another user before moves to this one (a browser has one per site)."""
-        if not _host_allowed(body.host, push_services):
-            raise _invalid("endpoint", "push_service_unknown", "is not the URL of a known push service")
-        stored, created = await subscriptions.put(
-            endpoint=body.endpoint,
-            p256dh=body.keys.p256dh,
-            auth=body.keys.auth,
-            user_id=caller.principal.user_id,
-            partner_id=caller.principal.partner_id,
-            expiration_time=body.expiration_time,
-        )
-        request.state.target_id = stored.id  # for the audit trail: the endpoint's hash, not the endpoint
-        response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return SubscriptionOut.of(stored)
+    request.state.target_id = stored.id  # for the audit trail: the endpoint's hash, not the endpoint
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return SubscriptionOut.model_validate(stored)
 
-    @api.delete(
-        "/push/subscriptions",
-        status_code=status.HTTP_204_NO_CONTENT,
-        summary="Stop notifications on this device",
-        responses={404: {"description": "No such subscription of this user."}},
-    )
-    async def unsubscribe(
-        caller: CurrentCaller,
-        request: Request,
-        endpoint: Annotated[str, Query(min_length=1, max_length=MAX_ENDPOINT_LENGTH)],
-    ) -> Response:
-        request.state.target_id = subscription_id(endpoint)
-        if not await subscriptions.remove(endpoint, user_id=caller.principal.user_id):
-            raise Problem(404, "not-found", "This device has no push subscription of yours.")
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    return api
+@api.delete(
+    "/push/subscriptions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Stop notifications on this device",
+    responses={404: {"description": "No such subscription of this user."}},
+)
+async def unsubscribe(
+    caller: CurrentCaller,
+    request: Request,
+    commands: Commands,
+    endpoint: Annotated[str, Query(min_length=1, max_length=MAX_ENDPOINT_LENGTH)],
+) -> Response:
+    request.state.target_id = subscription_id(endpoint)
+    await commands.unsubscribe_push(caller.principal, endpoint)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

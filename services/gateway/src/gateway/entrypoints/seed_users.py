@@ -17,10 +17,19 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from gateway.adapters.mongo import INDEXES, MongoAuditLog, MongoLoginGuards, MongoPartners, MongoSessions, MongoUsers
+from gateway.adapters.mongo import (
+    INDEXES,
+    MongoAuditLog,
+    MongoLoginGuards,
+    MongoNotificationLog,
+    MongoPartners,
+    MongoSessions,
+    MongoUsers,
+)
 from gateway.adapters.security import Argon2Passwords, SignedAccessTokens
+from gateway.adapters.webpush import MongoPushSubscriptions
 from gateway.config import Settings
-from gateway.service_layer.accounts import Accounts
+from gateway.service_layer.commands import GatewayCommands
 from gateway.service_layer.ports import Partner
 from servicekit.auth import TokenIssuer, generate_key_pair
 from servicekit.mongo import DocumentLocks, create_mongo_client, ensure_indexes
@@ -38,8 +47,8 @@ async def seed(partner_ids: list[str], known: dict[str, str]) -> list[dict[str, 
     try:
         await ensure_indexes(db, INDEXES)
         locks = DocumentLocks()
-        private_pem, _ = generate_key_pair()  # no token is issued here; Accounts needs an issuer
-        accounts = Accounts(
+        private_pem, _ = generate_key_pair()  # no token is issued here; the commands need an issuer
+        commands = GatewayCommands(
             users=MongoUsers(db, locks),
             sessions=MongoSessions(db, locks),
             guards=MongoLoginGuards(db, locks),
@@ -48,6 +57,8 @@ async def seed(partner_ids: list[str], known: dict[str, str]) -> list[dict[str, 
                 TokenIssuer(private_pem, issuer="seed", audience="seed", ttl=timedelta(minutes=1))
             ),
             audit=MongoAuditLog(db),
+            push_subscriptions=MongoPushSubscriptions(db, locks),
+            notification_log=MongoNotificationLog(db),
         )
         partners = MongoPartners(db)
         wanted = [
@@ -62,7 +73,7 @@ async def seed(partner_ids: list[str], known: dict[str, str]) -> list[dict[str, 
             await partners.put(Partner(pid, _partner_name(pid)))
         for role, user_id, email, name, partners_of_user in wanted:
             password = known.get(email) or secrets.token_urlsafe(12)
-            created = await accounts.create_user(
+            created = await commands.create_user(
                 user_id=user_id, email=email, name=name, role=role, partner_ids=partners_of_user, password=password
             )
             if created:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from gateway.domain.hardware import CompatibilityList, HardwareQuery
 from gateway.domain.model import LoginGuard, Session, User
+from gateway.domain.notifications import Notification
 from servicekit.pagination import Page
 from servicekit.principal import Principal
 
@@ -99,3 +101,95 @@ class AuditLog(Protocol):
     async def record(self, entry: AuditRecord) -> None: ...
 
     async def search(self, query: AuditQuery) -> Page[AuditRecord]: ...
+
+
+class BackendUnavailable(Exception):
+    """The service did not answer (down, timed out, or answered 5xx)."""
+
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(f"{service}: {reason}")
+        self.service = service
+        self.reason = reason
+
+
+class BackendRefused(Exception):
+    """The service answered 4xx: the caller's problem (e.g. 404 for another partner's id), passed on as is."""
+
+    def __init__(self, service: str, status: int, problem: Mapping[str, Any]) -> None:
+        super().__init__(f"{service} answered {status}")
+        self.service = service
+        self.status = status
+        self.problem = problem
+
+
+class Backends(Protocol):
+    async def get_json(
+        self,
+        service: str,
+        path: str,
+        *,
+        token: str,
+        params: Mapping[str, str | int] | None = None,
+        language: str | None = None,
+    ) -> Any:
+        """The JSON body of a 2xx answer; BackendRefused on 4xx; BackendUnavailable otherwise.
+        `language` (an Accept-Language value) is the one the texts of the answer are wanted in."""
+
+
+class NotificationLog(Protocol):
+    async def add(self, notification: Notification) -> tuple[Notification, bool]:
+        """Store it once per id; returns the stored one (an earlier copy wins, with its seq) and
+        whether this call inserted it."""
+
+    async def since(self, partner_ids: tuple[str, ...], seq: int, limit: int) -> list[Notification]: ...
+
+    async def forget_before(self, moment: datetime) -> int: ...
+
+
+class PushSender(Protocol):
+    async def notify_partner(self, notification: Notification) -> None:
+        """Web Push to the partner's subscribed devices (R-06), except the author's."""
+
+
+class StoredPushSubscription(Protocol):
+    @property
+    def id(self) -> str:
+        """The endpoint's hash: what the audit names, never the endpoint (a device's capability URL)."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def partner_id(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class PushSubscriptions(Protocol):
+    async def put(
+        self,
+        *,
+        endpoint: str,
+        p256dh: str,
+        auth: str,
+        user_id: str,
+        partner_id: str,
+        expiration_time: int | None = None,
+    ) -> tuple[StoredPushSubscription, bool]:
+        """Store the device's subscription; returns it and whether it is new (False: updated)."""
+
+    async def remove(self, endpoint: str, *, user_id: str) -> bool:
+        """False if that endpoint is not the user's (or unknown)."""
+
+
+class Catalogue(Protocol):
+    """The hardware compatibility list (R-60), and its PDF."""
+
+    @property
+    def compatibility(self) -> CompatibilityList: ...
+
+    def pdf(self, query: HardwareQuery | None = None, *, language: Literal["en", "es"] = "en") -> bytes: ...

@@ -1,13 +1,14 @@
-"""Use cases of users and their sessions: login, refresh, logout, acting partner, profile, password."""
+"""The gateway's writes: login and its sessions (refresh, logout), the profile and password, users
+(seeding), push subscriptions, and forgetting old notifications."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.domain.model import (
     AccountLocked,
@@ -15,7 +16,9 @@ from gateway.domain.model import (
     Language,
     RefreshToken,
     Session,
+    SessionEnded,
     User,
+    active,
     check_password_policy,
     hash_secret,
 )
@@ -24,14 +27,28 @@ from gateway.service_layer.ports import (
     AuditLog,
     AuditRecord,
     LoginGuards,
+    NotificationLog,
     PasswordHasher,
+    PushSubscriptions,
     SessionRepository,
+    StoredPushSubscription,
     UserRepository,
 )
+from servicekit.errors import DomainError, InvalidInput, field_error
+from servicekit.handlers import HandlerTable
 from servicekit.principal import Principal
 
 # Checked against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password.
 _DECOY_PASSWORD = "decoy-password-never-valid"  # noqa: S105 - never any user's password
+
+KNOWN_PUSH_SERVICES = (
+    "fcm.googleapis.com",  # Chrome, Opera, Samsung Internet, Brave…
+    "android.googleapis.com",
+    "push.services.mozilla.com",  # Firefox (updates.push.services.mozilla.com)
+    "notify.windows.com",  # Edge (wns2-*.notify.windows.com)
+    "push.apple.com",  # Safari (web.push.apple.com)
+)
+"""Hosts (or their subdomains) a push endpoint may point to: the gateway posts to them, so no arbitrary hosts."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +67,15 @@ class LoginPolicy:
     refresh_ttl: timedelta = timedelta(days=14)
 
 
-class SessionEnded(AuthError):
-    pass
+class NoPushSubscription(DomainError):
+    status = 404
+    slug = "not-found"
+
+    def __init__(self) -> None:
+        super().__init__("This device has no push subscription of yours.")
 
 
-class Accounts:
+class GatewayCommands:
     def __init__(
         self,
         *,
@@ -64,7 +85,10 @@ class Accounts:
         hasher: PasswordHasher,
         tokens: AccessTokens,
         audit: AuditLog,
+        push_subscriptions: PushSubscriptions,
+        notification_log: NotificationLog,
         policy: LoginPolicy | None = None,
+        push_services: tuple[str, ...] = KNOWN_PUSH_SERVICES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._users = users
@@ -73,9 +97,14 @@ class Accounts:
         self._hasher = hasher
         self._tokens = tokens
         self._audit = audit
+        self._push_subscriptions = push_subscriptions
+        self._notification_log = notification_log
         self._policy = policy or LoginPolicy()
+        self._push_services = push_services
         self._clock = clock
         self._decoy_hash = hasher.hash(_DECOY_PASSWORD)
+
+    # ------------------------------------------------------------------ sessions
 
     async def login(self, email: str, password: str, *, partner_id: str | None, client: str | None) -> Tokens:
         now = self._clock()
@@ -123,7 +152,7 @@ class Accounts:
             await self._sessions.revoke(session.id, reason="refresh token replayed", at=now)
             await self._record(session.user_id, session.partner_id, "refresh.replayed", 401, None, now, session.id)
             raise SessionEnded("This refresh token was used already; the session is closed. Log in again.")
-        user = await self._active_user(session.user_id)
+        user = active(await self._users.get(session.user_id))
         acting = user.acting_partner(partner_id or session.partner_id)
         fresh = RefreshToken(session.id, secrets.token_urlsafe(32))
         rotated = session.rotated(hash_secret(fresh.secret), partner_id=acting)
@@ -137,32 +166,12 @@ class Accounts:
         if session is not None and session.user_id == user_id:
             await self._sessions.revoke(session_id, reason="logout", at=now)
 
-    async def authenticate(self, claims: Mapping[str, Any], principal: Principal) -> Principal:
-        """Every call: the token's session is still open, and its user still acts for that partner."""
-        session_id = claims.get("sid")
-        if not isinstance(session_id, str):
-            raise SessionEnded("The access token belongs to no session.")
-        # Two independent look-ups on every call: made together, not one after the other.
-        session, user = await asyncio.gather(self._sessions.get(session_id), self._users.get(principal.user_id))
-        now = self._clock()
-        if session is None or not session.active(now) or session.user_id != principal.user_id:
-            raise SessionEnded("The session has ended; log in again.")
-        user = _active(user)
-        # All the token's partners, not only the acting one: the services scope a staff member's
-        # filters by the token's `partners`, so one the user lost must not ride on it.
-        partners = set(user.partner_ids)
-        if principal.partner_id not in partners or not principal.partner_ids <= partners or user.role != principal.role:
-            raise SessionEnded("The user no longer acts for this partner; log in again.")
-        return Principal(
-            user_id=user.id, role=user.role, partner_id=principal.partner_id, partner_ids=frozenset(user.partner_ids)
-        )
-
-    async def profile(self, user_id: str) -> User:
-        return await self._active_user(user_id)
+    # ------------------------------------------------------------------ the user's own data
 
     async def update_profile(
         self, user_id: str, *, name: str | None, phone: str | None, language: Language | None
     ) -> User:
+        """`None` keeps a value; an empty `phone` clears it."""
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = name
@@ -171,7 +180,7 @@ class Accounts:
         if language is not None:
             changes["language"] = language.value
         if not changes:
-            return await self._active_user(user_id)
+            return active(await self._users.get(user_id))
         updated = await self._users.update(user_id, {**changes, "updated_at": self._clock()})
         if updated is None:
             raise SessionEnded("Unknown user.")
@@ -179,7 +188,7 @@ class Accounts:
 
     async def change_password(self, user_id: str, *, current: str, new: str, session_id: str | None) -> None:
         """Other sessions end: whoever knew the old password is logged out everywhere else."""
-        user = await self._active_user(user_id)
+        user = active(await self._users.get(user_id))
         if not self._hasher.verify(user.password_hash, current):
             raise AuthError("The current password is wrong.")
         check_password_policy(new, email=user.email)
@@ -216,8 +225,41 @@ class Accounts:
         )
         return await self._users.add(user)
 
-    async def _active_user(self, user_id: str) -> User:
-        return _active(await self._users.get(user_id))
+    # ------------------------------------------------------------------ notifications
+
+    async def subscribe_push(
+        self,
+        principal: Principal,
+        *,
+        endpoint: str,
+        p256dh: str,
+        auth: str,
+        expiration_time: int | None,
+    ) -> tuple[StoredPushSubscription, bool]:
+        """The device gets the acting partner's new support messages (R-06); returns the
+        subscription and whether it is new. An endpoint another user subscribed moves to this one."""
+        host = (urlsplit(endpoint).hostname or "").lower()
+        if not any(host == known or host.endswith(f".{known}") for known in self._push_services):
+            message = "is not the URL of a known push service"
+            raise InvalidInput([field_error("endpoint", "push_service_unknown", message, where="body")])
+        return await self._push_subscriptions.put(
+            endpoint=endpoint,
+            p256dh=p256dh,
+            auth=auth,
+            user_id=principal.user_id,
+            partner_id=principal.partner_id,
+            expiration_time=expiration_time,
+        )
+
+    async def unsubscribe_push(self, principal: Principal, endpoint: str) -> None:
+        if not await self._push_subscriptions.remove(endpoint, user_id=principal.user_id):
+            raise NoPushSubscription
+
+    async def prune_notifications(self, retention: timedelta) -> int:
+        """Forget the notifications older than `retention` (a reconnecting client resumes from the rest)."""
+        return await self._notification_log.forget_before(self._clock() - retention)
+
+    # ------------------------------------------------------------------ helpers
 
     def _tokens_for(self, user: User, acting: str, session_id: str, refresh: RefreshToken) -> Tokens:
         principal = Principal(
@@ -254,7 +296,14 @@ class Accounts:
         )
 
 
-def _active(user: User | None) -> User:
-    if user is None or not user.active:
-        raise SessionEnded("The user is unknown or disabled.")
-    return user
+COMMAND_HANDLERS: HandlerTable = {
+    "login": GatewayCommands.login,
+    "refresh": GatewayCommands.refresh,
+    "logout": GatewayCommands.logout,
+    "update_profile": GatewayCommands.update_profile,
+    "change_password": GatewayCommands.change_password,
+    "create_user": GatewayCommands.create_user,
+    "subscribe_push": GatewayCommands.subscribe_push,
+    "unsubscribe_push": GatewayCommands.unsubscribe_push,
+    "prune_notifications": GatewayCommands.prune_notifications,
+}

@@ -30,8 +30,8 @@ bootstrap-test: ## the same for `make test` (adds Debian's chromium for the brow
 sync: ## install the workspace (locked versions) into .venv
 	$(UV) sync --frozen
 
-web: ## build the web app (npm ci, type check, vite build) into web/dist, which the gateway serves
-	cd web && npm ci --no-audit --no-fund && npm run build
+web: ## build the web app (npm ci, type check, vite build) into web/dist, which the gateway serves; ESLint
+	cd web && npm ci --no-audit --no-fund && npm run build && npm run lint
 
 k8s: sync ## render the Kubernetes overlays (kustomize) and validate them offline into .cache/k8s
 	$(RUN) python deploy/k8s/generate.py --check

@@ -1,10 +1,11 @@
 // R-21: edit an instance's data and its per-type configuration.
-import { useEffect, useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router-dom";
 
 import { api } from "../../api/client";
-import { useAsync } from "../../components/hooks";
+import { apiQuery, invalidatePaths } from "../../api/queries";
 import { ErrorState, Loading } from "../../components/states";
 import { fieldError, isLive, mergePatch, type Configuration, type Instance } from "./api";
 import { ConfigurationForm, configurationFields } from "./ConfigurationForm";
@@ -14,39 +15,38 @@ export function EditInstance() {
   const { t } = useTranslation("instances");
   const { instanceId = "" } = useParams();
   const navigate = useNavigate();
-  const loaded = useAsync((signal) => api<Instance>(`/instances/${instanceId}`, { signal }), [instanceId]);
+  const loaded = useQuery(apiQuery<Instance>(`/instances/${instanceId}`));
+  // The form starts from the instance as read when it opened (not a cached copy), and keeps that
+  // copy as the base of its patch: a refetch meanwhile (another user's change) edits neither.
+  const [opened, setOpened] = useState<Instance | null>(null);
   const [name, setName] = useState("");
   const [configuration, setConfiguration] = useState<Configuration>({});
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-
-  useEffect(() => {
-    if (loaded.data) {
-      setName(loaded.data.name);
-      setConfiguration(loaded.data.configuration);
-    }
-  }, [loaded.data]);
-
-  if (!loaded.data) return loaded.error ? <ErrorState error={loaded.error} onRetry={loaded.reload} /> : <Loading />;
-  const instance = loaded.data;
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      // Only what was changed: a field the form did not touch keeps its stored value.
-      const body = mergePatch(
-        { name: instance.name, configuration: instance.configuration },
-        { name: name.trim(), configuration },
-      );
-      await api<Instance>(`/instances/${instanceId}`, { method: "PATCH", body });
+  if (opened === null && loaded.data && loaded.isFetchedAfterMount && !loaded.isFetching) {
+    setOpened(loaded.data);
+    setName(loaded.data.name);
+    setConfiguration(loaded.data.configuration);
+  }
+  const save = useMutation({
+    // Only what was changed: a field the form did not touch keeps its stored value.
+    mutationFn: (base: Instance) =>
+      api<Instance>(`/instances/${instanceId}`, {
+        method: "PATCH",
+        body: mergePatch({ name: base.name, configuration: base.configuration }, { name: name.trim(), configuration }),
+      }),
+    onSuccess: () => {
+      void invalidatePaths("/instances", "/views/instances", "/views/threads");
       navigate(`/instances/${instanceId}`);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    },
+  });
+
+  if (!opened) return loaded.error ? <ErrorState error={loaded.error} onRetry={() => void loaded.refetch()} /> : <Loading />;
+  const instance = opened;
+  const busy = save.isPending;
+  const error = save.error;
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    save.mutate(instance);
   }
 
   const nameError = fieldError(error, "name");
@@ -59,7 +59,7 @@ export function EditInstance() {
       {!isLive(instance) ? (
         <p className="notice notice-warning">{t("edit.notLive")}</p>
       ) : (
-        <form className="card" onSubmit={(event) => void submit(event)} noValidate>
+        <form className="card" onSubmit={submit} noValidate>
           <label>
             {t("edit.name")}
             <input

@@ -1,20 +1,25 @@
 // R-22, R-26, R-43: an instance's licenses: list, search, refresh, add, details, impersonate, revoke, release.
+import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router-dom";
 
 import { api, type Page } from "../../api/client";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { useAsync, usePaged } from "../../components/hooks";
+import { apiQuery, invalidatePaths, usePagedQuery } from "../../api/queries";
 import { Empty, ErrorState, Loading } from "../../components/states";
-import { useNotifications } from "../../notifications/NotificationsContext";
 import { fieldError, formatDateTime, isLive, type Instance, type License, type LicenseStatus } from "./api";
 import { ProblemAlert, StatusBadge, TypeBadge, useReasonFlow } from "./parts";
 
 const LICENSE_STATUSES: LicenseStatus[] = ["active", "released", "revoked"];
 
 function useInstance(instanceId: string) {
-  return useAsync((signal) => api<Instance>(`/instances/${instanceId}`, { signal }), [instanceId]);
+  return useQuery(apiQuery<Instance>(`/instances/${instanceId}`));
+}
+
+/** After a change of the instance's licenses: its counts, lists and views read again. */
+function licensesChanged(instanceId: string): Promise<void> {
+  return invalidatePaths(`/instances/${instanceId}`, `/views/instances/${instanceId}`, "/views/threads", "/activity");
 }
 
 function Quota({ instance }: { instance: Instance }) {
@@ -34,22 +39,12 @@ export function LicenseList() {
   const [search, setSearch] = useState("");
   const [q, setQ] = useState("");
   const [status, setStatus] = useState("");
-  const list = usePaged<License>(
-    (cursor) =>
-      api<Page<License>>(`/instances/${instanceId}/licenses`, { query: { q, status, cursor, limit: 20 } }),
-    [instanceId, q, status],
+  // License events make "/instances" stale (NotificationsProvider): the list and the counts refetch.
+  const filters = { q, status, limit: 20 };
+  const list = usePagedQuery([`/instances/${instanceId}/licenses`, filters], (cursor, signal) =>
+    api<Page<License>>(`/instances/${instanceId}/licenses`, { query: { ...filters, cursor }, signal }),
   );
-  useNotifications((notification) => {
-    const data = notification.data as { instance_id?: string } | undefined;
-    if (notification.type.startsWith("license.") && data?.instance_id === instanceId) {
-      list.reload();
-      instance.reload();
-    }
-  });
-  const refresh = () => {
-    list.reload();
-    instance.reload();
-  };
+  const refresh = () => void invalidatePaths(`/instances/${instanceId}`);
   const canAdd =
     instance.data !== undefined &&
     isLive(instance.data) &&
@@ -155,7 +150,8 @@ export function AddLicenses() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
 
-  if (!instance.data) return instance.error ? <ErrorState error={instance.error} onRetry={instance.reload} /> : <Loading />;
+  if (!instance.data)
+    return instance.error ? <ErrorState error={instance.error} onRetry={() => void instance.refetch()} /> : <Loading />;
   const free = instance.data.licenses.quota - instance.data.licenses.in_use;
   const update = (index: number, field: keyof Omit<Row, "key">, value: string) =>
     setRows((current) => current.map((row, i) => (i === index ? { ...row, [field]: value } : row)));
@@ -176,6 +172,7 @@ export function AddLicenses() {
           })),
         },
       });
+      void licensesChanged(instanceId);
       navigate(`/instances/${instanceId}/licenses`);
     } catch (failure) {
       setError(failure);
@@ -258,17 +255,11 @@ export function LicenseDetail() {
   const { t, i18n } = useTranslation("instances");
   const { instanceId = "", licenseId = "" } = useParams();
   const instance = useInstance(instanceId);
-  const license = useAsync(
-    (signal) => api<License>(`/instances/${instanceId}/licenses/${licenseId}`, { signal }),
-    [instanceId, licenseId],
-  );
+  const license = useQuery(apiQuery<License>(`/instances/${instanceId}/licenses/${licenseId}`));
   const [impersonating, setImpersonating] = useState(false);
   const [panel, setPanel] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
-  const reload = () => {
-    license.reload();
-    instance.reload();
-  };
+  const reload = () => void licensesChanged(instanceId);
 
   const revoke = useReasonFlow({
     title: t("revoke.title"),

@@ -1,12 +1,12 @@
 // R-24: a new instance: company → type → data → Provision (contract, still cancellable) → Generate.
+import { useQuery } from "@tanstack/react-query";
 import { useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 
 import { api, download, idempotencyKey, send, type Page } from "../../api/client";
-import { useAuth } from "../../auth/AuthContext";
+import { apiQuery, invalidatePaths } from "../../api/queries";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { useAsync } from "../../components/hooks";
 import { Empty, ErrorState, Loading } from "../../components/states";
 import { fieldError, formatDateTime, TYPES, type Company, type Configuration, type Contract, type Instance, type InstanceType } from "./api";
 import { CompanyForm } from "./Companies";
@@ -157,14 +157,10 @@ export function Wizard() {
 
 function CompanyStep(props: { selected: string; onSelect(company: Company): void }) {
   const { t } = useTranslation("instances");
-  const { partnerId } = useAuth();
   const [search, setSearch] = useState("");
   const [q, setQ] = useState("");
   const [creating, setCreating] = useState(false);
-  const companies = useAsync(
-    (signal) => api<Page<Company>>("/companies", { signal, query: { q, limit: 50 } }),
-    [q, partnerId],
-  );
+  const companies = useQuery(apiQuery<Page<Company>>("/companies", { q, limit: 50 }));
   return (
     <div>
       <div className="toolbar">
@@ -194,7 +190,7 @@ function CompanyStep(props: { selected: string; onSelect(company: Company): void
             <button type="submit">{t("common:search")}</button>
           </form>
           {companies.error ? (
-            <ErrorState error={companies.error} onRetry={companies.reload} />
+            <ErrorState error={companies.error} onRetry={() => void companies.refetch()} />
           ) : !companies.data ? (
             <Loading />
           ) : companies.data.items.length === 0 ? (
@@ -226,15 +222,12 @@ export function ProvisioningPage() {
   const { t, i18n } = useTranslation("instances");
   const { provisioningId = "" } = useParams();
   const navigate = useNavigate();
-  const provisioning = useAsync((signal) => api<Instance>(`/provisionings/${provisioningId}`, { signal }), [provisioningId]);
+  const provisioning = useQuery(apiQuery<Instance>(`/provisionings/${provisioningId}`));
   const stage = provisioning.data?.stage;
-  const contract = useAsync(
-    (signal) =>
-      stage === "provisioned"
-        ? api<Contract>(`/provisionings/${provisioningId}/contract`, { signal })
-        : Promise.resolve(undefined),
-    [provisioningId, stage],
-  );
+  const contract = useQuery({
+    ...apiQuery<Contract>(`/provisionings/${provisioningId}/contract`),
+    enabled: stage === "provisioned",
+  });
   const [dialog, setDialog] = useState<"cancel" | "generate" | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -251,16 +244,17 @@ export function ProvisioningPage() {
           method: "POST",
           headers: { "Idempotency-Key": generateKey.current },
         });
+        void invalidatePaths("/instances", "/provisionings", "/views/instances", "/views/threads");
         navigate(`/instances/${created.id}`);
         return;
       }
       await api<Instance>(`/provisionings/${provisioningId}/${action}`, { method: "POST" });
       setDialog(null);
-      provisioning.reload();
+      void invalidatePaths(`/provisionings/${provisioningId}`);
     } catch (failure) {
       setError(failure);
       setDialog(null);
-      provisioning.reload();
+      void invalidatePaths(`/provisionings/${provisioningId}`);
     } finally {
       setBusy(false);
     }
@@ -282,9 +276,9 @@ export function ProvisioningPage() {
   }
 
   if (!provisioning.data)
-    return provisioning.error ? <ErrorState error={provisioning.error} onRetry={provisioning.reload} /> : <Loading />;
+    return provisioning.error ? <ErrorState error={provisioning.error} onRetry={() => void provisioning.refetch()} /> : <Loading />;
   const item = provisioning.data;
-  const c = contract.data;
+  const c = stage === "provisioned" ? contract.data : undefined;
 
   return (
     <section>
@@ -322,7 +316,7 @@ export function ProvisioningPage() {
       {item.stage === "provisioned" && (
         <>
           {contract.error ? (
-            <ErrorState error={contract.error} onRetry={contract.reload} />
+            <ErrorState error={contract.error} onRetry={() => void contract.refetch()} />
           ) : !c ? (
             <Loading />
           ) : (

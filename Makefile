@@ -16,7 +16,7 @@ STACK := $(RUN) python deploy/local/stack.py
 PACKAGES := contracts servicekit instances support reports activity gateway
 
 .PHONY: help bootstrap-up bootstrap-test sync web k8s bench test-faults up down status keys demo test lint format types imports pytest test-unit test-integration \
-        schemas infra-up infra-down infra-status
+        schemas web-api-types infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -72,6 +72,7 @@ types: sync ## mypy (strict)
 	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
 	MYPYPATH=deploy/local $(RUN) mypy deploy/local/stack.py deploy/local/demo.py deploy/local/private_stack.py
 	MYPYPATH=bench:deploy/local $(RUN) mypy deploy/k8s/generate.py bench
+	$(RUN) mypy web/scripts/api_types.py
 
 imports: sync ## import-linter: services independent, domain layers pure
 	$(RUN) lint-imports
@@ -93,6 +94,10 @@ test-integration: infra-up ## integration tests only
 
 schemas: sync ## regenerate the committed JSON Schemas of the events
 	$(RUN) python -m contracts.schemagen
+
+web-api-types: sync ## regenerate the web app's API types (web/src/api/schema.d.ts) from the gateway's OpenAPI document
+	cd web && npm ci --no-audit --no-fund
+	$(RUN) python web/scripts/api_types.py
 
 infra-up: sync ## start (first time: download and build) Kafka and FerretDB
 	$(STACK) up infra

@@ -2,13 +2,10 @@ import { useQuery } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
 
 import { apiQuery } from "../api/queries";
+import type { Schema } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
 
-interface PartnerOption {
-  id: string;
-  name: string;
-  acting: boolean;
-}
+type PartnerOption = Schema<"PartnerOut">;
 
 /** Staff act for one of their partners at a time: the selector switches it everywhere. */
 export function PartnerSelector() {

@@ -1,6 +1,7 @@
 // R-24: a new instance: company → type → data → Provision (contract, still cancellable) → Generate.
-import { useQuery } from "@tanstack/react-query";
-import { useRef, useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useRef, useState } from "react";
+import { FormProvider, useForm } from "react-hook-form";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 
@@ -8,12 +9,16 @@ import { api, download, idempotencyKey, send, type Page } from "../../api/client
 import { apiQuery, invalidatePaths } from "../../api/queries";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Empty, ErrorState, Loading } from "../../components/states";
-import { fieldError, formatDateTime, TYPES, type Company, type Configuration, type Contract, type Instance, type InstanceType } from "./api";
+import { fieldError, formatDateTime, TYPES, type Company, type Contract, type Instance, type InstanceType } from "./api";
 import { CompanyForm } from "./Companies";
-import { ConfigurationForm, configurationFields, defaultConfiguration } from "./ConfigurationForm";
+import { ConfigurationForm, configurationFields, defaultConfiguration, type ConfigurationValues } from "./ConfigurationForm";
 import { ProblemAlert, StatusBadge, TypeBadge } from "./parts";
 
 type Step = "company" | "type" | "data";
+interface DataValues extends ConfigurationValues {
+  name: string;
+  term_months: number;
+}
 const STEPS: Step[] = ["company", "type", "data"];
 
 export function Wizard() {
@@ -24,28 +29,21 @@ export function Wizard() {
   const [company, setCompany] = useState<Company | null>(null);
   const [companyId, setCompanyId] = useState<string>(params.get("company") ?? "");
   const [type, setType] = useState<InstanceType | null>(null);
-  const [name, setName] = useState("");
-  const [term, setTerm] = useState(12);
-  const [configuration, setConfiguration] = useState<Configuration>({});
+  // The instance's data (step 3) lives across the steps; another type starts from its defaults.
+  const form = useForm<DataValues>({ defaultValues: { name: "", term_months: 12, configuration: {} } });
   const [draftId, setDraftId] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
 
   const chooseType = (value: InstanceType) => {
     if (value !== type) {
       setType(value);
-      setConfiguration(defaultConfiguration(value));
+      form.setValue("configuration", defaultConfiguration(value));
       setDraftId(null);
     }
   };
 
-  async function provision(event: FormEvent) {
-    event.preventDefault();
-    if (!type) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const body = { name: name.trim(), term_months: term, configuration };
+  const provision = useMutation({
+    mutationFn: async ({ values, type }: { values: DataValues; type: InstanceType }) => {
+      const body = { name: values.name.trim(), term_months: values.term_months, configuration: values.configuration };
       let id = draftId;
       if (id) await api<Instance>(`/provisionings/${id}`, { method: "PATCH", body });
       else {
@@ -54,13 +52,16 @@ export function Wizard() {
         setDraftId(id);
       }
       await api<Instance>(`/provisionings/${id}/provision`, { method: "POST" });
+      return id;
+    },
+    onSuccess: (id) => {
+      void invalidatePaths("/provisionings");
       navigate(`/instances/provisionings/${id}`);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  }
+    },
+  });
+  const busy = provision.isPending;
+  const error = provision.error;
+  const name = form.watch("name");
 
   const nameError = fieldError(error, "name");
   const termError = fieldError(error, "term_months");
@@ -109,47 +110,45 @@ export function Wizard() {
         </div>
       )}
       {step === "data" && type && (
-        <form onSubmit={(event) => void provision(event)} noValidate>
-          <p className="muted">
-            {company?.name ?? companyId} · <TypeBadge type={type} />
-          </p>
-          <div className="card">
-            <label>
-              {t("wizard.name")}
-              <input
-                required
-                maxLength={200}
-                value={name}
-                onChange={(e) => setName(e.target.value)}
-                aria-invalid={nameError ? true : undefined}
-              />
-              {nameError && <span className="field-error">{nameError}</span>}
-            </label>
-            <label>
-              {t("wizard.term")}
-              <input
-                type="number"
-                min={1}
-                max={120}
-                value={term}
-                onChange={(e) => setTerm(Number(e.target.value))}
-                aria-invalid={termError ? true : undefined}
-              />
-              {termError && <span className="field-error">{termError}</span>}
-            </label>
-          </div>
-          <ConfigurationForm type={type} value={configuration} onChange={setConfiguration} error={error} />
-          <ProblemAlert error={error} fields={["name", "term_months", ...configurationFields(type, error)]} />
-          <p className="muted">{t("wizard.provisionHint")}</p>
-          <div className="actions">
-            <button type="button" onClick={() => setStep("type")}>
-              {t("wizard.previous")}
-            </button>
-            <button type="submit" className="primary" disabled={busy || !name.trim()}>
-              {t("wizard.provision")}
-            </button>
-          </div>
-        </form>
+        <FormProvider {...form}>
+          <form
+            onSubmit={(event) => void form.handleSubmit((values) => provision.mutate({ values, type }))(event)}
+            noValidate
+          >
+            <p className="muted">
+              {company?.name ?? companyId} · <TypeBadge type={type} />
+            </p>
+            <div className="card">
+              <label>
+                {t("wizard.name")}
+                <input required maxLength={200} {...form.register("name")} aria-invalid={nameError ? true : undefined} />
+                {nameError && <span className="field-error">{nameError}</span>}
+              </label>
+              <label>
+                {t("wizard.term")}
+                <input
+                  type="number"
+                  min={1}
+                  max={120}
+                  {...form.register("term_months", { setValueAs: Number })}
+                  aria-invalid={termError ? true : undefined}
+                />
+                {termError && <span className="field-error">{termError}</span>}
+              </label>
+            </div>
+            <ConfigurationForm type={type} error={error} />
+            <ProblemAlert error={error} fields={["name", "term_months", ...configurationFields(type, error)]} />
+            <p className="muted">{t("wizard.provisionHint")}</p>
+            <div className="actions">
+              <button type="button" onClick={() => setStep("type")}>
+                {t("wizard.previous")}
+              </button>
+              <button type="submit" className="primary" disabled={busy || !name.trim()}>
+                {t("wizard.provision")}
+              </button>
+            </div>
+          </form>
+        </FormProvider>
       )}
     </section>
   );

@@ -16,7 +16,7 @@ STACK := $(RUN) python -m partnerapp_stack
 PACKAGES := contracts servicekit instances support reports activity gateway partnerapp_stack
 
 .PHONY: help bootstrap-up bootstrap-test sync web k8s bench test-faults up down status keys demo test lint format types imports pytest test-unit test-integration \
-        schemas infra-up infra-down infra-status
+        schemas web-api-types infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -30,8 +30,8 @@ bootstrap-test: ## the same for `make test` (adds Debian's chromium for the brow
 sync: ## install the workspace (locked versions) into .venv
 	$(UV) sync --frozen
 
-web: ## build the web app (npm ci, type check, vite build) into web/dist, which the gateway serves
-	cd web && npm ci --no-audit --no-fund && npm run build
+web: ## build the web app (npm ci, type check, vite build) into web/dist, which the gateway serves; ESLint
+	cd web && npm ci --no-audit --no-fund && npm run build && npm run lint
 
 k8s: sync ## render the Kubernetes overlays (kustomize) and validate them offline into .cache/k8s
 	$(RUN) python deploy/k8s/generate.py --check
@@ -71,6 +71,7 @@ format: sync ## apply ruff formatting and safe fixes
 types: sync ## mypy (strict)
 	$(RUN) mypy $(addprefix -p ,$(PACKAGES))
 	MYPYPATH=bench $(RUN) mypy deploy/k8s/generate.py bench
+	$(RUN) mypy web/scripts/api_types.py
 
 imports: sync ## import-linter: services independent, domain layers pure
 	$(RUN) lint-imports
@@ -92,6 +93,10 @@ test-integration: infra-up ## integration tests only
 
 schemas: sync ## regenerate the committed JSON Schemas of the events
 	$(RUN) python -m contracts.schemagen
+
+web-api-types: sync ## regenerate the web app's API types (web/src/api/schema.d.ts) from the gateway's OpenAPI document
+	cd web && npm ci --no-audit --no-fund
+	$(RUN) python web/scripts/api_types.py
 
 infra-up: sync ## start (first time: download and build) Kafka and FerretDB
 	$(STACK) up infra

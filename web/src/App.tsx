@@ -1,27 +1,34 @@
-import { useState, type FormEvent } from "react";
+import { lazy, Suspense, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { BrowserRouter, NavLink, Navigate, Route, Routes } from "react-router-dom";
 
-import { api, ApiError } from "./api/client";
+import { QueryClientProvider } from "@tanstack/react-query";
+
+import { ApiError } from "./api/client";
+import { queryClient } from "./api/queries";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
-import { useAsync } from "./components/hooks";
+import { PartnerSelector } from "./components/PartnerSelector";
 import { Loading } from "./components/states";
 import { NotificationsProvider } from "./notifications/NotificationsContext";
-import ActivityRoutes from "./sections/activity";
-import InstancesRoutes from "./sections/instances";
-import ProfileRoutes from "./sections/profile";
-import ReportsRoutes from "./sections/reports";
-import SupportRoutes from "./sections/support";
+
+// Each section is a chunk of its own, loaded when first opened.
+const ActivityRoutes = lazy(() => import("./sections/activity"));
+const InstancesRoutes = lazy(() => import("./sections/instances"));
+const ProfileRoutes = lazy(() => import("./sections/profile"));
+const ReportsRoutes = lazy(() => import("./sections/reports"));
+const SupportRoutes = lazy(() => import("./sections/support"));
 
 export default function App() {
   return (
-    <AuthProvider>
-      <NotificationsProvider>
-        <BrowserRouter>
-          <Shell />
-        </BrowserRouter>
-      </NotificationsProvider>
-    </AuthProvider>
+    <QueryClientProvider client={queryClient}>
+      <AuthProvider>
+        <NotificationsProvider>
+          <BrowserRouter>
+            <Shell />
+          </BrowserRouter>
+        </NotificationsProvider>
+      </AuthProvider>
+    </QueryClientProvider>
   );
 }
 
@@ -38,15 +45,17 @@ function Shell() {
     <div className="app">
       <TopBar />
       <main className="content">
-        <Routes>
-          <Route path="/" element={<Navigate to="/support" replace />} />
-          <Route path="/support/*" element={<SupportRoutes />} />
-          <Route path="/instances/*" element={<InstancesRoutes />} />
-          <Route path="/reports/*" element={<ReportsRoutes />} />
-          <Route path="/activity/*" element={<ActivityRoutes />} />
-          <Route path="/profile/*" element={<ProfileRoutes />} />
-          <Route path="*" element={<NotFound />} />
-        </Routes>
+        <Suspense fallback={<Loading />}>
+          <Routes>
+            <Route path="/" element={<Navigate to="/support" replace />} />
+            <Route path="/support/*" element={<SupportRoutes />} />
+            <Route path="/instances/*" element={<InstancesRoutes />} />
+            <Route path="/reports/*" element={<ReportsRoutes />} />
+            <Route path="/activity/*" element={<ActivityRoutes />} />
+            <Route path="/profile/*" element={<ProfileRoutes />} />
+            <Route path="*" element={<NotFound />} />
+          </Routes>
+        </Suspense>
       </main>
       <BottomNav />
     </div>
@@ -56,36 +65,6 @@ function Shell() {
 function NotFound() {
   const { t } = useTranslation();
   return <h1 className="state">{t("notFound")}</h1>;
-}
-
-interface PartnerOption {
-  id: string;
-  name: string;
-  acting: boolean;
-}
-
-/** Staff act for one of their partners at a time (R-11): the selector switches it everywhere. */
-export function PartnerSelector() {
-  const { t } = useTranslation();
-  const { user, partnerId, switchPartner } = useAuth();
-  const partners = useAsync((signal) => api<PartnerOption[]>("/partners", { signal }), [partnerId]);
-  if (user?.role !== "staff" || !partners.data) return null;
-  return (
-    <label className="partner-selector">
-      <span>{t("actingFor")}</span>
-      <select
-        value={partnerId ?? ""}
-        onChange={(event) => void switchPartner(event.target.value)}
-        data-testid="partner-selector"
-      >
-        {partners.data.map((partner) => (
-          <option key={partner.id} value={partner.id}>
-            {partner.name}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
 }
 
 function TopBar() {

@@ -3,6 +3,7 @@
 // reload keeps the user signed in. A 401 refreshes once and retries.
 
 import i18n from "../i18n";
+import type { Schema } from "./types";
 
 export interface Problem {
   type?: string;
@@ -29,23 +30,9 @@ export class ApiError extends Error {
   }
 }
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  role: "partner" | "staff";
-  partner_ids: string[];
-  language: "es" | "en";
-  phone: string | null;
-}
+export type User = Schema<"UserOut">;
 
-export interface Tokens {
-  access_token: string;
-  refresh_token: string;
-  expires_in: number;
-  partner_id: string;
-  user: User;
-}
+export type Tokens = Schema<"TokensOut">;
 
 export interface Page<T> {
   items: T[];

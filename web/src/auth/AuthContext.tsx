@@ -1,6 +1,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 
 import { api, session, type Tokens, type User } from "../api/client";
+import { queryClient } from "../api/queries";
 import i18n from "../i18n";
 
 type Status = "loading" | "signed-out" | "signed-in";
@@ -28,21 +29,26 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     void i18n.changeLanguage(next.language);
   }, []);
 
-  useEffect(
-    () =>
-      session.onChange((tokens: Tokens | null) => {
-        if (tokens) {
-          setUser(tokens.user);
-          setPartnerId(tokens.partner_id);
-          setStatus("signed-in");
-        } else {
-          setUserState(null);
-          setPartnerId(null);
-          setStatus("signed-out");
-        }
-      }),
-    [setUser],
-  );
+  useEffect(() => {
+    // What was read belongs to the user and the partner acted for: another partner reads
+    // everything again, signing out forgets it. A refreshed token of the same partner keeps it.
+    let acting: string | null = null;
+    return session.onChange((tokens: Tokens | null) => {
+      if (tokens) {
+        if (acting !== null && acting !== tokens.partner_id) void queryClient.resetQueries();
+        acting = tokens.partner_id;
+        setUser(tokens.user);
+        setPartnerId(tokens.partner_id);
+        setStatus("signed-in");
+      } else {
+        acting = null;
+        queryClient.clear();
+        setUserState(null);
+        setPartnerId(null);
+        setStatus("signed-out");
+      }
+    });
+  }, [setUser]);
 
   useEffect(() => {
     if (session.hasRefreshToken) void session.refresh().catch(() => session.set(null));

@@ -1,10 +1,11 @@
+import { useQuery } from "@tanstack/react-query";
 import { useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router-dom";
 
 import { api, ApiError } from "../../api/client";
 import { HelpLink } from "../../components/HelpLink";
-import { useAsync } from "../../components/hooks";
+import { apiQuery, invalidatePaths } from "../../api/queries";
 import { ErrorState, Loading } from "../../components/states";
 import { actionLabel, formatTime, type ActivityRecord, type Terminal } from "./model";
 import { ReleaseLicense } from "./Release";
@@ -13,10 +14,7 @@ import { ReleaseLicense } from "./Release";
 export function RecordDetail() {
   const { recordId = "" } = useParams();
   const { t } = useTranslation("activity");
-  const record = useAsync(
-    (signal) => api<ActivityRecord>(`/activity/records/${encodeURIComponent(recordId)}`, { signal }),
-    [recordId],
-  );
+  const record = useQuery(apiQuery<ActivityRecord>(`/activity/records/${encodeURIComponent(recordId)}`));
   return (
     <section className="activity-page">
       <header className="section-header">
@@ -26,11 +24,11 @@ export function RecordDetail() {
       <p>
         <Link to="/activity">← {t("title")}</Link>
       </p>
-      {record.loading && !record.data && <Loading />}
-      {record.error !== undefined && !record.data && (
+      {record.isPending && <Loading />}
+      {record.error && !record.data && (
         <ErrorState
           error={record.error instanceof ApiError && record.error.status === 404 ? t("record.notFound") : record.error}
-          onRetry={record.reload}
+          onRetry={() => void record.refetch()}
         />
       )}
       {record.data && <RecordView record={record.data} />}
@@ -41,16 +39,17 @@ export function RecordDetail() {
 function RecordView({ record }: { record: ActivityRecord }) {
   const { t, i18n } = useTranslation("activity");
   const [released, setReleased] = useState(false);
-  const terminal = useAsync(
-    (signal) =>
-      api<Terminal>(`/activity/terminals/${encodeURIComponent(record.serial)}`, { signal }).catch((failure) => {
+  const terminalPath = `/activity/terminals/${encodeURIComponent(record.serial)}`;
+  // A terminal not known (yet) is no error here: it has no license to release.
+  const terminal = useQuery({
+    queryKey: [terminalPath, {}, "or-none"],
+    queryFn: ({ signal }) =>
+      api<Terminal>(terminalPath, { signal }).catch((failure: unknown) => {
         if (failure instanceof ApiError && failure.status === 404) return null;
         throw failure;
       }),
-    [record.serial, released],
-  );
+  });
   const none = t("record.none");
-  const terminalPath = `/activity/terminals/${encodeURIComponent(record.serial)}`;
   const bound = terminal.data?.license_id ?? null;
   return (
     <>
@@ -101,7 +100,10 @@ function RecordView({ record }: { record: ActivityRecord }) {
               recordId={record.id}
               serial={record.serial}
               pin={record.pin}
-              onReleased={() => setReleased(true)}
+              onReleased={() => {
+                setReleased(true);
+                void invalidatePaths("/activity", "/instances", "/views/instances");
+              }}
             />
           )}
         </div>

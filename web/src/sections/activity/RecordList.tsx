@@ -2,7 +2,7 @@ import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 
 import { Empty, ErrorState, Loading } from "../../components/states";
-import type { Paged } from "../../components/hooks";
+import type { Paged } from "../../api/queries";
 import { actionLabel, formatTime, type ActivityRecord } from "./model";
 
 /** Records newest first: time, action, serial, PIN and a badge by kind; "load more" pages on. */

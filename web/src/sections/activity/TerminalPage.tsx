@@ -1,12 +1,12 @@
-import { useEffect, useState } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router-dom";
 
 import { api, ApiError } from "../../api/client";
 import { HelpLink } from "../../components/HelpLink";
-import { useAsync, usePaged } from "../../components/hooks";
+import { apiQuery, invalidatePaths, usePagedQuery } from "../../api/queries";
 import { ErrorState, Loading } from "../../components/states";
-import { useNotifications } from "../../notifications/NotificationsContext";
 import { actionLabel, DAY, formatTime, type RecordPage, type Terminal } from "./model";
 import { Location } from "./RecordDetail";
 import { RecordList } from "./RecordList";
@@ -20,36 +20,35 @@ const POLL_TRIES = 20;
 export function TerminalPage() {
   const { serial = "" } = useParams();
   const { t, i18n } = useTranslation("activity");
-  const [round, setRound] = useState(0);
   const [releasedAt, setReleasedAt] = useState<number | null>(null);
-  const terminal = useAsync(
-    (signal) => api<Terminal>(`/activity/terminals/${encodeURIComponent(serial)}`, { signal }),
-    [serial, round],
-  );
-  const timeline = usePaged((cursor) => {
-    // The window ends a little ahead of now, so a reload shows what just happened (e.g. a release).
-    const to = new Date(Date.now() + 60_000);
-    const from = new Date(to.getTime() - TIMELINE_DAYS * DAY);
-    return api<RecordPage>("/activity/records", {
-      query: { serial, from: from.toISOString(), to: to.toISOString(), limit: 20, cursor },
-    });
-  }, [serial, round]);
-
   // License events of this terminal arrive through Kafka a moment after the action: live
-  // notifications reload the page, and after a release it polls until the release shows.
-  useNotifications((notification) => {
-    if (notification.type.startsWith("license.")) setRound((n) => n + 1);
+  // notifications make "/activity" stale (NotificationsProvider), and after a release both reads
+  // poll until the release shows.
+  const [releaseShown, setReleaseShown] = useState(false);
+  const polling = () =>
+    releasedAt !== null && !releaseShown && Date.now() - releasedAt <= POLL_MS * POLL_TRIES ? POLL_MS : false;
+  const terminal = useQuery({
+    ...apiQuery<Terminal>(`/activity/terminals/${encodeURIComponent(serial)}`),
+    refetchInterval: polling,
   });
-  const releaseShown =
+  const timeline = usePagedQuery(
+    ["/activity/records", { serial, days: TIMELINE_DAYS }],
+    (cursor, signal) => {
+      // The window ends a little ahead of now, so a refetch shows what just happened (e.g. a release).
+      const to = new Date(Date.now() + 60_000);
+      const from = new Date(to.getTime() - TIMELINE_DAYS * DAY);
+      return api<RecordPage>("/activity/records", {
+        query: { serial, from: from.toISOString(), to: to.toISOString(), limit: 20, cursor },
+        signal,
+      });
+    },
+    { refetchInterval: polling },
+  );
+  const shown =
     releasedAt !== null &&
     terminal.data?.license_id === null &&
     timeline.items.some((item) => item.action === "license.released");
-  useEffect(() => {
-    if (releasedAt === null || releaseShown) return;
-    if (Date.now() - releasedAt > POLL_MS * POLL_TRIES) return;
-    const timer = setTimeout(() => setRound((n) => n + 1), POLL_MS);
-    return () => clearTimeout(timer);
-  }, [releasedAt, releaseShown, round]);
+  if (shown !== releaseShown) setReleaseShown(shown);
 
   const info = terminal.data;
   const none = t("record.none");
@@ -68,13 +67,13 @@ export function TerminalPage() {
         <Link to="/activity/terminals">← {t("terminals")}</Link>
         <Link to={`/activity?serial=${encodeURIComponent(serial)}`}>{t("terminal.searchActivity")}</Link>
       </p>
-      {terminal.loading && !info && <Loading />}
-      {terminal.error !== undefined && !info && (
+      {terminal.isPending && <Loading />}
+      {terminal.error && !info && (
         <ErrorState
           error={
             terminal.error instanceof ApiError && terminal.error.status === 404 ? t("terminal.notFound") : terminal.error
           }
-          onRetry={terminal.reload}
+          onRetry={() => void terminal.refetch()}
         />
       )}
       {info && (
@@ -119,7 +118,7 @@ export function TerminalPage() {
                 pin={releasable.pin}
                 onReleased={() => {
                   setReleasedAt(Date.now());
-                  setRound((n) => n + 1);
+                  void invalidatePaths("/activity", "/instances", "/views/instances");
                 }}
               />
             </div>

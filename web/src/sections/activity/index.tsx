@@ -1,10 +1,10 @@
-import { cloneElement, useState, type FormEvent, type ReactElement } from "react";
+import { cloneElement, useEffect, useState, type FormEvent, type ReactElement } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Route, Routes, useSearchParams } from "react-router-dom";
 
 import { api, ApiError, type Page } from "../../api/client";
 import { HelpLink } from "../../components/HelpLink";
-import { usePaged } from "../../components/hooks";
+import { usePagedQuery } from "../../api/queries";
 import { Empty, ErrorState, Loading } from "../../components/states";
 import "./activity.css";
 import { DAY, deviceText, formatTime, fromLocalInput, toLocalInput, actionLabel, type RecordPage, type Terminal } from "./model";
@@ -188,37 +188,28 @@ function initialForm(submitted: Query | null): Query {
 
 function SearchResults({ query, onFieldErrors }: { query: Query; onFieldErrors(errors: FieldErrors): void }) {
   const { t, i18n } = useTranslation("activity");
-  const [span, setSpan] = useState<RecordPage["window"] | null>(null);
-  const records = usePaged(
-    async (cursor) => {
-      try {
-        const page = await api<RecordPage>("/activity/records", {
-          query: {
-            serial: query.serial || undefined,
-            pin: query.pin || undefined,
-            from: query.from || undefined,
-            to: query.to || undefined,
-            limit: 25,
-            cursor,
-          },
-        });
-        setSpan(page.window);
-        return page;
-      } catch (failure) {
-        // The API's validation errors go next to the fields they name.
-        if (failure instanceof ApiError && failure.status === 422) {
-          const fields: FieldErrors = {};
-          for (const field of ["serial", "pin", "from", "to"] as const) {
-            const message = failure.fieldError(field);
-            if (message) fields[field] = message;
-          }
-          if (Object.keys(fields).length > 0) onFieldErrors(fields);
-        }
-        throw failure;
-      }
-    },
-    [query.serial, query.pin, query.from, query.to],
+  const filters = {
+    serial: query.serial || undefined,
+    pin: query.pin || undefined,
+    from: query.from || undefined,
+    to: query.to || undefined,
+    limit: 25,
+  };
+  const records = usePagedQuery(["/activity/records", filters], (cursor, signal) =>
+    api<RecordPage>("/activity/records", { query: { ...filters, cursor }, signal }),
   );
+  const span = records.pages.at(-1)?.window ?? null;
+  // The API's validation errors go next to the fields they name.
+  const { error } = records;
+  useEffect(() => {
+    if (!(error instanceof ApiError) || error.status !== 422) return;
+    const fields: FieldErrors = {};
+    for (const field of ["serial", "pin", "from", "to"] as const) {
+      const message = error.fieldError(field);
+      if (message) fields[field] = message;
+    }
+    if (Object.keys(fields).length > 0) onFieldErrors(fields);
+  }, [error, onFieldErrors]);
   return (
     <section aria-labelledby="activity-results-title">
       <h2 id="activity-results-title" className="activity-results-title">
@@ -253,9 +244,8 @@ function TerminalsPage() {
 /** The partner's terminals, last seen first: an entry point to each terminal's information. */
 function TerminalList({ limit }: { limit?: number }) {
   const { t, i18n } = useTranslation("activity");
-  const terminals = usePaged(
-    (cursor) => api<Page<Terminal>>("/activity/terminals", { query: { limit: limit ?? 20, cursor } }),
-    [limit],
+  const terminals = usePagedQuery(["/activity/terminals", { limit: limit ?? 20 }], (cursor, signal) =>
+    api<Page<Terminal>>("/activity/terminals", { query: { limit: limit ?? 20, cursor }, signal }),
   );
   const { items, loading, error } = terminals;
   if (error && items.length === 0) return <ErrorState error={error} onRetry={terminals.reload} />;

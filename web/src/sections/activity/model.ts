@@ -1,45 +1,14 @@
 // The activity service's shapes (through the gateway) and small helpers shared by the screens.
+import type { Schema } from "../../api/types";
 import type { TFunction } from "i18next";
 
 export type RecordKind = "telemetry" | "license" | "session";
 
-export interface ActivityRecord {
-  id: string;
-  event_id: string;
-  kind: RecordKind;
-  serial: string;
-  pin: string | null;
-  instance_id: string;
-  action: string;
-  occurred_at: string;
-  received_at: string;
-  device: Record<string, unknown> | null;
-  battery_pct: number | null;
-  location: { lat?: number; lon?: number; accuracy_m?: number | null; [key: string]: unknown } | null;
-  details: Record<string, unknown>;
-}
+export type ActivityRecord = Schema<"activity__RecordOut">;
 
-export interface RecordPage {
-  items: ActivityRecord[];
-  next_cursor: string | null;
-  window: { from?: string; to?: string };
-}
+export type RecordPage = Schema<"activity__RecordPage">;
 
-export interface Terminal {
-  serial: string;
-  instance_id: string;
-  pin: string | null;
-  last_seen: string;
-  last_action: string;
-  maker: string | null;
-  model: string | null;
-  os: string | null;
-  os_version: string | null;
-  app_version: string | null;
-  battery_pct: number | null;
-  location: ActivityRecord["location"];
-  license_id: string | null;
-}
+export type Terminal = Schema<"activity__TerminalOut">;
 
 const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;

@@ -1,11 +1,12 @@
 // R-02, R-14: the partner's companies (customers): list, detail, edit; the form is shared with the wizard.
-import { useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { get, useForm, type Path } from "react-hook-form";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router-dom";
 
 import { api, type Page } from "../../api/client";
-import { useAuth } from "../../auth/AuthContext";
-import { useAsync, usePaged } from "../../components/hooks";
+import { apiQuery, invalidatePaths, usePagedQuery } from "../../api/queries";
 import { Empty, ErrorState, Loading } from "../../components/states";
 import { fieldError, formatDate, type Company, type Instance } from "./api";
 import { ProblemAlert, StatusBadge, TypeBadge } from "./parts";
@@ -20,18 +21,28 @@ const FIELDS = [
   "contact_person",
   "email",
   "phone",
-] as const;
+] as const satisfies readonly Path<Values>[];
 type FieldName = (typeof FIELDS)[number];
-type Values = Record<FieldName, string>;
+
+interface Values {
+  name: string;
+  tax_id: string;
+  address: { street: string; city: string; postal_code: string; province: string };
+  contact_person: string;
+  email: string;
+  phone: string;
+}
 
 function valuesOf(company?: Company): Values {
   return {
     name: company?.name ?? "",
     tax_id: company?.tax_id ?? "",
-    "address.street": company?.address.street ?? "",
-    "address.city": company?.address.city ?? "",
-    "address.postal_code": company?.address.postal_code ?? "",
-    "address.province": company?.address.province ?? "",
+    address: {
+      street: company?.address.street ?? "",
+      city: company?.address.city ?? "",
+      postal_code: company?.address.postal_code ?? "",
+      province: company?.address.province ?? "",
+    },
     contact_person: company?.contact_person ?? "",
     email: company?.email ?? "",
     phone: company?.phone ?? "",
@@ -39,54 +50,54 @@ function valuesOf(company?: Company): Values {
 }
 
 function bodyOf(values: Values, country?: string) {
-  const v = (name: FieldName) => values[name].trim();
+  const { address } = values;
   return {
-    name: v("name"),
-    tax_id: v("tax_id"),
+    name: values.name.trim(),
+    tax_id: values.tax_id.trim(),
     address: {
-      street: v("address.street"),
-      city: v("address.city"),
-      postal_code: v("address.postal_code"),
-      province: v("address.province"),
+      street: address.street.trim(),
+      city: address.city.trim(),
+      postal_code: address.postal_code.trim(),
+      province: address.province.trim(),
       ...(country ? { country } : {}),
     },
-    contact_person: v("contact_person"),
-    email: v("email"),
-    phone: v("phone"),
+    contact_person: values.contact_person.trim(),
+    email: values.email.trim(),
+    phone: values.phone.trim(),
   };
 }
 
 const INPUT_TYPES: Partial<Record<FieldName, string>> = { email: "email", phone: "tel" };
 
-/** Creates (no `company`) or edits a company; calls `onSaved` with the stored company. */
+/** Creates (no `company`) or edits a company; calls `onSaved` with the stored company. The service
+ * validates: its problems show next to the fields they name. */
 export function CompanyForm(props: { company?: Company; onSaved(company: Company): void; onCancel?(): void }) {
   const { t } = useTranslation("instances");
-  const [values, setValues] = useState<Values>(() => valuesOf(props.company));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const saved = props.company
-        ? await api<Company>(`/companies/${props.company.id}`, {
+  const { register, handleSubmit, watch } = useForm<Values>({ defaultValues: valuesOf(props.company) });
+  const save = useMutation({
+    mutationFn: (values: Values) =>
+      props.company
+        ? api<Company>(`/companies/${props.company.id}`, {
             method: "PATCH",
             body: bodyOf(values, props.company.address.country),
           })
-        : await api<Company>("/companies", { method: "POST", body: bodyOf(values) });
+        : api<Company>("/companies", { method: "POST", body: bodyOf(values) }),
+    onSuccess: (saved) => {
+      void invalidatePaths("/companies", "/views/threads");
       props.onSaved(saved);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  }
+    },
+  });
+  const error = save.error;
 
-  const complete = FIELDS.every((name) => values[name].trim() !== "");
+  const values = watch();
+  const complete = FIELDS.every((name) => String(get(values, name) ?? "").trim() !== "");
   return (
-    <form className="card" onSubmit={(event) => void submit(event)} noValidate aria-label={t("company.formLabel")}>
+    <form
+      className="card"
+      onSubmit={(event) => void handleSubmit((submitted) => save.mutate(submitted))(event)}
+      noValidate
+      aria-label={t("company.formLabel")}
+    >
       {FIELDS.map((name) => {
         const problem = fieldError(error, name);
         return (
@@ -95,8 +106,7 @@ export function CompanyForm(props: { company?: Company; onSaved(company: Company
             <input
               type={INPUT_TYPES[name] ?? "text"}
               required
-              value={values[name]}
-              onChange={(e) => setValues((current) => ({ ...current, [name]: e.target.value }))}
+              {...register(name)}
               aria-invalid={problem ? true : undefined}
             />
             {problem && <span className="field-error">{problem}</span>}
@@ -110,7 +120,7 @@ export function CompanyForm(props: { company?: Company; onSaved(company: Company
             {t("common:cancel")}
           </button>
         )}
-        <button type="submit" className="primary" disabled={busy || !complete}>
+        <button type="submit" className="primary" disabled={save.isPending || !complete}>
           {props.company ? t("common:save") : t("company.create")}
         </button>
       </div>
@@ -120,13 +130,11 @@ export function CompanyForm(props: { company?: Company; onSaved(company: Company
 
 export function CompanyList() {
   const { t } = useTranslation("instances");
-  const { partnerId } = useAuth();
   const [search, setSearch] = useState("");
   const [q, setQ] = useState("");
   const [creating, setCreating] = useState(false);
-  const list = usePaged<Company>(
-    (cursor) => api<Page<Company>>("/companies", { query: { q, cursor, limit: 20 } }),
-    [q, partnerId],
+  const list = usePagedQuery(["/companies", { q, limit: 20 }], (cursor, signal) =>
+    api<Page<Company>>("/companies", { query: { q, cursor, limit: 20 }, signal }),
   );
   return (
     <section>
@@ -141,10 +149,7 @@ export function CompanyList() {
       </div>
       {creating && (
         <CompanyForm
-          onSaved={() => {
-            setCreating(false);
-            list.reload();
-          }}
+          onSaved={() => setCreating(false)}
           onCancel={() => setCreating(false)}
         />
       )}
@@ -198,13 +203,10 @@ export function CompanyList() {
 export function CompanyDetail() {
   const { t, i18n } = useTranslation("instances");
   const { companyId = "" } = useParams();
-  const company = useAsync((signal) => api<Company>(`/companies/${companyId}`, { signal }), [companyId]);
-  const instances = useAsync(
-    (signal) => api<Page<Instance>>("/instances", { signal, query: { company_id: companyId, limit: 50 } }),
-    [companyId],
-  );
+  const company = useQuery(apiQuery<Company>(`/companies/${companyId}`));
+  const instances = useQuery(apiQuery<Page<Instance>>("/instances", { company_id: companyId, limit: 50 }));
   const [editing, setEditing] = useState(false);
-  if (!company.data) return company.error ? <ErrorState error={company.error} onRetry={company.reload} /> : <Loading />;
+  if (!company.data) return company.error ? <ErrorState error={company.error} onRetry={() => void company.refetch()} /> : <Loading />;
   const c = company.data;
   return (
     <section>
@@ -220,10 +222,7 @@ export function CompanyDetail() {
       {editing ? (
         <CompanyForm
           company={c}
-          onSaved={() => {
-            setEditing(false);
-            company.reload();
-          }}
+          onSaved={() => setEditing(false)}
           onCancel={() => setEditing(false)}
         />
       ) : (
@@ -254,7 +253,7 @@ export function CompanyDetail() {
       )}
       <h2>{t("company.instances")}</h2>
       {instances.error ? (
-        <ErrorState error={instances.error} onRetry={instances.reload} />
+        <ErrorState error={instances.error} onRetry={() => void instances.refetch()} />
       ) : !instances.data ? (
         <Loading />
       ) : instances.data.items.length === 0 ? (

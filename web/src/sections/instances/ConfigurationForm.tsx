@@ -1,4 +1,5 @@
 // The per-type configuration of an instance (the models of the instances service: one per type).
+import { useController } from "react-hook-form";
 import { useTranslation } from "react-i18next";
 
 import { ApiError } from "../../api/client";
@@ -95,13 +96,6 @@ function read(config: Configuration, path: string[]): unknown {
   return value;
 }
 
-function write(config: Configuration, path: string[], value: unknown): Configuration {
-  const [head, ...rest] = path as [string, ...string[]];
-  if (rest.length === 0) return { ...config, [head]: value };
-  const inner = (config[head] && typeof config[head] === "object" ? config[head] : {}) as Configuration;
-  return { ...config, [head]: write(inner, rest, value) };
-}
-
 /** The errors of the answer under `configuration.<path>` (the field or its items). */
 function errorsUnder(error: unknown, field: string): string | undefined {
   if (!(error instanceof ApiError)) return undefined;
@@ -118,126 +112,134 @@ export function configurationFields(type: InstanceType, error: unknown): string[
     .filter((name) => prefixes.some((p) => name === p || name.startsWith(`${p}.`)));
 }
 
-export function ConfigurationForm(props: {
-  type: InstanceType;
-  value: Configuration;
-  onChange(next: Configuration): void;
-  error?: unknown;
-}) {
+/** The values of a form holding a configuration (the wizard's, the edit form's). */
+export interface ConfigurationValues {
+  configuration: Configuration;
+}
+
+/** The type's configuration fields, inside a react-hook-form form (`FormProvider`) whose values
+ * hold it under `configuration`; `error` is the service's answer, its problems next to their fields. */
+export function ConfigurationForm(props: { type: InstanceType; error?: unknown }) {
   const { t } = useTranslation("instances");
-  const { type, value, onChange, error } = props;
+  const { type, error } = props;
   return (
     <fieldset className="config-form">
       <legend>{t("config.title", { type })}</legend>
-      {FIELDS[type].map((field) => {
-        const name = field.path.join(".");
-        const label = t(`config.${name}`);
-        const current = read(value, field.path);
-        const problem = errorsUnder(error, `configuration.${name}`);
-        const set = (next: unknown) => onChange(write(value, field.path, next));
-        const errorId = `cfg-error-${name}`;
-        const described = problem ? { "aria-invalid": true, "aria-describedby": errorId } : {};
-        const message = problem && (
-          <span className="field-error" id={errorId}>
-            {problem}
-          </span>
-        );
-        switch (field.kind) {
-          case "bool":
-            return (
-              <label key={name} className="check">
-                <input type="checkbox" checked={current === true} onChange={(e) => set(e.target.checked)} {...described} />
-                {label}
-                {message}
-              </label>
-            );
-          case "int":
-          case "float":
-            return (
-              <label key={name}>
-                {label}
-                <input
-                  type="number"
-                  inputMode={field.kind === "int" ? "numeric" : "decimal"}
-                  min={field.min}
-                  max={field.max}
-                  step={field.step ?? 1}
-                  value={current === undefined || current === null ? "" : String(current)}
-                  onChange={(e) => set(e.target.value === "" ? "" : Number(e.target.value))}
-                  {...described}
-                />
-                {message}
-              </label>
-            );
-          case "text":
-            return (
-              <label key={name}>
-                {label}
-                <input type="text" value={typeof current === "string" ? current : ""} onChange={(e) => set(e.target.value)} {...described} />
-                {message}
-              </label>
-            );
-          case "list":
-            return (
-              <label key={name}>
-                {label}
-                <input
-                  type="text"
-                  value={Array.isArray(current) ? current.join(", ") : ""}
-                  onChange={(e) => set(e.target.value.split(",").map((item) => item.trim()).filter(Boolean))}
-                  {...described}
-                />
-                <span className="muted">{t("config.listHint")}</span>
-                {message}
-              </label>
-            );
-          case "select":
-            return (
-              <label key={name}>
-                {label}
-                <select
-                  value={String(current ?? "")}
-                  onChange={(e) => set(typeof field.options?.[0] === "number" ? Number(e.target.value) : e.target.value)}
-                  {...described}
-                >
-                  {field.options?.map((option) => (
-                    <option key={option} value={String(option)}>
-                      {t(`option.${name}.${option}`)}
-                    </option>
-                  ))}
-                </select>
-                {message}
-              </label>
-            );
-          case "multi": {
-            const selected = Array.isArray(current) ? (current as (string | number)[]) : [];
-            return (
-              <fieldset key={name} className="multi" {...described}>
-                <legend>{label}</legend>
-                {field.options?.map((option) => (
-                  <label key={option} className="check">
-                    <input
-                      type="checkbox"
-                      checked={selected.includes(option)}
-                      onChange={(e) =>
-                        set(
-                          e.target.checked
-                            ? field.options!.filter((o) => o === option || selected.includes(o))
-                            : selected.filter((o) => o !== option),
-                        )
-                      }
-                    />
-                    {t(`option.${name}.${option}`)}
-                  </label>
-                ))}
-                {message}
-              </fieldset>
-            );
-          }
-        }
-      })}
+      {FIELDS[type].map((field) => (
+        <ConfigurationField key={field.path.join(".")} field={field} error={error} />
+      ))}
     </fieldset>
   );
+}
+
+function ConfigurationField({ field, error }: { field: Field; error?: unknown }) {
+  const { t } = useTranslation("instances");
+  const name = field.path.join(".");
+  const { field: control } = useController<ConfigurationValues>({ name: `configuration.${name}` });
+  const label = t(`config.${name}`);
+  const current: unknown = control.value;
+  const problem = errorsUnder(error, `configuration.${name}`);
+  const set = (next: unknown) => control.onChange(next);
+  const errorId = `cfg-error-${name}`;
+  const described = problem ? { "aria-invalid": true, "aria-describedby": errorId } : {};
+  const message = problem && (
+    <span className="field-error" id={errorId}>
+      {problem}
+    </span>
+  );
+  switch (field.kind) {
+    case "bool":
+      return (
+        <label key={name} className="check">
+          <input type="checkbox" checked={current === true} onChange={(e) => set(e.target.checked)} {...described} />
+          {label}
+          {message}
+        </label>
+      );
+    case "int":
+    case "float":
+      return (
+        <label key={name}>
+          {label}
+          <input
+            type="number"
+            inputMode={field.kind === "int" ? "numeric" : "decimal"}
+            min={field.min}
+            max={field.max}
+            step={field.step ?? 1}
+            value={current === undefined || current === null ? "" : String(current)}
+            onChange={(e) => set(e.target.value === "" ? "" : Number(e.target.value))}
+            {...described}
+          />
+          {message}
+        </label>
+      );
+    case "text":
+      return (
+        <label key={name}>
+          {label}
+          <input type="text" value={typeof current === "string" ? current : ""} onChange={(e) => set(e.target.value)} {...described} />
+          {message}
+        </label>
+      );
+    case "list":
+      return (
+        <label key={name}>
+          {label}
+          <input
+            type="text"
+            value={Array.isArray(current) ? current.join(", ") : ""}
+            onChange={(e) => set(e.target.value.split(",").map((item) => item.trim()).filter(Boolean))}
+            {...described}
+          />
+          <span className="muted">{t("config.listHint")}</span>
+          {message}
+        </label>
+      );
+    case "select":
+      return (
+        <label key={name}>
+          {label}
+          <select
+            value={String(current ?? "")}
+            onChange={(e) => set(typeof field.options?.[0] === "number" ? Number(e.target.value) : e.target.value)}
+            {...described}
+          >
+            {field.options?.map((option) => (
+              <option key={option} value={String(option)}>
+                {t(`option.${name}.${option}`)}
+              </option>
+            ))}
+          </select>
+          {message}
+        </label>
+      );
+    case "multi": {
+      const selected = Array.isArray(current) ? (current as (string | number)[]) : [];
+      return (
+        <fieldset key={name} className="multi" {...described}>
+          <legend>{label}</legend>
+          {field.options?.map((option) => (
+            <label key={option} className="check">
+              <input
+                type="checkbox"
+                checked={selected.includes(option)}
+                onChange={(e) =>
+                  set(
+                    e.target.checked
+                      ? field.options!.filter((o) => o === option || selected.includes(o))
+                      : selected.filter((o) => o !== option),
+                  )
+                }
+              />
+              {t(`option.${name}.${option}`)}
+            </label>
+          ))}
+          {message}
+        </fieldset>
+      );
+    }
+  }
 }
 
 /** A short read-only rendering of a configuration. */

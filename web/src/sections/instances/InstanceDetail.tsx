@@ -1,13 +1,13 @@
 // R-21: one instance (composed view: instance + licenses + thread header + terminals) and its actions.
+import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router-dom";
 
 import { api } from "../../api/client";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { useAsync } from "../../components/hooks";
+import { apiQuery, invalidatePaths } from "../../api/queries";
 import { DegradedNotice, ErrorState, Loading } from "../../components/states";
-import { useNotifications } from "../../notifications/NotificationsContext";
 import {
   addDays,
   canRequestCancellation,
@@ -24,15 +24,12 @@ import { ProblemAlert, StatusBadge, TypeBadge, useReasonFlow } from "./parts";
 export function InstanceDetail() {
   const { t, i18n } = useTranslation("instances");
   const { instanceId = "" } = useParams();
-  const view = useAsync((signal) => api<InstanceView>(`/views/instances/${instanceId}`, { signal }), [instanceId]);
+  // Instance and license events make "/views/instances" stale (NotificationsProvider): it refetches.
+  const view = useQuery(apiQuery<InstanceView>(`/views/instances/${instanceId}`));
+  const changed = () => void invalidatePaths(`/views/instances/${instanceId}`, "/instances", "/views/threads");
   const [sheetOpen, setSheetOpen] = useState(false);
   const [dialog, setDialog] = useState<"extend" | "clear" | null>(null);
   const [done, setDone] = useState<string | null>(null);
-
-  useNotifications((notification) => {
-    const data = notification.data as { instance_id?: string } | undefined;
-    if (notification.subject === instanceId || data?.instance_id === instanceId) view.reload();
-  });
 
   const cancellation = useReasonFlow({
     title: t("cancelInstance.title"),
@@ -42,11 +39,11 @@ export function InstanceDetail() {
     async send(reason) {
       await api<Instance>(`/instances/${instanceId}/cancellation-request`, { method: "POST", body: { reason } });
       setDone(t("cancelInstance.done"));
-      view.reload();
+      changed();
     },
   });
 
-  if (!view.data) return view.error ? <ErrorState error={view.error} onRetry={view.reload} /> : <Loading />;
+  if (!view.data) return view.error ? <ErrorState error={view.error} onRetry={() => void view.refetch()} /> : <Loading />;
   const { instance, thread, terminals, licenses, degraded } = view.data;
   const live = isLive(instance);
 
@@ -175,7 +172,7 @@ export function InstanceDetail() {
           onDone={(date) => {
             setDialog(null);
             setDone(t("extend.done", { date: formatDate(date, i18n.language) }));
-            view.reload();
+            changed();
           }}
         />
       )}
@@ -186,7 +183,7 @@ export function InstanceDetail() {
           onDone={() => {
             setDialog(null);
             setDone(t("clear.done"));
-            view.reload();
+            changed();
           }}
         />
       )}

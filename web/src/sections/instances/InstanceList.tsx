@@ -1,14 +1,13 @@
 // R-20: the acting partner's instances, searchable, filtered, sorted and paged; drafts in progress.
+import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router-dom";
 
 import { api, type Page } from "../../api/client";
-import { useAuth } from "../../auth/AuthContext";
+import { apiQuery, usePagedQuery } from "../../api/queries";
 import { HelpLink } from "../../components/HelpLink";
-import { useAsync, usePaged } from "../../components/hooks";
 import { Empty, ErrorState, Loading } from "../../components/states";
-import { useNotifications } from "../../notifications/NotificationsContext";
 import { formatDate, STATUSES, TYPES, type Instance } from "./api";
 import { StatusBadge, TypeBadge } from "./parts";
 
@@ -16,7 +15,6 @@ const SORTS = ["-created_at", "name", "expiry_date", "-expiry_date", "type", "st
 
 export function InstanceList() {
   const { t, i18n } = useTranslation("instances");
-  const { partnerId } = useAuth();
   const [params, setParams] = useSearchParams();
   const type = params.get("type") ?? "";
   const status = params.get("status") ?? "";
@@ -32,13 +30,11 @@ export function InstanceList() {
     setParams(next, { replace: true });
   };
 
-  const list = usePaged<Instance>(
-    (cursor) => api<Page<Instance>>("/instances", { query: { type, status, sort, q, cursor, limit: 20 } }),
-    [type, status, sort, q, partnerId],
+  // Instance events make "/instances" stale (NotificationsProvider): the list refetches.
+  const filters = { type, status, sort, q, limit: 20 };
+  const list = usePagedQuery(["/instances", filters], (cursor, signal) =>
+    api<Page<Instance>>("/instances", { query: { ...filters, cursor }, signal }),
   );
-  useNotifications((notification) => {
-    if (notification.type.startsWith("instance.")) list.reload();
-  });
 
   return (
     <section>
@@ -146,11 +142,7 @@ export function InstanceList() {
 /** Provisionings started and not generated yet: resume them (R-24). */
 function Provisionings() {
   const { t } = useTranslation("instances");
-  const { partnerId } = useAuth();
-  const pending = useAsync(
-    (signal) => api<Page<Instance>>("/provisionings?stage=draft&stage=provisioned&limit=20", { signal }),
-    [partnerId],
-  );
+  const pending = useQuery(apiQuery<Page<Instance>>("/provisionings?stage=draft&stage=provisioned&limit=20"));
   const items = pending.data?.items ?? [];
   if (items.length === 0) return null;
   return (

@@ -1,20 +1,26 @@
 // R-22, R-26, R-43: an instance's licenses: list, search, refresh, add, details, impersonate, revoke, release.
-import { useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { useFieldArray, useForm } from "react-hook-form";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router-dom";
 
 import { api, type Page } from "../../api/client";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { useAsync, usePaged } from "../../components/hooks";
+import { apiQuery, invalidatePaths, usePagedQuery } from "../../api/queries";
 import { Empty, ErrorState, Loading } from "../../components/states";
-import { useNotifications } from "../../notifications/NotificationsContext";
 import { fieldError, formatDateTime, isLive, type Instance, type License, type LicenseStatus } from "./api";
 import { ProblemAlert, StatusBadge, TypeBadge, useReasonFlow } from "./parts";
 
 const LICENSE_STATUSES: LicenseStatus[] = ["active", "released", "revoked"];
 
 function useInstance(instanceId: string) {
-  return useAsync((signal) => api<Instance>(`/instances/${instanceId}`, { signal }), [instanceId]);
+  return useQuery(apiQuery<Instance>(`/instances/${instanceId}`));
+}
+
+/** After a change of the instance's licenses: its counts, lists and views read again. */
+function licensesChanged(instanceId: string): Promise<void> {
+  return invalidatePaths(`/instances/${instanceId}`, `/views/instances/${instanceId}`, "/views/threads", "/activity");
 }
 
 function Quota({ instance }: { instance: Instance }) {
@@ -34,22 +40,12 @@ export function LicenseList() {
   const [search, setSearch] = useState("");
   const [q, setQ] = useState("");
   const [status, setStatus] = useState("");
-  const list = usePaged<License>(
-    (cursor) =>
-      api<Page<License>>(`/instances/${instanceId}/licenses`, { query: { q, status, cursor, limit: 20 } }),
-    [instanceId, q, status],
+  // License events make "/instances" stale (NotificationsProvider): the list and the counts refetch.
+  const filters = { q, status, limit: 20 };
+  const list = usePagedQuery([`/instances/${instanceId}/licenses`, filters], (cursor, signal) =>
+    api<Page<License>>(`/instances/${instanceId}/licenses`, { query: { ...filters, cursor }, signal }),
   );
-  useNotifications((notification) => {
-    const data = notification.data as { instance_id?: string } | undefined;
-    if (notification.type.startsWith("license.") && data?.instance_id === instanceId) {
-      list.reload();
-      instance.reload();
-    }
-  });
-  const refresh = () => {
-    list.reload();
-    instance.reload();
-  };
+  const refresh = () => void invalidatePaths(`/instances/${instanceId}`);
   const canAdd =
     instance.data !== undefined &&
     isLive(instance.data) &&
@@ -137,54 +133,60 @@ export function LicenseList() {
 }
 
 interface Row {
-  key: number;
   user_name: string;
   email: string;
   pin: string;
   serial: string;
 }
+type RowField = keyof Row;
 
-const emptyRow = (key: number): Row => ({ key, user_name: "", email: "", pin: "", serial: "" });
+const emptyRow = (): Row => ({ user_name: "", email: "", pin: "", serial: "" });
+const ROW_INPUTS: { field: RowField; type: string; extra: Record<string, unknown> }[] = [
+  { field: "user_name", type: "text", extra: { required: true, maxLength: 200, autoComplete: "off" } },
+  { field: "email", type: "email", extra: { required: true, autoComplete: "off" } },
+  { field: "pin", type: "text", extra: { required: true, inputMode: "numeric", pattern: "[0-9]{4,8}", maxLength: 8 } },
+  { field: "serial", type: "text", extra: { maxLength: 64 } },
+];
 
+/** Several licenses at once, one fieldset each; the service validates, and its problems
+ * (`licenses.<n>.<field>`) show next to the fields they name, which carry the same names. */
 export function AddLicenses() {
   const { t } = useTranslation("instances");
   const { instanceId = "" } = useParams();
   const navigate = useNavigate();
   const instance = useInstance(instanceId);
-  const [rows, setRows] = useState<Row[]>([emptyRow(0)]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-
-  if (!instance.data) return instance.error ? <ErrorState error={instance.error} onRetry={instance.reload} /> : <Loading />;
-  const free = instance.data.licenses.quota - instance.data.licenses.in_use;
-  const update = (index: number, field: keyof Omit<Row, "key">, value: string) =>
-    setRows((current) => current.map((row, i) => (i === index ? { ...row, [field]: value } : row)));
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await api(`/instances/${instanceId}/licenses`, {
+  const { control, register, handleSubmit, watch } = useForm<{ licenses: Row[] }>({
+    defaultValues: { licenses: [emptyRow()] },
+  });
+  const rows = useFieldArray({ control, name: "licenses" });
+  const add = useMutation({
+    mutationFn: (licenses: Row[]) =>
+      api(`/instances/${instanceId}/licenses`, {
         method: "POST",
         body: {
-          licenses: rows.map((row) => ({
+          licenses: licenses.map((row) => ({
             user_name: row.user_name.trim(),
             email: row.email.trim(),
             pin: row.pin.trim(),
             serial: row.serial.trim() || null,
           })),
         },
-      });
+      }),
+    onSuccess: () => {
+      void licensesChanged(instanceId);
       navigate(`/instances/${instanceId}/licenses`);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  }
+    },
+  });
+  const values = watch("licenses");
 
-  const fields = rows.flatMap((_, i) => ["user_name", "email", "pin", "serial"].map((f) => `licenses.${i}.${f}`));
+  if (!instance.data)
+    return instance.error ? <ErrorState error={instance.error} onRetry={() => void instance.refetch()} /> : <Loading />;
+  const free = instance.data.licenses.quota - instance.data.licenses.in_use;
+  const error = add.error;
+  const count = rows.fields.length;
+  const incomplete = values.some((r) => !r.user_name.trim() || !r.email.trim() || !r.pin.trim());
+
+  const fields = rows.fields.flatMap((_, i) => ROW_INPUTS.map(({ field }) => `licenses.${i}.${field}`));
   return (
     <section>
       <header className="section-header">
@@ -195,57 +197,40 @@ export function AddLicenses() {
       {!isLive(instance.data) ? (
         <p className="notice notice-warning">{t("edit.notLive")}</p>
       ) : (
-        <form onSubmit={(event) => void submit(event)} noValidate>
-          {rows.map((row, index) => {
-            const err = (field: string) => fieldError(error, `licenses.${index}.${field}`);
-            const input = (field: keyof Omit<Row, "key">, type: string, extra: Record<string, unknown> = {}) => (
-              <label>
-                {t(`addLicenses.${field}`)}
-                <input
-                  type={type}
-                  value={row[field]}
-                  onChange={(e) => update(index, field, e.target.value)}
-                  aria-invalid={err(field) ? true : undefined}
-                  {...extra}
-                />
-                {err(field) && <span className="field-error">{err(field)}</span>}
-              </label>
-            );
-            return (
-              <fieldset key={row.key} className="card">
-                <legend>{t("addLicenses.number", { n: index + 1 })}</legend>
-                {input("user_name", "text", { required: true, maxLength: 200, autoComplete: "off" })}
-                {input("email", "email", { required: true, autoComplete: "off" })}
-                {input("pin", "text", { required: true, inputMode: "numeric", pattern: "[0-9]{4,8}", maxLength: 8 })}
-                {input("serial", "text", { maxLength: 64 })}
-                {rows.length > 1 && (
-                  <button
-                    type="button"
-                    onClick={() => setRows((current) => current.filter((_, i) => i !== index))}
-                    aria-label={t("addLicenses.removeN", { n: index + 1 })}
-                  >
-                    {t("addLicenses.remove")}
-                  </button>
-                )}
-              </fieldset>
-            );
-          })}
-          <p className="muted">{t("addLicenses.free", { count: Math.max(free - rows.length, 0) })}</p>
+        <form onSubmit={(event) => void handleSubmit((submitted) => add.mutate(submitted.licenses))(event)} noValidate>
+          {rows.fields.map((row, index) => (
+            <fieldset key={row.id} className="card">
+              <legend>{t("addLicenses.number", { n: index + 1 })}</legend>
+              {ROW_INPUTS.map(({ field, type, extra }) => {
+                const problem = fieldError(error, `licenses.${index}.${field}`);
+                return (
+                  <label key={field}>
+                    {t(`addLicenses.${field}`)}
+                    <input
+                      type={type}
+                      {...register(`licenses.${index}.${field}`)}
+                      aria-invalid={problem ? true : undefined}
+                      {...extra}
+                    />
+                    {problem && <span className="field-error">{problem}</span>}
+                  </label>
+                );
+              })}
+              {count > 1 && (
+                <button type="button" onClick={() => rows.remove(index)} aria-label={t("addLicenses.removeN", { n: index + 1 })}>
+                  {t("addLicenses.remove")}
+                </button>
+              )}
+            </fieldset>
+          ))}
+          <p className="muted">{t("addLicenses.free", { count: Math.max(free - count, 0) })}</p>
           <ProblemAlert error={error} fields={fields} />
           <div className="actions">
-            <button
-              type="button"
-              disabled={rows.length >= free}
-              onClick={() => setRows((current) => [...current, emptyRow(Math.max(...current.map((r) => r.key)) + 1)])}
-            >
+            <button type="button" disabled={count >= free} onClick={() => rows.append(emptyRow())}>
               {t("addLicenses.another")}
             </button>
-            <button
-              type="submit"
-              className="primary"
-              disabled={busy || rows.length > free || rows.some((r) => !r.user_name.trim() || !r.email.trim() || !r.pin.trim())}
-            >
-              {t("addLicenses.submit", { count: rows.length })}
+            <button type="submit" className="primary" disabled={add.isPending || count > free || incomplete}>
+              {t("addLicenses.submit", { count })}
             </button>
           </div>
         </form>
@@ -258,17 +243,11 @@ export function LicenseDetail() {
   const { t, i18n } = useTranslation("instances");
   const { instanceId = "", licenseId = "" } = useParams();
   const instance = useInstance(instanceId);
-  const license = useAsync(
-    (signal) => api<License>(`/instances/${instanceId}/licenses/${licenseId}`, { signal }),
-    [instanceId, licenseId],
-  );
+  const license = useQuery(apiQuery<License>(`/instances/${instanceId}/licenses/${licenseId}`));
   const [impersonating, setImpersonating] = useState(false);
   const [panel, setPanel] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
-  const reload = () => {
-    license.reload();
-    instance.reload();
-  };
+  const reload = () => void licensesChanged(instanceId);
 
   const revoke = useReasonFlow({
     title: t("revoke.title"),

@@ -1,19 +1,24 @@
 // R-24: a new instance: company → type → data → Provision (contract, still cancellable) → Generate.
-import { useRef, useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useRef, useState } from "react";
+import { FormProvider, useForm } from "react-hook-form";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 
 import { api, download, idempotencyKey, send, type Page } from "../../api/client";
-import { useAuth } from "../../auth/AuthContext";
+import { apiQuery, invalidatePaths } from "../../api/queries";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { useAsync } from "../../components/hooks";
 import { Empty, ErrorState, Loading } from "../../components/states";
-import { fieldError, formatDateTime, TYPES, type Company, type Configuration, type Contract, type Instance, type InstanceType } from "./api";
+import { fieldError, formatDateTime, TYPES, type Company, type Contract, type Instance, type InstanceType } from "./api";
 import { CompanyForm } from "./Companies";
-import { ConfigurationForm, configurationFields, defaultConfiguration } from "./ConfigurationForm";
+import { ConfigurationForm, configurationFields, defaultConfiguration, type ConfigurationValues } from "./ConfigurationForm";
 import { ProblemAlert, StatusBadge, TypeBadge } from "./parts";
 
 type Step = "company" | "type" | "data";
+interface DataValues extends ConfigurationValues {
+  name: string;
+  term_months: number;
+}
 const STEPS: Step[] = ["company", "type", "data"];
 
 export function Wizard() {
@@ -24,28 +29,21 @@ export function Wizard() {
   const [company, setCompany] = useState<Company | null>(null);
   const [companyId, setCompanyId] = useState<string>(params.get("company") ?? "");
   const [type, setType] = useState<InstanceType | null>(null);
-  const [name, setName] = useState("");
-  const [term, setTerm] = useState(12);
-  const [configuration, setConfiguration] = useState<Configuration>({});
+  // The instance's data (step 3) lives across the steps; another type starts from its defaults.
+  const form = useForm<DataValues>({ defaultValues: { name: "", term_months: 12, configuration: {} } });
   const [draftId, setDraftId] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
 
   const chooseType = (value: InstanceType) => {
     if (value !== type) {
       setType(value);
-      setConfiguration(defaultConfiguration(value));
+      form.setValue("configuration", defaultConfiguration(value));
       setDraftId(null);
     }
   };
 
-  async function provision(event: FormEvent) {
-    event.preventDefault();
-    if (!type) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const body = { name: name.trim(), term_months: term, configuration };
+  const provision = useMutation({
+    mutationFn: async ({ values, type }: { values: DataValues; type: InstanceType }) => {
+      const body = { name: values.name.trim(), term_months: values.term_months, configuration: values.configuration };
       let id = draftId;
       if (id) await api<Instance>(`/provisionings/${id}`, { method: "PATCH", body });
       else {
@@ -54,13 +52,16 @@ export function Wizard() {
         setDraftId(id);
       }
       await api<Instance>(`/provisionings/${id}/provision`, { method: "POST" });
+      return id;
+    },
+    onSuccess: (id) => {
+      void invalidatePaths("/provisionings");
       navigate(`/instances/provisionings/${id}`);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  }
+    },
+  });
+  const busy = provision.isPending;
+  const error = provision.error;
+  const name = form.watch("name");
 
   const nameError = fieldError(error, "name");
   const termError = fieldError(error, "term_months");
@@ -109,47 +110,45 @@ export function Wizard() {
         </div>
       )}
       {step === "data" && type && (
-        <form onSubmit={(event) => void provision(event)} noValidate>
-          <p className="muted">
-            {company?.name ?? companyId} · <TypeBadge type={type} />
-          </p>
-          <div className="card">
-            <label>
-              {t("wizard.name")}
-              <input
-                required
-                maxLength={200}
-                value={name}
-                onChange={(e) => setName(e.target.value)}
-                aria-invalid={nameError ? true : undefined}
-              />
-              {nameError && <span className="field-error">{nameError}</span>}
-            </label>
-            <label>
-              {t("wizard.term")}
-              <input
-                type="number"
-                min={1}
-                max={120}
-                value={term}
-                onChange={(e) => setTerm(Number(e.target.value))}
-                aria-invalid={termError ? true : undefined}
-              />
-              {termError && <span className="field-error">{termError}</span>}
-            </label>
-          </div>
-          <ConfigurationForm type={type} value={configuration} onChange={setConfiguration} error={error} />
-          <ProblemAlert error={error} fields={["name", "term_months", ...configurationFields(type, error)]} />
-          <p className="muted">{t("wizard.provisionHint")}</p>
-          <div className="actions">
-            <button type="button" onClick={() => setStep("type")}>
-              {t("wizard.previous")}
-            </button>
-            <button type="submit" className="primary" disabled={busy || !name.trim()}>
-              {t("wizard.provision")}
-            </button>
-          </div>
-        </form>
+        <FormProvider {...form}>
+          <form
+            onSubmit={(event) => void form.handleSubmit((values) => provision.mutate({ values, type }))(event)}
+            noValidate
+          >
+            <p className="muted">
+              {company?.name ?? companyId} · <TypeBadge type={type} />
+            </p>
+            <div className="card">
+              <label>
+                {t("wizard.name")}
+                <input required maxLength={200} {...form.register("name")} aria-invalid={nameError ? true : undefined} />
+                {nameError && <span className="field-error">{nameError}</span>}
+              </label>
+              <label>
+                {t("wizard.term")}
+                <input
+                  type="number"
+                  min={1}
+                  max={120}
+                  {...form.register("term_months", { setValueAs: Number })}
+                  aria-invalid={termError ? true : undefined}
+                />
+                {termError && <span className="field-error">{termError}</span>}
+              </label>
+            </div>
+            <ConfigurationForm type={type} error={error} />
+            <ProblemAlert error={error} fields={["name", "term_months", ...configurationFields(type, error)]} />
+            <p className="muted">{t("wizard.provisionHint")}</p>
+            <div className="actions">
+              <button type="button" onClick={() => setStep("type")}>
+                {t("wizard.previous")}
+              </button>
+              <button type="submit" className="primary" disabled={busy || !name.trim()}>
+                {t("wizard.provision")}
+              </button>
+            </div>
+          </form>
+        </FormProvider>
       )}
     </section>
   );
@@ -157,14 +156,10 @@ export function Wizard() {
 
 function CompanyStep(props: { selected: string; onSelect(company: Company): void }) {
   const { t } = useTranslation("instances");
-  const { partnerId } = useAuth();
   const [search, setSearch] = useState("");
   const [q, setQ] = useState("");
   const [creating, setCreating] = useState(false);
-  const companies = useAsync(
-    (signal) => api<Page<Company>>("/companies", { signal, query: { q, limit: 50 } }),
-    [q, partnerId],
-  );
+  const companies = useQuery(apiQuery<Page<Company>>("/companies", { q, limit: 50 }));
   return (
     <div>
       <div className="toolbar">
@@ -194,7 +189,7 @@ function CompanyStep(props: { selected: string; onSelect(company: Company): void
             <button type="submit">{t("common:search")}</button>
           </form>
           {companies.error ? (
-            <ErrorState error={companies.error} onRetry={companies.reload} />
+            <ErrorState error={companies.error} onRetry={() => void companies.refetch()} />
           ) : !companies.data ? (
             <Loading />
           ) : companies.data.items.length === 0 ? (
@@ -226,15 +221,12 @@ export function ProvisioningPage() {
   const { t, i18n } = useTranslation("instances");
   const { provisioningId = "" } = useParams();
   const navigate = useNavigate();
-  const provisioning = useAsync((signal) => api<Instance>(`/provisionings/${provisioningId}`, { signal }), [provisioningId]);
+  const provisioning = useQuery(apiQuery<Instance>(`/provisionings/${provisioningId}`));
   const stage = provisioning.data?.stage;
-  const contract = useAsync(
-    (signal) =>
-      stage === "provisioned"
-        ? api<Contract>(`/provisionings/${provisioningId}/contract`, { signal })
-        : Promise.resolve(undefined),
-    [provisioningId, stage],
-  );
+  const contract = useQuery({
+    ...apiQuery<Contract>(`/provisionings/${provisioningId}/contract`),
+    enabled: stage === "provisioned",
+  });
   const [dialog, setDialog] = useState<"cancel" | "generate" | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -251,16 +243,17 @@ export function ProvisioningPage() {
           method: "POST",
           headers: { "Idempotency-Key": generateKey.current },
         });
+        void invalidatePaths("/instances", "/provisionings", "/views/instances", "/views/threads");
         navigate(`/instances/${created.id}`);
         return;
       }
       await api<Instance>(`/provisionings/${provisioningId}/${action}`, { method: "POST" });
       setDialog(null);
-      provisioning.reload();
+      void invalidatePaths(`/provisionings/${provisioningId}`);
     } catch (failure) {
       setError(failure);
       setDialog(null);
-      provisioning.reload();
+      void invalidatePaths(`/provisionings/${provisioningId}`);
     } finally {
       setBusy(false);
     }
@@ -282,9 +275,9 @@ export function ProvisioningPage() {
   }
 
   if (!provisioning.data)
-    return provisioning.error ? <ErrorState error={provisioning.error} onRetry={provisioning.reload} /> : <Loading />;
+    return provisioning.error ? <ErrorState error={provisioning.error} onRetry={() => void provisioning.refetch()} /> : <Loading />;
   const item = provisioning.data;
-  const c = contract.data;
+  const c = stage === "provisioned" ? contract.data : undefined;
 
   return (
     <section>
@@ -322,7 +315,7 @@ export function ProvisioningPage() {
       {item.stage === "provisioned" && (
         <>
           {contract.error ? (
-            <ErrorState error={contract.error} onRetry={contract.reload} />
+            <ErrorState error={contract.error} onRetry={() => void contract.refetch()} />
           ) : !c ? (
             <Loading />
           ) : (

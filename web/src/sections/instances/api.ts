@@ -1,4 +1,5 @@
 // Types of the instances service's answers (through the gateway) and small helpers of this section.
+import type { Schema } from "../../api/types";
 import { ApiError } from "../../api/client";
 
 export const TYPES = ["WDS", "MCRM", "S360", "WTA"] as const;
@@ -37,40 +38,9 @@ export interface LicenseSummary {
   revoked: number;
 }
 
-export interface Instance {
-  id: string;
-  company_id: string;
-  type: InstanceType;
-  name: string;
-  stage: Stage;
-  status: InstanceStatus | null;
-  profile: string | null;
-  configuration: Configuration;
-  term_months: number;
-  contract_number: string | null;
-  activation_date: string | null;
-  expiry_date: string | null;
-  session_epoch: number;
-  cancellation: { reason: string; requested_by: string; requested_at: string } | null;
-  licenses: LicenseSummary;
-  has_ingest_key: boolean;
-  created_at: string;
-  updated_at: string;
-  version: number;
-}
+export type Instance = Schema<"instances__InstanceOut">;
 
-export interface License {
-  id: string;
-  instance_id: string;
-  user_name: string;
-  email: string;
-  pin: string;
-  serial: string | null;
-  status: LicenseStatus;
-  revoked_reason: string | null;
-  created_at: string;
-  updated_at: string;
-}
+export type License = Schema<"instances__LicenseOut">;
 
 export interface Address {
   street: string;
@@ -80,35 +50,9 @@ export interface Address {
   country?: string;
 }
 
-export interface Company {
-  id: string;
-  name: string;
-  tax_id: string;
-  address: Record<string, string>;
-  contact_person: string;
-  email: string;
-  phone: string;
-  created_at: string;
-  updated_at: string;
-}
+export type Company = Schema<"instances__CompanyOut">;
 
-export interface Contract {
-  number: string;
-  issued_at: string;
-  vendor: Record<string, string>;
-  customer: Record<string, string>;
-  partner_id: string;
-  product_type: InstanceType;
-  product_name: string;
-  profile: string | null;
-  term_months: number;
-  currency: string;
-  unit_price: string;
-  seats: number;
-  monthly_total: string;
-  term_total: string;
-  terms: string;
-}
+export type Contract = Schema<"instances__ContractOut">;
 
 export interface Terminal {
   serial: string;

@@ -1,10 +1,11 @@
+import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 
-import { api, download } from "../../api/client";
+import { download } from "../../api/client";
 import { HelpLink } from "../../components/HelpLink";
-import { useAsync } from "../../components/hooks";
+import { apiQuery } from "../../api/queries";
 import { Empty, ErrorState, Loading } from "../../components/states";
 
 interface Labels {
@@ -51,10 +52,7 @@ export function HardwarePage() {
   const [text, setText] = useState("");
   const [downloading, setDownloading] = useState(false);
   const [downloadError, setDownloadError] = useState<unknown>(undefined);
-  const list = useAsync(
-    (signal) => api<HardwareList>("/hardware", { query: { ...filters }, signal }),
-    [filters.maker, filters.os, filters.feature, filters.q],
-  );
+  const list = useQuery(apiQuery<HardwareList>("/hardware", { ...filters }));
 
   function change(field: keyof Filters, value: string) {
     setFilters((previous) => ({ ...previous, [field]: value }));
@@ -146,8 +144,8 @@ export function HardwarePage() {
         </div>
         {downloadError !== undefined && <ErrorState error={downloadError} />}
       </form>
-      {list.loading && !data && <Loading />}
-      {list.error !== undefined && <ErrorState error={list.error} onRetry={list.reload} />}
+      {list.isPending && <Loading />}
+      {list.error && <ErrorState error={list.error} onRetry={() => void list.refetch()} />}
       {data && (
         <>
           <p className="muted" role="status">

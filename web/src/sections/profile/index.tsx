@@ -1,3 +1,4 @@
+import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Route, Routes } from "react-router-dom";
@@ -5,7 +6,7 @@ import { Link, Route, Routes } from "react-router-dom";
 import { api, ApiError, type User } from "../../api/client";
 import { useAuth } from "../../auth/AuthContext";
 import { HelpLink } from "../../components/HelpLink";
-import { useAsync } from "../../components/hooks";
+import { apiQuery, queryClient } from "../../api/queries";
 import { ErrorState, Loading } from "../../components/states";
 import { HardwarePage } from "./Hardware";
 import "./profile.css";
@@ -21,19 +22,30 @@ export default function ProfileRoutes() {
   );
 }
 
+const PROFILE = apiQuery<User>("/profile");
+
+/** The profile as saved: the user everywhere and the profile's query. */
+function useSaveUser(): (user: User) => void {
+  const { setUser } = useAuth();
+  return (user) => {
+    setUser(user);
+    queryClient.setQueryData(PROFILE.queryKey, user);
+  };
+}
+
 /** the signed-in user's data, language, password, notifications and sign-out. */
 function ProfileHome() {
   const { t } = useTranslation("profile");
   const { logout } = useAuth();
-  const profile = useAsync((signal) => api<User>("/profile", { signal }), []);
+  const profile = useQuery(PROFILE);
   return (
     <section className="profile-page">
       <header className="section-header">
         <h1>{t("title")}</h1>
         <HelpLink section="profile" />
       </header>
-      {profile.loading && !profile.data && <Loading />}
-      {profile.error !== undefined && !profile.data && <ErrorState error={profile.error} onRetry={profile.reload} />}
+      {profile.isPending && <Loading />}
+      {profile.error && !profile.data && <ErrorState error={profile.error} onRetry={() => void profile.refetch()} />}
       {profile.data && <PersonalData key={profile.data.id} user={profile.data} />}
       {profile.data && <LanguageCard user={profile.data} />}
       <PasswordForm />
@@ -67,7 +79,7 @@ function FieldError({ id, message }: { id: string; message?: string }) {
 
 function PersonalData({ user }: { user: User }) {
   const { t } = useTranslation("profile");
-  const { setUser } = useAuth();
+  const saveUser = useSaveUser();
   const [name, setName] = useState(user.name);
   const [phone, setPhone] = useState(user.phone ?? "");
   const [errors, setErrors] = useState<{ name?: string; phone?: string; general?: string }>({});
@@ -86,7 +98,7 @@ function PersonalData({ user }: { user: User }) {
     setErrors({});
     try {
       const updated = await api<User>("/profile", { method: "PATCH", body: { name: name.trim(), phone: phone.trim() || null } });
-      setUser(updated);
+      saveUser(updated);
       setName(updated.name);
       setPhone(updated.phone ?? "");
       setSaved(true);
@@ -169,7 +181,8 @@ function PersonalData({ user }: { user: User }) {
 /** The language applies at once (setUser switches i18n) and is kept in the profile. */
 function LanguageCard({ user }: { user: User }) {
   const { t } = useTranslation("profile");
-  const { user: current, setUser } = useAuth();
+  const { user: current } = useAuth();
+  const saveUser = useSaveUser();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const language = current?.language ?? user.language;
@@ -179,7 +192,7 @@ function LanguageCard({ user }: { user: User }) {
     setBusy(true);
     setError(null);
     try {
-      setUser(await api<User>("/profile", { method: "PATCH", body: { language: next } }));
+      saveUser(await api<User>("/profile", { method: "PATCH", body: { language: next } }));
     } catch (failure) {
       setError(failure instanceof ApiError ? (failure.fieldError("language") ?? failure.readable) : String(failure));
     } finally {

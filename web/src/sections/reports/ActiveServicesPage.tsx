@@ -4,7 +4,7 @@ import { useMemo } from "react";
 import { useTranslation } from "react-i18next";
 
 import { api, type Page } from "../../api/client";
-import { usePaged } from "../../components/hooks";
+import { usePagedQuery } from "../../api/queries";
 import { FilterForm, useFilters, useReportQuery } from "./filters";
 import { ExportButtons, INSTANCE_SORT_FIELDS, InstanceItem, PagedList, SortControls, useSort } from "./lists";
 import { firstOfMonth, formatDate, isoDay, type ActiveService } from "./model";
@@ -15,10 +15,8 @@ export default function ActiveServicesPage() {
   const filters = useFilters(["from", "to", "status", "type", "company_id"], defaults);
   const query = useReportQuery(filters.applied);
   const [sort, setSort] = useSort("asort", "company_id");
-  const key = JSON.stringify(query);
-  const paged = usePaged(
-    (cursor) => api<Page<ActiveService>>("/reports/active-services", { query: { ...query, sort, cursor, limit: 20 } }),
-    [key, sort],
+  const paged = usePagedQuery(["/reports/active-services", query, sort], (cursor, signal) =>
+    api<Page<ActiveService>>("/reports/active-services", { query: { ...query, sort, cursor, limit: 20 }, signal }),
   );
   return (
     <>

@@ -4,8 +4,9 @@ import type { TFunction } from "i18next";
 import { useTranslation } from "react-i18next";
 import { useSearchParams } from "react-router-dom";
 
-import { api } from "../../api/client";
-import { useAsync } from "../../components/hooks";
+import { useQuery } from "@tanstack/react-query";
+
+import { apiQuery } from "../../api/queries";
 import { ErrorState, Loading } from "../../components/states";
 import { profileColor, ReportChart, seriesColor, statusColor, typeColor, useStoredChoice, type Series } from "./charts";
 import { FilterForm, useFilters, useReportQuery } from "./filters";
@@ -28,15 +29,24 @@ const MONTH_KINDS = ["bar", "line"] as const;
 export default function ChartsPage() {
   const filters = useFilters(["activated_from", "activated_to", "status", "type", "company_id"]);
   const query = useReportQuery(filters.applied);
-  const key = JSON.stringify(query);
-  const summary = useAsync((signal) => api<Summary>("/reports/summary", { query, signal }), [key]);
-  const monthly = useAsync((signal) => api<{ months: Month[] }>("/reports/monthly", { query, signal }), [key]);
+  const summary = useQuery(apiQuery<Summary>("/reports/summary", query));
+  const monthly = useQuery(apiQuery<{ months: Month[] }>("/reports/monthly", query));
 
   return (
     <>
       <FilterForm state={filters} error={summary.error} />
-      <CountsCard summary={summary.data} loading={summary.loading} error={summary.error} reload={summary.reload} />
-      <MonthlyCard months={monthly.data?.months} loading={monthly.loading} error={monthly.error} reload={monthly.reload} />
+      <CountsCard
+        summary={summary.data}
+        loading={summary.isFetching}
+        error={summary.error}
+        reload={() => void summary.refetch()}
+      />
+      <MonthlyCard
+        months={monthly.data?.months}
+        loading={monthly.isFetching}
+        error={monthly.error}
+        reload={() => void monthly.refetch()}
+      />
       <DetailCard query={query} />
     </>
   );

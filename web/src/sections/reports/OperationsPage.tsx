@@ -4,8 +4,10 @@ import { useMemo } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 
+import { useQuery } from "@tanstack/react-query";
+
 import { api, type Page } from "../../api/client";
-import { useAsync, usePaged } from "../../components/hooks";
+import { apiQuery, usePagedQuery } from "../../api/queries";
 import { ErrorState, Loading } from "../../components/states";
 import { ReportChart, typeColor, useStoredChoice } from "./charts";
 import { FilterForm, useFilters, useReportQuery } from "./filters";
@@ -19,11 +21,9 @@ export default function OperationsPage() {
   const defaults = useMemo(() => ({ from: daysAgo(29), to: isoDay(new Date()) }), []);
   const filters = useFilters(["from", "to", "type", "company_id"], defaults);
   const query = useReportQuery(filters.applied);
-  const key = JSON.stringify(query);
-  const operations = useAsync((signal) => api<Operations>("/reports/operations", { query, signal }), [key]);
-  const rows = usePaged(
-    (cursor) => api<Page<OperationRow>>("/reports/operations/rows", { query: { ...query, cursor, limit: 20 } }),
-    [key],
+  const operations = useQuery(apiQuery<Operations>("/reports/operations", query));
+  const rows = usePagedQuery(["/reports/operations/rows", query], (cursor, signal) =>
+    api<Page<OperationRow>>("/reports/operations/rows", { query: { ...query, cursor, limit: 20 }, signal }),
   );
   const [kind, setKind] = useStoredChoice("operationsKind", KINDS, "bar");
   const title = t("charts.operations");
@@ -48,11 +48,11 @@ export default function OperationsPage() {
           </label>
         </div>
         {operations.error ? (
-          <ErrorState error={operations.error} onRetry={operations.reload} />
+          <ErrorState error={operations.error} onRetry={() => void operations.refetch()} />
         ) : !data ? (
           <Loading />
         ) : (
-          <div aria-busy={operations.loading}>
+          <div aria-busy={operations.isFetching}>
             <dl className="details type-totals">
               <dt>{t("charts.total")}</dt>
               <dd>

@@ -1,10 +1,11 @@
 // The detail of an item of the report lists (R-34): an instance with its licenses by status, its
 // licenses and its recent operations; a license. Actions on them live in Instances.
+import { useQuery } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 
 import { api, ApiError, type Page } from "../../api/client";
-import { useAsync, usePaged } from "../../components/hooks";
+import { apiQuery, usePagedQuery } from "../../api/queries";
 import { ErrorState, Loading } from "../../components/states";
 import { statusColor } from "./charts";
 import { instanceTitle, LicenseItem, PagedList, StatusBadge, TypeBadge } from "./lists";
@@ -44,7 +45,7 @@ function Failure({ error, retry }: { error: unknown; retry(): void }) {
 export function InstanceDetailPage() {
   const { t, i18n } = useTranslation("reports");
   const { id = "" } = useParams();
-  const detail = useAsync((signal) => api<InstanceDetail>(`/reports/instances/${encodeURIComponent(id)}`, { signal }), [id]);
+  const detail = useQuery(apiQuery<InstanceDetail>(`/reports/instances/${encodeURIComponent(id)}`));
   const instance = detail.data;
   const date = (value: string | null) => formatDate(value, i18n.language);
   const stamp = (value: string | null) => formatDate(value, i18n.language, true);
@@ -55,7 +56,7 @@ export function InstanceDetailPage() {
         <BackButton />
       </div>
       {detail.error ? (
-        <Failure error={detail.error} retry={detail.reload} />
+        <Failure error={detail.error} retry={() => void detail.refetch()} />
       ) : !instance ? (
         <Loading />
       ) : (
@@ -132,12 +133,12 @@ export function InstanceDetailPage() {
 function InstanceOperations({ instance }: { instance: InstanceDetail }) {
   const { t } = useTranslation("reports");
   const query = { instance_id: instance.id, partner_id: instance.partner_id, from: daysAgo(29), to: isoDay(new Date()) };
-  const operations = useAsync((signal) => api<Operations>("/reports/operations", { query, signal }), [instance.id]);
+  const operations = useQuery(apiQuery<Operations>("/reports/operations", query));
   return (
     <div className="card">
       <h3>{t("detail.operations")}</h3>
       {operations.error ? (
-        <ErrorState error={operations.error} onRetry={operations.reload} />
+        <ErrorState error={operations.error} onRetry={() => void operations.refetch()} />
       ) : !operations.data ? (
         <Loading />
       ) : (
@@ -151,12 +152,9 @@ function InstanceOperations({ instance }: { instance: InstanceDetail }) {
 
 function InstanceLicenses({ instance }: { instance: InstanceDetail }) {
   const { t } = useTranslation("reports");
-  const paged = usePaged(
-    (cursor) =>
-      api<Page<ReportLicense>>("/reports/licenses", {
-        query: { instance_id: instance.id, partner_id: instance.partner_id, cursor, limit: 20 },
-      }),
-    [instance.id],
+  const query = { instance_id: instance.id, partner_id: instance.partner_id, limit: 20 };
+  const paged = usePagedQuery(["/reports/licenses", query], (cursor, signal) =>
+    api<Page<ReportLicense>>("/reports/licenses", { query: { ...query, cursor }, signal }),
   );
   return (
     <div className="card">
@@ -175,7 +173,7 @@ function InstanceLicenses({ instance }: { instance: InstanceDetail }) {
 export function LicenseDetailPage() {
   const { t, i18n } = useTranslation("reports");
   const { id = "" } = useParams();
-  const detail = useAsync((signal) => api<ReportLicense>(`/reports/licenses/${encodeURIComponent(id)}`, { signal }), [id]);
+  const detail = useQuery(apiQuery<ReportLicense>(`/reports/licenses/${encodeURIComponent(id)}`));
   const license = detail.data;
   const stamp = (value: string | null) => formatDate(value, i18n.language, true);
   return (
@@ -184,7 +182,7 @@ export function LicenseDetailPage() {
         <BackButton />
       </div>
       {detail.error ? (
-        <Failure error={detail.error} retry={detail.reload} />
+        <Failure error={detail.error} retry={() => void detail.refetch()} />
       ) : !license ? (
         <Loading />
       ) : (

@@ -5,9 +5,11 @@ import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { useSearchParams } from "react-router-dom";
 
-import { api, ApiError, type Page } from "../../api/client";
+import { ApiError, type Page } from "../../api/client";
+import { apiQuery } from "../../api/queries";
+import { useQuery } from "@tanstack/react-query";
+
 import { useAuth } from "../../auth/AuthContext";
-import { useAsync } from "../../components/hooks";
 import { INSTANCE_STATUSES, INSTANCE_TYPES, type Company } from "./model";
 
 export type FilterKey = "activated_from" | "activated_to" | "from" | "to" | "status" | "type" | "company_id";
@@ -80,11 +82,8 @@ export function useReportQuery(filters: Filters): Record<string, string> {
 }
 
 function useCompanies(): Company[] {
-  const { partnerId } = useAuth();
-  const companies = useAsync(
-    (signal) => api<Page<Company>>("/companies", { query: { limit: 100, sort: "name" }, signal }).catch(() => null),
-    [partnerId],
-  );
+  // Without companies the filter offers none (the reports work without it).
+  const companies = useQuery(apiQuery<Page<Company>>("/companies", { limit: 100, sort: "name" }));
   return companies.data?.items ?? [];
 }
 

@@ -5,7 +5,7 @@ import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router-dom";
 
 import { api, ApiError, download, type Page } from "../../api/client";
-import { usePaged, type Paged } from "../../components/hooks";
+import { usePagedQuery, type Paged } from "../../api/queries";
 import { Empty, ErrorState, Loading } from "../../components/states";
 import { typeColor } from "./charts";
 import { formatDate, LICENSE_STATUSES, type ReportInstance, type ReportLicense } from "./model";
@@ -173,10 +173,8 @@ export function InstanceItem({ instance, extra }: { instance: ReportInstance; ex
 export function InstanceList({ query }: { query: Record<string, string> }) {
   const { t } = useTranslation("reports");
   const [sort, setSort] = useSort("isort", "-activation_date");
-  const key = JSON.stringify(query);
-  const paged = usePaged(
-    (cursor) => api<Page<ReportInstance>>("/reports/instances", { query: { ...query, sort, cursor, limit: 20 } }),
-    [key, sort],
+  const paged = usePagedQuery(["/reports/instances", query, sort], (cursor, signal) =>
+    api<Page<ReportInstance>>("/reports/instances", { query: { ...query, sort, cursor, limit: 20 }, signal }),
   );
   return (
     <>
@@ -222,10 +220,8 @@ export function LicenseList({ query }: { query: Record<string, string> }) {
   const licenseStatus = params.get("license_status") ?? "";
   const full = { ...query, license_status: licenseStatus };
   if (!licenseStatus) delete (full as Record<string, string>).license_status;
-  const key = JSON.stringify(full);
-  const paged = usePaged(
-    (cursor) => api<Page<ReportLicense>>("/reports/licenses", { query: { ...full, sort, cursor, limit: 20 } }),
-    [key, sort],
+  const paged = usePagedQuery(["/reports/licenses", full, sort], (cursor, signal) =>
+    api<Page<ReportLicense>>("/reports/licenses", { query: { ...full, sort, cursor, limit: 20 }, signal }),
   );
   function changeStatus(value: string) {
     const next = new URLSearchParams(params);

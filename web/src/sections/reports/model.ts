@@ -1,5 +1,7 @@
 // The reports API's shapes (/api/v1/reports/…, see the gateway's OpenAPI `reports__*` schemas)
 // and small helpers shared by the section's screens.
+import type { Schema } from "../../api/types";
+
 
 export const INSTANCE_TYPES = ["WDS", "MCRM", "S360", "WTA"] as const;
 export const INSTANCE_STATUSES = ["active", "cancellation_requested", "expired"] as const;
@@ -13,82 +15,21 @@ export interface InstanceCounts {
   by_status: Record<string, number>;
 }
 
-export interface Summary {
-  instances: InstanceCounts;
-  licenses: { total: number; by_type: Record<string, number>; by_status: Record<string, number> };
-}
+export type Summary = Schema<"reports__SummaryOut">;
 
-export interface Month {
-  month: string;
-  activations: number;
-  cancellations: number;
-  activations_by_type: Record<string, number>;
-  cancellations_by_type: Record<string, number>;
-}
+export type Month = Schema<"reports__MonthOut">;
 
-export interface ReportInstance {
-  id: string;
-  partner_id: string;
-  company_id: string;
-  company_name: string | null;
-  type: string;
-  profile: string | null;
-  name: string | null;
-  contract_number: string | null;
-  status: string;
-  activation_date: string | null;
-  expiry_date: string | null;
-  provisioned_at: string | null;
-  cancellation_requested_at: string | null;
-  cancellation_reason: string | null;
-}
+export type ReportInstance = Schema<"reports__InstanceOut">;
 
-export interface InstanceDetail extends ReportInstance {
-  licenses_by_status: Record<string, number>;
-}
+export type InstanceDetail = Schema<"reports__InstanceDetailOut">;
 
-export interface ReportLicense {
-  id: string;
-  instance_id: string;
-  instance_type: string | null;
-  partner_id: string;
-  company_id: string;
-  company_name: string | null;
-  user_name: string | null;
-  pin: string | null;
-  serial: string | null;
-  status: string | null;
-  added_at: string | null;
-  released_at: string | null;
-  revoked_at: string | null;
-  revoke_reason: string | null;
-}
+export type ReportLicense = Schema<"reports__LicenseOut">;
 
-export interface ActiveService {
-  instance: ReportInstance;
-  active_from: string;
-  active_to: string;
-  licenses_held: number;
-}
+export type ActiveService = Schema<"reports__ActiveServiceOut">;
 
-export interface Operations {
-  from: string;
-  to: string;
-  total: number;
-  by_type: Record<string, number>;
-  days: { day: string; total: number; by_type: Record<string, number> }[];
-}
+export type Operations = Schema<"reports__OperationsOut">;
 
-export interface OperationRow {
-  day: string;
-  instance_id: string;
-  instance_type: string | null;
-  partner_id: string;
-  company_id: string | null;
-  company_name: string | null;
-  total: number;
-  by_action: Record<string, number>;
-}
+export type OperationRow = Schema<"reports__OperationRowOut">;
 
 export interface Company {
   id: string;

@@ -1,18 +1,16 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 
 import { api, type Page } from "../../api/client";
-import { PartnerSelector } from "../../App";
+import { usePagedQuery, type Paged } from "../../api/queries";
 import { useAuth } from "../../auth/AuthContext";
 import { HelpLink } from "../../components/HelpLink";
-import { usePaged, type Paged } from "../../components/hooks";
+import { PartnerSelector } from "../../components/PartnerSelector";
 import { Empty, ErrorState, Loading } from "../../components/states";
-import { useNotifications } from "../../notifications/NotificationsContext";
 import { formatWhen, notePreview, type Thread } from "./types";
 
 const SEARCH_DELAY_MS = 300;
-const LIVE_REFRESH_DELAY_MS = 250;
 
 /** one thread per company of the acting partner, newest activity first. */
 export function ThreadList() {
@@ -27,26 +25,12 @@ export function ThreadList() {
     return () => clearTimeout(timer);
   }, [text]);
 
-  const threads = usePaged(
-    (cursor) =>
-      api<Page<Thread>>("/threads", {
-        query: { q: query || undefined, partner_id: staff ? partnerId : undefined, cursor, limit: 20 },
-      }),
-    [query, partnerId, staff],
+  // A posted message moves its thread up and changes its unread count: the notification makes
+  // "/threads" stale (NotificationsProvider), and this list refetches.
+  const filters = { q: query || undefined, partner_id: staff ? partnerId : undefined, limit: 20 };
+  const threads = usePagedQuery(["/threads", filters], (cursor, signal) =>
+    api<Page<Thread>>("/threads", { query: { ...filters, cursor }, signal }),
   );
-
-  // A posted message moves its thread up and changes its unread count: refresh (coalesced).
-  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
-  useEffect(() => () => void (pending.current && clearTimeout(pending.current)), []);
-  useNotifications((notification) => {
-    if (notification.type !== "message.posted") return;
-    if (staff && partnerId && notification.partner_id !== partnerId) return;
-    if (pending.current) clearTimeout(pending.current);
-    pending.current = setTimeout(() => {
-      pending.current = null;
-      threads.reload();
-    }, LIVE_REFRESH_DELAY_MS);
-  });
 
   return (
     <section className="support support-threads">

@@ -1,26 +1,19 @@
+import { useQuery, type InfiniteData } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router-dom";
 
 import { api, ApiError, idempotencyKey, type Page } from "../../api/client";
+import { apiQuery, pagesKey, queryClient, usePagedQuery, type Paged } from "../../api/queries";
 import { useAuth } from "../../auth/AuthContext";
 import { HelpLink } from "../../components/HelpLink";
-import { useAsync, useMediaQuery } from "../../components/hooks";
+import { useMediaQuery } from "../../components/hooks";
 import { DegradedNotice, Empty, ErrorState, Loading } from "../../components/states";
 import { useNotifications } from "../../notifications/NotificationsContext";
 import { formatWhen, noteText, type Instance, type Message, type ThreadView as ThreadViewData } from "./types";
 
 const PAGE_SIZE = 20;
 const MAX_BODY_CHARS = 5000;
-const HEADER_EVENTS = new Set([
-  "instance.provisioned",
-  "instance.updated",
-  "instance.extended",
-  "instance.cancellation_requested",
-  "license.added",
-  "license.revoked",
-  "license.released",
-]);
 
 /** R-12..R-14: the thread's toolbar (company, instances and their licenses) and its messages. */
 export function ThreadView() {
@@ -28,7 +21,9 @@ export function ThreadView() {
   const { t } = useTranslation("support");
   const { user } = useAuth();
   const path = `/threads/${encodeURIComponent(threadId)}`;
-  const header = useAsync((signal) => api<ThreadViewData>(`/views${path}`, { signal }), [path]);
+  // The header refetches on instance and license events, the messages on a posted message
+  // (NotificationsProvider's STALE_PATHS).
+  const header = useQuery(apiQuery<ThreadViewData>(`/views${path}`));
   const messages = useMessages(path);
 
   const markRead = useCallback(() => {
@@ -37,18 +32,10 @@ export function ThreadView() {
   useEffect(markRead, [markRead]);
 
   const [arrivals, setArrivals] = useState(0);
-  const instanceIds = new Set(header.data?.instances?.items.map((instance) => instance.id) ?? []);
   useNotifications((notification) => {
     if (notification.type === "message.posted" && notification.data.thread_id === threadId) {
-      messages.refreshNewest();
       markRead();
       if (notification.data.author_id !== user?.id) setArrivals((n) => n + 1);
-    } else if (
-      HEADER_EVENTS.has(notification.type) &&
-      (notification.data.company_id === header.data?.thread.company_id ||
-        instanceIds.has(notification.data.instance_id ?? ""))
-    ) {
-      header.reload();
     }
   });
 
@@ -56,7 +43,7 @@ export function ThreadView() {
     return (
       <section className="support support-thread">
         <BackLink />
-        <ErrorState error={header.error} onRetry={header.reload} />
+        <ErrorState error={header.error} onRetry={() => void header.refetch()} />
       </section>
     );
   }
@@ -169,16 +156,7 @@ function InstanceRow({ instance }: { instance: Instance }) {
   );
 }
 
-interface Messages {
-  items: Message[];
-  loading: boolean;
-  error: unknown;
-  hasMore: boolean;
-  loadOlder(): void;
-  refreshNewest(): void;
-  reload(): void;
-  add(message: Message): void;
-}
+type Messages = Paged<Message> & { add(message: Message): void };
 
 /** Newest first, by `seq`; a page merged in never duplicates a message already shown. */
 function merge(current: Message[], incoming: Message[]): Message[] {
@@ -188,50 +166,20 @@ function merge(current: Message[], incoming: Message[]): Message[] {
 }
 
 function useMessages(path: string): Messages {
-  const [items, setItems] = useState<Message[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<unknown>(undefined);
-  const [round, setRound] = useState(0);
-  const generation = useRef(0);
-
-  const fetchPage = useCallback(
-    (from: string | null, mode: "replace" | "older" | "newest") => {
-      const mine = ++generation.current;
-      setLoading(true);
-      setError(undefined);
-      api<Page<Message>>(`${path}/messages`, { query: { limit: PAGE_SIZE, cursor: from } }).then(
-        (page) => {
-          if (mine !== generation.current) return;
-          setItems((previous) => (mode === "replace" ? page.items : merge(previous, page.items)));
-          if (mode !== "newest") setCursor(page.next_cursor);
-          setLoading(false);
-        },
-        (failure: unknown) => {
-          if (mine !== generation.current) return;
-          setError(failure);
-          setLoading(false);
-        },
-      );
-    },
-    [path],
+  const key = [`${path}/messages`, { limit: PAGE_SIZE }];
+  const paged = usePagedQuery(key, (cursor, signal) =>
+    api<Page<Message>>(`${path}/messages`, { query: { limit: PAGE_SIZE, cursor }, signal }),
   );
-
-  useEffect(() => {
-    setItems([]);
-    setCursor(null);
-    fetchPage(null, "replace");
-  }, [fetchPage, round]);
-
   return {
-    items,
-    loading,
-    error,
-    hasMore: cursor !== null,
-    loadOlder: () => cursor && fetchPage(cursor, "older"),
-    refreshNewest: () => fetchPage(null, items.length === 0 ? "replace" : "newest"),
-    reload: () => setRound((n) => n + 1),
-    add: (message) => setItems((previous) => merge(previous, [message])),
+    ...paged,
+    items: merge([], paged.items),
+    // The posted message shows at once, before the notification refetches the newest page.
+    add: (message) =>
+      queryClient.setQueryData<InfiniteData<Page<Message>, string | null>>(pagesKey(key), (data) =>
+        data
+          ? { ...data, pages: data.pages.map((page, i) => (i === 0 ? { ...page, items: merge(page.items, [message]) } : page)) }
+          : data,
+      ),
   };
 }
 
@@ -244,7 +192,7 @@ function MessageList({ messages }: { messages: Messages }) {
     <div className="support-scroll">
       {messages.hasMore && (
         <div className="support-older">
-          <button type="button" onClick={messages.loadOlder} disabled={messages.loading}>
+          <button type="button" onClick={messages.loadMore} disabled={messages.loading}>
             {t("thread.older")}
           </button>
         </div>

@@ -1,34 +1,14 @@
 // The shapes of the public API this section reads (support__ThreadOut, support__MessageOut,
 // the composed thread view of the gateway, instances__CompanyOut / InstanceOut).
+import type { Schema } from "../../api/types";
 import i18n from "i18next";
 
 export type Side = "partner" | "support" | "system";
 export type Direction = "sent" | "received" | "system";
 
-export interface Thread {
-  id: string;
-  partner_id: string;
-  company_id: string;
-  company_name: string | null;
-  message_count: number;
-  unread: number;
-  last_message: { preview: string; side: Side; direction: Direction; at: string; note?: Note | null } | null;
-  created_at: string;
-}
+export type Thread = Schema<"support__ThreadOut">;
 
-export interface Message {
-  id: string;
-  thread_id: string;
-  seq: number;
-  author_id: string;
-  author_side: Side;
-  direction: Direction;
-  body: string;
-  /** The same text, a system note in the language the API was asked for (Accept-Language). */
-  text?: string;
-  note?: Note | null;
-  created_at: string;
-}
+export type Message = Schema<"support__MessageOut">;
 
 /** A system note as a code and its values: the app words it in the UI's language. */
 export interface Note {

@@ -23,15 +23,19 @@ def field_error(
 
 class DomainError(Exception):
     """A refusal answered as problem+json: `status`, `slug` (the problem type's last part), the
-    English `detail`, and extension members (e.g. `errors`, `current_state`)."""
+    English `detail`, extension members (e.g. `errors`, `current_state`) and the answer's
+    `headers` (e.g. a bearer challenge with a 401, `Retry-After` with a 429 or 503)."""
 
     status = 409
     slug = "conflict"
+    headers: Mapping[str, str] = {}
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None, **extensions: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extensions = extensions
+        if headers is not None:
+            self.headers = dict(headers)
 
 
 class NotFound(DomainError):

@@ -197,6 +197,18 @@ FIELD_MESSAGES: dict[str, dict[Language, str]] = {
         "es": "El partner {partner_id} no es uno de los tuyos.",
         "en": "Partner {partner_id} is not one of yours.",
     },
+    "password_too_short": {
+        "es": "La contraseña debe tener al menos {limit} caracteres.",
+        "en": "The password must have at least {limit} characters.",
+    },
+    "password_too_long": {
+        "es": "La contraseña debe tener como mucho {limit} caracteres.",
+        "en": "The password must have at most {limit} characters.",
+    },
+    "password_is_email": {
+        "es": "La contraseña no puede ser la dirección de correo.",
+        "en": "The password must not be the e-mail address.",
+    },
     "partner_not_associated": {
         "es": "No estás asociado a este partner.",
         "en": "You are not associated with this partner.",

@@ -168,7 +168,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _refused(request: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(request, exc.status, exc.slug, exc.detail, **exc.extensions)
+        headers = dict(exc.headers) or None
+        return problem_response(request, exc.status, exc.slug, exc.detail, headers=headers, **exc.extensions)
 
     @app.exception_handler(InvalidIngestKey)
     async def _ingest_key(request: Request, exc: InvalidIngestKey) -> JSONResponse:

@@ -21,8 +21,8 @@ from gateway.domain.model import (
     hash_secret,
 )
 from gateway.domain.rate_limit import RateLimiter
-from gateway.entrypoints.http import WEAK_PASSWORD_ES
 from servicekit.errors import PartnerNotAllowed
+from servicekit.i18n import FIELD_MESSAGES
 
 pytestmark = pytest.mark.unit
 
@@ -86,7 +86,7 @@ def test_acting_partner_refuses_a_partner_the_user_is_not_associated_with() -> N
 def test_password_policy_rejects_weak_passwords(password: str) -> None:
     with pytest.raises(WeakPassword) as refused:
         check_password_policy(password, email=EMAIL)
-    spanish = WEAK_PASSWORD_ES[refused.value.rule]  # every rule is worded for Spanish readers too
+    spanish = FIELD_MESSAGES[f"password_{refused.value.rule}"]["es"]  # every rule is worded for Spanish readers too
     assert spanish.format(limit=refused.value.limit) != str(refused.value)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from servicekit.errors import DomainError, PartnerNotAllowed
+from servicekit.errors import DomainError, InvalidInput, PartnerNotAllowed, field_error
 
 Role = Literal["partner", "staff"]
 
@@ -24,15 +25,27 @@ class Language(StrEnum):
     EN = "en"
 
 
-# `AuthError` and `AccountLocked` are answered with a header (`WWW-Authenticate`, `Retry-After`),
-# which a `DomainError` cannot carry: the HTTP edge turns them into problems itself.
-class AuthError(Exception):
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="partnerapp"'}
+
+
+class AuthError(DomainError):
     """Login or refresh refused; the message is safe to show (it never says which part was wrong)."""
+
+    status = 401
+    slug = "unauthorized"
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail, headers=BEARER_CHALLENGE if headers is None else headers)
 
 
 class AccountLocked(AuthError):
+    status = 429
+    slug = "too-many-attempts"
+
     def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__("Too many failed attempts; try again later.")
+        super().__init__(
+            "Too many failed attempts; try again later.", headers={"Retry-After": str(retry_after_seconds)}
+        )
         self.retry_after_seconds = retry_after_seconds
 
 
@@ -56,13 +69,13 @@ class StaffOnly(DomainError):
         super().__init__("This route is for the vendor's staff.")
 
 
-class WeakPassword(ValueError):
-    """The rule broken (`rule`, with its `limit`); the message is English, the HTTP layer words
-    it in the reader's language (a `DomainError`'s field messages come from servicekit's codes,
-    which do not word these rules)."""
+class WeakPassword(InvalidInput):
+    """The rule broken (`rule`, with its `limit`), naming `new_password`; its message is worded
+    for the reader from the code `password_<rule>` (servicekit.i18n)."""
 
     def __init__(self, message: str, *, rule: str, limit: int | None = None) -> None:
-        super().__init__(message)
+        params = {"limit": limit} if limit is not None else {}
+        super().__init__([field_error("new_password", f"password_{rule}", message, params=params)], detail=message)
         self.rule = rule
         self.limit = limit
 

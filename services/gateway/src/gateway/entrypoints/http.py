@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -14,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import AwareDatetime
 
-from gateway.domain.model import AccountLocked, AuthError, StaffOnly, WeakPassword
+from gateway.domain.model import AuthError, StaffOnly
 from gateway.domain.rate_limit import LoginAttempts
 from gateway.domain.views import View
 from gateway.entrypoints.schemas import (
@@ -35,28 +34,13 @@ from servicekit import merge_patch, openapi
 from servicekit.api import Cursor, provided
 from servicekit.auth import BearerToken, TokenVerifier, Verifier, bearer_token, token_verifier
 from servicekit.i18n import Language as I18nLanguage
-from servicekit.i18n import as_language, negotiate
+from servicekit.i18n import as_language
 from servicekit.principal import Principal
 from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem
 
 Commands = Annotated[GatewayCommands, provided(GatewayCommands)]
 Queries = Annotated[GatewayQueries, provided(GatewayQueries)]
 LoginLimiter = Annotated[LoginAttempts, provided(LoginAttempts)]
-
-_BEARER = {"WWW-Authenticate": 'Bearer realm="partnerapp"'}
-
-
-@contextmanager
-def refused_credentials() -> Iterator[None]:
-    """A refused login, refresh or session answered with its header (the bearer challenge, or
-    when to retry): headers a `DomainError` cannot carry, so they are answered here."""
-    try:
-        yield
-    except AccountLocked as exc:
-        headers = {"Retry-After": str(exc.retry_after_seconds)}
-        raise Problem(429, "too-many-attempts", str(exc), headers=headers) from exc
-    except AuthError as exc:
-        raise Problem(401, "unauthorized", str(exc), headers=_BEARER) from exc
 
 
 @dataclass(frozen=True)
@@ -72,8 +56,7 @@ class Caller:
 async def caller_of(request: Request, verifier: TokenVerifier, token: str, queries: GatewayQueries) -> Caller:
     """The token's caller, once their session is checked (still open, partner still theirs)."""
     claims = verifier.claims(token)
-    with refused_credentials():
-        principal = await queries.authenticate(claims, verifier.principal_of(claims))
+    principal = await queries.authenticate(claims, verifier.principal_of(claims))
     request.state.principal = principal  # for the audit trail
     return Caller(principal, token, str(claims["sid"]), datetime.fromtimestamp(claims["exp"], UTC))
 
@@ -91,8 +74,7 @@ async def profile_language(request: Request, queries: GatewayQueries) -> I18nLan
         caller = await caller_of(request, token_verifier(request), bearer_token(request), queries)
     except (Problem, AuthError):
         return None
-    with refused_credentials():
-        return as_language((await queries.profile(caller.principal.user_id)).language.value)
+    return as_language((await queries.profile(caller.principal.user_id)).language.value)
 
 
 CurrentCaller = Annotated[Caller, Depends(authenticate)]
@@ -108,20 +90,6 @@ StaffCaller = Annotated[Caller, Depends(require_staff)]
 # For the API document: which routes need the token, and how they answer without it.
 openapi.describe_dependency(authenticate, security=openapi.BEARER, errors=(401, 503))
 openapi.describe_dependency(require_staff, errors=(403,))
-
-WEAK_PASSWORD_ES = {
-    "too_short": "La contraseña debe tener al menos {limit} caracteres.",
-    "too_long": "La contraseña debe tener como mucho {limit} caracteres.",
-    "is_email": "La contraseña no puede ser la dirección de correo.",
-}
-
-
-def _weak_password(request: Request, exc: WeakPassword) -> Problem:
-    """The broken rule, worded in the reader's language (servicekit's field codes do not word it)."""
-    spanish = WEAK_PASSWORD_ES.get(exc.rule)
-    language = negotiate(request.headers.get("accept-language"))
-    message = spanish.format(limit=exc.limit) if spanish and language == "es" else str(exc)
-    return Problem(422, "validation", str(exc), errors=[{"field": "new_password", "message": message}])
 
 
 async def _composed(request: Request, view: Awaitable[View]) -> dict[str, Any] | Response:
@@ -149,15 +117,13 @@ async def login(body: LoginIn, request: Request, commands: Commands, limiter: Lo
     client = client_of(request)
     if wait := limiter.hit(client, time.monotonic()):
         raise Problem(429, "rate-limited", "Too many login attempts from here.", headers={"Retry-After": f"{wait:.0f}"})
-    with refused_credentials():
-        tokens = await commands.login(body.email, body.password, partner_id=body.partner_id, client=client)
+    tokens = await commands.login(body.email, body.password, partner_id=body.partner_id, client=client)
     return TokensOut.model_validate(tokens)
 
 
 @api.post("/auth/refresh", tags=["auth"], summary="New tokens for a refresh token (it can be used once)")
 async def refresh(body: RefreshIn, commands: Commands) -> TokensOut:
-    with refused_credentials():
-        tokens = await commands.refresh(body.refresh_token, partner_id=body.partner_id)
+    tokens = await commands.refresh(body.refresh_token, partner_id=body.partner_id)
     return TokensOut.model_validate(tokens)
 
 
@@ -169,8 +135,7 @@ async def logout(caller: CurrentCaller, commands: Commands) -> Response:
 
 @api.get("/profile", tags=["profile"], summary="The signed-in user's data (R-50)")
 async def profile(caller: CurrentCaller, queries: Queries) -> UserOut:
-    with refused_credentials():
-        user = await queries.profile(caller.principal.user_id)
+    user = await queries.profile(caller.principal.user_id)
     return UserOut.model_validate(user)
 
 
@@ -183,13 +148,12 @@ async def profile(caller: CurrentCaller, queries: Queries) -> UserOut:
 async def update_profile(body: ProfileIn, caller: CurrentCaller, commands: Commands) -> UserOut:
     sent = body.model_fields_set
     phone = body.phone if body.phone is not None else ("" if "phone" in sent else None)  # null clears, as "" does
-    with refused_credentials():
-        user = await commands.update_profile(
-            caller.principal.user_id,
-            name=body.name if "name" in sent else None,
-            phone=phone,
-            language=body.language if "language" in sent else None,
-        )
+    user = await commands.update_profile(
+        caller.principal.user_id,
+        name=body.name if "name" in sent else None,
+        phone=phone,
+        language=body.language if "language" in sent else None,
+    )
     return UserOut.model_validate(user)
 
 
@@ -200,16 +164,12 @@ async def update_profile(body: ProfileIn, caller: CurrentCaller, commands: Comma
     summary="Change the password; the user's other sessions end",
 )
 async def change_password(body: PasswordIn, caller: CurrentCaller, request: Request, commands: Commands) -> Response:
-    try:
-        with refused_credentials():
-            await commands.change_password(
-                caller.principal.user_id,
-                current=body.current_password,
-                new=body.new_password,
-                session_id=caller.session_id,
-            )
-    except WeakPassword as exc:
-        raise _weak_password(request, exc) from exc
+    await commands.change_password(
+        caller.principal.user_id,
+        current=body.current_password,
+        new=body.new_password,
+        session_id=caller.session_id,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

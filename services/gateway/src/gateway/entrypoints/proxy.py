@@ -24,7 +24,7 @@ from starlette.background import BackgroundTask
 
 from gateway.adapters.backends import SERVICES, HttpBackends
 from gateway.domain.rate_limit import IngestRequests
-from gateway.entrypoints.http import Queries, caller_of, refused_credentials
+from gateway.entrypoints.http import Queries, caller_of
 from gateway.entrypoints.web import SECURITY_HEADERS
 from servicekit import openapi
 from servicekit.api import provided
@@ -101,8 +101,7 @@ async def forward(
         caller = await caller_of(request, token_verifier(request), bearer_token(request), queries)
         if not request.headers.get("accept-language"):
             # A client naming no language reads the services' texts in its user's profile language.
-            with refused_credentials():
-                language = (await queries.profile(caller.principal.user_id)).language.value
+            language = (await queries.profile(caller.principal.user_id)).language.value
     else:
         raise Problem(404, "not-found", f"No API resource {resource!r}.")
     request.state.route = f"/api/v1/{resource}" + ("/" + _template(resource, rest) if rest else "")

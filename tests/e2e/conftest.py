@@ -37,6 +37,7 @@ from instances.bootstrap import build_app as build_instances
 from instances.config import Settings as InstancesSettings
 from reports.bootstrap import build_app as build_reports
 from reports.config import Settings as ReportsSettings
+from servicekit.api import provided_on
 from servicekit.settings import PlatformSettings
 from servicekit.telemetry import Telemetry, setup_telemetry
 from servicekit.topics import delete_topics, ensure_topics
@@ -238,7 +239,7 @@ async def running_stack(
 
 
 async def add_user(stack: Stack, user_id: str, role: str, partners: tuple[str, ...]) -> str:
-    commands: GatewayCommands = stack.app.state.provided[GatewayCommands]
+    commands: GatewayCommands = provided_on(stack.app, GatewayCommands)
     email = f"{user_id}@example.com"
     await commands.create_user(
         user_id=user_id, email=email, name=user_id.title(), role=role, partner_ids=partners, password=PASSWORD

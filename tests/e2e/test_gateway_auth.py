@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 
 from gateway.service_layer.commands import GatewayCommands
 from gateway.service_layer.queries import GatewayQueries
+from servicekit.api import provided_on
 from servicekit.auth import TokenIssuer, generate_key_pair
 from servicekit.principal import Principal
 
@@ -126,9 +127,9 @@ async def test_staff_picks_an_associated_partner_and_nothing_else(stack: Stack, 
         assert {p["id"]: p["acting"] for p in partners} == {north: False, south: True}
 
     # The association is checked on every call: a token for a partner the user left stops working.
-    queries: GatewayQueries = stack.app.state.provided[GatewayQueries]
+    queries: GatewayQueries = provided_on(stack.app, GatewayQueries)
     user = await queries.profile(first["user"]["id"])
-    commands: GatewayCommands = stack.app.state.provided[GatewayCommands]
+    commands: GatewayCommands = provided_on(stack.app, GatewayCommands)
     await commands._users.update(user.id, {"partner_ids": [north]})  # an admin's change
     async with stack.client(via_refresh.json()["access_token"]) as client:
         assert (await client.get("/api/v1/profile")).status_code == 401

@@ -21,6 +21,7 @@ from pymongo import AsyncMongoClient
 
 from contracts import ingest_keys
 from gateway.service_layer.commands import GatewayCommands
+from servicekit.api import provided_on
 from servicekit.auth import TokenIssuer, TokenVerifier, generate_key_pair
 from servicekit.principal import Principal
 from servicekit.problems import Problem
@@ -134,7 +135,7 @@ async def test_a_token_for_a_partner_the_user_was_removed_from_is_refused(stack:
     token = await stack.token(email, partner_id=north)
     async with stack.client(token) as client:
         assert (await client.get("/api/v1/threads", params={"partner_id": south})).status_code == 200
-        commands: GatewayCommands = stack.app.state.provided[GatewayCommands]
+        commands: GatewayCommands = provided_on(stack.app, GatewayCommands)
         await commands._users.update(user_id, {"partner_ids": [north]})  # an admin's change
         for path, params in (
             ("/api/v1/threads", {"partner_id": south}),

@@ -57,3 +57,19 @@ def provided(kind: type[T]) -> Any:
 
     resolve.__name__ = f"provided_{kind.__name__}"
     return Depends(resolve)
+
+
+def provide_on(app: Any, kind: type[T], instance: T) -> None:
+    """Register what `provided(kind)` answers on an app built without a `ServiceRuntime` (tests
+    mounting a router alone); `ServiceRuntime.provide` does this for the service's app."""
+    registry: dict[type[Any], Any] | None = getattr(app.state, _PROVIDED, None)
+    if registry is None:
+        registry = {}
+        setattr(app.state, _PROVIDED, registry)
+    registry[kind] = instance
+
+
+def provided_on(app: Any, kind: type[T]) -> T:
+    """What the app's composition root provided as `kind` (e.g. for a test to drive a use case)."""
+    registry: dict[type[Any], Any] = getattr(app.state, _PROVIDED)
+    return registry[kind]  # type: ignore[no-any-return]

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from contracts import EventEnvelope
-from servicekit.api import Cursor, Limit, PageOut, ResponseModel, provided
+from servicekit.api import Cursor, Limit, PageOut, ResponseModel, provide_on, provided
 from servicekit.errors import DomainError, InvalidInput, NotFound, PartnerNotAllowed
 from servicekit.handlers import InBatches, missing_from_table
 from servicekit.pagination import Sort
@@ -39,7 +39,7 @@ Names = Annotated[Catalogue, provided(Catalogue)]
 def app_refusing(error: Exception | None = None) -> TestClient:
     app = FastAPI()
     install_problem_handlers(app)
-    app.state.provided = {Catalogue: Catalogue(["b", "a"])}
+    provide_on(app, Catalogue, Catalogue(["b", "a"]))
 
     @app.get("/items")
     async def items(catalogue: Names, limit: Limit = 20, cursor: Cursor = None, sort: str = "name") -> ItemPage:

@@ -25,6 +25,7 @@ from contracts.events.activity import TerminalActivity, telemetry_event_id
 from contracts.events.common import Actor
 from contracts.events.instances import IngestKeyRotated, SessionCleared
 from contracts.events.licenses import LicenseRevoked
+from servicekit.api import provided_on
 from servicekit.settings import PlatformSettings
 from servicekit.testing import KafkaProbe, eventually
 
@@ -47,7 +48,7 @@ async def activity(platform: PlatformSettings, database_name: str) -> AsyncItera
 
 def recorder(app: FastAPI) -> ActivityEventHandlers:
     """The app's event handlers: their stores and what they counted."""
-    handlers: ActivityEventHandlers = app.state.provided[ActivityEventHandlers]
+    handlers: ActivityEventHandlers = provided_on(app, ActivityEventHandlers)
     return handlers
 
 

@@ -27,6 +27,7 @@ from contracts import envelope_for
 from contracts.events.common import Actor, Payload
 from contracts.events.instances import IngestKeyRotated, SessionCleared
 from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
+from servicekit.api import provided_on
 from servicekit.settings import PlatformSettings
 from servicekit.testing import KafkaProbe, eventually
 
@@ -49,7 +50,7 @@ async def activity(platform: PlatformSettings, database_name: str) -> AsyncItera
 
 def recorder(app: FastAPI) -> ActivityEventHandlers:
     """The app's event handlers: their stores and what they counted."""
-    handlers: ActivityEventHandlers = app.state.provided[ActivityEventHandlers]
+    handlers: ActivityEventHandlers = provided_on(app, ActivityEventHandlers)
     return handlers
 
 

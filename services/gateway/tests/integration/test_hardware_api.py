@@ -19,6 +19,7 @@ from gateway.domain.hardware import Feature, Support, version_key
 from gateway.entrypoints import hardware
 from gateway.service_layer.queries import GatewayQueries
 from gateway.service_layer.testing import use_cases
+from servicekit.api import provide_on
 from servicekit.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ def app(catalogue: HardwareCatalogue) -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(hardware.api)
-    app.state.provided = {GatewayQueries: use_cases(catalogue=catalogue).queries}  # as runtime.provide does
+    provide_on(app, GatewayQueries, use_cases(catalogue=catalogue).queries)
     return app
 
 

@@ -44,6 +44,7 @@ from gateway.entrypoints.http import Caller, authenticate
 from gateway.service_layer.commands import GatewayCommands
 from gateway.service_layer.queries import GatewayQueries
 from gateway.service_layer.testing import use_cases
+from servicekit.api import provide_on
 from servicekit.principal import Principal
 from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem, install_problem_handlers
 
@@ -351,7 +352,8 @@ async def api(store: MongoPushSubscriptions, keys: VapidKeys) -> AsyncIterator[C
     install_problem_handlers(app)
     app.include_router(push.api)
     gateway = use_cases(push_subscriptions=store, vapid_public_key=keys.public_key)
-    app.state.provided = {GatewayCommands: gateway.commands, GatewayQueries: gateway.queries}  # as runtime.provide does
+    provide_on(app, GatewayCommands, gateway.commands)
+    provide_on(app, GatewayQueries, gateway.queries)
 
     async def fake_authenticate(request: Request) -> Caller:
         user = request.headers.get("X-Test-User")

@@ -17,6 +17,9 @@ from servicekit.settings import PlatformSettings
 PRODUCER_ACKS = "all"
 PRODUCER_LINGER_MS = 5
 PRODUCER_COMPRESSION: Literal["lz4"] = "lz4"
+# A produce batch holds up to this much per partition (aiokafka's default is 16 KiB): an ingest
+# request's events go as one batch, and the compressed batch stays under the broker's 1 MiB.
+PRODUCER_MAX_BATCH_BYTES = 1024 * 1024
 
 
 def create_broker(
@@ -33,6 +36,7 @@ def create_broker(
         enable_idempotence=True,
         linger_ms=PRODUCER_LINGER_MS,
         compression_type=PRODUCER_COMPRESSION,
+        max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         # Topics come from the catalogue; a typo must fail, not create a topic.
         allow_auto_create_topics=False,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider, meter_provider=meter_provider)],

@@ -11,10 +11,26 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from faststream.kafka import KafkaBroker
+from aiokafka.partitioner import DefaultPartitioner
+from faststream.kafka import KafkaBroker, KafkaResponse
 
 from contracts import CONTENT_TYPE, EventEnvelope, topic
+from servicekit.kafka import PRODUCER_MAX_BATCH_BYTES
 from servicekit.settings import PlatformSettings
+
+# What a record adds to its key and value inside a batch (varints, attributes, and the headers:
+# content-type, FastStream's correlation id, the trace context), overestimated so a batch sized
+# with it always fits the producer's buffer.
+RECORD_OVERHEAD_BYTES = 512
+_BATCH_HEADER_BYTES = 64
+_partitioner = DefaultPartitioner()
+
+
+def partition_of(topic_name: str, key: bytes) -> int:
+    """The partition a keyed record goes to: the producer's own choice (murmur2 of the key over the
+    topic's partitions, the catalogue's count), so a batch lands where one-by-one sends would."""
+    partitions = list(range(topic(topic_name).partitions))
+    return int(_partitioner(key, partitions, partitions))
 
 
 class EventPublisher(Protocol):
@@ -34,14 +50,34 @@ class KafkaEventPublisher:
         self._count(event.type, 1)
 
     async def publish_many(self, events: Sequence[EventEnvelope[Any]]) -> None:
-        """Send all, then wait for every acknowledgement: one round of waiting, not one per event."""
-        pending = [await self._send(event, confirm=False) for event in events]
+        """One produce batch per partition (a request's events, keyed as one by one), all in flight
+        together; returns once the broker acknowledged every batch (acks=all). A batch larger than
+        the producer's buffer goes as several."""
+        by_partition: dict[tuple[str, int], list[EventEnvelope[Any]]] = {}
+        for event in events:
+            by_partition.setdefault((event.type, partition_of(event.type, event.subject.encode())), []).append(event)
+        pending = [
+            await self._send_batch(topic_name, partition, chunk)
+            for (topic_name, partition), same_partition in by_partition.items()
+            for chunk in _chunks_that_fit(same_partition)
+        ]
         await asyncio.gather(*pending)
         for event in events:
             self._count(event.type, 1)
 
     def _count(self, topic_name: str, count: int) -> None:
         self.published_by_topic[topic_name] = self.published_by_topic.get(topic_name, 0) + count
+
+    async def _send_batch(self, topic_name: str, partition: int, events: Sequence[EventEnvelope[Any]]) -> Any:
+        first = events[0]
+        return await self._broker.publish_batch(
+            *(KafkaResponse(event.to_json_bytes(), key=event.subject.encode()) for event in events),
+            topic=self._platform.topic(topic_name),
+            partition=partition,
+            headers={"content-type": CONTENT_TYPE},
+            correlation_id=str(first.correlation_id or first.id),
+            no_confirm=True,
+        )
 
     async def _send(self, event: EventEnvelope[Any], *, confirm: bool) -> Any:
         topic(event.type)  # refuse an event whose type is not catalogued
@@ -53,3 +89,17 @@ class KafkaEventPublisher:
             correlation_id=str(event.correlation_id or event.id),
             no_confirm=not confirm,
         )
+
+
+def _chunks_that_fit(events: list[EventEnvelope[Any]]) -> list[list[EventEnvelope[Any]]]:
+    """The events in order, cut where a batch would outgrow the producer's buffer."""
+    chunks: list[list[EventEnvelope[Any]]] = [[]]
+    size = _BATCH_HEADER_BYTES
+    for event in events:
+        record = len(event.to_json_bytes()) + len(event.subject.encode()) + RECORD_OVERHEAD_BYTES
+        if chunks[-1] and size + record > PRODUCER_MAX_BATCH_BYTES:
+            chunks.append([])
+            size = _BATCH_HEADER_BYTES
+        chunks[-1].append(event)
+        size += record
+    return chunks

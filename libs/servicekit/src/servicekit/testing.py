@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -78,3 +79,59 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+@dataclass
+class PublishedBatch:
+    topic: str
+    partition: int | None
+    keys: list[bytes | None]
+    values: list[bytes]
+    headers: dict[str, str]
+    acknowledged: asyncio.Future[None]
+
+
+@dataclass
+class RecordingBroker:
+    """Stands in for FastStream's `KafkaBroker.publish_batch` (unit tests of publishers): records
+    each produce batch and leaves its acknowledgement to the test (`acknowledge`, `refuse`), or
+    gives it at once with `auto_acknowledge`."""
+
+    auto_acknowledge: bool = True
+    batches: list[PublishedBatch] = field(default_factory=list)
+
+    async def publish_batch(
+        self,
+        *messages: Any,
+        topic: str = "",
+        partition: int | None = None,
+        headers: dict[str, str] | None = None,
+        correlation_id: str | None = None,
+        no_confirm: bool = False,
+    ) -> asyncio.Future[None]:
+        acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.batches.append(
+            PublishedBatch(
+                topic,
+                partition,
+                [getattr(message, "key", None) for message in messages],
+                [getattr(message, "body", message) for message in messages],
+                dict(headers or {}),
+                acknowledged,
+            )
+        )
+        if self.auto_acknowledge:
+            acknowledged.set_result(None)
+        if not no_confirm:
+            await acknowledged
+        return acknowledged
+
+    def acknowledge(self) -> None:
+        for batch in self.batches:
+            if not batch.acknowledged.done():
+                batch.acknowledged.set_result(None)
+
+    def refuse(self, error: BaseException) -> None:
+        for batch in self.batches:
+            if not batch.acknowledged.done():
+                batch.acknowledged.set_exception(error)

@@ -1,4 +1,11 @@
-"""Composition root of the activity service: the one place adapters are chosen and wired."""
+"""Composition root of the activity service: the one place adapters are chosen and wired.
+
+The service runs in two roles, scaled apart (`Settings.role`): `ingest` answers HTTP (terminals'
+ingest publishing to Kafka, the reads, the license release), `consumer` applies the topics to the
+store (and runs retention, the other writer). The reads stay with ingest: both are short requests
+on the same HTTP edge and the same upstream for the gateway, while the consumer's long bulk writes
+get a process of their own. `all` is both in one process.
+"""
 
 from __future__ import annotations
 
@@ -37,15 +44,23 @@ def build_app(
     records = MongoActivityStore(runtime.db, terminals)
     keys = MongoIngestKeyStore(runtime.db, runtime.locks)
     commands = ActivityCommands(keys=keys, publisher=runtime.publisher, records=records, instances=instances)
-    _wire(runtime, commands, ActivityQueries(records, terminals), ActivityEventHandlers(records, terminals, keys))
+    serves_http, consumes = settings.role in ("ingest", "all"), settings.role in ("consumer", "all")
+    _wire(
+        runtime,
+        commands,
+        ActivityQueries(records, terminals),
+        ActivityEventHandlers(records, terminals, keys),
+        consumes=consumes,
+    )
     runtime.add_indexes(INDEXES)
+    if consumes:
 
-    async def enforce_retention() -> None:
-        await commands.enforce_retention(datetime.now(UTC).date(), settings.retention_days)
+        async def enforce_retention() -> None:
+            await commands.enforce_retention(datetime.now(UTC).date(), settings.retention_days)
 
-    runtime.every(settings.retention_check_seconds, enforce_retention)
+        runtime.every(settings.retention_check_seconds, enforce_retention)
     runtime.on_stop(instances.close)
-    return runtime.create_app(title=TITLE, routers=[http.api])
+    return runtime.create_app(title=TITLE, routers=[http.api] if serves_http else [])
 
 
 def bootstrap_test_app(fakes: ActivityFakes | None = None, settings: Settings | None = None) -> FastAPI:
@@ -58,10 +73,16 @@ def bootstrap_test_app(fakes: ActivityFakes | None = None, settings: Settings | 
 
 
 def _wire(
-    runtime: ServiceRuntime, commands: ActivityCommands, queries: ActivityQueries, handlers: ActivityEventHandlers
+    runtime: ServiceRuntime,
+    commands: ActivityCommands,
+    queries: ActivityQueries,
+    handlers: ActivityEventHandlers,
+    *,
+    consumes: bool = True,
 ) -> None:
     runtime.provide(ActivityCommands, commands)
     runtime.provide(ActivityQueries, queries)
     runtime.provide(ActivityEventHandlers, handlers)
     runtime.provide(http.IngestMetrics, http.IngestMetrics.on(runtime.metrics.registry))
-    subscribe_table(runtime.consumer, EVENT_HANDLERS, handlers)
+    if consumes:  # without a subscription the runtime joins no consumer group
+        subscribe_table(runtime.consumer, EVENT_HANDLERS, handlers)

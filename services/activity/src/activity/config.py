@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -10,6 +12,11 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ACTIVITY_", extra="ignore")
 
     http_port: int = 8004
+    role: Literal["ingest", "consumer", "all"] = Field(
+        default="all",
+        description="What this process does: `ingest` serves the HTTP API (terminals' ingest, the reads, "
+        "license release), `consumer` stores what Kafka holds (and drops expired days); `all` both",
+    )
     mongo_database: str = "partnerapp_activity"
     consumer_group: str = "activity"
     # Telemetry comes in volume: bigger batches pay the per-batch store round trips (terminal

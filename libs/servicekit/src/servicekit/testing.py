@@ -99,6 +99,7 @@ class RecordingBroker:
 
     auto_acknowledge: bool = True
     batches: list[PublishedBatch] = field(default_factory=list)
+    _sent: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def publish_batch(
         self,
@@ -120,11 +121,18 @@ class RecordingBroker:
                 acknowledged,
             )
         )
+        async with self._sent:
+            self._sent.notify_all()
         if self.auto_acknowledge:
             acknowledged.set_result(None)
         if not no_confirm:
             await acknowledged
         return acknowledged
+
+    async def sent(self, count: int, *, timeout: float = 5.0) -> None:
+        """Wait until `count` batches were handed to the broker."""
+        async with asyncio.timeout(timeout), self._sent:
+            await self._sent.wait_for(lambda: len(self.batches) >= count)
 
     def acknowledge(self) -> None:
         for batch in self.batches:

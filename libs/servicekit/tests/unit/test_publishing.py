@@ -89,8 +89,7 @@ async def test_publish_many_returns_only_once_every_batch_is_acknowledged() -> N
     first, second = serials_on_distinct_partitions(2)
 
     sending = asyncio.create_task(publisher.publish_many([telemetry(first), telemetry(second)]))
-    while len(broker.batches) < 2:
-        await asyncio.sleep(0)
+    await broker.sent(2)
     await asyncio.sleep(0.01)
     assert not sending.done(), "both batches are in flight, neither acknowledged"
     assert publisher.published_by_topic == {}
@@ -105,8 +104,7 @@ async def test_a_refused_batch_fails_the_publish_and_counts_nothing() -> None:
     publisher = publisher_on(broker)
 
     sending = asyncio.create_task(publisher.publish_many([telemetry("SN-0001"), telemetry("SN-0001")]))
-    while not broker.batches:
-        await asyncio.sleep(0)
+    await broker.sent(1)
     broker.refuse(KafkaTimeoutError())
 
     with pytest.raises(KafkaTimeoutError):

@@ -77,8 +77,7 @@ async def test_a_requests_telemetry_is_one_batch_per_partition_and_202_only_once
     events = [an_event(first) for _ in range(30)] + [an_event(second) for _ in range(20)]
 
     posting = asyncio.create_task(client.post("/v1/ingest/events", json={"events": events}, headers=HEADERS))
-    while len(broker.batches) < 2:
-        await asyncio.sleep(0.001)
+    await broker.sent(2)
     await asyncio.sleep(0.02)
     assert not posting.done(), "no answer before the broker acknowledged"
 
@@ -104,8 +103,7 @@ async def test_a_batch_the_broker_refuses_is_a_503_and_nothing_is_accepted(
     posting = asyncio.create_task(
         client.post("/v1/ingest/events", json={"events": [an_event("SN-0001"), an_event("SN-0001")]}, headers=HEADERS)
     )
-    while not broker.batches:
-        await asyncio.sleep(0.001)
+    await broker.sent(1)
     broker.refuse(KafkaTimeoutError())
 
     response = await posting

@@ -177,3 +177,23 @@ def test_the_scripts_import_packages_not_paths() -> None:
         str(path.relative_to(ROOT)) for path in sources if re.search(r"sys\.path\.(insert|append)", path.read_text())
     ]
     assert edits == []
+
+
+def test_activity_runs_as_its_ingest_and_consumer_roles_in_make_up_and_compose() -> None:
+    processes = {process.name: process for process in stack.PROCESSES}
+    assert {process.service for process in stack.PROCESSES} == set(SERVICES)
+    ingest, consumer = processes["activity"], processes["activity-consumer"]
+    assert (ingest.service, ingest.port, dict(ingest.env)) == (
+        "activity",
+        stack.SERVICES["activity"],
+        {"ACTIVITY_ROLE": "ingest"},
+    )
+    assert (consumer.service, dict(consumer.env)) == ("activity", {"ACTIVITY_ROLE": "consumer"})
+    ports = [process.port for process in stack.PROCESSES]
+    assert len(ports) == len(set(ports)), "one port per process"
+    compose = COMPOSE["services"]
+    assert compose["activity"]["environment"]["ACTIVITY_ROLE"] == "ingest"
+    assert compose["activity-consumer"]["environment"]["ACTIVITY_ROLE"] == "consumer"
+    assert compose["activity-consumer"]["build"]["args"]["SERVICE"] == "activity"
+    assert compose["activity-consumer"]["ports"] == [f"{consumer.port}:{consumer.port}"]
+    assert compose["activity-consumer"]["build"]["args"]["PORT"] == str(consumer.port)

@@ -14,7 +14,7 @@ import importlib
 import importlib.util
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
@@ -301,3 +301,32 @@ def test_overlays_pick_a_namespace_and_tagged_images(overlay: str) -> None:
     for name in SERVICES:
         image = container(of_kind(resources, "Deployment")[name])["image"]
         assert image.rsplit(":", 1)[1] not in ("", "latest")
+
+
+@pytest.mark.parametrize(("overlay", "min_replicas"), [("dev", 1), ("prod", 2)])
+def test_activity_runs_as_an_ingest_and_a_consumer_deployment_scaled_apart(overlay: str, min_replicas: int) -> None:
+    resources = rendered(overlay)
+    deployments = of_kind(resources, "Deployment")
+    ingest, consumer = deployments["activity"], deployments["activity-consumer"]
+    assert env_of(resources, ingest)["ACTIVITY_ROLE"]["value"] == "ingest"
+    consumer_env = env_of(resources, consumer)
+    assert consumer_env["ACTIVITY_ROLE"]["value"] == "consumer"
+    assert set(get_args(settings_class("activity").model_fields["role"].annotation)) == {"ingest", "consumer", "all"}
+    assert container(consumer)["image"] == container(ingest)["image"], "one image, two roles"
+    own = {n for n in consumer_env if n.startswith("ACTIVITY_")}
+    assert own <= {f"ACTIVITY_{field.upper()}" for field in settings_class("activity").model_fields}, own
+    port = int(consumer_env["ACTIVITY_HTTP_PORT"]["value"])
+    assert port != default_port("activity")
+    assert container(consumer)["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+    assert container(consumer)["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert consumer["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "service"
+    assert "replicas" not in consumer["spec"], "the HPA owns the replica count"
+    hpa = of_kind(resources, "HorizontalPodAutoscaler")["activity-consumer"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "activity-consumer"
+    assert hpa["spec"]["minReplicas"] == min_replicas
+    # Consumers beyond terminal.activity's partitions would sit idle.
+    assert hpa["spec"]["maxReplicas"] <= topic("terminal.activity").partitions
+    assert "activity-consumer" in of_kind(resources, "PodDisruptionBudget")
+    # Nobody calls the consumer: the gateway and terminals reach only the ingest's Service.
+    assert "activity-consumer" not in of_kind(resources, "Service")
+    assert of_kind(resources, "NetworkPolicy")["activity-consumer"]["spec"]["ingress"] == []

@@ -1,4 +1,5 @@
-"""Run partnerapp locally without Docker: real Kafka, real FerretDB, the five services.
+"""Run partnerapp locally without Docker: real Kafka, real FerretDB, the five services (activity
+as two processes, its ingest and consumer roles).
 
     python -m partnerapp_stack up     [kafka|ferretdb|infra|services|all ...]
     python -m partnerapp_stack down   [...]
@@ -28,7 +29,15 @@ import sys
 from collections.abc import Sequence
 
 from partnerapp_stack import ferretdb, kafka, postgres, services
-from partnerapp_stack.config import KAFKA_PORT, MONGO_PORT, POSTGRES_PORT, ROOT, SERVICES, STORE_BACKEND, STORE_BACKENDS
+from partnerapp_stack.config import (
+    KAFKA_PORT,
+    MONGO_PORT,
+    POSTGRES_PORT,
+    PROCESSES,
+    ROOT,
+    STORE_BACKEND,
+    STORE_BACKENDS,
+)
 from partnerapp_stack.process import Managed, StepFailed, port_open, say
 
 COMPONENTS = ("kafka", "ferretdb", "services")
@@ -56,9 +65,9 @@ def down(components: list[str]) -> None:
     if "services" in components:
         if services.SIMULATOR.stop():
             say("simulator: stopped")
-        for name in SERVICES:
-            if services.service_process(name).stop():
-                say(f"{name}: stopped")
+        for service in PROCESSES:
+            if services.service_process(service.name).stop():
+                say(f"{service.name}: stopped")
     # PostgreSQL goes with FerretDB, after it, whichever backend is chosen now: stopping one that
     # is not running is a no-op.
     for component, managed in (("ferretdb", ferretdb.FERRET), ("ferretdb", postgres.POSTGRES), ("kafka", kafka.KAFKA)):
@@ -77,11 +86,14 @@ def status(components: list[str]) -> int:
         backend = f", {ferretdb.running_backend(ferret)} backend" if ferret else ""
         rows.append(("ferretdb", _pid_text(ferretdb.FERRET), _port_text(MONGO_PORT) + backend))
     if "services" in components:
-        for name, port in SERVICES.items():
+        for service in PROCESSES:
+            port = service.port
             ready = "ready" if port_open(port) and services.ready(port) else "not ready"
-            rows.append((name, _pid_text(services.service_process(name)), f"{_port_text(port)}, {ready}"))
+            rows.append(
+                (service.name, _pid_text(services.service_process(service.name)), f"{_port_text(port)}, {ready}")
+            )
     for row in rows:
-        print(f"{row[0]:<10} {row[1]:<18} {row[2]}")
+        print(f"{row[0]:<17} {row[1]:<18} {row[2]}")
     return 0 if all("not " not in row[2] and "closed" not in row[2] for row in rows) else 1
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 LOCAL = Path(__file__).resolve().parents[2]  # deploy/local: the pinned Kafka and FerretDB sources
@@ -18,5 +20,26 @@ STORE_BACKEND = os.environ.get("PARTNERAPP_STORE_BACKEND", "sqlite")  # checked 
 POSTGRES_PORT = int(os.environ.get("PARTNERAPP_POSTGRES_PORT", "55432"))
 
 SERVICES = {"gateway": 8000, "instances": 8001, "support": 8002, "reports": 8003, "activity": 8004}
+"""Each service's HTTP port: what the gateway, the demo and you call."""
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    """One process of the stack: `python -m <service>` on `port`, with `env` added."""
+
+    name: str  # its PID and log files, and its row in `status`
+    service: str
+    port: int
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+# Activity runs as two processes, its two roles: ingest (the API, on the service's port) and the
+# consumer (Kafka into the store; only health and metrics on its port).
+ACTIVITY_CONSUMER_PORT = 8014
+PROCESSES: tuple[ServiceProcess, ...] = (
+    *(ServiceProcess(name, name, port) for name, port in SERVICES.items() if name != "activity"),
+    ServiceProcess("activity", "activity", SERVICES["activity"], {"ACTIVITY_ROLE": "ingest"}),
+    ServiceProcess("activity-consumer", "activity", ACTIVITY_CONSUMER_PORT, {"ACTIVITY_ROLE": "consumer"}),
+)
 KEYS_DIR = CACHE / "keys"
 RUN_DIR = CACHE / "run"

@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import KAFKA_HEADERS, envelope_for
 from contracts.events.activity import DeviceInfo, GeoPoint, TerminalActivity
-from partnerapp_stack.config import CACHE, KAFKA_PORT, MONGO_PORT, SERVICES
+from partnerapp_stack.config import CACHE, KAFKA_PORT, MONGO_PORT, PROCESSES, SERVICES
 from partnerapp_stack.services import SIMULATOR, dev_keys
 from servicekit.auth import TokenIssuer
 from servicekit.principal import Principal
@@ -184,8 +184,8 @@ def main() -> int:
     start_simulator(terminals[0]["instance_id"], token)
     print(f"[demo] public API: http://127.0.0.1:{SERVICES['gateway']}/api/v1/docs")
     print("[demo] services (OpenAPI docs at /docs, health at /healthz and /readyz):")
-    for name, port in SERVICES.items():
-        print(f"         {name:<10} http://127.0.0.1:{port}")
+    for service in PROCESSES:
+        print(f"         {service.name:<17} http://127.0.0.1:{service.port}")
     print("[demo] a development access token for calling the services directly (valid 8 h; the gateway wants a login):")
     print(f"         export TOKEN={token}")
     print(f'         curl -H "Authorization: Bearer $TOKEN" "{last}"')

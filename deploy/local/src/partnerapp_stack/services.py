@@ -1,4 +1,5 @@
-"""The five services as processes (`python -m <service>`), their environment and token keys."""
+"""The five services as processes (`python -m <service>`; activity as two, its ingest and consumer
+roles), their environment and token keys."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from partnerapp_stack.config import KAFKA_PORT, KEYS_DIR, MONGO_PORT, ROOT, RUN_DIR, SERVICES, WEB_DIST
+from partnerapp_stack.config import KAFKA_PORT, KEYS_DIR, MONGO_PORT, PROCESSES, ROOT, RUN_DIR, WEB_DIST, ServiceProcess
 from partnerapp_stack.process import Managed, say, wait_until
 
 
@@ -34,13 +35,15 @@ def service_process(name: str) -> Managed:
     return Managed(name, RUN_DIR / f"{name}.pid", RUN_DIR / f"{name}.log", f"-m {name}")
 
 
-def service_env(name: str) -> dict[str, str]:
+def service_env(process: ServiceProcess) -> dict[str, str]:
     _, public = dev_keys()
+    name = process.service
     env = {
         "PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
         "PARTNERAPP_MONGO_URL": f"mongodb://127.0.0.1:{MONGO_PORT}/",
         "PARTNERAPP_AUTH_PUBLIC_KEY_FILE": str(public),
-        f"{name.upper()}_HTTP_PORT": str(SERVICES[name]),
+        f"{name.upper()}_HTTP_PORT": str(process.port),
+        **process.env,
     }
     if name == "instances":
         env["INSTANCES_IMPERSONATION_KEY_FILE"] = str(dev_keys("impersonation")[0])
@@ -53,14 +56,19 @@ def service_env(name: str) -> dict[str, str]:
 
 def up() -> None:
     RUN_DIR.mkdir(parents=True, exist_ok=True)
-    for name in SERVICES:
-        process = service_process(name)
+    for service in PROCESSES:
+        process = service_process(service.name)
         if process.pid() is None:
-            process.start([sys.executable, "-m", name], env=service_env(name), cwd=ROOT)
-            say(f"{name}: started (pid {process.pid()})")
-    for name, port in SERVICES.items():
-        wait_until(f"{name}: /readyz", functools.partial(ready, port), timeout=90, process=service_process(name))
-        say(f"{name}: ready on http://127.0.0.1:{port} (docs at /docs)")
+            process.start([sys.executable, "-m", service.service], env=service_env(service), cwd=ROOT)
+            say(f"{service.name}: started (pid {process.pid()})")
+    for service in PROCESSES:
+        wait_until(
+            f"{service.name}: /readyz",
+            functools.partial(ready, service.port),
+            timeout=90,
+            process=service_process(service.name),
+        )
+        say(f"{service.name}: ready on http://127.0.0.1:{service.port} (docs at /docs)")
 
 
 def ready(port: int) -> bool:

@@ -72,3 +72,24 @@ async def test_readyz_says_not_ready_when_the_store_is_unreachable(topic_prefix:
     assert body["status"] == "not-ready"
     assert body["checks"]["mongo"]["ok"] is False
     assert body["checks"]["kafka"]["ok"] is True
+
+
+@pytest.mark.parametrize("role", ["ingest", "consumer"])
+async def test_each_activity_role_starts_alone_and_is_ready(
+    role: str, platform: PlatformSettings, database_name: str
+) -> None:
+    settings = ActivitySettings(
+        mongo_database=database_name, consumer_group=f"activity-{uuid.uuid4().hex[:6]}", platform=platform, role=role
+    )
+    app = build_activity_app(settings)
+    async with LifespanManager(app, startup_timeout=60):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+            assert (await client.get("/healthz")).json() == {"status": "ok", "service": "activity"}
+            ready = await client.get("/readyz")
+            body = ready.json()
+            assert ready.status_code == 200, body
+            assert body["checks"]["kafka"]["ok"]
+            assert body["checks"]["mongo"]["ok"]
+            assert ("consumer" in body["checks"]) == (role == "consumer"), "only the consumer role joins the group"
+            metrics = await client.get("/metrics")
+            assert "partnerapp_events_published" in metrics.text

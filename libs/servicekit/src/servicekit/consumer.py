@@ -126,6 +126,12 @@ class EventConsumer:
     a group member joins once, not once per topic, and offsets are committed once per batch,
     after every record of it was applied or dead-lettered. A failure of the infrastructure
     makes the whole batch come again; handlers are idempotent, so that is safe.
+
+    Fetching is pipelined with storing already: aiokafka's fetcher task sends the next fetch for
+    a partition as soon as `getmany` has drained its buffered records, so while a batch is being
+    applied the next one arrives (up to a fetch response per partition, `max_partition_fetch_bytes`);
+    measured: from the second batch on, every `getmany` found records buffered for the partitions
+    and returned after decoding them only, no fetch round trip. The commit order is unchanged.
     """
 
     def __init__(

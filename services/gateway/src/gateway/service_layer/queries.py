@@ -117,12 +117,12 @@ class GatewayQueries:
         if session is not None and user is not None:
             return session, user
         epoch = access.epoch
-        # The missing look-ups together, not one after the other.
-        session, user = await asyncio.gather(
-            _known_or(session, self._sessions.get, session_id), _known_or(user, self._users.get, user_id)
+        # The missing look-ups together, not one after the other; only what was read is kept.
+        read_session, read_user = await asyncio.gather(
+            _unless_known(session, self._sessions.get, session_id), _unless_known(user, self._users.get, user_id)
         )
-        access.keep(epoch=epoch, session=session, user=user)
-        return session, user
+        access.keep(epoch=epoch, session=read_session, user=read_user)
+        return session or read_session, user or read_user
 
     async def profile(self, user_id: str) -> User:
         return active(await self._users.get(user_id))
@@ -366,8 +366,9 @@ class GatewayQueries:
         return None
 
 
-async def _known_or(known: T | None, read: Callable[[str], Awaitable[T | None]], key: str) -> T | None:
-    return known if known is not None else await read(key)
+async def _unless_known(known: T | None, read: Callable[[str], Awaitable[T | None]], key: str) -> T | None:
+    """The store's answer, or None without a read when `known` is there already."""
+    return None if known is not None else await read(key)
 
 
 def _reason(failure: BaseException) -> str:

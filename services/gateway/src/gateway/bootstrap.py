@@ -12,6 +12,7 @@ from gateway.adapters.backends import SERVICES, HttpBackends
 from gateway.adapters.hardware_catalogue import HardwareCatalogue
 from gateway.adapters.mongo import (
     INDEXES,
+    MongoAccessChanges,
     MongoAuditLog,
     MongoLoginGuards,
     MongoNotificationLog,
@@ -27,6 +28,7 @@ from gateway.domain.rate_limit import IngestRequests, LoginAttempts
 from gateway.entrypoints import hardware, http, proxy, push
 from gateway.entrypoints.audit import AuditTrail
 from gateway.entrypoints.web import SinglePageApp
+from gateway.service_layer.access import AccessAnnouncer, AccessCache, AccessFeed, AnnouncedSessions, AnnouncedUsers
 from gateway.service_layer.commands import GatewayCommands, LoginPolicy
 from gateway.service_layer.event_handlers import EVENT_HANDLERS, GatewayEventHandlers
 from gateway.service_layer.queries import GatewayQueries
@@ -40,6 +42,24 @@ from servicekit.telemetry import Telemetry
 
 SERVICE = "gateway"
 NOTIFICATION_PRUNE_SECONDS = 3600
+ACCESS_PRUNE_SECONDS = 30
+
+
+def _access_from_memory(
+    runtime: ServiceRuntime, settings: Settings
+) -> tuple[AccessCache, AnnouncedUsers, AnnouncedSessions]:
+    """Sessions and users in this replica's memory for the per-call check; every write that may
+    end a grant goes through the announcing repositories, whose change log every replica polls."""
+    access = AccessCache(staleness_bound=settings.access_staleness_seconds)
+    access_changes = MongoAccessChanges(runtime.db)
+    announcer = AccessAnnouncer(access_changes, access)
+    users = AnnouncedUsers(MongoUsers(runtime.db, runtime.locks), announcer)
+    sessions = AnnouncedSessions(MongoSessions(runtime.db, runtime.locks), announcer)
+    feed = AccessFeed(access_changes, access)
+    runtime.every(settings.access_poll_seconds, feed.poll, name="access_feed")
+    runtime.every(ACCESS_PRUNE_SECONDS, feed.prune, first_after=ACCESS_PRUNE_SECONDS, name="access_prune")
+    runtime.provide(AccessFeed, feed)  # operators' and tests' handle on the feed
+    return access, users, sessions
 
 
 def build_app(
@@ -63,8 +83,7 @@ def build_app(
         ttl=timedelta(minutes=settings.access_token_minutes),
     )
     audit = MongoAuditLog(runtime.db)
-    users = MongoUsers(runtime.db, runtime.locks)
-    sessions = MongoSessions(runtime.db, runtime.locks)
+    access, users, sessions = _access_from_memory(runtime, settings)
     urls = {name: str(getattr(settings, f"{name}_url")) for name in SERVICES}
     backends = HttpBackends(urls, timeout=settings.backend_timeout_seconds, transports=transports)
     runtime.on_stop(backends.close)
@@ -105,6 +124,7 @@ def build_app(
         catalogue=HardwareCatalogue.load(),  # a broken hardware list stops the start
         vapid_public_key=vapid_keys.public_key,
         optional_timeout=settings.optional_part_timeout_seconds,
+        access=access,
     )
     subscribe_table(runtime.consumer, EVENT_HANDLERS, GatewayEventHandlers(notification_log, live, push_sender))
     retention = timedelta(hours=settings.notification_retention_hours)

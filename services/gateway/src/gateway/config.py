@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, HttpUrl, SecretStr
+from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -34,6 +34,18 @@ class Settings(ServiceSettings):
     access_token_minutes: int = Field(default=10, ge=1, le=60)
     refresh_token_days: int = Field(default=14, ge=1, le=90)
 
+    # The per-call check from memory (service_layer.access).
+    access_staleness_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="A logout, password or partner change reaches every replica within this; "
+        "a replica whose change log read is older answers from the store.",
+    )
+    access_poll_seconds: float = Field(
+        default=0.2, gt=0, le=5, description="How often each replica reads the change log (below the staleness)."
+    )
+
     # Login protection.
     login_max_failures: int = Field(default=5, ge=1, description="Consecutive failures before the account locks.")
     login_lockout_minutes: int = Field(default=15, ge=1)
@@ -47,6 +59,12 @@ class Settings(ServiceSettings):
     vapid_subject: str = "mailto:support@partnerapp.example"
 
     web_dir: Path | None = Field(default=None, description="The built web app (web/dist) to serve at `/`, if any.")
+
+    @model_validator(mode="after")
+    def _poll_within_the_bound(self) -> Settings:
+        if self.access_poll_seconds >= self.access_staleness_seconds:
+            raise ValueError("access_poll_seconds must be below access_staleness_seconds")
+        return self
 
     def signing_key(self) -> str | None:
         if self.token_private_key:

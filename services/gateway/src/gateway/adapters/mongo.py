@@ -1,4 +1,5 @@
-"""The gateway's collections: users, partners, sessions, login guards, audit, notifications, push subscriptions.
+"""The gateway's collections: users, partners, sessions, login guards, audit, notifications, push
+subscriptions, and the recent access changes every replica reads.
 
 Lookups go by `_id` wherever a screen or a request path needs speed (the only lookup FerretDB 1.x
 pushes down); the rest are small or staff-only queries.
@@ -17,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from gateway.domain.model import Language, LoginGuard, Session, User
 from gateway.domain.notifications import Notification
-from gateway.service_layer.ports import AuditQuery, AuditRecord, Partner
+from gateway.service_layer.ports import AccessChange, AuditQuery, AuditRecord, Partner
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
 from servicekit.pagination import Page, Sort
 
@@ -28,6 +29,7 @@ LOGIN_GUARDS = "login_guards"
 AUDIT = "gateway_audit"
 NOTIFICATIONS = "notifications"
 PUSH_SUBSCRIPTIONS = "push_subscriptions"
+ACCESS_CHANGES = "access_changes"
 
 INDEXES = [
     IndexSpec(USERS, [("email", 1)], unique=True, name="email_unique"),
@@ -236,4 +238,32 @@ class MongoNotificationLog:
 
     async def forget_before(self, moment: datetime) -> int:
         result = await self._log.delete_many({"time": {"$lt": moment}})
+        return result.deleted_count
+
+
+class MongoAccessChanges:
+    """A minute of changes at most (pruned), so reading it whole is one small query, not an index's job."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._log = db[ACCESS_CHANGES]
+
+    async def record(self, change: AccessChange) -> None:
+        doc = asdict(change)
+        doc["_id"] = doc.pop("id")
+        await self._log.insert_one(doc)
+
+    async def recent(self) -> list[AccessChange]:
+        return [
+            AccessChange(
+                id=doc["_id"],
+                kind=doc["kind"],
+                user_id=doc.get("user_id"),
+                session_id=doc.get("session_id"),
+                at=doc["at"],
+            )
+            async for doc in self._log.find({})
+        ]
+
+    async def forget_before(self, moment: datetime) -> int:
+        result = await self._log.delete_many({"at": {"$lt": moment}})
         return result.deleted_count

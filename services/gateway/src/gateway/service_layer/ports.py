@@ -50,6 +50,32 @@ class SessionRepository(Protocol):
     async def revoke_user(self, user_id: str, *, reason: str, at: datetime, keep: str | None = None) -> int: ...
 
 
+AccessChangeKind = Literal["session_ended", "user_changed"]
+
+
+@dataclass(frozen=True)
+class AccessChange:
+    """A write that may end a grant the per-call check gave: a session ended (`session_id`), or a
+    user changed (`user_id`: their partners, role, password or state; their sessions with them)."""
+
+    id: str
+    kind: AccessChangeKind
+    user_id: str | None
+    session_id: str | None
+    at: datetime
+
+
+class AccessChangeLog(Protocol):
+    """The recent access changes, which every gateway replica reads (see service_layer.access)."""
+
+    async def record(self, change: AccessChange) -> None: ...
+
+    async def recent(self) -> list[AccessChange]:
+        """Every change still kept, in ONE store query (the log is pruned to the last minute)."""
+
+    async def forget_before(self, moment: datetime) -> int: ...
+
+
 class LoginGuards(Protocol):
     async def get(self, key: str) -> LoginGuard: ...
 

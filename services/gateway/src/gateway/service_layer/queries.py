@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from gateway.domain.hardware import CompatibilityList, HardwareQuery, InvalidFilter, Terminal
-from gateway.domain.model import SessionEnded, User, active, not_associated
+from gateway.domain.model import Session, SessionEnded, User, active, not_associated
 from gateway.domain.notifications import REPLAY_LIMIT, LiveStreams, Notification, parse_stream_id
 from gateway.domain.views import Degraded, View
+from gateway.service_layer.access import AccessCache
 from gateway.service_layer.ports import (
     AuditLog,
     AuditQuery,
@@ -69,8 +70,11 @@ class GatewayQueries:
         catalogue: Catalogue,
         vapid_public_key: str,
         optional_timeout: float,
+        access: AccessCache | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """Without `access` (a cache no feed polls, so never current) every call reads the store."""
+        self._access = access or AccessCache()
         self._users = users
         self._sessions = sessions
         self._partners = partners
@@ -90,8 +94,7 @@ class GatewayQueries:
         session_id = claims.get("sid")
         if not isinstance(session_id, str):
             raise SessionEnded("The access token belongs to no session.")
-        # Two independent look-ups on every call: made together, not one after the other.
-        session, user = await asyncio.gather(self._sessions.get(session_id), self._users.get(principal.user_id))
+        session, user = await self._session_and_user(session_id, principal.user_id)
         now = self._clock()
         if session is None or not session.active(now) or session.user_id != principal.user_id:
             raise SessionEnded("The session has ended; log in again.")
@@ -104,6 +107,22 @@ class GatewayQueries:
         return Principal(
             user_id=user.id, role=user.role, partner_id=principal.partner_id, partner_ids=frozenset(user.partner_ids)
         )
+
+    async def _session_and_user(self, session_id: str, user_id: str) -> tuple[Session | None, User | None]:
+        """From this replica's memory while it is current (service_layer.access), else from the store."""
+        access = self._access
+        current = access.current
+        session = access.session(session_id) if current else None
+        user = access.user(user_id) if current else None
+        if session is not None and user is not None:
+            return session, user
+        epoch = access.epoch
+        # The missing look-ups together, not one after the other; only what was read is kept.
+        read_session, read_user = await asyncio.gather(
+            _unless_known(session, self._sessions.get, session_id), _unless_known(user, self._users.get, user_id)
+        )
+        access.keep(epoch=epoch, session=read_session, user=read_user)
+        return session or read_session, user or read_user
 
     async def profile(self, user_id: str) -> User:
         return active(await self._users.get(user_id))
@@ -345,6 +364,11 @@ class GatewayQueries:
                 raise
             view.degraded.append(Degraded(part, service, _reason(failure)))
         return None
+
+
+async def _unless_known(known: T | None, read: Callable[[str], Awaitable[T | None]], key: str) -> T | None:
+    """The store's answer, or None without a read when `known` is there already."""
+    return None if known is not None else await read(key)
 
 
 def _reason(failure: BaseException) -> str:

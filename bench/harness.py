@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import sys
 import time
 import uuid
@@ -24,7 +25,8 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.errors import PyMongoError
 
 from partnerapp_stack import private
 from partnerapp_stack.private import PrivateStack, ServiceProcess, processes
@@ -391,3 +393,127 @@ async def hammer(request: Request, token: str, clients: int, seconds: float) -> 
         began = time.perf_counter()
         await asyncio.gather(*(one_client() for _ in range(clients)))
         return measured.summary(time.perf_counter() - began)
+
+
+async def light_hammer(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, Any]:
+    """`hammer` for one GET with a generator as light as it gets: raw asyncio streams, one
+    keep-alive HTTP/1.1 connection per client, no client library. For the framework floor, where
+    httpx's own CPU (~1 ms a request) would be the limit on two shared cores."""
+    target = httpx.URL(url)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = (f"GET {target.raw_path.decode()} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n{head}\r\n").encode()
+    measured = Latencies()
+    deadline = time.perf_counter() + seconds
+
+    async def one_client() -> None:
+        reader, writer = await asyncio.open_connection(target.host, target.port)
+        try:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                writer.write(request)
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                measured.samples.append((time.perf_counter() - began) * 1000)
+                if status_line.split(b" ", 2)[1:2] != [b"200"]:
+                    measured.errors += 1
+        except (OSError, asyncio.IncompleteReadError, IndexError) as exc:
+            measured.errors += 1
+            measured.first_error = measured.first_error or repr(exc)
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(clients)))
+    return measured.summary(time.perf_counter() - began)
+
+
+@dataclass(frozen=True)
+class StoreFind:
+    """One `find` as a service sends it to the store (captured with PyMongo's command monitoring)."""
+
+    database: str
+    collection: str
+    filter: dict[str, Any]
+    sort: list[tuple[str, Any]]
+    limit: int
+
+
+class _FindRecorder(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.finds: list[StoreFind] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        command = event.command
+        if event.command_name == "find":
+            sort = list(dict(command.get("sort", {})).items())
+            self.finds.append(
+                StoreFind(event.database_name, command["find"], dict(command.get("filter", {})), sort, command["limit"])
+            )
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        return None
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        return None
+
+
+async def captured_finds(
+    mongo_url: str, action: Callable[[AsyncMongoClient[Any]], Awaitable[object]]
+) -> list[StoreFind]:
+    """The `find` commands `action` sends through a client of its own: a service adapter's query,
+    to be sent again raw (the store floor), always the one the adapter sends today."""
+    recorder = _FindRecorder()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True, event_listeners=[recorder])
+    try:
+        await action(client)
+    finally:
+        await client.close()
+    return recorder.finds
+
+
+async def store_hammer(mongo_url: str, find: StoreFind, clients: int, seconds: float) -> dict[str, Any]:
+    """`hammer` for one raw PyMongo `find` (its documents fetched and decoded, nothing else)."""
+    measured = Latencies()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True, maxPoolSize=clients)
+    collection = client[find.database][find.collection]
+
+    async def one() -> int:
+        cursor = collection.find(find.filter).limit(find.limit)
+        if find.sort:
+            cursor = cursor.sort(find.sort)
+        return len(await cursor.to_list())
+
+    try:
+        items = await one()  # warm: connections
+        deadline = time.perf_counter() + seconds
+
+        async def one_client() -> None:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                try:
+                    await one()
+                except PyMongoError as exc:
+                    measured.errors += 1
+                    measured.first_error = measured.first_error or repr(exc)
+                measured.samples.append((time.perf_counter() - began) * 1000)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        return {**measured.summary(time.perf_counter() - began), "documents_per_find": items}
+    finally:
+        await client.close()
+
+
+STORE_COMMANDS = re.compile(r'^partnerapp_store_commands_total\{command="([^"]+)"\} ([0-9.e+]+)$', re.MULTILINE)
+
+
+async def store_commands(client: httpx.AsyncClient, service_url: str) -> dict[str, float]:
+    """The service's store commands so far, by name (its `/metrics`)."""
+    answer = await client.get(f"{service_url}/metrics")
+    answer.raise_for_status()
+    return {name: float(count) for name, count in STORE_COMMANDS.findall(answer.text)}

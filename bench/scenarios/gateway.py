@@ -177,8 +177,10 @@ async def beside_floors_and_capacity(run: Run, parts: set[str], figures: dict[st
         routes = {
             "healthz (gateway)": f"{gateway_url}/healthz",
             "instance_list (gateway)": list_url,
+            "instance_list, page of 2 (gateway)": f"{gateway_url}/api/v1/instances?limit=2",
             "instance_list (direct)": f"{services['instances'].url}/v1/instances?limit=20",
             "thread_list (gateway)": f"{gateway_url}/api/v1/threads?limit=20",
+            "thread_list, page of 2 (gateway)": f"{gateway_url}/api/v1/threads?limit=2",
             "thread_list (direct)": f"{services['support'].url}/v1/threads?limit=20",
             "instance_view (gateway)": f"{gateway_url}/api/v1/views/instances/{instance_id}",
         }

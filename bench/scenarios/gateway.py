@@ -138,18 +138,18 @@ async def measured(run: Run, parts: set[str]) -> dict[str, Any]:
     gateway_url = services["gateway"].url
     list_url = f"{gateway_url}/api/v1/instances?limit=20"
     degraded: dict[str, int] = {"answers": 0, "degraded": 0}
-    targets: dict[str, tuple[Request, Request]] = {}
+    targets: dict[str, tuple[Target, Target]] = {}
     if "view" in parts:
         targets["instance_view"] = (
             view_counting_degraded(f"{gateway_url}/api/v1/views/instances/{instance_id}", degraded),
             composed_directly({name: s.url for name, s in services.items()}, instance_id),
         )
     if "list" in parts:
-        targets["instance_list"] = (get(list_url), get(f"{services['instances'].url}/v1/instances?limit=20"))
+        targets["instance_list"] = (list_url, f"{services['instances'].url}/v1/instances?limit=20")
     if "threads" in parts:
         targets["thread_list"] = (
-            get(f"{gateway_url}/api/v1/threads?limit=20"),
-            get(f"{services['support'].url}/v1/threads?limit=20"),
+            f"{gateway_url}/api/v1/threads?limit=20",
+            f"{services['support'].url}/v1/threads?limit=20",
         )
     figures: dict[str, Any] = {"clients": args.clients, "seconds_each": args.gateway_seconds}
     for name, (through_gateway, direct) in targets.items():  # the same work, with and without the gateway
@@ -191,6 +191,16 @@ async def beside_floors_and_capacity(run: Run, parts: set[str], figures: dict[st
         await guarded(figures, "mixed", mixed_load(platform, services, token, partner, list_url, args))
 
 
+Target = str | Request
+"""A URL to GET (with the light generator), or a request to make with httpx (a composition)."""
+
+
+def load(target: Target, token: str, clients: int, seconds: float) -> Awaitable[dict[str, Any]]:
+    if isinstance(target, str):
+        return light_hammer(target, {"Authorization": f"Bearer {token}"}, clients, seconds)
+    return hammer(target, token, clients, seconds)
+
+
 async def guarded(figures: dict[str, Any], key: str, work: Awaitable[dict[str, Any]]) -> None:
     """`figures[key]` from `work`; a failure is named in `figures["failed"]` and the other parts still run."""
     try:
@@ -201,11 +211,11 @@ async def guarded(figures: dict[str, Any], key: str, work: Awaitable[dict[str, A
 
 
 async def compared(
-    services: dict[str, ServiceProcess], token: str, through_gateway: Request, direct: Request, args: argparse.Namespace
+    services: dict[str, ServiceProcess], token: str, through_gateway: Target, direct: Target, args: argparse.Namespace
 ) -> dict[str, Any]:
     pair = {
-        path: await metered(services, hammer(request, token, args.clients, args.gateway_seconds))
-        for path, request in (("direct", direct), ("gateway", through_gateway))
+        path: await metered(services, load(target, token, args.clients, args.gateway_seconds))
+        for path, target in (("direct", direct), ("gateway", through_gateway))
     }
     pair["throughput_ratio"] = round(pair["direct"]["requests_per_s"] / pair["gateway"]["requests_per_s"], 2)
     pair["p99_ratio"] = round(pair["gateway"]["p99_ms"] / pair["direct"]["p99_ms"], 2)
@@ -324,7 +334,7 @@ async def step_search(list_url: str, token: str, args: argparse.Namespace) -> di
     highest = None
     for clients in STEPS:
         say(f"step search: the list at {clients} clients ({args.step_seconds:.0f} s)")
-        figures = await hammer(get(list_url), token, clients, args.step_seconds)
+        figures = await load(list_url, token, clients, args.step_seconds)
         steps.append({"clients": clients, **figures})
         if figures["p99_ms"] > STEP_P99_MS or figures["errors"]:
             break
@@ -344,13 +354,13 @@ async def mixed_load(
     through the gateway as fast as it answers."""
     readers, seconds = args.clients - MIXED_TERMINALS, args.gateway_seconds
     say(f"mixed: {readers} readers of the list alone ({seconds:.0f} s)")
-    alone = await metered(services, hammer(get(list_url), token, readers, seconds))
+    alone = await metered(services, load(list_url, token, readers, seconds))
     key = await issue_ingest_key(platform, "bench_activity_gw", partner)
     say(f"mixed: {readers} readers while {MIXED_TERMINALS} terminals post telemetry ({seconds:.0f} s)")
     terminals = Terminals(f"{services['gateway'].url}/api", key, workers=MIXED_TERMINALS)
     terminals.start()
     try:
-        with_ingest = await metered(services, hammer(get(list_url), token, readers, seconds))
+        with_ingest = await metered(services, load(list_url, token, readers, seconds))
     finally:
         await terminals.finish()
     return {

@@ -416,13 +416,25 @@ async def light_hammer(url: str, headers: dict[str, str], clients: int, seconds:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         writer.write(request)
         status_line = await reader.readline()
-        length = 0
+        length, chunked = 0, False
         while (line := await reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
+            name = name.strip().lower()
+            if name == b"content-length":
                 length = int(value)
-        await reader.readexactly(length)
-        return status_line.split(b" ", 2)[1:2] == [b"200"]
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+        if chunked:  # the gateway's proxy streams its answers
+            while size := int((await reader.readline()).split(b";")[0], 16):
+                await reader.readexactly(size + 2)
+            while await reader.readline() not in (b"\r\n", b""):  # trailers, then the blank line
+                pass
+        else:
+            await reader.readexactly(length)
+        if status_line.split(b" ", 2)[1:2] == [b"200"]:
+            return True
+        measured.first_error = measured.first_error or status_line.decode(errors="replace").strip()
+        return False
 
     async def one_client(deadline: float) -> None:
         connection = await asyncio.open_connection(target.host, target.port)

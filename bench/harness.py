@@ -516,7 +516,7 @@ async def store_hammer(mongo_url: str, find: StoreFind, clients: int, seconds: f
         return len(await cursor.to_list())
 
     try:
-        items = await one()  # warm: connections
+        items = max(await asyncio.gather(*(one() for _ in range(clients))))  # warm: a connection per client
         deadline = time.perf_counter() + seconds
 
         async def one_client() -> None:

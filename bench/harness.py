@@ -468,6 +468,7 @@ class StoreFind:
     filter: dict[str, Any]
     sort: list[tuple[str, Any]]
     limit: int
+    projection: dict[str, Any] | None = None
 
 
 class _FindRecorder(monitoring.CommandListener):
@@ -479,7 +480,14 @@ class _FindRecorder(monitoring.CommandListener):
         if event.command_name == "find":
             sort = list(dict(command.get("sort", {})).items())
             self.finds.append(
-                StoreFind(event.database_name, command["find"], dict(command.get("filter", {})), sort, command["limit"])
+                StoreFind(
+                    event.database_name,
+                    command["find"],
+                    dict(command.get("filter", {})),
+                    sort,
+                    command.get("limit", 0),
+                    dict(command["projection"]) if "projection" in command else None,
+                )
             )
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
@@ -510,7 +518,7 @@ async def store_hammer(mongo_url: str, find: StoreFind, clients: int, seconds: f
     collection = client[find.database][find.collection]
 
     async def one() -> int:
-        cursor = collection.find(find.filter).limit(find.limit)
+        cursor = collection.find(find.filter, find.projection).limit(find.limit)
         if find.sort:
             cursor = cursor.sort(find.sort)
         return len(await cursor.to_list())

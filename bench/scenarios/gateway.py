@@ -288,7 +288,9 @@ async def floors(
 
 
 def describe(find: StoreFind) -> str:
-    return f"{find.collection}.find({json.dumps(find.filter, default=str)}).sort({find.sort}).limit({find.limit})"
+    projection = f", {json.dumps(find.projection)}" if find.projection else ""
+    query = json.dumps(find.filter, default=str)
+    return f"{find.collection}.find({query}{projection}).sort({find.sort}).limit({find.limit})"
 
 
 async def commands_per_request(

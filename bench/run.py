@@ -13,13 +13,17 @@ Starts its own Kafka and FerretDB (see bench/harness.py), runs, and writes
 3. activity search by serial + one-day window and by PIN over a stored volume, through the
    service's HTTP API, against the same store query sent raw with PyMongo; with the collections
    read and FerretDB's explanation of the query (what it pushed down to the backend);
-4. the gateway's composed instance view and its instance list under concurrent clients,
-   against the same work done directly: the view's calls made by the client itself to the
-   services, the list asked of the instances service;
+4. the gateway's composed instance view, its instance list and the support thread list under
+   concurrent clients, against the same work done directly: the view's calls made by the client
+   itself to the services, the lists asked of their services; beside them the floors (the
+   gateway's `/healthz`, the lists' `find` sent raw with PyMongo), the store commands each route
+   costs, the most clients that keep the list's p99 within 200 ms, and the mixed load (readers
+   while terminals post telemetry); see bench/scenarios/gateway.py;
 5. peak RSS (VmHWM) of every service process.
 
-Sizes are flags (`make bench BENCH_ARGS="--search-events 1000000"`); the defaults finish in
-minutes. The committed reference with its analysis is bench/results/reference.md.
+`--only` picks scenarios (`ingest`, `search`, `gateway`) or parts of the gateway's (e.g.
+`--only floors mixed`). Sizes are flags (`make bench BENCH_ARGS="--search-events 1000000"`); the
+defaults finish in minutes. The committed reference with its analysis is bench/results/reference.md.
 """
 
 from __future__ import annotations
@@ -55,9 +59,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "gateway": ("gateway", gateway.gateway),
         }
         for key, (group, phase) in phases.items():
-            if group in args.only:
+            if group in args.groups:
                 try:
                     report[key] = await phase(infra, args, memory)
+                    for part, error in report[key].pop("failed", {}).items():
+                        report.setdefault("failed", {})[f"{key}.{part}"] = error
                 except Exception as exc:  # the other benchmarks still run; the report names it
                     say(f"{key} failed: {exc!r}")
                     report.setdefault("failed", {})[key] = repr(exc)
@@ -72,7 +78,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", choices=["postgresql", "sqlite"], default="postgresql", help="FerretDB backend")
     parser.add_argument(
-        "--only", nargs="+", choices=["ingest", "search", "gateway"], default=["ingest", "search", "gateway"]
+        "--only",
+        nargs="+",
+        choices=["ingest", "search", "gateway", *gateway.PARTS],
+        default=["ingest", "search", "gateway"],
+        help="scenarios to run; `gateway` is all of its parts, each also selectable alone",
     )
     parser.add_argument("--ingest-seconds", type=float, default=60)
     parser.add_argument("--ingest-workers", type=int, default=8, help="concurrent terminals posting batches of 50")
@@ -84,7 +94,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--search-samples", type=int, default=200)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--gateway-seconds", type=float, default=15)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--step-seconds", type=float, default=8, help="per client count of the list's step search; 0 skips it"
+    )
+    args = parser.parse_args(argv)
+    args.gateway_parts = [p for p in gateway.PARTS if "gateway" in args.only or p in args.only]
+    args.groups = {g for g in ("ingest", "search") if g in args.only} | ({"gateway"} if args.gateway_parts else set())
+    return args
 
 
 if __name__ == "__main__":

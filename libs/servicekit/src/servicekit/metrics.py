@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -170,6 +172,32 @@ class _RuntimeCollector(Collector):
             )
 
 
+class StoreCommands(CommandListener, Collector):
+    """Counts the store commands this process sends, by command name (`find`, `count`, ...), as
+    `partnerapp_store_commands_total`: read before and after N requests, it tells how many store
+    round trips a route costs (the benchmark does so)."""
+
+    def __init__(self) -> None:
+        self.by_command: Counter[str] = Counter()
+
+    def started(self, event: CommandStartedEvent) -> None:
+        self.by_command[event.command_name] += 1
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        return None
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        return None
+
+    def collect(self) -> Iterator[Metric]:
+        commands = CounterMetricFamily(
+            "partnerapp_store_commands", "Commands sent to the store, by command name", labels=["command"]
+        )
+        for command, count in sorted(self.by_command.items()):
+            commands.add_metric([command], count)
+        yield commands
+
+
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -185,6 +213,8 @@ class ServiceMetrics:
             buckets=HTTP_BUCKETS,
             registry=self.registry,
         )
+        self.store_commands = StoreCommands()  # given to the store's client (servicekit.mongo)
+        self.registry.register(self.store_commands)
 
     def track_runtime(
         self,

@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.monitoring import CommandListener
 
 from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
 from servicekit.settings import PlatformSettings
@@ -54,13 +55,17 @@ class DocumentLocks:
         return lock
 
 
-def create_mongo_client(platform: PlatformSettings, *, app_name: str) -> AsyncMongoClient[Document]:
+def create_mongo_client(
+    platform: PlatformSettings, *, app_name: str, listeners: Sequence[CommandListener] = ()
+) -> AsyncMongoClient[Document]:
+    """The store's client; `listeners` see every command it sends (e.g. the service's metrics count them)."""
     return AsyncMongoClient(
         platform.mongo_url.get_secret_value(),
         appname=app_name,
         tz_aware=True,
         serverSelectionTimeoutMS=5_000,
         connectTimeoutMS=5_000,
+        event_listeners=list(listeners),
     )
 
 

@@ -79,7 +79,8 @@ class ServiceRuntime:
             tracer_provider=telemetry.tracer_provider,
             meter_provider=telemetry.meter_provider,
         )
-        mongo = create_mongo_client(platform, app_name=f"partnerapp-{name}")
+        metrics = ServiceMetrics()
+        mongo = create_mongo_client(platform, app_name=f"partnerapp-{name}", listeners=[metrics.store_commands])
         db = mongo[settings.mongo_database]
         key = platform.verification_key()
         verifier = TokenVerifier(key, issuer=platform.auth_issuer, audience=platform.auth_audience) if key else None
@@ -102,7 +103,7 @@ class ServiceRuntime:
             consumer=consumer,
             inbox=inbox,
             verifier=verifier,
-            metrics=ServiceMetrics(),
+            metrics=metrics,
             consumer_lag=lag,
         )
         runtime.add_indexes(INBOX_INDEXES)

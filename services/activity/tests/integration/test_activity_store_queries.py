@@ -23,7 +23,7 @@ from servicekit.testing import count_commands, watch_commands
 
 pytestmark = pytest.mark.integration
 
-PARTNER = "ptn-count"
+PARTNER = f"ptn-count-{uuid.uuid4().hex[:8]}"  # other tests of the session share the topics
 
 
 @pytest.fixture
@@ -69,13 +69,13 @@ async def test_the_terminals_list_and_a_terminal_are_one_find_whatever_the_page_
                 await add_terminals(app, 10, 90)
             for limit in (5, 50):
                 with count_commands(database_name) as counter:
-                    response = await client.get("/activity/terminals", params={"limit": limit})
+                    response = await client.get("/v1/activity/terminals", params={"limit": limit})
                 assert response.status_code == 200, response.text
                 items = response.json()["items"]
                 assert [t["serial"] for t in items] == [f"SN-{n:05d}" for n in range(stored - 1, -1, -1)][:limit]
                 per_request[(stored, limit)] = counter.total
             with count_commands(database_name) as counter:
-                response = await client.get("/activity/terminals/sn-00007")
+                response = await client.get("/v1/activity/terminals/sn-00007")
             assert response.json()["serial"] == "SN-00007"
             per_request[(stored, 1)] = counter.total
     assert set(per_request.values()) == {1}, per_request

@@ -21,7 +21,7 @@ from servicekit.testing import count_commands, watch_commands
 
 pytestmark = pytest.mark.integration
 
-PARTNER = "ptn-count"
+PARTNER = f"ptn-count-{uuid.uuid4().hex[:8]}"  # other tests of the session share the topics
 IMPERSONATION_PRIVATE, _ = generate_key_pair()
 
 

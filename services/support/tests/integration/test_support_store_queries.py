@@ -30,7 +30,7 @@ from support.service_layer.commands import SupportCommands, add_message
 
 pytestmark = pytest.mark.integration
 
-PARTNER = "ptn-count"
+PARTNER = f"ptn-count-{uuid.uuid4().hex[:8]}"  # other tests of the session share the topics
 ANA = Principal("usr-ana", "partner", PARTNER, frozenset({PARTNER}))
 
 

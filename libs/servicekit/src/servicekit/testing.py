@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+import functools
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
+from pymongo import monitoring
 
 from contracts import KAFKA_HEADERS
 
@@ -143,3 +148,96 @@ class RecordingBroker:
         for batch in self.batches:
             if not batch.acknowledged.done():
                 batch.acknowledged.set_exception(error)
+
+
+# ---------------------------------------------------------------------- store commands per request
+
+HOUSEKEEPING_COMMANDS = frozenset(
+    {"hello", "ismaster", "isMaster", "ping", "buildInfo", "buildinfo", "saslStart", "saslContinue", "endSessions"}
+)
+"""What a client sends to connect, authenticate and watch the server: no query of the code under test."""
+
+
+@dataclass(frozen=True)
+class StoreCommand:
+    name: str
+    database: str
+    collection: str | None
+
+
+class CommandCounter(monitoring.CommandListener):
+    """The commands a MongoDB client sends, seen through PyMongo's command monitoring: the store
+    round trips some code costs. Given to a client (`event_listeners=[counter]`) it counts all that
+    client sends; `count_commands()` counts those of one block of code only. Connection
+    housekeeping (handshakes, authentication, pings) is left out; `database` keeps one database's."""
+
+    def __init__(self, database: str | None = None) -> None:
+        self.database = database
+        self.commands: list[StoreCommand] = []
+
+    @property
+    def total(self) -> int:
+        return len(self.commands)
+
+    def by_name(self) -> Counter[str]:
+        return Counter(command.name for command in self.commands)
+
+    def reset(self) -> None:
+        self.commands.clear()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in HOUSEKEEPING_COMMANDS:
+            return
+        if self.database is not None and event.database_name != self.database:
+            return
+        target = event.command.get(event.command_name)
+        self.commands.append(
+            StoreCommand(event.command_name, event.database_name, target if isinstance(target, str) else None)
+        )
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        """Only what is sent counts."""
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        """Only what is sent counts."""
+
+
+_counting: ContextVar[CommandCounter | None] = ContextVar("servicekit_counting_commands", default=None)
+
+
+class _CountInContext(monitoring.CommandListener):
+    """Registered once for the process: hands each command to the counter of the code that sent it.
+    PyMongo reports a command in the task that sends it, and tasks inherit the counter from the
+    code that started them, so background tasks started before (an outbox relay, a consumer) are
+    not counted."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if (counter := _counting.get()) is not None:
+            counter.started(event)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        """Only what is sent counts."""
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        """Only what is sent counts."""
+
+
+@functools.cache
+def watch_commands() -> None:
+    """Let `count_commands` see the commands of every MongoDB client created from now on (PyMongo
+    gives a client the process-wide listeners when it is created: call this before building the
+    app under test). Calling it again changes nothing."""
+    monitoring.register(_CountInContext())
+
+
+@contextlib.contextmanager
+def count_commands(database: str | None = None) -> Iterator[CommandCounter]:
+    """Count the store commands the block sends (and the tasks it starts, e.g. a request through an
+    ASGI transport), of clients created after `watch_commands()`."""
+    watch_commands()
+    counter = CommandCounter(database)
+    token = _counting.set(counter)
+    try:
+        yield counter
+    finally:
+        _counting.reset(token)

@@ -218,6 +218,26 @@ async def test_a_message_is_unread_for_the_other_side_until_it_marks_the_thread_
     assert (await app.queries.get_thread(ANA, thread_id)).unread == 0, "replying reads what came before"
 
 
+async def test_the_unread_counts_kept_on_write_are_the_messages_after_each_sides_read_mark(
+    app: SupportTestApp,
+) -> None:
+    thread_id = await company(app, "ptn-acme", "Acme Norte", "cmp-1")
+    await app.commands.post_message(ANA, thread_id, "One")
+    await app.commands.post_message(ANA, thread_id, "Two")
+    await app.event_handlers.license_revoked(revoked("cmp-1"))
+    await app.threads.mark_read(thread_id, Side.SUPPORT, 1)  # read while the rest was arriving
+
+    def recount(side: Side) -> int:
+        mark = app.threads.threads[thread_id].read_mark(side)
+        return sum(m.seq > mark and m.author_side != side for m in app.messages.messages.values())
+
+    as_staff, as_partner = await app.queries.get_thread(SAM, thread_id), await app.queries.get_thread(ANA, thread_id)
+    assert (as_staff.unread, as_partner.unread) == (2, 1) == (recount(Side.SUPPORT), recount(Side.PARTNER))
+    await app.commands.post_message(SAM, thread_id, "On it")
+    as_staff, as_partner = await app.queries.get_thread(SAM, thread_id), await app.queries.get_thread(ANA, thread_id)
+    assert (as_staff.unread, as_partner.unread) == (0, 2) == (recount(Side.SUPPORT), recount(Side.PARTNER))
+
+
 # ------------------------------------------------------------------ system notes
 
 

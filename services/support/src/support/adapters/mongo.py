@@ -1,8 +1,12 @@
 """MongoDB repositories of the support service (valid on FerretDB 1.x and on MongoDB).
 
 Threads hold the summary the thread list needs (company name from events, last message,
-message count, each side's read mark); messages are documents of their own, each carrying its
-`message.posted` event in the outbox fields until the relay publishes it.
+message count, each side's read mark and unread count); messages are documents of their own,
+each carrying its `message.posted` event in the outbox fields until the relay publishes it.
+
+The unread counts are kept on write, so a page of threads is one find whatever it shows and
+however many messages the store holds. Threads stored before they had counts get them counted
+once, under the thread's lock, the first time they are read or written.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
 from servicekit.outbox import new_document_with_outbox
 from servicekit.pagination import Page, Sort
-from support.domain.model import Message, Note, Side, Thread, thread_id_for
+from support.domain.model import Message, Note, Side, Thread, readers_of, thread_id_for
 from support.service_layer.ports import Pending, ThreadQuery
 
 THREADS = "threads"
@@ -33,6 +37,8 @@ INDEXES = [
 
 THREAD_ORDER = Sort("last_message_at", descending=True)
 MESSAGE_ORDER = Sort("seq", descending=True)
+READERS = (Side.PARTNER, Side.SUPPORT)
+HAS_COUNTS = {f"unread_{side.value}": {"$exists": True} for side in READERS}
 
 
 class MongoThreadRepository:
@@ -55,6 +61,8 @@ class MongoThreadRepository:
             "seq": 0,
             "read_partner": 0,
             "read_support": 0,
+            "unread_partner": 0,
+            "unread_support": 0,
         }
         if not company_name:
             on_insert |= {"company_name": None, "name_sort": None}
@@ -66,7 +74,7 @@ class MongoThreadRepository:
 
     async def get(self, thread_id: str, partner_ids: tuple[str, ...]) -> Thread | None:
         document = await self._threads.find_one({"_id": thread_id, "partner_id": {"$in": list(partner_ids)}})
-        return _thread(document) if document else None
+        return _thread(await self._counted(document)) if document else None
 
     async def search(self, query: ThreadQuery) -> Page[Thread]:
         conditions: list[dict[str, Any]] = [{"partner_id": {"$in": list(query.partner_ids)}}]
@@ -74,29 +82,75 @@ class MongoThreadRepository:
             # The user's text is matched literally: escaped, it is never a regular expression.
             conditions.append({"company_name": {"$regex": re.escape(query.text), "$options": "i"}})
         match = {"$and": conditions} if len(conditions) > 1 else conditions[0]
-        return await find_page(self._threads, match, THREAD_ORDER, query.limit, query.cursor, _thread)
+        page = await find_page(self._threads, match, THREAD_ORDER, query.limit, query.cursor, _as_stored)
+        return Page([_thread(await self._counted(d)) for d in page.items], page.next_cursor)
 
     async def next_message(
         self, thread_id: str, *, side: Side, preview: str, at: datetime, note: Note | None = None
     ) -> int:
         last = {"last_message_at": at, "last_preview": preview, "last_side": side.value, "last_note": _note_doc(note)}
+        counts = {"seq": 1} | {f"unread_{reader.value}": 1 for reader in readers_of(side)}
+        update = {"$inc": counts, "$set": last}
         async with self._locks.lock(THREADS, thread_id):
             document = await self._threads.find_one_and_update(
-                {"_id": thread_id}, {"$inc": {"seq": 1}, "$set": last}, return_document=ReturnDocument.AFTER
+                {"_id": thread_id, **HAS_COUNTS}, update, return_document=ReturnDocument.AFTER
             )
+            if document is None and (stored := await self._threads.find_one({"_id": thread_id})) is not None:
+                await self._count_locked(stored)  # stored before threads had counts
+                document = await self._threads.find_one_and_update(
+                    {"_id": thread_id}, update, return_document=ReturnDocument.AFTER
+                )
         if document is None:
             raise LookupError(f"thread {thread_id} disappeared")
         return int(document["seq"])
 
     async def mark_read(self, thread_id: str, side: Side, up_to: int) -> None:
-        field = f"read_{side.value}"
+        mark, unread = f"read_{side.value}", f"unread_{side.value}"
         async with self._locks.lock(THREADS, thread_id):
             # Only forwards: a stale request never un-reads messages.
-            await self._threads.update_one({"_id": thread_id, field: {"$lt": up_to}}, {"$set": {field: up_to}})
+            read_all = await self._threads.update_one(
+                {"_id": thread_id, mark: {"$lt": up_to}, "seq": {"$lte": up_to}}, {"$set": {mark: up_to, unread: 0}}
+            )
+            if read_all.matched_count or await self._threads.find_one({"_id": thread_id, mark: {"$lt": up_to}}) is None:
+                return
+            # Messages came after `up_to` (posted meanwhile): they stay unread.
+            left = await self._count_unread(thread_id, side, up_to)
+            await self._threads.update_one({"_id": thread_id}, {"$set": {mark: up_to, unread: left}})
 
-    async def unread(self, thread: Thread, side: Side) -> int:
+    async def forget_message(self, thread_id: str, *, side: Side, seq: int) -> None:
+        async with self._locks.lock(THREADS, thread_id):
+            for reader in readers_of(side):
+                mark, unread = f"read_{reader.value}", f"unread_{reader.value}"
+                await self._threads.update_one(
+                    {"_id": thread_id, mark: {"$lt": seq}, unread: {"$gt": 0}}, {"$inc": {unread: -1}}
+                )
+
+    async def _counted(self, document: Document) -> Document:
+        """The thread with its unread counts, counted and stored once if it has none yet."""
+        if all(field in document for field in HAS_COUNTS):
+            return document
+        async with self._locks.lock(THREADS, document["_id"]):
+            stored = await self._threads.find_one({"_id": document["_id"]})
+            if stored is None or all(field in stored for field in HAS_COUNTS):
+                return stored or document  # gone, or counted meanwhile
+            return await self._count_locked(stored)
+
+    async def _count_locked(self, document: Document) -> Document:
+        """Count a thread's unread messages per side as the read marks say (the caller holds its lock)."""
+        counts = {
+            f"unread_{side.value}": await self._count_unread(
+                document["_id"], side, int(document.get(f"read_{side.value}", 0))
+            )
+            for side in READERS
+        }
+        await self._threads.update_one(
+            {"_id": document["_id"], "$or": [{f: {"$exists": False}} for f in HAS_COUNTS]}, {"$set": counts}
+        )
+        return document | counts
+
+    async def _count_unread(self, thread_id: str, side: Side, after: int) -> int:
         return await self._messages.count_documents(
-            {"thread_id": thread.id, "seq": {"$gt": thread.read_mark(side)}, "author_side": {"$ne": side.value}}
+            {"thread_id": thread_id, "seq": {"$gt": after}, "author_side": {"$ne": side.value}}
         )
 
 
@@ -135,6 +189,10 @@ class MongoMessageRepository:
         return await find_page(self._messages, {"thread_id": thread_id}, MESSAGE_ORDER, limit, cursor, _message)
 
 
+def _as_stored(document: Document) -> Document:
+    return document
+
+
 def _thread(document: Document) -> Thread:
     last_side = document.get("last_side")
     return Thread(
@@ -150,6 +208,8 @@ def _thread(document: Document) -> Thread:
         read_partner=int(document.get("read_partner", 0)),
         read_support=int(document.get("read_support", 0)),
         last_note=_note(document.get("last_note")),
+        unread_partner=int(document["unread_partner"]),
+        unread_support=int(document["unread_support"]),
     )
 
 

@@ -36,6 +36,11 @@ def side_of(role: str) -> Side:
     return Side.SUPPORT if role == "staff" else Side.PARTNER
 
 
+def readers_of(author_side: Side) -> tuple[Side, ...]:
+    """The sides a new message is unread for: the other side's, or both for a system note."""
+    return tuple(side for side in (Side.PARTNER, Side.SUPPORT) if side != author_side)
+
+
 def direction(author_side: Side, viewer_side: Side) -> Direction:
     """How a message looks to the viewer (R-13): their side's are sent, the other's received."""
     if author_side == Side.SYSTEM:
@@ -63,9 +68,15 @@ class Thread:
     read_support: int
     last_note: Note | None = None
     """When the last message is a system note: what it says, to preview in the reader's language."""
+    unread_partner: int = 0
+    unread_support: int = 0
+    """Kept on write: the messages from the other side (and system notes) after the side's read mark."""
 
     def read_mark(self, side: Side) -> int:
         return self.read_support if side == Side.SUPPORT else self.read_partner
+
+    def unread(self, side: Side) -> int:
+        return self.unread_support if side == Side.SUPPORT else self.unread_partner
 
     def last_preview_in(self, language: str) -> str | None:
         rendered = self.last_note.text(language) if self.last_note else None

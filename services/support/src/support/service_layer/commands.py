@@ -71,7 +71,7 @@ class SupportCommands:
         """Every message of the thread read for the caller's side."""
         thread = await visible_thread(self.threads, principal, thread_id)
         await self.threads.mark_read(thread_id, side_of(principal.role), thread.message_count)
-        return await view_of(self.threads, await visible_thread(self.threads, principal, thread_id), principal)
+        return view_of(await visible_thread(self.threads, principal, thread_id), principal)
 
 
 async def add_message(
@@ -121,6 +121,7 @@ async def add_message(
         causation_id=causation.id if causation else None,
     )
     if not await messages.add(message, [*audit, event]):
+        await threads.forget_message(thread.id, side=side, seq=seq)
         existing = await messages.get(message_id)
         if existing is None:  # pragma: no cover - add reported a duplicate that is not there
             raise RuntimeError(f"message {message_id} vanished")

@@ -33,11 +33,14 @@ class ThreadRepository(Protocol):
     async def next_message(
         self, thread_id: str, *, side: Side, preview: str, at: datetime, note: Note | None = None
     ) -> int:
-        """Reserve the next sequence number and record it as the thread's last message."""
+        """Reserve the next sequence number and record it as the thread's last message, unread
+        for the sides other than `side`."""
 
-    async def mark_read(self, thread_id: str, side: Side, up_to: int) -> None: ...
+    async def mark_read(self, thread_id: str, side: Side, up_to: int) -> None:
+        """Move the side's read mark forwards to `up_to`; the messages after it stay unread."""
 
-    async def unread(self, thread: Thread, side: Side) -> int: ...
+    async def forget_message(self, thread_id: str, *, side: Side, seq: int) -> None:
+        """The message reserved as `seq` was not stored (its id was, before): no longer unread."""
 
 
 class MessageRepository(Protocol):

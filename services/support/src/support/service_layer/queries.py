@@ -43,8 +43,9 @@ async def visible_thread(threads: ThreadRepository, principal: Principal, thread
     return thread
 
 
-async def view_of(threads: ThreadRepository, thread: Thread, principal: Principal) -> ThreadView:
-    return ThreadView(thread, await threads.unread(thread, side_of(principal.role)))
+def view_of(thread: Thread, principal: Principal) -> ThreadView:
+    """The unread count comes with the thread (kept on write): no query per thread."""
+    return ThreadView(thread, thread.unread(side_of(principal.role)))
 
 
 @dataclass
@@ -65,10 +66,10 @@ class SupportQueries:
         first; `text` matches the company name."""
         query = ThreadQuery(visible_partners(principal, partner_id), text=text, limit=limit, cursor=cursor)
         page = await self.threads.search(query)
-        return Page([await view_of(self.threads, t, principal) for t in page.items], page.next_cursor)
+        return Page([view_of(t, principal) for t in page.items], page.next_cursor)
 
     async def get_thread(self, principal: Principal, thread_id: str) -> ThreadView:
-        return await view_of(self.threads, await visible_thread(self.threads, principal, thread_id), principal)
+        return view_of(await visible_thread(self.threads, principal, thread_id), principal)
 
     async def list_messages(
         self, principal: Principal, thread_id: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None

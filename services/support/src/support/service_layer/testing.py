@@ -2,7 +2,7 @@
 
 `bootstrap_test_app()` wires them as `bootstrap.build_app` does with MongoDB; the fakes keep the
 repositories' rules the use cases rely on (a message id stored once, read marks only forwards,
-threads scoped by partner, keyset pages newest first).
+unread counts kept on write, threads scoped by partner, keyset pages newest first).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from servicekit.pagination import Page, decode_cursor, encode_cursor
-from support.domain.model import Message, Note, Side, Thread, thread_id_for
+from support.domain.model import Message, Note, Side, Thread, readers_of, thread_id_for
 from support.service_layer.commands import SupportCommands
 from support.service_layer.event_handlers import SupportEventHandlers
 from support.service_layer.ports import Pending, ThreadQuery
@@ -88,6 +88,7 @@ class InMemoryThreadRepository:
         self, thread_id: str, *, side: Side, preview: str, at: datetime, note: Note | None = None
     ) -> int:
         thread = self.threads[thread_id]
+        readers = readers_of(side)
         self.threads[thread_id] = replace(
             thread,
             message_count=thread.message_count + 1,
@@ -95,6 +96,8 @@ class InMemoryThreadRepository:
             last_preview=preview,
             last_side=side,
             last_note=note,
+            unread_partner=thread.unread_partner + (Side.PARTNER in readers),
+            unread_support=thread.unread_support + (Side.SUPPORT in readers),
         )
         return thread.message_count + 1
 
@@ -102,16 +105,28 @@ class InMemoryThreadRepository:
         thread = self.threads[thread_id]
         if thread.read_mark(side) >= up_to:  # only forwards, as the store's conditional update
             return
-        if side == Side.SUPPORT:
-            self.threads[thread_id] = replace(thread, read_support=up_to)
-        else:
-            self.threads[thread_id] = replace(thread, read_partner=up_to)
+        # As the store: all read, or (messages posted after `up_to`) those counted again.
+        left = 0 if thread.message_count <= up_to else self._count_unread(thread_id, side, up_to)
+        self.threads[thread_id] = _with_side(thread, side, read=up_to, unread=left)
 
-    async def unread(self, thread: Thread, side: Side) -> int:
+    async def forget_message(self, thread_id: str, *, side: Side, seq: int) -> None:
+        thread = self.threads[thread_id]
+        for reader in readers_of(side):
+            if thread.read_mark(reader) < seq and thread.unread(reader) > 0:
+                thread = _with_side(thread, reader, read=thread.read_mark(reader), unread=thread.unread(reader) - 1)
+        self.threads[thread_id] = thread
+
+    def _count_unread(self, thread_id: str, side: Side, after: int) -> int:
         return sum(
-            m.thread_id == thread.id and m.seq > thread.read_mark(side) and m.author_side != side
+            m.thread_id == thread_id and m.seq > after and m.author_side != side
             for m in self.messages.messages.values()
         )
+
+
+def _with_side(thread: Thread, side: Side, *, read: int, unread: int) -> Thread:
+    if side == Side.SUPPORT:
+        return replace(thread, read_support=read, unread_support=unread)
+    return replace(thread, read_partner=read, unread_partner=unread)
 
 
 @dataclass

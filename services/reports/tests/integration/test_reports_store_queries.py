@@ -1,0 +1,126 @@
+"""Store queries per request of the reports' reads, counted with PyMongo's command monitoring: the
+same number for a page of 5 and of 50, with 10 and with 100 instances (two licenses and telemetry
+each) in the read model. The charts and the operations read every matching document, in batches of
+`reports.adapters.mongo.BATCH`: constant below that many."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from contracts import envelope_for
+from contracts.events.activity import TerminalActivity
+from contracts.events.common import Actor, InstanceType
+from contracts.events.companies import CompanyCreated
+from contracts.events.instances import InstanceProvisioned
+from contracts.events.licenses import LicenseAdded
+from reports.adapters.mongo import MongoReportsStore
+from reports.bootstrap import build_app
+from reports.config import Settings
+from reports.service_layer.event_handlers import ReportsEventHandlers
+from reports.service_layer.queries import ReportsQueries
+from servicekit.api import provided_on
+from servicekit.handlers import Delivered
+from servicekit.settings import PlatformSettings
+from servicekit.testing import count_commands, watch_commands
+
+pytestmark = pytest.mark.integration
+
+PARTNER = f"ptn-count-{uuid.uuid4().hex[:8]}"  # other tests of the session share the topics
+WHO = Actor(user_id="usr-ana", role="partner")
+TODAY = datetime.now(UTC).date()
+DAY = TODAY - timedelta(days=1)
+
+
+@pytest.fixture
+async def app(platform: PlatformSettings, database_name: str) -> AsyncIterator[FastAPI]:
+    watch_commands()  # before the app's client is created, so that it reports its commands
+    settings = Settings(
+        mongo_database=database_name, consumer_group=f"reports-{uuid.uuid4().hex[:8]}", platform=platform
+    )
+    application = build_app(settings)
+    async with LifespanManager(application, startup_timeout=60):
+        yield application
+
+
+async def add_instances(app: FastAPI, first: int, count: int) -> None:
+    """Instances of a company each, with two licenses and a day of telemetry, as their events say."""
+    store = provided_on(app, ReportsQueries).store
+    assert isinstance(store, MongoReportsStore)  # the live service's store projects as well as it reads
+    handlers = ReportsEventHandlers(store)
+    telemetry = []
+    for n in range(first, first + count):
+        ids = {"partner_id": PARTNER, "company_id": f"cmp-{n:04d}"}
+        instance_id = f"ins-{n:04d}"
+        await handlers.company_named(
+            envelope_for(CompanyCreated(name=f"Company {n:04d}", tax_id=f"B{n:08d}", created_by=WHO, **ids), source="t")
+        )
+        provisioned = InstanceProvisioned(
+            instance_id=instance_id, provisioning_id=instance_id, contract_number=f"C-{n:04d}",
+            type=InstanceType.WDS, profile="enterprise", activation_date=TODAY - timedelta(days=30 + n),
+            expiry_date=TODAY + timedelta(days=300), provisioned_by=WHO, **ids,
+        )  # fmt: skip
+        await handlers.instance_provisioned(envelope_for(provisioned, source="t"))
+        for pin in (f"1{n:04d}", f"2{n:04d}"):
+            added = LicenseAdded(
+                license_id=f"lic-{pin}", instance_id=instance_id, user_name=f"User {pin}", email="u@example.com",
+                pin=pin, serial=f"SER-{pin}", added_by=WHO, **ids,
+            )  # fmt: skip
+            await handlers.license_added(envelope_for(added, source="t"))
+        moment = datetime(DAY.year, DAY.month, DAY.day, 10, tzinfo=UTC)
+        activity = TerminalActivity(
+            serial=f"SER-1{n:04d}", instance_id=instance_id, partner_id=PARTNER, action="login",
+            occurred_at=moment, received_at=moment,
+        )  # fmt: skip
+        # A partition the topic does not have: the other tests' telemetry, which the live consumer
+        # counts meanwhile, never moves its applied offset.
+        telemetry.append(Delivered(envelope_for(activity, source="activity"), partition=10_000, offset=n))
+    await handlers.count_telemetry(telemetry)
+
+
+# Each route with what it reads: (path, parameters, store commands per request).
+ROUTES: list[tuple[str, dict[str, Any], int]] = [
+    ("/v1/reports/summary", {}, 2),  # the instances, the licenses
+    ("/v1/reports/monthly", {}, 1),  # the instances
+    ("/v1/reports/operations", {"from": DAY.isoformat(), "to": DAY.isoformat()}, 3),  # buckets, instances, names
+    ("/v1/reports/instances", {"paged": True}, 2),  # the page, its companies' names
+    ("/v1/reports/instances/ins-0007", {}, 3),  # the instance, its company's name, its licenses
+    ("/v1/reports/licenses", {"paged": True}, 2),  # the page, its companies' names
+    ("/v1/reports/licenses/lic-10007", {}, 2),  # the license, its company's name
+    ("/v1/reports/active-services", {"paged": True, "from": DAY.isoformat(), "to": TODAY.isoformat()}, 3),
+    ("/v1/reports/operations/rows", {"paged": True, "from": DAY.isoformat(), "to": DAY.isoformat()}, 3),
+]
+
+
+async def test_every_report_costs_the_same_store_queries_whatever_the_page_and_the_read_model_hold(
+    app: FastAPI, token_for: Callable[..., str], database_name: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-count')}"}
+    per_route: dict[str, set[int]] = {path: set() for path, _, _ in ROUTES}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://reports", headers=headers
+    ) as client:
+        await add_instances(app, 0, 10)
+        for stored in (10, 100):
+            if stored == 100:
+                await add_instances(app, 10, 90)
+            for path, params, _ in ROUTES:
+                query = {k: v for k, v in params.items() if k != "paged"}
+                for limit in (5, 50) if params.get("paged") else (None,):
+                    with count_commands(database_name) as counter:
+                        response = await client.get(path, params=query | ({"limit": limit} if limit else {}))
+                    assert response.status_code == 200, (path, response.text)
+                    body = response.json()
+                    if limit is not None:
+                        assert len(body["items"]) == min(limit, stored * (2 if "licenses" in path else 1)), path
+                    per_route[path].add(counter.total)
+            summary = (await client.get("/v1/reports/summary")).json()
+            assert (summary["instances"]["total"], summary["licenses"]["total"]) == (stored, 2 * stored)
+    assert per_route == {path: {commands} for path, _, commands in ROUTES}

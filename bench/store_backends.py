@@ -39,6 +39,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PARTNERS = 50
 
 
+def say(message: str) -> None:
+    sys.stderr.write(f"[store-backends {time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
@@ -93,7 +98,7 @@ async def concurrently(clients: int, each: int, call: Callable[[int, int], Await
     return result
 
 
-async def store_operations(mongo_url: str, documents: int, clients: int) -> dict[str, Any]:
+async def store_operations(mongo_url: str, documents: int, clients: int, repeat: int) -> dict[str, Any]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, serverSelectionTimeoutMS=10000)
     collection = client[f"probe_{uuid.uuid4().hex[:8]}"]["instances"]
     results: dict[str, Any] = {}
@@ -114,35 +119,38 @@ async def store_operations(mongo_url: str, documents: int, clients: int) -> dict
             if len(await cursor.to_list()) != min(60, documents // PARTNERS):
                 raise RuntimeError("a first page came back short")
 
-        page = await timed(100, first_page)
+        say(f"written: {results}")
+        page = await timed(repeat, first_page)
         results["page_ms_p50"], results["page_ms_p99"] = (
             round(percentile(page, 0.5), 1),
             round(percentile(page, 0.99), 1),
         )
-        loaded = await concurrently(clients, 10, lambda c, r: first_page(c * 10 + r))
+        loaded = await concurrently(clients, 2, lambda c, r: first_page(c * 2 + r))
         results[f"page_{clients}_clients_per_s"] = loaded["ops_per_s"]
 
-        by_id = await timed(200, lambda n: collection.find_one({"_id": f"ins-{(n * 37) % documents:06d}"}))
+        say(f"pages read: {results}")
+        by_id = await timed(4 * repeat, lambda n: collection.find_one({"_id": f"ins-{(n * 37) % documents:06d}"}))
         results["find_by_id_ms_p50"] = round(percentile(by_id, 0.5), 2)
-        counts = await timed(50, lambda n: collection.count_documents({"partner_id": f"prt-{n % PARTNERS:03d}"}))
+        counts = await timed(repeat, lambda n: collection.count_documents({"partner_id": f"prt-{n % PARTNERS:03d}"}))
         results["count_by_partner_ms_p50"] = round(percentile(counts, 0.5), 1)
 
+        say(f"looked up: {results}")
         distinct = await concurrently(
             clients,
-            25,
+            10,
             lambda c, r: collection.update_one(
-                {"_id": f"ins-{(c * 25 + r) % documents:06d}"}, {"$inc": {"counter": 1}, "$set": {"status": "active"}}
+                {"_id": f"ins-{(c * 10 + r) % documents:06d}"}, {"$inc": {"counter": 1}, "$set": {"status": "active"}}
             ),
         )
         results["update_distinct"] = distinct
         same = await concurrently(
-            clients, 25, lambda c, r: collection.update_one({"_id": "ins-000000"}, {"$inc": {"counter": 1}})
+            clients, 10, lambda c, r: collection.update_one({"_id": "ins-000000"}, {"$inc": {"counter": 1}})
         )
         stored = await collection.find_one({"_id": "ins-000000"})
-        same["lost_increments"] = clients * 25 - same["failed"] - int((stored or {}).get("counter", 0)) + 1
+        same["lost_increments"] = clients * 10 - same["failed"] - int((stored or {}).get("counter", 0)) + 1
         results["update_one_document"] = same
         results["insert_concurrent"] = await concurrently(
-            clients, 25, lambda c, r: collection.insert_one(instance_document(documents + c * 25 + r))
+            clients, 10, lambda c, r: collection.insert_one(instance_document(documents + c * 10 + r))
         )
     finally:
         await client.drop_database(collection.database.name)
@@ -169,7 +177,7 @@ def run_tests(stack: PrivateStack, paths: list[str]) -> dict[str, Any]:
     return {"seconds": round(time.perf_counter() - began, 1), "exit": result.returncode, "summary": summary}
 
 
-def measure(store: str, cache: Path, documents: int, clients: int, tests: list[str]) -> dict[str, Any]:
+def measure(store: str, cache: Path, documents: int, clients: int, repeat: int, tests: list[str]) -> dict[str, Any]:
     stack = PrivateStack(
         cache / store,
         kafka_port=free_port(),
@@ -187,8 +195,10 @@ def measure(store: str, cache: Path, documents: int, clients: int, tests: list[s
         began = time.perf_counter()
         stack.stack("up", "infra")  # the data kept
         results["infra_up_again_s"] = round(time.perf_counter() - began, 1)
-        results.update(asyncio.run(store_operations(stack.mongo_url, documents, clients)))
+        say(f"{store}: started {results}")
+        results.update(asyncio.run(store_operations(stack.mongo_url, documents, clients, repeat)))
         if tests:
+            say(f"{store}: store operations {results}; running {' '.join(tests)}")
             results["tests"] = run_tests(stack, tests)
     finally:
         stack.stop()
@@ -197,15 +207,16 @@ def measure(store: str, cache: Path, documents: int, clients: int, tests: list[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"])
+    parser.add_argument("--stores", nargs="+", choices=["postgresql", "sqlite"], default=["postgresql", "sqlite"])
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "store-backends")
     parser.add_argument("--documents", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=20, help="sequential calls per read measured")
     parser.add_argument("--tests", nargs="*", default=["services/instances/tests/integration"])
     args = parser.parse_args()
     measured = []
     for store in args.stores:
-        measured.append(measure(store, args.cache.resolve(), args.documents, args.clients, args.tests))
+        measured.append(measure(store, args.cache.resolve(), args.documents, args.clients, args.repeat, args.tests))
         sys.stdout.write(json.dumps(measured[-1]) + "\n")
         sys.stdout.flush()
     lines = ["", "| figure | " + " | ".join(m["store"] for m in measured) + " |", "|---|" + "---|" * len(measured)]

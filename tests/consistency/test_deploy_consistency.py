@@ -133,9 +133,9 @@ def test_the_images_of_the_services_that_render_pdfs_install_the_font_list() -> 
     assert re.findall(r"^FROM (\S+)", DOCKERFILE, re.MULTILINE) == ["python:3.11-slim-bookworm"] * 2
 
 
-def test_bootstrap_installs_the_font_packages_the_machine_lacks(tmp_path: Path) -> None:
-    # A machine with Java and Maven but none of the fonts: dpkg-query knows no package, and the
-    # apt-get that bootstrap calls (as root) records what it was asked for.
+def bootstrap_up_as_root_without_packages(tmp_path: Path, **env_vars: str) -> list[list[str]]:
+    """`tools/bootstrap.sh up` as root on a machine with Java and Maven but no other package
+    (dpkg-query knows none): the `apt-get install` calls it makes, without options."""
     stubs = tmp_path / "bin"
     stubs.mkdir()
     calls = tmp_path / "apt-get.calls"
@@ -149,7 +149,8 @@ def test_bootstrap_installs_the_font_packages_the_machine_lacks(tmp_path: Path) 
     for name, body in scripts.items():
         (stubs / name).write_text(f"#!/bin/sh\n{body}\n")
         (stubs / name).chmod(0o755)
-    env = {**os.environ, "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}"}
+    inherited = {name: value for name, value in os.environ.items() if name != "PARTNERAPP_STORE_BACKEND"}
+    env = {**inherited, "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}", **env_vars}
 
     done = subprocess.run(
         ["/bin/bash", "tools/bootstrap.sh", "up"],
@@ -163,8 +164,18 @@ def test_bootstrap_installs_the_font_packages_the_machine_lacks(tmp_path: Path) 
 
     assert done.returncode == 0, done.stderr
     installed = [line.split() for line in calls.read_text().splitlines() if " install " in f" {line} "]
+    return [[word for word in call if not word.startswith("-")] for call in installed]
+
+
+def test_bootstrap_installs_the_font_packages_the_machine_lacks(tmp_path: Path) -> None:
+    installed = bootstrap_up_as_root_without_packages(tmp_path, PARTNERAPP_STORE_BACKEND="sqlite")
     assert len(installed) == 1
-    assert [word for word in installed[0] if not word.startswith("-")] == ["install", *font_packages()]
+    assert installed[0] == ["install", *font_packages()]
+
+
+def test_bootstrap_installs_postgresql_for_the_default_store_backend(tmp_path: Path) -> None:
+    installed = bootstrap_up_as_root_without_packages(tmp_path)
+    assert installed == [["install", *font_packages(), "postgresql"]]
 
 
 def test_the_scripts_import_packages_not_paths() -> None:

@@ -14,12 +14,16 @@ really ready (Kafka: topics created from the contracts' catalogue and a produce/
 in a consumer group; FerretDB: a ping; services: `/readyz`), and a failure names the step and
 prints the log's tail. Only processes started here (by PID file) are ever stopped.
 
-FerretDB stores its data in SQLite by default. `PARTNERAPP_STORE_BACKEND=postgresql` runs it on
-PostgreSQL instead (the server binaries of Debian's `postgresql` package; data directory, socket,
-log and PID file under `.cache/postgres/`, port `PARTNERAPP_POSTGRES_PORT`, default 55432): that
-backend pushes equality filters down to SQL, where the SQLite one decodes and filters every
-document in Go, so benchmarks use it. `up ferretdb` then starts PostgreSQL first (initdb once,
-database `ferretdb` created if missing) and `down ferretdb` stops it after FerretDB.
+FerretDB stores its data in PostgreSQL by default (the server binaries of Debian's `postgresql`
+package; data directory, socket, log and PID file under `.cache/postgres/`, port
+`PARTNERAPP_POSTGRES_PORT`, default 55432): that backend pushes equality filters down to SQL, where
+the SQLite one decodes and filters every document in Go, and concurrent writes do not fail with
+SQLITE_BUSY. `up ferretdb` starts PostgreSQL first (initdb once, database `ferretdb` created if
+missing) and `down ferretdb` stops it after FerretDB. As root the server runs as the `postgres`
+user; if that user cannot enter the cache, its data and socket go under its home instead
+(`~postgres/partnerapp/<hash of the cache path>/`). `PARTNERAPP_STORE_BACKEND=sqlite` is the
+fallback: FerretDB on SQLite files under `.cache/ferretdb/data/`, nothing else to install. A
+FerretDB an earlier `up` left running on the other backend is kept unless the variable names one.
 """
 
 from __future__ import annotations
@@ -80,9 +84,10 @@ def status(components: list[str]) -> int:
     if "kafka" in components:
         rows.append(("kafka", _pid_text(kafka.KAFKA), _port_text(KAFKA_PORT)))
     if "ferretdb" in components:
-        if STORE_BACKEND == "postgresql" or postgres.POSTGRES.pid():
-            rows.append(("postgres", _pid_text(postgres.POSTGRES), _port_text(POSTGRES_PORT)))
         ferret = ferretdb.FERRET.pid()
+        backend_used = ferretdb.running_backend(ferret) if ferret else STORE_BACKEND
+        if backend_used == "postgresql" or postgres.POSTGRES.pid():
+            rows.append(("postgres", _pid_text(postgres.POSTGRES), _port_text(POSTGRES_PORT)))
         backend = f", {ferretdb.running_backend(ferret)} backend" if ferret else ""
         rows.append(("ferretdb", _pid_text(ferretdb.FERRET), _port_text(MONGO_PORT) + backend))
     if "services" in components:

@@ -16,7 +16,10 @@ KAFKA_PORT = int(os.environ.get("PARTNERAPP_KAFKA_PORT", "9092"))
 KAFKA_CONTROLLER_PORT = int(os.environ.get("PARTNERAPP_KAFKA_CONTROLLER_PORT", "9093"))
 MONGO_PORT = int(os.environ.get("PARTNERAPP_MONGO_PORT", "27017"))
 STORE_BACKENDS = ("sqlite", "postgresql")
-STORE_BACKEND = os.environ.get("PARTNERAPP_STORE_BACKEND", "sqlite")  # checked by the CLI
+# PostgreSQL by default: FerretDB pushes equality filters down to it, and concurrent writes do not
+# fail with SQLITE_BUSY (measured with bench/store_backends.py); SQLite is the fallback.
+STORE_BACKEND = os.environ.get("PARTNERAPP_STORE_BACKEND", "postgresql")  # checked by the CLI
+STORE_BACKEND_CHOSEN = "PARTNERAPP_STORE_BACKEND" in os.environ
 POSTGRES_PORT = int(os.environ.get("PARTNERAPP_POSTGRES_PORT", "55432"))
 
 SERVICES = {"gateway": 8000, "instances": 8001, "support": 8002, "reports": 8003, "activity": 8004}

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from partnerapp_stack import postgres
-from partnerapp_stack.config import CACHE, LOCAL, MONGO_PORT, POSTGRES_PORT, STORE_BACKEND
+from partnerapp_stack.config import CACHE, LOCAL, MONGO_PORT, POSTGRES_PORT, STORE_BACKEND, STORE_BACKEND_CHOSEN
 from partnerapp_stack.process import Managed, StepFailed, fingerprint, port_open, run_tool, say, wait_until
 
 FERRET_DIR = CACHE / "ferretdb"
@@ -38,13 +38,18 @@ def build() -> Path:
 
 def up() -> None:
     running = FERRET.pid()
-    if running is not None and (backend := running_backend(running)) != STORE_BACKEND:
-        raise StepFailed(
-            "ferretdb: backend",
-            f"the FerretDB started here (pid {running}) runs on {backend}, not {STORE_BACKEND}; "
-            "stop it first (python -m partnerapp_stack down ferretdb)",
-        )
-    if STORE_BACKEND == "postgresql":
+    backend = STORE_BACKEND
+    if running is not None and (running_on := running_backend(running)) != STORE_BACKEND:
+        if STORE_BACKEND_CHOSEN:
+            raise StepFailed(
+                "ferretdb: backend",
+                f"the FerretDB started here (pid {running}) runs on {running_on}, not {STORE_BACKEND}; "
+                "stop it first (python -m partnerapp_stack down ferretdb)",
+            )
+        # Not asked for by name: keep what an earlier `up` (of another default) left running.
+        say(f"ferretdb: running on {running_on} (started earlier); `down ferretdb` then `up` switches to {backend}")
+        backend = running_on
+    if backend == "postgresql":
         postgres.up()
     if running is None and port_open(MONGO_PORT):
         say(f"ferretdb: something already listens on {MONGO_PORT}; using it as is")

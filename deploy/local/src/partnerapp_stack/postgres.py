@@ -1,7 +1,8 @@
-"""PostgreSQL, FerretDB's optional backend: Debian's server binaries, data and socket under the cache."""
+"""PostgreSQL, FerretDB's default backend: Debian's server binaries, data and socket under the cache."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -12,9 +13,38 @@ from pathlib import Path
 from partnerapp_stack.config import CACHE, POSTGRES_PORT
 from partnerapp_stack.process import Managed, StepFailed, port_open, process_state, run_tool, say, wait_until
 
-POSTGRES_DIR = CACHE / "postgres"
-POSTGRES_DATA = POSTGRES_DIR / "data"
-POSTGRES_SOCKETS = POSTGRES_DIR / "run"  # its unix socket, so it never touches /var/run/postgresql
+POSTGRES_DIR = CACHE / "postgres"  # PID file and logs, always
+
+
+def _traversable(directory: Path, uid: int, gid: int) -> bool:
+    info = directory.stat()
+    if info.st_uid == uid:
+        return bool(info.st_mode & 0o100)
+    if info.st_gid == gid:
+        return bool(info.st_mode & 0o010)
+    return bool(info.st_mode & 0o001)
+
+
+def server_dir(cache: Path) -> Path:
+    """Where the server's data and socket directories go: `<cache>/postgres`, unless the server must
+    run as the `postgres` user (we are root) and that user cannot enter the cache (e.g. a clone
+    under /root); then a directory of this cache's own under that user's home."""
+    own = cache / "postgres"
+    if os.geteuid() != 0:
+        return own
+    try:
+        entry = pwd.getpwnam("postgres")
+    except KeyError:
+        return own  # `up` names the missing user
+    existing = next(path for path in (cache, *cache.parents) if path.exists())
+    if all(_traversable(path, entry.pw_uid, entry.pw_gid) for path in (existing, *existing.parents)):
+        return own
+    return Path(entry.pw_dir) / "partnerapp" / hashlib.sha256(str(cache).encode()).hexdigest()[:12]
+
+
+SERVER_DIR = server_dir(CACHE)
+POSTGRES_DATA = SERVER_DIR / "data"
+POSTGRES_SOCKETS = SERVER_DIR / "run"  # its unix socket, so it never touches /var/run/postgresql
 POSTGRES_DB = "ferretdb"
 POSTGRES = Managed(
     "postgres",
@@ -82,15 +112,6 @@ def _owned_by(path: Path, user: str | None, *, mode: int) -> None:
     path.chmod(mode)
 
 
-def _traversable(directory: Path, uid: int, gid: int) -> bool:
-    info = directory.stat()
-    if info.st_uid == uid:
-        return bool(info.st_mode & 0o100)
-    if info.st_gid == gid:
-        return bool(info.st_mode & 0o010)
-    return bool(info.st_mode & 0o001)
-
-
 def init(binaries: Path, user: str | None) -> None:
     if (POSTGRES_DATA / "PG_VERSION").exists():
         return
@@ -103,7 +124,7 @@ def init(binaries: Path, user: str | None) -> None:
         str(binaries / "initdb"), "-D", str(staging), "-A", "trust", "-U", "postgres",
         "-E", "UTF8", "--locale=C", "--no-instructions",
     ]  # fmt: skip
-    run_tool("postgres: initdb (once)", argv, cwd=POSTGRES_DIR, log=POSTGRES_DIR / "initdb.log", user=user)
+    run_tool("postgres: initdb (once)", argv, cwd=SERVER_DIR, log=POSTGRES_DIR / "initdb.log", user=user)
     staging.rename(POSTGRES_DATA)
 
 
@@ -112,7 +133,10 @@ def up() -> None:
         say(f"postgres: something already listens on {POSTGRES_PORT}; using it as is")
     elif POSTGRES.pid() is None:
         binaries, user = bindir(), system_user()
-        POSTGRES_DIR.mkdir(parents=True, exist_ok=True)
+        relocated = () if SERVER_DIR == POSTGRES_DIR else (SERVER_DIR.parent,)
+        for directory in (POSTGRES_DIR, *relocated, SERVER_DIR):
+            directory.mkdir(parents=True, exist_ok=True)
+            directory.chmod(0o755)  # whatever the umask: the server's user must enter it
         init(binaries, user)
         _previous_postmaster_reaped()
         _owned_by(POSTGRES_SOCKETS, user, mode=0o700)
@@ -120,7 +144,7 @@ def up() -> None:
             str(binaries / "postgres"), "-D", str(POSTGRES_DATA), "-p", str(POSTGRES_PORT),
             "-k", str(POSTGRES_SOCKETS), "-c", "listen_addresses=127.0.0.1",
         ]  # fmt: skip
-        POSTGRES.start(argv, cwd=POSTGRES_DIR, user=user)
+        POSTGRES.start(argv, cwd=SERVER_DIR, user=user)
         say(f"postgres: started (pid {POSTGRES.pid()}), waiting for 127.0.0.1:{POSTGRES_PORT}")
     wait_until(
         "postgres: accepting connections",

@@ -29,8 +29,8 @@ from pymongo import AsyncMongoClient
 from contracts import envelope_for
 from contracts.events.common import Actor
 from contracts.events.instances import IngestKeyRotated
-from partnerapp_stack import ferretdb, kafka
-from partnerapp_stack.config import ROOT
+from partnerapp_stack import ferretdb, kafka, postgres
+from partnerapp_stack.config import ROOT, STORE_BACKEND
 from partnerapp_stack.process import port_open
 from servicekit.testing import KafkaProbe
 
@@ -60,7 +60,7 @@ class PrivateStack:
         controller_port: int,
         mongo_port: int,
         postgres_port: int,
-        store: str = "sqlite",
+        store: str = STORE_BACKEND,
         port_hint: str = "",
     ) -> None:
         self.cache = cache
@@ -101,8 +101,12 @@ class PrivateStack:
         for port in self.ports:
             if port_open(port):
                 raise RuntimeError(f"port {port} is taken by a process we did not start; {self.port_hint}")
-        for data in ("kafka/data", "ferretdb/data", "postgres/data"):
-            shutil.rmtree(self.cache / data, ignore_errors=True)
+        for data in (
+            self.cache / "kafka" / "data",
+            self.cache / "ferretdb" / "data",
+            postgres.server_dir(self.cache) / "data",
+        ):
+            shutil.rmtree(data, ignore_errors=True)
         self._link_built_artifacts()
         self.stack("up", "infra")
 

@@ -6,7 +6,7 @@
 #   tools/bootstrap.sh uv      uv, pinned, in .cache/tools (or $PARTNERAPP_CACHE_DIR/tools; never the system's Python)
 #   tools/bootstrap.sh up      + Java 17, Maven (the Kafka broker), Go (FerretDB), Node.js/npm (the web app),
 #                              the fonts of the PDFs (Debian packages in tools/pdf-font-packages.txt),
-#                              Debian's PostgreSQL server (FerretDB's backend; not with PARTNERAPP_STORE_BACKEND=sqlite)
+#                              Debian's PostgreSQL server (with PARTNERAPP_STORE_BACKEND=postgresql: FerretDB's backend)
 #   tools/bootstrap.sh test    + Debian's chromium (the browser tests)
 #
 # Prints the path of the uv it provides on its last line. Missing Debian packages are installed with
@@ -33,7 +33,7 @@ if [[ "$need" == "up" || "$need" == "test" ]]; then
   while read -r package; do
     [[ -z "$package" ]] || apt_package_need "$package"
   done <tools/pdf-font-packages.txt
-  if [[ "${PARTNERAPP_STORE_BACKEND:-postgresql}" == "postgresql" ]]; then
+  if [[ "${PARTNERAPP_STORE_BACKEND:-sqlite}" == "postgresql" ]]; then
     # The stack runs its server binaries itself (and, as root, as the `postgres` user the package creates).
     apt_package_need postgresql
   fi

@@ -168,13 +168,13 @@ def bootstrap_up_as_root_without_packages(tmp_path: Path, **env_vars: str) -> li
 
 
 def test_bootstrap_installs_the_font_packages_the_machine_lacks(tmp_path: Path) -> None:
-    installed = bootstrap_up_as_root_without_packages(tmp_path, PARTNERAPP_STORE_BACKEND="sqlite")
+    installed = bootstrap_up_as_root_without_packages(tmp_path)
     assert len(installed) == 1
     assert installed[0] == ["install", *font_packages()]
 
 
-def test_bootstrap_installs_postgresql_for_the_default_store_backend(tmp_path: Path) -> None:
-    installed = bootstrap_up_as_root_without_packages(tmp_path)
+def test_bootstrap_installs_postgresql_when_it_is_the_store_backend(tmp_path: Path) -> None:
+    installed = bootstrap_up_as_root_without_packages(tmp_path, PARTNERAPP_STORE_BACKEND="postgresql")
     assert installed == [["install", *font_packages(), "postgresql"]]
 
 

@@ -125,7 +125,15 @@ class GatewayQueries:
         return session or read_session, user or read_user
 
     async def profile(self, user_id: str) -> User:
-        return active(await self._users.get(user_id))
+        """From this replica's memory while it is current, like the per-call check: the services'
+        texts follow the profile's language on every call that names none."""
+        access = self._access
+        user = access.user(user_id) if access.current else None
+        if user is None:
+            epoch = access.epoch
+            user = await self._users.get(user_id)
+            access.keep(epoch=epoch, user=user)
+        return active(user)
 
     async def partners(self, principal: Principal) -> list[PartnerChoice]:
         found = await self._partners.names(tuple(sorted(principal.partner_ids)))

@@ -72,7 +72,7 @@ def down(components: list[str]) -> None:
         if services.SIMULATOR.stop():
             say("simulator: stopped")
         for service in PROCESSES:
-            if services.service_process(service.name).stop():
+            if services.service_process(service).stop():
                 say(f"{service.name}: stopped")
     # PostgreSQL goes with FerretDB, after it, whichever backend is chosen now: stopping one that
     # is not running is a no-op.
@@ -96,9 +96,7 @@ def status(components: list[str]) -> int:
         for service in PROCESSES:
             port = service.port
             ready = "ready" if port_open(port) and services.ready(port) else "not ready"
-            rows.append(
-                (service.name, _pid_text(services.service_process(service.name)), f"{_port_text(port)}, {ready}")
-            )
+            rows.append((service.name, _pid_text(services.service_process(service)), f"{_port_text(port)}, {ready}"))
     for row in rows:
         print(f"{row[0]:<17} {row[1]:<18} {row[2]}")
     return 0 if all("not " not in row[2] and "closed" not in row[2] for row in rows) else 1

@@ -31,8 +31,11 @@ def dev_keys(name: str = "dev") -> tuple[Path, Path]:
 SIMULATOR = Managed("simulator", RUN_DIR / "simulator.pid", RUN_DIR / "simulator.log", "activity.entrypoints.simulator")
 
 
-def service_process(name: str) -> Managed:
-    return Managed(name, RUN_DIR / f"{name}.pid", RUN_DIR / f"{name}.log", f"-m {name}")
+def service_process(process: ServiceProcess) -> Managed:
+    """The process's PID file and log are named after it; its command line names the service's
+    module (both activity roles run `-m activity`)."""
+    name = process.name
+    return Managed(name, RUN_DIR / f"{name}.pid", RUN_DIR / f"{name}.log", f"-m {process.service}")
 
 
 def service_env(process: ServiceProcess) -> dict[str, str]:
@@ -57,7 +60,7 @@ def service_env(process: ServiceProcess) -> dict[str, str]:
 def up() -> None:
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     for service in PROCESSES:
-        process = service_process(service.name)
+        process = service_process(service)
         if process.pid() is None:
             process.start([sys.executable, "-m", service.service], env=service_env(service), cwd=ROOT)
             say(f"{service.name}: started (pid {process.pid()})")
@@ -66,7 +69,7 @@ def up() -> None:
             f"{service.name}: /readyz",
             functools.partial(ready, service.port),
             timeout=90,
-            process=service_process(service.name),
+            process=service_process(service),
         )
         say(f"{service.name}: ready on http://127.0.0.1:{service.port} (docs at /docs)")
 

@@ -9,20 +9,24 @@ get a process of their own. `all` is both in one process.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
 
+from activity.adapters.field_store import MongoFieldStore
 from activity.adapters.instances_client import HttpInstancesClient
 from activity.adapters.mongo_repository import INDEXES, MongoActivityStore, MongoIngestKeyStore, MongoTerminalStore
 from activity.config import Settings
+from activity.domain.working_time import Rules
 from activity.entrypoints import http
 from activity.service_layer.commands import ActivityCommands
 from activity.service_layer.event_handlers import EVENT_HANDLERS, ActivityEventHandlers
+from activity.service_layer.field_operations import FieldCommands, FieldProjection, FieldQueries
 from activity.service_layer.queries import ActivityQueries
 from activity.service_layer.testing import ActivityFakes
 from servicekit.handlers import subscribe_table
+from servicekit.pdf import fonts_ready
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
@@ -45,20 +49,35 @@ def build_app(
     keys = MongoIngestKeyStore(runtime.db, runtime.locks)
     commands = ActivityCommands(keys=keys, publisher=runtime.publisher, records=records, instances=instances)
     serves_http, consumes = settings.role in ("ingest", "all"), settings.role in ("consumer", "all")
+    field_store = MongoFieldStore(runtime.db)
+    field_queries = FieldQueries(
+        field_store,
+        field_store,
+        terminals,
+        rules=Rules(late_after=timedelta(seconds=settings.late_sync_threshold_s)),
+        gap_threshold_s=settings.position_gap_s,
+    )
+    field_commands = FieldCommands(field_store, field_queries)
     _wire(
         runtime,
         commands,
         ActivityQueries(records, terminals),
-        ActivityEventHandlers(records, terminals, keys),
+        ActivityEventHandlers(records, terminals, keys, field_ops=FieldProjection(field_store)),
         consumes=consumes,
+        field=(field_queries, field_commands),
     )
     runtime.add_indexes(INDEXES)
     if consumes:
 
         async def enforce_retention() -> None:
             await commands.enforce_retention(datetime.now(UTC).date(), settings.retention_days)
+            # The working-time record is kept its own (longer) time: four years at least.
+            wt_days = max(settings.retention_days, settings.working_time_retention_days)
+            await field_commands.enforce_retention(datetime.now(UTC).date(), wt_days)
 
         runtime.every(settings.retention_check_seconds, enforce_retention)
+    if serves_http:
+        runtime.add_readiness("pdf_fonts", fonts_ready)  # the working-time PDF needs them
     runtime.on_stop(instances.close)
     return runtime.create_app(title=TITLE, routers=[http.api] if serves_http else [])
 
@@ -68,7 +87,13 @@ def bootstrap_test_app(fakes: ActivityFakes | None = None, settings: Settings | 
     `httpx.ASGITransport`), so no broker or store is ever reached."""
     fakes = fakes or ActivityFakes()
     runtime = ServiceRuntime.create(SERVICE, settings or Settings())
-    _wire(runtime, fakes.commands, fakes.queries, fakes.event_handlers)
+    _wire(
+        runtime,
+        fakes.commands,
+        fakes.queries,
+        fakes.event_handlers,
+        field=(fakes.field_queries, fakes.field_commands),
+    )
     return runtime.create_app(title=TITLE, routers=[http.api])
 
 
@@ -79,8 +104,11 @@ def _wire(
     handlers: ActivityEventHandlers,
     *,
     consumes: bool = True,
+    field: tuple[FieldQueries, FieldCommands],
 ) -> None:
     runtime.provide(ActivityCommands, commands)
+    runtime.provide(FieldQueries, field[0])
+    runtime.provide(FieldCommands, field[1])
     runtime.provide(ActivityQueries, queries)
     runtime.provide(ActivityEventHandlers, handlers)
     runtime.provide(http.IngestMetrics, http.IngestMetrics.on(runtime.metrics.registry))

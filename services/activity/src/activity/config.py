@@ -27,3 +27,15 @@ class Settings(ServiceSettings):
     )
     retention_check_seconds: float = Field(default=6 * 3600, gt=0)
     instances_url: str = Field(default="http://127.0.0.1:8001", description="The instances service (R-43)")
+    # Field operations (issue #20)
+    late_sync_threshold_s: int = Field(
+        default=900, ge=0, description="A record received this many seconds after its terminal time is late"
+    )
+    working_time_retention_days: int = Field(
+        default=4 * 365 + 1,
+        ge=4 * 365 + 1,
+        description="Days the working-time record is kept (never less than four years, whatever the telemetry's)",
+    )
+    position_gap_s: int = Field(
+        default=600, ge=1, description="A silence over this many seconds between points is a gap"
+    )

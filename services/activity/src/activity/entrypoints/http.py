@@ -4,30 +4,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from datetime import date as date_
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import AwareDatetime, Field
 
+from activity.adapters.working_time_export import export_csv, export_pdf
 from activity.domain.model import RecordKind
+from activity.domain.working_time import WorkDay
 from activity.entrypoints.schemas import (
     Accepted,
+    CorrectionIn,
     IngestBatch,
+    Month,
     Pin,
+    PositionOut,
+    PositionPage,
     RecordOut,
     RecordPage,
     ReleaseIn,
     Serial,
     TerminalOut,
     TerminalPage,
+    TimeZoneName,
+    WorkDayOut,
+    WorkDayWithVersions,
+    WorkingMonthOut,
 )
 from activity.service_layer.commands import ActivityCommands
+from activity.service_layer.field_operations import CorrectionAsked, FieldCommands, FieldQueries, MonthRecord, zone
 from activity.service_layer.queries import ActivityQueries, RecordSearch
 from contracts.events.activity import Action
 from servicekit.api import DEFAULT_LIMIT, Cursor, Limit, provided
 from servicekit.auth import BearerToken, CurrentPrincipal
+from servicekit.i18n import DocumentLanguage
+from servicekit.idempotency import KEY_PATTERN
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,8 @@ class IngestMetrics:
 Commands = Annotated[ActivityCommands, provided(ActivityCommands)]
 Queries = Annotated[ActivityQueries, provided(ActivityQueries)]
 Metrics = Annotated[IngestMetrics, provided(IngestMetrics)]
+FieldOps = Annotated[FieldQueries, provided(FieldQueries)]
+FieldWrites = Annotated[FieldCommands, provided(FieldCommands)]
 RecordId = Annotated[str, Field(max_length=160)]
 # Records come in volume: a page may hold more of them than the platform's usual page.
 RecordLimit = Annotated[int, Query(ge=1, le=200)]
@@ -87,6 +103,8 @@ async def search(
     kind: Annotated[RecordKind | None, Query()] = None,
     limit: RecordLimit = 50,
     cursor: Cursor = None,
+    *,
+    field_ops: FieldOps,
 ) -> RecordPage:
     asked = RecordSearch(
         principal.partner_id,
@@ -99,12 +117,15 @@ async def search(
         limit=limit,
         cursor=cursor,
     )
-    return RecordPage.model_validate(await queries.search(asked, datetime.now(UTC)))
+    page = RecordPage.model_validate(await queries.search(asked, datetime.now(UTC)))
+    return page.model_copy(update={"items": [_with_late(item, field_ops) for item in page.items]})
 
 
 @api.get("/activity/records/{record_id}", tags=["activity"], summary="One activity record (R-41)")
-async def get_record(record_id: RecordId, principal: CurrentPrincipal, queries: Queries) -> RecordOut:
-    return RecordOut.model_validate(await queries.record(record_id, principal.partner_id))
+async def get_record(
+    record_id: RecordId, principal: CurrentPrincipal, queries: Queries, field_ops: FieldOps
+) -> RecordOut:
+    return _with_late(RecordOut.model_validate(await queries.record(record_id, principal.partner_id)), field_ops)
 
 
 @api.post(
@@ -130,5 +151,152 @@ async def latest(
 
 
 @api.get("/activity/terminals/{serial}", tags=["activity"], summary="A terminal's latest state (R-42)")
-async def terminal(serial: Serial, principal: CurrentPrincipal, queries: Queries) -> TerminalOut:
-    return TerminalOut.model_validate(await queries.terminal(principal.partner_id, serial))
+async def terminal(serial: Serial, principal: CurrentPrincipal, queries: Queries, field_ops: FieldOps) -> TerminalOut:
+    found = TerminalOut.model_validate(await queries.terminal(principal.partner_id, serial))
+    last = await field_ops.last_position(principal.partner_id, serial)
+    return found.model_copy(update={"last_position": PositionOut.model_validate(last) if last else None})
+
+
+def _with_late(record: RecordOut, field_ops: FieldQueries) -> RecordOut:
+    late = record.received_at - record.occurred_at > field_ops.rules.late_after
+    return record.model_copy(update={"late": late})
+
+
+# ----------------------------------------------------------------- field operations (issue #20)
+
+InstanceId = Annotated[str, Query(min_length=1, max_length=64)]
+WorkerPin = Annotated[Pin, Query(description="The worker's PIN (license user)")]
+TimeZoneQuery = Annotated[TimeZoneName | None, Query(description="IANA time zone of the days; Europe/Madrid")]
+CorrectionKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key", min_length=8, max_length=128, pattern=KEY_PATTERN, description="A retry stores once"
+    ),
+]
+
+
+def _work_day(day: WorkDay) -> WorkDayOut:
+    return WorkDayOut.model_validate(day)
+
+
+def _month_out(record: MonthRecord) -> WorkingMonthOut:
+    return WorkingMonthOut(
+        instance_id=record.worker.instance_id,
+        pin=record.worker.pin,
+        user=record.worker.user_name,
+        month=record.month,
+        days=[_work_day(d) for d in record.days],
+        total_worked_s=record.total_worked_s,
+        rules_version=record.rules_version,
+    )
+
+
+@api.get(
+    "/activity/terminals/{serial}/positions",
+    tags=["activity"],
+    summary="A terminal's positions of a day, in time order, gaps marked (the map's track)",
+)
+async def positions(
+    serial: Serial,
+    principal: CurrentPrincipal,
+    field_ops: FieldOps,
+    date: Annotated[date_, Query(description="YYYY-MM-DD, in `tz`")],
+    tz: TimeZoneQuery = None,
+    limit: RecordLimit = 200,
+    cursor: Cursor = None,
+) -> PositionPage:
+    page = await field_ops.positions(principal.partner_id, serial, date, tz, limit, cursor)
+    items = [PositionOut.model_validate(point).model_copy(update={"gap_before_s": gap}) for point, gap in page.items]
+    return PositionPage(items=items, next_cursor=page.next_cursor, gap_threshold_s=page.gap_threshold_s)
+
+
+@api.get("/activity/working-time", tags=["working-time"], summary="A worker's working-time record of a month")
+async def working_month(
+    principal: CurrentPrincipal,
+    field_ops: FieldOps,
+    instance_id: InstanceId,
+    pin: WorkerPin,
+    month: Annotated[Month, Query()],
+    tz: TimeZoneQuery = None,
+) -> WorkingMonthOut:
+    return _month_out(await field_ops.month(principal.partner_id, instance_id, pin, month, tz))
+
+
+@api.get(
+    "/activity/working-time/days",
+    tags=["working-time"],
+    summary="A worker's day with every version (1: as the terminal reported)",
+)
+async def working_day(
+    principal: CurrentPrincipal,
+    field_ops: FieldOps,
+    instance_id: InstanceId,
+    pin: WorkerPin,
+    date: Annotated[date_, Query(description="YYYY-MM-DD, in `tz`")],
+    tz: TimeZoneQuery = None,
+) -> WorkDayWithVersions:
+    found = await field_ops.day(principal.partner_id, instance_id, pin, date, tz)
+    return WorkDayWithVersions(**_work_day(found.day).model_dump(), versions=[_work_day(v) for v in found.versions])
+
+
+@api.post(
+    "/activity/working-time/corrections",
+    tags=["working-time"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Correct a worker's day: a new version (who, when, why); the terminal's is never changed",
+)
+async def correct_day(
+    body: CorrectionIn,
+    principal: CurrentPrincipal,
+    field_writes: FieldWrites,
+    idempotency_key: CorrectionKey = None,
+) -> WorkDayOut:
+    asked = CorrectionAsked(
+        instance_id=body.instance_id,
+        pin=body.pin,
+        day=body.date,
+        start=body.start,
+        end=body.end,
+        pauses=[(p.start, p.end) for p in body.pauses],
+        reason=body.reason,
+        tz=body.tz,
+    )
+    day = await field_writes.correct_day(
+        principal.partner_id, principal.user_id, asked, datetime.now(UTC), idempotency_key
+    )
+    return _work_day(day)
+
+
+@api.get(
+    "/activity/working-time/export",
+    tags=["working-time"],
+    summary="A worker's month as CSV or PDF (content SHA-256 printed in the PDF and in X-Content-SHA256)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/pdf": {}}}},
+)
+async def export_working_month(
+    principal: CurrentPrincipal,
+    field_ops: FieldOps,
+    language: DocumentLanguage,
+    instance_id: InstanceId,
+    pin: WorkerPin,
+    month: Annotated[Month, Query()],
+    format: Annotated[Literal["csv", "pdf"], Query()] = "csv",
+    tz: TimeZoneQuery = None,
+) -> Response:
+    record = await field_ops.month(principal.partner_id, instance_id, pin, month, tz)
+    zone_info = zone(tz)
+    exported = (
+        export_csv(record, zone_info, language)
+        if format == "csv"
+        else export_pdf(record, zone_info, language, datetime.now(UTC))
+    )
+    return Response(
+        exported.content,
+        media_type=exported.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{exported.filename}"',
+            "X-Content-SHA256": exported.sha256,
+            "Content-Language": language,
+        },
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date as date_
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -97,6 +98,9 @@ class RecordOut(ResponseModel):
     battery_pct: int | None
     location: dict[str, Any] | None
     details: dict[str, Any]
+    late: bool = Field(
+        default=False, description="Received later than ACTIVITY_LATE_SYNC_THRESHOLD_S after its terminal time"
+    )
 
 
 class RecordPage(PageOut[RecordOut]):
@@ -123,6 +127,80 @@ class TerminalOut(ResponseModel):
     battery_pct: int | None
     location: dict[str, Any] | None
     license_id: str | None
+    last_position: PositionOut | None = None
 
 
 class TerminalPage(PageOut[TerminalOut]): ...
+
+
+# ----------------------------------------------------------------- field operations (issue #20)
+
+Month = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM")]
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64, description="IANA time zone; Europe/Madrid")]
+
+
+class PositionOut(ResponseModel):
+    record_id: str
+    occurred_at: datetime = Field(description="The terminal's time")
+    received_at: datetime = Field(description="The server's time")
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    action: str
+    gap_before_s: int | None = Field(
+        default=None, description="Seconds since the previous point, when more than the gap threshold"
+    )
+
+
+class PositionPage(PageOut[PositionOut]):
+    items: list[PositionOut] = Field(description="In time order")
+    gap_threshold_s: int
+
+
+class PauseIO(ResponseModel):
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class WorkDayOut(ResponseModel):
+    date: date_
+    start: datetime | None
+    end: datetime | None
+    pauses: list[PauseIO]
+    worked_s: int
+    flags: list[str]
+    version: int = Field(description="1: as the terminal reported; each correction adds one")
+    corrected_by: str | None
+    corrected_at: datetime | None
+    reason: str | None
+    source_record_ids: list[str] = Field(description="The activity records the day was built from")
+
+
+class WorkDayWithVersions(WorkDayOut):
+    versions: list[WorkDayOut] = Field(description="Oldest first")
+
+
+class WorkingMonthOut(ResponseModel):
+    instance_id: str
+    pin: str
+    user: str | None
+    month: str
+    days: list[WorkDayOut]
+    total_worked_s: int
+    rules_version: str
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instance_id: Annotated[str, Field(min_length=1, max_length=64)]
+    pin: Pin
+    date: date_
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+    pauses: list[PauseIO] = Field(default_factory=list, max_length=50)
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    tz: TimeZoneName | None = Field(default=None, description="Whose day `date` is; Europe/Madrid")
+
+
+TerminalOut.model_rebuild()

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from activity.domain.model import ActivityRecord, retention_cutoff
+from activity.service_layer.field_operations import FieldCommands
 from activity.service_layer.ports import (
     ActivityStore,
     IngestKey,
@@ -149,4 +150,7 @@ COMMAND_HANDLERS: HandlerTable = {
     "ingest_events": ActivityCommands.ingest,
     "release_license": ActivityCommands.release_license,
     "enforce_retention": ActivityCommands.enforce_retention,
+    # field operations (issue #20)
+    "correct_working_day": FieldCommands.correct_day,
+    "enforce_working_time_retention": FieldCommands.enforce_retention,
 }

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from activity.domain.model import ActivityRecord, RecordKind
+from activity.service_layer.field_operations import FieldProjection
 from activity.service_layer.ports import ActivityStore, IngestKey, IngestKeyStore, TerminalStore
 from contracts import EventEnvelope
 from contracts.events.activity import TerminalActivity
@@ -29,13 +30,19 @@ class ActivityEventHandlers:
     terminals: TerminalStore
     keys: IngestKeyStore
     stats: RecordingStats = field(default_factory=RecordingStats)
+    field_ops: FieldProjection | None = None  # the working-time record (issue #20)
 
     async def record_telemetry(self, events: list[EventEnvelope[TerminalActivity]]) -> None:
         """A batch at once (one insert per day and shard); idempotent by event id, as a batch must be."""
-        await self._store([record_from_telemetry(event) for event in events])
+        records = [record_from_telemetry(event) for event in events]
+        await self._store(records)
+        if self.field_ops is not None:  # after the records: a redelivered batch sets the same events again
+            await self.field_ops.apply(records)
 
     async def record_license_event(self, event: EventEnvelope[LicenseEvent]) -> None:
         data = event.data
+        if isinstance(data, LicenseAdded) and self.field_ops is not None:  # who clocks with the PIN
+            await self.field_ops.name_worker(data.partner_id, data.instance_id, data.pin, data.user_name)
         if data.serial is None:
             return  # a license without terminal has no place in a terminal's timeline
         # An added license is bound to the terminal; a released or revoked one no longer, for a reason.

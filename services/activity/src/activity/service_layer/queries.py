@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, Window, parse_record_id
+from activity.service_layer.field_operations import FieldQueries
 from activity.service_layer.ports import ActivityStore, RecordQuery, TerminalStore
 from contracts.serials import canonical_serial
 from servicekit.errors import InvalidInput, NotFound, field_error
@@ -98,4 +99,9 @@ QUERY_HANDLERS: HandlerTable = {
     "get_record": ActivityQueries.record,
     "get_terminal": ActivityQueries.terminal,
     "list_terminals": ActivityQueries.latest,
+    # field operations (issue #20)
+    "working_time_month": FieldQueries.month,
+    "working_time_day": FieldQueries.day,
+    "terminal_positions": FieldQueries.positions,
+    "terminal_last_position": FieldQueries.last_position,
 }

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from activity.domain.model import ActivityRecord, Terminal, parse_record_id
+from activity.domain.model import ActivityRecord, RecordKind, Terminal, parse_record_id
+from activity.domain.working_time import CLOCK_ACTIONS, ClockEvent
 from activity.service_layer.commands import ActivityCommands
 from activity.service_layer.event_handlers import ActivityEventHandlers
+from activity.service_layer.field_operations import FieldCommands, FieldProjection, FieldQueries
+from activity.service_layer.field_ports import PositionPoint, StoredCorrection, Worker, location_of
 from activity.service_layer.ports import IngestKey, InstancesApi, LicenseRef, RecordQuery, Released
 from activity.service_layer.queries import ActivityQueries
 from contracts import EventEnvelope
@@ -140,4 +143,64 @@ class ActivityFakes:
     def __post_init__(self) -> None:
         self.commands = ActivityCommands(self.keys, self.publisher, self.records, self.instances)
         self.queries = ActivityQueries(self.records, self.terminals)
-        self.event_handlers = ActivityEventHandlers(self.records, self.terminals, self.keys)
+        self.field_store = FakeFieldStore(self.records)
+        self.field_queries = FieldQueries(self.field_store, self.field_store, self.terminals)
+        self.field_commands = FieldCommands(self.field_store, self.field_queries)
+        self.event_handlers = ActivityEventHandlers(
+            self.records, self.terminals, self.keys, field_ops=FieldProjection(self.field_store)
+        )
+
+
+class FakeFieldStore:
+    """The working-time store and the positions read, in memory (over the fake records)."""
+
+    def __init__(self, records: FakeActivityStore) -> None:
+        self.records = records
+        self.events: dict[tuple[str, str, str], dict[str, ClockEvent]] = {}
+        self.workers: dict[tuple[str, str, str], Worker] = {}
+        self.fixes: dict[tuple[str, str, str], dict[date, dict[str, StoredCorrection]]] = {}
+
+    async def add_clock_events(self, records: list[ActivityRecord]) -> int:
+        count = 0
+        for r in records:
+            if r.kind != RecordKind.TELEMETRY or r.action not in CLOCK_ACTIONS or not r.pin:
+                continue
+            key = (r.partner_id, r.instance_id, r.pin)
+            self.workers.setdefault(key, Worker(*key, None))
+            event = ClockEvent(r.event_id, r.action, r.occurred_at, r.received_at, r.id)
+            self.events.setdefault(key, {})[r.event_id] = event
+            count += 1
+        return count
+
+    async def name_worker(self, partner_id: str, instance_id: str, pin: str, user_name: str) -> None:
+        self.workers[(partner_id, instance_id, pin)] = Worker(partner_id, instance_id, pin, user_name)
+
+    async def worker(self, partner_id: str, instance_id: str, pin: str) -> Worker | None:
+        return self.workers.get((partner_id, instance_id, pin))
+
+    async def clock_events(self, worker: Worker, utc_months: list[str]) -> list[ClockEvent]:
+        events = self.events.get((worker.partner_id, worker.instance_id, worker.pin), {}).values()
+        return [e for e in events if e.occurred_at.strftime("%Y%m") in utc_months]
+
+    async def corrections(self, worker: Worker, month: str) -> dict[date, list[StoredCorrection]]:
+        days = self.fixes.get((worker.partner_id, worker.instance_id, worker.pin), {})
+        return {
+            day: sorted(by_id.values(), key=lambda s: (s.correction.corrected_at, s.correction_id))
+            for day, by_id in days.items()
+            if day.strftime("%Y-%m") == month
+        }
+
+    async def add_correction(self, worker: Worker, stored: StoredCorrection) -> StoredCorrection:
+        days = self.fixes.setdefault((worker.partner_id, worker.instance_id, worker.pin), {})
+        return days.setdefault(stored.correction.day, {}).setdefault(stored.correction_id, stored)
+
+    async def drop_months_before(self, month: str) -> int:
+        return 0
+
+    async def positions(self, partner_id: str, serial: str, start: datetime, end: datetime) -> list[PositionPoint]:
+        points = []
+        for r in self.records.by_id.values():
+            where = location_of(r.location)
+            if r.partner_id == partner_id and r.serial == serial and where and start <= r.occurred_at < end:
+                points.append(PositionPoint(r.id, r.occurred_at, r.received_at, *where, r.action))
+        return sorted(points, key=lambda p: (p.occurred_at, p.record_id))

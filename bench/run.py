@@ -21,7 +21,8 @@ Starts its own Kafka and FerretDB (see bench/harness.py), runs, and writes
    while terminals post telemetry); see bench/scenarios/gateway.py;
 5. peak RSS (VmHWM) of every service process.
 
-`--only` picks scenarios (`ingest`, `search`, `gateway`) or parts of the gateway's (e.g.
+`--only` picks scenarios (`ingest`, `search`, `gateway`, `working-time`: the working-time record of one
+worker's month out of 1 M stored records, bench/scenarios/working_time.py) or parts of the gateway's (e.g.
 `--only floors mixed`). Sizes are flags (`make bench BENCH_ARGS="--search-events 1000000"`); the
 defaults finish in minutes. The committed reference with its analysis is bench/results/reference.md.
 """
@@ -37,7 +38,7 @@ from typing import Any
 
 from harness import CACHE, BenchInfra, say
 from report import machine, write_results
-from scenarios import gateway, ingest, search
+from scenarios import gateway, ingest, search, working_time
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -57,6 +58,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "ingest_kafka": ("ingest", ingest.ingest_from_kafka),
             "search": ("search", search.search),
             "gateway": ("gateway", gateway.gateway),
+            "working_time": ("working-time", working_time.working_time),
         }
         for key, (group, phase) in phases.items():
             if group in args.groups:
@@ -80,7 +82,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["ingest", "search", "gateway", *gateway.PARTS],
+        choices=["ingest", "search", "gateway", "working-time", *gateway.PARTS],
         default=["ingest", "search", "gateway"],
         help="scenarios to run; `gateway` is all of its parts, each also selectable alone",
     )
@@ -92,6 +94,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--search-terminals", type=int, default=500)
     parser.add_argument("--search-days", type=float, default=10)
     parser.add_argument("--search-samples", type=int, default=200)
+    parser.add_argument("--wt-events", type=int, default=1_000_000, help="records stored for the working-time month")
+    parser.add_argument("--wt-workers", type=int, default=500)
+    parser.add_argument("--wt-samples", type=int, default=200)
+    parser.add_argument("--wt-scan-samples", type=int, default=3, help="months read from the raw records instead")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--gateway-seconds", type=float, default=15)
     parser.add_argument(
@@ -99,7 +105,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.gateway_parts = [p for p in gateway.PARTS if "gateway" in args.only or p in args.only]
-    args.groups = {g for g in ("ingest", "search") if g in args.only} | ({"gateway"} if args.gateway_parts else set())
+    args.groups = {g for g in ("ingest", "search", "working-time") if g in args.only} | (
+        {"gateway"} if args.gateway_parts else set()
+    )
     return args
 
 

@@ -310,6 +310,15 @@ def test_terminal_from_first_record_takes_the_record_values() -> None:
         app_version="5.12",
         battery_pct=0,
         location={"lat": 1.0, "lon": 2.0},
+        last_position={
+            "record_id": rec.id,
+            "occurred_at": rec.occurred_at,
+            "received_at": rec.received_at,
+            "lat": 1.0,
+            "lon": 2.0,
+            "accuracy_m": None,
+            "action": "clock_in",
+        },
     )
 
 

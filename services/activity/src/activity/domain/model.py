@@ -152,6 +152,7 @@ class Terminal:
     battery_pct: int | None = None
     location: dict[str, Any] | None = None
     license_id: str | None = None  # the license bound to the terminal, from the instances' events
+    last_position: dict[str, Any] | None = None  # the newest record with a location (the map, issue #20)
 
     @classmethod
     def from_record(cls, record: ActivityRecord, previous: Terminal | None) -> Terminal:
@@ -177,7 +178,21 @@ class Terminal:
             battery_pct=pick("battery_pct", record.battery_pct),
             location=pick("location", record.location),
             license_id=keep.license_id if keep else None,
+            last_position=_position(record) if record.location else (keep.last_position if keep else None),
         )
+
+
+def _position(record: ActivityRecord) -> dict[str, Any]:
+    where = record.location or {}
+    return {
+        "record_id": record.id,
+        "occurred_at": record.occurred_at,
+        "received_at": record.received_at,
+        "lat": where.get("lat"),
+        "lon": where.get("lon"),
+        "accuracy_m": where.get("accuracy_m"),
+        "action": record.action,
+    }
 
 
 def retention_cutoff(today: date, retention_days: int) -> str:

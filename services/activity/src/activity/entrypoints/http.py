@@ -151,10 +151,8 @@ async def latest(
 
 
 @api.get("/activity/terminals/{serial}", tags=["activity"], summary="A terminal's latest state (R-42)")
-async def terminal(serial: Serial, principal: CurrentPrincipal, queries: Queries, field_ops: FieldOps) -> TerminalOut:
-    found = TerminalOut.model_validate(await queries.terminal(principal.partner_id, serial))
-    last = await field_ops.last_position(principal.partner_id, serial)
-    return found.model_copy(update={"last_position": PositionOut.model_validate(last) if last else None})
+async def terminal(serial: Serial, principal: CurrentPrincipal, queries: Queries) -> TerminalOut:
+    return TerminalOut.model_validate(await queries.terminal(principal.partner_id, serial))
 
 
 def _with_late(record: RecordOut, field_ops: FieldQueries) -> RecordOut:

@@ -175,20 +175,6 @@ class FieldQueries:
         next_cursor = encode_cursor(page[-1][0].occurred_at, page[-1][0].record_id) if len(items) > limit else None
         return PositionsPage(page, next_cursor, self.gap_threshold_s)
 
-    async def last_position(self, partner_id: str, serial: str) -> PositionPoint | None:
-        """The terminal's latest point: from the UTC day it was last seen, or the one before."""
-        terminal = await self.terminals.get(partner_id, canonical_serial(serial))
-        if terminal is None:
-            return None
-        end = terminal.last_seen + timedelta(microseconds=1)
-        day_start = terminal.last_seen.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        for start in (day_start, day_start - timedelta(days=1)):
-            points = await self.positions_store.positions(partner_id, terminal.serial, start, end)
-            if points:
-                return points[-1]
-            end = start
-        return None
-
 
 @dataclass
 class FieldCommands:

@@ -103,5 +103,4 @@ QUERY_HANDLERS: HandlerTable = {
     "working_time_month": FieldQueries.month,
     "working_time_day": FieldQueries.day,
     "terminal_positions": FieldQueries.positions,
-    "terminal_last_position": FieldQueries.last_position,
 }

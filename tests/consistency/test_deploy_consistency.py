@@ -118,7 +118,7 @@ def test_the_font_list_is_the_packages_of_the_fonts_the_pdfs_embed() -> None:
 
 def test_the_images_of_the_services_that_render_pdfs_install_the_font_list() -> None:
     pdf_services = [service for service in SERVICES if renders_pdfs(service)]
-    assert pdf_services == ["gateway", "instances"]
+    assert pdf_services == ["activity", "gateway", "instances"]
     for service in SERVICES:
         fonts = COMPOSE["services"][service]["build"]["args"].get("PDF_FONTS", "false")
         assert fonts == ("true" if service in pdf_services else "false"), service

@@ -64,6 +64,7 @@ FORWARDED_RESPONSE_HEADERS = (
     "retry-after",
     "cache-control",
     "www-authenticate",
+    "x-content-sha256",  # the working-time export's content hash (activity)
 )
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 

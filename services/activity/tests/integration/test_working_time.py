@@ -235,3 +235,29 @@ async def test_the_simulators_days_read_back_as_the_record(
         headers={"Authorization": f"Bearer {rival}"},
     )
     assert hidden.status_code == 404
+
+
+async def test_retention_drops_whole_months_of_the_record_and_never_keeps_it_under_four_years(
+    mongo: Any, database_name: str
+) -> None:
+    from pydantic import ValidationError
+
+    from activity.adapters.field_store import MongoFieldStore
+    from activity.domain.model import ActivityRecord
+    from activity.service_layer.field_operations import FieldCommands, FieldQueries
+
+    with pytest.raises(ValidationError):
+        Settings(working_time_retention_days=365)  # the record is kept four years, whatever telemetry is
+    store = MongoFieldStore(mongo[database_name])
+    today = date(2026, 12, 2)
+    old, kept = datetime(2022, 11, 15, 8, tzinfo=UTC), datetime(2022, 12, 15, 8, tzinfo=UTC)
+    records = [
+        ActivityRecord(str(uuid.uuid4()), "SN-RET", "ins-ret", PARTNER, "clock_in", at, at, pin="77")
+        for at in (old, kept)
+    ]
+    assert await store.add_clock_events(records) == 2
+    commands = FieldCommands(store, FieldQueries(store, store, None))  # type: ignore[arg-type]
+    assert await commands.enforce_retention(today, 4 * 365 + 1) == 1
+    names = await mongo[database_name].list_collection_names()
+    assert not any(n.startswith("wt_events_202211") for n in names)
+    assert any(n.startswith("wt_events_202212") for n in names)

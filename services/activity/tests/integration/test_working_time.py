@@ -19,12 +19,16 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from pydantic import ValidationError
 from pypdf import PdfReader
 
+from activity.adapters.field_store import MongoFieldStore
 from activity.bootstrap import build_app
 from activity.config import Settings
+from activity.domain.model import ActivityRecord
 from activity.entrypoints.simulator import SimTerminal, make_event
 from activity.service_layer.event_handlers import ActivityEventHandlers
+from activity.service_layer.field_operations import FieldCommands, FieldQueries
 from contracts import envelope_for
 from contracts.events.common import Actor
 from contracts.events.instances import IngestKeyRotated
@@ -240,12 +244,6 @@ async def test_the_simulators_days_read_back_as_the_record(
 async def test_retention_drops_whole_months_of_the_record_and_never_keeps_it_under_four_years(
     mongo: Any, database_name: str
 ) -> None:
-    from pydantic import ValidationError
-
-    from activity.adapters.field_store import MongoFieldStore
-    from activity.domain.model import ActivityRecord
-    from activity.service_layer.field_operations import FieldCommands, FieldQueries
-
     with pytest.raises(ValidationError):
         Settings(working_time_retention_days=365)  # the record is kept four years, whatever telemetry is
     store = MongoFieldStore(mongo[database_name])

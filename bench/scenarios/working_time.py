@@ -25,6 +25,7 @@ from activity.adapters.mongo_repository import MongoActivityStore, MongoTerminal
 from activity.domain.model import ActivityRecord, shard_of
 from harness import BenchInfra, Latencies, Platform, percentile, processes, say
 from scenarios.common import DEVICE, PARTNER, activity, topics
+from servicekit.concurrency import together
 from servicekit.mongo import DocumentLocks
 
 INSTANCE = "ins-bench-wt"
@@ -141,13 +142,15 @@ async def _sample(
             api.first_error = api.first_error or answer.text[:200]
             continue
         totals.append(answer.json()["total_worked_s"])
-        # The raw floor: the same documents by _id (the worker, the UTC months around, the corrections).
+        # The raw floor: the same documents by _id, at once (the worker, the UTC months around, the corrections).
         key = worker_key(PARTNER, INSTANCE, pin)
         began = time.perf_counter()
-        await db[f"wt_workers_{wt_shard(INSTANCE, pin):02d}"].find_one({"_id": key})
-        for moment in (days[0] - timedelta(days=2), days[0], days[-1] + timedelta(days=2)):
-            await db[events_collection(moment.strftime("%Y%m"), INSTANCE, pin)].find_one({"_id": key})
-        await db[f"wt_corrections_{month.replace('-', '')}"].find_one({"_id": key})
+        months = (days[0] - timedelta(days=2), days[0], days[-1] + timedelta(days=2))
+        await together(
+            db[f"wt_workers_{wt_shard(INSTANCE, pin):02d}"].find_one({"_id": key}),
+            *(db[events_collection(m.strftime("%Y%m"), INSTANCE, pin)].find_one({"_id": key}) for m in months),
+            db[f"wt_corrections_{month.replace('-', '')}"].find_one({"_id": key}),
+        )
         raw.samples.append((time.perf_counter() - began) * 1000)
     say(f"working-time: {args.wt_scan_samples} months read from the raw records instead")
     for _ in range(args.wt_scan_samples):

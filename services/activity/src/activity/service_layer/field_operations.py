@@ -8,6 +8,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from activity.domain.model import ActivityRecord
@@ -27,6 +28,7 @@ from activity.domain.working_time import (
 from activity.service_layer.field_ports import PositionPoint, PositionStore, StoredCorrection, Worker, WorkingTimeStore
 from activity.service_layer.ports import TerminalStore
 from contracts.serials import canonical_serial
+from servicekit.concurrency import together
 from servicekit.errors import InvalidInput, NotFound
 from servicekit.pagination import InvalidCursor, decode_cursor, encode_cursor
 
@@ -120,13 +122,27 @@ class FieldQueries:
         wanted = set(days)
         return {d.date: d for d in build_days(events, tz, self.rules) if d.date in wanted}
 
+    async def _read(
+        self, partner_id: str, instance_id: str, pin: str, days: list[date], tz: ZoneInfo
+    ) -> tuple[Worker, dict[date, WorkDay], dict[date, list[StoredCorrection]]]:
+        """The worker, the terminal's days and the corrections, read at once (the reads are keyed by
+        the partner, so nothing of another partner's is read; the worker's absence is a 404)."""
+        asked = Worker(partner_id, instance_id, pin, None)
+        found: list[Any] = await together(
+            self.working_time.worker(partner_id, instance_id, pin),
+            self._reported(asked, days, tz),
+            self.working_time.corrections(asked, days[0].strftime("%Y-%m")),
+        )
+        worker = cast("Worker | None", found[0])
+        if worker is None:
+            raise NotFound("worker", f"{instance_id}/{pin}")
+        return worker, cast("dict[date, WorkDay]", found[1]), cast("dict[date, list[StoredCorrection]]", found[2])
+
     async def month(self, partner_id: str, instance_id: str, pin: str, month: str, tz_name: str | None) -> MonthRecord:
         """The month of a worker (`YYYY-MM`, days in `tz`): each day's latest version."""
         month, tz = parse_month(month), zone(tz_name)
-        worker = await self._worker(partner_id, instance_id, pin)
         days = month_days(month)
-        reported = await self._reported(worker, days, tz)
-        corrections = await self.working_time.corrections(worker, month)
+        worker, reported, corrections = await self._read(partner_id, instance_id, pin, days, tz)
         shown = []
         for day in days:
             fixes = corrections.get(day, [])
@@ -138,9 +154,8 @@ class FieldQueries:
     async def day(self, partner_id: str, instance_id: str, pin: str, day: date, tz_name: str | None) -> DayRecord:
         """One day of a worker with every version, oldest first (version 1: as the terminal reported)."""
         tz = zone(tz_name)
-        worker = await self._worker(partner_id, instance_id, pin)
-        reported = await self._reported(worker, [day], tz)
-        fixes = (await self.working_time.corrections(worker, day.strftime("%Y-%m"))).get(day, [])
+        _, reported, corrections = await self._read(partner_id, instance_id, pin, [day], tz)
+        fixes = corrections.get(day, [])
         versions = versions_of(day, reported.get(day), [s.correction for s in fixes], tz)
         return DayRecord(versions[-1], versions)
 

@@ -239,6 +239,26 @@ FIELD_MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Unknown operating system {value}; use one of: {choices}.",
     },
     "at_most_characters": {"es": "Como mucho {limit} caracteres.", "en": "At most {limit} characters."},
+    # The working-time record (activity)
+    "unknown_time_zone": {"es": "no es una zona horaria IANA conocida", "en": "is not a known IANA time zone"},
+    "invalid_month": {"es": "debe ser un mes con la forma AAAA-MM", "en": "must be a month as YYYY-MM"},
+    "reason_required": {
+        "es": "es obligatorio, como mucho {limit} caracteres",
+        "en": "is required, at most {limit} characters",
+    },
+    "start_not_on_date": {
+        "es": "el inicio debe caer en la fecha corregida",
+        "en": "the start must fall on the corrected date",
+    },
+    "end_before_start": {"es": "el fin debe ser posterior al inicio", "en": "the end must be after the start"},
+    "shift_too_long": {
+        "es": "una jornada no puede durar más de 24 horas",
+        "en": "a day's work cannot last more than 24 hours",
+    },
+    "pause_outside_work": {
+        "es": "una pausa debe quedar entre el inicio y el fin",
+        "en": "a pause must lie within start and end",
+    },
 }
 
 

@@ -228,3 +228,10 @@ async def test_records_say_whether_they_arrived_late(client: httpx.AsyncClient) 
     found = (await client.get("/v1/activity/records", params=params, headers=auth())).json()["items"]
     late = {r["action"]: r["late"] for r in found}
     assert late["clock_out"] is True and late["clock_in"] is False
+
+
+async def test_a_refusal_is_worded_in_the_readers_language(client: httpx.AsyncClient) -> None:
+    params = {**WORKER, "month": "2026-11", "tz": "Europe/Nowhere"}
+    answer = await client.get("/v1/activity/working-time", params=params, headers=auth(language="es"))
+    assert answer.status_code == 422
+    assert "zona horaria" in str(answer.json())

@@ -4,12 +4,13 @@ activity read: another partner's worker or terminal is absent (404)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from activity.domain.model import ActivityRecord
 from activity.domain.working_time import (
@@ -35,12 +36,21 @@ from servicekit.pagination import InvalidCursor, decode_cursor, encode_cursor
 MAX_REASON = 500
 
 
-def zone(name: str | None) -> ZoneInfo:
-    """The time zone asked for (Europe/Madrid by default); a 422 naming `tz` otherwise."""
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def zone(name: str | None, where: str = "query") -> ZoneInfo:
+    """The time zone asked for (Europe/Madrid by default), one of the IANA database's names; a 422
+    naming `tz` otherwise (never a path: only the names the database lists are opened)."""
+    name = name or DEFAULT_TZ
+    if name not in _zones():
+        raise InvalidInput.of_field("tz", "unknown_time_zone", "is not a known IANA time zone", where=where)
     try:
-        return ZoneInfo(name or DEFAULT_TZ)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput.of_field("tz", "unknown_time_zone", "is not a known IANA time zone", where="query") from exc
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise InvalidInput.of_field("tz", "unknown_time_zone", "is not a known IANA time zone", where=where) from exc
 
 
 def parse_month(value: str) -> str:
@@ -200,9 +210,15 @@ class FieldCommands:
         self, partner_id: str, user_id: str, asked: CorrectionAsked, now: datetime, idempotency_key: str | None
     ) -> WorkDay:
         """A new version of a worker's day (who, when, why); the terminal's version is never changed."""
-        tz = zone(asked.tz)
+        tz = zone(asked.tz, where="body")
         if not asked.reason.strip() or len(asked.reason) > MAX_REASON:
-            raise InvalidInput.of_field("reason", "reason_required", f"is required, at most {MAX_REASON} characters")
+            raise InvalidInput.of_field(
+                "reason",
+                "reason_required",
+                f"is required, at most {MAX_REASON} characters",
+                where="body",
+                params={"limit": MAX_REASON},
+            )
         worker = await self.queries._worker(partner_id, asked.instance_id, asked.pin)
         correction = Correction(
             asked.day,
@@ -216,7 +232,7 @@ class FieldCommands:
         try:
             versions_of(asked.day, None, [correction], tz)  # refuses what cannot be a day's record
         except InvalidCorrection as exc:
-            raise InvalidInput.of_field(exc.field, exc.code, str(exc)) from exc
+            raise InvalidInput.of_field(exc.field, exc.code, str(exc), where="body") from exc
         correction_id = (
             hashlib.sha256(f"{partner_id}/{user_id}/{idempotency_key}".encode()).hexdigest()[:32]
             if idempotency_key

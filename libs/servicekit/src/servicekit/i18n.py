@@ -241,6 +241,10 @@ FIELD_MESSAGES: dict[str, dict[Language, str]] = {
     "at_most_characters": {"es": "Como mucho {limit} caracteres.", "en": "At most {limit} characters."},
     # The working-time record (activity)
     "unknown_time_zone": {"es": "no es una zona horaria IANA conocida", "en": "is not a known IANA time zone"},
+    "date_range": {
+        "es": "debe estar entre los años {first} y {last}",
+        "en": "must lie between the years {first} and {last}",
+    },
     "invalid_month": {"es": "debe ser un mes con la forma AAAA-MM", "en": "must be a month as YYYY-MM"},
     "reason_required": {
         "es": "es obligatorio, como mucho {limit} caracteres",

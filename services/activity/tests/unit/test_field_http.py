@@ -235,3 +235,18 @@ async def test_a_refusal_is_worded_in_the_readers_language(client: httpx.AsyncCl
     answer = await client.get("/v1/activity/working-time", params=params, headers=auth(language="es"))
     assert answer.status_code == 422
     assert "zona horaria" in str(answer.json())
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+async def test_a_day_at_the_ends_of_the_calendar_is_refused_not_a_crash(client: httpx.AsyncClient, day: str) -> None:
+    answers = [
+        await client.get("/v1/activity/working-time/days", params={**WORKER, "date": day}, headers=auth()),
+        await client.get(f"/v1/activity/terminals/{SERIAL}/positions", params={"date": day}, headers=auth()),
+        await client.get("/v1/activity/working-time", params={**WORKER, "month": day[:7]}, headers=auth()),
+    ]
+    for answer in answers:
+        assert answer.status_code == 422, answer.text
+    fix = {**WORKER, "date": day, "start": f"{day}T08:00:00+00:00", "reason": "x"}
+    refused = await client.post("/v1/activity/working-time/corrections", json=fix, headers=auth())
+    assert refused.status_code == 422
+    assert "date" in str(refused.json()["errors"])

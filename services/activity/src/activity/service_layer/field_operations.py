@@ -58,9 +58,25 @@ def parse_month(value: str) -> str:
         first = date.fromisoformat(f"{value}-01")
     except ValueError as exc:
         raise InvalidInput.of_field("month", "invalid_month", "must be a month as YYYY-MM", where="query") from exc
-    if len(value) != 7 or first.year < 2000:
+    if len(value) != 7 or not FIRST_YEAR <= first.year <= LAST_YEAR:
         raise InvalidInput.of_field("month", "invalid_month", "must be a month as YYYY-MM", where="query")
     return value
+
+
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+
+def check_day(day: date, field: str = "date", where: str = "query") -> date:
+    """A day the record can hold (years 2000 to 2999: the calendar's ends overflow in any time zone)."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidInput.of_field(
+            field,
+            "date_range",
+            f"must lie between the years {FIRST_YEAR} and {LAST_YEAR}",
+            where=where,
+            params={"first": FIRST_YEAR, "last": LAST_YEAR},
+        )
+    return day
 
 
 @dataclass(frozen=True)
@@ -163,7 +179,7 @@ class FieldQueries:
 
     async def day(self, partner_id: str, instance_id: str, pin: str, day: date, tz_name: str | None) -> DayRecord:
         """One day of a worker with every version, oldest first (version 1: as the terminal reported)."""
-        tz = zone(tz_name)
+        tz, day = zone(tz_name), check_day(day)
         _, reported, corrections = await self._read(partner_id, instance_id, pin, [day], tz)
         fixes = corrections.get(day, [])
         versions = versions_of(day, reported.get(day), [s.correction for s in fixes], tz)
@@ -180,7 +196,7 @@ class FieldQueries:
     ) -> PositionsPage:
         """A terminal's points of a day in time order; a point after a silence over the threshold
         says how long it was (`gap_before_s`); paged."""
-        tz, serial = zone(tz_name), canonical_serial(serial)
+        tz, serial, day = zone(tz_name), canonical_serial(serial), check_day(day)
         if await self.terminals.get(partner_id, serial) is None:
             raise NotFound("terminal", serial)
         start, end = day_bounds(day, tz)
@@ -211,6 +227,7 @@ class FieldCommands:
     ) -> WorkDay:
         """A new version of a worker's day (who, when, why); the terminal's version is never changed."""
         tz = zone(asked.tz, where="body")
+        check_day(asked.day, where="body")
         if not asked.reason.strip() or len(asked.reason) > MAX_REASON:
             raise InvalidInput.of_field(
                 "reason",

@@ -250,3 +250,7 @@ async def test_a_day_at_the_ends_of_the_calendar_is_refused_not_a_crash(client: 
     refused = await client.post("/v1/activity/working-time/corrections", json=fix, headers=auth())
     assert refused.status_code == 422
     assert "date" in str(refused.json()["errors"])
+    early = {**WORKER, "date": "2026-11-03", "start": f"{day}T00:30:00+01:00", "reason": "x"}
+    refused = await client.post("/v1/activity/working-time/corrections", json=early, headers=auth())
+    assert refused.status_code == 422
+    assert "start" in str(refused.json()["errors"])

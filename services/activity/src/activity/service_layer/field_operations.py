@@ -228,6 +228,12 @@ class FieldCommands:
         """A new version of a worker's day (who, when, why); the terminal's version is never changed."""
         tz = zone(asked.tz, where="body")
         check_day(asked.day, where="body")
+        check_day(asked.start.date(), "start", where="body")
+        if asked.end is not None:
+            check_day(asked.end.date(), "end", where="body")
+        for index, (start, end) in enumerate(asked.pauses):
+            check_day(start.date(), f"pauses.{index}.start", where="body")
+            check_day(end.date(), f"pauses.{index}.end", where="body")
         if not asked.reason.strip() or len(asked.reason) > MAX_REASON:
             raise InvalidInput.of_field(
                 "reason",

@@ -9,18 +9,20 @@ get a process of their own. `all` is both in one process.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
 
 from activity.adapters.instances_client import HttpInstancesClient
 from activity.adapters.mongo_repository import INDEXES, MongoActivityStore, MongoIngestKeyStore, MongoTerminalStore
+from activity.adapters.remote_actions_mongo import REMOTE_ACTION_INDEXES, MongoRemoteActionStore
 from activity.config import Settings
 from activity.entrypoints import http
 from activity.service_layer.commands import ActivityCommands
 from activity.service_layer.event_handlers import EVENT_HANDLERS, ActivityEventHandlers
 from activity.service_layer.queries import ActivityQueries
+from activity.service_layer.remote_actions import RemoteActionQueries, RemoteActionTrail
 from activity.service_layer.testing import ActivityFakes
 from servicekit.handlers import subscribe_table
 from servicekit.runtime import ServiceRuntime
@@ -45,14 +47,13 @@ def build_app(
     keys = MongoIngestKeyStore(runtime.db, runtime.locks)
     commands = ActivityCommands(keys=keys, publisher=runtime.publisher, records=records, instances=instances)
     serves_http, consumes = settings.role in ("ingest", "all"), settings.role in ("consumer", "all")
-    _wire(
-        runtime,
-        commands,
-        ActivityQueries(records, terminals),
-        ActivityEventHandlers(records, terminals, keys),
-        consumes=consumes,
-    )
+    actions = MongoRemoteActionStore(runtime.db)
+    handlers = ActivityEventHandlers(records, terminals, keys, trail=RemoteActionTrail(actions, records))
+    _wire(runtime, commands, ActivityQueries(records, terminals), handlers, consumes=consumes)
+    overdue = timedelta(seconds=settings.action_overdue_s)
+    runtime.provide(RemoteActionQueries, RemoteActionQueries(actions, terminals, keys, overdue))
     runtime.add_indexes(INDEXES)
+    runtime.add_indexes(REMOTE_ACTION_INDEXES)
     if consumes:
 
         async def enforce_retention() -> None:
@@ -69,6 +70,7 @@ def bootstrap_test_app(fakes: ActivityFakes | None = None, settings: Settings | 
     fakes = fakes or ActivityFakes()
     runtime = ServiceRuntime.create(SERVICE, settings or Settings())
     _wire(runtime, fakes.commands, fakes.queries, fakes.event_handlers)
+    runtime.provide(RemoteActionQueries, fakes.action_queries)
     return runtime.create_app(title=TITLE, routers=[http.api])
 
 

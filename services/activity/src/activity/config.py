@@ -27,3 +27,8 @@ class Settings(ServiceSettings):
     )
     retention_check_seconds: float = Field(default=6 * 3600, gt=0)
     instances_url: str = Field(default="http://127.0.0.1:8001", description="The instances service (R-43)")
+    action_overdue_s: int = Field(
+        default=3600,
+        ge=1,
+        description="A remote action still requested (not delivered) after this many seconds is overdue",
+    )

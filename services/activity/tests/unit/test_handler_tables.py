@@ -11,6 +11,7 @@ import pytest
 from activity.service_layer.commands import COMMAND_HANDLERS, ActivityCommands
 from activity.service_layer.event_handlers import EVENT_HANDLERS, ActivityEventHandlers
 from activity.service_layer.queries import QUERY_HANDLERS, ActivityQueries
+from activity.service_layer.remote_actions import RemoteActionQueries
 from contracts.topics import topic
 from servicekit.handlers import InBatches, missing_from_table
 
@@ -19,8 +20,13 @@ pytestmark = pytest.mark.unit
 
 @pytest.mark.parametrize(
     ("table", "owner"),
-    [(COMMAND_HANDLERS, ActivityCommands), (QUERY_HANDLERS, ActivityQueries), (EVENT_HANDLERS, ActivityEventHandlers)],
-    ids=["commands", "queries", "event_handlers"],
+    [
+        (COMMAND_HANDLERS, ActivityCommands),
+        (QUERY_HANDLERS, ActivityQueries),
+        (EVENT_HANDLERS, ActivityEventHandlers),
+        (QUERY_HANDLERS, RemoteActionQueries),
+    ],
+    ids=["commands", "queries", "event_handlers", "remote_action_queries"],
 )
 def test_every_public_use_case_is_in_its_table(table: Any, owner: type[Any]) -> None:
     assert missing_from_table(table, owner) == []

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from activity.domain.model import RecordKind, Window
+from activity.domain.remote_actions import ActionKind, ActionState
 from contracts.events.activity import Action, DeviceInfo, GeoPoint
 from contracts.serials import SERIAL_PATTERN, canonical_serial
 from servicekit.api import PageOut, ResponseModel
@@ -126,3 +127,24 @@ class TerminalOut(ResponseModel):
 
 
 class TerminalPage(PageOut[TerminalOut]): ...
+
+
+class RemoteActionOut(ResponseModel):
+    """A remote action on a terminal: requested by the platform, delivered (the terminal showed it
+    had seen it), applied (it took effect on the terminal), with times."""
+
+    id: str
+    kind: ActionKind
+    instance_id: str
+    serial: str | None
+    license_id: str | None
+    requested_at: datetime
+    requested_by: str | None = Field(description="The user who asked for it")
+    delivered_at: datetime | None
+    applied_at: datetime | None
+    state: ActionState
+    overdue: bool = Field(description="Still requested (not delivered) after ACTIVITY_ACTION_OVERDUE_S")
+
+
+class RemoteActionPage(PageOut[RemoteActionOut]):
+    items: list[RemoteActionOut] = Field(description="Newest request first")

@@ -8,6 +8,7 @@ from typing import Any
 
 from activity.domain.model import ActivityRecord, RecordKind
 from activity.service_layer.ports import ActivityStore, IngestKey, IngestKeyStore, TerminalStore
+from activity.service_layer.remote_actions import RemoteActionTrail
 from contracts import EventEnvelope
 from contracts.events.activity import TerminalActivity
 from contracts.events.instances import IngestKeyRotated, SessionCleared
@@ -29,10 +30,15 @@ class ActivityEventHandlers:
     terminals: TerminalStore
     keys: IngestKeyStore
     stats: RecordingStats = field(default_factory=RecordingStats)
+    trail: RemoteActionTrail | None = None
+    """The remote-action trail, moved on by the same events (None: not kept)."""
 
     async def record_telemetry(self, events: list[EventEnvelope[TerminalActivity]]) -> None:
         """A batch at once (one insert per day and shard); idempotent by event id, as a batch must be."""
-        await self._store([record_from_telemetry(event) for event in events])
+        records = [record_from_telemetry(event) for event in events]
+        await self._store(records)
+        if self.trail is not None:
+            await self.trail.telemetry(records)
 
     async def record_license_event(self, event: EventEnvelope[LicenseEvent]) -> None:
         data = event.data
@@ -46,6 +52,8 @@ class ActivityEventHandlers:
         details = {"license_id": data.license_id, "reason": reason}
         await self._store([_system_record(event, data.serial, data.pin, RecordKind.LICENSE, details)])
         await self.terminals.bind_license(data.partner_id, data.instance_id, data.serial, bound, event.time)
+        if self.trail is not None and isinstance(data, LicenseReleased):
+            await self.trail.license_released(str(event.id), event.time, data)
 
     async def record_session_cleared(self, event: EventEnvelope[SessionCleared]) -> None:
         data = event.data
@@ -56,6 +64,8 @@ class ActivityEventHandlers:
         )
         details = {"session_epoch": data.session_epoch, "scope": "terminal" if data.serial else "instance"}
         await self._store([_system_record(event, s, None, RecordKind.SESSION, details) for s in serials])
+        if self.trail is not None:
+            await self.trail.session_cleared(event, serials)
 
     async def ingest_key_rotated(self, event: EventEnvelope[IngestKeyRotated]) -> None:
         data = event.data

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, Window, parse_record_id
 from activity.service_layer.ports import ActivityStore, RecordQuery, TerminalStore
+from activity.service_layer.remote_actions import REMOTE_ACTION_QUERY_HANDLERS
 from contracts.serials import canonical_serial
 from servicekit.errors import InvalidInput, NotFound, field_error
 from servicekit.handlers import HandlerTable
@@ -98,4 +99,6 @@ QUERY_HANDLERS: HandlerTable = {
     "get_record": ActivityQueries.record,
     "get_terminal": ActivityQueries.terminal,
     "list_terminals": ActivityQueries.latest,
+    # The remote-action trail (`RemoteActionQueries`):
+    **REMOTE_ACTION_QUERY_HANDLERS,
 }

@@ -9,10 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from activity.domain.model import ActivityRecord, Terminal, parse_record_id
+from activity.domain.remote_actions import RemoteAction
 from activity.service_layer.commands import ActivityCommands
 from activity.service_layer.event_handlers import ActivityEventHandlers
 from activity.service_layer.ports import IngestKey, InstancesApi, LicenseRef, RecordQuery, Released
 from activity.service_layer.queries import ActivityQueries
+from activity.service_layer.remote_actions import ActionSearch, RemoteActionQueries, RemoteActionTrail
 from contracts import EventEnvelope
 from servicekit.pagination import Page
 
@@ -140,4 +142,45 @@ class ActivityFakes:
     def __post_init__(self) -> None:
         self.commands = ActivityCommands(self.keys, self.publisher, self.records, self.instances)
         self.queries = ActivityQueries(self.records, self.terminals)
-        self.event_handlers = ActivityEventHandlers(self.records, self.terminals, self.keys)
+        self.actions = FakeRemoteActionStore()
+        self.event_handlers = ActivityEventHandlers(
+            self.records, self.terminals, self.keys, trail=RemoteActionTrail(self.actions, self.records)
+        )
+        self.action_queries = RemoteActionQueries(self.actions, self.terminals, self.keys)
+
+
+class FakeRemoteActionStore:
+    """Remote actions in memory, once by id, newest request first."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, RemoteAction] = {}
+
+    async def add(self, actions: list[RemoteAction]) -> list[RemoteAction]:
+        new = [a for a in actions if a.id not in self.by_id]
+        self.by_id.update({a.id: a for a in new})
+        return new
+
+    async def open_for(self, serials: set[str]) -> list[RemoteAction]:
+        return [a for a in self.by_id.values() if a.open and a.serial in serials]
+
+    async def progress(self, actions: list[RemoteAction]) -> None:
+        self.by_id.update({a.id: a for a in actions})
+
+    async def search(self, asked: ActionSearch) -> Page[RemoteAction]:
+        found = sorted(
+            (
+                a
+                for a in self.by_id.values()
+                if a.partner_id == asked.partner_id
+                and asked.serial in (None, a.serial)
+                and asked.instance_id in (None, a.instance_id)
+                and asked.state in (None, a.state)
+                and (asked.requested_before is None or a.requested_at < asked.requested_before)
+            ),
+            key=lambda a: (a.requested_at, a.id),
+            reverse=True,
+        )
+        start = int(asked.cursor) if asked.cursor else 0
+        page = found[start : start + asked.limit]
+        more = len(found) > start + asked.limit
+        return Page(page, str(start + asked.limit) if more else None)

@@ -1,0 +1,149 @@
+"""Remote actions in MongoDB, shaped for equality filters (FerretDB 1.x pushes down no other).
+
+`remote_actions`: one document per action, `_id` = the action id (the requesting event's id, and
+the serial for an instance-wide clear), so a redelivered event inserts nothing. Queries filter by
+equality on `partner_id` + `serial`, or `partner_id` + `instance_id` (+ `state`), newest request
+first; the overdue ones add `requested_at < cutoff`. `remote_actions_open`: a copy of the actions
+still waiting for their terminal, removed once applied, so each telemetry batch reads only that
+small collection (one query, by the batch's serials).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from activity.domain.remote_actions import ActionKind, RemoteAction
+from activity.service_layer.remote_actions import ActionSearch
+from servicekit.mongo import Document, IndexSpec
+from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
+
+ACTIONS = "remote_actions"
+OPEN_ACTIONS = "remote_actions_open"
+DUPLICATE_KEY = 11000
+NEWEST_REQUEST_FIRST = Sort("requested_at", descending=True)
+
+REMOTE_ACTION_INDEXES: list[IndexSpec] = [
+    IndexSpec(ACTIONS, [("partner_id", 1), ("serial", 1), ("requested_at", -1)], name="partner_serial_time"),
+    IndexSpec(
+        ACTIONS,
+        [("partner_id", 1), ("instance_id", 1), ("state", 1), ("requested_at", -1)],
+        name="partner_instance_state_time",
+    ),
+    IndexSpec(OPEN_ACTIONS, [("serial", 1)], name="serial"),
+]
+
+
+class MongoRemoteActionStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def add(self, actions: list[RemoteAction]) -> list[RemoteAction]:
+        if not actions:
+            return []
+        stored = await self._insert(ACTIONS, [_document(a) for a in actions])
+        new = [a for a in actions if a.id in stored]
+        waiting = [_document(a) for a in new if a.open]
+        if waiting:
+            await self._insert(OPEN_ACTIONS, waiting)
+        return new
+
+    async def _insert(self, collection: str, documents: list[Document]) -> set[str]:
+        """Insert each document once; the ids inserted now."""
+        ids = {str(d["_id"]) for d in documents}
+        try:
+            await self._db[collection].insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            ids -= {str(documents[e["index"]]["_id"]) for e in errors}
+        return ids
+
+    async def open_for(self, serials: set[str]) -> list[RemoteAction]:
+        if not serials:
+            return []
+        found = self._db[OPEN_ACTIONS].find({"serial": {"$in": sorted(serials)}})
+        return [_action(d) async for d in found]
+
+    async def progress(self, actions: list[RemoteAction]) -> None:
+        if not actions:
+            return
+        changes = [
+            UpdateOne(
+                {"_id": a.id},
+                {"$set": {"delivered_at": a.delivered_at, "applied_at": a.applied_at, "state": a.state.value}},
+            )
+            for a in actions
+        ]
+        await self._db[ACTIONS].bulk_write(changes, ordered=False)
+        done = [a.id for a in actions if not a.open]
+        still = [UpdateOne({"_id": a.id}, {"$set": {"delivered_at": a.delivered_at}}) for a in actions if a.open]
+        if still:
+            await self._db[OPEN_ACTIONS].bulk_write(still, ordered=False)
+        if done:
+            await self._db[OPEN_ACTIONS].delete_many({"_id": {"$in": done}})
+
+    async def search(self, asked: ActionSearch) -> Page[RemoteAction]:
+        match: dict[str, Any] = {"partner_id": asked.partner_id}
+        if asked.serial is not None:
+            match["serial"] = asked.serial
+        if asked.instance_id is not None:
+            match["instance_id"] = asked.instance_id
+        if asked.state is not None:
+            match["state"] = asked.state.value
+        if asked.requested_before is not None:
+            match["requested_at"] = {"$lt": asked.requested_before}
+        keyset = after_cursor(NEWEST_REQUEST_FIRST, asked.cursor)
+        condition = {"$and": [match, keyset]} if keyset else match
+        cursor = self._db[ACTIONS].find(condition).sort(NEWEST_REQUEST_FIRST.mongo_sort()).limit(asked.limit + 1)
+        found = [_action(d) async for d in cursor]
+        page = found[: asked.limit]
+        next_cursor = encode_cursor(page[-1].requested_at, page[-1].id) if len(found) > asked.limit else None
+        return Page(page, next_cursor)
+
+
+def _document(action: RemoteAction) -> Document:
+    return {
+        "_id": action.id,
+        "kind": action.kind.value,
+        "partner_id": action.partner_id,
+        "instance_id": action.instance_id,
+        "serial": action.serial,
+        "license_id": action.license_id,
+        "pin": action.pin,
+        "session_epoch": action.session_epoch,
+        "requested_at": action.requested_at,
+        "requested_by": action.requested_by,
+        "delivered_at": action.delivered_at,
+        "applied_at": action.applied_at,
+        "state": action.state.value,
+    }
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _action(document: Document) -> RemoteAction:
+    requested_at = document["requested_at"]
+    return RemoteAction(
+        id=str(document["_id"]),
+        kind=ActionKind(document["kind"]),
+        partner_id=document["partner_id"],
+        instance_id=document["instance_id"],
+        serial=document.get("serial"),
+        requested_at=requested_at.replace(tzinfo=UTC) if requested_at.tzinfo is None else requested_at,
+        requested_by=document.get("requested_by"),
+        license_id=document.get("license_id"),
+        pin=document.get("pin"),
+        session_epoch=document.get("session_epoch"),
+        delivered_at=_utc(document.get("delivered_at")),
+        applied_at=_utc(document.get("applied_at")),
+    )

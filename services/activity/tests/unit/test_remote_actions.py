@@ -1,0 +1,225 @@
+"""The remote-action trail's rules on hand-made event sequences, and its use cases on fakes."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from activity.bootstrap import bootstrap_test_app
+from activity.config import Settings
+from activity.domain.model import ActivityRecord
+from activity.domain.remote_actions import ActionKind, ActionState, Observed, RemoteAction
+from activity.service_layer.ports import IngestKey
+from activity.service_layer.testing import ActivityFakes
+from contracts import EventEnvelope, envelope_for
+from contracts.events.activity import TerminalActivity
+from contracts.events.instances import SessionCleared
+from contracts.events.licenses import LicenseReleased
+from servicekit.auth import TokenIssuer, generate_key_pair
+from servicekit.errors import NotFound
+from servicekit.principal import Principal
+from servicekit.settings import PlatformSettings
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+PARTNER = "ptn-acme"
+
+
+def clear(epoch: int = 3, serial: str = "SN1") -> RemoteAction:
+    return RemoteAction("a1", ActionKind.SESSION_CLEAR, PARTNER, "ins-1", serial, T0, "usr-ana", session_epoch=epoch)
+
+
+def release(pin: str = "4821") -> RemoteAction:
+    return RemoteAction(
+        "a2", ActionKind.LICENSE_RELEASE, PARTNER, "ins-1", "SN1", T0, "usr-ana", license_id="lic-1", pin=pin
+    )
+
+
+def seen(
+    action: str,
+    minutes: float,
+    *,
+    epoch: int | None = None,
+    pin: str | None = "4821",
+    serial: str = "SN1",
+    partner: str = PARTNER,
+    received: float | None = None,
+) -> Observed:
+    at = T0 + timedelta(minutes=minutes)
+    got = T0 + timedelta(minutes=received if received is not None else minutes)
+    return Observed(serial, partner, action, pin, at, got, epoch)
+
+
+def test_a_clear_session_is_delivered_by_the_config_fetch_and_applied_by_the_login_with_the_new_epoch() -> None:
+    events = [seen("gps_fix", 1), seen("config_fetched", 2, epoch=3), seen("login", 3, epoch=3)]
+    after = clear().observe(events)
+    assert (after.delivered_at, after.applied_at) == (T0 + timedelta(minutes=2), T0 + timedelta(minutes=3))
+    assert after.state == ActionState.APPLIED
+    assert not after.open
+
+
+def test_a_login_with_the_old_epoch_applies_nothing() -> None:
+    after = clear().observe([seen("login", 1, epoch=2), seen("config_fetched", 2, epoch=2)])
+    assert after.state == ActionState.REQUESTED
+    assert after == clear()
+
+
+def test_the_steps_are_reached_whatever_order_the_events_come_in_and_seeing_them_again_changes_nothing() -> None:
+    events = [seen("session_expired", 1), seen("login", 2), seen("gps_fix", 3)]
+    expected = clear().observe(events)
+    assert expected.delivered_at == T0 + timedelta(minutes=1)
+    assert expected.applied_at == T0 + timedelta(minutes=2), "a login without epoch counts once delivered"
+    for order in itertools.permutations(events):
+        assert clear().observe(list(order)) == expected
+    assert expected.observe(events) == expected, "idempotent: a redelivered batch moves nothing"
+    # in two batches
+    assert clear().observe(events[:1]).observe(events[1:]) == expected
+
+
+def test_a_login_with_the_new_epoch_alone_is_delivered_and_applied_at_once() -> None:
+    after = clear().observe([seen("login", 4, epoch=5)])
+    assert after.delivered_at == after.applied_at == T0 + timedelta(minutes=4)
+
+
+def test_events_from_before_the_request_or_other_terminals_and_partners_do_not_count() -> None:
+    late = seen("login", -3, epoch=3, received=-1)  # stored on the terminal and synced before the request
+    others = [seen("login", 2, epoch=3, serial="SN2"), seen("login", 2, epoch=3, partner="ptn-rival")]
+    assert clear().observe([late, *others]).state == ActionState.REQUESTED
+
+
+def test_a_terminal_clock_behind_the_server_never_puts_a_step_before_the_request() -> None:
+    skewed = seen("login", -10, epoch=3, received=1)  # received after the request, its clock 10 min slow
+    after = clear().observe([skewed])
+    assert after.delivered_at == after.applied_at == T0
+
+
+def test_a_release_is_delivered_by_the_next_event_and_applied_when_the_pin_is_no_longer_used() -> None:
+    after = release().observe([seen("gps_fix", 1), seen("logout", 2)])
+    assert (after.state, after.delivered_at) == (ActionState.DELIVERED, T0 + timedelta(minutes=1))
+    after = after.observe([seen("login", 5, pin="5555")])
+    assert (after.state, after.applied_at) == (ActionState.APPLIED, T0 + timedelta(minutes=5))
+    assert release().observe([seen("login", 5, pin=None)]).state == ActionState.APPLIED
+
+
+def test_overdue_is_requested_and_not_delivered_past_the_time() -> None:
+    hour = timedelta(hours=1)
+    assert not clear().overdue(T0 + hour, hour)
+    assert clear().overdue(T0 + hour + timedelta(seconds=1), hour)
+    delivered = clear().observe([seen("config_fetched", 1, epoch=3)])
+    assert delivered.state == ActionState.DELIVERED
+    assert not delivered.overdue(T0 + 5 * hour, hour)
+
+
+def envelope(data: BaseModel, at: datetime) -> EventEnvelope[Any]:
+    return envelope_for(data, source="instances", time=at)
+
+
+def record(serial: str, action: str, at: datetime, details: dict[str, int] | None = None) -> ActivityRecord:
+    return ActivityRecord(
+        event_id=str(uuid.uuid4()),
+        serial=serial,
+        instance_id="ins-1",
+        partner_id=PARTNER,
+        action=action,
+        occurred_at=at,
+        received_at=at,
+        pin="4821",
+        details=dict(details or {}),
+    )
+
+
+async def test_use_cases_request_once_move_on_with_telemetry_and_answer_scoped() -> None:
+    fakes = ActivityFakes()
+    handlers = fakes.event_handlers
+    now = datetime.now(UTC)
+    await fakes.keys.put(IngestKey("ins-1", PARTNER, "0" * 64))
+    await fakes.keys.put(IngestKey("ins-rival", "ptn-rival", "1" * 64))
+    cleared = SessionCleared(
+        instance_id="ins-1",
+        partner_id=PARTNER,
+        serial="SN1",
+        session_epoch=2,
+        cleared_by={"user_id": "usr-ana", "role": "partner"},
+    )
+    event = envelope(cleared, now - timedelta(hours=2))
+    await handlers.record_session_cleared(event)
+    await handlers.record_session_cleared(event)  # redelivered
+    assert len(fakes.actions.by_id) == 1, "a retried event makes no second action"
+    released = LicenseReleased(
+        license_id="lic-1",
+        instance_id="ins-1",
+        partner_id=PARTNER,
+        company_id="cmp-1",
+        pin="4821",
+        serial="SN1",
+        released_by={"user_id": "usr-bea", "role": "partner"},
+    )
+    await handlers.record_license_event(envelope(released, now - timedelta(minutes=1)))
+    queries = fakes.action_queries
+    overdue = await queries.instance_actions(PARTNER, "ins-1", None, True, 50, None, now)
+    assert [(a.kind, a.state, a.overdue) for a in overdue.items] == [
+        (ActionKind.SESSION_CLEAR, ActionState.REQUESTED, True)
+    ]
+
+    await handlers.record_telemetry(
+        [
+            envelope_of(record("SN1", "config_fetched", now - timedelta(minutes=30), {"session_epoch": 2})),
+            envelope_of(record("SN1", "login", now - timedelta(minutes=29), {"session_epoch": 2})),
+        ]
+    )
+    trail = await queries.terminal_actions(PARTNER, "sn1", 50, None, now)
+    assert [(a.kind, a.state, a.requested_by) for a in trail.items] == [
+        (ActionKind.LICENSE_RELEASE, ActionState.REQUESTED, "usr-bea"),
+        (ActionKind.SESSION_CLEAR, ActionState.APPLIED, "usr-ana"),
+    ], "newest first; the release is older than the terminal's events it would need"
+    assert (await queries.instance_actions(PARTNER, "ins-1", None, True, 50, None, now)).items == []
+
+    with pytest.raises(NotFound):
+        await queries.terminal_actions("ptn-rival", "SN1", 50, None, now)
+    with pytest.raises(NotFound):
+        await queries.instance_actions(PARTNER, "ins-rival", None, False, 50, None, now)
+    with pytest.raises(NotFound):
+        await queries.instance_actions("ptn-rival", "ins-1", None, False, 50, None, now)
+    assert (await queries.instance_actions("ptn-rival", None, None, False, 50, None, now)).items == []
+
+
+def envelope_of(rec: ActivityRecord) -> EventEnvelope[Any]:
+    data = TerminalActivity(
+        serial=rec.serial,
+        pin=rec.pin,
+        instance_id=rec.instance_id,
+        partner_id=rec.partner_id,
+        action=rec.action,
+        occurred_at=rec.occurred_at,
+        received_at=rec.received_at,
+        details=rec.details,
+    )
+    return envelope_for(data, source="activity", time=rec.received_at)
+
+
+async def test_the_http_edge_answers_the_contract_and_names_a_bad_state() -> None:
+    private, public = generate_key_pair()
+    token = TokenIssuer(private, issuer="partnerapp-gateway", audience="partnerapp").issue(
+        Principal("usr-ana", "partner", PARTNER, frozenset({PARTNER}))
+    )
+    app = bootstrap_test_app(ActivityFakes(), Settings(platform=PlatformSettings(auth_public_key=public)))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        bad = await client.get("/v1/activity/actions", params={"state": "lost"}, headers=auth)
+        assert bad.status_code == 422
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        assert "state" in bad.text
+        empty = await client.get(
+            "/v1/activity/actions", params={"instance_id": "ins-1", "overdue": "true"}, headers=auth
+        )
+        assert empty.status_code == 200
+        assert empty.json() == {"items": [], "next_cursor": None}
+        missing = await client.get("/v1/activity/terminals/SN404/actions", headers=auth)
+        assert missing.status_code == 404

@@ -67,7 +67,7 @@ class SimTerminal:
     def details(self, action: str) -> dict[str, Any]:
         """What the terminal reports with an action: the session epoch it saw, with the config fetch
         and the login after a cleared session (so the platform sees the clear delivered and applied)."""
-        return {"session_epoch": self.seen_epoch} if action in ("config_fetched", "login") and self.seen_epoch else {}
+        return {"session_epoch": self.seen_epoch} if action in ("config_fetched", "login") else {}
 
 
 @dataclass

@@ -8,11 +8,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from reports.adapters.mongo import INDEXES, MongoReportsStore
+from reports.adapters.seats_mongo import SEAT_INDEXES, MongoSeatStore
 from reports.config import Settings
 from reports.entrypoints import http
 from reports.entrypoints.metrics import track_projection
 from reports.service_layer.event_handlers import EVENT_HANDLERS, ReportsEventHandlers
 from reports.service_layer.queries import ReportsQueries
+from reports.service_layer.seats import SilentSeatQueries
 from servicekit.handlers import subscribe_table
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
@@ -25,8 +27,12 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
     runtime.add_indexes(INDEXES)
     store = MongoReportsStore(runtime.db, runtime.locks)
-    handlers = ReportsEventHandlers(store, recent_ids=settings.recent_event_ids)
+    runtime.add_indexes(SEAT_INDEXES)
+    seats = MongoSeatStore(runtime.db, runtime.locks)
+    handlers = ReportsEventHandlers(store, recent_ids=settings.recent_event_ids, seats=seats)
     subscribe_table(runtime.consumer, EVENT_HANDLERS, handlers)
     track_projection(runtime.metrics.registry, handlers.stats)
     runtime.provide(ReportsQueries, ReportsQueries(store))
+    runtime.provide(SilentSeatQueries, SilentSeatQueries(seats, store))
+    runtime.provide(http.SilentDays, http.SilentDays(settings.silent_days))
     return runtime.create_app(title="partnerapp reports", routers=[http.api])

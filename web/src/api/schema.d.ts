@@ -5,6 +5,23 @@
  */
 
 export interface paths {
+    "/api/v1/activity/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Remote actions of an instance (or of all the partner's); overdue=true: not picked up in time */
+        get: operations["instance_actions_v1_activity_actions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/activity/records": {
         parameters: {
             query?: never;
@@ -82,6 +99,23 @@ export interface paths {
         };
         /** A terminal's latest state (R-42) */
         get: operations["terminal_v1_activity_terminals__serial__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activity/terminals/{serial}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A terminal's remote actions (clear session, release license): requested, delivered, applied */
+        get: operations["terminal_actions_v1_activity_terminals__serial__actions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -919,6 +953,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports/silent-seats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Licensed terminals silent for `days` (seats paid for and not used), per instance and partner; never seen first; `format=csv` exports them all */
+        get: operations["silent_seats_v1_reports_silent_seats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/silent-seats/export.{fmt}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The silent seats as CSV or XLSX */
+        get: operations["export_silent_seats_v1_reports_silent_seats_export__fmt__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/reports/summary": {
         parameters: {
             query?: never;
@@ -1486,6 +1554,16 @@ export interface components {
             /** Accepted */
             accepted: number;
         };
+        /**
+         * ActionKind
+         * @enum {string}
+         */
+        activity__ActionKind: "session_clear" | "license_release" | "impersonation";
+        /**
+         * ActionState
+         * @enum {string}
+         */
+        activity__ActionState: "requested" | "delivered" | "applied";
         /** DeviceInfo */
         activity__DeviceInfo: {
             /** App Version */
@@ -1632,6 +1710,55 @@ export interface components {
         activity__ReleaseIn: {
             /** Reason */
             reason?: string | null;
+        };
+        /**
+         * RemoteActionOut
+         * @description A remote action on a terminal: requested by the platform, delivered (the terminal showed it
+         *     had seen it), applied (it took effect on the terminal), with times.
+         */
+        activity__RemoteActionOut: {
+            /** Applied At */
+            applied_at: string | null;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Id */
+            id: string;
+            /** Instance Id */
+            instance_id: string;
+            kind: components["schemas"]["activity__ActionKind"];
+            /** License Id */
+            license_id: string | null;
+            /**
+             * Overdue
+             * @description Still requested (not delivered) after ACTIVITY_ACTION_OVERDUE_S
+             */
+            overdue: boolean;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /**
+             * Requested By
+             * @description The user who asked for it
+             */
+            requested_by: string | null;
+            /** Serial */
+            serial: string | null;
+            state: components["schemas"]["activity__ActionState"];
+        };
+        /** RemoteActionPage */
+        activity__RemoteActionPage: {
+            /**
+             * Items
+             * @description Newest request first
+             */
+            items: components["schemas"]["activity__RemoteActionOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
         };
         /** TerminalOut */
         activity__TerminalOut: {
@@ -2688,6 +2815,52 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * SilentSeatOut
+         * @description A licensed terminal that sent nothing for the days asked (a seat paid for and not used).
+         */
+        reports__SilentSeatOut: {
+            /** Instance Id */
+            instance_id: string;
+            /** Instance Name */
+            instance_name: string | null;
+            /**
+             * Last Seen At
+             * @description The terminal's last event; None: never seen (listed first)
+             */
+            last_seen_at: string | null;
+            /** License Id */
+            license_id: string;
+            /** Partner Id */
+            partner_id: string;
+            /** Serial */
+            serial: string | null;
+            /**
+             * Silent Days
+             * @description Whole days since last seen; None: never seen
+             */
+            silent_days: number | null;
+            /** User */
+            user: string | null;
+        };
+        /** SilentSeatPage */
+        reports__SilentSeatPage: {
+            /**
+             * Days
+             * @description Silent for at least this many days
+             */
+            days: number;
+            /**
+             * Items
+             * @description Never seen first, then the longest silent
+             */
+            items: components["schemas"]["reports__SilentSeatOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
         /** SummaryOut */
         reports__SummaryOut: {
             instances: components["schemas"]["reports__InstanceCounts"];
@@ -2835,6 +3008,66 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    instance_actions_v1_activity_actions_get: {
+        parameters: {
+            query?: {
+                instance_id?: string | null;
+                state?: components["schemas"]["activity__ActionState"] | null;
+                /** @description Only those still requested after ACTIVITY_ACTION_OVERDUE_S */
+                overdue?: boolean;
+                /** @description Items per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["activity__RemoteActionPage"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     search_v1_activity_records_get: {
         parameters: {
             query?: {
@@ -3118,6 +3351,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["activity__TerminalOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    terminal_actions_v1_activity_terminals__serial__actions_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["activity__RemoteActionPage"];
                 };
             };
             /** @description The credential is missing, invalid, expired or revoked. */
@@ -6875,6 +7175,151 @@ export interface operations {
                 from: string;
                 /** @description Last day (inclusive, UTC) */
                 to: string;
+            };
+            header?: {
+                /** @description es or en: the header row's language (without: field names) */
+                "Accept-Language"?: string | null;
+            };
+            path: {
+                fmt: "csv" | "xlsx";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    silent_seats_v1_reports_silent_seats_get: {
+        parameters: {
+            query?: {
+                /** @description json: a page; csv: every row */
+                format?: "json" | "csv";
+                /** @description Items per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description Staff: one of their partners */
+                partner_id?: string | null;
+                instance_id?: string | null;
+                /** @description Silent for at least this many days (default: the setting) */
+                days?: number | null;
+            };
+            header?: {
+                /** @description es or en: the header row's language (without: field names) */
+                "Accept-Language"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["reports__SilentSeatPage"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_silent_seats_v1_reports_silent_seats_export__fmt__get: {
+        parameters: {
+            query?: {
+                /** @description Staff: one of their partners */
+                partner_id?: string | null;
+                instance_id?: string | null;
+                /** @description Silent for at least this many days (default: the setting) */
+                days?: number | null;
             };
             header?: {
                 /** @description es or en: the header row's language (without: field names) */

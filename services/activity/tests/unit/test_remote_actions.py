@@ -223,3 +223,18 @@ async def test_the_http_edge_answers_the_contract_and_names_a_bad_state() -> Non
         assert empty.json() == {"items": [], "next_cursor": None}
         missing = await client.get("/v1/activity/terminals/SN404/actions", headers=auth)
         assert missing.status_code == 404
+
+
+async def test_an_instance_wide_clear_with_no_terminal_known_is_one_action_that_turns_overdue() -> None:
+    fakes = ActivityFakes()
+    now = datetime.now(UTC)
+    cleared = SessionCleared(
+        instance_id="ins-1", partner_id=PARTNER, session_epoch=4, cleared_by={"user_id": "usr-ana", "role": "partner"}
+    )
+    event = envelope(cleared, now - timedelta(hours=2))
+    await fakes.event_handlers.record_session_cleared(event)
+    await fakes.event_handlers.record_session_cleared(event)
+    overdue = await fakes.action_queries.instance_actions(PARTNER, "ins-1", None, True, 50, None, now)
+    assert [(a.id, a.serial, a.state, a.overdue) for a in overdue.items] == [
+        (str(event.id), None, ActionState.REQUESTED, True)
+    ]

@@ -5,7 +5,9 @@ the serial for an instance-wide clear), so a redelivered event inserts nothing. 
 equality on `partner_id` + `serial`, or `partner_id` + `instance_id` (+ `state`), newest request
 first; the overdue ones add `requested_at < cutoff`. `remote_actions_open`: a copy of the actions
 still waiting for their terminal, removed once applied, so each telemetry batch reads only that
-small collection (one query, by the batch's serials).
+small collection (one query, by the batch's serials), and so does a search for requested or
+delivered ones (the instance view's overdue flag): on FerretDB, which reads a collection whole
+for any filter but `_id`, those reads stay as small as what is pending, not all history.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from activity.domain.remote_actions import ActionKind, RemoteAction
+from activity.domain.remote_actions import ActionKind, ActionState, RemoteAction
 from activity.service_layer.remote_actions import ActionSearch
 from servicekit.mongo import Document, IndexSpec
 from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
@@ -35,6 +37,11 @@ REMOTE_ACTION_INDEXES: list[IndexSpec] = [
         name="partner_instance_state_time",
     ),
     IndexSpec(OPEN_ACTIONS, [("serial", 1)], name="serial"),
+    IndexSpec(
+        OPEN_ACTIONS,
+        [("partner_id", 1), ("instance_id", 1), ("state", 1), ("requested_at", -1)],
+        name="partner_instance_state_time",
+    ),
 ]
 
 
@@ -82,7 +89,11 @@ class MongoRemoteActionStore:
         ]
         await self._db[ACTIONS].bulk_write(changes, ordered=False)
         done = [a.id for a in actions if not a.open]
-        still = [UpdateOne({"_id": a.id}, {"$set": {"delivered_at": a.delivered_at}}) for a in actions if a.open]
+        still = [
+            UpdateOne({"_id": a.id}, {"$set": {"delivered_at": a.delivered_at, "state": a.state.value}})
+            for a in actions
+            if a.open
+        ]
         if still:
             await self._db[OPEN_ACTIONS].bulk_write(still, ordered=False)
         if done:
@@ -100,7 +111,13 @@ class MongoRemoteActionStore:
             match["requested_at"] = {"$lt": asked.requested_before}
         keyset = after_cursor(NEWEST_REQUEST_FIRST, asked.cursor)
         condition = {"$and": [match, keyset]} if keyset else match
-        cursor = self._db[ACTIONS].find(condition).sort(NEWEST_REQUEST_FIRST.mongo_sort()).limit(asked.limit + 1)
+        pending = asked.state in (ActionState.REQUESTED, ActionState.DELIVERED)
+        cursor = (
+            self._db[OPEN_ACTIONS if pending else ACTIONS]
+            .find(condition)
+            .sort(NEWEST_REQUEST_FIRST.mongo_sort())
+            .limit(asked.limit + 1)
+        )
         found = [_action(d) async for d in cursor]
         page = found[: asked.limit]
         next_cursor = encode_cursor(page[-1].requested_at, page[-1].id) if len(found) > asked.limit else None

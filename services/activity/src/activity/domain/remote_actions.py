@@ -79,7 +79,7 @@ class RemoteAction:
     @property
     def open(self) -> bool:
         """Still waiting for the terminal (something it reports may move it on)."""
-        return self.applied_at is None and self.serial is not None
+        return self.applied_at is None
 
     def overdue(self, now: datetime, after: timedelta) -> bool:
         return self.state == ActionState.REQUESTED and now - self.requested_at > after

@@ -48,7 +48,8 @@ class RemoteActionStore(Protocol):
         """Store the actions' new delivered/applied times (an applied one is no longer open)."""
 
     async def search(self, asked: ActionSearch) -> Page[RemoteAction]:
-        """Newest request first, by (partner, serial) or (partner, instance[, state])."""
+        """Newest request first, by (partner, serial) or (partner, instance[, state]); a search for
+        requested or delivered ones may read only the actions still open."""
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,13 @@ class RemoteActionTrail:
 
     async def session_cleared(self, event: EventEnvelope[SessionCleared], serials: list[str]) -> None:
         data = event.data
-        scope = [data.serial] if data.serial else serials
+        # An instance-wide clear is one action per terminal the instance reported from; with none
+        # known, one action without terminal, which only the overdue flag can show.
+        scope: list[str | None] = [data.serial] if data.serial else [*serials] or [None]
         await self._requested(
             [
                 RemoteAction(
-                    id=str(event.id) if data.serial else f"{event.id}~{serial}",
+                    id=str(event.id) if data.serial or serial is None else f"{event.id}~{serial}",
                     kind=ActionKind.SESSION_CLEAR,
                     partner_id=data.partner_id,
                     instance_id=data.instance_id,

@@ -3046,6 +3046,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Invalid input: the problem's `errors` name each field. */
             422: {
                 headers: {
@@ -7290,6 +7299,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Invalid input: the problem's `errors` name each field. */
             422: {
                 headers: {
@@ -7352,6 +7370,15 @@ export interface operations {
             };
             /** @description The caller's role, or its association with the partner asked for, does not allow this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -24,6 +24,7 @@ from activity.service_layer.event_handlers import EVENT_HANDLERS, ActivityEventH
 from activity.service_layer.queries import ActivityQueries
 from activity.service_layer.remote_actions import RemoteActionQueries, RemoteActionTrail
 from activity.service_layer.testing import ActivityFakes
+from servicekit import openapi
 from servicekit.handlers import subscribe_table
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
@@ -61,7 +62,10 @@ def build_app(
 
         runtime.every(settings.retention_check_seconds, enforce_retention)
     runtime.on_stop(instances.close)
-    return runtime.create_app(title=TITLE, routers=[http.api] if serves_http else [])
+    app = runtime.create_app(title=TITLE, routers=[http.api] if serves_http else [])
+    if serves_http:  # another partner's instance, named in the query
+        openapi.declare_errors(app, {"GET /v1/activity/actions": (404,)})
+    return app
 
 
 def bootstrap_test_app(fakes: ActivityFakes | None = None, settings: Settings | None = None) -> FastAPI:

@@ -15,6 +15,7 @@ from reports.entrypoints.metrics import track_projection
 from reports.service_layer.event_handlers import EVENT_HANDLERS, ReportsEventHandlers
 from reports.service_layer.queries import ReportsQueries
 from reports.service_layer.seats import SilentSeatQueries
+from servicekit import openapi
 from servicekit.handlers import subscribe_table
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
@@ -35,4 +36,7 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     runtime.provide(ReportsQueries, ReportsQueries(store))
     runtime.provide(SilentSeatQueries, SilentSeatQueries(seats, store))
     runtime.provide(http.SilentDays, http.SilentDays(settings.silent_days))
-    return runtime.create_app(title="partnerapp reports", routers=[http.api])
+    app = runtime.create_app(title="partnerapp reports", routers=[http.api])
+    # Silent seats: another partner's instance, named in the query.
+    openapi.declare_errors(app, {"GET /v1/reports/silent-seats*": (404,)})
+    return app

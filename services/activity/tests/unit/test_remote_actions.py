@@ -209,7 +209,9 @@ async def test_the_http_edge_answers_the_contract_and_names_a_bad_state() -> Non
     token = TokenIssuer(private, issuer="partnerapp-gateway", audience="partnerapp").issue(
         Principal("usr-ana", "partner", PARTNER, frozenset({PARTNER}))
     )
-    app = bootstrap_test_app(ActivityFakes(), Settings(platform=PlatformSettings(auth_public_key=public)))
+    fakes = ActivityFakes()
+    await fakes.actions.add([clear(serial="SN7")])
+    app = bootstrap_test_app(fakes, Settings(platform=PlatformSettings(auth_public_key=public)))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
         auth = {"Authorization": f"Bearer {token}"}
         bad = await client.get("/v1/activity/actions", params={"state": "lost"}, headers=auth)
@@ -217,12 +219,28 @@ async def test_the_http_edge_answers_the_contract_and_names_a_bad_state() -> Non
         assert bad.headers["content-type"].startswith("application/problem+json")
         assert "state" in bad.text
         empty = await client.get(
-            "/v1/activity/actions", params={"instance_id": "ins-1", "overdue": "true"}, headers=auth
+            "/v1/activity/actions", params={"instance_id": "ins-2", "overdue": "true"}, headers=auth
         )
         assert empty.status_code == 200
         assert empty.json() == {"items": [], "next_cursor": None}
         missing = await client.get("/v1/activity/terminals/SN404/actions", headers=auth)
         assert missing.status_code == 404
+        found = await client.get("/v1/activity/terminals/sn7/actions", headers=auth)
+        assert found.status_code == 200, found.text
+        (item,) = found.json()["items"]
+        assert item == {
+            "id": "a1",
+            "kind": "session_clear",
+            "instance_id": "ins-1",
+            "serial": "SN7",
+            "license_id": None,
+            "requested_at": "2026-11-30T09:00:00Z",
+            "requested_by": "usr-ana",
+            "delivered_at": None,
+            "applied_at": None,
+            "state": "requested",
+            "overdue": True,
+        }
 
 
 async def test_an_instance_wide_clear_with_no_terminal_known_is_one_action_that_turns_overdue() -> None:

@@ -140,4 +140,8 @@ async def test_a_redelivered_instance_wide_clear_is_one_action_per_terminal_move
     async with AsyncMongoClient(platform.mongo_url.get_secret_value(), tz_aware=True) as mongo:
         db = mongo[database_name]
         assert await db[ACTIONS].count_documents({"instance_id": instance_id}) == 2
-        assert [d["serial"] async for d in db[OPEN_ACTIONS].find({})] == [serials[1]]
+
+        async def closed() -> bool:
+            return [d["serial"] async for d in db[OPEN_ACTIONS].find({})] == [serials[1]]
+
+        await eventually(closed)

@@ -121,6 +121,14 @@ class MongoRemoteActionStore:
         found = [_action(d) async for d in cursor]
         page = found[: asked.limit]
         next_cursor = encode_cursor(page[-1].requested_at, page[-1].id) if len(found) > asked.limit else None
+        if pending and page:
+            # The open copy is written after the action itself: answer what the action says (one
+            # more read, by `_id`), so one moved on a moment ago is not shown as still pending.
+            current = {
+                str(d["_id"]): _action(d) async for d in self._db[ACTIONS].find({"_id": {"$in": [a.id for a in page]}})
+            }
+            page = [current.get(a.id, a) for a in page]
+            page = [a for a in page if a.state == asked.state]
         return Page(page, next_cursor)
 
 

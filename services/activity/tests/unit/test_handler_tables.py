@@ -60,4 +60,5 @@ def test_telemetry_is_taken_in_batches_and_the_rest_one_by_one() -> None:
         "license.revoked",
         "session.cleared",
         "instance.ingest_key_rotated",
+        "license.impersonated",
     }

@@ -20,7 +20,7 @@ from activity.service_layer.testing import ActivityFakes
 from contracts import EventEnvelope, envelope_for
 from contracts.events.activity import TerminalActivity
 from contracts.events.instances import SessionCleared
-from contracts.events.licenses import LicenseReleased
+from contracts.events.licenses import LicenseImpersonated, LicenseReleased
 from servicekit.auth import TokenIssuer, generate_key_pair
 from servicekit.errors import NotFound
 from servicekit.principal import Principal
@@ -121,7 +121,7 @@ def envelope(data: BaseModel, at: datetime) -> EventEnvelope[Any]:
     return envelope_for(data, source="instances", time=at)
 
 
-def record(serial: str, action: str, at: datetime, details: dict[str, int] | None = None) -> ActivityRecord:
+def record(serial: str, action: str, at: datetime, details: dict[str, int | str] | None = None) -> ActivityRecord:
     return ActivityRecord(
         event_id=str(uuid.uuid4()),
         serial=serial,
@@ -240,6 +240,7 @@ async def test_the_http_edge_answers_the_contract_and_names_a_bad_state() -> Non
             "applied_at": None,
             "state": "requested",
             "overdue": True,
+            "expired": False,
         }
 
 
@@ -256,3 +257,101 @@ async def test_an_instance_wide_clear_with_no_terminal_known_is_one_action_that_
     assert [(a.id, a.serial, a.state, a.overdue) for a in overdue.items] == [
         (str(event.id), None, ActionState.REQUESTED, True)
     ]
+
+
+# ------------------------------------------------------------------------------------ impersonation
+
+
+def grant(expires_in: float = 5) -> RemoteAction:
+    return RemoteAction(
+        "imp-1", ActionKind.IMPERSONATION, PARTNER, "ins-1", "SN1", T0, "usr-ana",
+        license_id="lic-1", pin="4821", expires_at=T0 + timedelta(minutes=expires_in),
+    )  # fmt: skip
+
+
+def panel(
+    action: str, minutes: float, *, grant_id: str | None = "imp-1", instance: str = "ins-1", partner: str = PARTNER,
+    serial: str = "PANEL", received: float | None = None,
+) -> Observed:  # fmt: skip
+    at = T0 + timedelta(minutes=minutes)
+    got = T0 + timedelta(minutes=received if received is not None else minutes)
+    return Observed(serial, partner, action, "4821", at, got, instance_id=instance, grant_id=grant_id)
+
+
+def test_an_impersonation_is_delivered_when_the_panel_opens_the_grant_and_applied_when_it_ends() -> None:
+    started = grant().observe([panel("impersonation_started", 1)])
+    assert (started.state, started.delivered_at) == (ActionState.DELIVERED, T0 + timedelta(minutes=1))
+    ended = started.observe([panel("page_viewed", 2), panel("impersonation_ended", 9)])
+    assert (ended.state, ended.delivered_at, ended.applied_at) == (
+        ActionState.APPLIED, T0 + timedelta(minutes=1), T0 + timedelta(minutes=9),
+    )  # fmt: skip
+    events = [panel("impersonation_ended", 9), panel("impersonation_started", 1)]
+    assert grant().observe(events) == ended, "any order"
+    assert ended.observe(events) == ended, "seeing them again changes nothing"
+    only_end = grant().observe([panel("impersonation_ended", 4)])
+    assert only_end.delivered_at == only_end.applied_at == T0 + timedelta(minutes=4)
+
+
+def test_only_events_naming_the_grant_in_its_own_instance_and_partner_move_an_impersonation() -> None:
+    others = [
+        seen("login", 1, serial="SN1"),  # the terminal itself, no grant
+        panel("impersonation_started", 1, grant_id="imp-2"),
+        panel("impersonation_started", 1, instance="ins-2"),
+        panel("impersonation_started", 1, partner="ptn-rival"),
+        panel("impersonation_started", 1, received=-1),  # stored before the request
+    ]
+    assert grant().observe(others) == grant()
+
+
+def test_an_impersonation_never_opened_expires_and_is_never_overdue() -> None:
+    hour = timedelta(hours=1)
+    assert not grant().expired(T0 + timedelta(minutes=4))
+    assert grant().expired(T0 + timedelta(minutes=5))
+    assert not grant().overdue(T0 + 5 * hour, hour)
+    opened = grant().observe([panel("impersonation_started", 1)])
+    assert not opened.expired(T0 + hour)
+    assert not clear().expired(T0 + 5 * hour), "other kinds never expire"
+
+
+async def test_an_impersonation_event_requests_once_and_panel_events_before_or_after_move_it() -> None:
+    fakes = ActivityFakes()
+    handlers = fakes.event_handlers
+    now = datetime.now(UTC)
+    await fakes.keys.put(IngestKey("ins-1", PARTNER, "0" * 64))
+    impersonated = LicenseImpersonated(
+        grant_id="imp-9", license_id="lic-1", instance_id="ins-1", partner_id=PARTNER, company_id="cmp-1",
+        pin="4821", user="ana@example.com", serial="SN1", reason="Support call",
+        expires_at=now + timedelta(minutes=5), impersonated_by={"user_id": "usr-ana", "role": "staff"},
+    )  # fmt: skip
+    started = record("PANEL-1", "impersonation_started", now + timedelta(seconds=1), {"impersonation_id": "imp-9"})
+    # The panel's event comes through before the request (another topic): kept, then read.
+    await handlers.record_telemetry([envelope_of(started)])
+    event = envelope(impersonated, now)
+    await handlers.record_impersonation(event)
+    await handlers.record_impersonation(event)  # redelivered
+    queries = fakes.action_queries
+    (action,) = (await queries.terminal_actions(PARTNER, "SN1", 50, None, now)).items
+    assert (action.id, action.kind, action.state, action.requested_by, action.license_id) == (
+        "imp-9", ActionKind.IMPERSONATION, ActionState.DELIVERED, "usr-ana", "lic-1",
+    )  # fmt: skip
+    assert (action.requested_at, action.delivered_at, action.expired) == (now, started.occurred_at, False)
+    ended = record("PANEL-1", "impersonation_ended", now + timedelta(minutes=3), {"impersonation_id": "imp-9"})
+    await handlers.record_telemetry([envelope_of(ended)])
+    (action,) = (await queries.instance_actions(PARTNER, "ins-1", None, False, 50, None, now)).items
+    assert (action.state, action.applied_at) == (ActionState.APPLIED, ended.occurred_at)
+    assert len(fakes.actions.by_id) == 1
+
+
+async def test_an_unused_impersonation_shows_expired_not_overdue() -> None:
+    fakes = ActivityFakes()
+    now = datetime.now(UTC)
+    impersonated = LicenseImpersonated(
+        grant_id="imp-10", license_id="lic-1", instance_id="ins-1", partner_id=PARTNER, company_id="cmp-1",
+        reason="Support call", expires_at=now - timedelta(hours=2, minutes=55),
+        impersonated_by={"user_id": "usr-ana", "role": "staff"},
+    )  # fmt: skip
+    await fakes.event_handlers.record_impersonation(envelope(impersonated, now - timedelta(hours=3)))
+    queries = fakes.action_queries
+    (action,) = (await queries.instance_actions(PARTNER, "ins-1", None, False, 50, None, now)).items
+    assert (action.serial, action.state, action.expired, action.overdue) == (None, ActionState.REQUESTED, True, False)
+    assert (await queries.instance_actions(PARTNER, "ins-1", None, True, 50, None, now)).items == []

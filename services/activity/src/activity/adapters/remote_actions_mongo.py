@@ -8,6 +8,9 @@ still waiting for their terminal, removed once applied, so each telemetry batch 
 small collection (one query, by the batch's serials), and so does a search for requested or
 delivered ones (the instance view's overdue flag): on FerretDB, which reads a collection whole
 for any filter but `_id`, those reads stay as small as what is pending, not all history.
+An impersonation's `_id` is its grant id, so the panel's events find it by `_id`.
+`remote_action_sightings`: per grant id (`_id`), the panel's events that named a grant before its
+request arrived, read once by `_id` when it does.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from activity.domain.remote_actions import ActionKind, ActionState, RemoteAction
+from activity.domain.remote_actions import ActionKind, ActionState, Observed, RemoteAction
 from activity.service_layer.remote_actions import ActionSearch
 from servicekit.mongo import Document, IndexSpec
 from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
 
 ACTIONS = "remote_actions"
 OPEN_ACTIONS = "remote_actions_open"
+SIGHTINGS = "remote_action_sightings"
 DUPLICATE_KEY = 11000
 NEWEST_REQUEST_FIRST = Sort("requested_at", descending=True)
 
@@ -76,6 +80,29 @@ class MongoRemoteActionStore:
             return []
         found = self._db[OPEN_ACTIONS].find({"serial": {"$in": sorted(serials)}})
         return [_action(d) async for d in found]
+
+    async def open_by_id(self, ids: set[str]) -> list[RemoteAction]:
+        if not ids:
+            return []
+        found = self._db[OPEN_ACTIONS].find({"_id": {"$in": sorted(ids)}})
+        return [_action(d) async for d in found]
+
+    async def sighted(self, sightings: dict[str, list[Observed]]) -> None:
+        changes = [
+            UpdateOne(
+                {"_id": grant_id},
+                {"$push": {"events": {"$each": [_observed_document(e) for e in events]}}},
+                upsert=True,
+            )
+            for grant_id, events in sightings.items()
+            if events
+        ]
+        if changes:
+            await self._db[SIGHTINGS].bulk_write(changes, ordered=False)
+
+    async def sightings(self, grant_id: str) -> list[Observed]:
+        found = await self._db[SIGHTINGS].find_one({"_id": grant_id})
+        return [_observed(e) for e in (found or {}).get("events", [])]
 
     async def progress(self, actions: list[RemoteAction]) -> None:
         if not actions:
@@ -147,7 +174,40 @@ def _document(action: RemoteAction) -> Document:
         "delivered_at": action.delivered_at,
         "applied_at": action.applied_at,
         "state": action.state.value,
+        "expires_at": action.expires_at,
     }
+
+
+def _observed_document(event: Observed) -> Document:
+    return {
+        "serial": event.serial,
+        "partner_id": event.partner_id,
+        "instance_id": event.instance_id,
+        "action": event.action,
+        "pin": event.pin,
+        "occurred_at": event.occurred_at,
+        "received_at": event.received_at,
+        "session_epoch": event.session_epoch,
+        "grant_id": event.grant_id,
+    }
+
+
+def _observed(document: Document) -> Observed:
+    return Observed(
+        serial=document["serial"],
+        partner_id=document["partner_id"],
+        action=document["action"],
+        pin=document.get("pin"),
+        occurred_at=_aware(document["occurred_at"]),
+        received_at=_aware(document["received_at"]),
+        session_epoch=document.get("session_epoch"),
+        instance_id=document.get("instance_id"),
+        grant_id=document.get("grant_id"),
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -171,4 +231,5 @@ def _action(document: Document) -> RemoteAction:
         session_epoch=document.get("session_epoch"),
         delivered_at=_utc(document.get("delivered_at")),
         applied_at=_utc(document.get("applied_at")),
+        expires_at=_utc(document.get("expires_at")),
     )

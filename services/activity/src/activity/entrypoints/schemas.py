@@ -143,7 +143,12 @@ class RemoteActionOut(ResponseModel):
     delivered_at: datetime | None
     applied_at: datetime | None
     state: ActionState
-    overdue: bool = Field(description="Still requested (not delivered) after ACTIVITY_ACTION_OVERDUE_S")
+    overdue: bool = Field(
+        description="Still requested (not delivered) after ACTIVITY_ACTION_OVERDUE_S (never for an impersonation)"
+    )
+    expired: bool = Field(
+        description="An impersonation still requested when its grant expired: the panel never opened a session with it"
+    )
 
 
 class RemoteActionPage(PageOut[RemoteActionOut]):

@@ -12,7 +12,7 @@ from activity.service_layer.remote_actions import RemoteActionTrail
 from contracts import EventEnvelope
 from contracts.events.activity import TerminalActivity
 from contracts.events.instances import IngestKeyRotated, SessionCleared
-from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
+from contracts.events.licenses import LicenseAdded, LicenseImpersonated, LicenseReleased, LicenseRevoked
 from servicekit.handlers import EventHandlerTable, InBatches
 
 LicenseEvent = LicenseAdded | LicenseReleased | LicenseRevoked
@@ -54,6 +54,12 @@ class ActivityEventHandlers:
         await self.terminals.bind_license(data.partner_id, data.instance_id, data.serial, bound, event.time)
         if self.trail is not None and isinstance(data, LicenseReleased):
             await self.trail.license_released(str(event.id), event.time, data)
+
+    async def record_impersonation(self, event: EventEnvelope[LicenseImpersonated]) -> None:
+        """An impersonation grant becomes a remote action (its id the grant's), on the terminal's
+        trail if the seat is bound; the timeline itself shows it through the trail."""
+        if self.trail is not None:
+            await self.trail.impersonated(event.time, event.data)
 
     async def record_session_cleared(self, event: EventEnvelope[SessionCleared]) -> None:
         data = event.data
@@ -126,4 +132,5 @@ EVENT_HANDLERS: EventHandlerTable = {
     "license.revoked": ActivityEventHandlers.record_license_event,
     "session.cleared": ActivityEventHandlers.record_session_cleared,
     "instance.ingest_key_rotated": ActivityEventHandlers.ingest_key_rotated,
+    "license.impersonated": ActivityEventHandlers.record_impersonation,
 }

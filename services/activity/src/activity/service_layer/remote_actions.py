@@ -1,6 +1,11 @@
 """The remote-action trail's use cases: actions requested by the instances service's events, moved
 on by the terminals' own telemetry (`activity.domain.remote_actions`), and read per terminal or
-per instance (overdue clear-session requests in the instance view)."""
+per instance (overdue clear-session requests in the instance view).
+
+An impersonation's action id is its grant id (the token's `jti`): the panel's events name it in
+`details.impersonation_id`, so they find their action by id, whatever serial they carry. A panel
+event seen before its grant's request (the two travel on different topics) is kept as a sighting
+of the grant and read when the request arrives."""
 
 from __future__ import annotations
 
@@ -9,12 +14,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from activity.domain.model import ActivityRecord, RecordKind, Window
-from activity.domain.remote_actions import ActionKind, ActionState, Observed, RemoteAction
+from activity.domain.remote_actions import GRANT_DETAIL, ActionKind, ActionState, Observed, RemoteAction
 from activity.service_layer.ports import ActivityStore, IngestKeyStore, RecordQuery, TerminalStore
 from contracts import EventEnvelope
 from contracts.events.common import Actor
 from contracts.events.instances import SessionCleared
-from contracts.events.licenses import LicenseReleased
+from contracts.events.licenses import LicenseImpersonated, LicenseReleased
 from contracts.serials import canonical_serial
 from servicekit.errors import NotFound
 from servicekit.handlers import HandlerTable
@@ -44,6 +49,15 @@ class RemoteActionStore(Protocol):
     async def open_for(self, serials: set[str]) -> list[RemoteAction]:
         """Actions of these serials (any partner) still waiting for their terminal."""
 
+    async def open_by_id(self, ids: set[str]) -> list[RemoteAction]:
+        """Actions with these ids still waiting (an impersonation's id is its grant id)."""
+
+    async def sighted(self, sightings: dict[str, list[Observed]]) -> None:
+        """Keep events that name a grant (by grant id) whose request has not arrived yet."""
+
+    async def sightings(self, grant_id: str) -> list[Observed]:
+        """The events kept for this grant."""
+
     async def progress(self, actions: list[RemoteAction]) -> None:
         """Store the actions' new delivered/applied times (an applied one is no longer open)."""
 
@@ -67,6 +81,7 @@ class RemoteActionView:
     applied_at: datetime | None
     state: ActionState
     overdue: bool
+    expired: bool
 
     @classmethod
     def of(cls, action: RemoteAction, now: datetime, overdue_after: timedelta) -> RemoteActionView:
@@ -82,6 +97,7 @@ class RemoteActionView:
             action.applied_at,
             action.state,
             action.overdue(now, overdue_after),
+            action.expired(now),
         )
 
 
@@ -91,6 +107,7 @@ def requested_by(actor: Actor) -> str:
 
 def observed(record: ActivityRecord) -> Observed:
     epoch = record.details.get("session_epoch")
+    grant = record.details.get(GRANT_DETAIL)
     return Observed(
         serial=record.serial,
         partner_id=record.partner_id,
@@ -99,6 +116,8 @@ def observed(record: ActivityRecord) -> Observed:
         occurred_at=record.occurred_at,
         received_at=record.received_at,
         session_epoch=epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
+        instance_id=record.instance_id,
+        grant_id=grant if isinstance(grant, str) and grant else None,
     )
 
 
@@ -144,17 +163,42 @@ class RemoteActionTrail:
         )
         await self._requested([action])
 
+    async def impersonated(self, at: datetime, data: LicenseImpersonated) -> None:
+        action = RemoteAction(
+            id=data.grant_id,
+            kind=ActionKind.IMPERSONATION,
+            partner_id=data.partner_id,
+            instance_id=data.instance_id,
+            serial=data.serial,
+            requested_at=at,
+            requested_by=requested_by(data.impersonated_by),
+            license_id=data.license_id,
+            pin=data.pin,
+            expires_at=data.expires_at,
+        )
+        await self._requested([action])
+
     async def telemetry(self, records: list[ActivityRecord]) -> None:
-        """One read of the open actions of the batch's serials, one write per action moved on."""
+        """One read of the open actions of the batch's serials (and one of the grants its events
+        name, if any), one write per action moved on."""
         events = [observed(r) for r in records if r.kind == RecordKind.TELEMETRY]
         if not events:
             return
-        waiting = await self.actions.open_for({e.serial for e in events})
-        await self._advance(waiting, events)
+        waiting = {a.id: a for a in await self.actions.open_for({e.serial for e in events})}
+        grants = {e.grant_id for e in events if e.grant_id is not None}
+        if grants:
+            waiting |= {a.id: a for a in await self.actions.open_by_id(grants)}
+            unknown = grants - waiting.keys()
+            if unknown:  # maybe their request is still on its way: kept for when it arrives
+                await self.actions.sighted({g: [e for e in events if e.grant_id == g] for g in sorted(unknown)})
+        await self._advance(list(waiting.values()), events)
 
     async def _requested(self, actions: list[RemoteAction]) -> None:
         new = await self.actions.add(actions)
         for action in new:  # the terminal may have reacted before the request reached us
+            if action.kind == ActionKind.IMPERSONATION:
+                await self._advance([action], await self.actions.sightings(action.id))
+                continue
             if action.serial is None:
                 continue
             now = max(datetime.now(action.requested_at.tzinfo), action.requested_at + timedelta(seconds=1))
@@ -211,6 +255,8 @@ class RemoteActionQueries:
         else:
             asked = ActionSearch(partner_id, instance_id=instance_id, state=state, limit=limit, cursor=cursor)
         page = await self.actions.search(asked)
+        if overdue:  # an impersonation still requested expires instead of turning overdue
+            page = Page([a for a in page.items if a.kind != ActionKind.IMPERSONATION], page.next_cursor)
         if not page.items and instance_id is not None and cursor is None:
             key = await self.keys.get(instance_id)
             if key is not None and key.partner_id != partner_id:

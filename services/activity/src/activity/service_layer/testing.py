@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from activity.domain.model import ActivityRecord, Terminal, parse_record_id
-from activity.domain.remote_actions import RemoteAction
+from activity.domain.remote_actions import Observed, RemoteAction
 from activity.service_layer.commands import ActivityCommands
 from activity.service_layer.event_handlers import ActivityEventHandlers
 from activity.service_layer.ports import IngestKey, InstancesApi, LicenseRef, RecordQuery, Released
@@ -154,6 +154,7 @@ class FakeRemoteActionStore:
 
     def __init__(self) -> None:
         self.by_id: dict[str, RemoteAction] = {}
+        self.seen: dict[str, list[Observed]] = {}
 
     async def add(self, actions: list[RemoteAction]) -> list[RemoteAction]:
         new = [a for a in actions if a.id not in self.by_id]
@@ -162,6 +163,16 @@ class FakeRemoteActionStore:
 
     async def open_for(self, serials: set[str]) -> list[RemoteAction]:
         return [a for a in self.by_id.values() if a.open and a.serial in serials]
+
+    async def open_by_id(self, ids: set[str]) -> list[RemoteAction]:
+        return [a for a in self.by_id.values() if a.open and a.id in ids]
+
+    async def sighted(self, sightings: dict[str, list[Observed]]) -> None:
+        for grant_id, events in sightings.items():
+            self.seen.setdefault(grant_id, []).extend(events)
+
+    async def sightings(self, grant_id: str) -> list[Observed]:
+        return list(self.seen.get(grant_id, []))
 
     async def progress(self, actions: list[RemoteAction]) -> None:
         self.by_id.update({a.id: a for a in actions})

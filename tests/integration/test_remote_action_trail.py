@@ -6,6 +6,7 @@ delivered → applied, with the times of the terminal's events on its timeline."
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from asgi_lifespan import LifespanManager
 from pymongo import MongoClient
@@ -22,8 +24,9 @@ from activity.config import Settings as ActivitySettings
 from activity.entrypoints.simulator import SimTerminal, check_session, make_event
 from instances.bootstrap import build_app as build_instances
 from instances.config import Settings as InstancesSettings
+from servicekit.auth import generate_key_pair
 from servicekit.settings import PlatformSettings
-from servicekit.testing import eventually
+from servicekit.testing import KafkaProbe, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +44,7 @@ async def services(
             mongo_database=f"{database_name}_i",
             consumer_group=f"instances-{uuid.uuid4().hex[:8]}",
             outbox_scan_seconds=0.2,
+            impersonation_key=generate_key_pair()[0],
             platform=platform,
         )
     )
@@ -245,3 +249,108 @@ async def test_clear_session_and_release_license_walk_requested_delivered_applie
     assert (await activity.get("/v1/activity/actions", headers=rival)).json()["items"] == []
     stamp = datetime.now(UTC) - timedelta(days=1)
     assert parse(done["requested_at"]) > stamp
+
+
+async def test_an_impersonation_is_requested_on_the_terminal_and_moved_on_by_the_panels_events(
+    services: tuple[httpx.AsyncClient, httpx.AsyncClient], token_for: Callable[..., str], kafka: KafkaProbe
+) -> None:
+    instances, activity = services
+    auth = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-ana')}"}
+    rival = {"Authorization": f"Bearer {token_for('ptn-rival', user_id='usr-eve')}"}
+    iid = await new_instance(instances, auth)
+    serial = f"SP{uuid.uuid4().hex[:8]}".upper()
+    person = {"user_name": "Ana", "email": "ana@example.com", "pin": "4821", "serial": serial}
+    added = await instances.post(f"/v1/instances/{iid}/licenses", headers=auth, json={"licenses": [person]})
+    assert added.status_code == 201, added.text
+    (license_id,) = added.json()["license_ids"]
+    key = (await instances.post(f"/v1/instances/{iid}/ingest-key", headers=auth)).json()["ingest_key"]
+
+    granted = await instances.post(
+        f"/v1/instances/{iid}/licenses/{license_id}/impersonate", headers=auth, json={"reason": "Customer called"}
+    )
+    assert granted.status_code == 200, granted.text
+    grant_id = jwt.decode(granted.json()["token"], options={"verify_signature": False})["jti"]
+
+    async def actions_of(who: str) -> list[dict[str, Any]] | None:
+        response = await activity.get(f"/v1/activity/terminals/{who}/actions", headers=auth)
+        if response.status_code == 404:  # the terminal is known once the license event arrives
+            return None
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items or None
+
+    async def requested() -> list[dict[str, Any]] | None:
+        return await actions_of(serial)
+
+    (action,) = await eventually(requested)
+    assert (action["id"], action["kind"], action["state"], action["requested_by"]) == (
+        grant_id, "impersonation", "requested", "usr-ana",
+    )  # fmt: skip
+    assert (action["instance_id"], action["serial"], action["license_id"]) == (iid, serial, license_id)
+    assert (action["delivered_at"], action["applied_at"], action["expired"], action["overdue"]) == (
+        None, None, False, False,
+    )  # fmt: skip
+    parse = datetime.fromisoformat
+    assert abs(parse(action["requested_at"]) - datetime.now(UTC)) < timedelta(minutes=1)
+
+    # The same request delivered again by Kafka makes no second action.
+    (record,) = [
+        r
+        for r in await kafka.read_all("license.impersonated", until=lambda rs: any(r.key == iid.encode() for r in rs))
+        if r.key == iid.encode()
+    ]
+    await kafka.send("license.impersonated", record.value, key=record.key, headers=record.headers)
+
+    # The WDS panel reports the session it opened with the grant, through the same ingest endpoint
+    # (another serial than the terminal's: the grant id is what names the action).
+    panel_serial = f"WEB{uuid.uuid4().hex[:8]}".upper()
+
+    async def panel(action: str, at: datetime, grant: str = grant_id) -> int:
+        event = {
+            "event_id": str(uuid.uuid4()),
+            "serial": panel_serial,
+            "pin": "4821",
+            "action": action,
+            "occurred_at": at.isoformat(),
+            "details": {"impersonation_id": grant},
+        }
+        response = await activity.post("/v1/ingest/events", json={"events": [event]}, headers={"X-Ingest-Key": key})
+        return response.status_code
+
+    start = datetime.now(UTC).replace(microsecond=0)
+
+    async def started() -> bool:  # the key reaches the activity service through Kafka
+        return await panel("impersonation_started", start) == 202
+
+    await eventually(started)
+    assert await panel("impersonation_started", start, grant="imp-unknown") == 202  # another grant: nothing
+
+    async def delivered() -> dict[str, Any] | None:
+        items = await actions_of(serial)
+        return items[0] if items and items[0]["state"] == "delivered" else None
+
+    action = await eventually(delivered)
+    assert parse(action["delivered_at"]) == start
+    end = start + timedelta(minutes=4)
+    assert await panel("impersonation_ended", end) == 202
+
+    async def applied() -> dict[str, Any] | None:
+        items = await actions_of(serial)
+        return items[0] if items and items[0]["state"] == "applied" else None
+
+    action = await eventually(applied)
+    assert (parse(action["delivered_at"]), parse(action["applied_at"])) == (start, end)
+
+    async def one_after_the_redelivery() -> list[dict[str, Any]] | None:
+        every = await activity.get("/v1/activity/actions", params={"instance_id": iid}, headers=auth)
+        items: list[dict[str, Any]] = every.json()["items"]
+        return items if len(items) == 1 and items[0]["state"] == "applied" else None
+
+    await asyncio.sleep(2)  # let the redelivered request be consumed
+    (only,) = await eventually(one_after_the_redelivery)
+    assert only["id"] == grant_id
+
+    # Another partner sees none of it.
+    assert (await activity.get(f"/v1/activity/terminals/{serial}/actions", headers=rival)).status_code == 404
+    assert (await activity.get("/v1/activity/actions", params={"instance_id": iid}, headers=rival)).status_code == 404
+    assert (await activity.get("/v1/activity/actions", headers=rival)).json()["items"] == []

@@ -1721,6 +1721,11 @@ export interface components {
             applied_at: string | null;
             /** Delivered At */
             delivered_at: string | null;
+            /**
+             * Expired
+             * @description An impersonation still requested when its grant expired: the panel never opened a session with it
+             */
+            expired: boolean;
             /** Id */
             id: string;
             /** Instance Id */
@@ -1730,7 +1735,7 @@ export interface components {
             license_id: string | null;
             /**
              * Overdue
-             * @description Still requested (not delivered) after ACTIVITY_ACTION_OVERDUE_S
+             * @description Still requested (not delivered) after ACTIVITY_ACTION_OVERDUE_S (never for an impersonation)
              */
             overdue: boolean;
             /**

@@ -317,7 +317,8 @@ async def test_an_impersonation_is_requested_on_the_terminal_and_moved_on_by_the
         response = await activity.post("/v1/ingest/events", json={"events": [event]}, headers={"X-Ingest-Key": key})
         return response.status_code
 
-    start = datetime.now(UTC).replace(microsecond=0)
+    now = datetime.now(UTC)  # after the request; to the millisecond, as stored
+    start = now.replace(microsecond=now.microsecond // 1000 * 1000) + timedelta(milliseconds=1)
 
     async def started() -> bool:  # the key reaches the activity service through Kafka
         return await panel("impersonation_started", start) == 202

@@ -1616,7 +1616,10 @@ export interface components {
             action: string;
             /** Battery Pct */
             battery_pct?: number | null;
-            /** Details */
+            /**
+             * Details
+             * @description Free details. Read by the remote-action trail: `session_epoch` (the epoch the terminal saw) and `impersonation_id` (the WDS panel's `impersonation_started` / `impersonation_ended` name the grant, the impersonation token's `jti`)
+             */
             details?: {
                 [key: string]: string | number | boolean | null;
             };

@@ -38,7 +38,15 @@ class IngestEvent(BaseModel):
     device: DeviceInfo | None = None
     battery_pct: int | None = Field(default=None, ge=0, le=100)
     location: GeoPoint | None = None
-    details: dict[DetailName, DetailValue] = Field(default_factory=dict, max_length=32)
+    details: dict[DetailName, DetailValue] = Field(
+        default_factory=dict,
+        max_length=32,
+        description=(
+            "Free details. Read by the remote-action trail: `session_epoch` (the epoch the terminal saw) and "
+            "`impersonation_id` (the WDS panel's `impersonation_started` / `impersonation_ended` name the grant, "
+            "the impersonation token's `jti`)"
+        ),
+    )
 
     def reported(self) -> dict[str, Any]:
         """The event's fields as the ingest use case takes them (device and location as models)."""

@@ -46,6 +46,7 @@ from instances.bootstrap import build_app as build_instances
 from instances.config import Settings as InstancesSettings
 from reports.bootstrap import build_app as build_reports
 from reports.config import Settings as ReportsSettings
+from servicekit.auth import generate_key_pair
 from servicekit.settings import PlatformSettings
 from servicekit.testing import KafkaProbe, eventually
 from servicekit.topics import delete_topics, ensure_topics
@@ -89,7 +90,9 @@ async def platform_on_own_topics(key_pair: tuple[str, str]) -> AsyncIterator[Pla
     def common(name: str) -> dict[str, Any]:
         return {"mongo_database": databases[name], "consumer_group": f"ce-{tag}-{name}", "platform": settings}
 
-    instances = build_instances(InstancesSettings(outbox_scan_seconds=0.2, **common("instances")))
+    instances = build_instances(
+        InstancesSettings(outbox_scan_seconds=0.2, impersonation_key=generate_key_pair()[0], **common("instances"))
+    )
     instances_transport = httpx.ASGITransport(app=instances)
     apps = {
         "instances": instances,
@@ -174,6 +177,8 @@ async def drive_every_producer(platform: Platform, auth: dict[str, str]) -> byte
     first, second = added["license_ids"]
     revoke = f"/v1/instances/{iid}/licenses/{first}/revoke"
     await ok(await instances.post(revoke, headers=auth, json={"reason": "Employee left the company."}))
+    impersonate = f"/v1/instances/{iid}/licenses/{second}/impersonate"
+    await ok(await instances.post(impersonate, headers=auth, json={"reason": "The customer asked for help."}))
     await ok(await instances.post(f"/v1/instances/{iid}/licenses/{second}/release", headers=auth, json={}))
     await ok(await instances.post(f"/v1/instances/{iid}/clear-session", headers=auth, json={}))
     key = (await ok(await instances.post(f"/v1/instances/{iid}/ingest-key", headers=auth)))["ingest_key"]

@@ -21,7 +21,7 @@ from contracts.events.instances import (
     InstanceUpdated,
     SessionCleared,
 )
-from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
+from contracts.events.licenses import LicenseAdded, LicenseImpersonated, LicenseReleased, LicenseRevoked
 from contracts.events.support import MessagePosted
 
 
@@ -116,6 +116,14 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         3,
         "instance_id",
         description="A license was freed from its terminal (R-43).",
+    ),
+    TopicSpec(
+        "license.impersonated",
+        "instances",
+        LicenseImpersonated,
+        3,
+        "instance_id",
+        description="Someone opened the web panel as a license's user with a short-lived grant (R-22).",
     ),
     TopicSpec(
         "session.cleared",

@@ -5,6 +5,23 @@
  */
 
 export interface paths {
+    "/api/v1/activity/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Remote actions of an instance (or of all the partner's); overdue=true: not picked up in time */
+        get: operations["instance_actions_v1_activity_actions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/activity/records": {
         parameters: {
             query?: never;
@@ -90,83 +107,15 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/activity/terminals/{serial}/positions": {
+    "/api/v1/activity/terminals/{serial}/actions": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** A terminal's positions of a day, in time order, gaps marked (the map's track) */
-        get: operations["positions_v1_activity_terminals__serial__positions_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/activity/working-time": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** A worker's working-time record of a month */
-        get: operations["working_month_v1_activity_working_time_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/activity/working-time/corrections": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Correct a worker's day: a new version (who, when, why); the terminal's is never changed */
-        post: operations["correct_day_v1_activity_working_time_corrections_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/activity/working-time/days": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** A worker's day with every version (1: as the terminal reported) */
-        get: operations["working_day_v1_activity_working_time_days_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/activity/working-time/export": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** A worker's month as CSV or PDF (content SHA-256 printed in the PDF and in X-Content-SHA256) */
-        get: operations["export_working_month_v1_activity_working_time_export_get"];
+        /** A terminal's remote actions (clear session, release license): requested, delivered, applied */
+        get: operations["terminal_actions_v1_activity_terminals__serial__actions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1004,6 +953,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports/silent-seats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Licensed terminals silent for `days` (seats paid for and not used), per instance and partner; never seen first; `format=csv` exports them all */
+        get: operations["silent_seats_v1_reports_silent_seats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/silent-seats/export.{fmt}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The silent seats as CSV or XLSX */
+        get: operations["export_silent_seats_v1_reports_silent_seats_export__fmt__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/reports/summary": {
         parameters: {
             query?: never;
@@ -1571,34 +1554,16 @@ export interface components {
             /** Accepted */
             accepted: number;
         };
-        /** CorrectionIn */
-        activity__CorrectionIn: {
-            /**
-             * Date
-             * Format: date
-             */
-            date: string;
-            /** End */
-            end?: string | null;
-            /** Instance Id */
-            instance_id: string;
-            /** Pauses */
-            pauses?: components["schemas"]["activity__PauseIO"][];
-            /** Pin */
-            pin: string;
-            /** Reason */
-            reason: string;
-            /**
-             * Start
-             * Format: date-time
-             */
-            start: string;
-            /**
-             * Tz
-             * @description Whose day `date` is; Europe/Madrid
-             */
-            tz?: string | null;
-        };
+        /**
+         * ActionKind
+         * @enum {string}
+         */
+        activity__ActionKind: "session_clear" | "license_release" | "impersonation";
+        /**
+         * ActionState
+         * @enum {string}
+         */
+        activity__ActionState: "requested" | "delivered" | "applied";
         /** DeviceInfo */
         activity__DeviceInfo: {
             /** App Version */
@@ -1651,7 +1616,10 @@ export interface components {
             action: string;
             /** Battery Pct */
             battery_pct?: number | null;
-            /** Details */
+            /**
+             * Details
+             * @description Free details. Read by the remote-action trail: `session_epoch` (the epoch the terminal saw) and `impersonation_id` (the WDS panel's `impersonation_started` / `impersonation_ended` name the grant, the impersonation token's `jti`)
+             */
             details?: {
                 [key: string]: string | number | boolean | null;
             };
@@ -1672,64 +1640,6 @@ export interface components {
             pin?: string | null;
             /** Serial */
             serial: string;
-        };
-        /** PauseIO */
-        activity__PauseIO: {
-            /**
-             * End
-             * Format: date-time
-             */
-            end: string;
-            /**
-             * Start
-             * Format: date-time
-             */
-            start: string;
-        };
-        /** PositionOut */
-        activity__PositionOut: {
-            /** Accuracy M */
-            accuracy_m: number | null;
-            /** Action */
-            action: string;
-            /**
-             * Gap Before S
-             * @description Seconds since the previous point, when more than the gap threshold
-             */
-            gap_before_s?: number | null;
-            /** Lat */
-            lat: number;
-            /** Lon */
-            lon: number;
-            /**
-             * Occurred At
-             * Format: date-time
-             * @description The terminal's time
-             */
-            occurred_at: string;
-            /**
-             * Received At
-             * Format: date-time
-             * @description The server's time
-             */
-            received_at: string;
-            /** Record Id */
-            record_id: string;
-        };
-        /** PositionPage */
-        activity__PositionPage: {
-            /** Gap Threshold S */
-            gap_threshold_s: number;
-            /**
-             * Items
-             * @description In time order
-             */
-            items: components["schemas"]["activity__PositionOut"][];
-            /**
-             * Next Cursor
-             * @description Pass as `cursor` for the next page; null on the last page.
-             */
-            next_cursor: string | null;
         };
         /**
          * RecordKind
@@ -1763,12 +1673,6 @@ export interface components {
             /** Instance Id */
             instance_id: string;
             kind: components["schemas"]["activity__RecordKind"];
-            /**
-             * Late
-             * @description Received later than ACTIVITY_LATE_SYNC_THRESHOLD_S after its terminal time
-             * @default false
-             */
-            late: boolean;
             /** Location */
             location: {
                 [key: string]: unknown;
@@ -1810,6 +1714,60 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
+        /**
+         * RemoteActionOut
+         * @description A remote action on a terminal: requested by the platform, delivered (the terminal showed it
+         *     had seen it), applied (it took effect on the terminal), with times.
+         */
+        activity__RemoteActionOut: {
+            /** Applied At */
+            applied_at: string | null;
+            /** Delivered At */
+            delivered_at: string | null;
+            /**
+             * Expired
+             * @description An impersonation still requested when its grant expired: the panel never opened a session with it
+             */
+            expired: boolean;
+            /** Id */
+            id: string;
+            /** Instance Id */
+            instance_id: string;
+            kind: components["schemas"]["activity__ActionKind"];
+            /** License Id */
+            license_id: string | null;
+            /**
+             * Overdue
+             * @description Still requested (not delivered) after ACTIVITY_ACTION_OVERDUE_S (never for an impersonation)
+             */
+            overdue: boolean;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /**
+             * Requested By
+             * @description The user who asked for it
+             */
+            requested_by: string | null;
+            /** Serial */
+            serial: string | null;
+            state: components["schemas"]["activity__ActionState"];
+        };
+        /** RemoteActionPage */
+        activity__RemoteActionPage: {
+            /**
+             * Items
+             * @description Newest request first
+             */
+            items: components["schemas"]["activity__RemoteActionOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
         /** TerminalOut */
         activity__TerminalOut: {
             /** App Version */
@@ -1820,7 +1778,6 @@ export interface components {
             instance_id: string;
             /** Last Action */
             last_action: string;
-            last_position?: components["schemas"]["activity__PositionOut"] | null;
             /**
              * Last Seen
              * Format: date-time
@@ -1854,96 +1811,6 @@ export interface components {
              * @description Pass as `cursor` for the next page; null on the last page.
              */
             next_cursor: string | null;
-        };
-        /** WorkDayOut */
-        activity__WorkDayOut: {
-            /** Corrected At */
-            corrected_at: string | null;
-            /** Corrected By */
-            corrected_by: string | null;
-            /**
-             * Date
-             * Format: date
-             */
-            date: string;
-            /** End */
-            end: string | null;
-            /** Flags */
-            flags: string[];
-            /** Pauses */
-            pauses: components["schemas"]["activity__PauseIO"][];
-            /** Reason */
-            reason: string | null;
-            /**
-             * Source Record Ids
-             * @description The activity records the day was built from
-             */
-            source_record_ids: string[];
-            /** Start */
-            start: string | null;
-            /**
-             * Version
-             * @description 1: as the terminal reported; each correction adds one
-             */
-            version: number;
-            /** Worked S */
-            worked_s: number;
-        };
-        /** WorkDayWithVersions */
-        activity__WorkDayWithVersions: {
-            /** Corrected At */
-            corrected_at: string | null;
-            /** Corrected By */
-            corrected_by: string | null;
-            /**
-             * Date
-             * Format: date
-             */
-            date: string;
-            /** End */
-            end: string | null;
-            /** Flags */
-            flags: string[];
-            /** Pauses */
-            pauses: components["schemas"]["activity__PauseIO"][];
-            /** Reason */
-            reason: string | null;
-            /**
-             * Source Record Ids
-             * @description The activity records the day was built from
-             */
-            source_record_ids: string[];
-            /** Start */
-            start: string | null;
-            /**
-             * Version
-             * @description 1: as the terminal reported; each correction adds one
-             */
-            version: number;
-            /**
-             * Versions
-             * @description Oldest first
-             */
-            versions: components["schemas"]["activity__WorkDayOut"][];
-            /** Worked S */
-            worked_s: number;
-        };
-        /** WorkingMonthOut */
-        activity__WorkingMonthOut: {
-            /** Days */
-            days: components["schemas"]["activity__WorkDayOut"][];
-            /** Instance Id */
-            instance_id: string;
-            /** Month */
-            month: string;
-            /** Pin */
-            pin: string;
-            /** Rules Version */
-            rules_version: string;
-            /** Total Worked S */
-            total_worked_s: number;
-            /** User */
-            user: string | null;
         };
         /** AddressIn */
         instances__AddressIn: {
@@ -2956,6 +2823,52 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * SilentSeatOut
+         * @description A licensed terminal that sent nothing for the days asked (a seat paid for and not used).
+         */
+        reports__SilentSeatOut: {
+            /** Instance Id */
+            instance_id: string;
+            /** Instance Name */
+            instance_name: string | null;
+            /**
+             * Last Seen At
+             * @description The terminal's last event; None: never seen (listed first)
+             */
+            last_seen_at: string | null;
+            /** License Id */
+            license_id: string;
+            /** Partner Id */
+            partner_id: string;
+            /** Serial */
+            serial: string | null;
+            /**
+             * Silent Days
+             * @description Whole days since last seen; None: never seen
+             */
+            silent_days: number | null;
+            /** User */
+            user: string | null;
+        };
+        /** SilentSeatPage */
+        reports__SilentSeatPage: {
+            /**
+             * Days
+             * @description Silent for at least this many days
+             */
+            days: number;
+            /**
+             * Items
+             * @description Never seen first, then the longest silent
+             */
+            items: components["schemas"]["reports__SilentSeatOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
         /** SummaryOut */
         reports__SummaryOut: {
             instances: components["schemas"]["reports__InstanceCounts"];
@@ -3103,6 +3016,75 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    instance_actions_v1_activity_actions_get: {
+        parameters: {
+            query?: {
+                instance_id?: string | null;
+                state?: components["schemas"]["activity__ActionState"] | null;
+                /** @description Only those still requested after ACTIVITY_ACTION_OVERDUE_S */
+                overdue?: boolean;
+                /** @description Items per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["activity__RemoteActionPage"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     search_v1_activity_records_get: {
         parameters: {
             query?: {
@@ -3430,13 +3412,10 @@ export interface operations {
             };
         };
     };
-    positions_v1_activity_terminals__serial__positions_get: {
+    terminal_actions_v1_activity_terminals__serial__actions_get: {
         parameters: {
-            query: {
-                /** @description YYYY-MM-DD, in `tz` */
-                date: string;
-                /** @description IANA time zone of the days; Europe/Madrid */
-                tz?: string | null;
+            query?: {
+                /** @description Items per page */
                 limit?: number;
                 /** @description `next_cursor` of the previous page */
                 cursor?: string | null;
@@ -3455,7 +3434,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["activity__PositionPage"];
+                    "application/json": components["schemas"]["activity__RemoteActionPage"];
                 };
             };
             /** @description The credential is missing, invalid, expired or revoked. */
@@ -3472,257 +3451,6 @@ export interface operations {
             /** @description No such object for this caller (another partner's object is not found either). */
             404: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Invalid input: the problem's `errors` name each field. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    working_month_v1_activity_working_time_get: {
-        parameters: {
-            query: {
-                instance_id: string;
-                /** @description The worker's PIN (license user) */
-                pin: string;
-                /** @description YYYY-MM */
-                month: string;
-                /** @description IANA time zone of the days; Europe/Madrid */
-                tz?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["activity__WorkingMonthOut"];
-                };
-            };
-            /** @description The credential is missing, invalid, expired or revoked. */
-            401: {
-                headers: {
-                    /** @description The credential the route expects. */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Invalid input: the problem's `errors` name each field. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    correct_day_v1_activity_working_time_corrections_post: {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description A retry stores once */
-                "Idempotency-Key"?: string | null;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["activity__CorrectionIn"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["activity__WorkDayOut"];
-                };
-            };
-            /** @description The credential is missing, invalid, expired or revoked. */
-            401: {
-                headers: {
-                    /** @description The credential the route expects. */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request body is too large. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Invalid input: the problem's `errors` name each field. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    working_day_v1_activity_working_time_days_get: {
-        parameters: {
-            query: {
-                instance_id: string;
-                /** @description The worker's PIN (license user) */
-                pin: string;
-                /** @description YYYY-MM-DD, in `tz` */
-                date: string;
-                /** @description IANA time zone of the days; Europe/Madrid */
-                tz?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["activity__WorkDayWithVersions"];
-                };
-            };
-            /** @description The credential is missing, invalid, expired or revoked. */
-            401: {
-                headers: {
-                    /** @description The credential the route expects. */
-                    "WWW-Authenticate"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Invalid input: the problem's `errors` name each field. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before retrying. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    export_working_month_v1_activity_working_time_export_get: {
-        parameters: {
-            query: {
-                instance_id: string;
-                /** @description The worker's PIN (license user) */
-                pin: string;
-                /** @description YYYY-MM */
-                month: string;
-                format?: "csv" | "pdf";
-                /** @description IANA time zone of the days; Europe/Madrid */
-                tz?: string | null;
-                /** @description es or en: the document's language, over Accept-Language (for a link to share) */
-                lang?: ("es" | "en") | null;
-            };
-            header?: {
-                /** @description es or en (default es): the language of the texts returned */
-                "Accept-Language"?: string | null;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/pdf": unknown;
-                    "text/csv": unknown;
-                };
-            };
-            /** @description The credential is missing, invalid, expired or revoked. */
-            401: {
-                headers: {
-                    /** @description The credential the route expects. */
-                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7496,6 +7224,169 @@ export interface operations {
             };
             /** @description The caller's role, or its association with the partner asked for, does not allow this. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    silent_seats_v1_reports_silent_seats_get: {
+        parameters: {
+            query?: {
+                /** @description json: a page; csv: every row */
+                format?: "json" | "csv";
+                /** @description Items per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description Staff: one of their partners */
+                partner_id?: string | null;
+                instance_id?: string | null;
+                /** @description Silent for at least this many days (default: the setting) */
+                days?: number | null;
+            };
+            header?: {
+                /** @description es or en: the header row's language (without: field names) */
+                "Accept-Language"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["reports__SilentSeatPage"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_silent_seats_v1_reports_silent_seats_export__fmt__get: {
+        parameters: {
+            query?: {
+                /** @description Staff: one of their partners */
+                partner_id?: string | null;
+                instance_id?: string | null;
+                /** @description Silent for at least this many days (default: the setting) */
+                days?: number | null;
+            };
+            header?: {
+                /** @description es or en: the header row's language (without: field names) */
+                "Accept-Language"?: string | null;
+            };
+            path: {
+                fmt: "csv" | "xlsx";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

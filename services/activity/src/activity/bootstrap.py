@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from activity.adapters.field_store import MongoFieldStore
 from activity.adapters.instances_client import HttpInstancesClient
 from activity.adapters.mongo_repository import INDEXES, MongoActivityStore, MongoIngestKeyStore, MongoTerminalStore
+from activity.adapters.remote_actions_mongo import REMOTE_ACTION_INDEXES, MongoRemoteActionStore
 from activity.config import Settings
 from activity.domain.working_time import Rules
 from activity.entrypoints import http
@@ -24,7 +25,9 @@ from activity.service_layer.commands import ActivityCommands
 from activity.service_layer.event_handlers import EVENT_HANDLERS, ActivityEventHandlers
 from activity.service_layer.field_operations import FieldCommands, FieldProjection, FieldQueries
 from activity.service_layer.queries import ActivityQueries
+from activity.service_layer.remote_actions import RemoteActionQueries, RemoteActionTrail
 from activity.service_layer.testing import ActivityFakes
+from servicekit import openapi
 from servicekit.handlers import subscribe_table
 from servicekit.pdf import fonts_ready
 from servicekit.runtime import ServiceRuntime
@@ -58,15 +61,26 @@ def build_app(
         gap_threshold_s=settings.position_gap_s,
     )
     field_commands = FieldCommands(field_store, field_queries)
+    actions = MongoRemoteActionStore(runtime.db)
+    handlers = ActivityEventHandlers(
+        records,
+        terminals,
+        keys,
+        field_ops=FieldProjection(field_store),
+        trail=RemoteActionTrail(actions, records),
+    )
     _wire(
         runtime,
         commands,
         ActivityQueries(records, terminals),
-        ActivityEventHandlers(records, terminals, keys, field_ops=FieldProjection(field_store)),
+        handlers,
         consumes=consumes,
         field=(field_queries, field_commands),
     )
+    overdue = timedelta(seconds=settings.action_overdue_s)
+    runtime.provide(RemoteActionQueries, RemoteActionQueries(actions, terminals, keys, overdue))
     runtime.add_indexes(INDEXES)
+    runtime.add_indexes(REMOTE_ACTION_INDEXES)
     if consumes:
 
         async def enforce_retention() -> None:
@@ -79,7 +93,10 @@ def build_app(
     if serves_http:
         runtime.add_readiness("pdf_fonts", fonts_ready)  # the working-time PDF needs them
     runtime.on_stop(instances.close)
-    return runtime.create_app(title=TITLE, routers=[http.api] if serves_http else [])
+    app = runtime.create_app(title=TITLE, routers=[http.api] if serves_http else [])
+    if serves_http:  # another partner's instance, named in the query
+        openapi.declare_errors(app, {"GET /v1/activity/actions": (404,)})
+    return app
 
 
 def bootstrap_test_app(fakes: ActivityFakes | None = None, settings: Settings | None = None) -> FastAPI:
@@ -94,6 +111,7 @@ def bootstrap_test_app(fakes: ActivityFakes | None = None, settings: Settings | 
         fakes.event_handlers,
         field=(fakes.field_queries, fakes.field_commands),
     )
+    runtime.provide(RemoteActionQueries, fakes.action_queries)
     return runtime.create_app(title=TITLE, routers=[http.api])
 
 

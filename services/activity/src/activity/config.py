@@ -39,3 +39,8 @@ class Settings(ServiceSettings):
     position_gap_s: int = Field(
         default=600, ge=1, description="A silence over this many seconds between points is a gap"
     )
+    action_overdue_s: int = Field(
+        default=3600,
+        ge=1,
+        description="A remote action still requested (not delivered) after this many seconds is overdue",
+    )

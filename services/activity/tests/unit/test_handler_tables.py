@@ -12,6 +12,7 @@ from activity.service_layer.commands import COMMAND_HANDLERS, ActivityCommands
 from activity.service_layer.event_handlers import EVENT_HANDLERS, ActivityEventHandlers
 from activity.service_layer.field_operations import FieldCommands, FieldQueries
 from activity.service_layer.queries import QUERY_HANDLERS, ActivityQueries
+from activity.service_layer.remote_actions import RemoteActionQueries
 from contracts.topics import topic
 from servicekit.handlers import InBatches, missing_from_table
 
@@ -26,8 +27,9 @@ pytestmark = pytest.mark.unit
         (EVENT_HANDLERS, ActivityEventHandlers),
         (COMMAND_HANDLERS, FieldCommands),
         (QUERY_HANDLERS, FieldQueries),
+        (QUERY_HANDLERS, RemoteActionQueries),
     ],
-    ids=["commands", "queries", "event_handlers", "field_commands", "field_queries"],
+    ids=["commands", "queries", "event_handlers", "field_commands", "field_queries", "remote_action_queries"],
 )
 def test_every_public_use_case_is_in_its_table(table: Any, owner: type[Any]) -> None:
     assert missing_from_table(table, owner) == []
@@ -61,4 +63,5 @@ def test_telemetry_is_taken_in_batches_and_the_rest_one_by_one() -> None:
         "license.revoked",
         "session.cleared",
         "instance.ingest_key_rotated",
+        "license.impersonated",
     }

@@ -390,8 +390,11 @@ async def test_device_configuration_by_ingest_key_follows_cleared_sessions(
         await device.aclose()
 
 
-async def test_impersonation_token_is_short_lived_scoped_and_audited(
-    api: Callable[..., httpx.AsyncClient], mongo: AsyncMongoClient[dict[str, Any]], database_name: str
+async def test_impersonation_token_is_short_lived_scoped_audited_and_published(
+    api: Callable[..., httpx.AsyncClient],
+    mongo: AsyncMongoClient[dict[str, Any]],
+    database_name: str,
+    kafka: KafkaProbe,
 ) -> None:
     client = api()
     instance = await new_instance(client)
@@ -429,6 +432,19 @@ async def test_impersonation_token_is_short_lived_scoped_and_audited(
     assert entry["detail"]["expires_at"].startswith(
         datetime.fromtimestamp(claims["exp"], UTC).strftime("%Y-%m-%dT%H:%M")
     )
+    # The grant is published once, naming the token's jti (the 422 above published nothing).
+    records = await events_of(kafka, iid, Counter({"instance.provisioned": 1, "license.impersonated": 1}))
+    published = [e for r in records if (e := decode_envelope(r.value)).type == "license.impersonated"]
+    assert len(published) == 1
+    data = published[0].data
+    assert (data.grant_id, data.license_id, data.pin, data.user) == (claims["jti"], lic, "4821", "marta@example.com")
+    assert (data.serial, data.reason, data.impersonated_by.user_id) == (
+        None,
+        "Customer asked for help",
+        f"usr-{PARTNER}",
+    )
+    assert int(data.expires_at.timestamp()) == claims["exp"]
+    assert entry["detail"]["grant_id"] == claims["jti"]
 
 
 async def test_instance_list_filters_sorts_and_pages(api: Callable[..., httpx.AsyncClient]) -> None:

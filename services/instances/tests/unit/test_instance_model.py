@@ -19,7 +19,7 @@ from contracts.events.instances import (
     InstanceUpdated,
     SessionCleared,
 )
-from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
+from contracts.events.licenses import LicenseAdded, LicenseImpersonated, LicenseReleased, LicenseRevoked
 from instances.domain.configuration import Configuration, McrmConfiguration, WdsConfiguration, WdsProfile
 from instances.domain.errors import Conflict, IllegalTransition, QuotaExceeded
 from instances.domain.model import (
@@ -834,7 +834,7 @@ def test_revoking_needs_a_reason(reason: str) -> None:
     [
         lambda i: i.revoke_license("lic-404", reason="x", actor=PARTNER, now=NOW),
         lambda i: i.release_license("lic-404", reason=None, actor=PARTNER, now=NOW),
-        lambda i: i.impersonation("lic-404", reason="x", expires_at=LATER, actor=STAFF),
+        lambda i: i.impersonation("lic-404", reason="x", expires_at=LATER, actor=STAFF, grant_id="imp-1"),
     ],
     ids=["revoke", "release", "impersonate"],
 )
@@ -907,22 +907,39 @@ def test_only_an_active_license_can_be_released(first: str, state: str) -> None:
 
 
 @pytest.mark.parametrize("release_first", [False, True], ids=["active", "released"])
-def test_impersonation_is_an_audit_only_change(release_first: bool) -> None:
+def test_impersonation_changes_nothing_and_tells_its_grant(release_first: bool) -> None:
     instance = with_licenses(seat(1, serial="SER-A"))
     if release_first:
         instance.release_license("lic-1", reason=None, actor=PARTNER, now=NOW)
     before = frozen(instance)
     expires_at = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 
-    change = instance.impersonation("lic-1", reason=" support ticket 42 ", expires_at=expires_at, actor=STAFF)
+    change = instance.impersonation(
+        "lic-1", reason=" support ticket 42 ", expires_at=expires_at, actor=STAFF, grant_id="imp-42"
+    )
 
     assert (change.action, change.target_type, change.target_id) == ("license.impersonate", "license", "lic-1")
-    assert (change.before, change.after, change.event) == (None, None, None)
+    assert (change.before, change.after) == (None, None)
     assert change.detail == {
         "reason": "support ticket 42",
         "expires_at": "2026-03-10T10:00:00+00:00",
         "user": "user1@acme.example",
+        "grant_id": "imp-42",
     }
+    assert isinstance(change.event, LicenseImpersonated)
+    assert change.event.model_dump(exclude={"impersonated_by"}) == {
+        "grant_id": "imp-42",
+        "license_id": "lic-1",
+        "instance_id": instance.id,
+        "partner_id": instance.partner_id,
+        "company_id": instance.company_id,
+        "pin": "1001",
+        "user": "user1@acme.example",
+        "serial": None if release_first else "SER-A",
+        "reason": "support ticket 42",
+        "expires_at": expires_at,
+    }
+    assert change.event.impersonated_by == STAFF
     assert_unchanged(instance, before)
 
 
@@ -943,7 +960,7 @@ def test_impersonation_is_refused_for_revoked_licenses_and_without_reason(
     before = frozen(instance)
 
     with pytest.raises(error, match=message):
-        instance.impersonation("lic-1", reason=reason, expires_at=LATER, actor=STAFF)
+        instance.impersonation("lic-1", reason=reason, expires_at=LATER, actor=STAFF, grant_id="imp-1")
 
     assert_unchanged(instance, before)
 
@@ -960,7 +977,10 @@ def test_impersonation_is_refused_for_revoked_licenses_and_without_reason(
         (lambda i: i.add_licenses([seat(9)], ids=["lic-9"], actor=STAFF, now=NOW), "add licenses"),
         (lambda i: i.revoke_license("lic-1", reason="x", actor=STAFF, now=NOW), "revoke a license"),
         (lambda i: i.release_license("lic-1", reason=None, actor=STAFF, now=NOW), "release a license"),
-        (lambda i: i.impersonation("lic-1", reason="x", expires_at=LATER, actor=STAFF), "impersonate"),
+        (
+            lambda i: i.impersonation("lic-1", reason="x", expires_at=LATER, actor=STAFF, grant_id="imp-1"),
+            "impersonate",
+        ),
     ],
     ids=["edit", "extend", "clear_session", "add_licenses", "revoke", "release", "impersonate"],
 )

@@ -361,7 +361,14 @@ async def test_impersonation_is_signed_for_the_license_and_audited(app: TestApp)
 
     assert grant.panel_url.endswith(f"#token={grant.token}")
     assert app.signer.signed[0]["email"] == "user1001@example.com"
-    assert app.outbox.audit()[-1].action == "license.impersonate"
+    audit = app.outbox.audit()[-1]
+    assert audit.action == "license.impersonate"
+    # The token, the audit entry and the event name the same grant.
+    grant_id = app.signer.signed[0]["grant_id"]
+    assert audit.detail["grant_id"] == grant_id
+    (event,) = app.outbox.events("license.impersonated")
+    assert (event.data.grant_id, event.data.license_id, event.data.pin) == (grant_id, license_id, "1001")
+    assert event.data.expires_at == grant.expires_at
 
 
 async def test_impersonation_without_a_signing_key_is_refused() -> None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from reports.adapters.mongo import INDEXES, MongoReportsStore
+from reports.adapters.seats_mongo import SEAT_INDEXES, MongoSeatStore
 from reports.config import Settings
 from reports.entrypoints import http
 from reports.entrypoints.metrics import track_projection
 from reports.service_layer.event_handlers import EVENT_HANDLERS, ReportsEventHandlers
 from reports.service_layer.queries import ReportsQueries
+from reports.service_layer.seats import SilentSeatQueries
+from servicekit import openapi
 from servicekit.handlers import subscribe_table
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
@@ -25,8 +28,15 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
     runtime.add_indexes(INDEXES)
     store = MongoReportsStore(runtime.db, runtime.locks)
-    handlers = ReportsEventHandlers(store, recent_ids=settings.recent_event_ids)
+    runtime.add_indexes(SEAT_INDEXES)
+    seats = MongoSeatStore(runtime.db, runtime.locks)
+    handlers = ReportsEventHandlers(store, recent_ids=settings.recent_event_ids, seats=seats)
     subscribe_table(runtime.consumer, EVENT_HANDLERS, handlers)
     track_projection(runtime.metrics.registry, handlers.stats)
     runtime.provide(ReportsQueries, ReportsQueries(store))
-    return runtime.create_app(title="partnerapp reports", routers=[http.api])
+    runtime.provide(SilentSeatQueries, SilentSeatQueries(seats, store))
+    runtime.provide(http.SilentDays, http.SilentDays(settings.silent_days))
+    app = runtime.create_app(title="partnerapp reports", routers=[http.api])
+    # Silent seats: another partner's instance, named in the query.
+    openapi.declare_errors(app, {"GET /v1/reports/silent-seats*": (404,)})
+    return app

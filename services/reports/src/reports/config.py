@@ -19,3 +19,9 @@ class Settings(ServiceSettings):
         le=5000,
         description="Telemetry event ids remembered per day and partition, to skip a terminal's re-send",
     )
+    silent_days: int = Field(
+        default=14,
+        ge=1,
+        le=3650,
+        description="Silent seats: a licensed terminal silent for this many days (the report's default `days`)",
+    )

@@ -13,6 +13,7 @@ from contracts.topics import topic
 from reports.service_layer.commands import COMMAND_HANDLERS, ReportsCommands
 from reports.service_layer.event_handlers import EVENT_HANDLERS, ReportsEventHandlers
 from reports.service_layer.queries import QUERY_HANDLERS, ReportsQueries
+from reports.service_layer.seats import SilentSeatQueries
 from servicekit.handlers import InBatches, missing_from_table
 
 pytestmark = pytest.mark.unit
@@ -22,6 +23,7 @@ def test_no_use_case_is_left_out_of_its_table() -> None:
     assert missing_from_table(COMMAND_HANDLERS, ReportsCommands) == []
     assert missing_from_table(QUERY_HANDLERS, ReportsQueries) == []
     assert missing_from_table(EVENT_HANDLERS, ReportsEventHandlers) == []
+    assert missing_from_table(QUERY_HANDLERS, SilentSeatQueries) == []
 
 
 def test_the_query_and_command_tables_name_each_use_case_by_its_method() -> None:

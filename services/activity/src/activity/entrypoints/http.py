@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, Field
 from activity.adapters.working_time_export import export_csv, export_pdf
 from activity.domain.model import RecordKind
 from activity.domain.working_time import WorkDay
+from activity.domain.remote_actions import ActionState
 from activity.entrypoints.schemas import (
     Accepted,
     CorrectionIn,
@@ -26,6 +27,7 @@ from activity.entrypoints.schemas import (
     RecordOut,
     RecordPage,
     ReleaseIn,
+    RemoteActionPage,
     Serial,
     TerminalOut,
     TerminalPage,
@@ -37,6 +39,7 @@ from activity.entrypoints.schemas import (
 from activity.service_layer.commands import ActivityCommands
 from activity.service_layer.field_operations import CorrectionAsked, FieldCommands, FieldQueries, MonthRecord, zone
 from activity.service_layer.queries import ActivityQueries, RecordSearch
+from activity.service_layer.remote_actions import RemoteActionQueries
 from contracts.events.activity import Action
 from servicekit.api import DEFAULT_LIMIT, Cursor, Limit, provided
 from servicekit.auth import BearerToken, CurrentPrincipal
@@ -65,6 +68,7 @@ Queries = Annotated[ActivityQueries, provided(ActivityQueries)]
 Metrics = Annotated[IngestMetrics, provided(IngestMetrics)]
 FieldOps = Annotated[FieldQueries, provided(FieldQueries)]
 FieldWrites = Annotated[FieldCommands, provided(FieldCommands)]
+ActionQueries = Annotated[RemoteActionQueries, provided(RemoteActionQueries)]
 RecordId = Annotated[str, Field(max_length=160)]
 # Records come in volume: a page may hold more of them than the platform's usual page.
 RecordLimit = Annotated[int, Query(ge=1, le=200)]
@@ -298,3 +302,40 @@ async def export_working_month(
             "Content-Language": language,
         },
     )
+# ------------------------------------------------------------------ the remote-action trail
+
+
+@api.get(
+    "/activity/terminals/{serial}/actions",
+    tags=["activity"],
+    summary="A terminal's remote actions (clear session, release license): requested, delivered, applied",
+)
+async def terminal_actions(
+    serial: Serial,
+    principal: CurrentPrincipal,
+    queries: ActionQueries,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> RemoteActionPage:
+    page = await queries.terminal_actions(principal.partner_id, serial, limit, cursor, datetime.now(UTC))
+    return RemoteActionPage.model_validate(page)
+
+
+@api.get(
+    "/activity/actions",
+    tags=["activity"],
+    summary="Remote actions of an instance (or of all the partner's); overdue=true: not picked up in time",
+)
+async def instance_actions(
+    principal: CurrentPrincipal,
+    queries: ActionQueries,
+    instance_id: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")] = None,
+    state: Annotated[ActionState | None, Query()] = None,
+    overdue: Annotated[bool, Query(description="Only those still requested after ACTIVITY_ACTION_OVERDUE_S")] = False,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> RemoteActionPage:
+    page = await queries.instance_actions(
+        principal.partner_id, instance_id, state, overdue, limit, cursor, datetime.now(UTC)
+    )
+    return RemoteActionPage.model_validate(page)

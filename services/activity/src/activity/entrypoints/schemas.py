@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from activity.domain.model import RecordKind, Window
+from activity.domain.remote_actions import ActionKind, ActionState
 from contracts.events.activity import Action, DeviceInfo, GeoPoint
 from contracts.serials import SERIAL_PATTERN, canonical_serial
 from servicekit.api import PageOut, ResponseModel
@@ -38,7 +39,15 @@ class IngestEvent(BaseModel):
     device: DeviceInfo | None = None
     battery_pct: int | None = Field(default=None, ge=0, le=100)
     location: GeoPoint | None = None
-    details: dict[DetailName, DetailValue] = Field(default_factory=dict, max_length=32)
+    details: dict[DetailName, DetailValue] = Field(
+        default_factory=dict,
+        max_length=32,
+        description=(
+            "Free details. Read by the remote-action trail: `session_epoch` (the epoch the terminal saw) and "
+            "`impersonation_id` (the WDS panel's `impersonation_started` / `impersonation_ended` name the grant, "
+            "the impersonation token's `jti`)"
+        ),
+    )
 
     def reported(self) -> dict[str, Any]:
         """The event's fields as the ingest use case takes them (device and location as models)."""
@@ -204,3 +213,27 @@ class CorrectionIn(BaseModel):
 
 
 TerminalOut.model_rebuild()
+class RemoteActionOut(ResponseModel):
+    """A remote action on a terminal: requested by the platform, delivered (the terminal showed it
+    had seen it), applied (it took effect on the terminal), with times."""
+
+    id: str
+    kind: ActionKind
+    instance_id: str
+    serial: str | None
+    license_id: str | None
+    requested_at: datetime
+    requested_by: str | None = Field(description="The user who asked for it")
+    delivered_at: datetime | None
+    applied_at: datetime | None
+    state: ActionState
+    overdue: bool = Field(
+        description="Still requested (not delivered) after ACTIVITY_ACTION_OVERDUE_S (never for an impersonation)"
+    )
+    expired: bool = Field(
+        description="An impersonation still requested when its grant expired: the panel never opened a session with it"
+    )
+
+
+class RemoteActionPage(PageOut[RemoteActionOut]):
+    items: list[RemoteActionOut] = Field(description="Newest request first")

@@ -64,6 +64,11 @@ class SimTerminal:
         self.state = "logged_in"
         self.queue = ["session_expired", "config_fetched", "login"]
 
+    def details(self, action: str) -> dict[str, Any]:
+        """What the terminal reports with an action: the session epoch it saw, with the config fetch
+        and the login after a cleared session (so the platform sees the clear delivered and applied)."""
+        return {"session_epoch": self.seen_epoch} if action in ("config_fetched", "login") else {}
+
 
 @dataclass
 class Totals:
@@ -93,7 +98,29 @@ def make_event(terminal: SimTerminal, action: str, at: datetime, rng: random.Ran
             "app_version": "5.12.0",
         },
         "location": {"lat": round(terminal.lat, 6), "lon": round(terminal.lon, 6), "accuracy_m": 8.0},
+        "details": terminal.details(action),
     }
+
+
+async def check_session(
+    client: httpx.AsyncClient, config_url: str, key: str, terminal: SimTerminal, *, first: bool
+) -> bool:
+    """Fetch the terminal's configuration as a terminal does; True when its session was cleared
+    (a higher epoch than it saw: it queues the re-login). The first answer is its starting epoch."""
+    try:
+        response = await client.get(config_url, params={"serial": terminal.serial}, headers={"X-Ingest-Key": key})
+    except httpx.HTTPError:
+        return False
+    if response.status_code != 200:
+        return False
+    epoch = int(response.json()["session_epoch"])
+    if first:
+        terminal.seen_epoch = epoch
+        return False
+    if epoch > terminal.seen_epoch:
+        terminal.log_in_again(epoch)
+        return True
+    return False
 
 
 async def watch_sessions(
@@ -109,20 +136,8 @@ async def watch_sessions(
     first = True
     while not stop.is_set():
         for terminal in terminals:
-            try:
-                response = await client.get(
-                    config_url, params={"serial": terminal.serial}, headers={"X-Ingest-Key": key}
-                )
-            except httpx.HTTPError:
-                continue
-            if response.status_code != 200:
-                continue
-            epoch = response.json()["session_epoch"]
-            if first:
-                terminal.seen_epoch = epoch
-            elif epoch > terminal.seen_epoch:
+            if await check_session(client, config_url, key, terminal, first=first):
                 totals.relogins += 1
-                terminal.log_in_again(epoch)
         first = False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 5)

@@ -9,10 +9,11 @@ from typing import Any
 from activity.domain.model import ActivityRecord, RecordKind
 from activity.service_layer.field_operations import FieldProjection
 from activity.service_layer.ports import ActivityStore, IngestKey, IngestKeyStore, TerminalStore
+from activity.service_layer.remote_actions import RemoteActionTrail
 from contracts import EventEnvelope
 from contracts.events.activity import TerminalActivity
 from contracts.events.instances import IngestKeyRotated, SessionCleared
-from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
+from contracts.events.licenses import LicenseAdded, LicenseImpersonated, LicenseReleased, LicenseRevoked
 from servicekit.handlers import EventHandlerTable, InBatches
 
 LicenseEvent = LicenseAdded | LicenseReleased | LicenseRevoked
@@ -31,6 +32,8 @@ class ActivityEventHandlers:
     keys: IngestKeyStore
     stats: RecordingStats = field(default_factory=RecordingStats)
     field_ops: FieldProjection | None = None  # the working-time record (issue #20)
+    trail: RemoteActionTrail | None = None
+    """The remote-action trail, moved on by the same events (None: not kept)."""
 
     async def record_telemetry(self, events: list[EventEnvelope[TerminalActivity]]) -> None:
         """A batch at once (one insert per day and shard); idempotent by event id, as a batch must be."""
@@ -38,6 +41,8 @@ class ActivityEventHandlers:
         await self._store(records)
         if self.field_ops is not None:  # after the records: a redelivered batch sets the same events again
             await self.field_ops.apply(records)
+        if self.trail is not None:
+            await self.trail.telemetry(records)
 
     async def record_license_event(self, event: EventEnvelope[LicenseEvent]) -> None:
         data = event.data
@@ -53,6 +58,14 @@ class ActivityEventHandlers:
         details = {"license_id": data.license_id, "reason": reason}
         await self._store([_system_record(event, data.serial, data.pin, RecordKind.LICENSE, details)])
         await self.terminals.bind_license(data.partner_id, data.instance_id, data.serial, bound, event.time)
+        if self.trail is not None and isinstance(data, LicenseReleased):
+            await self.trail.license_released(str(event.id), event.time, data)
+
+    async def record_impersonation(self, event: EventEnvelope[LicenseImpersonated]) -> None:
+        """An impersonation grant becomes a remote action (its id the grant's), on the terminal's
+        trail if the seat is bound; the timeline itself shows it through the trail."""
+        if self.trail is not None:
+            await self.trail.impersonated(event.time, event.data)
 
     async def record_session_cleared(self, event: EventEnvelope[SessionCleared]) -> None:
         data = event.data
@@ -63,6 +76,8 @@ class ActivityEventHandlers:
         )
         details = {"session_epoch": data.session_epoch, "scope": "terminal" if data.serial else "instance"}
         await self._store([_system_record(event, s, None, RecordKind.SESSION, details) for s in serials])
+        if self.trail is not None:
+            await self.trail.session_cleared(event, serials)
 
     async def ingest_key_rotated(self, event: EventEnvelope[IngestKeyRotated]) -> None:
         data = event.data
@@ -123,4 +138,5 @@ EVENT_HANDLERS: EventHandlerTable = {
     "license.revoked": ActivityEventHandlers.record_license_event,
     "session.cleared": ActivityEventHandlers.record_session_cleared,
     "instance.ingest_key_rotated": ActivityEventHandlers.ingest_key_rotated,
+    "license.impersonated": ActivityEventHandlers.record_impersonation,
 }

@@ -9,6 +9,7 @@ from datetime import datetime
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, Window, parse_record_id
 from activity.service_layer.field_operations import FieldQueries
 from activity.service_layer.ports import ActivityStore, RecordQuery, TerminalStore
+from activity.service_layer.remote_actions import REMOTE_ACTION_QUERY_HANDLERS
 from contracts.serials import canonical_serial
 from servicekit.errors import InvalidInput, NotFound, field_error
 from servicekit.handlers import HandlerTable
@@ -103,4 +104,6 @@ QUERY_HANDLERS: HandlerTable = {
     "working_time_month": FieldQueries.month,
     "working_time_day": FieldQueries.day,
     "terminal_positions": FieldQueries.positions,
+    # The remote-action trail (`RemoteActionQueries`):
+    **REMOTE_ACTION_QUERY_HANDLERS,
 }

@@ -10,12 +10,14 @@ from typing import Any
 
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, parse_record_id
 from activity.domain.working_time import CLOCK_ACTIONS, ClockEvent
+from activity.domain.remote_actions import Observed, RemoteAction
 from activity.service_layer.commands import ActivityCommands
 from activity.service_layer.event_handlers import ActivityEventHandlers
 from activity.service_layer.field_operations import FieldCommands, FieldProjection, FieldQueries
 from activity.service_layer.field_ports import PositionPoint, StoredCorrection, Worker, location_of
 from activity.service_layer.ports import IngestKey, InstancesApi, LicenseRef, RecordQuery, Released
 from activity.service_layer.queries import ActivityQueries
+from activity.service_layer.remote_actions import ActionSearch, RemoteActionQueries, RemoteActionTrail
 from contracts import EventEnvelope
 from servicekit.pagination import Page
 
@@ -146,9 +148,15 @@ class ActivityFakes:
         self.field_store = FakeFieldStore(self.records)
         self.field_queries = FieldQueries(self.field_store, self.field_store, self.terminals)
         self.field_commands = FieldCommands(self.field_store, self.field_queries)
+        self.actions = FakeRemoteActionStore()
         self.event_handlers = ActivityEventHandlers(
-            self.records, self.terminals, self.keys, field_ops=FieldProjection(self.field_store)
+            self.records,
+            self.terminals,
+            self.keys,
+            field_ops=FieldProjection(self.field_store),
+            trail=RemoteActionTrail(self.actions, self.records),
         )
+        self.action_queries = RemoteActionQueries(self.actions, self.terminals, self.keys)
 
 
 class FakeFieldStore:
@@ -204,3 +212,51 @@ class FakeFieldStore:
             if r.partner_id == partner_id and r.serial == serial and where and start <= r.occurred_at < end:
                 points.append(PositionPoint(r.id, r.occurred_at, r.received_at, *where, r.action))
         return sorted(points, key=lambda p: (p.occurred_at, p.record_id))
+
+
+class FakeRemoteActionStore:
+    """Remote actions in memory, once by id, newest request first."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, RemoteAction] = {}
+        self.seen: dict[str, list[Observed]] = {}
+
+    async def add(self, actions: list[RemoteAction]) -> list[RemoteAction]:
+        new = [a for a in actions if a.id not in self.by_id]
+        self.by_id.update({a.id: a for a in new})
+        return new
+
+    async def open_for(self, serials: set[str]) -> list[RemoteAction]:
+        return [a for a in self.by_id.values() if a.open and a.serial in serials]
+
+    async def open_by_id(self, ids: set[str]) -> list[RemoteAction]:
+        return [a for a in self.by_id.values() if a.open and a.id in ids]
+
+    async def sighted(self, sightings: dict[str, list[Observed]]) -> None:
+        for grant_id, events in sightings.items():
+            self.seen.setdefault(grant_id, []).extend(events)
+
+    async def sightings(self, grant_id: str) -> list[Observed]:
+        return list(self.seen.get(grant_id, []))
+
+    async def progress(self, actions: list[RemoteAction]) -> None:
+        self.by_id.update({a.id: a for a in actions})
+
+    async def search(self, asked: ActionSearch) -> Page[RemoteAction]:
+        found = sorted(
+            (
+                a
+                for a in self.by_id.values()
+                if a.partner_id == asked.partner_id
+                and asked.serial in (None, a.serial)
+                and asked.instance_id in (None, a.instance_id)
+                and asked.state in (None, a.state)
+                and (asked.requested_before is None or a.requested_at < asked.requested_before)
+            ),
+            key=lambda a: (a.requested_at, a.id),
+            reverse=True,
+        )
+        start = int(asked.cursor) if asked.cursor else 0
+        page = found[start : start + asked.limit]
+        more = len(found) > start + asked.limit
+        return Page(page, str(start + asked.limit) if more else None)

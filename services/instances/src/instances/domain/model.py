@@ -24,7 +24,7 @@ from contracts.events.instances import (
     InstanceUpdated,
     SessionCleared,
 )
-from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
+from contracts.events.licenses import LicenseAdded, LicenseImpersonated, LicenseReleased, LicenseRevoked
 from contracts.serials import canonical_serial
 from instances.domain.configuration import Configuration, configuration_document, profile_of
 from instances.domain.errors import Conflict, IllegalTransition, QuotaExceeded
@@ -513,16 +513,37 @@ class Instance:
         )
         return Change("license.release", "license", lic.id, before, lic.summary(), event, {"serial": serial})
 
-    def impersonation(self, license_id: str, *, reason: str, expires_at: datetime, actor: Actor) -> Change:
-        """Record that `actor` opens the panel as this license's user (R-22); no state changes."""
+    def impersonation(
+        self, license_id: str, *, reason: str, expires_at: datetime, actor: Actor, grant_id: str
+    ) -> Change:
+        """Record that `actor` opens the panel as this license's user (R-22) with the grant
+        `grant_id` (the token's `jti`); no state changes, the event tells the trail."""
         self._require_live("impersonate")
         lic = self.license(license_id)
         if lic.status == LicenseStatus.REVOKED:
             raise IllegalTransition(lic.status.value, "impersonate")
         if not reason.strip():
             raise Conflict("reason-required", "A reason is required.")
-        detail = {"reason": reason.strip(), "expires_at": expires_at.isoformat(), "user": lic.email}
-        return Change("license.impersonate", "license", lic.id, None, None, None, detail)
+        detail = {
+            "reason": reason.strip(),
+            "expires_at": expires_at.isoformat(),
+            "user": lic.email,
+            "grant_id": grant_id,
+        }
+        event = LicenseImpersonated(
+            grant_id=grant_id,
+            license_id=lic.id,
+            instance_id=self.id,
+            partner_id=self.partner_id,
+            company_id=self.company_id,
+            pin=lic.pin,
+            user=lic.email,
+            serial=lic.serial,
+            reason=reason.strip(),
+            expires_at=expires_at,
+            impersonated_by=actor,
+        )
+        return Change("license.impersonate", "license", lic.id, None, None, event, detail)
 
     # ------------------------------------------------------------------ helpers
 

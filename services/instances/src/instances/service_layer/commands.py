@@ -335,12 +335,16 @@ class InstanceCommands:
         """A short-lived token to open the web panel as the license's user (R-22); audited."""
         signer = self.signer
         expires_at = self.clock.now() + self.impersonation_ttl
+        grant_id = self.new_id("imp")
 
         def impersonation(instance: Instance) -> list[Change]:
             # Checked once the instance is found in the caller's scope: another partner's ids stay a 404.
             if signer is None:
                 raise Conflict("impersonation-not-configured", "Impersonation is not configured on this service.")
-            return [instance.impersonation(license_id, reason=reason, expires_at=expires_at, actor=actor_of(principal))]
+            change = instance.impersonation(
+                license_id, reason=reason, expires_at=expires_at, actor=actor_of(principal), grant_id=grant_id
+            )
+            return [change]
 
         instance = await self._change(principal, instance_id, impersonation)
         lic = instance.license(license_id)
@@ -352,6 +356,7 @@ class InstanceCommands:
             instance_id=instance.id,
             actor_id=principal.user_id,
             expires_at=expires_at,
+            grant_id=grant_id,
         )
         # The token travels in the fragment: browsers do not send it to servers or write it to logs.
         return ImpersonationGrant(token, f"{self.panel_url}/impersonate#token={token}", expires_at)

@@ -79,7 +79,10 @@ class ContractNumbers(Protocol):
 
 
 class ImpersonationSigner(Protocol):
-    def sign(self, *, license_id: str, email: str, instance_id: str, actor_id: str, expires_at: datetime) -> str: ...
+    def sign(
+        self, *, license_id: str, email: str, instance_id: str, actor_id: str, expires_at: datetime, grant_id: str
+    ) -> str:
+        """A token naming the grant (`jti` = `grant_id`, the id the audit and the event carry)."""
 
 
 class Clock(Protocol):

@@ -201,8 +201,16 @@ class RecordingSigner:
     def __init__(self) -> None:
         self.signed: list[dict[str, Any]] = []
 
-    def sign(self, *, license_id: str, email: str, instance_id: str, actor_id: str, expires_at: datetime) -> str:
-        claims = {"license_id": license_id, "email": email, "instance_id": instance_id, "actor_id": actor_id}
+    def sign(
+        self, *, license_id: str, email: str, instance_id: str, actor_id: str, expires_at: datetime, grant_id: str
+    ) -> str:
+        claims = {
+            "license_id": license_id,
+            "email": email,
+            "instance_id": instance_id,
+            "actor_id": actor_id,
+            "grant_id": grant_id,
+        }
         self.signed.append({**claims, "expires_at": expires_at})
         return f"token-{len(self.signed)}"
 

@@ -16,6 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from reports.adapters.seats_mongo import SEATS
 from reports.domain.model import (
     ActivityBucket,
     CompanyView,
@@ -38,7 +39,7 @@ INSTANCES = "instances"
 LICENSES = "licenses"
 COMPANIES = "companies"
 ACTIVITY = "activity_counts"
-PROJECTIONS = (COMPANIES, INSTANCES, LICENSES, ACTIVITY)
+PROJECTIONS = (COMPANIES, INSTANCES, LICENSES, ACTIVITY, SEATS)
 
 BOOKKEEPING = ("version", "projected_at")
 """Fields about the write, not the projected facts (a rebuild compares without them)."""

@@ -9,6 +9,7 @@ use case of `ReportsQueries` and shapes the answer (`schemas.py`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -36,6 +37,8 @@ from reports.entrypoints.schemas import (
     OperationRowOut,
     OperationRowPage,
     OperationsOut,
+    SilentSeatOut,
+    SilentSeatPage,
     SummaryOut,
 )
 from reports.service_layer.queries import (
@@ -46,6 +49,7 @@ from reports.service_layer.queries import (
     OperationCriteria,
     ReportsQueries,
 )
+from reports.service_layer.seats import SilentSeatCriteria, SilentSeatQueries
 from servicekit.api import DEFAULT_LIMIT, Cursor, Limit, provided
 from servicekit.auth import CurrentPrincipal
 from servicekit.errors import InvalidInput
@@ -55,6 +59,17 @@ MAX_OPERATION_DAYS = 366
 MAX_PERIOD_DAYS = 10 * 366
 
 Queries = Annotated[ReportsQueries, provided(ReportsQueries)]
+SeatQueries = Annotated[SilentSeatQueries, provided(SilentSeatQueries)]
+
+
+@dataclass(frozen=True)
+class SilentDays:
+    """The silent-seats report's default `days` (the setting REPORTS_SILENT_DAYS)."""
+
+    days: int
+
+
+DefaultSilentDays = Annotated[SilentDays, provided(SilentDays)]
 IdParam = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 ExportFormat = Literal["csv", "xlsx"]
 
@@ -368,3 +383,63 @@ async def operation_rows(
 ) -> OperationRowPage:
     page = await queries.operation_rows(principal, period, criteria, limit=limit, cursor=cursor)
     return OperationRowPage.model_validate(page)
+
+
+# ---------------------------------------------------------------------------------- silent seats (issue #20)
+
+
+def silent_seat_criteria(
+    default: DefaultSilentDays,
+    partner_id: Annotated[IdParam, Query(description="Staff: one of their partners")] = None,
+    instance_id: IdParam = None,
+    days: Annotated[
+        int | None, Query(ge=1, le=3650, description="Silent for at least this many days (default: the setting)")
+    ] = None,
+) -> SilentSeatCriteria:
+    return SilentSeatCriteria(partner_id, instance_id, days if days is not None else default.days)
+
+
+SeatCriteria = Annotated[SilentSeatCriteria, Depends(silent_seat_criteria)]
+
+
+@api.get(
+    "/silent-seats/export.{fmt}",
+    summary="The silent seats as CSV or XLSX",
+    response_class=StreamingResponse,
+)
+async def export_silent_seats(
+    fmt: ExportFormat,
+    principal: CurrentPrincipal,
+    criteria: SeatCriteria,
+    language: ExportLanguage,
+    queries: SeatQueries,
+) -> StreamingResponse:
+    rows = await queries.silent_seat_rows(principal, criteria, datetime.now(UTC))
+    return await _export(_as(SilentSeatOut, rows), "silent-seats", fmt, language)
+
+
+@api.get(
+    "/silent-seats",
+    summary="Licensed terminals silent for `days` (seats paid for and not used), per instance and partner; "
+    "never seen first; `format=csv` exports them all",
+    response_model=SilentSeatPage,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def silent_seats(
+    principal: CurrentPrincipal,
+    criteria: SeatCriteria,
+    language: ExportLanguage,
+    queries: SeatQueries,
+    format: Annotated[Literal["json", "csv"], Query(description="json: a page; csv: every row")] = "json",
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Any:  # the page (response_model), or the CSV file
+    now = datetime.now(UTC)
+    if format == "csv":
+        rows = await queries.silent_seat_rows(principal, criteria, now)
+        return await _export(_as(SilentSeatOut, rows), "silent-seats", "csv", language)
+    page = await queries.silent_seats(principal, criteria, limit, cursor, now)
+    body = SilentSeatPage(
+        items=[SilentSeatOut.model_validate(r) for r in page.items], next_cursor=page.next_cursor, days=criteria.days
+    )
+    return body

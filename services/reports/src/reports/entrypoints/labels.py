@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reports.entrypoints.schemas import ACTIVE_SERVICE_COLUMNS, INSTANCE_COLUMNS, LICENSE_COLUMNS, OPERATION_COLUMNS
+from reports.entrypoints.schemas import (
+    ACTIVE_SERVICE_COLUMNS,
+    INSTANCE_COLUMNS,
+    LICENSE_COLUMNS,
+    OPERATION_COLUMNS,
+    SILENT_SEAT_COLUMNS,
+)
 from servicekit.i18n import Language
 
 EXPORTS = {
@@ -17,6 +23,7 @@ EXPORTS = {
     "licenses": LICENSE_COLUMNS,
     "active-services": ACTIVE_SERVICE_COLUMNS,
     "operations": OPERATION_COLUMNS,
+    "silent-seats": SILENT_SEAT_COLUMNS,
 }
 
 COLUMN_LABELS: Mapping[str, Mapping[Language, str]] = {

@@ -24,6 +24,7 @@ from aiokafka.structs import TopicPartition
 from pymongo.errors import ConnectionFailure
 
 from reports.adapters.mongo import INDEXES, PROJECTIONS, MongoReportsStore
+from reports.adapters.seats_mongo import SEAT_INDEXES, MongoSeatStore
 from reports.config import Settings
 from reports.service_layer.commands import ReplayTally, ReportsCommands
 from reports.service_layer.event_handlers import EVENT_HANDLERS, ReportsEventHandlers
@@ -63,8 +64,11 @@ async def rebuild(
             raise TargetNotEmpty(f"{database} already holds {sorted(existing)}; pass --drop-existing to replace them")
         for name in existing:
             await db.drop_collection(name)
-        await ensure_indexes(db, INDEXES)
-        handlers = ReportsEventHandlers(MongoReportsStore(db, DocumentLocks()), recent_ids=settings.recent_event_ids)
+        await ensure_indexes(db, [*INDEXES, *SEAT_INDEXES])
+        locks = DocumentLocks()
+        handlers = ReportsEventHandlers(
+            MongoReportsStore(db, locks), recent_ids=settings.recent_event_ids, seats=MongoSeatStore(db, locks)
+        )
         commands = ReportsCommands(handlers, stop_on=(ConnectionFailure,))
         ends = await _replay(settings, commands, report)
         report.end_offsets = {f"{tp.topic}:{tp.partition}": offset for tp, offset in sorted(ends.items())}

@@ -153,3 +153,28 @@ INSTANCE_COLUMNS = columns_of(InstanceOut)
 LICENSE_COLUMNS = columns_of(LicenseOut)
 ACTIVE_SERVICE_COLUMNS = columns_of(ActiveServiceOut)
 OPERATION_COLUMNS = columns_of(OperationRowOut)
+
+
+class SilentSeatOut(ResponseModel):
+    """A licensed terminal that sent nothing for the days asked (a seat paid for and not used)."""
+
+    partner_id: Annotated[str, PARTNER]
+    instance_id: Annotated[str, INSTANCE_ID]
+    instance_name: Annotated[str | None, Label(es="Instancia", en="Instance")]
+    license_id: Annotated[str, Label(es="Id de licencia", en="License id")]
+    user: Annotated[str | None, Label(es="Usuario", en="User")]
+    serial: Annotated[str | None, Label(es="Terminal", en="Terminal")]
+    last_seen_at: Annotated[datetime | None, Label(es="Visto por última vez", en="Last seen")] = Field(
+        description="The terminal's last event; None: never seen (listed first)"
+    )
+    silent_days: Annotated[int | None, Label(es="Días sin actividad", en="Days silent")] = Field(
+        description="Whole days since last seen; None: never seen"
+    )
+
+
+class SilentSeatPage(PageOut[SilentSeatOut]):
+    items: list[SilentSeatOut] = Field(description="Never seen first, then the longest silent")
+    days: int = Field(description="Silent for at least this many days")
+
+
+SILENT_SEAT_COLUMNS = columns_of(SilentSeatOut)

@@ -22,7 +22,9 @@ from contracts.events.instances import (
 from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
 from reports.domain import model
 from reports.domain.model import CountResult, InstanceView, LicenseView, Operation
+from reports.domain.seats import Binding
 from reports.service_layer.ports import ProjectionStore
+from reports.service_layer.seats import SeatStore, Seen
 from servicekit.handlers import Delivered, EventHandlerTable, InBatches
 
 TELEMETRY_TOPIC = "terminal.activity"
@@ -57,6 +59,8 @@ class ReportsEventHandlers:
     store: ProjectionStore
     recent_ids: int = model.RECENT_IDS
     stats: ProjectionStats = field(default_factory=ProjectionStats)
+    seats: SeatStore | None = None
+    """Silent seats: which license holds each terminal, and when it was last seen (None: not kept)."""
 
     # ------------------------------------------------------------------ companies
 
@@ -169,6 +173,9 @@ class ReportsEventHandlers:
                 stamp=stamp,
             ),
         )
+        if self.seats is not None and d.serial is not None:
+            binding = Binding(d.license_id, d.user_name, d.pin, stamp)
+            await self.seats.bind(d.partner_id, d.instance_id, d.serial, binding, unbinding=False)
 
     async def license_released(self, event: EventEnvelope[LicenseReleased]) -> None:
         d, stamp = event.data, _stamp(event)
@@ -186,6 +193,9 @@ class ReportsEventHandlers:
                 stamp=stamp,
             ),
         )
+        if self.seats is not None:
+            released = Binding(d.license_id, None, d.pin, stamp)
+            await self.seats.bind(d.partner_id, d.instance_id, d.serial, released, unbinding=True)
 
     async def license_revoked(self, event: EventEnvelope[LicenseRevoked]) -> None:
         d, stamp = event.data, _stamp(event)
@@ -204,6 +214,9 @@ class ReportsEventHandlers:
                 stamp=stamp,
             ),
         )
+        if self.seats is not None and d.serial is not None:
+            revoked = Binding(d.license_id, None, d.pin, stamp)
+            await self.seats.bind(d.partner_id, d.instance_id, d.serial, revoked, unbinding=True)
 
     # ------------------------------------------------------------------ telemetry
 
@@ -219,6 +232,15 @@ class ReportsEventHandlers:
             )
             total.add(result)
         self.stats.operations.add(total)
+        if self.seats is not None:
+            await self.seats.seen(
+                [
+                    Seen(
+                        p.event.data.partner_id, p.event.data.instance_id, p.event.data.serial, p.event.data.occurred_at
+                    )
+                    for p in batch
+                ]
+            )
         return total
 
 

@@ -21,6 +21,7 @@ from reports.domain.tallies import (
     days_series,
 )
 from reports.service_layer.ports import InstanceFilter, LicenseFilter, ReportStore
+from reports.service_layer.seats import SILENT_SEAT_QUERY_HANDLERS
 from servicekit.errors import InvalidInput, NotFound, PartnerNotAllowed
 from servicekit.handlers import HandlerTable
 from servicekit.pagination import Page, Sort, decode_cursor, encode_cursor
@@ -447,4 +448,6 @@ QUERY_HANDLERS: HandlerTable = {
     "active_service_rows": ReportsQueries.active_service_rows,
     "operations": ReportsQueries.operations,
     "operation_rows": ReportsQueries.operation_rows,
+    # Silent seats (`SilentSeatQueries`):
+    **SILENT_SEAT_QUERY_HANDLERS,
 }

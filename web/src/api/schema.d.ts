@@ -124,6 +124,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/activity/terminals/{serial}/positions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A terminal's positions of a day, in time order, gaps marked (the map's track) */
+        get: operations["positions_v1_activity_terminals__serial__positions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activity/working-time": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A worker's working-time record of a month */
+        get: operations["working_month_v1_activity_working_time_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activity/working-time/corrections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Correct a worker's day: a new version (who, when, why); the terminal's is never changed */
+        post: operations["correct_day_v1_activity_working_time_corrections_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activity/working-time/days": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A worker's day with every version (1: as the terminal reported) */
+        get: operations["working_day_v1_activity_working_time_days_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activity/working-time/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A worker's month as CSV or PDF (content SHA-256 printed in the PDF and in X-Content-SHA256) */
+        get: operations["export_working_month_v1_activity_working_time_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -1564,6 +1649,34 @@ export interface components {
          * @enum {string}
          */
         activity__ActionState: "requested" | "delivered" | "applied";
+        /** CorrectionIn */
+        activity__CorrectionIn: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** End */
+            end?: string | null;
+            /** Instance Id */
+            instance_id: string;
+            /** Pauses */
+            pauses?: components["schemas"]["activity__PauseIO"][];
+            /** Pin */
+            pin: string;
+            /** Reason */
+            reason: string;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /**
+             * Tz
+             * @description Whose day `date` is; Europe/Madrid
+             */
+            tz?: string | null;
+        };
         /** DeviceInfo */
         activity__DeviceInfo: {
             /** App Version */
@@ -1641,6 +1754,64 @@ export interface components {
             /** Serial */
             serial: string;
         };
+        /** PauseIO */
+        activity__PauseIO: {
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+        };
+        /** PositionOut */
+        activity__PositionOut: {
+            /** Accuracy M */
+            accuracy_m: number | null;
+            /** Action */
+            action: string;
+            /**
+             * Gap Before S
+             * @description Seconds since the previous point, when more than the gap threshold
+             */
+            gap_before_s?: number | null;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /**
+             * Occurred At
+             * Format: date-time
+             * @description The terminal's time
+             */
+            occurred_at: string;
+            /**
+             * Received At
+             * Format: date-time
+             * @description The server's time
+             */
+            received_at: string;
+            /** Record Id */
+            record_id: string;
+        };
+        /** PositionPage */
+        activity__PositionPage: {
+            /** Gap Threshold S */
+            gap_threshold_s: number;
+            /**
+             * Items
+             * @description In time order
+             */
+            items: components["schemas"]["activity__PositionOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
         /**
          * RecordKind
          * @enum {string}
@@ -1673,6 +1844,12 @@ export interface components {
             /** Instance Id */
             instance_id: string;
             kind: components["schemas"]["activity__RecordKind"];
+            /**
+             * Late
+             * @description Received later than ACTIVITY_LATE_SYNC_THRESHOLD_S after its terminal time
+             * @default false
+             */
+            late: boolean;
             /** Location */
             location: {
                 [key: string]: unknown;
@@ -1778,6 +1955,7 @@ export interface components {
             instance_id: string;
             /** Last Action */
             last_action: string;
+            last_position?: components["schemas"]["activity__PositionOut"] | null;
             /**
              * Last Seen
              * Format: date-time
@@ -1811,6 +1989,96 @@ export interface components {
              * @description Pass as `cursor` for the next page; null on the last page.
              */
             next_cursor: string | null;
+        };
+        /** WorkDayOut */
+        activity__WorkDayOut: {
+            /** Corrected At */
+            corrected_at: string | null;
+            /** Corrected By */
+            corrected_by: string | null;
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** End */
+            end: string | null;
+            /** Flags */
+            flags: string[];
+            /** Pauses */
+            pauses: components["schemas"]["activity__PauseIO"][];
+            /** Reason */
+            reason: string | null;
+            /**
+             * Source Record Ids
+             * @description The activity records the day was built from
+             */
+            source_record_ids: string[];
+            /** Start */
+            start: string | null;
+            /**
+             * Version
+             * @description 1: as the terminal reported; each correction adds one
+             */
+            version: number;
+            /** Worked S */
+            worked_s: number;
+        };
+        /** WorkDayWithVersions */
+        activity__WorkDayWithVersions: {
+            /** Corrected At */
+            corrected_at: string | null;
+            /** Corrected By */
+            corrected_by: string | null;
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** End */
+            end: string | null;
+            /** Flags */
+            flags: string[];
+            /** Pauses */
+            pauses: components["schemas"]["activity__PauseIO"][];
+            /** Reason */
+            reason: string | null;
+            /**
+             * Source Record Ids
+             * @description The activity records the day was built from
+             */
+            source_record_ids: string[];
+            /** Start */
+            start: string | null;
+            /**
+             * Version
+             * @description 1: as the terminal reported; each correction adds one
+             */
+            version: number;
+            /**
+             * Versions
+             * @description Oldest first
+             */
+            versions: components["schemas"]["activity__WorkDayOut"][];
+            /** Worked S */
+            worked_s: number;
+        };
+        /** WorkingMonthOut */
+        activity__WorkingMonthOut: {
+            /** Days */
+            days: components["schemas"]["activity__WorkDayOut"][];
+            /** Instance Id */
+            instance_id: string;
+            /** Month */
+            month: string;
+            /** Pin */
+            pin: string;
+            /** Rules Version */
+            rules_version: string;
+            /** Total Worked S */
+            total_worked_s: number;
+            /** User */
+            user: string | null;
         };
         /** AddressIn */
         instances__AddressIn: {
@@ -3451,6 +3719,327 @@ export interface operations {
             /** @description No such object for this caller (another partner's object is not found either). */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    positions_v1_activity_terminals__serial__positions_get: {
+        parameters: {
+            query: {
+                /** @description YYYY-MM-DD, in `tz` */
+                date: string;
+                /** @description IANA time zone of the days; Europe/Madrid */
+                tz?: string | null;
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["activity__PositionPage"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    working_month_v1_activity_working_time_get: {
+        parameters: {
+            query: {
+                instance_id: string;
+                /** @description The worker's PIN (license user) */
+                pin: string;
+                /** @description YYYY-MM */
+                month: string;
+                /** @description IANA time zone of the days; Europe/Madrid */
+                tz?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["activity__WorkingMonthOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    correct_day_v1_activity_working_time_corrections_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry stores once */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["activity__CorrectionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["activity__WorkDayOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    working_day_v1_activity_working_time_days_get: {
+        parameters: {
+            query: {
+                instance_id: string;
+                /** @description The worker's PIN (license user) */
+                pin: string;
+                /** @description YYYY-MM-DD, in `tz` */
+                date: string;
+                /** @description IANA time zone of the days; Europe/Madrid */
+                tz?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["activity__WorkDayWithVersions"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_working_month_v1_activity_working_time_export_get: {
+        parameters: {
+            query: {
+                instance_id: string;
+                /** @description The worker's PIN (license user) */
+                pin: string;
+                /** @description YYYY-MM */
+                month: string;
+                format?: "csv" | "pdf";
+                /** @description IANA time zone of the days; Europe/Madrid */
+                tz?: string | null;
+                /** @description es or en: the document's language, over Accept-Language (for a link to share) */
+                lang?: ("es" | "en") | null;
+            };
+            header?: {
+                /** @description es or en (default es): the language of the texts returned */
+                "Accept-Language"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -14,8 +14,8 @@ from pydantic import AwareDatetime, Field
 
 from activity.adapters.working_time_export import export_csv, export_pdf
 from activity.domain.model import RecordKind
-from activity.domain.working_time import WorkDay
 from activity.domain.remote_actions import ActionState
+from activity.domain.working_time import WorkDay
 from activity.entrypoints.schemas import (
     Accepted,
     CorrectionIn,
@@ -302,6 +302,8 @@ async def export_working_month(
             "Content-Language": language,
         },
     )
+
+
 # ------------------------------------------------------------------ the remote-action trail
 
 

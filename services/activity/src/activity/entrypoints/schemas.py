@@ -213,6 +213,8 @@ class CorrectionIn(BaseModel):
 
 
 TerminalOut.model_rebuild()
+
+
 class RemoteActionOut(ResponseModel):
     """A remote action on a terminal: requested by the platform, delivered (the terminal showed it
     had seen it), applied (it took effect on the terminal), with times."""

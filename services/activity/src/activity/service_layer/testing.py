@@ -9,8 +9,8 @@ from datetime import date, datetime
 from typing import Any
 
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, parse_record_id
-from activity.domain.working_time import CLOCK_ACTIONS, ClockEvent
 from activity.domain.remote_actions import Observed, RemoteAction
+from activity.domain.working_time import CLOCK_ACTIONS, ClockEvent
 from activity.service_layer.commands import ActivityCommands
 from activity.service_layer.event_handlers import ActivityEventHandlers
 from activity.service_layer.field_operations import FieldCommands, FieldProjection, FieldQueries

@@ -98,7 +98,7 @@ async def test_clear_session_and_release_license_walk_requested_delivered_applie
 ) -> None:
     instances, activity = services
     auth = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-ana')}"}
-    rival = {"Authorization": f"Bearer {token_for('ptn-rival', user_id='usr-eve')}"}
+    rival = {"Authorization": f"Bearer {token_for(f'ptn-rival-{uuid.uuid4().hex[:8]}', user_id='usr-eve')}"}
     iid = await new_instance(instances, auth)
     serial, silent = f"SR{uuid.uuid4().hex[:8]}".upper(), f"SQ{uuid.uuid4().hex[:8]}".upper()
     people = [
@@ -256,7 +256,7 @@ async def test_an_impersonation_is_requested_on_the_terminal_and_moved_on_by_the
 ) -> None:
     instances, activity = services
     auth = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-ana')}"}
-    rival = {"Authorization": f"Bearer {token_for('ptn-rival', user_id='usr-eve')}"}
+    rival = {"Authorization": f"Bearer {token_for(f'ptn-rival-{uuid.uuid4().hex[:8]}', user_id='usr-eve')}"}
     iid = await new_instance(instances, auth)
     serial = f"SP{uuid.uuid4().hex[:8]}".upper()
     person = {"user_name": "Ana", "email": "ana@example.com", "pin": "4821", "serial": serial}

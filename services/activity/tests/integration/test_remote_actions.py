@@ -130,7 +130,7 @@ async def test_a_redelivered_instance_wide_clear_is_one_action_per_terminal_move
         "/v1/activity/actions", params={"instance_id": instance_id, "overdue": "true"}, headers=auth
     )
     assert not_yet.json()["items"] == [], "an hour has not passed"
-    rival = {"Authorization": f"Bearer {token_for('ptn-rival')}"}
+    rival = {"Authorization": f"Bearer {token_for(f'ptn-rival-{uuid.uuid4().hex[:8]}')}"}
     assert (await client.get(f"/v1/activity/terminals/{serials[0]}/actions", headers=rival)).status_code == 404
     assert (
         await client.get("/v1/activity/actions", params={"instance_id": instance_id}, headers=rival)
@@ -142,6 +142,6 @@ async def test_a_redelivered_instance_wide_clear_is_one_action_per_terminal_move
         assert await db[ACTIONS].count_documents({"instance_id": instance_id}) == 2
 
         async def closed() -> bool:
-            return [d["serial"] async for d in db[OPEN_ACTIONS].find({})] == [serials[1]]
+            return [d["serial"] async for d in db[OPEN_ACTIONS].find({"instance_id": instance_id})] == [serials[1]]
 
         await eventually(closed)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reports.domain.seats import Binding, decide, silent_days
+from reports.domain.seats import Binding, LicenseChange, decide, holder, silent_days
 
 pytestmark = pytest.mark.unit
 
@@ -33,6 +33,17 @@ def test_the_newest_license_event_decides_whatever_order_and_however_often_they_
         final = apply(list(order))
         assert final is not None
         assert (final.license_id, final.stamp) == (None, RELEASED.stamp), "released: no license holds it"
+
+
+def test_a_release_arriving_before_a_later_license_of_the_seat_never_hides_it() -> None:
+    """Replayed in stamp order, any arrival order gives the holder of the last event: here the
+    release of lic-1 (stamped after lic-2's add) leaves lic-2 holding the seat."""
+    first = Binding("lic-1", "Ana", "1", "2026-11-01T09:00:00.000000Z|a")
+    second = Binding("lic-2", "Bea", "2", "2026-11-02T09:00:00.000000Z|b")
+    release_first = Binding("lic-1", None, "1", "2026-11-03T09:00:00.000000Z|c")
+    changes = [LicenseChange(first, False), LicenseChange(second, False), LicenseChange(release_first, True)]
+    for order in itertools.permutations(changes):
+        assert holder(list(order)) == second, order
 
 
 def test_a_repeated_or_older_event_changes_nothing() -> None:

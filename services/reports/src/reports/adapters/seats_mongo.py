@@ -1,7 +1,8 @@
 """Seats in MongoDB: one document per (partner, instance, serial), `_id` = `domain.seats.seat_id`.
 
 Two kinds of write touch disjoint fields, so neither undoes the other: a license event sets the
-binding fields (`bound`, `license_id`, `user`, `pin`, `bind_stamp`), guarded by the stamp it read
+binding fields (`bound`, `license_id`, `user`, `pin`, `bind_stamp`) and the seat's few license
+events (`license_events`, replayed in stamp order), guarded by how many events it read
 (compare-and-set, under this process's per-document lock for FerretDB); a telemetry batch raises
 `last_seen_at` with `$max` in one bulk write (upserting terminals not bound yet). A seat created
 by its binding starts at `NEVER_SEEN`. The query is equality on `bound` (and `instance_id`), the
@@ -19,7 +20,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from reports.domain.seats import NEVER_SEEN, Binding, Seat, decide, seat_id
+from reports.domain.seats import NEVER_SEEN, Binding, LicenseChange, Seat, holder, seat_id
 from reports.service_layer.seats import SeatFilter, Seen
 from servicekit.mongo import Document, DocumentLocks, IndexSpec
 from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
@@ -44,16 +45,18 @@ class MongoSeatStore:
         async with self._locks.lock(SEATS, document_id):
             while True:
                 stored = await self._seats.find_one({"_id": document_id})
-                current = _binding(stored)
-                new = decide(current, event, unbinding=unbinding)
-                if new is None:
-                    return
+                known = _license_changes(stored)
+                if any(c.binding.stamp == event.stamp for c in known):
+                    return  # a redelivery
+                changes = [*known, LicenseChange(event, unbinding)]
+                new = holder(changes)
                 fields = {
-                    "bound": new.license_id is not None,
-                    "license_id": new.license_id,
-                    "user": new.user,
-                    "pin": new.pin,
-                    "bind_stamp": new.stamp,
+                    "bound": new is not None and new.license_id is not None,
+                    "license_id": new.license_id if new else None,
+                    "user": new.user if new else None,
+                    "pin": new.pin if new else None,
+                    "bind_stamp": new.stamp if new else None,
+                    "license_events": [_change_document(c) for c in sorted(changes, key=lambda c: c.binding.stamp)],
                 }
                 if stored is None:
                     try:
@@ -64,14 +67,18 @@ class MongoSeatStore:
                                 "instance_id": instance_id,
                                 "serial": serial,
                                 "last_seen_at": NEVER_SEEN,
+                                "license_event_count": len(changes),
                                 **fields,
                             }
                         )
                     except DuplicateKeyError:
                         continue  # its terminal reported meanwhile: bind that document
                     return
-                guard = {"_id": document_id, "bind_stamp": current.stamp if current else None}
-                if (await self._seats.update_one(guard, {"$set": fields})).matched_count:
+                # Compare-and-set on how many events the seat held when read (a seat its telemetry
+                # created first has none, and no counter).
+                guard = {"_id": document_id, "license_event_count": len(known) or None}
+                update = {"$set": {**fields, "license_event_count": len(changes)}}
+                if (await self._seats.update_one(guard, update)).matched_count:
                     return
 
     async def seen(self, sightings: list[Seen]) -> None:
@@ -132,10 +139,18 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _binding(document: Document | None) -> Binding | None:
-    if document is None or document.get("bind_stamp") is None:
-        return None
-    return Binding(document.get("license_id"), document.get("user"), document.get("pin"), document["bind_stamp"])
+def _license_changes(document: Document | None) -> list[LicenseChange]:
+    if document is None:
+        return []
+    return [
+        LicenseChange(Binding(c.get("license_id"), c.get("user"), c.get("pin"), c["stamp"]), bool(c["unbinding"]))
+        for c in document.get("license_events", [])
+    ]
+
+
+def _change_document(change: LicenseChange) -> Document:
+    b = change.binding
+    return {"license_id": b.license_id, "user": b.user, "pin": b.pin, "stamp": b.stamp, "unbinding": change.unbinding}
 
 
 def _seat(document: Document) -> Seat:

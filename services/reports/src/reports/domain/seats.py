@@ -3,7 +3,8 @@
 A *seat* is a partner's terminal in one instance: `(partner, instance, serial)`. It is *bound*
 while a license of the instance holds that serial; the newest license event of the seat decides
 (`license.added` with a serial binds; `license.released` / `license.revoked` of the bound license
-unbind), whatever order they arrive in (the event's stamp: time, then id). The terminal's last
+unbind), whatever order they arrive in: the seat keeps its few license events and replays them
+in stamp order (time, then id). The terminal's last
 telemetry time is kept on the same document as a maximum, so any order and any redelivery give
 the same value. A seat never seen carries `NEVER_SEEN` (the earliest instant), which sorts it
 first and makes "silent since before the cutoff" one range condition.
@@ -29,6 +30,24 @@ class Binding:
     user: str | None
     pin: str | None
     stamp: str
+
+
+@dataclass(frozen=True)
+class LicenseChange:
+    """One license event of a seat: a binding (`license.added` with the serial) or an unbinding."""
+
+    binding: Binding
+    unbinding: bool
+
+
+def holder(changes: list[LicenseChange]) -> Binding | None:
+    """Who holds the seat after all its license events, replayed in stamp order: the same answer
+    whatever order they arrived in (a release that arrived before a later license's add must not
+    hide that add, which `decide` alone, applied in arrival order, would)."""
+    current: Binding | None = None
+    for change in sorted(changes, key=lambda c: c.binding.stamp):
+        current = decide(current, change.binding, unbinding=change.unbinding) or current
+    return current
 
 
 def decide(current: Binding | None, event: Binding, *, unbinding: bool) -> Binding | None:

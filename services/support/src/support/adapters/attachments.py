@@ -48,6 +48,7 @@ class MongoAttachmentRepository:
         pending: list[Pending],
     ) -> StoredAttachment:
         attachment_id = f"att-{uuid.uuid4().hex}"
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # as the store keeps it (milliseconds)
         file_id = await self._files.upload_from_stream(
             filename, checked.data, metadata={"attachment_id": attachment_id, "content_type": checked.content_type}
         )

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from servicekit.api import PageOut, ResponseModel
@@ -61,27 +61,26 @@ class MessageIn(BaseModel):
         json_schema_extra={"examples": [{"body": "The terminal of Marta does not sync since yesterday."}]},
     )
 
-    body: str = Field(default="", max_length=MAX_BODY_CHARS, description="May be empty when the message carries files")
     attachment_ids: list[AttachmentId] = Field(
         default_factory=list, max_length=10, description="Uploads of this thread by the caller's side, not used yet"
     )
     canned_reply_id: str | None = Field(
         default=None, max_length=64, description="Staff: the canned reply used (its attachments are sent too)"
     )
+    body: str = Field(
+        default="", max_length=MAX_BODY_CHARS, validate_default=True, description="May be empty when it carries files"
+    )
+    # `body` comes last: its check sees whether files come with it.
 
     @field_validator("body")
     @classmethod
-    def _printable(cls, value: str) -> str:
+    def _printable(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()
+        if not value and not info.data.get("attachment_ids") and not info.data.get("canned_reply_id"):
+            raise PydanticCustomError("message_empty", "the message is empty")
         if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
             raise PydanticCustomError("control_characters", "control characters are not allowed")
         return value
-
-    @model_validator(mode="after")
-    def _says_something(self) -> MessageIn:
-        if not self.body and not self.attachment_ids and not self.canned_reply_id:
-            raise PydanticCustomError("message_empty", "the message is empty")
-        return self
 
 
 class AttachmentOut(ResponseModel):

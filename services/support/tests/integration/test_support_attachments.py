@@ -403,7 +403,8 @@ async def test_a_canned_reply_is_filled_with_the_threads_values_in_the_readers_l
     assert preview["language"] == "en"
     assert preview["title"] == "Renewal of Oficina central"
     assert preview["text"] == (
-        f"Hi Marta Núñez: {company_name} (B12345678) expires on December 31, 2026. {{{{partner.contact}}}} {{{{foo.bar}}}}"
+        f"Hi Marta Núñez: {company_name} (B12345678) expires on December 31, 2026. "
+        "{{partner.contact}} {{foo.bar}}"
     )
     assert preview["unknown_variables"] == ["foo.bar"]
     assert preview["missing_values"] == ["partner.contact"]

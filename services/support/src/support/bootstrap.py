@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from servicekit import openapi
 from servicekit.handlers import subscribe_table
 from servicekit.idempotency import COLLECTION as IDEMPOTENCY_KEYS
 from servicekit.idempotency import IdempotencyKeys
@@ -51,4 +52,14 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     runtime.every(settings.reindex_seconds, commands.reindex_messages, name="search-reindex")
     runtime.provide(IdempotencyKeys, IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS]))
     subscribe_table(runtime.consumer, EVENT_HANDLERS, SupportEventHandlers(threads, messages))
-    return runtime.create_app(title="partnerapp support", routers=[http.api])
+    app = runtime.create_app(title="partnerapp support", routers=[http.api])
+    # Canned replies are the support team's: partner users get a 403.
+    openapi.declare_errors(
+        app,
+        {
+            "* /v1/support/canned-replies*": (403,),
+            "POST /v1/threads/{thread_id}/canned-replies/{reply_id}/preview": (403,),
+            "POST /v1/threads/{thread_id}/attachments": (413,),
+        },
+    )
+    return app

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from PIL import Image
+from pypdf import PdfWriter
 
 from servicekit.errors import InvalidInput
 from support.domain import search
@@ -92,8 +93,6 @@ def test_a_jpeg_with_a_payload_appended_is_stored_without_it() -> None:
 
 
 def test_a_pdf_must_start_with_its_header_and_end_with_its_marker() -> None:
-    from pypdf import PdfWriter
-
     writer = PdfWriter()
     writer.add_blank_page(100, 100)
     out = io.BytesIO()

@@ -19,7 +19,9 @@ Starts its own Kafka and FerretDB (see bench/harness.py), runs, and writes
    gateway's `/healthz`, the lists' `find` sent raw with PyMongo), the store commands each route
    costs, the most clients that keep the list's p99 within 200 ms, and the mixed load (readers
    while terminals post telemetry); see bench/scenarios/gateway.py;
-5. peak RSS (VmHWM) of every service process.
+5. peak RSS (VmHWM) of every service process;
+6. `--only support-search` (not in the default run): message search over a loaded volume
+   (`--support-messages`) and the upload throughput of 10 MB files (bench/scenarios/support_search.py).
 
 `--only` picks scenarios (`ingest`, `search`, `gateway`) or parts of the gateway's (e.g.
 `--only floors mixed`). Sizes are flags (`make bench BENCH_ARGS="--search-events 1000000"`); the
@@ -37,7 +39,7 @@ from typing import Any
 
 from harness import CACHE, BenchInfra, say
 from report import machine, write_results
-from scenarios import gateway, ingest, search
+from scenarios import gateway, ingest, search, support_search
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -57,6 +59,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "ingest_kafka": ("ingest", ingest.ingest_from_kafka),
             "search": ("search", search.search),
             "gateway": ("gateway", gateway.gateway),
+            "support_search": ("support-search", support_search.support_search),
         }
         for key, (group, phase) in phases.items():
             if group in args.groups:
@@ -80,7 +83,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["ingest", "search", "gateway", *gateway.PARTS],
+        choices=["ingest", "search", "gateway", "support-search", *gateway.PARTS],
         default=["ingest", "search", "gateway"],
         help="scenarios to run; `gateway` is all of its parts, each also selectable alone",
     )
@@ -92,6 +95,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--search-terminals", type=int, default=500)
     parser.add_argument("--search-days", type=float, default=10)
     parser.add_argument("--search-samples", type=int, default=200)
+    parser.add_argument("--support-messages", type=int, default=20_000, help="messages loaded for support-search")
+    parser.add_argument("--support-search-samples", type=int, default=100)
+    parser.add_argument("--support-uploads", type=int, default=8, help="10 MB files uploaded per client count")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--gateway-seconds", type=float, default=15)
     parser.add_argument(
@@ -99,7 +105,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.gateway_parts = [p for p in gateway.PARTS if "gateway" in args.only or p in args.only]
-    args.groups = {g for g in ("ingest", "search") if g in args.only} | ({"gateway"} if args.gateway_parts else set())
+    args.groups = {g for g in ("ingest", "search", "support-search") if g in args.only} | (
+        {"gateway"} if args.gateway_parts else set()
+    )
     return args
 
 

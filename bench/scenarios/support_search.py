@@ -27,13 +27,19 @@ from pypdf.generic import DecodedStreamObject, NameObject
 
 from harness import BenchInfra, Latencies, Platform, percentile, processes, say
 from scenarios.common import topics
-from support.adapters.search import SEARCH_INDEX, entry_id
+from servicekit.principal import Principal
+from support.adapters.search import ALL_PARTNERS, SEARCH_INDEX, entry_id
 from support.domain import search as words
 
 PARTNERS = 20
 THREADS_PER_PARTNER = 50
 RARE, COMMON = "sincronización", "terminal"
-QUERIES = {"rare word": "sincronizacion", "common word": "terminales", "rare + common": "sincronizacion terminal"}
+QUERIES = {
+    "rare word": "sincronizacion",
+    "common word": "terminales",
+    "rare + common": "sincronizacion terminal",
+    "staff (every partner), rare word": "sincronizacion",
+}
 UPLOAD_BYTES = 10 * 1024 * 1024 - 4096
 
 
@@ -111,15 +117,17 @@ async def load(infra: BenchInfra, database: str, messages: int, rng: random.Rand
                     }
                 )
                 for token in words.tokens(body):
-                    entries.append(
+                    entries.extend(
                         {
-                            "_id": entry_id(thread["partner_id"], token, message_id),
-                            "k": f"{thread['partner_id']}|{token}",
+                            "_id": entry_id(scope, token, message_id),
+                            "k": f"{scope}|{token}",
+                            "p": thread["partner_id"],
                             "m": message_id,
                             "th": thread["_id"],
                             "c": thread["company_id"],
                             "at": at,
                         }
+                        for scope in (thread["partner_id"], ALL_PARTNERS)
                     )
             await db["messages"].insert_many(docs, ordered=False)
             await db[SEARCH_INDEX].insert_many(entries, ordered=False)
@@ -146,8 +154,9 @@ async def search_latencies(
     for label, q in QUERIES.items():
         service, raw, items = Latencies(), Latencies(), []
         lead = max(words.query_tokens(q), key=len)
+        staff = label.startswith("staff")
         for _ in range(samples):
-            partner = f"ptn-bench-{rng.randrange(PARTNERS)}"
+            partner = ALL_PARTNERS if staff else f"ptn-bench-{rng.randrange(PARTNERS)}"
             began = time.perf_counter()
             answer = await http.get(
                 "/v1/support/search",
@@ -229,8 +238,14 @@ async def support_search(infra: BenchInfra, args: argparse.Namespace, memory: di
     tokens: dict[str, str] = {}
 
     def token_of(partner: str) -> str:
+        """A partner user's token; for `*`, a staff member's associated with every partner."""
         if partner not in tokens:
-            tokens[partner] = platform.token(partner)
+            if partner == ALL_PARTNERS:
+                partners = frozenset(f"ptn-bench-{p}" for p in range(PARTNERS))
+                staff = Principal("usr-bench-staff", "staff", "ptn-bench-0", partners)
+                tokens[partner] = platform.issuer.issue(staff, ttl=timedelta(hours=2))
+            else:
+                tokens[partner] = platform.token(partner)
         return tokens[partner]
 
     with processes() as started:

@@ -1,11 +1,14 @@
 """The message search index: one small document per (partner, token, message), keyed for an
 equality lookup (FerretDB 1.x pushes down only equality filters; valid on MongoDB as well).
 
-    {_id: "<partner>|<token>|<message id>", k: "<partner>|<token>", m: <message id>,
+    {_id: "<scope>|<token>|<message id>", k: "<scope>|<token>", p: <partner>, m: <message id>,
      th: <thread id>, c: <company id>, at: <posted at>}
 
-A search looks up its longest asked token (the likeliest rare one) under `k`, newest first, and
-verifies the other tokens against the messages' own text, in batches, until a page is full.
+Each word is written twice: under its partner (a partner's search) and under `*` (staff, who see
+several partners: kept to theirs by `p`). A search looks up its longest asked token (the likeliest
+rare one) under `k`, newest first, in batches, keeps the messages that the other tokens' posting
+lists name too (`k` equality again, `m` among the batch's), until a page is full; then reads the
+page's messages and companies by `_id`.
 Messages are written with `indexed: false` and indexed by the same request; a crash between the
 two leaves the flag set, and `reindex_pending` (a job) indexes them then. Indexing is idempotent
 (the entries' ids are deterministic), so a retry or a second job run changes nothing.
@@ -13,6 +16,7 @@ two leaves the flag set, and `reindex_pending` (a job) indexes them then. Indexi
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pymongo import InsertOne
@@ -27,6 +31,8 @@ from support.domain.model import Message
 from support.service_layer.ports import Found, SearchQuery
 
 SEARCH_INDEX = "message_words"
+ALL_PARTNERS = "*"
+"""The scope of the entries staff search with (every partner's messages, each entry naming its partner)."""
 INDEXES = [
     IndexSpec(SEARCH_INDEX, [("k", 1), ("at", -1)], name="token_recent"),
     IndexSpec(MESSAGES, [("indexed", 1)], name="unindexed"),
@@ -60,8 +66,9 @@ class MongoSearchIndex:
     async def index(self, messages: list[Message]) -> None:
         entries = [
             {
-                "_id": entry_id(m.partner_id, token, m.id),
-                "k": f"{m.partner_id}|{token}",
+                "_id": entry_id(scope, token, m.id),
+                "k": f"{scope}|{token}",
+                "p": m.partner_id,
                 "m": m.id,
                 "th": m.thread_id,
                 "c": m.company_id,
@@ -69,6 +76,7 @@ class MongoSearchIndex:
             }
             for m in messages
             for token in sorted(words.tokens(searchable_text(m)))
+            for scope in (m.partner_id, ALL_PARTNERS)
         ]
         if entries:
             try:
@@ -77,9 +85,8 @@ class MongoSearchIndex:
                 # Entries stored by an earlier attempt are the same entries: only those may fail.
                 if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
                     raise
-        ids = [m.id for m in messages]
-        for message_id in ids:
-            await self._messages.update_one({"_id": message_id, "indexed": False}, {"$set": {"indexed": True}})
+        for message in messages:
+            await self._messages.update_one({"_id": message.id, "indexed": False}, {"$set": {"indexed": True}})
 
     async def reindex_pending(self, limit: int = 500) -> int:
         pending = [message_of(d) async for d in self._messages.find({"indexed": False}).limit(limit)]
@@ -99,53 +106,63 @@ class MongoSearchIndex:
             return Page([], None)
         lead = max(query.tokens, key=len)
         rest = [t for t in query.tokens if t != lead]
-        keys = [f"{p}|{lead}" for p in query.partner_ids]
-        base: dict[str, Any] = {"k": keys[0]} if len(keys) == 1 else {"k": {"$in": keys}}
-        if query.company_id:
-            base["c"] = query.company_id
-        if query.since or query.until:
-            base["at"] = {
-                **({"$gte": query.since} if query.since else {}),
-                **({"$lt": query.until} if query.until else {}),
-            }
+        scope, base = _lookup(query, lead)
         after = decode_cursor(query.cursor) if query.cursor else None
         hits: list[Document] = []
         last: Document | None = None
         exhausted = False
-        batch: list[Document] = []
         for _ in range(MAX_ROUNDS):
             match: dict[str, Any] = dict(base)
             if after is not None:
                 at, entry_key = after
-                match = {"$and": [base, {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": entry_key}}]}]}
+                match["$or"] = [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": entry_key}}]
             batch = [d async for d in self._entries.find(match).sort([("at", -1), ("_id", -1)]).limit(BATCH)]
-            if len(batch) < BATCH:
-                exhausted = True
-            stored = (
-                {d["_id"]: d async for d in self._messages.find({"_id": {"$in": [e["m"] for e in batch]}})}
-                if batch
-                else {}
-            )
-            for entry in batch:
-                last = entry
-                document = stored.get(entry["m"])
-                if document is not None and (not rest or words.matches(searchable_text(message_of(document)), rest)):
-                    hits.append(document)
+            exhausted = len(batch) < BATCH
+            having = {e["m"] for e in batch}
+            for token in rest:  # each other word: its posting list, kept to this batch's messages
+                if not having:
+                    break
+                found = self._entries.find({"k": f"{scope}|{token}", "m": {"$in": sorted(having)}}, {"m": 1})
+                having &= {d["m"] async for d in found}
+            stopped_at = len(batch)
+            for position, entry in enumerate(batch):
+                if entry["m"] in having:
+                    hits.append(entry)
                     if len(hits) == query.limit:
+                        stopped_at = position + 1
                         break
-            if len(hits) == query.limit or exhausted or last is None:
+            if batch:
+                last = batch[stopped_at - 1]
+            if len(hits) == query.limit:
+                exhausted = exhausted and stopped_at == len(batch)
                 break
-            after = (last["at"], last["_id"])
-        if len(hits) == query.limit and last is not None:
-            more = not exhausted or last is not batch[-1]
-        else:
-            more = not exhausted and last is not None
-        next_cursor = encode_cursor(last["at"], str(last["_id"])) if more and last is not None else None
-        names = await self._company_names({d["thread_id"] for d in hits})
-        return Page([Found(message_of(d), names.get(d["thread_id"])) for d in hits], next_cursor)
+            if exhausted or not batch:
+                break
+            after = (last["at"], last["_id"]) if last else None
+        next_cursor = encode_cursor(last["at"], str(last["_id"])) if last is not None and not exhausted else None
+        # The page's messages and companies by `_id`, each an equality lookup (an `$in` is not
+        # pushed down by FerretDB 1.x), at most `limit` of each, at once.
+        messages = await asyncio.gather(*(self._messages.find_one({"_id": e["m"]}) for e in hits))
+        thread_ids = sorted({e["th"] for e in hits})
+        threads = await asyncio.gather(*(self._threads.find_one({"_id": t}, {"company_name": 1}) for t in thread_ids))
+        names = {t: (d or {}).get("company_name") for t, d in zip(thread_ids, threads, strict=True)}
+        return Page([Found(message_of(d), names.get(d["thread_id"])) for d in messages if d is not None], next_cursor)
 
-    async def _company_names(self, thread_ids: set[str]) -> dict[str, str | None]:
-        if not thread_ids:
-            return {}
-        cursor = self._threads.find({"_id": {"$in": sorted(thread_ids)}}, {"company_name": 1})
-        return {d["_id"]: d.get("company_name") async for d in cursor}
+
+def _lookup(query: SearchQuery, lead: str) -> tuple[str, dict[str, Any]]:
+    """The posting list to read and its filter. One partner: its own list. Several (staff): the
+    list of every partner's, kept to theirs by a filter applied after the equality on `k` (the
+    part FerretDB pushes down)."""
+    one = len(query.partner_ids) == 1
+    scope = query.partner_ids[0] if one else ALL_PARTNERS
+    base: dict[str, Any] = {"k": f"{scope}|{lead}"}
+    if not one:
+        base["p"] = {"$in": list(query.partner_ids)}
+    if query.company_id:
+        base["c"] = query.company_id
+    if query.since or query.until:
+        base["at"] = {
+            **({"$gte": query.since} if query.since else {}),
+            **({"$lt": query.until} if query.until else {}),
+        }
+    return scope, base

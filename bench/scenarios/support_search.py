@@ -28,7 +28,7 @@ from pypdf.generic import DecodedStreamObject, NameObject
 from harness import BenchInfra, Latencies, Platform, percentile, processes, say
 from scenarios.common import topics
 from servicekit.principal import Principal
-from support.adapters.search import ALL_PARTNERS, SEARCH_INDEX, entry_id
+from support.adapters.search import ALL_PARTNERS, SHARDS, entry_id, shard_name
 from support.domain import search as words
 
 PARTNERS = 20
@@ -87,7 +87,8 @@ async def load(infra: BenchInfra, database: str, messages: int, rng: random.Rand
     entries_total = 0
     try:
         await db["threads"].insert_many(threads)
-        await db[SEARCH_INDEX].create_index([("k", 1), ("at", -1)], name="token_recent")
+        for n in range(SHARDS):
+            await db[f"message_words_{n:02d}"].create_index([("k", 1), ("at", -1)], name="token_recent")
         loaded = 0
         while loaded < messages:
             docs: list[dict[str, Any]] = []
@@ -130,7 +131,11 @@ async def load(infra: BenchInfra, database: str, messages: int, rng: random.Rand
                         for scope in (thread["partner_id"], ALL_PARTNERS)
                     )
             await db["messages"].insert_many(docs, ordered=False)
-            await db[SEARCH_INDEX].insert_many(entries, ordered=False)
+            by_shard: dict[str, list[dict[str, Any]]] = {}
+            for entry in entries:
+                by_shard.setdefault(shard_name(entry["k"]), []).append(entry)
+            for shard, batch in by_shard.items():
+                await db[shard].insert_many(batch, ordered=False)
             loaded += len(docs)
             entries_total += len(entries)
             if loaded % 20_000 == 0:
@@ -170,7 +175,8 @@ async def search_latencies(
                 continue
             items.append(len(answer.json()["items"]))
             began = time.perf_counter()
-            cursor = db[SEARCH_INDEX].find({"k": f"{partner}|{lead}"}).sort([("at", -1), ("_id", -1)]).limit(200)
+            key = f"{partner}|{lead}"
+            cursor = db[shard_name(key)].find({"k": key}).sort([("at", -1), ("_id", -1)]).limit(200)
             _ = [d async for d in cursor]
             raw.samples.append((time.perf_counter() - began) * 1000)
         figures[label] = {

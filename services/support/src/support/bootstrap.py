@@ -30,9 +30,9 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     relay = runtime.use_outbox([*AGGREGATES, attachment_store.ATTACHMENTS, canned_store.CANNED_REPLIES])
     threads = MongoThreadRepository(runtime.db, runtime.locks)
     messages = MongoMessageRepository(runtime.db, relay.notify)
-    attachments = attachment_store.MongoAttachmentRepository(runtime.db, relay.notify)
-    index = search_index.MongoSearchIndex(runtime.db)
-    canned = canned_store.MongoCannedReplyRepository(runtime.db)
+    attachments = attachment_store.MongoAttachmentRepository(runtime.db, relay.notify, runtime.locks)
+    index = search_index.MongoSearchIndex(runtime.db, runtime.locks)
+    canned = canned_store.MongoCannedReplyRepository(runtime.db, runtime.locks, relay.notify)
     commands = SupportCommands(
         threads,
         messages,

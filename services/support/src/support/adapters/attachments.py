@@ -15,7 +15,7 @@ from bson import ObjectId
 from gridfs import AsyncGridFSBucket, NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
-from servicekit.mongo import Document, IndexSpec
+from servicekit.mongo import Document, DocumentLocks, IndexSpec
 from servicekit.outbox import new_document_with_outbox
 from support.adapters.mongo import attachment_doc, attachment_ref
 from support.domain.attachments import CheckedFile
@@ -29,8 +29,16 @@ INDEXES = [IndexSpec(ATTACHMENTS, [("used", 1), ("created_at", 1)], name="unused
 
 
 class MongoAttachmentRepository:
-    def __init__(self, db: AsyncDatabase[Document], on_write: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        on_write: Callable[[str, str], None] | None = None,
+        locks: DocumentLocks | None = None,
+    ) -> None:
         self._records = db[ATTACHMENTS]
+        # FerretDB 1.x applies an update as a read then a write: a claim and the outbox relay's
+        # update of the same record take its lock, or one would undo the other.
+        self._locks = locks or DocumentLocks()
         self._files = AsyncGridFSBucket(db, bucket_name=BUCKET, chunk_size_bytes=CHUNK_BYTES)
         self._on_write = on_write
 
@@ -103,9 +111,10 @@ class MongoAttachmentRepository:
         refused: list[str] = []
         for attachment_id in attachment_ids:
             # One conditional update each: of two messages naming one upload, only one takes it.
-            taken = await self._records.update_one(
-                {"_id": attachment_id, "used": False}, {"$set": {"used": True, field: owner_id}}
-            )
+            async with self._locks.lock(ATTACHMENTS, attachment_id):
+                taken = await self._records.update_one(
+                    {"_id": attachment_id, "used": False}, {"$set": {"used": True, field: owner_id}}
+                )
             if taken.matched_count:
                 continue
             if await self._records.find_one({"_id": attachment_id, field: owner_id}) is None:
@@ -161,7 +170,8 @@ class MongoAttachmentRepository:
             if file_id is not None:
                 with contextlib.suppress(NoFile):  # removed before, by a run that stopped half-way
                     await self._files.delete(file_id)
-        await self._records.delete_one({"_id": document["_id"]})
+        async with self._locks.lock(ATTACHMENTS, document["_id"]):
+            await self._records.delete_one({"_id": document["_id"]})
 
 
 async def _read_all(files: AsyncGridFSBucket, file_id: ObjectId | Any) -> bytes:

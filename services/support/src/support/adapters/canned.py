@@ -4,11 +4,12 @@ matched by equality on an array: valid on FerretDB 1.x and MongoDB)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from servicekit.mongo import Document, IndexSpec, find_page
+from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
 from servicekit.outbox import new_document_with_outbox, with_outbox
 from servicekit.pagination import Page, Sort
 from support.adapters.mongo import attachment_doc, attachment_ref
@@ -47,11 +48,19 @@ def _reply(document: Document) -> CannedReply:
 
 
 class MongoCannedReplyRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        locks: DocumentLocks | None = None,
+        on_write: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._replies = db[CANNED_REPLIES]
+        self._locks = locks or DocumentLocks()  # shared with the outbox relay (updates are read-then-write)
+        self._on_write = on_write
 
     async def add(self, reply: CannedReply, pending: list[Pending]) -> None:
         await self._replies.insert_one(new_document_with_outbox({"_id": reply.id, **_document(reply)}, pending))
+        self._written(reply.id)
 
     async def get(self, reply_id: str) -> CannedReply | None:
         document = await self._replies.find_one({"_id": reply_id, "deleted": False})
@@ -59,13 +68,21 @@ class MongoCannedReplyRepository:
 
     async def replace(self, reply: CannedReply, pending: list[Pending]) -> bool:
         update = with_outbox({"$set": _document(reply)}, pending)
-        result = await self._replies.update_one({"_id": reply.id, "deleted": False}, update)
+        async with self._locks.lock(CANNED_REPLIES, reply.id):
+            result = await self._replies.update_one({"_id": reply.id, "deleted": False}, update)
+        self._written(reply.id)
         return result.matched_count == 1
 
     async def delete(self, reply_id: str, pending: list[Pending]) -> bool:
         update = with_outbox({"$set": {"deleted": True}}, pending)
-        result = await self._replies.update_one({"_id": reply_id, "deleted": False}, update)
+        async with self._locks.lock(CANNED_REPLIES, reply_id):
+            result = await self._replies.update_one({"_id": reply_id, "deleted": False}, update)
+        self._written(reply_id)
         return result.matched_count == 1
+
+    def _written(self, reply_id: str) -> None:
+        if self._on_write is not None:
+            self._on_write(CANNED_REPLIES, reply_id)  # wakes the outbox relay for it
 
     async def search(self, query: CannedQuery) -> Page[CannedReply]:
         match: dict[str, Any] = {"deleted": False}

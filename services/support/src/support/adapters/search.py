@@ -17,13 +17,15 @@ two leaves the flag set, and `reindex_pending` (a job) indexes them then. Indexi
 from __future__ import annotations
 
 import asyncio
+import zlib
+from collections import defaultdict
 from typing import Any
 
 from pymongo import InsertOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from servicekit.mongo import Document, IndexSpec
+from servicekit.mongo import Document, DocumentLocks, IndexSpec
 from servicekit.pagination import Page, decode_cursor, encode_cursor
 from support.adapters.mongo import MESSAGES, THREADS, message_of
 from support.domain import search as words
@@ -31,10 +33,21 @@ from support.domain.model import Message
 from support.service_layer.ports import Found, SearchQuery
 
 SEARCH_INDEX = "message_words"
+SHARDS = 64
+"""The entries are spread over this many collections by their `k`: FerretDB 1.x answers an
+equality on a field by scanning the collection (pushed down to the backend, but not through an
+index), so a lookup reads one shard's entries, not all of them."""
 ALL_PARTNERS = "*"
 """The scope of the entries staff search with (every partner's messages, each entry naming its partner)."""
+
+
+def shard_name(key: str) -> str:
+    """The collection holding the entries of `key` (`<scope>|<token>`)."""
+    return f"{SEARCH_INDEX}_{zlib.crc32(key.encode()) % SHARDS:02d}"
+
+
 INDEXES = [
-    IndexSpec(SEARCH_INDEX, [("k", 1), ("at", -1)], name="token_recent"),
+    *(IndexSpec(f"{SEARCH_INDEX}_{n:02d}", [("k", 1), ("at", -1)], name="token_recent") for n in range(SHARDS)),
     IndexSpec(MESSAGES, [("indexed", 1)], name="unindexed"),
 ]
 BATCH = 200
@@ -57,14 +70,15 @@ def searchable_text(message: Message) -> str:
 
 
 class MongoSearchIndex:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._entries = db[SEARCH_INDEX]
+    def __init__(self, db: AsyncDatabase[Document], locks: DocumentLocks | None = None) -> None:
+        self._db = db
+        self._locks = locks or DocumentLocks()  # shared with the outbox relay, which updates messages too
         self._messages = db[MESSAGES]
         self._threads = db[THREADS]
         self._backfilled = False
 
     async def index(self, messages: list[Message]) -> None:
-        entries = [
+        entries: list[dict[str, Any]] = [
             {
                 "_id": entry_id(scope, token, m.id),
                 "k": f"{scope}|{token}",
@@ -78,15 +92,21 @@ class MongoSearchIndex:
             for token in sorted(words.tokens(searchable_text(m)))
             for scope in (m.partner_id, ALL_PARTNERS)
         ]
-        if entries:
-            try:
-                await self._entries.bulk_write([InsertOne(e) for e in entries], ordered=False)
-            except BulkWriteError as exc:
-                # Entries stored by an earlier attempt are the same entries: only those may fail.
-                if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
-                    raise
+        by_shard: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for entry in entries:
+            by_shard[shard_name(str(entry["k"]))].append(entry)
+        await asyncio.gather(*(self._insert(shard, batch) for shard, batch in by_shard.items()))
         for message in messages:
-            await self._messages.update_one({"_id": message.id, "indexed": False}, {"$set": {"indexed": True}})
+            async with self._locks.lock(MESSAGES, message.id):
+                await self._messages.update_one({"_id": message.id, "indexed": False}, {"$set": {"indexed": True}})
+
+    async def _insert(self, shard: str, entries: list[dict[str, Any]]) -> None:
+        try:
+            await self._db[shard].bulk_write([InsertOne(e) for e in entries], ordered=False)
+        except BulkWriteError as exc:
+            # Entries stored by an earlier attempt are the same entries: only those may fail.
+            if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
+                raise
 
     async def reindex_pending(self, limit: int = 500) -> int:
         pending = [message_of(d) async for d in self._messages.find({"indexed": False}).limit(limit)]
@@ -95,7 +115,8 @@ class MongoSearchIndex:
             older = [message_of(d) async for d in self._messages.find({"indexed": {"$exists": False}}).limit(limit)]
             self._backfilled = len(older) < limit
             for message in older:
-                await self._messages.update_one({"_id": message.id}, {"$set": {"indexed": False}})
+                async with self._locks.lock(MESSAGES, message.id):
+                    await self._messages.update_one({"_id": message.id}, {"$set": {"indexed": False}})
             pending += older
         if pending:
             await self.index(pending)
@@ -116,13 +137,15 @@ class MongoSearchIndex:
             if after is not None:
                 at, entry_key = after
                 match["$or"] = [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": entry_key}}]
-            batch = [d async for d in self._entries.find(match).sort([("at", -1), ("_id", -1)]).limit(BATCH)]
+            entries = self._db[shard_name(base["k"])]
+            batch = [d async for d in entries.find(match).sort([("at", -1), ("_id", -1)]).limit(BATCH)]
             exhausted = len(batch) < BATCH
             having = {e["m"] for e in batch}
             for token in rest:  # each other word: its posting list, kept to this batch's messages
                 if not having:
                     break
-                found = self._entries.find({"k": f"{scope}|{token}", "m": {"$in": sorted(having)}}, {"m": 1})
+                key = f"{scope}|{token}"
+                found = self._db[shard_name(key)].find({"k": key, "m": {"$in": sorted(having)}}, {"m": 1})
                 having &= {d["m"] async for d in found}
             stopped_at = len(batch)
             for position, entry in enumerate(batch):

@@ -17,6 +17,7 @@ two leaves the flag set, and `reindex_pending` (a job) indexes them then. Indexi
 from __future__ import annotations
 
 import asyncio
+import time
 import zlib
 from collections import defaultdict
 from typing import Any
@@ -38,6 +39,8 @@ SHARDS = 64
 equality on a field by scanning the collection (pushed down to the backend, but not through an
 index), so a lookup reads one shard's entries, not all of them."""
 ALL_PARTNERS = "*"
+NAME_SECONDS = 60.0
+NAME_CACHE_SIZE = 10_000
 """The scope of the entries staff search with (every partner's messages, each entry naming its partner)."""
 
 
@@ -76,6 +79,7 @@ class MongoSearchIndex:
         self._messages = db[MESSAGES]
         self._threads = db[THREADS]
         self._backfilled = False
+        self._names: dict[str, tuple[float, str | None]] = {}
 
     async def index(self, messages: list[Message]) -> None:
         entries: list[dict[str, Any]] = [
@@ -99,6 +103,17 @@ class MongoSearchIndex:
         for message in messages:
             async with self._locks.lock(MESSAGES, message.id):
                 await self._messages.update_one({"_id": message.id, "indexed": False}, {"$set": {"indexed": True}})
+
+    async def _company_names(self, thread_ids: list[str]) -> dict[str, str | None]:
+        """The threads' company names, kept NAME_SECONDS in memory (a rename shows within that)."""
+        now = time.monotonic()
+        missing = [t for t in thread_ids if not _fresh(self._names.get(t), now)]
+        read = await asyncio.gather(*(self._threads.find_one({"_id": t}, {"company_name": 1}) for t in missing))
+        for thread_id, document in zip(missing, read, strict=True):
+            self._names[thread_id] = (now, (document or {}).get("company_name"))
+        if len(self._names) > NAME_CACHE_SIZE:
+            self._names = {t: v for t, v in self._names.items() if _fresh(v, now)}
+        return {t: self._names[t][1] for t in thread_ids}
 
     async def _insert(self, shard: str, entries: list[dict[str, Any]]) -> None:
         try:
@@ -166,10 +181,12 @@ class MongoSearchIndex:
         # The page's messages and companies by `_id`, each an equality lookup (an `$in` is not
         # pushed down by FerretDB 1.x), at most `limit` of each, at once.
         messages = await asyncio.gather(*(self._messages.find_one({"_id": e["m"]}) for e in hits))
-        thread_ids = sorted({e["th"] for e in hits})
-        threads = await asyncio.gather(*(self._threads.find_one({"_id": t}, {"company_name": 1}) for t in thread_ids))
-        names = {t: (d or {}).get("company_name") for t, d in zip(thread_ids, threads, strict=True)}
+        names = await self._company_names(sorted({e["th"] for e in hits}))
         return Page([Found(message_of(d), names.get(d["thread_id"])) for d in messages if d is not None], next_cursor)
+
+
+def _fresh(cached: tuple[float, str | None] | None, now: float) -> bool:
+    return cached is not None and now - cached[0] < NAME_SECONDS
 
 
 def _lookup(query: SearchQuery, lead: str) -> tuple[str, dict[str, Any]]:

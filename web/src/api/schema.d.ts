@@ -7486,7 +7486,10 @@ export interface operations {
     create_canned_reply_v1_support_canned_replies_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A retry with the same key and request creates once; the key with another request is a 422. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -8071,7 +8074,10 @@ export interface operations {
     upload_attachment_v1_threads__thread_id__attachments_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A retry with the same key and request creates once; the key with another request is a 422. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 thread_id: string;
             };

@@ -439,3 +439,27 @@ async def test_a_canned_reply_is_filled_with_the_threads_values_in_the_readers_l
     assert changed.json()["attachments"] == []
     assert (await staff.delete(f"/v1/support/canned-replies/{reply['id']}")).status_code == 204
     assert (await staff.get(f"/v1/support/canned-replies/{reply['id']}")).status_code == 404
+
+
+async def test_keyed_uploads_and_canned_replies_are_created_once(
+    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe, stored: Callable[[str], int]
+) -> None:
+    partner = client_for("ptn-acme")
+    staff = client_for("ptn-acme", role="staff", user="usr-sam", partners=("ptn-acme",))
+    _, thread_id = await company_thread(kafka, partner, "ptn-acme")
+    key = {"Idempotency-Key": f"upload-{uuid.uuid4().hex}"}
+    path = f"/v1/threads/{thread_id}/attachments"
+    first = await partner.post(path, files={"file": ("a.png", png(), "image/png")}, headers=key)
+    files_after_first = stored("attachment_files.files")
+    retry = await partner.post(path, files={"file": ("a.png", png(), "image/png")}, headers=key)
+    assert first.status_code == 201 and retry.status_code == 201, retry.text
+    assert retry.json() == first.json()
+    assert stored("attachment_files.files") == files_after_first, "the retry stored no bytes"
+    other = await partner.post(path, files={"file": ("b.png", png(60, 60), "image/png")}, headers=key)
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
+
+    body = {"title": {"es": "Hola", "en": "Hello"}, "text": {"es": "Hola {{agent.name}}", "en": "Hi"}}
+    canned_key = {"Idempotency-Key": f"canned-{uuid.uuid4().hex}"}
+    saved = await staff.post("/v1/support/canned-replies", json=body, headers=canned_key)
+    again = await staff.post("/v1/support/canned-replies", json=body, headers=canned_key)
+    assert saved.status_code == 201 and again.json()["id"] == saved.json()["id"]

@@ -14,6 +14,7 @@ from typing import Any
 from bson import ObjectId
 from gridfs import AsyncGridFSBucket, NoFile
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from servicekit.mongo import Document, DocumentLocks, IndexSpec
 from servicekit.outbox import new_document_with_outbox
@@ -54,8 +55,9 @@ class MongoAttachmentRepository:
         uploader_id: str,
         at: datetime,
         pending: list[Pending],
+        attachment_id: str | None = None,
     ) -> StoredAttachment:
-        attachment_id = f"att-{uuid.uuid4().hex}"
+        attachment_id = attachment_id or f"att-{uuid.uuid4().hex}"
         at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # as the store keeps it (milliseconds)
         file_id = await self._files.upload_from_stream(
             filename, checked.data, metadata={"attachment_id": attachment_id, "content_type": checked.content_type}
@@ -90,7 +92,16 @@ class MongoAttachmentRepository:
             "message_id": None,
             "canned_reply_id": None,
         }
-        await self._records.insert_one(new_document_with_outbox(document, pending))
+        try:
+            await self._records.insert_one(new_document_with_outbox(document, pending))
+        except DuplicateKeyError:
+            # The same keyed upload, stored by a concurrent retry: keep that one, drop these bytes.
+            for stored_file in (file_id, thumb_id):
+                if stored_file is not None:
+                    with contextlib.suppress(NoFile):
+                        await self._files.delete(stored_file)
+            [existing] = await self.get_many([attachment_id])
+            return existing
         if self._on_write is not None and pending:
             self._on_write(ATTACHMENTS, attachment_id)
         return stored

@@ -3,6 +3,7 @@ one use case (`service_layer/commands.py`, `queries.py`) and shapes the answer (
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -50,6 +51,16 @@ DOWNLOAD_HEADERS = {
     "Cache-Control": "private, max-age=3600",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=128,
+        pattern=KEY_PATTERN,
+        description="A retry with the same key and request creates once; the key with another request is a 422.",
+    ),
+]
 UploadedFile = Annotated[UploadFile, File(description="One JPEG, PNG, WebP or PDF file (checked by its bytes)")]
 
 api = APIRouter(prefix="/v1", tags=["support"])
@@ -137,10 +148,20 @@ async def post_message(
     "a polyglot: 422, naming `file`. An upload no message takes within 24 hours is removed.",
 )
 async def upload_attachment(
-    thread_id: str, file: UploadedFile, principal: CurrentPrincipal, commands: Commands
+    thread_id: str,
+    file: UploadedFile,
+    principal: CurrentPrincipal,
+    request: Request,
+    commands: Commands,
+    keys: Keys,
+    idempotency_key: IdempotencyKey = None,
 ) -> AttachmentOut:
     data = await file.read(commands.attachment_max_bytes + 1)
-    ref = await commands.upload_attachment(principal, thread_id, file.filename, data)
+    sent = {"filename": file.filename, "sha256": hashlib.sha256(data).hexdigest()}
+    async with keys.request(principal, idempotency_key, fingerprint("POST", request.url.path, sent)):
+        ref = await commands.upload_attachment(
+            principal, thread_id, file.filename, data, idempotency_key=idempotency_key
+        )
     return AttachmentOut.model_validate(ref)
 
 
@@ -240,11 +261,21 @@ async def upload_canned_attachment(
 
 @api.post("/support/canned-replies", status_code=status.HTTP_201_CREATED, summary="Staff: save a canned reply")
 async def create_canned_reply(
-    body: CannedReplyIn, principal: CurrentPrincipal, commands: CannedCommands
+    body: CannedReplyIn,
+    principal: CurrentPrincipal,
+    request: Request,
+    commands: CannedCommands,
+    keys: Keys,
+    idempotency_key: IdempotencyKey = None,
 ) -> CannedReplyOut:
-    reply = await commands.create_canned_reply(
-        principal, body.title.model_dump(), body.text.model_dump(), tuple(body.attachment_ids)
-    )
+    async with keys.request(principal, idempotency_key, fingerprint("POST", request.url.path, body.model_dump())):
+        reply = await commands.create_canned_reply(
+            principal,
+            body.title.model_dump(),
+            body.text.model_dump(),
+            tuple(body.attachment_ids),
+            idempotency_key=idempotency_key,
+        )
     return CannedReplyOut.of(reply)
 
 

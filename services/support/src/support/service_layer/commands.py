@@ -177,10 +177,22 @@ class SupportCommands:
         return self.attachments
 
     async def upload_attachment(
-        self, principal: Principal, thread_id: str, filename: str | None, data: bytes
+        self,
+        principal: Principal,
+        thread_id: str,
+        filename: str | None,
+        data: bytes,
+        *,
+        idempotency_key: str | None = None,
     ) -> AttachmentRef:
-        """Check an uploaded file by its bytes and store what is safe of it (images re-encoded)."""
+        """Check an uploaded file by its bytes and store what is safe of it (images re-encoded); a
+        retry with the same key answers the file stored the first time."""
         thread = await visible_thread(self.threads, principal, thread_id)
+        attachment_id = None
+        if idempotency_key:
+            attachment_id = "att-" + _keyed(thread_id, principal.user_id, idempotency_key)
+            if found := await self._store().get_many([attachment_id]):
+                return found[0].ref
         shown = filename or "file"
         checked = await asyncio.to_thread(check_file, data, shown, max_bytes=self.attachment_max_bytes)
         name = safe_filename(filename, checked.content_type)
@@ -197,6 +209,7 @@ class SupportCommands:
             uploader_id=principal.user_id,
             at=at,
             pending=[audit],
+            attachment_id=attachment_id,
         )
         return stored.ref
 
@@ -276,6 +289,11 @@ async def add_message(
     return message
 
 
+def _keyed(*parts: str) -> str:
+    """An id that follows from a request's Idempotency-Key (32 hex digits)."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
 def _audit(
     principal: Principal, partner_id: str, action: str, target_type: str, target_id: str, detail: Mapping[str, Any]
 ) -> AuditEntry:
@@ -314,9 +332,15 @@ class CannedReplyCommands:
         title: Mapping[str, str],
         text: Mapping[str, str],
         attachment_ids: tuple[str, ...] = (),
+        *,
+        idempotency_key: str | None = None,
     ) -> CannedReply:
+        """Save a reply; a retry with the same key answers the reply saved the first time."""
         require_staff(principal)
-        reply_id = f"cnr-{uuid.uuid4().hex}"
+        reply_id = f"cnr-{_keyed('canned', principal.user_id, idempotency_key)}" if idempotency_key else None
+        if reply_id and (existing := await self.replies.get(reply_id)):
+            return existing
+        reply_id = reply_id or f"cnr-{uuid.uuid4().hex}"
         refs = await self._take(principal, list(attachment_ids), reply_id)
         at = self.now()
         reply = CannedReply(

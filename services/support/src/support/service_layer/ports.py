@@ -86,8 +86,10 @@ class AttachmentRepository(Protocol):
         uploader_id: str,
         at: datetime,
         pending: list[Pending],
+        attachment_id: str | None = None,
     ) -> StoredAttachment:
-        """Store the bytes (and thumbnail) and the record, with its audit entry."""
+        """Store the bytes (and thumbnail) and the record, with its audit entry; a given id stored
+        already (a retried keyed upload) answers the stored one."""
 
     async def get_many(self, attachment_ids: list[str]) -> list[StoredAttachment]: ...
 

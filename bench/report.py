@@ -132,6 +132,8 @@ def markdown(report: dict[str, Any]) -> str:
             r = w["raw_records_scan"]
             out.append(f" The month read from the raw records instead: p50 {r['p50_ms']} ms ({r['requests']} samples).")
         out.append("\n")
+    if "support_search" in report:
+        out.extend(_support_search(report["support_search"]))
     out.append("## 5. Peak memory (VmHWM)\n")
     out.append("| service | peak RSS MB |\n|---|---:|")
     for name, mb in sorted(report["peak_rss_mb"].items()):
@@ -141,6 +143,30 @@ def markdown(report: dict[str, Any]) -> str:
 
 COMPARED = ("instance_view", "instance_list", "thread_list")
 SMALL_PAGE = ", page of 2"  # the routes counted again at a small page: constant counts do not move
+
+
+def _support_search(s: dict[str, Any]) -> list[str]:
+    load = s["load"]
+    out = ["## 6. Support: message search and uploads (issue #21)\n"]
+    out.append(
+        f"{load['messages']} messages and {load['index_entries']} index entries loaded straight into the store in "
+        f"{load['seconds']} s ({load['messages_per_s']} messages/s, {load['entries_per_s']} entries/s).\n"
+    )
+    out.append("| query | q | samples | service p50 ms | service p99 ms | raw index find p50 ms | raw p99 ms | items |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    for label, f in s["search"].items():
+        out.append(
+            f"| {label} | `{f['q']}` | {f['samples']} | {f['service']['p50_ms']} | {f['service']['p99_ms']} "
+            f"| {f['raw_index_find']['p50_ms']} | {f['raw_index_find']['p99_ms']} | {f['mean_items']} |"
+        )
+    u = s["uploads"]
+    out.append(f"\nUploads of a {u['file_bytes']}-byte PDF:\n")
+    out.append("| clients | files | MB/s | p50 s | p99 s |\n|---|---:|---:|---:|---:|")
+    for key, f in u.items():
+        if key.endswith("client(s)"):
+            out.append(f"| {key.split('_')[0]} | {f['files']} | {f['mb_per_s']} | {f['p50_s']} | {f['p99_s']} |")
+    out.append(f"\nRaw GridFS `upload_from_stream` of the same file: {u['raw_gridfs_upload']['mb_per_s']} MB/s.\n")
+    return out
 
 
 def _gateway(g: dict[str, Any]) -> list[str]:

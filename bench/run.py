@@ -19,7 +19,9 @@ Starts its own Kafka and FerretDB (see bench/harness.py), runs, and writes
    gateway's `/healthz`, the lists' `find` sent raw with PyMongo), the store commands each route
    costs, the most clients that keep the list's p99 within 200 ms, and the mixed load (readers
    while terminals post telemetry); see bench/scenarios/gateway.py;
-5. peak RSS (VmHWM) of every service process.
+5. peak RSS (VmHWM) of every service process;
+6. `--only support-search` (not in the default run): message search over a loaded volume
+   (`--support-messages`) and the upload throughput of 10 MB files (bench/scenarios/support_search.py).
 
 `--only` picks scenarios (`ingest`, `search`, `gateway`, `working-time`: the working-time record of one
 worker's month out of 1 M stored records, bench/scenarios/working_time.py) or parts of the gateway's (e.g.
@@ -38,7 +40,7 @@ from typing import Any
 
 from harness import CACHE, BenchInfra, say
 from report import machine, write_results
-from scenarios import gateway, ingest, search, working_time
+from scenarios import gateway, ingest, search, support_search, working_time
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -59,6 +61,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "search": ("search", search.search),
             "gateway": ("gateway", gateway.gateway),
             "working_time": ("working-time", working_time.working_time),
+            "support_search": ("support-search", support_search.support_search),
         }
         for key, (group, phase) in phases.items():
             if group in args.groups:
@@ -82,7 +85,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["ingest", "search", "gateway", "working-time", *gateway.PARTS],
+        choices=["ingest", "search", "gateway", "working-time", "support-search", *gateway.PARTS],
         default=["ingest", "search", "gateway"],
         help="scenarios to run; `gateway` is all of its parts, each also selectable alone",
     )
@@ -98,6 +101,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--wt-workers", type=int, default=500)
     parser.add_argument("--wt-samples", type=int, default=200)
     parser.add_argument("--wt-scan-samples", type=int, default=3, help="months read from the raw records instead")
+    parser.add_argument("--support-messages", type=int, default=20_000, help="messages loaded for support-search")
+    parser.add_argument("--support-search-samples", type=int, default=100)
+    parser.add_argument("--support-uploads", type=int, default=8, help="10 MB files uploaded per client count")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--gateway-seconds", type=float, default=15)
     parser.add_argument(
@@ -105,7 +111,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.gateway_parts = [p for p in gateway.PARTS if "gateway" in args.only or p in args.only]
-    args.groups = {g for g in ("ingest", "search", "working-time") if g in args.only} | (
+    args.groups = {g for g in ("ingest", "search", "working-time", "support-search") if g in args.only} | (
         {"gateway"} if args.gateway_parts else set()
     )
     return args

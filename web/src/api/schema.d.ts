@@ -1089,6 +1089,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/support/canned-replies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Staff: the canned replies, most recently changed first */
+        get: operations["list_canned_replies_v1_support_canned_replies_get"];
+        put?: never;
+        /** Staff: save a canned reply */
+        post: operations["create_canned_reply_v1_support_canned_replies_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/support/canned-replies/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Staff: upload one file for a canned reply (multipart field `file`), checked as a thread's uploads */
+        post: operations["upload_canned_attachment_v1_support_canned_replies_attachments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/support/canned-replies/{reply_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Staff: one canned reply */
+        get: operations["get_canned_reply_v1_support_canned_replies__reply_id__get"];
+        put?: never;
+        post?: never;
+        /** Staff: remove a canned reply */
+        delete: operations["delete_canned_reply_v1_support_canned_replies__reply_id__delete"];
+        options?: never;
+        head?: never;
+        /** Staff: change a canned reply (JSON Merge Patch) */
+        patch: operations["update_canned_reply_v1_support_canned_replies__reply_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/support/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Search every message of every thread the caller sees, by words (accent- and case-insensitive) */
+        get: operations["search_messages_v1_support_search_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/threads": {
         parameters: {
             query?: never;
@@ -1117,6 +1188,77 @@ export interface paths {
         get: operations["get_thread_v1_threads__thread_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/threads/{thread_id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload one file into the thread (multipart field `file`), to name in a message's attachment_ids
+         * @description JPEG, PNG, WebP or PDF, checked by its bytes; images are re-encoded (metadata such as EXIF GPS dropped, orientation applied) and get a thumbnail. Too large: 413; any other type, SVG, HTML, an executable or a polyglot: 422, naming `file`. An upload no message takes within 24 hours is removed.
+         */
+        post: operations["upload_attachment_v1_threads__thread_id__attachments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/threads/{thread_id}/attachments/{attachment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An attachment's bytes, with its checked type */
+        get: operations["download_attachment_v1_threads__thread_id__attachments__attachment_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/threads/{thread_id}/attachments/{attachment_id}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An image attachment's thumbnail (WebP, at most 320 px on the long side); 404 for PDFs */
+        get: operations["attachment_thumbnail_v1_threads__thread_id__attachments__attachment_id__thumbnail_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/threads/{thread_id}/canned-replies/{reply_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Staff: a canned reply as it would be sent in the thread, its variables filled */
+        post: operations["preview_canned_reply_v1_threads__thread_id__canned_replies__reply_id__preview_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3142,11 +3284,152 @@ export interface components {
             instances: components["schemas"]["reports__InstanceCounts"];
             licenses: components["schemas"]["reports__LicenseCounts"];
         };
+        /** AttachmentOut */
+        support__AttachmentOut: {
+            /**
+             * Content Type
+             * @description Checked from the bytes: image/jpeg, image/png, image/webp, application/pdf
+             */
+            content_type: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Filename
+             * @description As uploaded, without any path, with the extension of its checked type
+             */
+            filename: string;
+            /** Has Thumbnail */
+            has_thumbnail: boolean;
+            /** Height */
+            height: number | null;
+            /** Id */
+            id: string;
+            /**
+             * Size
+             * @description Bytes, as stored (images re-encoded without metadata)
+             */
+            size: number;
+            /** Width */
+            width: number | null;
+        };
+        /** Body_upload_attachment_v1_threads__thread_id__attachments_post */
+        support__Body_upload_attachment_v1_threads__thread_id__attachments_post: {
+            /**
+             * File
+             * @description One JPEG, PNG, WebP or PDF file (checked by its bytes)
+             */
+            file: string;
+        };
+        /** Body_upload_canned_attachment_v1_support_canned_replies_attachments_post */
+        support__Body_upload_canned_attachment_v1_support_canned_replies_attachments_post: {
+            /**
+             * File
+             * @description One JPEG, PNG, WebP or PDF file (checked by its bytes)
+             */
+            file: string;
+        };
+        /**
+         * CannedReplyIn
+         * @example {
+         *       "text": {
+         *         "en": "Hello, instance {{instance.name}} expires on {{instance.expiry_date}}.",
+         *         "es": "Hola, la instancia {{instance.name}} caduca el {{instance.expiry_date}}."
+         *       },
+         *       "title": {
+         *         "en": "Renewal",
+         *         "es": "Renovación"
+         *       }
+         *     }
+         */
+        support__CannedReplyIn: {
+            /**
+             * Attachment Ids
+             * @description Uploads of POST /support/canned-replies/attachments
+             */
+            attachment_ids?: string[];
+            text: components["schemas"]["support__Languages"];
+            title: components["schemas"]["support__Titles"];
+        };
+        /** CannedReplyOut */
+        support__CannedReplyOut: {
+            /** Attachments */
+            attachments: components["schemas"]["support__AttachmentOut"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: string;
+            /**
+             * Text
+             * @description es and en, with {{variables}}
+             */
+            text: {
+                [key: string]: string;
+            };
+            /**
+             * Title
+             * @description es and en
+             */
+            title: {
+                [key: string]: string;
+            };
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Variables
+             * @description The variables its texts name
+             */
+            variables: string[];
+        };
+        /** CannedReplyPage */
+        support__CannedReplyPage: {
+            /** Items */
+            items: components["schemas"]["support__CannedReplyOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
+        /** CannedReplyPatch */
+        support__CannedReplyPatch: {
+            /**
+             * Attachment Ids
+             * @description The new list
+             */
+            attachment_ids?: string[] | null;
+            text?: components["schemas"]["support__LanguagesPatch"] | null;
+            title?: components["schemas"]["support__LanguagesPatch"] | null;
+        };
         /**
          * Direction
          * @enum {string}
          */
         support__Direction: "sent" | "received" | "system";
+        /** Languages */
+        support__Languages: {
+            /** En */
+            en: string;
+            /** Es */
+            es: string;
+        };
+        /** LanguagesPatch */
+        support__LanguagesPatch: {
+            /** En */
+            en?: string | null;
+            /** Es */
+            es?: string | null;
+        };
         /** LastMessageOut */
         support__LastMessageOut: {
             /**
@@ -3171,11 +3454,30 @@ export interface components {
          *     }
          */
         support__MessageIn: {
-            /** Body */
+            /**
+             * Attachment Ids
+             * @description Uploads of this thread by the caller's side, not used yet
+             */
+            attachment_ids?: string[];
+            /**
+             * Body
+             * @description May be empty when it carries files
+             * @default
+             */
             body: string;
+            /**
+             * Canned Reply Id
+             * @description Staff: the canned reply used (its attachments are sent too)
+             */
+            canned_reply_id?: string | null;
         };
         /** MessageOut */
         support__MessageOut: {
+            /**
+             * Attachments
+             * @description The files it carries
+             */
+            attachments: components["schemas"]["support__AttachmentOut"][];
             /** Author Id */
             author_id: string;
             author_side: components["schemas"]["support__Side"];
@@ -3195,6 +3497,11 @@ export interface components {
             id: string;
             /** @description System notes: code and parameters (absent on notes stored before codes) */
             note?: components["schemas"]["support__NoteOut"] | null;
+            /**
+             * Read By Other Side At
+             * @description A partner's message: when support read it; support's: when the partner read it; null: unread
+             */
+            read_by_other_side_at: string | null;
             /** Seq */
             seq: number;
             /**
@@ -3233,6 +3540,88 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** PreviewIn */
+        support__PreviewIn: {
+            /**
+             * Language
+             * @description Default: the reader's language
+             */
+            language?: ("es" | "en") | null;
+        };
+        /** PreviewOut */
+        support__PreviewOut: {
+            /** Attachments */
+            attachments: components["schemas"]["support__AttachmentOut"][];
+            /**
+             * Language
+             * @enum {string}
+             */
+            language: "es" | "en";
+            /**
+             * Missing Values
+             * @description Known variables the thread has no value for
+             */
+            missing_values: string[];
+            /**
+             * Text
+             * @description With the variables filled; unknown ones and those without a value as written
+             */
+            text: string;
+            /** Title */
+            title: string;
+            /** Unknown Variables */
+            unknown_variables: string[];
+        };
+        /** SearchHitOut */
+        support__SearchHitOut: {
+            /**
+             * Author Name
+             * @description The author's id (support keeps no names), or `system` for notes
+             */
+            author_name: string;
+            author_side: components["schemas"]["support__Side"];
+            /** Company Id */
+            company_id: string;
+            /** Company Name */
+            company_name: string | null;
+            /**
+             * Highlights
+             * @description [start, end) offsets of the matched words in the snippet
+             */
+            highlights: [
+                number,
+                number
+            ][];
+            /** Message Id */
+            message_id: string;
+            /** Partner Id */
+            partner_id: string;
+            /**
+             * Posted At
+             * Format: date-time
+             */
+            posted_at: string;
+            /**
+             * Snippet
+             * @description At most 240 characters around the match
+             */
+            snippet: string;
+            /** Thread Id */
+            thread_id: string;
+        };
+        /** SearchPage */
+        support__SearchPage: {
+            /**
+             * Items
+             * @description Newest first
+             */
+            items: components["schemas"]["support__SearchHitOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
         /**
          * Side
          * @enum {string}
@@ -3260,6 +3649,16 @@ export interface components {
             /** Partner Id */
             partner_id: string;
             /**
+             * Partner Last Read At
+             * @description When the partner last read the thread
+             */
+            partner_last_read_at: string | null;
+            /**
+             * Support Last Read At
+             * @description When support last read the thread
+             */
+            support_last_read_at: string | null;
+            /**
              * Unread
              * @description Messages from the other side (and system notes) the viewer's side has not read
              */
@@ -3274,6 +3673,13 @@ export interface components {
              * @description Pass as `cursor` for the next page; null on the last page.
              */
             next_cursor: string | null;
+        };
+        /** Titles */
+        support__Titles: {
+            /** En */
+            en: string;
+            /** Es */
+            es: string;
         };
     };
     responses: never;
@@ -8077,6 +8483,526 @@ export interface operations {
             };
         };
     };
+    list_canned_replies_v1_support_canned_replies_get: {
+        parameters: {
+            query?: {
+                /** @description Words (or their beginnings) of title or text */
+                q?: string | null;
+                /** @description Accepted for the composer; both are returned */
+                language?: string | null;
+                /** @description Items per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["support__CannedReplyPage"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_canned_reply_v1_support_canned_replies_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and request creates once; the key with another request is a 422. */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["support__CannedReplyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["support__CannedReplyOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    upload_canned_attachment_v1_support_canned_replies_attachments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["support__Body_upload_canned_attachment_v1_support_canned_replies_attachments_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["support__AttachmentOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_canned_reply_v1_support_canned_replies__reply_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reply_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["support__CannedReplyOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_canned_reply_v1_support_canned_replies__reply_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reply_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_canned_reply_v1_support_canned_replies__reply_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reply_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["support__CannedReplyPatch"];
+                "application/merge-patch+json": components["schemas"]["support__CannedReplyPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["support__CannedReplyOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    search_messages_v1_support_search_get: {
+        parameters: {
+            query: {
+                /** @description Words, all of which a message must contain */
+                q: string;
+                /** @description Staff: one of their partners */
+                partner_id?: string | null;
+                company_id?: string | null;
+                /** @description Posted at or after */
+                from?: string | null;
+                /** @description Posted before */
+                to?: string | null;
+                /** @description Items per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+            };
+            header?: {
+                /** @description es or en (default es): the language of the texts returned */
+                "Accept-Language"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["support__SearchPage"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_threads_v1_threads_get: {
         parameters: {
             query?: {
@@ -8185,6 +9111,299 @@ export interface operations {
             };
             /** @description No such object for this caller (another partner's object is not found either). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    upload_attachment_v1_threads__thread_id__attachments_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and request creates once; the key with another request is a 422. */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                thread_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["support__Body_upload_attachment_v1_threads__thread_id__attachments_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["support__AttachmentOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    download_attachment_v1_threads__thread_id__attachments__attachment_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                thread_id: string;
+                attachment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": unknown;
+                    "image/*": unknown;
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    attachment_thumbnail_v1_threads__thread_id__attachments__attachment_id__thumbnail_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                thread_id: string;
+                attachment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The thumbnail */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/webp": unknown;
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    preview_canned_reply_v1_threads__thread_id__canned_replies__reply_id__preview_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description es or en (default es): the language of the texts returned */
+                "Accept-Language"?: string | null;
+            };
+            path: {
+                thread_id: string;
+                reply_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["support__PreviewIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["support__PreviewOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

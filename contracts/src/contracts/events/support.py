@@ -65,6 +65,17 @@ def render_note(code: str, params: Mapping[str, str], language: str) -> str | No
 NoteParam = Annotated[str, StringConstraints(max_length=2000)]
 
 
+class AttachmentInfo(Payload):
+    """A file a message carries, named (its bytes stay in the support service)."""
+
+    id: Id
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(
+        max_length=100, description="Checked from the bytes: image/jpeg, image/png, image/webp or application/pdf."
+    )
+    size: int = Field(ge=0, description="Bytes, as stored.")
+
+
 class MessagePosted(Payload):
     """A message was added to a company's thread; the gateway turns it into notifications (R-06)."""
 
@@ -83,4 +94,9 @@ class MessagePosted(Payload):
     )
     params: dict[str, NoteParam] | None = Field(
         default=None, max_length=20, description="System notes: the values the note's text names."
+    )
+    attachments: list[AttachmentInfo] = Field(
+        default_factory=list,
+        max_length=10,
+        description="The files the message carries (added in v1; optional: events before it have none).",
     )

@@ -144,6 +144,28 @@ FIELD_MESSAGES: dict[str, dict[Language, str]] = {
     "not_null": {"es": "no puede ser null: {field} es obligatorio", "en": "must not be null: {field} is required"},
     "object_type": {"es": "debe ser un objeto", "en": "must be an object"},
     "message_empty": {"es": "el mensaje está vacío", "en": "the message is empty"},
+    "file_too_large": {
+        "es": "{filename} supera el tamaño máximo de {max_bytes} bytes",
+        "en": "{filename} is larger than {max_bytes} bytes",
+    },
+    "unsupported_type": {
+        "es": "{filename} no es una imagen JPEG, PNG o WebP ni un PDF",
+        "en": "{filename} is not a JPEG, PNG or WebP image nor a PDF",
+    },
+    "attachments_max": {
+        "es": "como mucho {max} adjuntos distintos",
+        "en": "at most {max} distinct attachments",
+    },
+    "attachment_unusable": {
+        "es": "{id} no es un archivo subido a este hilo por tu parte y aún sin enviar",
+        "en": "{id} is not an unsent upload of this thread by your side",
+    },
+    "canned_reply_unknown": {"es": "no existe esa respuesta predefinida", "en": "no such canned reply"},
+    "language_required": {"es": "falta la versión en este idioma", "en": "this language's version is required"},
+    "search_words": {
+        "es": "indica al menos una palabra de dos o más caracteres",
+        "en": "name at least one word of two characters or more",
+    },
     "control_characters": {"es": "no se admiten caracteres de control", "en": "control characters are not allowed"},
     "serial_or_pin": {"es": "indica el número de serie o el PIN, uno solo", "en": "exactly one of serial or pin"},
     "in_the_future": {"es": "es una fecha futura", "en": "is in the future"},

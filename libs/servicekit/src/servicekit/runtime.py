@@ -68,6 +68,7 @@ class ServiceRuntime:
     _readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     _closers: list[Closer] = field(default_factory=list)
     _provided: dict[type[Any], Any] = field(default_factory=dict)
+    _larger_bodies: list[tuple[str, int]] = field(default_factory=list)
 
     @classmethod
     def create(cls, name: str, settings: ServiceSettings, *, telemetry: Telemetry | None = None) -> ServiceRuntime:
@@ -150,6 +151,11 @@ class ServiceRuntime:
     def on_stop(self, close: Closer) -> None:
         """Closed when the service stops, before the broker and the store (e.g. HTTP clients)."""
         self._closers.append(close)
+
+    def allow_larger_bodies(self, path_pattern: str, max_bytes: int) -> None:
+        """Requests to paths matching `path_pattern` (a regular expression) may send bodies up to
+        `max_bytes` (an upload route); every other route keeps `max_body_bytes`."""
+        self._larger_bodies.append((path_pattern, max_bytes))
 
     def provide(self, kind: type[T], instance: T) -> None:
         """What routes receive for `Annotated[kind, servicekit.api.provided(kind)]`."""
@@ -236,7 +242,7 @@ class ServiceRuntime:
         app.include_router(docs_router("/docs", "/openapi.json", title=title))
         for router in routers:
             app.include_router(router)
-        app.add_middleware(BodySizeLimit, max_bytes=self.settings.max_body_bytes)
+        app.add_middleware(BodySizeLimit, max_bytes=self.settings.max_body_bytes, larger=list(self._larger_bodies))
         app.add_middleware(HttpMetrics, metrics=self.metrics, routes=app.router.routes)
         FastAPIInstrumentor.instrument_app(
             app,

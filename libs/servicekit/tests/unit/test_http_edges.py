@@ -6,7 +6,7 @@ from typing import Annotated
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotEnoughReplicasError
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 from pymongo.errors import ServerSelectionTimeoutError
@@ -121,3 +121,20 @@ def test_oversized_streamed_body_is_refused() -> None:
 
 def test_routes_needing_a_token_say_so_when_verification_is_not_configured() -> None:
     assert client.get("/me").status_code == 503
+
+
+def test_an_upload_route_may_send_a_larger_body_and_every_other_route_keeps_the_limit() -> None:
+    app = FastAPI()
+    app.add_middleware(BodySizeLimit, max_bytes=1024, larger=[(r"^/uploads/[^/]+$", 4096)])
+
+    @app.post("/uploads/{name}")
+    @app.post("/other")
+    async def take(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    client = TestClient(app)
+    assert client.post("/uploads/a", content=b"x" * 4096).json() == {"bytes": 4096}
+    over = client.post("/uploads/a", content=b"x" * 4097)
+    assert over.status_code == 413 and "4096" in over.json()["detail"]
+    assert client.post("/other", content=b"x" * 1025).status_code == 413
+    assert client.post("/uploads/a/b", content=b"x" * 1025).status_code == 413, "only the matching paths"

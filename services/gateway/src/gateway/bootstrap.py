@@ -144,6 +144,8 @@ def build_app(
     # The gateway's own routes first: the forwarding router catches every other `/api/v1/<resource>`.
     routers = [http.api, push.api, hardware.api, proxy.documents, proxy.api]
     runtime.add_readiness("pdf_fonts", fonts_ready)  # the hardware list PDF needs them
+    for pattern in proxy.UPLOAD_PATHS:
+        runtime.allow_larger_bodies(pattern, settings.upload_max_bytes)
     app = runtime.create_app(title="partnerapp gateway", routers=routers)
     # Operators and tests lift a block by resetting these.
     app.state.login_limiter = login_limiter

@@ -24,6 +24,11 @@ class Settings(ServiceSettings):
     reports_url: HttpUrl = HttpUrl("http://127.0.0.1:8003")
     activity_url: HttpUrl = HttpUrl("http://127.0.0.1:8004")
     backend_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    upload_max_bytes: int = Field(
+        default=10 * 1024 * 1024 + 64 * 1024,
+        ge=1024,
+        description="An upload route's largest body (support's attachment setting plus the multipart framing).",
+    )
     optional_part_timeout_seconds: float = Field(
         default=1.5, gt=0, le=30, description="A composed response gives up on an optional part after this long."
     )

@@ -4,11 +4,12 @@ template. No HTTP."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
 
-from gateway.entrypoints.proxy import _target, _template, merge_openapi
+from gateway.entrypoints.proxy import UPLOAD_PATHS, USER_ROUTES, _target, _template, merge_openapi
 
 pytestmark = pytest.mark.unit
 
@@ -183,3 +184,13 @@ def test_template_keeps_sub_collection_names_and_hides_ids_of_activity_routes() 
     assert _target("activity", "records/rec-42/release-license") == "rec-42"
     assert _target("instances", "inst-1/licenses/lic-9/revoke") == "inst-1"
     assert _target("activity", "records") is None
+
+
+def test_support_routes_go_to_support_with_the_id_after_their_sub_collection() -> None:
+    assert USER_ROUTES["support"] == "support"
+    assert _template("support", "canned-replies/cnr-1") == "canned-replies/{id}"
+    assert _target("support", "canned-replies/cnr-1") == "cnr-1"
+    assert _target("support", "search") is None
+    assert _template("threads", "thr-1/attachments/att-2/thumbnail") == "{id}/attachments/{id}/thumbnail"
+    assert any(re.match(p, "/api/v1/threads/thr-1/attachments") for p in UPLOAD_PATHS)
+    assert not any(re.match(p, "/api/v1/threads/thr-1/messages") for p in UPLOAD_PATHS)

@@ -39,13 +39,16 @@ USER_ROUTES = {
     "provisionings": "instances",
     "instances": "instances",
     "threads": "support",
+    "support": "support",
     "reports": "reports",
     "activity": "activity",
 }
 TERMINAL_ROUTES = {"ingest": "activity", "device": "instances"}
 # Where a resource's path puts its ids: `instances/{id}/licenses/{id}` (even places after the
 # resource) but `activity/records/{id}` and `reports/instances/{id}` (odd places).
-IDS_AFTER_SUB_COLLECTION = {"activity", "reports"}
+IDS_AFTER_SUB_COLLECTION = {"activity", "reports", "support"}
+# The routes that carry a file (an attachment): their bodies may be as large as the setting.
+UPLOAD_PATHS = (r"^/api/v1/threads/[^/]+/attachments$", r"^/api/v1/support/canned-replies/attachments$")
 FORWARDED_REQUEST_HEADERS = (
     "authorization",
     "content-type",
@@ -65,6 +68,9 @@ FORWARDED_RESPONSE_HEADERS = (
     "cache-control",
     "www-authenticate",
     "x-content-sha256",  # the working-time export's content hash (activity)
+    "x-content-type-options",
+    "content-security-policy",
+    "cross-origin-resource-policy",
 )
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -23,7 +23,16 @@ from pymongo.errors import DuplicateKeyError
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
 from servicekit.outbox import new_document_with_outbox
 from servicekit.pagination import Page, Sort
-from support.domain.model import Message, Note, Side, Thread, readers_of, thread_id_for
+from support.domain.model import (
+    AttachmentRef,
+    Message,
+    Note,
+    Side,
+    Thread,
+    ThreadContext,
+    readers_of,
+    thread_id_for,
+)
 from support.service_layer.ports import Pending, ThreadQuery
 
 THREADS = "threads"
@@ -104,18 +113,28 @@ class MongoThreadRepository:
             raise LookupError(f"thread {thread_id} disappeared")
         return int(document["seq"])
 
-    async def mark_read(self, thread_id: str, side: Side, up_to: int) -> None:
+    async def mark_read(self, thread_id: str, side: Side, up_to: int, *, at: datetime | None = None) -> None:
         mark, unread = f"read_{side.value}", f"unread_{side.value}"
+        when = {f"{side.value}_last_read_at": at or datetime.now(UTC)}
         async with self._locks.lock(THREADS, thread_id):
             # Only forwards: a stale request never un-reads messages.
             read_all = await self._threads.update_one(
-                {"_id": thread_id, mark: {"$lt": up_to}, "seq": {"$lte": up_to}}, {"$set": {mark: up_to, unread: 0}}
+                {"_id": thread_id, mark: {"$lt": up_to}, "seq": {"$lte": up_to}},
+                {"$set": {mark: up_to, unread: 0, **when}},
             )
             if read_all.matched_count or await self._threads.find_one({"_id": thread_id, mark: {"$lt": up_to}}) is None:
                 return
             # Messages came after `up_to` (posted meanwhile): they stay unread.
             left = await self._count_unread(thread_id, side, up_to)
-            await self._threads.update_one({"_id": thread_id}, {"$set": {mark: up_to, unread: left}})
+            await self._threads.update_one({"_id": thread_id}, {"$set": {mark: up_to, unread: left, **when}})
+
+    async def note_context(self, company_id: str, partner_id: str, context: ThreadContext) -> None:
+        fields = {f"context.{name}": value for name, value in _context_doc(context).items() if value is not None}
+        if not fields:
+            return
+        thread_id = thread_id_for(company_id)
+        async with self._locks.lock(THREADS, thread_id):
+            await self._threads.update_one({"_id": thread_id, "partner_id": partner_id}, {"$set": fields})
 
     async def forget_message(self, thread_id: str, *, side: Side, seq: int) -> None:
         async with self._locks.lock(THREADS, thread_id):
@@ -177,6 +196,9 @@ class MongoMessageRepository:
         }
         if message.note is not None:
             document["note"] = _note_doc(message.note)
+        if message.attachments:
+            document["attachments"] = [attachment_doc(a) for a in message.attachments]
+        document["indexed"] = False  # the search index takes it next (or the reindex job, after a crash)
         try:
             await self._messages.insert_one(new_document_with_outbox(document, pending))
         except DuplicateKeyError:
@@ -210,7 +232,77 @@ def _thread(document: Document) -> Thread:
         last_note=_note(document.get("last_note")),
         unread_partner=int(document["unread_partner"]),
         unread_support=int(document["unread_support"]),
+        partner_last_read_at=_aware(document.get("partner_last_read_at")),
+        support_last_read_at=_aware(document.get("support_last_read_at")),
+        context=_context(document.get("context")),
     )
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _context_doc(context: ThreadContext) -> dict[str, Any]:
+    expiry = context.instance_expiry_date
+    return {
+        "company_tax_id": context.company_tax_id,
+        "instance_id": context.instance_id,
+        "instance_name": context.instance_name,
+        "instance_type": context.instance_type,
+        "instance_expiry_date": expiry.isoformat() if expiry else None,
+        "license_user": context.license_user,
+    }
+
+
+def _context(value: Any) -> ThreadContext:
+    if not isinstance(value, dict):
+        return ThreadContext()
+    expiry = value.get("instance_expiry_date")
+
+    def text(name: str) -> str | None:
+        item = value.get(name)
+        return str(item) if item is not None else None
+
+    return ThreadContext(
+        company_tax_id=text("company_tax_id"),
+        instance_id=text("instance_id"),
+        instance_name=text("instance_name"),
+        instance_type=text("instance_type"),
+        instance_expiry_date=date.fromisoformat(expiry) if isinstance(expiry, str) else None,
+        license_user=text("license_user"),
+    )
+
+
+def attachment_doc(ref: AttachmentRef) -> dict[str, Any]:
+    return {
+        "id": ref.id,
+        "filename": ref.filename,
+        "content_type": ref.content_type,
+        "size": ref.size,
+        "width": ref.width,
+        "height": ref.height,
+        "has_thumbnail": ref.has_thumbnail,
+        "created_at": ref.created_at,
+    }
+
+
+def attachment_ref(value: dict[str, Any]) -> AttachmentRef:
+    return AttachmentRef(
+        id=value["id"],
+        filename=value["filename"],
+        content_type=value["content_type"],
+        size=int(value["size"]),
+        width=value.get("width"),
+        height=value.get("height"),
+        has_thumbnail=bool(value.get("has_thumbnail")),
+        created_at=_aware(value.get("created_at")) or datetime.now(UTC),
+    )
+
+
+def message_of(document: Document) -> Message:
+    return _message(document)
 
 
 def _message(document: Document) -> Message:
@@ -225,6 +317,7 @@ def _message(document: Document) -> Message:
         body=document["body"],
         created_at=document["created_at"],
         note=_note(document.get("note")),
+        attachments=tuple(attachment_ref(a) for a in document.get("attachments") or ()),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from contracts.events.support import NOTE_LANGUAGES, NoteCode, render_note
@@ -54,6 +54,19 @@ def preview(body: str) -> str:
 
 
 @dataclass(frozen=True)
+class ThreadContext:
+    """The company's facts kept from events: `company.*` (tax id), the latest
+    `instance.provisioned` (name, type, expiry) and `license.*` of the thread."""
+
+    company_tax_id: str | None = None
+    instance_id: str | None = None
+    instance_name: str | None = None
+    instance_type: str | None = None
+    instance_expiry_date: date | None = None
+    license_user: str | None = None
+
+
+@dataclass(frozen=True)
 class Thread:
     id: str
     partner_id: str
@@ -71,9 +84,24 @@ class Thread:
     unread_partner: int = 0
     unread_support: int = 0
     """Kept on write: the messages from the other side (and system notes) after the side's read mark."""
+    partner_last_read_at: datetime | None = None
+    support_last_read_at: datetime | None = None
+    """When each side last moved its read mark (None: never, or before this was kept)."""
+    context: ThreadContext = field(default_factory=ThreadContext)
+    """What the support service knows of the company from events (canned replies' variables)."""
 
     def read_mark(self, side: Side) -> int:
         return self.read_support if side == Side.SUPPORT else self.read_partner
+
+    def read_by_other_side_at(self, message: Message) -> datetime | None:
+        """When the side that did not write `message` read it (its read mark covers the message):
+        the time of that side's latest read; None while unread, and for system notes."""
+        if message.author_side == Side.SYSTEM:
+            return None
+        other = Side.SUPPORT if message.author_side == Side.PARTNER else Side.PARTNER
+        if self.read_mark(other) < message.seq:
+            return None
+        return self.support_last_read_at if other == Side.SUPPORT else self.partner_last_read_at
 
     def unread(self, side: Side) -> int:
         return self.unread_support if side == Side.SUPPORT else self.unread_partner
@@ -81,6 +109,20 @@ class Thread:
     def last_preview_in(self, language: str) -> str | None:
         rendered = self.last_note.text(language) if self.last_note else None
         return preview(rendered) if rendered is not None else self.last_preview
+
+
+@dataclass(frozen=True)
+class AttachmentRef:
+    """An attachment as a message names it (its bytes are stored apart)."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+    has_thumbnail: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -109,6 +151,9 @@ class Message:
     stored before they had a code have only this, in English)."""
     created_at: datetime
     note: Note | None = None
+    attachments: tuple[AttachmentRef, ...] = ()
+    read_by_other_side_at: datetime | None = None
+    """Set when read (from the thread's read marks): when the side that did not write it read it."""
 
     def text(self, language: str) -> str:
         """What the reader reads: a note in their language, anything else as written."""

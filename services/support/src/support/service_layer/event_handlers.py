@@ -10,14 +10,15 @@ from typing import Any
 
 from contracts import EventEnvelope, utc_now
 from contracts.events.companies import CompanyCreated, CompanyUpdated
-from contracts.events.instances import InstanceCancellationRequested, InstanceProvisioned
-from contracts.events.licenses import LicenseRevoked
+from contracts.events.instances import InstanceCancellationRequested, InstanceExtended, InstanceProvisioned
+from contracts.events.licenses import LicenseAdded, LicenseRevoked
 from servicekit.errors import NotFound
 from servicekit.handlers import EventHandlerTable
 from support.domain.model import (
     DEFAULT_LANGUAGE,
     Note,
     Side,
+    ThreadContext,
     cancellation_note,
     license_revoked_note,
     thread_id_for,
@@ -35,14 +36,41 @@ class SupportEventHandlers:
     now: Callable[[], datetime] = utc_now
 
     async def company_created(self, event: EventEnvelope[CompanyCreated]) -> None:
-        await self._company_known(event.data.partner_id, event.data.company_id, event.data.name)
+        data = event.data
+        await self._company_known(data.partner_id, data.company_id, data.name)
+        await self.threads.note_context(data.company_id, data.partner_id, ThreadContext(company_tax_id=data.tax_id))
 
     async def company_updated(self, event: EventEnvelope[CompanyUpdated]) -> None:
-        await self._company_known(event.data.partner_id, event.data.company_id, event.data.name)
+        data = event.data
+        await self._company_known(data.partner_id, data.company_id, data.name)
+        await self.threads.note_context(data.company_id, data.partner_id, ThreadContext(company_tax_id=data.tax_id))
 
     async def instance_provisioned(self, event: EventEnvelope[InstanceProvisioned]) -> None:
-        """The company's thread exists even when its own event has not arrived yet."""
-        await self._company_known(event.data.partner_id, event.data.company_id, None)
+        """The company's thread exists even when its own event has not arrived yet; the latest
+        instance is what canned replies' `instance.*` variables name."""
+        data = event.data
+        await self._company_known(data.partner_id, data.company_id, None)
+        context = ThreadContext(
+            instance_id=data.instance_id,
+            instance_name=data.name or data.contract_number,
+            instance_type=data.type.value,
+            instance_expiry_date=data.expiry_date,
+        )
+        await self.threads.note_context(data.company_id, data.partner_id, context)
+
+    async def instance_extended(self, event: EventEnvelope[InstanceExtended]) -> None:
+        data = event.data
+        await self._company_known(data.partner_id, data.company_id, None)
+        thread = await self.threads.get(thread_id_for(data.company_id), (data.partner_id,))
+        if thread is not None and thread.context.instance_id in (None, data.instance_id):
+            context = ThreadContext(instance_id=data.instance_id, instance_expiry_date=data.new_expiry_date)
+            await self.threads.note_context(data.company_id, data.partner_id, context)
+
+    async def license_added(self, event: EventEnvelope[LicenseAdded]) -> None:
+        """The latest licensed user is what `{{license.user}}` names."""
+        data = event.data
+        await self._company_known(data.partner_id, data.company_id, None)
+        await self.threads.note_context(data.company_id, data.partner_id, ThreadContext(license_user=data.user_name))
 
     async def cancellation_requested(self, event: EventEnvelope[InstanceCancellationRequested]) -> None:
         data = event.data
@@ -87,6 +115,8 @@ EVENT_HANDLERS: EventHandlerTable = {
     "company.created": SupportEventHandlers.company_created,
     "company.updated": SupportEventHandlers.company_updated,
     "instance.provisioned": SupportEventHandlers.instance_provisioned,
+    "instance.extended": SupportEventHandlers.instance_extended,
+    "license.added": SupportEventHandlers.license_added,
     "instance.cancellation_requested": SupportEventHandlers.cancellation_requested,
     "license.revoked": SupportEventHandlers.license_revoked,
 }

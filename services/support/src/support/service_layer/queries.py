@@ -6,14 +6,40 @@ another partner's thread id is "not found".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-from servicekit.errors import NotFound, PartnerNotAllowed
+from servicekit.errors import DomainError, InvalidInput, NotFound, PartnerNotAllowed
 from servicekit.handlers import HandlerTable
 from servicekit.pagination import DEFAULT_LIMIT, Page
 from servicekit.principal import Principal
-from support.domain.model import Message, Thread, side_of
-from support.service_layer.ports import MessageRepository, ThreadQuery, ThreadRepository
+from support.domain import search as words
+from support.domain.canned import LANGUAGES, CannedReply, Filled, fill
+from support.domain.model import AttachmentRef, Message, Thread, side_of
+from support.service_layer.ports import (
+    AttachmentRepository,
+    CannedQuery,
+    CannedReplyRepository,
+    Found,
+    MessageRepository,
+    SearchIndex,
+    SearchQuery,
+    StoredAttachment,
+    ThreadQuery,
+    ThreadRepository,
+)
+
+
+class StaffOnly(DomainError):
+    status = 403
+    slug = "forbidden"
+
+
+def require_staff(principal: Principal) -> None:
+    """Canned replies are the support team's: partner users are refused."""
+    if not principal.is_staff:
+        raise StaffOnly("Only the support team uses canned replies.")
 
 
 @dataclass(frozen=True)
@@ -48,10 +74,24 @@ def view_of(thread: Thread, principal: Principal) -> ThreadView:
     return ThreadView(thread, thread.unread(side_of(principal.role)))
 
 
+@dataclass(frozen=True)
+class Download:
+    attachment: StoredAttachment
+    chunks: AsyncIterator[bytes]
+
+
+@dataclass(frozen=True)
+class Preview:
+    filled: Filled
+    attachments: tuple[AttachmentRef, ...]
+
+
 @dataclass
 class SupportQueries:
     threads: ThreadRepository
     messages: MessageRepository
+    attachments: AttachmentRepository | None = None
+    index: SearchIndex | None = None
 
     async def list_threads(
         self,
@@ -74,13 +114,125 @@ class SupportQueries:
     async def list_messages(
         self, principal: Principal, thread_id: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[Message]:
-        """A thread's messages, newest first."""
-        await visible_thread(self.threads, principal, thread_id)
-        return await self.messages.page(thread_id, limit, cursor)
+        """A thread's messages, newest first, each with when the other side read it (from the
+        thread's read marks: no query per message)."""
+        thread = await visible_thread(self.threads, principal, thread_id)
+        page = await self.messages.page(thread_id, limit, cursor)
+        items = [replace(m, read_by_other_side_at=thread.read_by_other_side_at(m)) for m in page.items]
+        return Page(items, page.next_cursor)
+
+    async def download_attachment(
+        self, principal: Principal, thread_id: str, attachment_id: str, *, thumbnail: bool = False
+    ) -> Download:
+        """An attachment of a thread the caller sees: sent ones to both sides, an upload not
+        sent yet only to its side; anything else (another partner's) is "not found"."""
+        thread = await visible_thread(self.threads, principal, thread_id)
+        if self.attachments is None:  # pragma: no cover - wired in bootstrap
+            raise NotFound("attachment", attachment_id)
+        found = await self.attachments.get_many([attachment_id])
+        stored = found[0] if found else None
+        if (
+            stored is None
+            or stored.owner != "thread"
+            or stored.thread_id != thread.id
+            or stored.partner_id != thread.partner_id
+            or (stored.message_id is None and stored.side != side_of(principal.role))
+            or (thumbnail and not stored.ref.has_thumbnail)
+        ):
+            raise NotFound("thumbnail" if stored and thumbnail else "attachment", attachment_id)
+        return Download(stored, self.attachments.open(stored, thumbnail=thumbnail))
+
+    async def search_messages(
+        self,
+        principal: Principal,
+        q: str,
+        *,
+        partner_id: str | None = None,
+        company_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[Found]:
+        """Every message of every thread the caller sees, by its words (accent- and
+        case-insensitive), newest first; no time limit."""
+        asked = words.query_tokens(q)
+        if not asked:
+            raise InvalidInput.of_field("q", "search_words", "name at least one word of two characters or more")
+        if since and until and since >= until:
+            raise InvalidInput.of_field("from", "window_order", "from must be before to")
+        partners = visible_partners(principal, partner_id)
+        if self.index is None:  # pragma: no cover - wired in bootstrap
+            return Page([], None)
+        query = SearchQuery(partners, asked, company_id, since, until, limit, cursor)
+        return await self.index.search(query)
+
+
+@dataclass
+class CannedReplyQueries:
+    replies: CannedReplyRepository
+    threads: ThreadRepository
+
+    async def list_canned_replies(
+        self, principal: Principal, *, q: str | None = None, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[CannedReply]:
+        """The library, most recently changed first; `q` matches words (and word starts) of titles
+        and texts in either language, accent- and case-insensitive."""
+        require_staff(principal)
+        asked = words.query_tokens(q) if q else []
+        if q and not asked:
+            raise InvalidInput.of_field("q", "search_words", "name at least one word of two characters or more")
+        return await self.replies.search(CannedQuery(asked, limit, cursor))
+
+    async def get_canned_reply(self, principal: Principal, reply_id: str) -> CannedReply:
+        require_staff(principal)
+        reply = await self.replies.get(reply_id)
+        if reply is None:
+            raise NotFound("canned reply", reply_id)
+        return reply
+
+    async def preview_canned_reply(
+        self,
+        principal: Principal,
+        thread_id: str,
+        reply_id: str,
+        *,
+        language: str,
+        agent_name: str | None = None,
+    ) -> Preview:
+        """The reply as it would be sent in the thread: its variables filled from what the
+        support service knows of the company (events), dates in the reply's language; variables
+        it does not know and values the thread lacks are listed."""
+        require_staff(principal)
+        thread = await visible_thread(self.threads, principal, thread_id)
+        reply = await self.get_canned_reply(principal, reply_id)
+        filled = fill(reply, context_values(thread, agent_name), language if language in LANGUAGES else "es")
+        return Preview(filled, reply.attachments)
+
+
+def context_values(thread: Thread, agent_name: str | None) -> dict[str, object]:
+    """The variables' values for a thread (None: not known to the support service)."""
+    context = thread.context
+    return {
+        "company.name": thread.company_name,
+        "company.tax_id": context.company_tax_id,
+        "instance.name": context.instance_name,
+        "instance.type": context.instance_type,
+        "instance.expiry_date": context.instance_expiry_date,
+        "license.user": context.license_user,
+        "partner.name": None,
+        "partner.contact": None,
+        "agent.name": agent_name,
+    }
 
 
 QUERY_HANDLERS: HandlerTable = {
     "list_threads": SupportQueries.list_threads,
     "get_thread": SupportQueries.get_thread,
     "list_messages": SupportQueries.list_messages,
+    "download_attachment": SupportQueries.download_attachment,
+    "search_messages": SupportQueries.search_messages,
+    "list_canned_replies": CannedReplyQueries.list_canned_replies,
+    "get_canned_reply": CannedReplyQueries.get_canned_reply,
+    "preview_canned_reply": CannedReplyQueries.preview_canned_reply,
 }

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from servicekit.pagination import Page, decode_cursor, encode_cursor
-from support.domain.model import Message, Note, Side, Thread, readers_of, thread_id_for
+from support.domain.model import Message, Note, Side, Thread, ThreadContext, readers_of, thread_id_for
 from support.service_layer.commands import SupportCommands
 from support.service_layer.event_handlers import SupportEventHandlers
 from support.service_layer.ports import Pending, ThreadQuery
@@ -101,13 +101,23 @@ class InMemoryThreadRepository:
         )
         return thread.message_count + 1
 
-    async def mark_read(self, thread_id: str, side: Side, up_to: int) -> None:
+    async def mark_read(self, thread_id: str, side: Side, up_to: int, *, at: datetime | None = None) -> None:
         thread = self.threads[thread_id]
         if thread.read_mark(side) >= up_to:  # only forwards, as the store's conditional update
             return
         # As the store: all read, or (messages posted after `up_to`) those counted again.
         left = 0 if thread.message_count <= up_to else self._count_unread(thread_id, side, up_to)
-        self.threads[thread_id] = _with_side(thread, side, read=up_to, unread=left)
+        thread = _with_side(thread, side, read=up_to, unread=left)
+        when = at or self.now()
+        read_at = {"support_last_read_at" if side == Side.SUPPORT else "partner_last_read_at": when}
+        self.threads[thread_id] = replace(thread, **read_at)  # type: ignore[arg-type]
+
+    async def note_context(self, company_id: str, partner_id: str, context: ThreadContext) -> None:
+        thread = self.threads.get(thread_id_for(company_id))
+        if thread is None or thread.partner_id != partner_id:
+            return
+        known = {k: v for k, v in vars(context).items() if v is not None}
+        self.threads[thread.id] = replace(thread, context=replace(thread.context, **known))
 
     async def forget_message(self, thread_id: str, *, side: Side, seq: int) -> None:
         thread = self.threads[thread_id]

@@ -128,7 +128,7 @@ async def load(infra: BenchInfra, database: str, messages: int, rng: random.Rand
                             "c": thread["company_id"],
                             "at": at,
                         }
-                        for scope in (thread["partner_id"], ALL_PARTNERS)
+                        for scope in (str(thread["partner_id"]), ALL_PARTNERS)
                     )
             await db["messages"].insert_many(docs, ordered=False)
             by_shard: dict[str, list[dict[str, Any]]] = {}

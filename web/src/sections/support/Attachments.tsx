@@ -320,14 +320,16 @@ export function PendingFiles({ uploads }: { uploads: Uploads }) {
             <span className="pending-file-line">
               <span className="attachment-name">{file.name}</span>
               <span className="attachment-size">{size}</span>
-              <button
-                type="button"
-                className="pending-file-remove"
-                onClick={() => uploads.remove(file.key)}
-                aria-label={t("attachments.remove", { name: file.name })}
-              >
-                ×
-              </button>
+              {!file.fromReply && ( // a canned reply's files go (all together) with the reply: see the composer
+                <button
+                  type="button"
+                  className="pending-file-remove"
+                  onClick={() => uploads.remove(file.key)}
+                  aria-label={t("attachments.remove", { name: file.name })}
+                >
+                  ×
+                </button>
+              )}
             </span>
             {file.state === "uploading" && (
               <progress

@@ -72,7 +72,7 @@ function CannedReplyListPage() {
           className="support-search"
           onSubmit={(event) => {
             event.preventDefault();
-            setQ(text.trim());
+            setQ(text.trim().length >= 2 ? text.trim() : "");
           }}
         >
           <label>
@@ -83,7 +83,7 @@ function CannedReplyListPage() {
               maxLength={100}
               placeholder={t("canned.searchPlaceholder")}
               onChange={(event) => setText(event.target.value)}
-              onBlur={() => setQ(text.trim())}
+              onBlur={() => setQ(text.trim().length >= 2 ? text.trim() : "")}
             />
           </label>
         </form>
@@ -224,12 +224,13 @@ function CannedReplyForm({ reply }: { reply?: CannedReply }) {
       onSubmit={(event) => void handleSubmit((values) => save.mutate(values))(event)}
     >
       {(["es", "en"] as const).map((language) => (
-        <fieldset key={language} lang={language}>
+        <fieldset key={language}>
           <legend>{t(`canned.languages.${language}`)}</legend>
           <label>
             {t("canned.fieldTitle")}
             <input
               type="text"
+              lang={language}
               required
               maxLength={200}
               aria-invalid={problemOf(`title.${language}`) ? true : undefined}
@@ -241,6 +242,7 @@ function CannedReplyForm({ reply }: { reply?: CannedReply }) {
             {t("canned.fieldText")}
             <textarea
               rows={6}
+              lang={language}
               required
               maxLength={5000}
               aria-invalid={problemOf(`text.${language}`) ? true : undefined}

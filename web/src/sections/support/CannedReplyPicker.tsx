@@ -84,7 +84,9 @@ function CannedReplyPanel(props: {
   }, [text]);
   useEffect(() => search.current?.focus(), []);
 
-  const replies = useQuery(apiQuery<Page<CannedReply>>("/support/canned-replies", { q: q || undefined, limit: 20 }));
+  // The service searches words of two characters or more (a shorter q is a 422): until then, the whole library.
+  const words = q.length >= 2 ? q : undefined;
+  const replies = useQuery(apiQuery<Page<CannedReply>>("/support/canned-replies", { q: words, limit: 20 }));
   const items = replies.data?.items ?? [];
   const activeIndex = Math.min(active, Math.max(items.length - 1, 0));
   const language = uiReplyLanguage(i18n.language);
@@ -143,7 +145,13 @@ function CannedReplyPanel(props: {
         <ErrorState error={replies.error} onRetry={() => void replies.refetch()} />
       ) : (
         <>
-          <ul id={listId} role="listbox" className="canned-options" aria-label={t("canned.results")}>
+          <ul
+            id={listId}
+            role="listbox"
+            className="canned-options"
+            aria-label={t("canned.results")}
+            hidden={items.length === 0}
+          >
             {items.map((reply, index) => (
               <li
                 key={reply.id}
@@ -166,7 +174,7 @@ function CannedReplyPanel(props: {
             {replies.isFetching
               ? t("common:loading")
               : items.length === 0
-                ? q
+                ? words
                   ? t("canned.noMatch")
                   : t("canned.none")
                 : t("canned.count", { count: items.length })}

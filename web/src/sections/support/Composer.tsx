@@ -31,7 +31,8 @@ export function Composer({ path, staff, onSent }: { path: string; staff: boolean
   const attachmentIds = stored.filter((file) => !file.fromReply).map((file) => file.attachment!.id);
   const replyAttachments = stored.filter((file) => file.fromReply);
   const body = text.trim();
-  const canSend = !sending && !uploads.busy && (body !== "" || stored.length > 0);
+  // The service wants a text with every message (the files go with it).
+  const canSend = !sending && !uploads.busy && body !== "";
 
   function changed() {
     key.current = null;
@@ -149,17 +150,19 @@ export function Composer({ path, staff, onSent }: { path: string; staff: boolean
       {reply && (
         <p className="support-reply-used muted">
           {t("canned.used", { title: reply.title })}{" "}
-          <button
-            type="button"
-            className="link-button"
-            onClick={() => {
-              setReply(null);
-              replyAttachments.forEach((file) => uploads.remove(file.key));
-              changed();
-            }}
-          >
-            {t("canned.unlink")}
-          </button>
+          {replyAttachments.length > 0 && (
+            <button
+              type="button"
+              className="link-button"
+              onClick={() => {
+                setReply(null);
+                replyAttachments.forEach((file) => uploads.remove(file.key));
+                changed();
+              }}
+            >
+              {t("canned.unlink")}
+            </button>
+          )}
         </p>
       )}
       <PendingFiles uploads={uploads} />

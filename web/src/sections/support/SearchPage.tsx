@@ -11,7 +11,6 @@ import { api, ApiError, type Page } from "../../api/client";
 import { apiQuery, usePagedQuery, type Paged } from "../../api/queries";
 import { useAuth } from "../../auth/AuthContext";
 import { HelpLink } from "../../components/HelpLink";
-import { PartnerSelector } from "../../components/PartnerSelector";
 import { Empty, ErrorState, Loading } from "../../components/states";
 import { formatWhen, type SearchHit, type Thread } from "./types";
 
@@ -121,7 +120,6 @@ export function SearchPage() {
         <Link to="/support" className="support-back">
           ← {t("thread.back")}
         </Link>
-        {staff && <PartnerSelector />}
       </nav>
       <form
         role="search"

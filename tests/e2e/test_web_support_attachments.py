@@ -231,7 +231,9 @@ async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browse
         await page.get_by_role("radio", name="Español").check()
         await expect(preview).to_contain_text("Hola,")
         await preview.get_by_role("button", name="Insertar").click()
-        field = page.get_by_label("Mensaje", exact=True)
+        # The textbox by its role: React keeps a textarea's text content equal to its value, which a
+        # label's text (get_by_label) would then include.
+        field = page.get_by_role("textbox", name="Mensaje", exact=True)
         await expect(field).to_have_value(f"Hola, {company}: borre la sesión del terminal. {{{{ticket.number}}}}")
         await expect(field).to_be_focused()
         await field.fill(f"Hola, {company}: borre la sesión del terminal.")  # edited before sending
@@ -329,7 +331,7 @@ async def test_a_search_result_opened_in_its_thread(web: Stack, browser: Browser
         await screenshot(page, "support-search-results")
         await assert_no_serious_a11y(page, "the message search with a result")
 
-        await hit.get_by_role("link", name=f"Abrir el mensaje en el hilo de {company}").click()
+        await hit.get_by_role("link", name=f"Abrir en el hilo de {company}").click()
         await expect(page).to_have_url(re.compile(f"/support/threads/{thread_id}\\?message={wanted['id']}$"))
         target = page.locator(f"#message-{wanted['id']}")
         await expect(target).to_have_class(re.compile(r"\bhighlighted\b"))

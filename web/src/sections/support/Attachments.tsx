@@ -162,11 +162,11 @@ function FileChip({ threadPath, attachment }: { threadPath: string; attachment: 
         className="attachment-chip"
         onClick={() => void save()}
         disabled={state === "busy"}
-        aria-label={t("attachments.downloadFile", { name: attachment.filename, size })}
       >
         <span aria-hidden="true" className="attachment-icon">
           PDF
         </span>
+        <span className="visually-hidden">{t("attachments.download")} </span>
         <span className="attachment-name">{attachment.filename}</span>
         <span className="attachment-size">{size}</span>
       </button>

@@ -81,7 +81,6 @@ const es = {
     openImage: "Ver la imagen {{name}}",
     loadFailed: "No se pudo cargar la imagen.",
     download: "Descargar",
-    downloadFile: "Descargar {{name}} ({{size}})",
     downloadFailed: "No se pudo descargar el archivo.",
   },
   canned: {
@@ -139,7 +138,7 @@ const es = {
     found_one: "{{count}} mensaje encontrado",
     found_other: "{{count}} mensajes encontrados",
     open: "Abrir en el hilo",
-    openIn: "Abrir el mensaje en el hilo de {{company}}",
+    openIn: "Abrir en el hilo de {{company}}",
     notInThread: "Este mensaje ya no está en el hilo.",
   },
   // System notes by their code (contracts/events/support.py NOTE_TEXTS words them the same way).
@@ -239,7 +238,6 @@ const en: typeof es = {
     openImage: "View the image {{name}}",
     loadFailed: "The image could not be loaded.",
     download: "Download",
-    downloadFile: "Download {{name}} ({{size}})",
     downloadFailed: "The file could not be downloaded.",
   },
   canned: {
@@ -297,7 +295,7 @@ const en: typeof es = {
     found_one: "{{count}} message found",
     found_other: "{{count}} messages found",
     open: "Open in the thread",
-    openIn: "Open the message in the thread of {{company}}",
+    openIn: "Open in the thread of {{company}}",
     notInThread: "This message is no longer in the thread.",
   },
   notes: {

@@ -205,8 +205,9 @@ export interface Uploads {
   announcement: string;
 }
 
-/** Each file goes up in its own request as soon as it is chosen; the message names the stored ones. */
-export function useUploads(threadPath: string): Uploads {
+/** Each file goes up (POST `uploadPath`) in its own request as soon as it is chosen; the message
+ * (or the canned reply) then names the stored ones. */
+export function useUploads(uploadPath: string): Uploads {
   const { t } = useTranslation("support");
   const [files, setFiles] = useState<PendingFile[]>([]);
   const [announcement, setAnnouncement] = useState("");
@@ -222,7 +223,7 @@ export function useUploads(threadPath: string): Uploads {
       const controller = new AbortController();
       controllers.current.set(key, controller);
       try {
-        const attachment = await uploadFile<Attachment>(`${threadPath}/attachments`, file, {
+        const attachment = await uploadFile<Attachment>(uploadPath, file, {
           signal: controller.signal,
           onProgress: (progress) => update(key, { progress }),
         });
@@ -242,7 +243,7 @@ export function useUploads(threadPath: string): Uploads {
         controllers.current.delete(key);
       }
     },
-    [threadPath, t, update],
+    [uploadPath, t, update],
   );
 
   // What is chosen now counts against what is already there (a ref: the decision must not run in a state updater).
@@ -308,7 +309,7 @@ export function useUploads(threadPath: string): Uploads {
 }
 
 /** The files chosen for the next message: name, size, progress or problem, and a remove button. */
-export function PendingFiles({ uploads }: { uploads: Uploads }) {
+export function PendingFiles({ uploads, readyLabel }: { uploads: Uploads; readyLabel?: string }) {
   const { t, i18n } = useTranslation("support");
   if (uploads.files.length === 0) return null;
   return (
@@ -339,7 +340,7 @@ export function PendingFiles({ uploads }: { uploads: Uploads }) {
               />
             )}
             {file.state === "done" && (
-              <span className="muted">{file.fromReply ? t("attachments.fromReply") : t("attachments.ready")}</span>
+              <span className="muted">{file.fromReply ? t("attachments.fromReply") : (readyLabel ?? t("attachments.ready"))}</span>
             )}
             {file.state === "failed" && <span className="field-error">{file.error}</span>}
           </li>

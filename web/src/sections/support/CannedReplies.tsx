@@ -1,7 +1,7 @@
 // The support team's library of canned replies (staff only): list and search, create and edit
 // (title and text in Spanish and English, with {{variables}}), delete after confirming.
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useForm } from "react-hook-form";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router-dom";
@@ -12,7 +12,8 @@ import { useAuth } from "../../auth/AuthContext";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { HelpLink } from "../../components/HelpLink";
 import { Empty, ErrorState, Loading } from "../../components/states";
-import { formatSize, REPLY_VARIABLES, type CannedReply, type CannedReplyIn } from "./types";
+import { ACCEPTED_TYPES, PendingFiles, useUploads } from "./Attachments";
+import { REPLY_VARIABLES, type CannedReply, type CannedReplyIn } from "./types";
 
 const PATH = "/support/canned-replies";
 const TEXT_FIELDS = ["title.es", "title.en", "text.es", "text.en"] as const;
@@ -188,7 +189,7 @@ function CannedReplyEditPage() {
 type Values = CannedReplyIn;
 
 function CannedReplyForm({ reply }: { reply?: CannedReply }) {
-  const { t, i18n } = useTranslation("support");
+  const { t } = useTranslation("support");
   const { t: common } = useTranslation();
   const navigate = useNavigate();
   const key = useRef(idempotencyKey());
@@ -198,12 +199,25 @@ function CannedReplyForm({ reply }: { reply?: CannedReply }) {
       text: { es: reply?.text.es ?? "", en: reply?.text.en ?? "" },
     },
   });
+  // The reply's files: those it has, and new ones uploaded for it (the library's own upload route).
+  const uploads = useUploads(`${PATH}/attachments`);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const seeded = useRef(false);
+  const { addStored } = uploads;
+  useEffect(() => {
+    if (seeded.current || !reply) return;
+    seeded.current = true;
+    addStored(reply.attachments, false);
+  }, [reply, addStored]);
   const save = useMutation({
     mutationFn: (values: Values) => {
+      const attachmentIds = uploads.files.flatMap((file) => (file.state === "done" && file.attachment ? [file.attachment.id] : []));
       const body: CannedReplyIn = {
         title: { es: values.title.es.trim(), en: values.title.en.trim() },
         text: { es: values.text.es.trim(), en: values.text.en.trim() },
       };
+      // PATCH names the new list (also when empty); POST only when there are files.
+      if (reply || attachmentIds.length > 0) body.attachment_ids = attachmentIds;
       return reply
         ? api<CannedReply>(`${PATH}/${encodeURIComponent(reply.id)}`, { method: "PATCH", body })
         : api<CannedReply>(PATH, { method: "POST", body, headers: { "Idempotency-Key": key.current } });
@@ -262,19 +276,30 @@ function CannedReplyForm({ reply }: { reply?: CannedReply }) {
           </span>
         ))}
       </div>
-      {reply && reply.attachments.length > 0 && (
-        <>
-          <h2 className="support-subtitle">{t("canned.attachments")}</h2>
-          <ul className="canned-preview-files">
-            {reply.attachments.map((attachment) => (
-              <li key={attachment.id}>
-                <span className="attachment-name">{attachment.filename}</span>{" "}
-                <span className="attachment-size">{formatSize(attachment.size, i18n.language)}</span>
-              </li>
-            ))}
-          </ul>
-        </>
-      )}
+      <h2 className="support-subtitle">{t("canned.attachments")}</h2>
+      <PendingFiles uploads={uploads} readyLabel={t("canned.attachmentReady")} />
+      <p className="visually-hidden" role="status" aria-live="polite">
+        {uploads.announcement}
+      </p>
+      <input
+        ref={fileInput}
+        type="file"
+        multiple
+        accept={ACCEPTED_TYPES.join(",")}
+        hidden
+        onChange={(event) => {
+          if (event.target.files) uploads.add(event.target.files);
+          event.target.value = "";
+        }}
+      />
+      <div className="support-composer-tools">
+        <button type="button" onClick={() => fileInput.current?.click()} aria-describedby="canned-attach-hint">
+          {t("attachments.attach")}
+        </button>
+        <span id="canned-attach-hint" className="visually-hidden">
+          {t("canned.attachHint")}
+        </span>
+      </div>
       {error != null && !named && (
         <p className="field-error" role="alert">
           {error instanceof ApiError ? error.readable : error instanceof TypeError ? common("offline") : String(error)}
@@ -284,7 +309,7 @@ function CannedReplyForm({ reply }: { reply?: CannedReply }) {
         <Link to="/support/canned-replies" className="button-link">
           {common("cancel")}
         </Link>
-        <button type="submit" className="primary" disabled={save.isPending}>
+        <button type="submit" className="primary" disabled={save.isPending || uploads.busy}>
           {common("save")}
         </button>
       </div>

@@ -20,7 +20,7 @@ export function Composer({ path, staff, onSent }: { path: string; staff: boolean
   const [error, setError] = useState<unknown>(undefined);
   const [dragging, setDragging] = useState(false);
   const [reply, setReply] = useState<{ id: string; title: string } | null>(null);
-  const uploads = useUploads(path);
+  const uploads = useUploads(`${path}/attachments`);
   const textarea = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const cameraInput = useRef<HTMLInputElement>(null);
@@ -31,8 +31,8 @@ export function Composer({ path, staff, onSent }: { path: string; staff: boolean
   const attachmentIds = stored.filter((file) => !file.fromReply).map((file) => file.attachment!.id);
   const replyAttachments = stored.filter((file) => file.fromReply);
   const body = text.trim();
-  // The service wants a text with every message (the files go with it).
-  const canSend = !sending && !uploads.busy && body !== "";
+  // A message may be only files (or a canned reply's); never nothing.
+  const canSend = !sending && !uploads.busy && (body !== "" || stored.length > 0 || reply !== null);
 
   function changed() {
     key.current = null;

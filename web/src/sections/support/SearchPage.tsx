@@ -209,8 +209,13 @@ function SearchResults(props: { hits: Paged<SearchHit>; searching: boolean; qPro
 function SearchHitRow({ hit }: { hit: SearchHit }) {
   const { t, i18n } = useTranslation("support");
   const company = hit.company_name ?? t("list.unnamed", { id: hit.company_id });
-  const side = hit.author_side === "support" ? t("thread.authorSupport") : t("thread.authorPartner");
-  const author = hit.author_name ? `${hit.author_name} (${side})` : side;
+  // The side, not `author_name`: the service has ids there, not names a reader knows.
+  const author =
+    hit.author_side === "support"
+      ? t("thread.authorSupport")
+      : hit.author_side === "partner"
+        ? t("thread.authorPartner")
+        : t("thread.authorSystem");
   const target = `/support/threads/${encodeURIComponent(hit.thread_id)}?message=${encodeURIComponent(hit.message_id)}`;
   return (
     <li className="support-hit" data-testid="search-hit">

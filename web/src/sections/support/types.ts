@@ -78,7 +78,8 @@ export interface SearchHit {
   partner_id: string;
   company_id: string;
   company_name: string | null;
-  author_side: "partner" | "support";
+  author_side: "partner" | "support" | "system";
+  /** The author's id (the support service keeps no names), `system` for notes. */
   author_name: string | null;
   posted_at: string;
   snippet: string;

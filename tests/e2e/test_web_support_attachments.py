@@ -5,6 +5,8 @@ the staff's library of canned replies, and a search result opened in its thread 
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import struct
 import uuid
@@ -14,7 +16,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
+from pypdf import PdfWriter
 
 from servicekit.testing import eventually
 
@@ -54,6 +57,38 @@ def png(width: int, height: int) -> bytes:
     )
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def pdf() -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+# A file handed to the page as the browser would from a drop or a paste (a DataTransfer holding a File).
+FILE_TRANSFER = """([name, type, data]) => {
+    const transfer = new DataTransfer();
+    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+    transfer.items.add(new File([bytes], name, { type }));
+    return transfer;
+}"""
+
+
+async def drop(page: Page, target: Locator, name: str, kind: str, data: bytes) -> None:
+    transfer = await page.evaluate_handle(FILE_TRANSFER, [name, kind, base64.b64encode(data).decode()])
+    await target.dispatch_event("dragover", {"dataTransfer": transfer})
+    await target.dispatch_event("drop", {"dataTransfer": transfer})
+
+
+async def paste(page: Page, target: Locator, name: str, kind: str, data: bytes) -> None:
+    transfer = await page.evaluate_handle(FILE_TRANSFER, [name, kind, base64.b64encode(data).decode()])
+    await target.evaluate(
+        "(element, transfer) => element.dispatchEvent(new ClipboardEvent('paste', "
+        "{ clipboardData: transfer, bubbles: true, cancelable: true }))",
+        transfer,
+    )
 
 
 async def company_thread(stack: Stack, token: str, name: str) -> dict[str, str]:
@@ -166,6 +201,29 @@ async def test_a_photo_sent_from_the_composer(web: Stack, browser: Browser) -> N
         await page.keyboard.press("Escape")
         await expect(page.get_by_role("dialog")).to_have_count(0)
 
+        # Files only: a PDF dropped on the composer and a screenshot pasted into the text.
+        await drop(page, composer, "informe.pdf", "application/pdf", pdf())
+        await paste(
+            page, page.get_by_role("textbox", name="Mensaje", exact=True), "captura.png", "image/png", png(200, 100)
+        )
+        for name in ("informe.pdf", "captura.png"):
+            await expect(composer.get_by_test_id("pending-file").filter(has_text=name)).to_contain_text(
+                "Listo para enviar"
+            )
+        await expect(page.get_by_role("textbox", name="Mensaje", exact=True)).to_have_value(
+            ""
+        )  # the paste added no text
+        await composer.get_by_role("button", name="Enviar").click()
+        files_only = page.locator("li.message.sent").filter(
+            has=page.get_by_role("button", name=re.compile("informe.pdf"))
+        )
+        await expect(files_only.get_by_role("button", name="Ver la imagen captura.png")).to_be_visible()
+        chip = files_only.get_by_role("button", name=re.compile(r"^Descargar informe\.pdf \d"))
+        async with page.expect_download() as downloaded:
+            await chip.click()
+        assert (await downloaded.value).suggested_filename == "informe.pdf"
+        await assert_no_serious_a11y(page, "a thread with a PDF and a pasted image")
+
         # Support reads the thread: the partner's message now says read, with when.
         async with web.client(await web.token(staff_email, partner_id=partner_id)) as api:
             assert (await api.post(f"/api/v1/threads/{thread_id}/read")).status_code == 200
@@ -177,10 +235,11 @@ async def test_a_photo_sent_from_the_composer(web: Stack, browser: Browser) -> N
 
     async with web.client(await web.token(partner_email)) as api:
         messages = (await api.get(f"/api/v1/threads/{thread_id}/messages")).json()["items"]
-    assert [m["body"] for m in messages] == [text], "posted once"
-    [attachment] = messages[0]["attachments"]
+    assert [m["body"] for m in messages] == ["", text], "each posted once"
+    assert sorted(a["filename"] for a in messages[0]["attachments"]) == ["captura.png", "informe.pdf"]
+    [attachment] = messages[1]["attachments"]
     assert attachment["filename"] == "pantalla.png" and attachment["has_thumbnail"] is True
-    assert messages[0]["read_by_other_side_at"] is not None
+    assert messages[1]["read_by_other_side_at"] is not None
 
 
 async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browser) -> None:

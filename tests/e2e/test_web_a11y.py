@@ -1,6 +1,7 @@
 """axe-core on every section and dialog of the web app, on a desktop in Spanish and English and on a
 phone in English (the other browser tests check a phone in Spanish as they go): no serious or critical
-violation. Also the composer's keyboard hint: shown with a fine pointer (⌘ on macOS), not on a phone."""
+violation (the support section's search, attachments and, for staff, canned replies included). Also the
+composer's keyboard hint: shown with a fine pointer (⌘ on macOS), not on a phone."""
 
 from __future__ import annotations
 
@@ -187,6 +188,24 @@ async def tour(page: Page, w: World, language: str, label: str) -> None:
     await page.goto(f"/support/threads/{w.thread_id}")
     await expect(page.locator("li.message")).to_have_count(1)
     await settled(page, f"a support thread ({label})")
+    await expect(page.get_by_test_id("read-mark")).to_have_count(1)
+    # The composer with a file that is too big (refused in the browser, its error on the file).
+    await page.get_by_test_id("attach-input").set_input_files(
+        {"name": "big.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024)}
+    )
+    await expect(page.locator(".pending-file.failed")).to_have_count(1)
+    await assert_no_serious_a11y(page, f"the composer with a refused file ({label})")
+
+    # Support: the search across messages (empty, a result, too short a query).
+    await page.goto("/support/search")
+    await settled(page, f"the message search ({label})")
+    await page.goto("/support/search?q=sincroniza")
+    await expect(page.get_by_test_id("search-hit")).to_have_count(1)
+    await expect(page.get_by_test_id("search-hit").locator("mark")).not_to_have_count(0)
+    await settled(page, f"the message search with a result ({label})")
+    await page.goto("/support/search?q=s")
+    await expect(page.locator(".field-error")).to_be_visible()
+    await settled(page, f"the message search, too short ({label})")
 
     # Instances: the list (every type's badge), the provisionings in progress, companies.
     await page.goto("/instances")
@@ -340,8 +359,31 @@ async def test_what_staff_see_passes_axe(web: Stack, browser: Browser) -> None:
         await expect(page.get_by_role("combobox", name="Actuando para")).to_have_count(1)
         await expect(page.locator(".support-thread-list > li")).to_have_count(1)
         await settled(page, "the support thread list (staff)")
+        async with web.client(await web.token(staff, partner_id=partner_id)) as api:
+            created = await api.post(
+                "/api/v1/support/canned-replies",
+                json={
+                    "title": {"es": "Saludo", "en": "Greeting"},
+                    "text": {"es": "Hola, {{company.name}}.", "en": "Hello, {{company.name}}."},
+                },
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
+            assert created.status_code == 201, created.text
+        # The canned reply picker with its preview, in a thread.
+        await page.goto(f"/support/threads/{w.thread_id}")
+        await expect(page.locator("li.message")).to_have_count(1)
+        await page.get_by_role("button", name="Respuestas guardadas").click()
+        replies = page.get_by_role("listbox", name="Respuestas guardadas").get_by_role("option")
+        await expect(replies).to_have_count(1)
+        await assert_no_serious_a11y(page, "the canned reply picker (staff)")
+        await replies.click()
+        await expect(page.get_by_test_id("canned-preview")).to_contain_text("Hola,")
+        await assert_no_serious_a11y(page, "the canned reply preview (staff)")
         for path, where in (
             (f"/support/threads/{w.thread_id}", "a support thread (staff)"),
+            ("/support/search?q=sincroniza", "the message search with a result (staff)"),
+            ("/support/canned-replies", "the canned replies (staff)"),
+            ("/support/canned-replies/new", "the new canned reply form (staff)"),
             ("/instances", "the instance list (staff)"),
             (f"/instances/{w.instances['MCRM']}/licenses/{w.license_id}", "a license (staff)"),
             ("/reports", "the report charts (staff)"),

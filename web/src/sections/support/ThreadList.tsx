@@ -56,6 +56,16 @@ export function ThreadList() {
           {t("list.refresh")}
         </button>
       </div>
+      <nav className="toolbar support-links" aria-label={t("list.more")}>
+        <Link to="/support/search" className="button-link">
+          {t("list.searchMessages")}
+        </Link>
+        {staff && (
+          <Link to="/support/canned-replies" className="button-link">
+            {t("list.cannedReplies")}
+          </Link>
+        )}
+      </nav>
       <ThreadItems threads={threads} searching={query !== ""} />
     </section>
   );

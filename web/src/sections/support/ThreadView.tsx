@@ -1,25 +1,36 @@
 import { useQuery, type InfiniteData } from "@tanstack/react-query";
-import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, useParams } from "react-router-dom";
+import { Link, useParams, useSearchParams } from "react-router-dom";
 
-import { api, ApiError, idempotencyKey, type Page } from "../../api/client";
+import { api, type Page } from "../../api/client";
 import { apiQuery, pagesKey, queryClient, usePagedQuery, type Paged } from "../../api/queries";
 import { useAuth } from "../../auth/AuthContext";
 import { HelpLink } from "../../components/HelpLink";
-import { useMediaQuery } from "../../components/hooks";
 import { DegradedNotice, Empty, ErrorState, Loading } from "../../components/states";
 import { useNotifications } from "../../notifications/NotificationsContext";
-import { formatWhen, noteText, type Instance, type Message, type ThreadView as ThreadViewData } from "./types";
+import { AttachmentList } from "./Attachments";
+import { Composer } from "./Composer";
+import {
+  formatWhen,
+  messageElementId,
+  noteText,
+  type Instance,
+  type Message,
+  type ThreadView as ThreadViewData,
+} from "./types";
 
 const PAGE_SIZE = 20;
-const MAX_BODY_CHARS = 5000;
+/** How many older pages a jump to a message (from a search result) loads at most to find it. */
+const MAX_PAGES_TO_FIND = 50;
 
 /** R-12..R-14: the thread's toolbar (company, instances and their licenses) and its messages. */
 export function ThreadView() {
   const { threadId = "" } = useParams();
   const { t } = useTranslation("support");
   const { user } = useAuth();
+  const [params] = useSearchParams();
+  const target = params.get("message");
   const path = `/threads/${encodeURIComponent(threadId)}`;
   // The header refetches on instance and license events, the messages on a posted message
   // (NotificationsProvider's STALE_PATHS).
@@ -60,11 +71,11 @@ export function ThreadView() {
         <h2 id="support-messages-title" className="visually-hidden">
           {t("thread.messages")}
         </h2>
-        <MessageList messages={messages} />
+        <MessageList messages={messages} threadPath={path} target={target} />
         <p className="visually-hidden" role="status" aria-live="polite">
           {arrivals > 0 ? t("thread.arrived") : ""}
         </p>
-        <Composer path={path} onSent={messages.add} />
+        <Composer path={path} staff={user?.role === "staff"} onSent={messages.add} />
       </section>
     </section>
   );
@@ -183,13 +194,19 @@ function useMessages(path: string): Messages {
   };
 }
 
-function MessageList({ messages }: { messages: Messages }) {
+function MessageList({ messages, threadPath, target }: { messages: Messages; threadPath: string; target: string | null }) {
   const { t } = useTranslation("support");
+  const found = useJumpTo(messages, target);
   if (messages.error && messages.items.length === 0) return <ErrorState error={messages.error} onRetry={messages.reload} />;
   if (messages.loading && messages.items.length === 0) return <Loading />;
   if (messages.items.length === 0) return <Empty>{t("thread.noMessages")}</Empty>;
   return (
     <div className="support-scroll">
+      {found === "missing" && (
+        <p className="notice notice-warning" role="status">
+          {t("search.notInThread")}
+        </p>
+      )}
       {messages.hasMore && (
         <div className="support-older">
           <button type="button" onClick={messages.loadMore} disabled={messages.loading}>
@@ -200,14 +217,40 @@ function MessageList({ messages }: { messages: Messages }) {
       {messages.error != null && <ErrorState error={messages.error} onRetry={messages.reload} />}
       <ol className="messages" aria-label={t("thread.messages")}>
         {messages.items.map((message) => (
-          <MessageItem key={message.id} message={message} />
+          <MessageItem key={message.id} message={message} threadPath={threadPath} highlighted={message.id === target} />
         ))}
       </ol>
     </div>
   );
 }
 
-function MessageItem({ message }: { message: Message }) {
+/** A search result opens the thread at its message: older pages load until it is there, then it
+ * scrolls into view and takes the focus (so a screen reader reads it). */
+function useJumpTo(messages: Messages, target: string | null): "found" | "missing" | "looking" | null {
+  const pagesLoaded = useRef(0);
+  const done = useRef<string | null>(null);
+  const present = target !== null && messages.items.some((message) => message.id === target);
+  const { hasMore, loading, loadMore, pages } = messages;
+  useEffect(() => {
+    if (!target || done.current === target) return;
+    if (present) {
+      const element = document.getElementById(messageElementId(target));
+      if (element) {
+        element.scrollIntoView({ block: "center" });
+        element.focus({ preventScroll: true });
+        done.current = target;
+      }
+    } else if (hasMore && !loading && pagesLoaded.current < MAX_PAGES_TO_FIND) {
+      pagesLoaded.current += 1;
+      loadMore();
+    }
+  }, [target, present, hasMore, loading, loadMore, pages.length]);
+  if (!target) return null;
+  if (present) return "found";
+  return !hasMore && !loading && pages.length > 0 ? "missing" : "looking";
+}
+
+function MessageItem({ message, threadPath, highlighted }: { message: Message; threadPath: string; highlighted: boolean }) {
   const { t, i18n } = useTranslation("support");
   const author =
     message.direction === "sent"
@@ -217,103 +260,48 @@ function MessageItem({ message }: { message: Message }) {
         : message.author_side === "partner"
           ? t("thread.authorPartner")
           : t("thread.authorSystem");
+  const body = noteText(message.note, message.text ?? message.body);
   return (
-    <li className={`message ${message.direction}`} data-direction={message.direction}>
+    <li
+      id={messageElementId(message.id)}
+      className={`message ${message.direction}${highlighted ? " highlighted" : ""}`}
+      data-direction={message.direction}
+      tabIndex={highlighted ? -1 : undefined}
+      aria-current={highlighted ? "true" : undefined}
+    >
       <span className="visually-hidden">{t(`thread.${message.direction}`)}: </span>
-      <p className="message-body">{noteText(message.note, message.text ?? message.body)}</p>
+      {body && <p className="message-body">{body}</p>}
+      <AttachmentList threadPath={threadPath} attachments={message.attachments ?? []} />
       <p className="message-meta">
         <span>{author}</span> · <time dateTime={message.created_at}>{formatWhen(message.created_at, i18n.language, true)}</time>
+        {message.direction === "sent" && <ReadMark message={message} />}
       </p>
     </li>
   );
 }
 
-// Apple keyboards send with ⌘ (metaKey), which the composer accepts too.
-const APPLE = /Mac|iPhone|iPad/.test(navigator.userAgent);
-
-function Composer({ path, onSent }: { path: string; onSent(message: Message): void }) {
-  const { t } = useTranslation("support");
-  const [text, setText] = useState("");
-  const [sending, setSending] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  // One key per message: a retry after a failure posts it once; editing the text makes a new message.
-  const key = useRef<string | null>(null);
-
-  async function send(event?: FormEvent) {
-    event?.preventDefault();
-    const body = text.trim();
-    if (!body || sending) return;
-    key.current ??= idempotencyKey();
-    setSending(true);
-    setError(undefined);
-    try {
-      const message = await api<Message>(`${path}/messages`, {
-        method: "POST",
-        body: { body },
-        headers: { "Idempotency-Key": key.current },
-      });
-      key.current = null;
-      setText("");
-      onSent(message);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setSending(false);
-    }
+/** On one's own messages: sent (✓) or read by the other side (✓✓, with when, also for screen readers). */
+function ReadMark({ message }: { message: Message }) {
+  const { t, i18n } = useTranslation("support");
+  const readAt = message.read_by_other_side_at;
+  const otherSide = message.author_side === "support" ? t("thread.readByPartner") : t("thread.readBySupport");
+  if (!readAt) {
+    return (
+      <span className="read-mark" data-testid="read-mark" data-read="false" title={t("thread.notReadYet")}>
+        {" · "}
+        <span aria-hidden="true">✓</span> {t("thread.delivered")}
+        <span className="visually-hidden">, {t("thread.notReadYet")}</span>
+      </span>
+    );
   }
-
-  function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) void send();
-  }
-
-  // Ctrl/⌘+Enter means nothing on a touch screen: the hint shows (and describes the field) only with a fine pointer.
-  const keyboardHint = useMediaQuery("(hover: hover) and (pointer: fine)");
-  const fieldError = error instanceof ApiError ? error.fieldError("body") : undefined;
-  const generalError =
-    error === undefined || fieldError
-      ? undefined
-      : error instanceof ApiError
-        ? `${error.readable} — ${t("thread.sendFailed")}`
-        : t("thread.sendFailed");
+  const when = formatWhen(readAt, i18n.language, true);
   return (
-    <form className="card support-composer" onSubmit={(event) => void send(event)}>
-      <label>
-        {t("thread.message")}
-        <textarea
-          value={text}
-          rows={3}
-          maxLength={MAX_BODY_CHARS}
-          placeholder={t("thread.placeholder")}
-          aria-invalid={fieldError ? true : undefined}
-          aria-describedby={keyboardHint ? "support-composer-hint" : undefined}
-          onChange={(event) => {
-            setText(event.target.value);
-            key.current = null;
-            if (error) setError(undefined);
-          }}
-          onKeyDown={onKeyDown}
-        />
-      </label>
-      {fieldError && (
-        <p className="field-error" role="alert">
-          {fieldError}
-        </p>
-      )}
-      {generalError && (
-        <p className="field-error" role="alert">
-          {generalError}
-        </p>
-      )}
-      <div className="support-composer-actions">
-        {keyboardHint && (
-          <span id="support-composer-hint" className="muted">
-            {t(APPLE ? "thread.sendHintMac" : "thread.sendHint")}
-          </span>
-        )}
-        <button type="submit" className="primary" disabled={sending || text.trim() === ""}>
-          {sending ? t("thread.sending") : t("thread.send")}
-        </button>
-      </div>
-    </form>
+    <span className="read-mark read" data-testid="read-mark" data-read="true" title={t("thread.readAt", { who: otherSide, when })}>
+      {" · "}
+      <span aria-hidden="true">✓✓</span> {t("thread.read")}
+      <span className="visually-hidden">
+        , <time dateTime={readAt}>{t("thread.readAt", { who: otherSide, when })}</time>
+      </span>
+    </span>
   );
 }

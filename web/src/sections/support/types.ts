@@ -6,9 +6,117 @@ import i18n from "i18next";
 export type Side = "partner" | "support" | "system";
 export type Direction = "sent" | "received" | "system";
 
-export type Thread = Schema<"support__ThreadOut">;
+// Issue #21's additions (attachments, read state, canned replies, search) are written here by hand
+// from the API contract until the support service's OpenAPI document has them; then these become
+// `Schema<...>` aliases like the ones above.
+export type Thread = Schema<"support__ThreadOut"> & {
+  partner_last_read_at?: string | null;
+  support_last_read_at?: string | null;
+};
 
-export type Message = Schema<"support__MessageOut">;
+/** An uploaded file: an image (JPEG, PNG, WebP; thumbnail when `has_thumbnail`) or a PDF. */
+export interface Attachment {
+  id: string;
+  filename: string;
+  content_type: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  has_thumbnail: boolean;
+  created_at: string;
+}
+
+export type Message = Schema<"support__MessageOut"> & {
+  attachments?: Attachment[];
+  /** A partner-side message: when support read it; a support message: when the partner read it. */
+  read_by_other_side_at?: string | null;
+};
+
+/** POST /threads/{id}/messages */
+export interface MessageIn {
+  body: string;
+  attachment_ids?: string[];
+  canned_reply_id?: string;
+}
+
+export type ReplyLanguage = "es" | "en";
+export type Localized = Record<ReplyLanguage, string>;
+
+/** A saved reply of the support team (staff only). */
+export interface CannedReply {
+  id: string;
+  title: Localized;
+  text: Localized;
+  variables: string[];
+  attachments: Attachment[];
+  created_at: string;
+  updated_at: string;
+  created_by: string;
+}
+
+/** POST /support/canned-replies (all of it), PATCH /support/canned-replies/{id} (any part). */
+export interface CannedReplyIn {
+  title: Localized;
+  text: Localized;
+  attachment_ids?: string[];
+}
+
+/** POST /threads/{id}/canned-replies/{canned_reply_id}/preview: the reply filled with the thread's values. */
+export interface CannedReplyPreview {
+  language: ReplyLanguage;
+  title: string;
+  text: string;
+  unknown_variables: string[];
+  missing_values: string[];
+  attachments: Attachment[];
+}
+
+/** GET /support/search: one matching message; `highlights` are [start, end) offsets into `snippet`. */
+export interface SearchHit {
+  thread_id: string;
+  message_id: string;
+  partner_id: string;
+  company_id: string;
+  company_name: string | null;
+  author_side: "partner" | "support" | "system";
+  /** The author's id (the support service keeps no names), `system` for notes. */
+  author_name: string | null;
+  posted_at: string;
+  snippet: string;
+  highlights: [number, number][];
+}
+
+/** The variables a canned reply may name (filled from the thread's context). */
+export const REPLY_VARIABLES = [
+  "company.name",
+  "company.tax_id",
+  "instance.name",
+  "instance.type",
+  "instance.expiry_date",
+  "license.user",
+  "partner.name",
+  "partner.contact",
+  "agent.name",
+] as const;
+
+/** The id of a message's element in the thread (search results jump to it). */
+export function messageElementId(messageId: string): string {
+  return `message-${messageId}`;
+}
+
+/** A file size in the UI's language, e.g. "2,4 MB". */
+export function formatSize(bytes: number, language: string): string {
+  const locale = language === "en" ? "en-GB" : "es-ES";
+  const units = ["B", "KB", "MB", "GB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 10 ? 0 : 1;
+  return `${new Intl.NumberFormat(locale, { maximumFractionDigits: digits }).format(value)} ${units[unit]}`;
+}
 
 /** A system note as a code and its values: the app words it in the UI's language. */
 export interface Note {

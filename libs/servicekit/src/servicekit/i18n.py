@@ -239,6 +239,15 @@ FIELD_MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Unknown operating system {value}; use one of: {choices}.",
     },
     "at_most_characters": {"es": "Como mucho {limit} caracteres.", "en": "At most {limit} characters."},
+    "url_private": {
+        "es": "no puede apuntar a una dirección privada, local o reservada",
+        "en": "must not point to a private, loopback or reserved address",
+    },
+    "webhook_event_type": {
+        "es": "Tipo de evento desconocido {value}; usa uno del catálogo.",
+        "en": "Unknown event type {value}; use the catalogue's.",
+    },
+    "at_least_one": {"es": "Elige al menos uno.", "en": "Choose at least one."},
 }
 
 

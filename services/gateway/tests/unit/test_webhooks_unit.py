@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook
 
+from gateway.domain.notifications import NOTIFIED_TOPICS
 from gateway.domain.webhooks import (
     DELIVERED_TOPICS,
     EVENT_TYPES,
@@ -30,7 +31,6 @@ from gateway.domain.webhooks import (
     signature,
     signature_headers,
 )
-from gateway.domain.notifications import NOTIFIED_TOPICS
 from gateway.service_layer.commands import COMMAND_HANDLERS
 from gateway.service_layer.event_handlers import WEBHOOK_EVENT_HANDLERS, WebhookEventHandlers
 from gateway.service_layer.queries import QUERY_HANDLERS
@@ -92,7 +92,7 @@ def test_a_rotation_with_overlap_keeps_the_previous_secret_signing_until_it_expi
         ("127.0.0.1", "loopback"),
         ("127.8.9.10", "loopback"),
         ("::1", "loopback"),
-        ("0.0.0.0", "unspecified"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104 - an address checked, nothing bound
         ("::", "unspecified"),
         ("169.254.169.254", "link-local"),  # the cloud metadata service
         ("fe80::1", "link-local"),
@@ -161,7 +161,7 @@ def test_event_types_come_from_the_catalogue() -> None:
 
 
 def test_the_retry_schedule_spans_at_least_a_day_and_honours_retry_after() -> None:
-    schedule = RetrySchedule(rng=random.Random(7))
+    schedule = RetrySchedule(rng=random.Random(7))  # noqa: S311 - a seeded jitter
     for _ in range(50):
         waits = [schedule.wait_after(n) for n in range(1, schedule.max_attempts)]
         assert all(w is not None for w in waits)
@@ -183,7 +183,7 @@ def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
 
 
 def test_an_attempt_moves_a_delivery_on_and_the_excerpt_is_bounded() -> None:
-    schedule = RetrySchedule((10.0, 20.0), rng=random.Random(1))
+    schedule = RetrySchedule((10.0, 20.0), rng=random.Random(1))  # noqa: S311 - a seeded jitter
     delivery = _delivery("a", seq=1)
     once = delivery.after(SendResult(500, 12, "x" * 5000), NOW, schedule)
     assert once.outcome == "pending" and once.attempt_count == 1 and len(once.attempts[0].response_excerpt) == 1024

@@ -232,6 +232,7 @@ def build_app(
     app.state.ingest_limiter = ingest_limiter
     # Wrong credentials, the lockout and the per-client limit; both read and write the store.
     openapi.declare_errors(app, {"POST /api/v1/auth/login": (401, 429, 503), "POST /api/v1/auth/refresh": (401, 503)})
+    webhooks.document_deliveries(app)  # the OpenAPI 3.1 `webhooks`: what a partner's URL receives
     app.add_middleware(AuditTrail, audit=audit)
     if settings.web_dir is not None:
         app.mount("/", SinglePageApp(settings.web_dir), name="web")  # last: every route above wins

@@ -4,10 +4,14 @@ Registered before the forwarding router's catch-all."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, FastAPI, Header, Query, Request, Response, status
+from pydantic import BaseModel
 
+from contracts import EventEnvelope
+from contracts.topics import topic
+from gateway.domain.webhooks import DELIVERED_TOPICS, TEST_EVENT
 from gateway.entrypoints.http import CurrentCaller, Queries
 from gateway.entrypoints.schemas import (
     DeliveryOut,
@@ -199,3 +203,73 @@ async def replay_delivery(
 )
 async def replay_failed(subscription_id: Id, body: ReplayIn, caller: CurrentCaller, commands: Commands) -> ReplayedOut:
     return ReplayedOut(replayed=await commands.replay_failed(caller.principal, subscription_id, since=body.since))
+
+
+# ---------------------------------------------------------------------- the deliveries, documented
+
+WebhookId = Annotated[
+    str, Header(alias="webhook-id", description="The CloudEvent id: the same in every retry and replay; deduplicate.")
+]
+WebhookTimestamp = Annotated[
+    str, Header(alias="webhook-timestamp", description="Unix seconds when this attempt was signed.")
+]
+WebhookSignature = Annotated[
+    str,
+    Header(
+        alias="webhook-signature",
+        description='Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed '
+        "by the base64-decoded part of the secret after `whsec_` (Standard Webhooks); two during a rotation.",
+    ),
+]
+
+
+class TestEventData(BaseModel):
+    subscription_id: str
+    partner_id: str
+    requested_by: str
+
+
+def _delivery_doc(event_type: str, payload: type[BaseModel]) -> None:
+    async def receive(
+        body: BaseModel,  # replaced below by the event's envelope type
+        webhook_id: WebhookId,
+        webhook_timestamp: WebhookTimestamp,
+        webhook_signature: WebhookSignature,
+    ) -> None:
+        """Answer 2xx within 10 s once stored; anything else (or no answer) is retried with backoff
+        over more than a day (`Retry-After` honoured on 429 and 503), then the subscription pauses."""
+
+    receive.__name__ = f"webhook_{event_type.replace('.', '_')}"
+    receive.__annotations__["body"] = EventEnvelope[payload]  # type: ignore[valid-type]
+    deliveries.post(
+        event_type,
+        summary=f"`{event_type}` delivered to a subscription's URL",
+        openapi_extra={"requestBody": {"content": {"application/cloudevents+json": {}}}},
+        responses={200: {"description": "Received (any 2xx)."}},
+        status_code=200,
+    )(receive)
+
+
+deliveries = APIRouter(tags=["webhooks"])
+"""`webhooks` of the gateway's OpenAPI document: what a subscription's URL receives."""
+for _name in DELIVERED_TOPICS:
+    _delivery_doc(_name, topic(_name).payload)
+_delivery_doc(TEST_EVENT, TestEventData)
+
+
+def document_deliveries(app: FastAPI) -> None:
+    """Add the deliveries as the document's `webhooks` (OpenAPI 3.1). A receiver's answer is not
+    validated by us, so FastAPI's 422 is replaced by what any other answer means."""
+    app.webhooks.include_router(deliveries)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        for item in document.get("webhooks", {}).values():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses["default"] = {"description": "Not received: retried with backoff, the same webhook-id."}
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -373,22 +373,29 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (moment - now).total_seconds())
 
 
+def sendable(delivery: Delivery, now: datetime) -> bool:
+    """Due, and not claimed by a sender whose lease still runs."""
+    if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+        return False
+    return delivery.lease_until is None or delivery.lease_until <= now
+
+
 def due_in_order(pending: Iterable[Delivery], now: datetime, *, busy: set[str]) -> dict[str, list[Delivery]]:
-    """Per subscription not `busy`, the deliveries that may be sent now, oldest first: only the
-    oldest pending delivery of each subject (aggregate) is eligible, so a later event of an
-    aggregate never overtakes an earlier one still being retried."""
-    heads: set[tuple[str, str]] = set()
+    """Per subscription not `busy`, its pending deliveries in event order, for one sender to send
+    one after the other: an aggregate (subject) is there only when its oldest pending delivery
+    may be sent now, so a later event of an aggregate never overtakes an earlier one still being
+    retried. The sender stops an aggregate at its first delivery that fails or is not `sendable`."""
+    blocked: set[tuple[str, str]] = set()
+    open_: set[tuple[str, str]] = set()
     chosen: dict[str, list[Delivery]] = {}
     for delivery in sorted(pending, key=lambda d: d.seq):
         key = (delivery.subscription_id, delivery.subject)
-        if key in heads:
+        if delivery.subscription_id in busy or key in blocked:
             continue
-        heads.add(key)
-        if delivery.subscription_id in busy:
-            continue
-        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
-            continue
-        if delivery.lease_until is not None and delivery.lease_until > now:
-            continue
+        if key not in open_:  # the aggregate's head
+            if not sendable(delivery, now):
+                blocked.add(key)
+                continue
+            open_.add(key)
         chosen.setdefault(delivery.subscription_id, []).append(delivery)
     return chosen

@@ -44,6 +44,7 @@ from gateway.domain.webhooks import (
     new_secret,
     new_subscription_id,
     secret_hint,
+    sendable,
     signature_headers,
 )
 from gateway.service_layer.ports import (
@@ -518,15 +519,24 @@ class WebhookSender:
         self._wake.set()  # the subscription's next delivery may go now
 
     async def _drain(self, subscription: Subscription, lane: list[Delivery]) -> None:
+        """Send the lane's deliveries one after the other; an aggregate stops at its first
+        delivery not sent successfully (it is retried later, in order)."""
         failures = subscription.consecutive_failures
+        stopped: set[str] = set()
         for delivery in lane:
+            if delivery.subject in stopped or not sendable(delivery, self._clock()):
+                stopped.add(delivery.subject)
+                continue
             async with self._slots:
                 outcome = await self._send_one(subscription, delivery, failures)
-            if outcome is None:
+            if outcome is None:  # another sender has it
+                stopped.add(delivery.subject)
                 continue
             failures, paused = outcome
             if paused:
                 return
+            if failures:
+                stopped.add(delivery.subject)
 
     async def _send_one(self, subscription: Subscription, delivery: Delivery, failures: int) -> tuple[int, bool] | None:
         now = self._clock()

@@ -19,9 +19,12 @@ Starts its own Kafka and FerretDB (see bench/harness.py), runs, and writes
    gateway's `/healthz`, the lists' `find` sent raw with PyMongo), the store commands each route
    costs, the most clients that keep the list's p99 within 200 ms, and the mixed load (readers
    while terminals post telemetry); see bench/scenarios/gateway.py;
-5. peak RSS (VmHWM) of every service process.
+5. webhook deliveries (events on Kafka → the gateway's dispatcher → a fast local receiver) per
+   second against the raw floor (the receiver POSTed directly), and the delivery delay after the
+   event is on Kafka; see bench/scenarios/webhooks.py;
+6. peak RSS (VmHWM) of every service process.
 
-`--only` picks scenarios (`ingest`, `search`, `gateway`) or parts of the gateway's (e.g.
+`--only` picks scenarios (`ingest`, `search`, `gateway`, `webhooks`) or parts of the gateway's (e.g.
 `--only floors mixed`). Sizes are flags (`make bench BENCH_ARGS="--search-events 1000000"`); the
 defaults finish in minutes. The committed reference with its analysis is bench/results/reference.md.
 """
@@ -37,7 +40,7 @@ from typing import Any
 
 from harness import CACHE, BenchInfra, say
 from report import machine, write_results
-from scenarios import gateway, ingest, search
+from scenarios import gateway, ingest, search, webhooks
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -57,6 +60,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "ingest_kafka": ("ingest", ingest.ingest_from_kafka),
             "search": ("search", search.search),
             "gateway": ("gateway", gateway.gateway),
+            "webhooks": ("webhooks", webhooks.webhooks),
         }
         for key, (group, phase) in phases.items():
             if group in args.groups:
@@ -80,8 +84,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["ingest", "search", "gateway", *gateway.PARTS],
-        default=["ingest", "search", "gateway"],
+        choices=["ingest", "search", "gateway", "webhooks", *gateway.PARTS],
+        default=["ingest", "search", "gateway", "webhooks"],
         help="scenarios to run; `gateway` is all of its parts, each also selectable alone",
     )
     parser.add_argument("--ingest-seconds", type=float, default=60)
@@ -97,9 +101,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--step-seconds", type=float, default=8, help="per client count of the list's step search; 0 skips it"
     )
+    parser.add_argument("--webhook-events", type=int, default=500, help="events of the webhook burst")
+    parser.add_argument("--webhook-subscriptions", type=int, default=4)
+    parser.add_argument("--webhook-seconds", type=float, default=15, help="paced events for the delivery delay")
     args = parser.parse_args(argv)
     args.gateway_parts = [p for p in gateway.PARTS if "gateway" in args.only or p in args.only]
-    args.groups = {g for g in ("ingest", "search") if g in args.only} | ({"gateway"} if args.gateway_parts else set())
+    args.groups = {g for g in ("ingest", "search", "webhooks") if g in args.only} | (
+        {"gateway"} if args.gateway_parts else set()
+    )
     return args
 
 

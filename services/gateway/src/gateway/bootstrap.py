@@ -136,6 +136,13 @@ def _webhooks(
         sequencer=sequencer,
         wake=sender.wake if sender else lambda: None,
     )
+    retention = timedelta(days=settings.webhook_log_retention_days)
+
+    async def prune_deliveries() -> None:
+        await commands.prune_deliveries(retention)
+
+    if settings.webhook_dispatcher:  # one replica prunes
+        runtime.every(NOTIFICATION_PRUNE_SECONDS, prune_deliveries, first_after=NOTIFICATION_PRUNE_SECONDS)
     runtime.provide(WebhookCommands, commands)
     runtime.provide(WebhookQueries, WebhookQueries(subscriptions=subscriptions, deliveries=deliveries))
     runtime.provide(IdempotencyKeys, IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS]))

@@ -87,6 +87,9 @@ class Settings(ServiceSettings):
     webhook_pause_after_failures: int = Field(
         default=0, ge=0, description="Consecutive failed attempts that pause a subscription (0: when one is given up)."
     )
+    webhook_log_retention_days: int = Field(
+        default=30, ge=1, le=400, description="How long succeeded and failed deliveries stay in the log."
+    )
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     webhook_lease_seconds: float = Field(
         default=0, ge=0, description="How long a claimed delivery stays a sender's (0: three timeouts)."

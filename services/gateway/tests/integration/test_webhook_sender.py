@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -192,3 +193,18 @@ async def test_a_delivery_claimed_by_one_sender_is_not_sent_by_another_until_its
     assert stored is not None and (stored.outcome, stored.attempt_count) == ("succeeded", 1)
     assert receiver.hits == ["/hold"]
     assert (one.sent, other.sent) == (1, 0)
+
+
+async def test_the_log_forgets_settled_deliveries_after_the_retention_and_keeps_pending_ones(parts: Parts) -> None:
+    dev = WebhookCommands(
+        subscriptions=parts.subscriptions, deliveries=parts.deliveries, sealer=parts.sealer, allow_private=True
+    )
+    created = await dev.create_webhook(
+        PARTNER, partner_id="ptn-1", url="http://127.0.0.1:9/in", event_types=["webhook.test"]
+    )
+    old = await dev.send_test_event(PARTNER, created.subscription.id)
+    pending = await dev.send_test_event(PARTNER, created.subscription.id)
+    await parts.deliveries.replace(replace(old, outcome="succeeded", created_at=old.created_at - timedelta(days=40)))
+    assert await dev.prune_deliveries(timedelta(days=30)) == 1
+    assert await parts.deliveries.get(old.id) is None
+    assert await parts.deliveries.get(pending.id) is not None

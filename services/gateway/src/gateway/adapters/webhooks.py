@@ -283,6 +283,13 @@ class MongoWebhookDeliveries:
     async def remove_of(self, subscription_id: str) -> int:
         return (await self._deliveries.delete_many({"subscription_id": subscription_id})).deleted_count
 
+    async def forget_settled_before(self, moment: datetime) -> int:
+        forgotten = 0
+        for outcome in ("succeeded", "failed"):
+            result = await self._deliveries.delete_many({"outcome": outcome, "created_at": {"$lt": moment}})
+            forgotten += result.deleted_count
+        return forgotten
+
 
 # ---------------------------------------------------------------------- the HTTP poster
 

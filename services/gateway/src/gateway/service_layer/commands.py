@@ -315,4 +315,5 @@ COMMAND_HANDLERS: HandlerTable = {
     "send_test_event": WebhookCommands.send_test_event,
     "replay_delivery": WebhookCommands.replay_delivery,
     "replay_failed": WebhookCommands.replay_failed,
+    "prune_deliveries": WebhookCommands.prune_deliveries,
 }

@@ -272,6 +272,9 @@ class WebhookDeliveries(Protocol):
 
     async def remove_of(self, subscription_id: str) -> int: ...
 
+    async def forget_settled_before(self, moment: datetime) -> int:
+        """Drop succeeded and failed deliveries created before `moment` (the log's retention)."""
+
 
 class SecretSealer(Protocol):
     def seal(self, secret: str) -> str: ...

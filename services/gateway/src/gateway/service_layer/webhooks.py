@@ -286,6 +286,10 @@ class WebhookCommands:
         self._wake()
         return replayed
 
+    async def prune_deliveries(self, retention: timedelta) -> int:
+        """Forget the settled deliveries older than `retention` (pending ones stay until settled)."""
+        return await self._deliveries.forget_settled_before(self._clock() - retention)
+
     async def replay_failed(self, principal: Principal, subscription_id: str, *, since: datetime) -> int:
         """Replay every failed delivery of the subscription created at or after `since`."""
         _visible(principal, await self._subscriptions.get(subscription_id), subscription_id)

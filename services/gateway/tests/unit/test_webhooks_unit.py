@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -264,3 +265,15 @@ def _delivery(
         next_attempt_at=next_attempt_at,
         created_at=NOW,
     )
+
+
+def test_a_subscription_wants_its_types_of_its_instance_while_active() -> None:
+    hook = _subscription()
+    assert hook.wants("license.revoked", "inst-1") and not hook.wants("license.added", "inst-1")
+    only = replace(hook, instance_id="inst-1")
+    assert only.wants("license.revoked", "inst-1")
+    assert not only.wants("license.revoked", "inst-2") and not only.wants("license.revoked", None)
+    assert not replace(hook, status="paused").wants("license.revoked", "inst-1")
+    assert not replace(hook, status="failing_paused").wants("license.revoked", "inst-1")
+    resumed = replace(hook, status="failing_paused", consecutive_failures=9).with_status("active", NOW)
+    assert (resumed.status, resumed.consecutive_failures, resumed.paused_reason) == ("active", 0, None)

@@ -153,8 +153,8 @@ async def paced(
         "events_per_s": round(rate, 1),
         "events": len(sent),
         "deliveries": len(delays),
-        "p50_ms": round(percentile(delays, 50), 1) if delays else None,
-        "p99_ms": round(percentile(delays, 99), 1) if delays else None,
+        "p50_ms": round(percentile(delays, 0.50), 1) if delays else None,
+        "p99_ms": round(percentile(delays, 0.99), 1) if delays else None,
         "max_ms": round(max(delays), 1) if delays else None,
     }
 

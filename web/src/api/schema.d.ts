@@ -1050,7 +1050,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Subscriptions of the caller's partners (staff: of every partner), newest first */
+        /** Subscriptions of the caller's partners (staff: of every partner associated), newest first */
         get: operations["list_webhooks_api_v1_webhooks_get"];
         put?: never;
         /** Subscribe a URL to events; the signing secret is in this answer only */

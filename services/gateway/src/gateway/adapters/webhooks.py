@@ -155,7 +155,7 @@ class MongoWebhookSubscriptions:
         match: dict[str, Any] = {}
         if partner_ids is not None:
             wanted = sorted(set(partner_ids))
-            match["partner_id"] = wanted[0] if len(wanted) == 1 else {"$in": wanted}
+            match["partner_id"] = wanted[0] if len(wanted) == 1 else {"$in": wanted or [""]}
         if status:
             match["status"] = status
         return await find_page(self._subscriptions, match, SUBSCRIPTION_SORT, limit, cursor, _subscription)

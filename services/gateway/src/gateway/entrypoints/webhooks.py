@@ -106,7 +106,7 @@ async def create_webhook(
     return WebhookCreatedOut(**shown, secret=created.secret)
 
 
-@api.get("", summary="Subscriptions of the caller's partners (staff: of every partner), newest first")
+@api.get("", summary="Subscriptions of the caller's partners (staff: of every partner associated), newest first")
 async def list_webhooks(
     caller: CurrentCaller,
     hooks: HookQueries,

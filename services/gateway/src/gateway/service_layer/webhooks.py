@@ -102,8 +102,9 @@ class EventType:
 
 
 def _visible(principal: Principal, subscription: Subscription | None, subscription_id: str) -> Subscription:
-    """Staff see every partner's; a partner user only their partners' (another's is a 404)."""
-    if subscription is None or not (principal.is_staff or subscription.partner_id in principal.partner_ids):
+    """A user sees their partners' subscriptions: a partner user their own partner's, staff those
+    of every partner they are associated with (as everywhere in the platform); another's is a 404."""
+    if subscription is None or subscription.partner_id not in principal.partner_ids:
         raise SubscriptionNotFound(subscription_id)
     return subscription
 
@@ -154,7 +155,7 @@ class WebhookCommands:
     ) -> CreatedSubscription:
         """A new subscription and its secret (shown this once). Under an Idempotency-Key a retry
         answers the subscription the first request made, with its secret."""
-        if not principal.is_staff and partner_id not in principal.partner_ids:
+        if partner_id not in principal.partner_ids:
             raise PartnerNotAllowed(partner_id)
         url = check_url(url, allow_private=self._allow_private)
         types = check_event_types(event_types)
@@ -313,12 +314,9 @@ class WebhookQueries:
     async def webhooks(
         self, principal: Principal, *, partner_id: str | None, status: str | None, limit: int, cursor: str | None
     ) -> Page[Subscription]:
-        if partner_id is not None and not principal.is_staff and partner_id not in principal.partner_ids:
+        if partner_id is not None and partner_id not in principal.partner_ids:
             raise PartnerNotAllowed(partner_id)
-        if partner_id is not None:
-            partners: Iterable[str] | None = (partner_id,)
-        else:
-            partners = None if principal.is_staff else principal.partner_ids
+        partners = (partner_id,) if partner_id is not None else tuple(principal.partner_ids)
         return await self._subscriptions.page(partners, status, limit, cursor)
 
     async def webhook(self, principal: Principal, subscription_id: str) -> Subscription:

@@ -246,13 +246,25 @@ class MongoWebhookDeliveries:
     async def pending(self) -> list[Delivery]:
         return [_delivery(doc) async for doc in self._deliveries.find({"outcome": "pending"})]
 
-    async def claim(self, delivery: Delivery, owner: str, until: datetime) -> bool:
-        """Take the delivery for one send, unless another sender changed its lease meanwhile."""
-        result = await self._deliveries.update_one(
-            {"_id": delivery.id, "outcome": "pending", "lease_until": delivery.lease_until},
-            {"$set": {"lease_owner": owner, "lease_until": until}},
+    async def claim(self, deliveries: list[Delivery], token: str, now: datetime, until: datetime) -> set[str]:
+        """Take these deliveries under the claim's `token` (unique per claim) unless another sender's
+        lease runs; returns the ids taken (two writes however many)."""
+        ids = [d.id for d in deliveries]
+        free = {"$or": [{"lease_until": None}, {"lease_until": {"$lte": now}}]}
+        await self._deliveries.update_many(
+            {"_id": {"$in": ids}, "outcome": "pending", **free}, {"$set": {"lease_owner": token, "lease_until": until}}
         )
-        return result.modified_count == 1
+        return {
+            doc["_id"] async for doc in self._deliveries.find({"_id": {"$in": ids}, "lease_owner": token}, {"_id": 1})
+        }
+
+    async def release(self, delivery_ids: list[str], token: str) -> None:
+        """Give back what a claim took and did not send (its aggregate stopped)."""
+        if delivery_ids:
+            await self._deliveries.update_many(
+                {"_id": {"$in": delivery_ids}, "lease_owner": token},
+                {"$set": {"lease_owner": None, "lease_until": None}},
+            )
 
     async def record(self, delivery: Delivery, owner: str) -> bool:
         """Store what the attempt left (only while this sender still holds the lease)."""

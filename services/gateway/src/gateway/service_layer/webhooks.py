@@ -44,7 +44,6 @@ from gateway.domain.webhooks import (
     new_secret,
     new_subscription_id,
     secret_hint,
-    sendable,
     signature_headers,
 )
 from gateway.service_layer.ports import (
@@ -430,6 +429,10 @@ class PausedNotifier:
             await self._push.notify_partner(stored)
 
 
+CLAIM_CHUNK = 10
+"""Deliveries of a lane claimed at once (their lease is the policy's per delivery, times as many)."""
+
+
 @dataclass(frozen=True)
 class SenderPolicy:
     schedule: RetrySchedule = field(default_factory=RetrySchedule)
@@ -521,35 +524,45 @@ class WebhookSender:
         self._wake.set()  # the subscription's next delivery may go now
 
     async def _drain(self, subscription: Subscription, lane: list[Delivery]) -> None:
-        """Send the lane's deliveries one after the other; an aggregate stops at its first
-        delivery not sent successfully (it is retried later, in order)."""
+        """Send the lane's deliveries one after the other, claimed `CLAIM_CHUNK` at a time; an
+        aggregate stops at its first delivery not sent successfully (retried later, in order)."""
         failures = subscription.consecutive_failures
         stopped: set[str] = set()
-        for delivery in lane:
-            if delivery.subject in stopped or not sendable(delivery, self._clock()):
-                stopped.add(delivery.subject)
+        for start in range(0, len(lane), CLAIM_CHUNK):
+            chunk = [d for d in lane[start : start + CLAIM_CHUNK] if d.subject not in stopped]
+            if not chunk:
                 continue
-            async with self._slots:
-                outcome = await self._send_one(subscription, delivery, failures)
-            if outcome is None:  # another sender has it
-                stopped.add(delivery.subject)
-                continue
-            failures, paused = outcome
-            if paused:
-                return
-            if failures:
-                stopped.add(delivery.subject)
+            token = f"{self._owner}:{uuid.uuid4().hex[:12]}"
+            now = self._clock()
+            lease = timedelta(seconds=self._policy.lease_seconds * len(chunk))
+            taken = await self._deliveries.claim(chunk, token, now, now + lease)
+            unsent = [d.id for d in chunk if d.id in taken]
+            try:
+                for delivery in chunk:
+                    due = delivery.next_attempt_at is None or delivery.next_attempt_at <= self._clock()
+                    if delivery.id not in taken or delivery.subject in stopped or not due:
+                        stopped.add(delivery.subject)  # another sender has it, an earlier one failed, or later
+                        continue
+                    async with self._slots:
+                        failures, paused = await self._send_one(subscription, delivery, failures, token)
+                    unsent.remove(delivery.id)
+                    if paused:
+                        return
+                    if failures:
+                        stopped.add(delivery.subject)
+            finally:
+                await self._deliveries.release(unsent, token)
 
-    async def _send_one(self, subscription: Subscription, delivery: Delivery, failures: int) -> tuple[int, bool] | None:
+    async def _send_one(
+        self, subscription: Subscription, delivery: Delivery, failures: int, token: str
+    ) -> tuple[int, bool]:
         now = self._clock()
-        if not await self._deliveries.claim(delivery, self._owner, now + timedelta(seconds=self._policy.lease_seconds)):
-            return None  # another sender has it
         secrets = [self._sealer.open(s.sealed) for s in subscription.signing_secrets(now)]
         body = delivery.body.encode()
         headers = signature_headers(secrets, delivery.event_id, int(now.timestamp()), body)
         result = await self._transport.post(subscription.url, body, headers)
         after = delivery.after(result, self._clock(), self._policy.schedule)
-        if not await self._deliveries.record(after, self._owner):
+        if not await self._deliveries.record(after, token):
             log.warning("webhook delivery %s: lease lost before its attempt was recorded", delivery.id)
         self.sent += 1
         if result.succeeded:

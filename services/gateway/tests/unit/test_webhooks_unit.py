@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook
 
-from gateway.domain.notifications import NOTIFIED_TOPICS
+from gateway.adapters.webpush import message_payload
+from gateway.domain.notifications import NOTIFIED_TOPICS, Notification
 from gateway.domain.webhooks import (
     DELIVERED_TOPICS,
     EVENT_TYPES,
@@ -277,3 +278,20 @@ def test_a_subscription_wants_its_types_of_its_instance_while_active() -> None:
     assert not replace(hook, status="failing_paused").wants("license.revoked", "inst-1")
     resumed = replace(hook, status="failing_paused", consecutive_failures=9).with_status("active", NOW)
     assert (resumed.status, resumed.consecutive_failures, resumed.paused_reason) == ("active", 0, None)
+
+
+def test_a_pause_is_pushed_in_the_readers_language_with_the_page_to_open() -> None:
+    paused = Notification(
+        id="n1",
+        seq=1,
+        type="webhook.paused",
+        partner_id="ptn-1",
+        subject="whk_1",
+        time=NOW,
+        data={"subscription_id": "whk_1", "code": "webhook_delivery_failed"},
+    )
+    english, spanish = message_payload(paused, "en"), message_payload(paused, "es")
+    assert english is not None and spanish is not None
+    assert (english["title"], spanish["title"]) == ("Webhook paused", "Webhook en pausa")
+    assert english["url"] == "/profile/integrations" and english["subscription_id"] == "whk_1"
+    assert english["body"] != spanish["body"]

@@ -134,6 +134,8 @@ def markdown(report: dict[str, Any]) -> str:
         out.append("\n")
     if "support_search" in report:
         out.extend(_support_search(report["support_search"]))
+    if "webhooks" in report:
+        out.extend(_webhooks(report["webhooks"]))
     out.append("## 5. Peak memory (VmHWM)\n")
     out.append("| service | peak RSS MB |\n|---|---:|")
     for name, mb in sorted(report["peak_rss_mb"].items()):
@@ -416,3 +418,22 @@ def write_results(report: dict[str, Any]) -> Path:
         (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
         (RESULTS / f"{name}.md").write_text(text)
     return RESULTS / f"{stamp}.md"
+
+
+def _webhooks(w: dict[str, Any]) -> list[str]:
+    b, p, r = w["burst"], w["paced"], w["raw"]
+    return [
+        "## Webhook deliveries (#19)\n",
+        f"{w['events']} events on Kafka for {w['subscriptions']} subscriptions (one request at a time each):\n",
+        "| path | deliveries | seconds | deliveries/s | ratio to raw |",
+        "|---|---:|---:|---:|---:|",
+        f"| Kafka → dispatcher → signed POST → receiver | {b['deliveries']} | {b['seconds']} | {b['deliveries_per_s']} "
+        f"| {w['ratio_to_raw']} |",
+        f"| raw: the receiver POSTed directly, same streams | {r['deliveries']} | {r['seconds']} "
+        f"| {r['deliveries_per_s']} | 1 |",
+        "",
+        f"All delivered: {b['complete']} ({b['requests']} requests). "
+        f"Cores during the burst: {_cores(b['cores_used'])}.\n",
+        f"Delivery delay after the event is on Kafka, at {p['events_per_s']} events/s for {p['events']} events: "
+        f"p50 **{p['p50_ms']} ms**, p99 **{p['p99_ms']} ms**, max {p['max_ms']} ms ({p['deliveries']} deliveries).\n",
+    ]

@@ -19,11 +19,14 @@ Starts its own Kafka and FerretDB (see bench/harness.py), runs, and writes
    gateway's `/healthz`, the lists' `find` sent raw with PyMongo), the store commands each route
    costs, the most clients that keep the list's p99 within 200 ms, and the mixed load (readers
    while terminals post telemetry); see bench/scenarios/gateway.py;
-5. peak RSS (VmHWM) of every service process;
-6. `--only support-search` (not in the default run): message search over a loaded volume
+5. webhook deliveries (events on Kafka → the gateway's dispatcher → a fast local receiver) per
+   second against the raw floor (the receiver POSTed directly), and the delivery delay after the
+   event is on Kafka; see bench/scenarios/webhooks.py;
+6. peak RSS (VmHWM) of every service process;
+7. `--only support-search` (not in the default run): message search over a loaded volume
    (`--support-messages`) and the upload throughput of 10 MB files (bench/scenarios/support_search.py).
 
-`--only` picks scenarios (`ingest`, `search`, `gateway`, `working-time`: the working-time record of one
+`--only` picks scenarios (`ingest`, `search`, `gateway`, `webhooks`, `working-time`: the working-time record of one
 worker's month out of 1 M stored records, bench/scenarios/working_time.py) or parts of the gateway's (e.g.
 `--only floors mixed`). Sizes are flags (`make bench BENCH_ARGS="--search-events 1000000"`); the
 defaults finish in minutes. The committed reference with its analysis is bench/results/reference.md.
@@ -40,7 +43,7 @@ from typing import Any
 
 from harness import CACHE, BenchInfra, say
 from report import machine, write_results
-from scenarios import gateway, ingest, search, support_search, working_time
+from scenarios import gateway, ingest, search, support_search, webhooks, working_time
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -62,6 +65,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "gateway": ("gateway", gateway.gateway),
             "working_time": ("working-time", working_time.working_time),
             "support_search": ("support-search", support_search.support_search),
+            "webhooks": ("webhooks", webhooks.webhooks),
         }
         for key, (group, phase) in phases.items():
             if group in args.groups:
@@ -85,8 +89,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["ingest", "search", "gateway", "working-time", "support-search", *gateway.PARTS],
-        default=["ingest", "search", "gateway"],
+        choices=["ingest", "search", "gateway", "webhooks", "working-time", "support-search", *gateway.PARTS],
+        default=["ingest", "search", "gateway", "webhooks"],
         help="scenarios to run; `gateway` is all of its parts, each also selectable alone",
     )
     parser.add_argument("--ingest-seconds", type=float, default=60)
@@ -109,9 +113,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--step-seconds", type=float, default=8, help="per client count of the list's step search; 0 skips it"
     )
+    parser.add_argument("--webhook-events", type=int, default=500, help="events of the webhook burst")
+    parser.add_argument("--webhook-subscriptions", type=int, default=4)
+    parser.add_argument("--webhook-seconds", type=float, default=15, help="paced events for the delivery delay")
     args = parser.parse_args(argv)
     args.gateway_parts = [p for p in gateway.PARTS if "gateway" in args.only or p in args.only]
-    args.groups = {g for g in ("ingest", "search", "working-time", "support-search") if g in args.only} | (
+    args.groups = {g for g in ("ingest", "search", "webhooks", "working-time", "support-search") if g in args.only} | (
         {"gateway"} if args.gateway_parts else set()
     )
     return args

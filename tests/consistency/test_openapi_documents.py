@@ -288,3 +288,19 @@ def test_swagger_ui_is_served_from_the_service_itself(apps: dict[str, FastAPI], 
     assert [a.status_code for a in answers[len(assets) :]] == [404, 404], "only Swagger UI's own files"
     [redoc] = _get(apps[name], "/redoc")
     assert redoc.status_code == 404, "FastAPI's pages load their scripts from a CDN"
+
+
+def test_the_public_document_describes_each_webhook_delivery(documents: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI 3.1 `webhooks` (#19): one per event a subscription may choose, its body the
+    CloudEvent with that event's payload, the three Standard Webhooks headers."""
+    hooks = documents["public"]["webhooks"]
+    assert {"instance.provisioned", "license.revoked", "message.posted", "webhook.test"} <= set(hooks)
+    schemas = documents["public"]["components"]["schemas"]
+    for name, item in hooks.items():
+        operation = item["post"]
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}, name
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        envelope = schemas[ref.rsplit("/", 1)[1]]
+        assert {"id", "type", "source", "time", "specversion", "subject", "data"} <= set(envelope["properties"]), name
+        assert "422" not in operation["responses"], name

@@ -165,10 +165,12 @@ async def running_stack(
     web: bool = False,
     spans: SpanProcessor | None = None,
     impersonation_key: str | None = None,
+    gateway_settings: dict[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """`down` names services left unreachable (their URL points where nothing listens); `web`
     serves the built web app (web/dist) from the gateway; `spans` receives every service's spans;
-    `impersonation_key` (Ed25519 PEM) lets the instances service sign the panel's impersonation tokens."""
+    `impersonation_key` (Ed25519 PEM) lets the instances service sign the panel's impersonation tokens;
+    `gateway_settings` override the gateway's (e.g. the webhooks' schedule)."""
 
     def telemetry(service: str) -> Telemetry | None:
         return setup_telemetry(service, span_processors=[spans]) if spans else None
@@ -214,12 +216,14 @@ async def running_stack(
         GatewaySettings(
             mongo_database=names["gateway"],
             consumer_group=f"gateway-{tag}",
+            webhook_consumer_group=f"gateway-webhooks-{tag}",
             token_private_key=SecretStr(key_pair[0]),
             optional_part_timeout_seconds=2.0,
             login_attempts_per_minute=10_000,
             web_dir=WEB_DIST if web else None,
             **urls,
             **common,
+            **(gateway_settings or {}),
         ),
         transports=transports,
         telemetry=telemetry("gateway"),

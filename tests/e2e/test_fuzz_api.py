@@ -161,6 +161,8 @@ async def test_every_operation_survives_generated_requests(stack: Stack) -> None
         "thread_id": world.thread_id,
         "record_id": world.record_id,
         "serial": world.serial,
+        "subscription_id": world.subscription_id,
+        "delivery_id": "dlv_" + "0" * 32,
     }
     user_email = stack.users[jwt.decode(world.token, options={"verify_signature": False})["sub"]]
     findings = Findings()

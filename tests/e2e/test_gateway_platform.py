@@ -48,6 +48,7 @@ class PartnerWorld:
     thread_id: str
     record_id: str
     ingest_key: str
+    subscription_id: str
 
 
 async def build_world(stack: Stack, unique: Callable[[str], str]) -> PartnerWorld:
@@ -109,7 +110,12 @@ async def build_world(stack: Stack, unique: Callable[[str], str]) -> PartnerWorl
         record_id = await eventually(record)
         thread_id = await eventually(thread)
         await eventually(reported)
-    return PartnerWorld(partner_id, token, company_id, instance_id, license_id, serial, thread_id, record_id, key)
+        hook = {"partner_id": partner_id, "url": "https://hooks.example.com/in", "event_types": ["license.added"]}
+        webhook = await api.post("/api/v1/webhooks", json={**hook, "active": False})  # paused: sends nothing
+        assert webhook.status_code == 201, webhook.text
+    return PartnerWorld(
+        partner_id, token, company_id, instance_id, license_id, serial, thread_id, record_id, key, webhook.json()["id"]
+    )
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -166,6 +172,12 @@ MUTATION_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/threads/{thread_id}/messages"): {"body": "mine now"},
     ("POST", "/api/v1/threads/{thread_id}/read"): None,
     ("POST", "/api/v1/activity/records/{record_id}/release-license"): {},
+    ("PATCH", "/api/v1/webhooks/{subscription_id}"): {"description": "mine now"},
+    ("DELETE", "/api/v1/webhooks/{subscription_id}"): None,
+    ("POST", "/api/v1/webhooks/{subscription_id}/secret"): {"overlap_hours": 0},
+    ("POST", "/api/v1/webhooks/{subscription_id}/test"): None,
+    ("POST", "/api/v1/webhooks/{subscription_id}/deliveries/{delivery_id}/replay"): None,
+    ("POST", "/api/v1/webhooks/{subscription_id}/replay"): {"since": "2020-01-01T00:00:00Z"},
 }
 
 
@@ -182,6 +194,8 @@ async def test_cross_partner_access_matrix(stack: Stack, worlds: tuple[PartnerWo
             "thread_id": victim.thread_id,
             "record_id": victim.record_id,
             "serial": victim.serial,
+            "subscription_id": victim.subscription_id,
+            "delivery_id": "dlv_" + "0" * 32,
         }
         before = await snapshot(stack, victim)
         checked: list[str] = []
@@ -212,6 +226,7 @@ async def test_cross_partner_access_matrix(stack: Stack, worlds: tuple[PartnerWo
             "activity",
             "reports",
             "views",
+            "webhooks",
         }
         assert await snapshot(stack, victim) == before, "nothing of the victim's changed"
 
@@ -222,7 +237,9 @@ async def snapshot(stack: Stack, world: PartnerWorld) -> dict[str, Any]:
         company = (await api.get(f"/api/v1/companies/{world.company_id}")).json()
         licenses = (await api.get(f"/api/v1/instances/{world.instance_id}/licenses")).json()["items"]
         messages = (await api.get(f"/api/v1/threads/{world.thread_id}/messages")).json()["items"]
+        webhook = (await api.get(f"/api/v1/webhooks/{world.subscription_id}")).json()
     return {
+        "webhook": (webhook["updated_at"], webhook["description"], webhook["secret_hint"]),
         "instance": (instance["version"], instance["name"], instance["expiry_date"], instance["status"]),
         "company": company["name"],
         "licenses": sorted((lic["id"], lic["status"], lic["serial"]) for lic in licenses),

@@ -59,6 +59,8 @@ class Sizes:
     rate: float  # telemetry events per second the sender aims at
     steady_seconds: float  # ingest between two faults
     ferretdb_down_seconds: float
+    webhook_kills: int = 3
+    webhook_events: int = 60
 
 
 SIZES = (
@@ -71,6 +73,8 @@ SIZES = (
         rate=400,
         steady_seconds=8,
         ferretdb_down_seconds=10,
+        webhook_kills=10,
+        webhook_events=300,
     )
     if FULL
     else Sizes(
@@ -354,7 +358,7 @@ _RESULTS_DIR = Path(__file__).resolve().parent if FULL else Path(__file__).resol
 RESULTS_JSON = _RESULTS_DIR / ("results.json" if FULL else "results-short.json")
 RESULTS_MD = _RESULTS_DIR / ("results.md" if FULL else "results-short.md")
 COLUMNS = ("injected", "sent", "acknowledged", "stored", "lost", "duplicated")
-ORDER = ["broker", "consumer", "ferretdb", "outbox", "poison"]
+ORDER = ["broker", "consumer", "ferretdb", "outbox", "poison", "webhooks"]
 
 
 @dataclass

@@ -1338,10 +1338,387 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Subscriptions of the caller's partners (staff: of every partner associated), newest first */
+        get: operations["list_webhooks_api_v1_webhooks_get"];
+        put?: never;
+        /** Subscribe a URL to events; the signing secret is in this answer only */
+        post: operations["create_webhook_api_v1_webhooks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/event-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The events a subscription may choose, described in the caller's language */
+        get: operations["event_types_api_v1_webhooks_event_types_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A subscription */
+        get: operations["get_webhook_api_v1_webhooks__subscription_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a subscription and its log */
+        delete: operations["delete_webhook_api_v1_webhooks__subscription_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a subscription (JSON Merge Patch); `status: active` resumes one paused for failures */
+        patch: operations["update_webhook_api_v1_webhooks__subscription_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/{subscription_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The delivery log, newest first */
+        get: operations["list_deliveries_api_v1_webhooks__subscription_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{subscription_id}/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One delivery and its attempts */
+        get: operations["get_delivery_api_v1_webhooks__subscription_id__deliveries__delivery_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{subscription_id}/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send one delivery again (a new series of attempts, same `webhook-id`) */
+        post: operations["replay_delivery_api_v1_webhooks__subscription_id__deliveries__delivery_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{subscription_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send again every failed delivery created since a moment */
+        post: operations["replay_failed_api_v1_webhooks__subscription_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{subscription_id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate the signing secret; the previous one signs too for the overlap */
+        post: operations["rotate_secret_api_v1_webhooks__subscription_id__secret_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{subscription_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a `webhook.test` event to this subscription */
+        post: operations["send_test_api_v1_webhooks__subscription_id__test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "instance.cancellation_requested": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `instance.cancellation_requested` delivered to a subscription's URL
+         * @description Answer 2xx within 10 s once stored; anything else (or no answer) is retried with backoff
+         *     over more than a day (`Retry-After` honoured on 429 and 503), then the subscription pauses.
+         */
+        post: operations["webhook_instance_cancellation_requestedinstance_cancellation_requested_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "instance.extended": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `instance.extended` delivered to a subscription's URL
+         * @description Answer 2xx within 10 s once stored; anything else (or no answer) is retried with backoff
+         *     over more than a day (`Retry-After` honoured on 429 and 503), then the subscription pauses.
+         */
+        post: operations["webhook_instance_extendedinstance_extended_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "instance.provisioned": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `instance.provisioned` delivered to a subscription's URL
+         * @description Answer 2xx within 10 s once stored; anything else (or no answer) is retried with backoff
+         *     over more than a day (`Retry-After` honoured on 429 and 503), then the subscription pauses.
+         */
+        post: operations["webhook_instance_provisionedinstance_provisioned_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "instance.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `instance.updated` delivered to a subscription's URL
+         * @description Answer 2xx within 10 s once stored; anything else (or no answer) is retried with backoff
+         *     over more than a day (`Retry-After` honoured on 429 and 503), then the subscription pauses.
+         */
+        post: operations["webhook_instance_updatedinstance_updated_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "license.added": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `license.added` delivered to a subscription's URL
+         * @description Answer 2xx within 10 s once stored; anything else (or no answer) is retried with backoff
+         *     over more than a day (`Retry-After` honoured on 429 and 503), then the subscription pauses.
+         */
+        post: operations["webhook_license_addedlicense_added_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "license.released": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `license.released` delivered to a subscription's URL
+         * @description Answer 2xx within 10 s once stored; anything else (or no answer) is retried with backoff
+         *     over more than a day (`Retry-After` honoured on 429 and 503), then the subscription pauses.
+         */
+        post: operations["webhook_license_releasedlicense_released_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "license.revoked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `license.revoked` delivered to a subscription's URL
+         * @description Answer 2xx within 10 s once stored; anything else (or no answer) is retried with backoff
+         *     over more than a day (`Retry-After` honoured on 429 and 503), then the subscription pauses.
+         */
+        post: operations["webhook_license_revokedlicense_revoked_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "message.posted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `message.posted` delivered to a subscription's URL
+         * @description Answer 2xx within 10 s once stored; anything else (or no answer) is retried with backoff
+         *     over more than a day (`Retry-After` honoured on 429 and 503), then the subscription pauses.
+         */
+        post: operations["webhook_message_postedmessage_posted_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "session.cleared": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `session.cleared` delivered to a subscription's URL
+         * @description Answer 2xx within 10 s once stored; anything else (or no answer) is retried with backoff
+         *     over more than a day (`Retry-After` honoured on 429 and 503), then the subscription pauses.
+         */
+        post: operations["webhook_session_clearedsession_cleared_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `webhook.test` delivered to a subscription's URL
+         * @description Answer 2xx within 10 s once stored; anything else (or no answer) is retried with backoff
+         *     over more than a day (`Retry-After` honoured on 429 and 503), then the subscription pauses.
+         */
+        post: operations["webhook_webhook_testwebhook_test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
+        /**
+         * Actor
+         * @description Who did it: a user of a partner or of the vendor's staff, or the system itself.
+         */
+        Actor: {
+            /** Role */
+            role: string;
+            /** User Id */
+            user_id: string;
+        };
         /** AuditOut */
         AuditOut: {
             /** Action */
@@ -1373,6 +1750,659 @@ export interface components {
              * @description Pass as `cursor` for the next page; null on the last page.
              */
             next_cursor: string | null;
+        };
+        /**
+         * AuthorSide
+         * @enum {string}
+         */
+        AuthorSide: "partner" | "support" | "system";
+        /** DeliveryAttemptOut */
+        DeliveryAttemptOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Error */
+            error: string | null;
+            /** Latency Ms */
+            latency_ms: number;
+            /** Response Excerpt */
+            response_excerpt: string;
+            /** Status Code */
+            status_code: number | null;
+        };
+        /** DeliveryOut */
+        DeliveryOut: {
+            /** Attempt Count */
+            attempt_count: number;
+            /** Attempts */
+            attempts: components["schemas"]["DeliveryAttemptOut"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Event Id
+             * @description The CloudEvent id, sent as `webhook-id`: the receiver's idempotency key.
+             */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /** Id */
+            id: string;
+            /** Last Status Code */
+            last_status_code: number | null;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "pending" | "succeeded" | "failed";
+            /** Subscription Id */
+            subscription_id: string;
+        };
+        /** DeliveryPage */
+        DeliveryPage: {
+            /** Items */
+            items: components["schemas"]["DeliveryOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
+        /** EventEnvelope[InstanceCancellationRequested] */
+        EventEnvelope_InstanceCancellationRequested_: {
+            /**
+             * Causationid
+             * @description The event that caused this one (extension attribute; absent when none).
+             */
+            causationid?: string | null;
+            /**
+             * Correlationid
+             * @description The request or flow the event belongs to (extension attribute; absent when none).
+             */
+            correlationid?: string | null;
+            data: components["schemas"]["InstanceCancellationRequested"];
+            /**
+             * Datacontenttype
+             * @default application/json
+             * @constant
+             */
+            datacontenttype: "application/json";
+            /**
+             * Id
+             * Format: uuid
+             * @description Unique event id; consumers deduplicate on it.
+             */
+            id: string;
+            /**
+             * Schemaversion
+             * @description Version of the payload model (CloudEvents extension attribute).
+             * @default 1
+             */
+            schemaversion: number;
+            /**
+             * Source
+             * @description The producing service.
+             */
+            source: string;
+            /**
+             * Specversion
+             * @default 1.0
+             * @constant
+             */
+            specversion: "1.0";
+            /**
+             * Subject
+             * @description The aggregate id; also the partition key.
+             */
+            subject: string;
+            /**
+             * Time
+             * Format: date-time
+             * @description When the fact happened (UTC).
+             */
+            time: string;
+            /**
+             * Type
+             * @description The topic name, e.g. `instance.provisioned`.
+             */
+            type: string;
+        };
+        /** EventEnvelope[InstanceExtended] */
+        EventEnvelope_InstanceExtended_: {
+            /**
+             * Causationid
+             * @description The event that caused this one (extension attribute; absent when none).
+             */
+            causationid?: string | null;
+            /**
+             * Correlationid
+             * @description The request or flow the event belongs to (extension attribute; absent when none).
+             */
+            correlationid?: string | null;
+            data: components["schemas"]["InstanceExtended"];
+            /**
+             * Datacontenttype
+             * @default application/json
+             * @constant
+             */
+            datacontenttype: "application/json";
+            /**
+             * Id
+             * Format: uuid
+             * @description Unique event id; consumers deduplicate on it.
+             */
+            id: string;
+            /**
+             * Schemaversion
+             * @description Version of the payload model (CloudEvents extension attribute).
+             * @default 1
+             */
+            schemaversion: number;
+            /**
+             * Source
+             * @description The producing service.
+             */
+            source: string;
+            /**
+             * Specversion
+             * @default 1.0
+             * @constant
+             */
+            specversion: "1.0";
+            /**
+             * Subject
+             * @description The aggregate id; also the partition key.
+             */
+            subject: string;
+            /**
+             * Time
+             * Format: date-time
+             * @description When the fact happened (UTC).
+             */
+            time: string;
+            /**
+             * Type
+             * @description The topic name, e.g. `instance.provisioned`.
+             */
+            type: string;
+        };
+        /** EventEnvelope[InstanceProvisioned] */
+        EventEnvelope_InstanceProvisioned_: {
+            /**
+             * Causationid
+             * @description The event that caused this one (extension attribute; absent when none).
+             */
+            causationid?: string | null;
+            /**
+             * Correlationid
+             * @description The request or flow the event belongs to (extension attribute; absent when none).
+             */
+            correlationid?: string | null;
+            data: components["schemas"]["InstanceProvisioned"];
+            /**
+             * Datacontenttype
+             * @default application/json
+             * @constant
+             */
+            datacontenttype: "application/json";
+            /**
+             * Id
+             * Format: uuid
+             * @description Unique event id; consumers deduplicate on it.
+             */
+            id: string;
+            /**
+             * Schemaversion
+             * @description Version of the payload model (CloudEvents extension attribute).
+             * @default 1
+             */
+            schemaversion: number;
+            /**
+             * Source
+             * @description The producing service.
+             */
+            source: string;
+            /**
+             * Specversion
+             * @default 1.0
+             * @constant
+             */
+            specversion: "1.0";
+            /**
+             * Subject
+             * @description The aggregate id; also the partition key.
+             */
+            subject: string;
+            /**
+             * Time
+             * Format: date-time
+             * @description When the fact happened (UTC).
+             */
+            time: string;
+            /**
+             * Type
+             * @description The topic name, e.g. `instance.provisioned`.
+             */
+            type: string;
+        };
+        /** EventEnvelope[InstanceUpdated] */
+        EventEnvelope_InstanceUpdated_: {
+            /**
+             * Causationid
+             * @description The event that caused this one (extension attribute; absent when none).
+             */
+            causationid?: string | null;
+            /**
+             * Correlationid
+             * @description The request or flow the event belongs to (extension attribute; absent when none).
+             */
+            correlationid?: string | null;
+            data: components["schemas"]["InstanceUpdated"];
+            /**
+             * Datacontenttype
+             * @default application/json
+             * @constant
+             */
+            datacontenttype: "application/json";
+            /**
+             * Id
+             * Format: uuid
+             * @description Unique event id; consumers deduplicate on it.
+             */
+            id: string;
+            /**
+             * Schemaversion
+             * @description Version of the payload model (CloudEvents extension attribute).
+             * @default 1
+             */
+            schemaversion: number;
+            /**
+             * Source
+             * @description The producing service.
+             */
+            source: string;
+            /**
+             * Specversion
+             * @default 1.0
+             * @constant
+             */
+            specversion: "1.0";
+            /**
+             * Subject
+             * @description The aggregate id; also the partition key.
+             */
+            subject: string;
+            /**
+             * Time
+             * Format: date-time
+             * @description When the fact happened (UTC).
+             */
+            time: string;
+            /**
+             * Type
+             * @description The topic name, e.g. `instance.provisioned`.
+             */
+            type: string;
+        };
+        /** EventEnvelope[LicenseAdded] */
+        EventEnvelope_LicenseAdded_: {
+            /**
+             * Causationid
+             * @description The event that caused this one (extension attribute; absent when none).
+             */
+            causationid?: string | null;
+            /**
+             * Correlationid
+             * @description The request or flow the event belongs to (extension attribute; absent when none).
+             */
+            correlationid?: string | null;
+            data: components["schemas"]["LicenseAdded"];
+            /**
+             * Datacontenttype
+             * @default application/json
+             * @constant
+             */
+            datacontenttype: "application/json";
+            /**
+             * Id
+             * Format: uuid
+             * @description Unique event id; consumers deduplicate on it.
+             */
+            id: string;
+            /**
+             * Schemaversion
+             * @description Version of the payload model (CloudEvents extension attribute).
+             * @default 1
+             */
+            schemaversion: number;
+            /**
+             * Source
+             * @description The producing service.
+             */
+            source: string;
+            /**
+             * Specversion
+             * @default 1.0
+             * @constant
+             */
+            specversion: "1.0";
+            /**
+             * Subject
+             * @description The aggregate id; also the partition key.
+             */
+            subject: string;
+            /**
+             * Time
+             * Format: date-time
+             * @description When the fact happened (UTC).
+             */
+            time: string;
+            /**
+             * Type
+             * @description The topic name, e.g. `instance.provisioned`.
+             */
+            type: string;
+        };
+        /** EventEnvelope[LicenseReleased] */
+        EventEnvelope_LicenseReleased_: {
+            /**
+             * Causationid
+             * @description The event that caused this one (extension attribute; absent when none).
+             */
+            causationid?: string | null;
+            /**
+             * Correlationid
+             * @description The request or flow the event belongs to (extension attribute; absent when none).
+             */
+            correlationid?: string | null;
+            data: components["schemas"]["LicenseReleased"];
+            /**
+             * Datacontenttype
+             * @default application/json
+             * @constant
+             */
+            datacontenttype: "application/json";
+            /**
+             * Id
+             * Format: uuid
+             * @description Unique event id; consumers deduplicate on it.
+             */
+            id: string;
+            /**
+             * Schemaversion
+             * @description Version of the payload model (CloudEvents extension attribute).
+             * @default 1
+             */
+            schemaversion: number;
+            /**
+             * Source
+             * @description The producing service.
+             */
+            source: string;
+            /**
+             * Specversion
+             * @default 1.0
+             * @constant
+             */
+            specversion: "1.0";
+            /**
+             * Subject
+             * @description The aggregate id; also the partition key.
+             */
+            subject: string;
+            /**
+             * Time
+             * Format: date-time
+             * @description When the fact happened (UTC).
+             */
+            time: string;
+            /**
+             * Type
+             * @description The topic name, e.g. `instance.provisioned`.
+             */
+            type: string;
+        };
+        /** EventEnvelope[LicenseRevoked] */
+        EventEnvelope_LicenseRevoked_: {
+            /**
+             * Causationid
+             * @description The event that caused this one (extension attribute; absent when none).
+             */
+            causationid?: string | null;
+            /**
+             * Correlationid
+             * @description The request or flow the event belongs to (extension attribute; absent when none).
+             */
+            correlationid?: string | null;
+            data: components["schemas"]["LicenseRevoked"];
+            /**
+             * Datacontenttype
+             * @default application/json
+             * @constant
+             */
+            datacontenttype: "application/json";
+            /**
+             * Id
+             * Format: uuid
+             * @description Unique event id; consumers deduplicate on it.
+             */
+            id: string;
+            /**
+             * Schemaversion
+             * @description Version of the payload model (CloudEvents extension attribute).
+             * @default 1
+             */
+            schemaversion: number;
+            /**
+             * Source
+             * @description The producing service.
+             */
+            source: string;
+            /**
+             * Specversion
+             * @default 1.0
+             * @constant
+             */
+            specversion: "1.0";
+            /**
+             * Subject
+             * @description The aggregate id; also the partition key.
+             */
+            subject: string;
+            /**
+             * Time
+             * Format: date-time
+             * @description When the fact happened (UTC).
+             */
+            time: string;
+            /**
+             * Type
+             * @description The topic name, e.g. `instance.provisioned`.
+             */
+            type: string;
+        };
+        /** EventEnvelope[MessagePosted] */
+        EventEnvelope_MessagePosted_: {
+            /**
+             * Causationid
+             * @description The event that caused this one (extension attribute; absent when none).
+             */
+            causationid?: string | null;
+            /**
+             * Correlationid
+             * @description The request or flow the event belongs to (extension attribute; absent when none).
+             */
+            correlationid?: string | null;
+            data: components["schemas"]["MessagePosted"];
+            /**
+             * Datacontenttype
+             * @default application/json
+             * @constant
+             */
+            datacontenttype: "application/json";
+            /**
+             * Id
+             * Format: uuid
+             * @description Unique event id; consumers deduplicate on it.
+             */
+            id: string;
+            /**
+             * Schemaversion
+             * @description Version of the payload model (CloudEvents extension attribute).
+             * @default 1
+             */
+            schemaversion: number;
+            /**
+             * Source
+             * @description The producing service.
+             */
+            source: string;
+            /**
+             * Specversion
+             * @default 1.0
+             * @constant
+             */
+            specversion: "1.0";
+            /**
+             * Subject
+             * @description The aggregate id; also the partition key.
+             */
+            subject: string;
+            /**
+             * Time
+             * Format: date-time
+             * @description When the fact happened (UTC).
+             */
+            time: string;
+            /**
+             * Type
+             * @description The topic name, e.g. `instance.provisioned`.
+             */
+            type: string;
+        };
+        /** EventEnvelope[SessionCleared] */
+        EventEnvelope_SessionCleared_: {
+            /**
+             * Causationid
+             * @description The event that caused this one (extension attribute; absent when none).
+             */
+            causationid?: string | null;
+            /**
+             * Correlationid
+             * @description The request or flow the event belongs to (extension attribute; absent when none).
+             */
+            correlationid?: string | null;
+            data: components["schemas"]["SessionCleared"];
+            /**
+             * Datacontenttype
+             * @default application/json
+             * @constant
+             */
+            datacontenttype: "application/json";
+            /**
+             * Id
+             * Format: uuid
+             * @description Unique event id; consumers deduplicate on it.
+             */
+            id: string;
+            /**
+             * Schemaversion
+             * @description Version of the payload model (CloudEvents extension attribute).
+             * @default 1
+             */
+            schemaversion: number;
+            /**
+             * Source
+             * @description The producing service.
+             */
+            source: string;
+            /**
+             * Specversion
+             * @default 1.0
+             * @constant
+             */
+            specversion: "1.0";
+            /**
+             * Subject
+             * @description The aggregate id; also the partition key.
+             */
+            subject: string;
+            /**
+             * Time
+             * Format: date-time
+             * @description When the fact happened (UTC).
+             */
+            time: string;
+            /**
+             * Type
+             * @description The topic name, e.g. `instance.provisioned`.
+             */
+            type: string;
+        };
+        /** EventEnvelope[TestEventData] */
+        EventEnvelope_TestEventData_: {
+            /**
+             * Causationid
+             * @description The event that caused this one (extension attribute; absent when none).
+             */
+            causationid?: string | null;
+            /**
+             * Correlationid
+             * @description The request or flow the event belongs to (extension attribute; absent when none).
+             */
+            correlationid?: string | null;
+            data: components["schemas"]["TestEventData"];
+            /**
+             * Datacontenttype
+             * @default application/json
+             * @constant
+             */
+            datacontenttype: "application/json";
+            /**
+             * Id
+             * Format: uuid
+             * @description Unique event id; consumers deduplicate on it.
+             */
+            id: string;
+            /**
+             * Schemaversion
+             * @description Version of the payload model (CloudEvents extension attribute).
+             * @default 1
+             */
+            schemaversion: number;
+            /**
+             * Source
+             * @description The producing service.
+             */
+            source: string;
+            /**
+             * Specversion
+             * @default 1.0
+             * @constant
+             */
+            specversion: "1.0";
+            /**
+             * Subject
+             * @description The aggregate id; also the partition key.
+             */
+            subject: string;
+            /**
+             * Time
+             * Format: date-time
+             * @description When the fact happened (UTC).
+             */
+            time: string;
+            /**
+             * Type
+             * @description The topic name, e.g. `instance.provisioned`.
+             */
+            type: string;
         };
         /**
          * Feature
@@ -1526,6 +2556,112 @@ export interface components {
              */
             version: string;
         };
+        /**
+         * InstanceCancellationRequested
+         * @description The partner asked to cancel the instance (R-25).
+         */
+        InstanceCancellationRequested: {
+            /** Company Id */
+            company_id: string;
+            /** Instance Id */
+            instance_id: string;
+            /** Partner Id */
+            partner_id: string;
+            /** Reason */
+            reason: string;
+            requested_by: components["schemas"]["Actor"];
+        };
+        /**
+         * InstanceExtended
+         * @description The expiry date moved; effective at once (R-03).
+         */
+        InstanceExtended: {
+            /** Company Id */
+            company_id: string;
+            extended_by: components["schemas"]["Actor"];
+            /** Instance Id */
+            instance_id: string;
+            /**
+             * New Expiry Date
+             * Format: date
+             */
+            new_expiry_date: string;
+            /** Partner Id */
+            partner_id: string;
+            /**
+             * Previous Expiry Date
+             * Format: date
+             */
+            previous_expiry_date: string;
+        };
+        /**
+         * InstanceProvisioned
+         * @description A provisioning was generated: the instance exists from now on (irreversible).
+         */
+        InstanceProvisioned: {
+            /**
+             * Activation Date
+             * Format: date
+             */
+            activation_date: string;
+            /** Company Id */
+            company_id: string;
+            /**
+             * Configuration
+             * @description Type-specific configuration.
+             */
+            configuration?: {
+                [key: string]: unknown;
+            };
+            /** Contract Number */
+            contract_number: string;
+            /**
+             * Expiry Date
+             * Format: date
+             */
+            expiry_date: string;
+            /** Instance Id */
+            instance_id: string;
+            /**
+             * Name
+             * @description The instance's name (added in v1; optional).
+             */
+            name?: string | null;
+            /** Partner Id */
+            partner_id: string;
+            /**
+             * Profile
+             * @description WDS contracted profile; None for other types.
+             */
+            profile?: string | null;
+            provisioned_by: components["schemas"]["Actor"];
+            /** Provisioning Id */
+            provisioning_id: string;
+            type: components["schemas"]["InstanceType"];
+        };
+        /**
+         * InstanceType
+         * @enum {string}
+         */
+        InstanceType: "WDS" | "MCRM" | "S360" | "WTA";
+        /**
+         * InstanceUpdated
+         * @description Data or configuration of an instance changed; `changes` holds the new values only.
+         */
+        InstanceUpdated: {
+            /** Changes */
+            changes: {
+                [key: string]: unknown;
+            };
+            /** Company Id */
+            company_id: string;
+            /** Instance Id */
+            instance_id: string;
+            /** Partner Id */
+            partner_id: string;
+            type: components["schemas"]["InstanceType"];
+            updated_by: components["schemas"]["Actor"];
+        };
         /** KeysIn */
         KeysIn: {
             /**
@@ -1551,6 +2687,77 @@ export interface components {
          * @enum {string}
          */
         Language: "es" | "en";
+        /** LicenseAdded */
+        LicenseAdded: {
+            added_by: components["schemas"]["Actor"];
+            /** Company Id */
+            company_id: string;
+            /**
+             * Email
+             * Format: email
+             */
+            email: string;
+            /** Instance Id */
+            instance_id: string;
+            /** License Id */
+            license_id: string;
+            /** Partner Id */
+            partner_id: string;
+            /** Pin */
+            pin: string;
+            /**
+             * Serial
+             * @description Terminal bound to the seat, if any.
+             */
+            serial?: string | null;
+            /** User Name */
+            user_name: string;
+        };
+        /**
+         * LicenseReleased
+         * @description The seat was freed from its terminal (R-43); the license stays usable elsewhere.
+         */
+        LicenseReleased: {
+            /** Company Id */
+            company_id: string;
+            /** Instance Id */
+            instance_id: string;
+            /** License Id */
+            license_id: string;
+            /** Partner Id */
+            partner_id: string;
+            /** Pin */
+            pin: string;
+            /** Reason */
+            reason?: string | null;
+            released_by: components["schemas"]["Actor"];
+            /**
+             * Serial
+             * @description The terminal the seat was bound to.
+             */
+            serial: string;
+        };
+        /**
+         * LicenseRevoked
+         * @description The license was cancelled, with a reason (R-26).
+         */
+        LicenseRevoked: {
+            /** Company Id */
+            company_id: string;
+            /** Instance Id */
+            instance_id: string;
+            /** License Id */
+            license_id: string;
+            /** Partner Id */
+            partner_id: string;
+            /** Pin */
+            pin: string;
+            /** Reason */
+            reason: string;
+            revoked_by: components["schemas"]["Actor"];
+            /** Serial */
+            serial?: string | null;
+        };
         /**
          * LoginIn
          * @example {
@@ -1568,6 +2775,45 @@ export interface components {
             partner_id?: string | null;
             /** Password */
             password: string;
+        };
+        /**
+         * MessagePosted
+         * @description A message was added to a company's thread; the gateway turns it into notifications (R-06).
+         */
+        MessagePosted: {
+            /** Author Id */
+            author_id: string;
+            author_side: components["schemas"]["AuthorSide"];
+            /**
+             * Code
+             * @description System notes: what the note says (a NoteCode), to render in the reader's language.
+             */
+            code?: string | null;
+            /** Company Id */
+            company_id: string;
+            /** Message Id */
+            message_id: string;
+            /**
+             * Params
+             * @description System notes: the values the note's text names.
+             */
+            params?: {
+                [key: string]: string;
+            } | null;
+            /** Partner Id */
+            partner_id: string;
+            /**
+             * Posted At
+             * Format: date-time
+             */
+            posted_at: string;
+            /**
+             * Preview
+             * @description First characters of the text, for notifications.
+             */
+            preview: string;
+            /** Thread Id */
+            thread_id: string;
         };
         /**
          * OperatingSystem
@@ -1639,6 +2885,60 @@ export interface components {
             partner_id?: string | null;
             /** Refresh Token */
             refresh_token: string;
+        };
+        /** ReplayIn */
+        ReplayIn: {
+            /**
+             * Outcome
+             * @default failed
+             * @constant
+             */
+            outcome: "failed";
+            /**
+             * Since
+             * Format: date-time
+             * @description Deliveries created at or after this moment.
+             */
+            since: string;
+        };
+        /** ReplayedOut */
+        ReplayedOut: {
+            /** Replayed */
+            replayed: number;
+        };
+        /** SecretRotationIn */
+        SecretRotationIn: {
+            /**
+             * Overlap Hours
+             * @description How long the previous secret keeps signing.
+             * @default 24
+             */
+            overlap_hours: number;
+        };
+        /** SecretRotationOut */
+        SecretRotationOut: {
+            /** Previous Secret Expires At */
+            previous_secret_expires_at: string | null;
+            /** Secret */
+            secret: string;
+        };
+        /**
+         * SessionCleared
+         * @description A terminal's session (or every terminal's, when `serial` is None) must log in again (R-23).
+         */
+        SessionCleared: {
+            cleared_by: components["schemas"]["Actor"];
+            /** Instance Id */
+            instance_id: string;
+            /** Partner Id */
+            partner_id: string;
+            /** Serial */
+            serial?: string | null;
+            /**
+             * Session Epoch
+             * @description The epoch the cleared terminal (or every terminal) must have seen: a terminal whose last login saw a lower one must log in again.
+             */
+            session_epoch: number;
         };
         /**
          * SubscriptionIn
@@ -1720,6 +3020,15 @@ export interface components {
              */
             tested_app_version: string;
         };
+        /** TestEventData */
+        TestEventData: {
+            /** Partner Id */
+            partner_id: string;
+            /** Requested By */
+            requested_by: string;
+            /** Subscription Id */
+            subscription_id: string;
+        };
         /**
          * TokensOut
          * @example {
@@ -1775,6 +3084,178 @@ export interface components {
              * @enum {string}
              */
             role: "partner" | "staff";
+        };
+        /** WebhookCreatedOut */
+        WebhookCreatedOut: {
+            /** Consecutive Failures */
+            consecutive_failures: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Event Types */
+            event_types: string[];
+            /** Id */
+            id: string;
+            /** Instance Id */
+            instance_id: string | null;
+            /** Partner Id */
+            partner_id: string;
+            /** Paused Reason */
+            paused_reason: string | null;
+            /**
+             * Secret
+             * @description `whsec_<base64>`: shown this once; sign-verify deliveries with it.
+             */
+            secret: string;
+            /**
+             * Secret Hint
+             * @description The secret's first characters, to tell secrets apart.
+             */
+            secret_hint: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "paused" | "failing_paused";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Url */
+            url: string;
+        };
+        /** WebhookEventTypeOut */
+        WebhookEventTypeOut: {
+            /** Description */
+            description: string;
+            /** Type */
+            type: string;
+        };
+        /** WebhookEventTypesOut */
+        WebhookEventTypesOut: {
+            /** Items */
+            items: components["schemas"]["WebhookEventTypeOut"][];
+        };
+        /**
+         * WebhookIn
+         * @example {
+         *       "description": "Billing",
+         *       "event_types": [
+         *         "instance.provisioned",
+         *         "license.revoked"
+         *       ],
+         *       "partner_id": "ptn-demo",
+         *       "url": "https://billing.partner.example/hooks/partnerapp"
+         *     }
+         */
+        WebhookIn: {
+            /**
+             * Active
+             * @default true
+             */
+            active: boolean;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Event Types
+             * @description From `GET /api/v1/webhooks/event-types`.
+             */
+            event_types: string[];
+            /**
+             * Instance Id
+             * @description Only this instance's events.
+             */
+            instance_id?: string | null;
+            /** Partner Id */
+            partner_id: string;
+            /**
+             * Url
+             * @description https (http to loopback only in development).
+             */
+            url: string;
+        };
+        /** WebhookOut */
+        WebhookOut: {
+            /** Consecutive Failures */
+            consecutive_failures: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Event Types */
+            event_types: string[];
+            /** Id */
+            id: string;
+            /** Instance Id */
+            instance_id: string | null;
+            /** Partner Id */
+            partner_id: string;
+            /** Paused Reason */
+            paused_reason: string | null;
+            /**
+             * Secret Hint
+             * @description The secret's first characters, to tell secrets apart.
+             */
+            secret_hint: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "paused" | "failing_paused";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Url */
+            url: string;
+        };
+        /** WebhookPage */
+        WebhookPage: {
+            /** Items */
+            items: components["schemas"]["WebhookOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * WebhookPatchIn
+         * @description JSON Merge Patch (RFC 7396): a field not sent keeps its value; `instance_id: null` removes the instance filter; `status: active` re-activates (and resets the failure count).
+         * @example {
+         *       "status": "active"
+         *     }
+         */
+        WebhookPatchIn: {
+            /** Description */
+            description?: string | null;
+            /** Event Types */
+            event_types?: string[];
+            /** Instance Id */
+            instance_id?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status?: "active" | "paused";
+            /** Url */
+            url?: string;
         };
         /** Accepted */
         activity__Accepted: {
@@ -2382,7 +3863,7 @@ export interface components {
             partner_id: string;
             /** Product Name */
             product_name: string;
-            product_type: components["schemas"]["instances__InstanceType"];
+            product_type: components["schemas"]["InstanceType"];
             /** Profile */
             profile: string | null;
             /** Seats */
@@ -2415,7 +3896,7 @@ export interface components {
             session_epoch: number;
             /** Status */
             status: string | null;
-            type: components["schemas"]["instances__InstanceType"];
+            type: components["schemas"]["InstanceType"];
         };
         /**
          * DraftIn
@@ -2446,7 +3927,7 @@ export interface components {
              * @default 12
              */
             term_months: number;
-            type: components["schemas"]["instances__InstanceType"];
+            type: components["schemas"]["InstanceType"];
         };
         /**
          * DraftPatch
@@ -2546,7 +4027,7 @@ export interface components {
             status: string | null;
             /** Term Months */
             term_months: number;
-            type: components["schemas"]["instances__InstanceType"];
+            type: components["schemas"]["InstanceType"];
             /**
              * Updated At
              * Format: date-time
@@ -2578,11 +4059,6 @@ export interface components {
          * @enum {string}
          */
         instances__InstanceStatus: "active" | "cancellation_requested" | "cancelled" | "expired";
-        /**
-         * InstanceType
-         * @enum {string}
-         */
-        instances__InstanceType: "WDS" | "MCRM" | "S360" | "WTA";
         /** LicenseIn */
         instances__LicenseIn: {
             /**
@@ -3084,11 +4560,6 @@ export interface components {
          * @enum {string}
          */
         reports__InstanceStatus: "active" | "cancellation_requested" | "expired";
-        /**
-         * InstanceType
-         * @enum {string}
-         */
-        reports__InstanceType: "WDS" | "MCRM" | "S360" | "WTA";
         /** LicenseCounts */
         reports__LicenseCounts: {
             /** By Status */
@@ -5242,7 +6713,7 @@ export interface operations {
     list_instances_v1_instances_get: {
         parameters: {
             query?: {
-                type?: components["schemas"]["instances__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 status?: components["schemas"]["instances__InstanceStatus"] | null;
                 company_id?: string | null;
                 /** @description Case-insensitive text */
@@ -7375,7 +8846,7 @@ export interface operations {
                 partner_id?: string | null;
                 company_id?: string | null;
                 /** @description Instance type */
-                type?: components["schemas"]["reports__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 /** @description Instance status */
                 status?: components["schemas"]["reports__InstanceStatus"] | null;
                 /** @description Activation date from (inclusive) */
@@ -7452,7 +8923,7 @@ export interface operations {
                 partner_id?: string | null;
                 company_id?: string | null;
                 /** @description Instance type */
-                type?: components["schemas"]["reports__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 /** @description Instance status */
                 status?: components["schemas"]["reports__InstanceStatus"] | null;
                 /** @description Activation date from (inclusive) */
@@ -7537,7 +9008,7 @@ export interface operations {
                 partner_id?: string | null;
                 company_id?: string | null;
                 /** @description Instance type */
-                type?: components["schemas"]["reports__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 /** @description Instance status */
                 status?: components["schemas"]["reports__InstanceStatus"] | null;
                 /** @description Activation date from (inclusive) */
@@ -7610,7 +9081,7 @@ export interface operations {
                 partner_id?: string | null;
                 company_id?: string | null;
                 /** @description Instance type */
-                type?: components["schemas"]["reports__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 /** @description Instance status */
                 status?: components["schemas"]["reports__InstanceStatus"] | null;
                 /** @description Activation date from (inclusive) */
@@ -7753,7 +9224,7 @@ export interface operations {
                 partner_id?: string | null;
                 company_id?: string | null;
                 /** @description Instance type */
-                type?: components["schemas"]["reports__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 /** @description Instance status */
                 status?: components["schemas"]["reports__InstanceStatus"] | null;
                 /** @description Activation date from (inclusive) */
@@ -7829,7 +9300,7 @@ export interface operations {
                 partner_id?: string | null;
                 company_id?: string | null;
                 /** @description Instance type */
-                type?: components["schemas"]["reports__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 /** @description Instance status */
                 status?: components["schemas"]["reports__InstanceStatus"] | null;
                 /** @description Activation date from (inclusive) */
@@ -7969,7 +9440,7 @@ export interface operations {
                 partner_id?: string | null;
                 company_id?: string | null;
                 /** @description Instance type */
-                type?: components["schemas"]["reports__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 /** @description Instance status */
                 status?: components["schemas"]["reports__InstanceStatus"] | null;
                 /** @description Activation date from (inclusive) */
@@ -8040,7 +9511,7 @@ export interface operations {
                 partner_id?: string | null;
                 company_id?: string | null;
                 instance_id?: string | null;
-                type?: components["schemas"]["reports__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 /** @description First day (inclusive, UTC) */
                 from: string;
                 /** @description Last day (inclusive, UTC) */
@@ -8113,7 +9584,7 @@ export interface operations {
                 partner_id?: string | null;
                 company_id?: string | null;
                 instance_id?: string | null;
-                type?: components["schemas"]["reports__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 /** @description First day (inclusive, UTC) */
                 from: string;
                 /** @description Last day (inclusive, UTC) */
@@ -8182,7 +9653,7 @@ export interface operations {
                 partner_id?: string | null;
                 company_id?: string | null;
                 instance_id?: string | null;
-                type?: components["schemas"]["reports__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 /** @description First day (inclusive, UTC) */
                 from: string;
                 /** @description Last day (inclusive, UTC) */
@@ -8418,7 +9889,7 @@ export interface operations {
                 partner_id?: string | null;
                 company_id?: string | null;
                 /** @description Instance type */
-                type?: components["schemas"]["reports__InstanceType"] | null;
+                type?: components["schemas"]["InstanceType"] | null;
                 /** @description Instance status */
                 status?: components["schemas"]["reports__InstanceStatus"] | null;
                 /** @description Activation date from (inclusive) */
@@ -9773,6 +11244,1203 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    list_webhooks_api_v1_webhooks_get: {
+        parameters: {
+            query?: {
+                partner_id?: string | null;
+                status?: ("active" | "paused" | "failing_paused") | null;
+                /** @description Items per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPage"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_webhook_api_v1_webhooks_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key creates one subscription (and answers it again, with its secret); the key with another request is a 422. */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookIn"];
+            };
+        };
+        responses: {
+            /** @description A retry under the same Idempotency-Key: the subscription it created. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreatedOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, or its association with the partner asked for, does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    event_types_api_v1_webhooks_event_types_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEventTypesOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_webhook_api_v1_webhooks__subscription_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_webhook_api_v1_webhooks__subscription_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_webhook_api_v1_webhooks__subscription_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPatchIn"];
+                "application/merge-patch+json": components["schemas"]["WebhookPatchIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_deliveries_api_v1_webhooks__subscription_id__deliveries_get: {
+        parameters: {
+            query?: {
+                /** @description Only deliveries of this event type */
+                event_type?: string | null;
+                outcome?: ("pending" | "succeeded" | "failed") | null;
+                /** @description Items per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_delivery_api_v1_webhooks__subscription_id__deliveries__delivery_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replay_delivery_api_v1_webhooks__subscription_id__deliveries__delivery_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replay_failed_api_v1_webhooks__subscription_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayedOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotate_secret_api_v1_webhooks__subscription_id__secret_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SecretRotationIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretRotationOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    send_test_api_v1_webhooks__subscription_id__test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The subscription is paused. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhook_instance_cancellation_requestedinstance_cancellation_requested_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The CloudEvent id: the same in every retry and replay; deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded part of the secret after `whsec_` (Standard Webhooks); two during a rotation. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/cloudevents+json": unknown;
+                "application/json": components["schemas"]["EventEnvelope_InstanceCancellationRequested_"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not received: retried with backoff, the same webhook-id. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_instance_extendedinstance_extended_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The CloudEvent id: the same in every retry and replay; deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded part of the secret after `whsec_` (Standard Webhooks); two during a rotation. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/cloudevents+json": unknown;
+                "application/json": components["schemas"]["EventEnvelope_InstanceExtended_"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not received: retried with backoff, the same webhook-id. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_instance_provisionedinstance_provisioned_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The CloudEvent id: the same in every retry and replay; deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded part of the secret after `whsec_` (Standard Webhooks); two during a rotation. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/cloudevents+json": unknown;
+                "application/json": components["schemas"]["EventEnvelope_InstanceProvisioned_"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not received: retried with backoff, the same webhook-id. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_instance_updatedinstance_updated_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The CloudEvent id: the same in every retry and replay; deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded part of the secret after `whsec_` (Standard Webhooks); two during a rotation. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/cloudevents+json": unknown;
+                "application/json": components["schemas"]["EventEnvelope_InstanceUpdated_"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not received: retried with backoff, the same webhook-id. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_license_addedlicense_added_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The CloudEvent id: the same in every retry and replay; deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded part of the secret after `whsec_` (Standard Webhooks); two during a rotation. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/cloudevents+json": unknown;
+                "application/json": components["schemas"]["EventEnvelope_LicenseAdded_"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not received: retried with backoff, the same webhook-id. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_license_releasedlicense_released_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The CloudEvent id: the same in every retry and replay; deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded part of the secret after `whsec_` (Standard Webhooks); two during a rotation. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/cloudevents+json": unknown;
+                "application/json": components["schemas"]["EventEnvelope_LicenseReleased_"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not received: retried with backoff, the same webhook-id. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_license_revokedlicense_revoked_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The CloudEvent id: the same in every retry and replay; deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded part of the secret after `whsec_` (Standard Webhooks); two during a rotation. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/cloudevents+json": unknown;
+                "application/json": components["schemas"]["EventEnvelope_LicenseRevoked_"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not received: retried with backoff, the same webhook-id. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_message_postedmessage_posted_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The CloudEvent id: the same in every retry and replay; deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded part of the secret after `whsec_` (Standard Webhooks); two during a rotation. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/cloudevents+json": unknown;
+                "application/json": components["schemas"]["EventEnvelope_MessagePosted_"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not received: retried with backoff, the same webhook-id. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_session_clearedsession_cleared_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The CloudEvent id: the same in every retry and replay; deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded part of the secret after `whsec_` (Standard Webhooks); two during a rotation. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/cloudevents+json": unknown;
+                "application/json": components["schemas"]["EventEnvelope_SessionCleared_"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not received: retried with backoff, the same webhook-id. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_webhook_testwebhook_test_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The CloudEvent id: the same in every retry and replay; deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed by the base64-decoded part of the secret after `whsec_` (Standard Webhooks); two during a rotation. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/cloudevents+json": unknown;
+                "application/json": components["schemas"]["EventEnvelope_TestEventData_"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not received: retried with backoff, the same webhook-id. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -285,6 +285,15 @@ FIELD_MESSAGES: dict[str, dict[Language, str]] = {
         "es": "una pausa debe quedar entre el inicio y el fin",
         "en": "a pause must lie within start and end",
     },
+    "url_private": {
+        "es": "no puede apuntar a una dirección privada, local o reservada",
+        "en": "must not point to a private, loopback or reserved address",
+    },
+    "webhook_event_type": {
+        "es": "Tipo de evento desconocido {value}; usa uno del catálogo.",
+        "en": "Unknown event type {value}; use the catalogue's.",
+    },
+    "at_least_one": {"es": "Elige al menos uno.", "en": "Choose at least one."},
 }
 
 

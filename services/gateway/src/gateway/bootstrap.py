@@ -21,21 +21,47 @@ from gateway.adapters.mongo import (
     MongoUsers,
 )
 from gateway.adapters.security import Argon2Passwords, SignedAccessTokens
+from gateway.adapters.webhooks import (
+    WEBHOOK_INDEXES,
+    MongoWebhookDeliveries,
+    MongoWebhookSubscriptions,
+    SecretBox,
+    WebhookPoster,
+)
 from gateway.adapters.webpush import MongoPushSubscriptions, VapidKeys, WebPushSender
 from gateway.config import Settings
 from gateway.domain.notifications import LiveStreams
 from gateway.domain.rate_limit import IngestRequests, LoginAttempts
-from gateway.entrypoints import hardware, http, proxy, push
+from gateway.domain.webhooks import RetrySchedule
+from gateway.entrypoints import hardware, http, proxy, push, webhooks
 from gateway.entrypoints.audit import AuditTrail
 from gateway.entrypoints.web import SinglePageApp
 from gateway.service_layer.access import AccessAnnouncer, AccessCache, AccessFeed, AnnouncedSessions, AnnouncedUsers
 from gateway.service_layer.commands import GatewayCommands, LoginPolicy
-from gateway.service_layer.event_handlers import EVENT_HANDLERS, GatewayEventHandlers
+from gateway.service_layer.event_handlers import (
+    EVENT_HANDLERS,
+    WEBHOOK_EVENT_HANDLERS,
+    GatewayEventHandlers,
+    WebhookEventHandlers,
+)
 from gateway.service_layer.queries import GatewayQueries
+from gateway.service_layer.webhooks import (
+    PausedNotifier,
+    SenderPolicy,
+    Sequencer,
+    WebhookCommands,
+    WebhookDispatcher,
+    WebhookQueries,
+    WebhookSender,
+)
 from servicekit import openapi
 from servicekit.auth import TokenIssuer
+from servicekit.consumer import EventConsumer
+from servicekit.deadletter import DeadLetterPublisher
 from servicekit.handlers import subscribe_table
 from servicekit.i18n import DEFAULT_LANGUAGE, Language, as_language
+from servicekit.idempotency import COLLECTION as IDEMPOTENCY_KEYS
+from servicekit.idempotency import IdempotencyKeys
 from servicekit.pdf import fonts_ready
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
@@ -62,11 +88,72 @@ def _access_from_memory(
     return access, users, sessions
 
 
+def _webhooks(
+    runtime: ServiceRuntime,
+    settings: Settings,
+    signing_key: str,
+    notifier: PausedNotifier,
+    webhook_transport: httpx.AsyncBaseTransport | None,
+) -> None:
+    """Subscriptions and their log for every replica; the dispatcher (its own consumer group and
+    the sender loop) where `GATEWAY_WEBHOOK_DISPATCHER` is true."""
+    runtime.add_indexes(WEBHOOK_INDEXES)
+    key = settings.webhook_secret_key
+    sealer = SecretBox(key.get_secret_value()) if key else SecretBox.derived_from(signing_key)
+    subscriptions = MongoWebhookSubscriptions(runtime.db)
+    deliveries = MongoWebhookDeliveries(runtime.db)
+    sequencer = Sequencer()
+    sender: WebhookSender | None = None
+    if settings.webhook_dispatcher:
+        poster = WebhookPoster(
+            timeout_seconds=settings.webhook_timeout_seconds,
+            allow_private=settings.webhooks_allow_private,
+            transport=webhook_transport,
+        )
+        runtime.on_stop(poster.close)
+        policy = SenderPolicy(
+            schedule=RetrySchedule(tuple(settings.webhook_retry_schedule_seconds)),
+            max_parallel=settings.webhook_max_parallel,
+            lease_seconds=settings.webhook_lease_seconds or settings.webhook_timeout_seconds * 3,
+            poll_seconds=settings.webhook_poll_seconds,
+            pause_after_failures=settings.webhook_pause_after_failures,
+        )
+        sender = WebhookSender(subscriptions, deliveries, sealer, poster, policy=policy, notifier=notifier)
+        runtime.run_in_background(sender.run)
+        runtime.provide(WebhookSender, sender)
+        dispatcher = WebhookDispatcher(subscriptions, deliveries, sequencer=sequencer, wake=sender.wake)
+        group = settings.model_copy(update={"consumer_group": settings.webhook_consumer_group})
+        consumer = EventConsumer(
+            runtime.broker, group, runtime.inbox, DeadLetterPublisher(runtime.broker, group.platform)
+        )
+        subscribe_table(consumer, WEBHOOK_EVENT_HANDLERS, WebhookEventHandlers(dispatcher))
+        consumer.install()  # its own group on the same broker, started with it
+    commands = WebhookCommands(
+        subscriptions=subscriptions,
+        deliveries=deliveries,
+        sealer=sealer,
+        allow_private=settings.webhooks_allow_private,
+        sequencer=sequencer,
+        wake=sender.wake if sender else lambda: None,
+    )
+    retention = timedelta(days=settings.webhook_log_retention_days)
+
+    async def prune_deliveries() -> None:
+        await commands.prune_deliveries(retention)
+
+    if settings.webhook_dispatcher:  # one replica prunes
+        runtime.every(NOTIFICATION_PRUNE_SECONDS, prune_deliveries, first_after=NOTIFICATION_PRUNE_SECONDS)
+    runtime.provide(WebhookCommands, commands)
+    runtime.provide(WebhookQueries, WebhookQueries(subscriptions=subscriptions, deliveries=deliveries))
+    runtime.provide(IdempotencyKeys, IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS]))
+
+
 def build_app(
     settings: Settings | None = None,
     *,
     telemetry: Telemetry | None = None,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """`transports` replaces the network to some services (tests run them in-process)."""
     settings = settings or Settings()
@@ -135,6 +222,8 @@ def build_app(
     runtime.every(NOTIFICATION_PRUNE_SECONDS, prune_notifications, first_after=NOTIFICATION_PRUNE_SECONDS)
     login_limiter = LoginAttempts(settings.login_attempts_per_minute, 60.0)
     ingest_limiter = IngestRequests(settings.ingest_requests_per_second, 1.0)
+    notifier = PausedNotifier(notification_log, live, push_sender)
+    _webhooks(runtime, settings, signing_key, notifier, webhook_transport)
     runtime.provide(GatewayCommands, commands)
     runtime.provide(GatewayQueries, queries)
     runtime.provide(LoginAttempts, login_limiter)
@@ -142,7 +231,7 @@ def build_app(
     runtime.provide(HttpBackends, backends)
     runtime.provide(proxy.ServiceDocuments, proxy.ServiceDocuments(backends))
     # The gateway's own routes first: the forwarding router catches every other `/api/v1/<resource>`.
-    routers = [http.api, push.api, hardware.api, proxy.documents, proxy.api]
+    routers = [http.api, push.api, hardware.api, webhooks.api, proxy.documents, proxy.api]
     runtime.add_readiness("pdf_fonts", fonts_ready)  # the hardware list PDF needs them
     for pattern in proxy.UPLOAD_PATHS:
         runtime.allow_larger_bodies(pattern, settings.upload_max_bytes)
@@ -152,6 +241,7 @@ def build_app(
     app.state.ingest_limiter = ingest_limiter
     # Wrong credentials, the lockout and the per-client limit; both read and write the store.
     openapi.declare_errors(app, {"POST /api/v1/auth/login": (401, 429, 503), "POST /api/v1/auth/refresh": (401, 503)})
+    webhooks.document_deliveries(app)  # the OpenAPI 3.1 `webhooks`: what a partner's URL receives
     app.add_middleware(AuditTrail, audit=audit)
     if settings.web_dir is not None:
         app.mount("/", SinglePageApp(settings.web_dir), name="web")  # last: every route above wins

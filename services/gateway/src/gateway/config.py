@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from gateway.domain.webhooks import DEFAULT_SCHEDULE
 from servicekit.settings import ServiceSettings
 
 
@@ -62,6 +63,42 @@ class Settings(ServiceSettings):
     sse_keepalive_seconds: float = Field(default=15.0, gt=0)
     vapid_private_key_file: Path | None = Field(default=None, description="Web Push signing key (PEM, P-256).")
     vapid_subject: str = "mailto:support@partnerapp.example"
+
+    # Webhooks (#19).
+    webhook_dispatcher: bool = Field(
+        default=True,
+        description="This replica consumes the events and sends the deliveries. Keep ONE on FerretDB "
+        "(its concurrent updates are weak); on MongoDB several are safe (deliveries are leased).",
+    )
+    webhook_consumer_group: str = Field(
+        default="gateway-webhooks", description="The dispatcher's own group: its offsets are not the notifications'."
+    )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Development and tests: http URLs and private or loopback targets are allowed.",
+    )
+    webhook_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key encrypting the subscriptions' signing secrets; "
+        "default: derived from the token signing key.",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_schedule_seconds: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_SCHEDULE),
+        min_length=1,
+        description="Upper bound of each wait between attempts (each drawn from its upper half).",
+    )
+    webhook_max_parallel: int = Field(default=32, ge=1, le=1000, description="Deliveries in flight, all endpoints.")
+    webhook_pause_after_failures: int = Field(
+        default=0, ge=0, description="Consecutive failed attempts that pause a subscription (0: when one is given up)."
+    )
+    webhook_log_retention_days: int = Field(
+        default=30, ge=1, le=400, description="How long succeeded and failed deliveries stay in the log."
+    )
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    webhook_lease_seconds: float = Field(
+        default=0, ge=0, description="How long a claimed delivery stays a sender's (0: three timeouts)."
+    )
 
     web_dir: Path | None = Field(default=None, description="The built web app (web/dist) to serve at `/`, if any.")
 

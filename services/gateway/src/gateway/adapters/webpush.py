@@ -338,6 +338,8 @@ LanguageOf = Callable[[str], Awaitable[Language]]
 def message_payload(notification: Notification, language: Language = DEFAULT_LANGUAGE) -> dict[str, Any] | None:
     """What the service worker shows, in the reader's language: title, the message preview (a
     system note worded from its code), and the thread to open."""
+    if notification.type == "webhook.paused":
+        return _paused_payload(notification, language)
     thread_id = notification.data.get("thread_id")
     if notification.type != "message.posted" or not isinstance(thread_id, str):
         return None
@@ -350,6 +352,30 @@ def message_payload(notification: Notification, language: Language = DEFAULT_LAN
         "body": note if note is not None else str(notification.data.get("preview", "")),
         "url": f"/support/threads/{thread_id}",
         "thread_id": thread_id,
+        "notification_id": notification.id,
+    }
+
+
+_PAUSED = {
+    "title": {"es": "Webhook en pausa", "en": "Webhook paused"},
+    "body": {
+        "es": "Una suscripción de webhook ha fallado repetidamente y se ha puesto en pausa. "
+        "Revisa su registro de entregas.",
+        "en": "A webhook subscription kept failing and was paused. Check its delivery log.",
+    },
+}
+
+
+def _paused_payload(notification: Notification, language: Language) -> dict[str, Any]:
+    """A webhook subscription paused for failures (#19): the Integrations page to open."""
+    subscription_id = str(notification.data.get("subscription_id", notification.subject or ""))
+    return {
+        "type": notification.type,
+        "title": _PAUSED["title"][language],
+        "body": _PAUSED["body"][language],
+        "url": "/profile/integrations",
+        "thread_id": subscription_id,  # the Topic: a newer pause of the same subscription replaces it
+        "subscription_id": subscription_id,
         "notification_id": notification.id,
     }
 

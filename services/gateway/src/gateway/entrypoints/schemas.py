@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from gateway.domain.model import Language
@@ -127,3 +127,130 @@ class AuditOut(ResponseModel):
 
 
 class AuditPage(PageOut[AuditOut]): ...
+
+
+# ---------------------------------------------------------------------- webhooks (#19)
+
+WebhookStatus = Literal["active", "paused", "failing_paused"]
+DeliveryOutcome = Literal["pending", "succeeded", "failed"]
+
+
+class WebhookEventTypeOut(ResponseModel):
+    type: str
+    description: str
+
+
+class WebhookEventTypesOut(BaseModel):
+    items: list[WebhookEventTypeOut]
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "partner_id": "ptn-demo",
+                    "url": "https://billing.partner.example/hooks/partnerapp",
+                    "event_types": ["instance.provisioned", "license.revoked"],
+                    "description": "Billing",
+                }
+            ]
+        },
+    )
+    partner_id: Id
+    url: str = Field(min_length=1, max_length=2000, description="https (http to loopback only in development).")
+    event_types: list[str] = Field(min_length=1, max_length=50, description="From `GET /api/v1/webhooks/event-types`.")
+    instance_id: Id | None = Field(default=None, description="Only this instance's events.")
+    description: str = Field(default="", max_length=200)
+    active: bool = True
+
+
+class WebhookPatchIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "description": "JSON Merge Patch (RFC 7396): a field not sent keeps its value; `instance_id: null` "
+            "removes the instance filter; `status: active` re-activates (and resets the failure count).",
+            "examples": [{"status": "active"}],
+        },
+    )
+    url: str = Field(default=NOT_SENT, min_length=1, max_length=2000)
+    event_types: list[str] = Field(default=NOT_SENT, min_length=1, max_length=50)
+    instance_id: Id | None = None
+    description: str | None = Field(default=None, max_length=200)
+    status: Literal["active", "paused"] = Field(default=NOT_SENT)
+
+    @field_validator("url", "event_types", "status", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            raise PydanticCustomError("not_null", "must not be null: {field} is required", {"field": info.field_name})
+        return value
+
+
+class WebhookOut(ResponseModel):
+    id: str
+    partner_id: str
+    url: str
+    event_types: list[str]
+    instance_id: str | None
+    description: str
+    status: WebhookStatus
+    paused_reason: str | None
+    consecutive_failures: int
+    secret_hint: str = Field(description="The secret's first characters, to tell secrets apart.")
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description="`whsec_<base64>`: shown this once; sign-verify deliveries with it.")
+
+
+class WebhookPage(PageOut[WebhookOut]): ...
+
+
+class SecretRotationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    overlap_hours: int = Field(default=24, ge=0, le=168, description="How long the previous secret keeps signing.")
+
+
+class SecretRotationOut(BaseModel):
+    secret: str
+    previous_secret_expires_at: datetime | None
+
+
+class DeliveryAttemptOut(ResponseModel):
+    at: datetime
+    status_code: int | None
+    latency_ms: int
+    response_excerpt: str = Field(max_length=1024)
+    error: str | None
+
+
+class DeliveryOut(ResponseModel):
+    id: str
+    subscription_id: str
+    event_id: str = Field(description="The CloudEvent id, sent as `webhook-id`: the receiver's idempotency key.")
+    event_type: str
+    outcome: DeliveryOutcome
+    attempt_count: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    last_status_code: int | None
+    attempts: list[DeliveryAttemptOut]
+
+
+class DeliveryPage(PageOut[DeliveryOut]): ...
+
+
+class ReplayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: AwareDatetime = Field(description="Deliveries created at or after this moment.")
+    outcome: Literal["failed"] = "failed"
+
+
+class ReplayedOut(BaseModel):
+    replayed: int

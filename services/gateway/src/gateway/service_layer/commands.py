@@ -34,6 +34,7 @@ from gateway.service_layer.ports import (
     StoredPushSubscription,
     UserRepository,
 )
+from gateway.service_layer.webhooks import WebhookCommands
 from servicekit.errors import DomainError, InvalidInput, field_error
 from servicekit.handlers import HandlerTable
 from servicekit.principal import Principal
@@ -306,4 +307,13 @@ COMMAND_HANDLERS: HandlerTable = {
     "subscribe_push": GatewayCommands.subscribe_push,
     "unsubscribe_push": GatewayCommands.unsubscribe_push,
     "prune_notifications": GatewayCommands.prune_notifications,
+    # Webhooks (#19)
+    "create_webhook": WebhookCommands.create_webhook,
+    "update_webhook": WebhookCommands.update_webhook,
+    "delete_webhook": WebhookCommands.delete_webhook,
+    "rotate_webhook_secret": WebhookCommands.rotate_webhook_secret,
+    "send_test_event": WebhookCommands.send_test_event,
+    "replay_delivery": WebhookCommands.replay_delivery,
+    "replay_failed": WebhookCommands.replay_failed,
+    "prune_deliveries": WebhookCommands.prune_deliveries,
 }

@@ -18,7 +18,9 @@ from contracts.events.instances import (
 from contracts.events.licenses import LicenseAdded, LicenseReleased, LicenseRevoked
 from contracts.events.support import MessagePosted
 from gateway.domain.notifications import NOTIFIED_TOPICS, LiveStreams, notification_of
+from gateway.domain.webhooks import DELIVERED_TOPICS
 from gateway.service_layer.ports import NotificationLog, PushSender
+from gateway.service_layer.webhooks import WebhookDispatcher
 from servicekit.handlers import EventHandlerTable, InBatches
 
 log = logging.getLogger(__name__)
@@ -77,4 +79,21 @@ class GatewayEventHandlers:
 # Batches without the inbox: the notification log stores each event id once.
 EVENT_HANDLERS: EventHandlerTable = {
     topic: InBatches(GatewayEventHandlers.on_notified_events) for topic in NOTIFIED_TOPICS
+}
+
+
+class WebhookEventHandlers:
+    """What the webhook dispatcher consumes (its own consumer group, so its offsets are not the
+    notifications'): each event becomes the deliveries of the subscriptions that want it."""
+
+    def __init__(self, dispatcher: WebhookDispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def on_delivered_events(self, events: Iterable[EventEnvelope[NotifiedPayload]]) -> None:
+        await self._dispatcher.accept(events)
+
+
+# Batches without the inbox: a delivery's id is derived from the event id, stored once.
+WEBHOOK_EVENT_HANDLERS: EventHandlerTable = {
+    topic: InBatches(WebhookEventHandlers.on_delivered_events) for topic in DELIVERED_TOPICS
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol
 from gateway.domain.hardware import CompatibilityList, HardwareQuery
 from gateway.domain.model import LoginGuard, Session, User
 from gateway.domain.notifications import Notification
+from gateway.domain.webhooks import Delivery, SendResult, Subscription
 from servicekit.pagination import Page
 from servicekit.principal import Principal
 
@@ -219,3 +220,70 @@ class Catalogue(Protocol):
     def compatibility(self) -> CompatibilityList: ...
 
     def pdf(self, query: HardwareQuery | None = None, *, language: Literal["en", "es"] = "en") -> bytes: ...
+
+
+# ---------------------------------------------------------------------- webhooks (#19)
+
+
+class WebhookSubscriptions(Protocol):
+    async def add(self, subscription: Subscription) -> bool:
+        """False when the id is taken."""
+
+    async def get(self, subscription_id: str) -> Subscription | None: ...
+
+    async def many(self, ids: Iterable[str]) -> dict[str, Subscription]: ...
+
+    async def replace(self, subscription: Subscription) -> bool:
+        """Compare-and-set on its version: False when someone changed it meanwhile."""
+
+    async def remove(self, subscription_id: str) -> bool: ...
+
+    async def of_partners(self, partner_ids: Iterable[str]) -> list[Subscription]: ...
+
+    async def page(
+        self, partner_ids: Iterable[str] | None, status: str | None, limit: int, cursor: str | None
+    ) -> Page[Subscription]: ...
+
+    async def count_failure(self, subscription_id: str) -> int: ...
+
+    async def reset_failures(self, subscription_id: str) -> None: ...
+
+    async def pause_for_failures(self, subscription_id: str, reason: str, now: datetime) -> bool: ...
+
+
+class WebhookDeliveries(Protocol):
+    async def add_new(self, deliveries: list[Delivery]) -> int: ...
+
+    async def get(self, delivery_id: str) -> Delivery | None: ...
+
+    async def pending(self) -> list[Delivery]: ...
+
+    async def claim(self, deliveries: list[Delivery], token: str, now: datetime, until: datetime) -> set[str]:
+        """The ids taken under `token` (those no other sender's lease holds)."""
+
+    async def release(self, delivery_ids: list[str], token: str) -> None: ...
+
+    async def record(self, delivery: Delivery, owner: str) -> bool: ...
+
+    async def replace(self, delivery: Delivery) -> None: ...
+
+    async def page(
+        self, subscription_id: str, event_type: str | None, outcome: str | None, limit: int, cursor: str | None
+    ) -> Page[Delivery]: ...
+
+    async def of_subscription(self, subscription_id: str, outcome: str) -> list[Delivery]: ...
+
+    async def remove_of(self, subscription_id: str) -> int: ...
+
+    async def forget_settled_before(self, moment: datetime) -> int:
+        """Drop succeeded and failed deliveries created before `moment` (the log's retention)."""
+
+
+class SecretSealer(Protocol):
+    def seal(self, secret: str) -> str: ...
+
+    def open(self, sealed: str) -> str: ...
+
+
+class WebhookTransport(Protocol):
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult: ...

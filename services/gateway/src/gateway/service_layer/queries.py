@@ -27,6 +27,7 @@ from gateway.service_layer.ports import (
     SessionRepository,
     UserRepository,
 )
+from gateway.service_layer.webhooks import WebhookQueries
 from servicekit.errors import InvalidInput, field_error
 from servicekit.handlers import HandlerTable
 from servicekit.pagination import Page
@@ -427,4 +428,10 @@ QUERY_HANDLERS: HandlerTable = {
     "audit_search": GatewayQueries.audit_search,
     "hardware_list": GatewayQueries.hardware_list,
     "hardware_pdf": GatewayQueries.hardware_pdf,
+    # Webhooks (#19)
+    "webhook_event_types": WebhookQueries.webhook_event_types,
+    "webhooks": WebhookQueries.webhooks,
+    "webhook": WebhookQueries.webhook,
+    "webhook_deliveries": WebhookQueries.webhook_deliveries,
+    "webhook_delivery": WebhookQueries.webhook_delivery,
 }

@@ -97,9 +97,12 @@ function SubscriptionView({ subscription, onChanged }: { subscription: Subscript
   const remove = useMutation({
     mutationFn: () => api<void>(path, { method: "DELETE" }),
     onSuccess: () => {
-      queryClient.removeQueries({ queryKey: [path] });
-      void invalidatePaths(WEBHOOKS);
+      // Gone: its own reads are dropped (never refetched into a 404), the lists read again.
       navigate("/profile/integrations", { replace: true });
+      queryClient.removeQueries({
+        predicate: (query) => typeof query.queryKey[0] === "string" && query.queryKey[0].startsWith(path),
+      });
+      void queryClient.invalidateQueries({ queryKey: [WEBHOOKS] });
     },
   });
 

@@ -60,7 +60,7 @@ export function SubscriptionForm(props: {
   const catalogue = useEventTypes();
   const instances = useInstances();
   // One key per subscription being created: a retried submit (a lost answer) creates it once.
-  const key = useRef(idempotencyKey());
+  const key = useRef<string | null>(null);
   const {
     register,
     handleSubmit,
@@ -85,13 +85,14 @@ export function SubscriptionForm(props: {
         description: values.description.trim(),
         active: values.active,
       };
+      key.current ??= idempotencyKey();
       return api<CreatedSubscription>(WEBHOOKS, { method: "POST", body, headers: { "Idempotency-Key": key.current } });
     },
     onSuccess: (saved) => {
       void invalidatePaths(WEBHOOKS);
       if (editing) props.onSaved?.(saved);
       else {
-        key.current = idempotencyKey();
+        key.current = null;
         props.onCreated?.(saved as CreatedSubscription);
       }
     },

@@ -38,8 +38,11 @@ class Receiver:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def web(topic_prefix: str, key_pair: tuple[str, str]) -> AsyncIterator[Stack]:
-    async with running_stack(topic_prefix, key_pair, web=True) as started:
-        yield started
+    # Development mode for the targets: the receiver below is http on loopback.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GATEWAY_WEBHOOKS_ALLOW_PRIVATE", "true")
+        async with running_stack(topic_prefix, key_pair, web=True) as started:
+            yield started
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

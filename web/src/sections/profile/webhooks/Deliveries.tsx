@@ -184,8 +184,8 @@ export function Deliveries({ subscriptionId }: { subscriptionId: string }) {
                               {delivery.attempts.map((item, index) => (
                                 <li key={`${item.at}-${index}`}>
                                   <p>
-                                    {format(item.at)} · {t("webhooks.log.statusCode")}: {item.status_code ?? "—"} ·{" "}
-                                    {t("webhooks.log.ms", { ms: item.latency_ms })}
+                                    {format(item.at)} · {t("webhooks.log.statusCode")}:{" "}
+                                    {item.status_code ?? "—"} · {t("webhooks.log.ms", { ms: item.latency_ms })}
                                   </p>
                                   {item.error && <p className="field-error">{item.error}</p>}
                                   {item.response_excerpt ? (

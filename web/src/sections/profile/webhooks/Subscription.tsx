@@ -12,7 +12,16 @@ import { HelpLink } from "../../../components/HelpLink";
 import { ErrorState, Loading } from "../../../components/states";
 import { Deliveries } from "./Deliveries";
 import { SubscriptionForm } from "./SubscriptionForm";
-import { formProblem, problemAt, SecretPanel, StatusBadge, useFormatDateTime, useInstances, WEBHOOKS } from "./shared";
+import {
+  formProblem,
+  PausedReason,
+  problemAt,
+  SecretPanel,
+  StatusBadge,
+  useFormatDateTime,
+  useInstances,
+  WEBHOOKS,
+} from "./shared";
 import {
   DEFAULT_OVERLAP_HOURS,
   MAX_OVERLAP_HOURS,
@@ -51,7 +60,8 @@ export function SubscriptionPage() {
   );
 }
 
-function SubscriptionView({ subscription, onChanged }: { subscription: Subscription; onChanged(saved: Subscription): void }) {
+function SubscriptionView(props: { subscription: Subscription; onChanged(saved: Subscription): void }) {
+  const { subscription, onChanged } = props;
   const { t } = useTranslation("profile");
   const navigate = useNavigate();
   const format = useFormatDateTime();
@@ -87,7 +97,8 @@ function SubscriptionView({ subscription, onChanged }: { subscription: Subscript
     },
   });
   const rotate = useMutation({
-    mutationFn: (hours: number) => api<RotatedSecret>(`${path}/secret`, { method: "POST", body: { overlap_hours: hours } }),
+    mutationFn: (hours: number) =>
+      api<RotatedSecret>(`${path}/secret`, { method: "POST", body: { overlap_hours: hours } }),
     onSuccess: (answer) => {
       setRotating(false);
       setRotated(answer);
@@ -108,7 +119,9 @@ function SubscriptionView({ subscription, onChanged }: { subscription: Subscript
 
   const hours = Number(overlap);
   const overlapValid = overlap.trim() !== "" && Number.isInteger(hours) && hours >= 0 && hours <= MAX_OVERLAP_HOURS;
-  const overlapError = !overlapValid ? t("webhooks.rotate.overlapInvalid", { max: MAX_OVERLAP_HOURS }) : problemAt(rotate.error, "overlap_hours");
+  const overlapError = overlapValid
+    ? problemAt(rotate.error, "overlap_hours")
+    : t("webhooks.rotate.overlapInvalid", { max: MAX_OVERLAP_HOURS });
   const actionError = changeStatus.error ?? sendTest.error;
   const instanceName = (id: string) => {
     const found = instances.data?.items.find((instance) => instance.id === id);
@@ -128,7 +141,7 @@ function SubscriptionView({ subscription, onChanged }: { subscription: Subscript
             {subscription.status === "failing_paused" && (
               <span className="webhook-reason" data-testid="webhook-reason">
                 {" "}
-                {subscription.paused_reason ?? t("webhooks.failingReason", { count: subscription.consecutive_failures })}
+                <PausedReason subscription={subscription} />
               </span>
             )}
           </dd>

@@ -11,7 +11,7 @@ import { HelpLink } from "../../../components/HelpLink";
 import { Empty, ErrorState, Loading } from "../../../components/states";
 import { SubscriptionPage } from "./Subscription";
 import { SubscriptionForm } from "./SubscriptionForm";
-import { SecretPanel, StatusBadge, useFormatDateTime, WEBHOOKS } from "./shared";
+import { PausedReason, SecretPanel, StatusBadge, useFormatDateTime, WEBHOOKS } from "./shared";
 import { SUBSCRIPTION_STATUSES, type CreatedSubscription, type SubscriptionPage as Page } from "./types";
 import "./webhooks.css";
 
@@ -134,7 +134,7 @@ function IntegrationsPage() {
                 </span>
                 {subscription.status === "failing_paused" && (
                   <span className="webhooks-row-line webhook-reason">
-                    {subscription.paused_reason ?? t("webhooks.failingReason", { count: subscription.consecutive_failures })}
+                    <PausedReason subscription={subscription} />
                   </span>
                 )}
               </Link>

@@ -64,8 +64,8 @@ export function formProblem(error: unknown, fields: string[], offline: string): 
 export function useFormatDateTime(): (value: string | null | undefined) => string {
   const { i18n } = useTranslation();
   const locale = i18n.language === "en" ? "en-GB" : "es-ES";
-  return (value) =>
-    value ? new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "medium" }).format(new Date(value)) : "—";
+  const formatter = new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "medium" });
+  return (value) => (value ? formatter.format(new Date(value)) : "—");
 }
 
 export function StatusBadge({ subscription }: { subscription: Pick<Subscription, "status"> }) {
@@ -75,6 +75,14 @@ export function StatusBadge({ subscription }: { subscription: Pick<Subscription,
       {t(`webhooks.status.${subscription.status}`)}
     </span>
   );
+}
+
+type Paused = Pick<Subscription, "paused_reason" | "consecutive_failures">;
+
+/** Why a subscription was paused for failures: the gateway's reason, or the count of failures. */
+export function PausedReason({ subscription }: { subscription: Paused }) {
+  const { t } = useTranslation("profile");
+  return <>{subscription.paused_reason ?? t("webhooks.failingReason", { count: subscription.consecutive_failures })}</>;
 }
 
 /** A signing secret, shown this once: copy it (or select it) now; gone when dismissed or left. */

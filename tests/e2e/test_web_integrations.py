@@ -160,7 +160,7 @@ async def test_create_see_the_secret_once_send_a_test_event_and_see_the_log(
         await expect(rows).to_have_count(1)
         await expect(rows.first).to_contain_text("webhook.test")
         await expect(rows.first).to_contain_text("Entregada", timeout=30_000)
-        await expect(rows.first.get_by_role("cell").nth(3)).to_have_text("200")
+        await expect(rows.first.get_by_test_id("webhook-status-code")).to_have_text("200")
         tests = [(headers, body) for headers, body in receiver.requests if json.loads(body)["type"] == "webhook.test"]
         assert len(tests) == 1, receiver.requests
         headers, body = tests[0]
@@ -169,7 +169,7 @@ async def test_create_see_the_secret_once_send_a_test_event_and_see_the_log(
         assert headers["webhook-id"] == event["id"]
         assert event["specversion"] == "1.0"
         await rows.first.get_by_role("button", name="Detalles").click()
-        attempts = page.locator("tr.webhook-attempts")
+        attempts = page.locator(".webhook-attempts")
         await expect(attempts).to_contain_text(RECEIVER_ANSWER)
         await expect(attempts).to_contain_text(event["id"])
         await page.evaluate("window.scrollTo(0, 0)")

@@ -7,6 +7,7 @@ import { useTranslation } from "react-i18next";
 
 import { api } from "../../../api/client";
 import { invalidatePaths, usePagedQuery } from "../../../api/queries";
+import { useMediaQuery } from "../../../components/hooks";
 import { Empty, ErrorState, Loading } from "../../../components/states";
 import { formProblem, problemAt, useEventTypes, useFormatDateTime, WEBHOOKS } from "./shared";
 import { DELIVERY_OUTCOMES, type Delivery, type DeliveryPage, type Replayed, type ReplayRequest } from "./types";
@@ -32,6 +33,8 @@ export function Deliveries({ subscriptionId }: { subscriptionId: string }) {
   const [said, setSaid] = useState("");
   const [since, setSince] = useState(() => localInput(new Date(Date.now() - 24 * 3_600_000)));
   const pending = useRef(false);
+  // A table where it fits; on a phone, a card per delivery.
+  const wide = useMediaQuery("(min-width: 768px)");
   const filters = { event_type: eventType || undefined, outcome: outcome || undefined, limit: PAGE_SIZE };
   const log = usePagedQuery<DeliveryPage>(
     [path, filters],
@@ -73,6 +76,25 @@ export function Deliveries({ subscriptionId }: { subscriptionId: string }) {
   }
 
   const last = (delivery: Delivery) => delivery.attempts[delivery.attempts.length - 1];
+  const detailsOf = (delivery: Delivery) => `webhook-delivery-${delivery.id}`;
+  const actions = (delivery: Delivery) => {
+    const expanded = open.has(delivery.id);
+    return (
+      <>
+        <button
+          type="button"
+          aria-expanded={expanded}
+          aria-controls={expanded ? detailsOf(delivery) : undefined}
+          onClick={() => toggle(delivery.id)}
+        >
+          {expanded ? t("webhooks.log.hide") : t("webhooks.log.show")}
+        </button>
+        <button type="button" disabled={replayOne.isPending} onClick={() => replayOne.mutate(delivery)}>
+          {t("webhooks.log.replay")}
+        </button>
+      </>
+    );
+  };
   const types = catalogue.data?.items ?? [];
   const filtered = Boolean(eventType || outcome);
 
@@ -116,7 +138,7 @@ export function Deliveries({ subscriptionId }: { subscriptionId: string }) {
       {!log.loading && log.error === undefined && log.items.length === 0 && (
         <Empty>{filtered ? t("webhooks.log.noneFiltered") : t("webhooks.log.none")}</Empty>
       )}
-      {log.items.length > 0 && (
+      {log.items.length > 0 && wide && (
         <div className="webhook-table" role="region" aria-labelledby="webhook-log-title" tabIndex={0}>
           <table>
             <caption className="webhook-caption">{t("webhooks.log.caption")}</caption>
@@ -134,9 +156,7 @@ export function Deliveries({ subscriptionId }: { subscriptionId: string }) {
             </thead>
             <tbody>
               {log.items.map((delivery) => {
-                const expanded = open.has(delivery.id);
                 const attempt = last(delivery);
-                const detailsId = `webhook-delivery-${delivery.id}`;
                 return (
                   <Fragment key={delivery.id}>
                     <tr data-testid="webhook-delivery">
@@ -145,61 +165,18 @@ export function Deliveries({ subscriptionId }: { subscriptionId: string }) {
                         <code>{delivery.event_type}</code>
                       </td>
                       <td>
-                        <span className={`badge webhook-outcome-${delivery.outcome}`}>
-                          {t(`webhooks.outcome.${delivery.outcome}`)}
-                        </span>
+                        <Outcome delivery={delivery} />
                       </td>
-                      <td>{delivery.last_status_code ?? "—"}</td>
+                      <td data-testid="webhook-status-code">{delivery.last_status_code ?? "—"}</td>
                       <td>{attempt ? t("webhooks.log.ms", { ms: attempt.latency_ms }) : "—"}</td>
                       <td>{delivery.attempt_count}</td>
                       <td>{format(delivery.next_attempt_at)}</td>
-                      <td className="webhook-row-actions">
-                        <button
-                          type="button"
-                          aria-expanded={expanded}
-                          aria-controls={expanded ? detailsId : undefined}
-                          onClick={() => toggle(delivery.id)}
-                        >
-                          {expanded ? t("webhooks.log.hide") : t("webhooks.log.show")}
-                        </button>
-                        <button
-                          type="button"
-                          disabled={replayOne.isPending}
-                          onClick={() => replayOne.mutate(delivery)}
-                        >
-                          {t("webhooks.log.replay")}
-                        </button>
-                      </td>
+                      <td className="webhook-row-actions">{actions(delivery)}</td>
                     </tr>
-                    {expanded && (
-                      <tr id={detailsId} className="webhook-attempts">
+                    {open.has(delivery.id) && (
+                      <tr id={detailsOf(delivery)} className="webhook-attempts">
                         <td colSpan={8}>
-                          <p className="muted">
-                            {t("webhooks.log.eventId")}: <code>{delivery.event_id}</code>
-                          </p>
-                          {delivery.attempts.length === 0 ? (
-                            <p className="muted">{t("webhooks.log.noAttempts")}</p>
-                          ) : (
-                            <ol className="webhook-attempt-list">
-                              {delivery.attempts.map((item, index) => (
-                                <li key={`${item.at}-${index}`}>
-                                  <p>
-                                    {format(item.at)} · {t("webhooks.log.statusCode")}:{" "}
-                                    {item.status_code ?? "—"} · {t("webhooks.log.ms", { ms: item.latency_ms })}
-                                  </p>
-                                  {item.error && <p className="field-error">{item.error}</p>}
-                                  {item.response_excerpt ? (
-                                    <>
-                                      <p className="muted">{t("webhooks.log.excerpt")}</p>
-                                      <pre className="webhook-excerpt">{item.response_excerpt}</pre>
-                                    </>
-                                  ) : (
-                                    <p className="muted">{t("webhooks.log.noExcerpt")}</p>
-                                  )}
-                                </li>
-                              ))}
-                            </ol>
-                          )}
+                          <Attempts delivery={delivery} />
                         </td>
                       </tr>
                     )}
@@ -209,6 +186,39 @@ export function Deliveries({ subscriptionId }: { subscriptionId: string }) {
             </tbody>
           </table>
         </div>
+      )}
+      {log.items.length > 0 && !wide && (
+        <ul className="list webhook-deliveries" aria-label={t("webhooks.log.caption")}>
+          {log.items.map((delivery) => {
+            const attempt = last(delivery);
+            return (
+              <li key={delivery.id} data-testid="webhook-delivery">
+                <div className="webhook-delivery-head">
+                  <code>{delivery.event_type}</code>
+                  <Outcome delivery={delivery} />
+                </div>
+                <dl className="details webhook-delivery-facts">
+                  <dt>{t("webhooks.log.time")}</dt>
+                  <dd>{format(delivery.created_at)}</dd>
+                  <dt>{t("webhooks.log.statusCode")}</dt>
+                  <dd data-testid="webhook-status-code">{delivery.last_status_code ?? "—"}</dd>
+                  <dt>{t("webhooks.log.latency")}</dt>
+                  <dd>{attempt ? t("webhooks.log.ms", { ms: attempt.latency_ms }) : "—"}</dd>
+                  <dt>{t("webhooks.log.attempts")}</dt>
+                  <dd>{delivery.attempt_count}</dd>
+                  <dt>{t("webhooks.log.nextRetry")}</dt>
+                  <dd>{format(delivery.next_attempt_at)}</dd>
+                </dl>
+                <div className="actions">{actions(delivery)}</div>
+                {open.has(delivery.id) && (
+                  <div id={detailsOf(delivery)} className="webhook-attempts">
+                    <Attempts delivery={delivery} />
+                  </div>
+                )}
+              </li>
+            );
+          })}
+        </ul>
       )}
       {log.hasMore && (
         <div className="actions">
@@ -247,5 +257,48 @@ export function Deliveries({ subscriptionId }: { subscriptionId: string }) {
         </div>
       </form>
     </section>
+  );
+}
+
+function Outcome({ delivery }: { delivery: Delivery }) {
+  const { t } = useTranslation("profile");
+  return (
+    <span className={`badge webhook-outcome-${delivery.outcome}`}>{t(`webhooks.outcome.${delivery.outcome}`)}</span>
+  );
+}
+
+/** A delivery's attempts, each with its status code, latency, error and the receiver's answer (bounded). */
+function Attempts({ delivery }: { delivery: Delivery }) {
+  const { t } = useTranslation("profile");
+  const format = useFormatDateTime();
+  return (
+    <>
+      <p className="muted">
+        {t("webhooks.log.eventId")}: <code>{delivery.event_id}</code>
+      </p>
+      {delivery.attempts.length === 0 ? (
+        <p className="muted">{t("webhooks.log.noAttempts")}</p>
+      ) : (
+        <ol className="webhook-attempt-list">
+          {delivery.attempts.map((item, index) => (
+            <li key={`${item.at}-${index}`}>
+              <p>
+                {format(item.at)} · {t("webhooks.log.statusCode")}: {item.status_code ?? "—"} ·{" "}
+                {t("webhooks.log.ms", { ms: item.latency_ms })}
+              </p>
+              {item.error && <p className="field-error">{item.error}</p>}
+              {item.response_excerpt ? (
+                <>
+                  <p className="muted">{t("webhooks.log.excerpt")}</p>
+                  <pre className="webhook-excerpt">{item.response_excerpt}</pre>
+                </>
+              ) : (
+                <p className="muted">{t("webhooks.log.noExcerpt")}</p>
+              )}
+            </li>
+          ))}
+        </ol>
+      )}
+    </>
   );
 }

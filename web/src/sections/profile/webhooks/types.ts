@@ -46,14 +46,15 @@ export interface CreatedSubscription extends Subscription {
   secret: string;
 }
 
-/** POST /webhooks body (header Idempotency-Key optional). */
+/** POST /webhooks body (header Idempotency-Key optional). The API defaults `description` ("") and
+ * `active` (true); the page always sends both, as the generated input type wants them. */
 export interface SubscriptionCreate {
   partner_id: string;
   url: string;
   event_types: string[];
   instance_id: string | null;
-  description?: string;
-  active?: boolean;
+  description: string;
+  active: boolean;
 }
 
 /** PATCH /webhooks/{id} (application/merge-patch+json): only what changes. */

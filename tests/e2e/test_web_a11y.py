@@ -46,6 +46,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "cancel_provisioning": "Cancelar aprovisionamiento",
         "search": "Buscar",
         "licenses": "Licencias",
+        "new_subscription": "Nueva suscripción",
         "hint": "Ctrl+Intro para enviar",
         "mac_hint": "⌘+Intro para enviar",
     },
@@ -65,6 +66,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "cancel_provisioning": "Cancel provisioning",
         "search": "Search",
         "licenses": "Licenses",
+        "new_subscription": "New subscription",
         "hint": "Ctrl+Enter to send",
         "mac_hint": "⌘+Enter to send",
     },
@@ -316,6 +318,12 @@ async def tour(page: Page, w: World, language: str, label: str) -> None:
     await page.goto("/profile/hardware")
     await expect(page.locator(".profile-hardware > li").first).to_be_visible()
     await settled(page, f"the hardware list ({label})")
+    # Integrations (webhooks): the subscriptions (none yet) and the new subscription form.
+    await page.goto("/profile/integrations")
+    await settled(page, f"the integrations ({label})")
+    await page.get_by_role("button", name=t["new_subscription"]).click()
+    await expect(page.locator("form.webhook-form")).to_be_visible()
+    await assert_no_serious_a11y(page, f"the new subscription form ({label})")
 
     # Error states: a section whose API cannot be reached, and a page that does not exist.
     async def unreachable(route: Route) -> None:
@@ -388,6 +396,7 @@ async def test_what_staff_see_passes_axe(web: Stack, browser: Browser) -> None:
             (f"/instances/{w.instances['MCRM']}/licenses/{w.license_id}", "a license (staff)"),
             ("/reports", "the report charts (staff)"),
             ("/profile", "the profile (staff)"),
+            ("/profile/integrations", "the integrations (staff)"),
         ):
             await page.goto(path)
             await expect(page.get_by_role("combobox", name="Actuando para")).to_be_visible()

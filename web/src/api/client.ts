@@ -151,7 +151,8 @@ export async function send(path: string, options: RequestOptions = {}): Promise<
       ...options.headers,
     };
     if (session.accessToken) headers.Authorization = `Bearer ${session.accessToken}`;
-    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    // JSON unless the call names its JSON flavour (e.g. application/merge-patch+json).
+    if (options.body !== undefined) headers["Content-Type"] ??= "application/json";
     return fetch(url(path, options.query), {
       method: options.method ?? "GET",
       headers,

@@ -20,6 +20,8 @@ const STALE_PATHS: { type: string; paths: string[] }[] = [
   // A license's change shows in the instance's counts and lists, and on its terminal (activity).
   { type: "license.", paths: ["/instances", "/views/instances", "/views/threads", "/activity"] },
   { type: "session.cleared", paths: ["/instances", "/views/instances", "/activity"] },
+  // A subscription paused for failures (webhook.paused) shows its new status in Profile → Integrations.
+  { type: "webhook.", paths: ["/webhooks"] },
 ];
 
 export function stalePathsOf(notification: Notification): string[] {

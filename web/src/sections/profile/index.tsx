@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { lazy, Suspense, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Route, Routes } from "react-router-dom";
 
@@ -12,11 +12,22 @@ import { HardwarePage } from "./Hardware";
 import "./profile.css";
 import { PushToggle } from "./PushToggle";
 
+// Integrations (webhooks) are a chunk of their own, loaded when first opened.
+const IntegrationsRoutes = lazy(() => import("./webhooks"));
+
 export default function ProfileRoutes() {
   return (
     <Routes>
       <Route index element={<ProfileHome />} />
       <Route path="hardware" element={<HardwarePage />} />
+      <Route
+        path="integrations/*"
+        element={
+          <Suspense fallback={<Loading />}>
+            <IntegrationsRoutes />
+          </Suspense>
+        }
+      />
       <Route path="*" element={<ProfileHome />} />
     </Routes>
   );
@@ -55,6 +66,12 @@ function ProfileHome() {
           <Link to="/profile/hardware">{t("hardware.link")}</Link>
         </h2>
         <p className="muted">{t("hardware.linkHint")}</p>
+      </section>
+      <section className="card">
+        <h2>
+          <Link to="/profile/integrations">{t("webhooks.link")}</Link>
+        </h2>
+        <p className="muted">{t("webhooks.linkHint")}</p>
       </section>
       <section className="card" aria-labelledby="session-title">
         <h2 id="session-title">{t("session.title")}</h2>

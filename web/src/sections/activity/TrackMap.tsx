@@ -1,0 +1,144 @@
+// The interactive map of a terminal's day (Leaflet through react-leaflet): raster tiles from the
+// configured OpenStreetMap-compatible server, and over them the track as SVG layers drawn by Leaflet
+// itself (a line per stretch without gaps, a dashed line across each gap, a dot per point, a circle
+// of its accuracy), so the track shows on the plain background when the tiles cannot load.
+// A chunk of its own: Leaflet loads only when a map is shown.
+import "leaflet/dist/leaflet.css";
+
+import { latLngBounds, type LatLngExpression } from "leaflet";
+import { useEffect, useMemo, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Circle, CircleMarker, MapContainer, Polyline, TileLayer, Tooltip, useMap, ZoomControl } from "react-leaflet";
+
+import type { MapSettings } from "../../config";
+import type { Position } from "./fieldTypes";
+import { formatClock, formatDuration } from "./model";
+
+const TRACK = "#1d4ed8";
+const GAP = "#b45309";
+const LAST = "#b91c1c";
+
+/** The stretches of the track: a new one starts at each point marked with a gap before it. */
+export function stretches(points: Position[]): Position[][] {
+  const found: Position[][] = [];
+  for (const point of points) {
+    const current = found.at(-1);
+    if (!current || point.gap_before_s !== null) found.push([point]);
+    else current.push(point);
+  }
+  return found;
+}
+
+const at = (point: Position): LatLngExpression => [point.lat, point.lon];
+
+export default function TrackMap({
+  points,
+  last,
+  settings,
+  label,
+}: {
+  points: Position[];
+  /** The terminal's last known position, marked apart (it may be of another day). */
+  last: Position | null;
+  settings: MapSettings;
+  label: string;
+}) {
+  const { t, i18n } = useTranslation("activity");
+  const [tilesFailed, setTilesFailed] = useState(false);
+  const parts = useMemo(() => stretches(points), [points]);
+  const gaps = useMemo(
+    () => parts.slice(1).map((part, index) => [parts[index]!.at(-1)!, part[0]!] as const),
+    [parts],
+  );
+  const shown = points.length > 0 ? points : last ? [last] : [];
+  const center: LatLngExpression = shown[0] ? at(shown[0]) : [40.4168, -3.7038];
+  return (
+    <div className="track-map">
+      {tilesFailed && (
+        <p className="notice notice-warning" role="status" data-testid="tiles-failed">
+          {t("map.tilesFailed")}
+        </p>
+      )}
+      <MapContainer center={center} zoom={shown.length > 0 ? 15 : 5} zoomControl={false} className="track-map-canvas">
+        <MapSetup label={label} points={shown} />
+        <ZoomControl position="topleft" zoomInTitle={t("map.zoomIn")} zoomOutTitle={t("map.zoomOut")} />
+        <TileLayer
+          url={settings.tileUrl}
+          attribution={settings.attribution}
+          maxZoom={settings.maxZoom}
+          eventHandlers={{ tileerror: () => setTilesFailed(true), tileload: () => setTilesFailed(false) }}
+        />
+        {points.map((point) =>
+          point.accuracy_m ? (
+            <Circle
+              key={`accuracy-${point.record_id}`}
+              center={at(point)}
+              radius={point.accuracy_m}
+              pathOptions={{ color: TRACK, weight: 1, opacity: 0.4, fillOpacity: 0.08, className: "track-accuracy" }}
+              interactive={false}
+            />
+          ) : null,
+        )}
+        {parts.map((part) => (
+          <Polyline
+            key={`line-${part[0]!.record_id}`}
+            positions={part.map(at)}
+            pathOptions={{ color: TRACK, weight: 4, className: "track-line" }}
+          />
+        ))}
+        {gaps.map(([from, to]) => (
+          <Polyline
+            key={`gap-${to.record_id}`}
+            positions={[at(from), at(to)]}
+            pathOptions={{ color: GAP, weight: 3, dashArray: "6 8", className: "track-gap" }}
+          >
+            <Tooltip>{t("map.gap", { duration: formatDuration(to.gap_before_s ?? 0) })}</Tooltip>
+          </Polyline>
+        ))}
+        {points.map((point, index) => (
+          <CircleMarker
+            key={point.record_id}
+            center={at(point)}
+            radius={index === 0 || index === points.length - 1 ? 7 : 5}
+            pathOptions={{ color: "white", weight: 2, fillColor: TRACK, fillOpacity: 1, className: "track-point" }}
+          >
+            <Tooltip>
+              {index + 1}. {formatClock(point.occurred_at, i18n.language)}
+              {point.accuracy_m !== null ? ` · ±${Math.round(point.accuracy_m)} m` : ""}
+            </Tooltip>
+          </CircleMarker>
+        ))}
+        {last && (
+          <CircleMarker
+            center={at(last)}
+            radius={9}
+            pathOptions={{ color: LAST, weight: 3, fillColor: "white", fillOpacity: 0.9, className: "track-last" }}
+          >
+            <Tooltip>{t("map.lastPosition", { time: formatClock(last.occurred_at, i18n.language) })}</Tooltip>
+          </CircleMarker>
+        )}
+      </MapContainer>
+      <p className="muted track-legend">
+        <span className="legend-line" aria-hidden="true" /> {t("map.legendTrack")}{" "}
+        <span className="legend-gap" aria-hidden="true" /> {t("map.legendGap")}{" "}
+        <span className="legend-last" aria-hidden="true" /> {t("map.legendLast")}
+      </p>
+    </div>
+  );
+}
+
+/** Names the map for assistive technology and frames the points whenever they change. */
+function MapSetup({ label, points }: { label: string; points: Position[] }) {
+  const map = useMap();
+  useEffect(() => {
+    const container = map.getContainer();
+    container.setAttribute("role", "region");
+    container.setAttribute("aria-label", label);
+  }, [map, label]);
+  useEffect(() => {
+    if (points.length === 0) return;
+    if (points.length === 1) map.setView(at(points[0]!), 16);
+    else map.fitBounds(latLngBounds(points.map((point) => [point.lat, point.lon])), { padding: [24, 24], maxZoom: 17 });
+  }, [map, points]);
+  return null;
+}

@@ -44,7 +44,9 @@ export default function TrackMap({
   label: string;
 }) {
   const { t, i18n } = useTranslation("activity");
-  const [tilesFailed, setTilesFailed] = useState(false);
+  // The notice shows once tiles failed while none loaded (a whole tile server out of reach).
+  const [tiles, setTiles] = useState({ failed: false, loaded: false });
+  const tilesFailed = tiles.failed && !tiles.loaded;
   const parts = useMemo(() => stretches(points), [points]);
   const gaps = useMemo(
     () => parts.slice(1).map((part, index) => [parts[index]!.at(-1)!, part[0]!] as const),
@@ -66,7 +68,13 @@ export default function TrackMap({
           url={settings.tileUrl}
           attribution={settings.attribution}
           maxZoom={settings.maxZoom}
-          eventHandlers={{ tileerror: () => setTilesFailed(true), tileload: () => setTilesFailed(false) }}
+          // The app sends no Referer (Referrer-Policy: no-referrer), but OpenStreetMap's tile servers
+          // require one: tiles send the app's origin only.
+          referrerPolicy="strict-origin-when-cross-origin"
+          eventHandlers={{
+            tileerror: () => setTiles((state) => (state.failed ? state : { ...state, failed: true })),
+            tileload: () => setTiles((state) => (state.loaded ? state : { ...state, loaded: true })),
+          }}
         />
         {points.map((point) =>
           point.accuracy_m ? (

@@ -372,7 +372,7 @@ export function WorkDayPage() {
   const { instanceId, pin, date } = useChoice();
   const tz = timeZone();
   const [correcting, setCorrecting] = useState(false);
-  const [saved, setSaved] = useState(false);
+  const [saved, setSaved] = useState<number | null>(null);
   const day = useQuery({
     ...apiQuery<WorkDayDetail>(`${PATH}/days`, { instance_id: instanceId, pin, date, tz }),
     enabled: Boolean(instanceId && pin && date),
@@ -401,9 +401,9 @@ export function WorkDayPage() {
         <Loading />
       ) : (
         <>
-          {saved && (
+          {saved !== null && (
             <p className="notice notice-success" role="status">
-              {t("wt.saved", { version: data.version })}
+              {t("wt.saved", { version: saved })}
             </p>
           )}
           <article className="card" aria-labelledby="wt-current-title">
@@ -429,9 +429,9 @@ export function WorkDayPage() {
               date={date}
               day={data}
               onCancel={() => setCorrecting(false)}
-              onSaved={() => {
+              onSaved={(version) => {
                 setCorrecting(false);
-                setSaved(true);
+                setSaved(version);
                 void invalidatePaths(PATH);
               }}
             />
@@ -568,7 +568,7 @@ function CorrectionForm(props: {
   date: string;
   day: WorkDay;
   onCancel(): void;
-  onSaved(): void;
+  onSaved(version: number): void;
 }) {
   const { t } = useTranslation("activity");
   const local = (iso: string | null) => (iso ? toLocalInput(new Date(iso)) : "");
@@ -618,8 +618,12 @@ function CorrectionForm(props: {
     };
     setBusy(true);
     try {
-      await api<WorkDay>(`${PATH}/corrections`, { method: "POST", body, headers: { "Idempotency-Key": key } });
-      props.onSaved();
+      const created = await api<WorkDay>(`${PATH}/corrections`, {
+        method: "POST",
+        body,
+        headers: { "Idempotency-Key": key },
+      });
+      props.onSaved(created.version);
     } catch (failure) {
       if (failure instanceof ApiError && failure.status === 422 && failure.problem.errors?.length) {
         const named: CorrectionErrors = {};

@@ -6,7 +6,7 @@ import { useSearchParams } from "react-router-dom";
 
 import { api } from "../../api/client";
 import { usePagedQuery } from "../../api/queries";
-import { Empty, ErrorState, Loading } from "../../components/states";
+import { Empty, ErrorState, Loading, ScrollBox } from "../../components/states";
 import { useAppConfig } from "../../config";
 import type { Position, PositionPage } from "./fieldTypes";
 import { actionLabel, formatClock, formatDuration, formatTime, localDay, timeZone } from "./model";
@@ -96,7 +96,7 @@ function PointTable({ points }: { points: Position[] }) {
   return (
     <details className="track-points" open={points.length <= 200}>
       <summary>{t("map.points", { count: points.length })}</summary>
-      <div className="table-scroll">
+      <ScrollBox label={t("map.pointsTable")}>
         <table aria-label={t("map.pointsTable")}>
           <thead>
             <tr>
@@ -130,7 +130,7 @@ function PointTable({ points }: { points: Position[] }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
     </details>
   );
 }

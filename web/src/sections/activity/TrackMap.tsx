@@ -76,13 +76,15 @@ export default function TrackMap({
             tileload: () => setTiles((state) => (state.loaded ? state : { ...state, loaded: true })),
           }}
         />
+        {/* Each layer's class is a prop of its own: Leaflet sets it when it makes the path, not from pathOptions. */}
         {points.map((point) =>
           point.accuracy_m ? (
             <Circle
               key={`accuracy-${point.record_id}`}
               center={at(point)}
               radius={point.accuracy_m}
-              pathOptions={{ color: TRACK, weight: 1, opacity: 0.4, fillOpacity: 0.08, className: "track-accuracy" }}
+              className="track-accuracy"
+              pathOptions={{ color: TRACK, weight: 1, opacity: 0.4, fillOpacity: 0.08 }}
               interactive={false}
             />
           ) : null,
@@ -91,14 +93,16 @@ export default function TrackMap({
           <Polyline
             key={`line-${part[0]!.record_id}`}
             positions={part.map(at)}
-            pathOptions={{ color: TRACK, weight: 4, className: "track-line" }}
+            className="track-line"
+              pathOptions={{ color: TRACK, weight: 4 }}
           />
         ))}
         {gaps.map(([from, to]) => (
           <Polyline
             key={`gap-${to.record_id}`}
             positions={[at(from), at(to)]}
-            pathOptions={{ color: GAP, weight: 3, dashArray: "6 8", className: "track-gap" }}
+            className="track-gap"
+              pathOptions={{ color: GAP, weight: 3, dashArray: "6 8" }}
           >
             <Tooltip>{t("map.gap", { duration: formatDuration(to.gap_before_s ?? 0) })}</Tooltip>
           </Polyline>
@@ -108,7 +112,8 @@ export default function TrackMap({
             key={point.record_id}
             center={at(point)}
             radius={index === 0 || index === points.length - 1 ? 7 : 5}
-            pathOptions={{ color: "white", weight: 2, fillColor: TRACK, fillOpacity: 1, className: "track-point" }}
+            className="track-point"
+              pathOptions={{ color: "white", weight: 2, fillColor: TRACK, fillOpacity: 1 }}
           >
             <Tooltip>
               {index + 1}. {formatClock(point.occurred_at, i18n.language)}
@@ -120,7 +125,8 @@ export default function TrackMap({
           <CircleMarker
             center={at(last)}
             radius={9}
-            pathOptions={{ color: LAST, weight: 3, fillColor: "white", fillOpacity: 0.9, className: "track-last" }}
+            className="track-last"
+              pathOptions={{ color: LAST, weight: 3, fillColor: "white", fillOpacity: 0.9 }}
           >
             <Tooltip>{t("map.lastPosition", { time: formatClock(last.occurred_at, i18n.language) })}</Tooltip>
           </CircleMarker>

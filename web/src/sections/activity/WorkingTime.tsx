@@ -10,7 +10,7 @@ import { Link, useSearchParams } from "react-router-dom";
 import { api, ApiError, download, idempotencyKey, type Page } from "../../api/client";
 import { apiQuery, invalidatePaths } from "../../api/queries";
 import { HelpLink } from "../../components/HelpLink";
-import { Empty, ErrorState, Loading } from "../../components/states";
+import { Empty, ErrorState, Loading, ScrollBox } from "../../components/states";
 import type { CorrectionIn, LateRecord, WorkDay, WorkDayDetail, WorkMonth } from "./fieldTypes";
 import {
   actionLabel,
@@ -261,7 +261,7 @@ function MonthView({ instanceId, pin, month }: { instanceId: string; pin: string
         <span className="muted">({t("wt.daysWorked", { count: data.days.filter((day) => day.worked_s > 0).length })})</span>
       </p>
       <ExportButtons instanceId={instanceId} pin={pin} month={month} />
-      <div className="table-scroll">
+      <ScrollBox label={title}>
         <table className="wt-month" aria-label={title}>
           <thead>
             <tr>
@@ -313,7 +313,7 @@ function MonthView({ instanceId, pin, month }: { instanceId: string; pin: string
             </tr>
           </tfoot>
         </table>
-      </div>
+      </ScrollBox>
       {data.days.length === 0 && <Empty>{t("wt.noDays")}</Empty>}
       <FlagLegend flags={flags} />
     </section>
@@ -520,7 +520,7 @@ function SourceEvents({ day, pin, date }: { day: WorkDayDetail; pin: string; dat
       ) : !records.data ? (
         <Loading />
       ) : (
-        <div className="table-scroll">
+        <ScrollBox label={t("wt.sources")}>
           <table aria-label={t("wt.sources")}>
             <thead>
               <tr>
@@ -548,7 +548,7 @@ function SourceEvents({ day, pin, date }: { day: WorkDayDetail; pin: string; dat
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       )}
     </section>
   );

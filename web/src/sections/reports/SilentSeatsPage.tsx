@@ -7,7 +7,7 @@ import { Link } from "react-router-dom";
 import { api, ApiError, download } from "../../api/client";
 import { usePagedQuery } from "../../api/queries";
 import { useAuth } from "../../auth/AuthContext";
-import { Empty, ErrorState, Loading } from "../../components/states";
+import { Empty, ErrorState, Loading, ScrollBox } from "../../components/states";
 import { FilterForm, useFilters, useReportQuery } from "./filters";
 import type { SilentSeatPage } from "./fieldTypes";
 import { formatDate } from "./model";
@@ -46,7 +46,7 @@ export default function SilentSeatsPage() {
         ) : paged.items.length === 0 ? (
           <Empty>{t("silent.empty", { days: days ?? "—" })}</Empty>
         ) : (
-          <div className="table-scroll">
+          <ScrollBox label={t("silent.table")}>
             <table className="silent-seats" aria-label={t("silent.table")} aria-busy={paged.loading}>
               <thead>
                 <tr>
@@ -79,7 +79,7 @@ export default function SilentSeatsPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollBox>
         )}
         {paged.error !== undefined && paged.items.length > 0 && <ErrorState error={paged.error} onRetry={paged.loadMore} />}
         {paged.hasMore && (

@@ -14,7 +14,7 @@ import { actionLabel, formatClock, formatDuration, formatTime, localDay, timeZon
 const TrackMap = lazy(() => import("./TrackMap"));
 /** Points of one day read at most (pages of the API's maximum size are read one after the other). */
 const MAX_POINTS = 5000;
-const PAGE = 100;
+const PAGE = 200;
 
 export function Positions({ serial, last }: { serial: string; last: Position | null }) {
   const { t, i18n } = useTranslation("activity");
@@ -33,7 +33,7 @@ export function Positions({ serial, last }: { serial: string; last: Position | n
     if (hasMore && !loading && !error && items.length < MAX_POINTS) loadMore();
   }, [hasMore, loading, error, items.length, loadMore]);
   const threshold = positions.pages[0]?.gap_threshold_s ?? null;
-  const gaps = items.filter((point) => point.gap_before_s !== null).length;
+  const gaps = items.filter((point) => point.gap_before_s != null).length;
 
   function choose(value: string) {
     const next = new URLSearchParams(params);
@@ -110,11 +110,11 @@ function PointTable({ points }: { points: Position[] }) {
           </thead>
           <tbody>
             {points.map((point, index) => (
-              <tr key={point.record_id} className={point.gap_before_s !== null ? "gap-before" : undefined}>
+              <tr key={point.record_id} className={point.gap_before_s != null ? "gap-before" : undefined}>
                 <td>{index + 1}</td>
                 <td>
                   <time dateTime={point.occurred_at}>{formatClock(point.occurred_at, i18n.language)}</time>
-                  {point.gap_before_s !== null && (
+                  {point.gap_before_s != null && (
                     <span className="badge gap-badge">{t("map.gapBadge", { duration: formatDuration(point.gap_before_s) })}</span>
                   )}
                 </td>

@@ -23,7 +23,7 @@ export function stretches(points: Position[]): Position[][] {
   const found: Position[][] = [];
   for (const point of points) {
     const current = found.at(-1);
-    if (!current || point.gap_before_s !== null) found.push([point]);
+    if (!current || point.gap_before_s != null) found.push([point]);
     else current.push(point);
   }
   return found;

@@ -615,6 +615,7 @@ function CorrectionForm(props: {
       end: end ? fromLocalInput(end) : null,
       pauses: pauses.map((pause) => ({ start: fromLocalInput(pause.start)!, end: fromLocalInput(pause.end)! })),
       reason: reason.trim(),
+      tz: timeZone(),
     };
     setBusy(true);
     try {

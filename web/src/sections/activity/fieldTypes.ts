@@ -12,8 +12,8 @@ export interface Position {
   lon: number;
   accuracy_m: number | null;
   action: string;
-  /** Seconds since the previous point when that exceeds the page's `gap_threshold_s`; else null. */
-  gap_before_s: number | null;
+  /** Seconds since the previous point when that exceeds the page's `gap_threshold_s`; else null (or absent). */
+  gap_before_s?: number | null;
 }
 
 export interface PositionPage {
@@ -80,6 +80,8 @@ export interface CorrectionIn {
   end: string | null;
   pauses: { start: string; end: string }[];
   reason: string;
+  /** The time zone the date is a day of (the service's default: Europe/Madrid). */
+  tz?: string | null;
 }
 
 export type RemoteActionKind = "session_clear" | "license_release" | "impersonation";

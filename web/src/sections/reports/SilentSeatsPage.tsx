@@ -1,15 +1,15 @@
 // Silent seats (issue #20): licensed terminals that have sent nothing for N days (a setting of the
-// reports service, changed here per view), per partner and instance, never-seen first; CSV export.
-import { useState } from "react";
+// reports service, changed here per view), per partner and instance, never-seen first; CSV/XLSX export.
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 
-import { api, ApiError, download } from "../../api/client";
+import { api } from "../../api/client";
 import { usePagedQuery } from "../../api/queries";
 import { useAuth } from "../../auth/AuthContext";
 import { Empty, ErrorState, Loading, ScrollBox } from "../../components/states";
 import { FilterForm, useFilters, useReportQuery } from "./filters";
 import type { SilentSeatPage } from "./fieldTypes";
+import { ExportButtons } from "./lists";
 import { formatDate } from "./model";
 
 const PATH = "/reports/silent-seats";
@@ -31,7 +31,7 @@ export default function SilentSeatsPage() {
         <h2 id="silent-title">{t("silent.title")}</h2>
         {days !== null && <p className="muted">{t("silent.explain", { days })}</p>}
         <div className="toolbar">
-          <CsvButton query={query} />
+          <ExportButtons path={PATH} query={query} name="silent-seats" />
           {paged.items.length > 0 && (
             <span className="muted" role="status">
               {t("silent.count", { count: paged.items.length })}
@@ -91,34 +91,5 @@ export default function SilentSeatsPage() {
         )}
       </section>
     </>
-  );
-}
-
-function CsvButton({ query }: { query: Record<string, string> }) {
-  const { t } = useTranslation("reports");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  async function run() {
-    setBusy(true);
-    setError(null);
-    try {
-      await download(PATH, { ...query, format: "csv" }, "silent-seats.csv");
-    } catch (failure) {
-      setError(t("export.failed", { detail: failure instanceof ApiError ? failure.readable : String(failure) }));
-    } finally {
-      setBusy(false);
-    }
-  }
-  return (
-    <div className="export-buttons">
-      <button type="button" onClick={() => void run()} disabled={busy} aria-busy={busy}>
-        {busy ? t("export.busy") : t("export.csv")}
-      </button>
-      {error && (
-        <p className="field-error" role="alert">
-          {error}
-        </p>
-      )}
-    </div>
   );
 }

@@ -5,7 +5,7 @@
 export interface SilentSeat {
   partner_id: string;
   instance_id: string;
-  instance_name: string;
+  instance_name: string | null;
   license_id: string;
   user: string | null;
   serial: string | null;
@@ -13,7 +13,7 @@ export interface SilentSeat {
   silent_days: number | null;
 }
 
-/** GET /reports/silent-seats?partner_id=&instance_id=&days=N&format=json|csv */
+/** GET /reports/silent-seats?partner_id=&instance_id=&days=N (exports: /reports/silent-seats/export.csv|xlsx) */
 export interface SilentSeatPage {
   items: SilentSeat[];
   next_cursor: string | null;

@@ -6,7 +6,7 @@
 import "leaflet/dist/leaflet.css";
 
 import { latLngBounds, type LatLngExpression } from "leaflet";
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Circle, CircleMarker, MapContainer, Polyline, TileLayer, Tooltip, useMap, ZoomControl } from "react-leaflet";
 
@@ -141,7 +141,8 @@ export default function TrackMap({
   );
 }
 
-/** Names the map for assistive technology and frames the points whenever they change. */
+/** Names the map for assistive technology and frames the points when other points are shown (not on
+ * every render: the user's own zoom and pan stay while the page refetches). */
 function MapSetup({ label, points }: { label: string; points: Position[] }) {
   const map = useMap();
   useEffect(() => {
@@ -149,10 +150,13 @@ function MapSetup({ label, points }: { label: string; points: Position[] }) {
     container.setAttribute("role", "region");
     container.setAttribute("aria-label", label);
   }, [map, label]);
+  const framed = useRef<string | null>(null);
+  const which = `${points.length}:${points[0]?.record_id ?? ""}:${points.at(-1)?.record_id ?? ""}`;
   useEffect(() => {
-    if (points.length === 0) return;
+    if (points.length === 0 || framed.current === which) return;
+    framed.current = which;
     if (points.length === 1) map.setView(at(points[0]!), 16);
     else map.fitBounds(latLngBounds(points.map((point) => [point.lat, point.lon])), { padding: [24, 24], maxZoom: 17 });
-  }, [map, points]);
+  }, [map, points, which]);
   return null;
 }

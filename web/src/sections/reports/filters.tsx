@@ -204,7 +204,7 @@ export function FilterForm({ state, error }: { state: FilterState; error?: unkno
   const unnamed =
     error instanceof ApiError && error.status === 422 && !state.keys.some((key) => fieldError(key)) ? error.readable : null;
   return (
-    <form className="card report-filters" onSubmit={submit} aria-label={t("filters.title")}>
+    <form className="card report-filters" onSubmit={submit} noValidate aria-label={t("filters.title")}>
       <div className="filter-grid">{state.keys.map(field)}</div>
       {unnamed && <p className="field-error">{unnamed}</p>}
       <div className="actions">

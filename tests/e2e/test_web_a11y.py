@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -84,6 +85,8 @@ class World:
     """type -> id (generated: WDS, MCRM; provisioned, not generated: S360)"""
     license_id: str
     thread_id: str
+    day: str
+    """the day (UTC) of the terminal SR-1's clock-in, GPS fixes and clock-out"""
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -151,7 +154,41 @@ async def world(web: Stack, language: str) -> World:
             return bool(summary["instances"]["total"] >= 2 and summary["licenses"]["total"] == 1)
 
         await eventually(counted)
-    return World(email, company_id, instances, license_id, thread_id)
+
+        # The license's terminal works for an hour (clock-in, GPS fixes, a break, clock-out): a track on
+        # the map and a day of working time (issue #20).
+        key = (await api.post(f"/api/v1/instances/{instances['MCRM']}/ingest-key")).json()["ingest_key"]
+        start = datetime.now(UTC) - timedelta(minutes=70)
+        plan = ["clock_in", "gps_fix", "break_start", "break_end", "gps_fix", "gps_fix", "clock_out"]
+        events = [
+            {
+                "event_id": str(uuid.uuid4()),
+                "serial": "SR-1",
+                "pin": "4821",
+                "action": action,
+                "occurred_at": (start + timedelta(minutes=10 * n)).isoformat(),
+                "location": {"lat": 41.7636 + n * 0.0005, "lon": -2.4649 + n * 0.0004, "accuracy_m": 10.0 + n},
+            }
+            for n, action in enumerate(plan)
+        ]
+        async with web.client() as terminal:
+
+            async def admitted() -> bool:  # the key reaches the activity service through Kafka
+                sent = await terminal.post(
+                    "/api/v1/ingest/events", json={"events": events}, headers={"X-Ingest-Key": key}
+                )
+                return sent.status_code == 202
+
+            await eventually(admitted)
+
+        async def tracked() -> bool:
+            found = await api.get(
+                "/api/v1/activity/terminals/SR-1/positions", params={"date": start.date().isoformat(), "tz": "UTC"}
+            )
+            return found.status_code == 200 and len(found.json()["items"]) == len(plan)
+
+        await eventually(tracked)
+    return World(email, company_id, instances, license_id, thread_id, start.date().isoformat())
 
 
 async def settled(page: Page, where: str) -> None:
@@ -300,6 +337,9 @@ async def tour(page: Page, w: World, language: str, label: str) -> None:
     await settled(page, f"the active services ({label})")
     await page.goto("/reports/operations")
     await settled(page, f"the operations, none ({label})")
+    await page.goto("/reports/silent-seats")
+    await expect(page.locator(".silent-seats, .state-empty").first).to_be_visible()
+    await settled(page, f"the silent seats ({label})")
 
     # Activity: the search, its validation error, an empty result, the terminals.
     await page.goto("/activity")
@@ -311,6 +351,26 @@ async def tour(page: Page, w: World, language: str, label: str) -> None:
     await settled(page, f"the activity search, no results ({label})")
     await page.goto("/activity/terminals")
     await settled(page, f"the terminals ({label})")
+
+    # Field operations: a terminal's day on the map (tiles unreachable: the track on a plain background),
+    # the working-time record (the choice, a month, a day, the correction form).
+    await page.goto(f"/activity/terminals/SR-1?date={w.day}")
+    await expect(page.locator("path.track-point")).to_have_count(7)
+    await settled(page, f"a terminal's map and track ({label})")
+    await page.goto("/activity/working-time")
+    await settled(page, f"the working-time record, nothing chosen ({label})")
+    month = w.day[:7]
+    await page.goto(f"/activity/working-time?instance_id={w.instances['MCRM']}&pin=4821&month={month}")
+    await expect(page.locator("table.wt-month")).to_be_visible()
+    await settled(page, f"a worker's month of working time ({label})")
+    await page.goto(f"/activity/working-time/day?instance_id={w.instances['MCRM']}&pin=4821&date={w.day}")
+    await expect(page.get_by_test_id("wt-version").first).to_be_visible()
+    await settled(page, f"a day of working time ({label})")
+    await page.locator(".card .actions button.primary").first.click()
+    await expect(page.locator("form.wt-correction")).to_be_visible()
+    await page.locator("form.wt-correction button[type=submit]").click()
+    await expect(page.locator("form.wt-correction .field-error").first).to_be_visible()
+    await assert_no_serious_a11y(page, f"the working-time correction form with an error ({label})")
 
     # Profile and the hardware list.
     await page.goto("/profile")
@@ -353,7 +413,8 @@ async def test_every_section_and_dialog_passes_axe(
     w = await world(web, language)
     locale = {"es": "es-ES", "en": "en-US"}[language]
     label = f"{'desktop' if viewport == DESKTOP else 'phone'}, {language}"
-    async with new_page(browser, web.url, viewport=viewport, locale=locale) as page:
+    # UTC, as the world's day is (the map and the working-time record ask for the browser's days).
+    async with new_page(browser, web.url, viewport=viewport, locale=locale, timezone_id="UTC") as page:
         await tour(page, w, language, label)
 
 

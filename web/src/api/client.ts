@@ -179,8 +179,9 @@ export function idempotencyKey(): string {
   return crypto.randomUUID();
 }
 
-/** Saves a download (PDF, CSV, XLSX) under the name the server gives. */
-export async function download(path: string, query?: RequestOptions["query"], fallbackName = "download"): Promise<void> {
+/** Saves a download (PDF, CSV, XLSX) under the name the server gives; answers the response's headers
+ * (e.g. a content hash the server computed). */
+export async function download(path: string, query?: RequestOptions["query"], fallbackName = "download"): Promise<Headers> {
   const response = await send(path, { query, headers: { Accept: "*/*" } });
   const disposition = response.headers.get("Content-Disposition") ?? "";
   const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? fallbackName;
@@ -192,4 +193,5 @@ export async function download(path: string, query?: RequestOptions["query"], fa
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  return response.headers;
 }

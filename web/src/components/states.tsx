@@ -42,3 +42,12 @@ export function DegradedNotice({ degraded }: { degraded: { part: string; service
     </p>
   );
 }
+
+/** A wide table that scrolls sideways on a phone: the scrolling box is reachable by keyboard and named. */
+export function ScrollBox({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <div className="table-scroll" tabIndex={0} role="region" aria-label={label}>
+      {children}
+    </div>
+  );
+}

@@ -7,6 +7,7 @@ import { api, ApiError } from "../../api/client";
 import { HelpLink } from "../../components/HelpLink";
 import { apiQuery, invalidatePaths } from "../../api/queries";
 import { ErrorState, Loading } from "../../components/states";
+import type { LateRecord } from "./fieldTypes";
 import { actionLabel, formatTime, type ActivityRecord, type Terminal } from "./model";
 import { ReleaseLicense } from "./Release";
 
@@ -14,7 +15,7 @@ import { ReleaseLicense } from "./Release";
 export function RecordDetail() {
   const { recordId = "" } = useParams();
   const { t } = useTranslation("activity");
-  const record = useQuery(apiQuery<ActivityRecord>(`/activity/records/${encodeURIComponent(recordId)}`));
+  const record = useQuery(apiQuery<LateRecord>(`/activity/records/${encodeURIComponent(recordId)}`));
   return (
     <section className="activity-page">
       <header className="section-header">
@@ -36,7 +37,7 @@ export function RecordDetail() {
   );
 }
 
-function RecordView({ record }: { record: ActivityRecord }) {
+function RecordView({ record }: { record: LateRecord }) {
   const { t, i18n } = useTranslation("activity");
   const [released, setReleased] = useState(false);
   const terminalPath = `/activity/terminals/${encodeURIComponent(record.serial)}`;
@@ -56,6 +57,11 @@ function RecordView({ record }: { record: ActivityRecord }) {
       <article className="card" aria-label={t("record.title")}>
         <h2 className="activity-record-title">
           {actionLabel(t, record.action)} <span className={`badge kind-${record.kind}`}>{t(`kind.${record.kind}`)}</span>
+          {record.late && (
+            <span className="badge late" data-testid="late-badge">
+              {t("late.badge")}
+            </span>
+          )}
         </h2>
         <dl className="details">
           <dt>{t("record.occurredAt")}</dt>
@@ -65,6 +71,7 @@ function RecordView({ record }: { record: ActivityRecord }) {
           <dt>{t("record.receivedAt")}</dt>
           <dd>
             <time dateTime={record.received_at}>{formatTime(record.received_at, i18n.language)}</time>
+            {record.late && <p className="muted">{t("late.explain")}</p>}
           </dd>
           <dt>{t("record.action")}</dt>
           <dd>

@@ -7,7 +7,9 @@ import { api, ApiError } from "../../api/client";
 import { HelpLink } from "../../components/HelpLink";
 import { apiQuery, invalidatePaths, usePagedQuery } from "../../api/queries";
 import { ErrorState, Loading } from "../../components/states";
-import { actionLabel, DAY, formatTime, type RecordPage, type Terminal } from "./model";
+import type { RemoteActionPage, TerminalWithPosition } from "./fieldTypes";
+import { actionLabel, DAY, formatTime, type RecordPage } from "./model";
+import { Positions } from "./Positions";
 import { Location } from "./RecordDetail";
 import { RecordList } from "./RecordList";
 import { ReleaseLicense } from "./Release";
@@ -28,7 +30,7 @@ export function TerminalPage() {
   const polling = () =>
     releasedAt !== null && !releaseShown && Date.now() - releasedAt <= POLL_MS * POLL_TRIES ? POLL_MS : false;
   const terminal = useQuery({
-    ...apiQuery<Terminal>(`/activity/terminals/${encodeURIComponent(serial)}`),
+    ...apiQuery<TerminalWithPosition>(`/activity/terminals/${encodeURIComponent(serial)}`),
     refetchInterval: polling,
   });
   const timeline = usePagedQuery(
@@ -44,6 +46,13 @@ export function TerminalPage() {
     },
     { refetchInterval: polling },
   );
+  // Remote actions on this terminal (clear session, release, impersonation) and how far each got,
+  // merged into the timeline by time.
+  const actionsPath = `/activity/terminals/${encodeURIComponent(serial)}/actions`;
+  const actions = useQuery({
+    ...apiQuery<RemoteActionPage>(actionsPath, { limit: 50 }),
+    refetchInterval: polling,
+  });
   const shown =
     releasedAt !== null &&
     terminal.data?.license_id === null &&
@@ -66,6 +75,13 @@ export function TerminalPage() {
       <p className="activity-links">
         <Link to="/activity/terminals">← {t("terminals")}</Link>
         <Link to={`/activity?serial=${encodeURIComponent(serial)}`}>{t("terminal.searchActivity")}</Link>
+        {info?.pin && (
+          <Link
+            to={`/activity/working-time?${new URLSearchParams({ instance_id: info.instance_id, pin: info.pin }).toString()}`}
+          >
+            {t("wt.ofPin", { pin: info.pin })}
+          </Link>
+        )}
       </p>
       {terminal.isPending && <Loading />}
       {terminal.error && !info && (
@@ -96,6 +112,22 @@ export function TerminalPage() {
             <dd>{info.battery_pct === null ? none : `${info.battery_pct} %`}</dd>
             <dt>{t("terminal.location")}</dt>
             <dd>{info.location ? <Location location={info.location} /> : none}</dd>
+            <dt>{t("map.lastPositionLabel")}</dt>
+            <dd data-testid="terminal-last-position">
+              {info.last_position ? (
+                <>
+                  {info.last_position.lat.toFixed(5)}, {info.last_position.lon.toFixed(5)}{" "}
+                  <span className="muted">
+                    ({formatTime(info.last_position.occurred_at, i18n.language)}
+                    {info.last_position.accuracy_m != null &&
+                      ` · ${t("record.accuracy", { meters: Math.round(info.last_position.accuracy_m) })}`}
+                    )
+                  </span>
+                </>
+              ) : (
+                none
+              )}
+            </dd>
             <dt>{t("terminal.pin")}</dt>
             <dd>{info.pin ?? none}</dd>
             <dt>{t("terminal.instance")}</dt>
@@ -125,11 +157,18 @@ export function TerminalPage() {
           )}
         </article>
       )}
+      {info && <Positions serial={serial} last={info?.last_position ?? null} />}
       <section aria-labelledby="terminal-timeline-title">
         <h2 id="terminal-timeline-title" className="activity-results-title">
           {t("terminal.timeline")}
         </h2>
-        <RecordList records={timeline} empty={t("terminal.noTimeline")} label={t("terminal.timeline")} />
+        {actions.error && <p className="muted">{t("trail.unavailable")}</p>}
+        <RecordList
+          records={timeline}
+          actions={actions.data?.items}
+          empty={t("terminal.noTimeline")}
+          label={t("terminal.timeline")}
+        />
       </section>
     </section>
   );

@@ -11,6 +11,7 @@ import { DAY, deviceText, formatTime, fromLocalInput, toLocalInput, actionLabel,
 import { RecordDetail } from "./RecordDetail";
 import { RecordList } from "./RecordList";
 import { TerminalPage } from "./TerminalPage";
+import { WorkDayPage, WorkingTimePage } from "./WorkingTime";
 
 export default function ActivityRoutes() {
   return (
@@ -19,6 +20,8 @@ export default function ActivityRoutes() {
       <Route path="records/:recordId" element={<RecordDetail />} />
       <Route path="terminals" element={<TerminalsPage />} />
       <Route path="terminals/:serial" element={<TerminalPage />} />
+      <Route path="working-time" element={<WorkingTimePage />} />
+      <Route path="working-time/day" element={<WorkDayPage />} />
       <Route path="*" element={<ActivitySearch />} />
     </Routes>
   );
@@ -144,7 +147,10 @@ function ActivitySearch() {
         <>
           <div className="section-header activity-subheader">
             <h2>{t("recentTerminals")}</h2>
-            <Link to="/activity/terminals">{t("terminals")}</Link>
+            <span className="activity-links">
+              <Link to="/activity/working-time">{t("wt.title")}</Link>
+              <Link to="/activity/terminals">{t("terminals")}</Link>
+            </span>
           </div>
           <TerminalList limit={5} />
         </>

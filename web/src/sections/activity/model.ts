@@ -53,3 +53,34 @@ export function deviceText(device: { maker?: unknown; model?: unknown } | null):
 export function problemSlug(type: string | undefined): string | undefined {
   return type?.split(/[/:]/).filter(Boolean).pop();
 }
+
+/** The time of day only (the date is the page's). */
+export function formatClock(iso: string | null | undefined, language: string): string {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat(language, { timeStyle: "medium" }).format(date);
+}
+
+/** A span of seconds in words' place: "45 min", "2 h 05 min". */
+export function formatDuration(seconds: number): string {
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+}
+
+/** Worked time as h:mm (the record's usual form). */
+export function formatHm(seconds: number): string {
+  const minutes = Math.floor(seconds / 60);
+  return `${Math.floor(minutes / 60)}:${String(minutes % 60).padStart(2, "0")}`;
+}
+
+/** Today (or `date`) as YYYY-MM-DD in the browser's time zone. */
+export function localDay(date = new Date()): string {
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
+/** The browser's IANA time zone: the API's days are then the user's days. */
+export function timeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "Europe/Madrid";
+}

@@ -18,6 +18,7 @@ import {
   type Instance,
   type InstanceView,
 } from "./api";
+import type { RemoteActionPage } from "../activity/fieldTypes";
 import { ConfigurationDetails } from "./ConfigurationForm";
 import { ProblemAlert, StatusBadge, TypeBadge, useReasonFlow } from "./parts";
 
@@ -75,6 +76,7 @@ export function InstanceDetail() {
         <StatusBadge status={instance.status} /> <span className="muted">{instance.id}</span>
       </p>
       <DegradedNotice degraded={degraded} />
+      <OverdueActions instanceId={instance.id} />
       {done && (
         <p className="notice notice-ok" role="status">
           {done}
@@ -189,6 +191,36 @@ export function InstanceDetail() {
       )}
       {cancellation.dialogs}
     </section>
+  );
+}
+
+/** Remote actions of the instance no terminal picked up in time (issue #20): a warning, or nothing. */
+function OverdueActions({ instanceId }: { instanceId: string }) {
+  const { t, i18n } = useTranslation("instances");
+  // Without the trail (an error) the view shows no warning rather than a failure.
+  const overdue = useQuery(apiQuery<RemoteActionPage>("/activity/actions", { instance_id: instanceId, overdue: true, limit: 20 }));
+  const items = overdue.data?.items ?? [];
+  if (items.length === 0) return null;
+  return (
+    <div className="notice notice-warning overdue-actions" role="status" data-testid="overdue-actions">
+      <strong>{t("overdue.title")}</strong>
+      <p>{t("overdue.explain")}</p>
+      <ul className="compact">
+        {items.map((action) => (
+          <li key={action.id}>
+            {t("overdue.item", {
+              kind: t(`activity:trail.kind.${action.kind}`),
+              time: formatDateTime(action.requested_at, i18n.language),
+            })}{" "}
+            {action.serial ? (
+              <Link to={`/activity/terminals/${encodeURIComponent(action.serial)}`}>{action.serial}</Link>
+            ) : (
+              t("overdue.allTerminals")
+            )}
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
 

@@ -84,6 +84,12 @@ const es = {
     submit: "Borrar sesión",
     done: "Sesión borrada: los terminales recibirán la nueva configuración.",
   },
+  overdue: {
+    title: "Acciones remotas sin recoger",
+    explain: "Estas acciones se pidieron y ningún terminal las ha recogido en el plazo previsto: compruebe que los terminales están encendidos y con cobertura.",
+    item: "{{kind}} · solicitada el {{time}} ·",
+    allTerminals: "todos los terminales",
+  },
   cancelInstance: {
     title: "Baja de la instancia",
     question: "¿Desea dar de baja la instancia? Se enviará la solicitud al equipo de soporte.",
@@ -342,6 +348,12 @@ const en: typeof es = {
       "Every terminal of the instance will be signed out and get the new configuration when it signs in again. Continue?",
     submit: "Clear session",
     done: "Session cleared: the terminals will get the new configuration.",
+  },
+  overdue: {
+    title: "Remote actions not picked up",
+    explain: "These actions were requested and no terminal picked them up in the expected time: check that the terminals are switched on and have coverage.",
+    item: "{{kind}} · requested on {{time}} ·",
+    allTerminals: "every terminal",
   },
   cancelInstance: {
     title: "Instance cancellation",

@@ -12,7 +12,16 @@ import { useQuery } from "@tanstack/react-query";
 import { useAuth } from "../../auth/AuthContext";
 import { INSTANCE_STATUSES, INSTANCE_TYPES, type Company } from "./model";
 
-export type FilterKey = "activated_from" | "activated_to" | "from" | "to" | "status" | "type" | "company_id";
+export type FilterKey =
+  | "activated_from"
+  | "activated_to"
+  | "from"
+  | "to"
+  | "status"
+  | "type"
+  | "company_id"
+  | "instance_id"
+  | "days";
 export type Filters = Partial<Record<FilterKey, string>>;
 
 export interface FilterState {
@@ -38,12 +47,13 @@ export function useFilters(keys: FilterKey[], defaults: Filters = {}): FilterSta
   const [edited, setEdited] = useState<Filters>(applied);
   useEffect(() => setEdited(applied), [applied]);
 
-  // Another partner's companies are not this one's: switching partner drops the company filter.
+  // Another partner's companies and instances are not this one's: switching partner drops those filters.
   const previousPartner = useRef(partnerId);
   useEffect(() => {
-    if (previousPartner.current !== partnerId && params.has("company_id")) {
+    if (previousPartner.current !== partnerId && (params.has("company_id") || params.has("instance_id"))) {
       const next = new URLSearchParams(params);
       next.delete("company_id");
+      next.delete("instance_id");
       setParams(next, { replace: true });
     }
     previousPartner.current = partnerId;
@@ -87,6 +97,11 @@ function useCompanies(): Company[] {
   return companies.data?.items ?? [];
 }
 
+function useInstances(enabled: boolean): { id: string; name: string }[] {
+  const instances = useQuery({ ...apiQuery<Page<{ id: string; name: string }>>("/instances", { limit: 100, sort: "name" }), enabled });
+  return instances.data?.items ?? [];
+}
+
 const LABELS: Record<FilterKey, string> = {
   activated_from: "filters.activatedFrom",
   activated_to: "filters.activatedTo",
@@ -95,11 +110,14 @@ const LABELS: Record<FilterKey, string> = {
   status: "filters.status",
   type: "filters.type",
   company_id: "filters.company",
+  instance_id: "filters.instance",
+  days: "filters.days",
 };
 
 export function FilterForm({ state, error }: { state: FilterState; error?: unknown }) {
   const { t } = useTranslation("reports");
   const companies = useCompanies();
+  const instances = useInstances(state.keys.includes("instance_id"));
   const fieldError = (key: FilterKey) => (error instanceof ApiError ? error.fieldError(key) : undefined);
 
   function submit(event: FormEvent) {
@@ -148,6 +166,23 @@ export function FilterForm({ state, error }: { state: FilterState; error?: unkno
           ))}
         </select>
       );
+    } else if (key === "instance_id") {
+      const known = instances.some((instance) => instance.id === value);
+      control = (
+        <select value={value} onChange={(e) => change(e.target.value)} {...described}>
+          <option value="">{t("filters.allInstances")}</option>
+          {value && !known && <option value={value}>{value}</option>}
+          {instances.map((instance) => (
+            <option key={instance.id} value={instance.id}>
+              {instance.name}
+            </option>
+          ))}
+        </select>
+      );
+    } else if (key === "days") {
+      control = (
+        <input type="number" min={1} max={3650} inputMode="numeric" value={value} onChange={(e) => change(e.target.value)} {...described} />
+      );
     } else {
       control = <input type="date" value={value} onChange={(e) => change(e.target.value)} {...described} />;
     }
@@ -169,7 +204,7 @@ export function FilterForm({ state, error }: { state: FilterState; error?: unkno
   const unnamed =
     error instanceof ApiError && error.status === 422 && !state.keys.some((key) => fieldError(key)) ? error.readable : null;
   return (
-    <form className="card report-filters" onSubmit={submit} aria-label={t("filters.title")}>
+    <form className="card report-filters" onSubmit={submit} noValidate aria-label={t("filters.title")}>
       <div className="filter-grid">{state.keys.map(field)}</div>
       {unnamed && <p className="field-error">{unnamed}</p>}
       <div className="actions">

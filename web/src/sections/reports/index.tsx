@@ -7,6 +7,7 @@ import ActiveServicesPage from "./ActiveServicesPage";
 import ChartsPage from "./ChartsPage";
 import { InstanceDetailPage, LicenseDetailPage } from "./details";
 import OperationsPage from "./OperationsPage";
+import SilentSeatsPage from "./SilentSeatsPage";
 import "./reports.css";
 
 export default function ReportsRoutes() {
@@ -18,6 +19,7 @@ export default function ReportsRoutes() {
         <Route index element={<ChartsPage />} />
         <Route path="active-services" element={<ActiveServicesPage />} />
         <Route path="operations" element={<OperationsPage />} />
+        <Route path="silent-seats" element={<SilentSeatsPage />} />
       </Route>
       <Route path="instances/:id" element={<DetailLayout element={<InstanceDetailPage />} />} />
       <Route path="licenses/:id" element={<DetailLayout element={<LicenseDetailPage />} />} />
@@ -46,6 +48,7 @@ function ReportsLayout() {
         </NavLink>
         <NavLink to="/reports/active-services">{t("views.active")}</NavLink>
         <NavLink to="/reports/operations">{t("views.operations")}</NavLink>
+        <NavLink to="/reports/silent-seats">{t("views.silent")}</NavLink>
       </nav>
       <Outlet />
     </section>

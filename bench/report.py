@@ -119,19 +119,7 @@ def markdown(report: dict[str, Any]) -> str:
     if "gateway" in report:
         out.extend(_gateway(report["gateway"]))
     if "working_time" in report:
-        w = report["working_time"]
-        out.append("## 6. Working-time record: one worker's month\n")
-        out.append(
-            f"{w['load']['records']} records ({w['load']['clock_events']} clock events) of {w['workers']} workers "
-            f"over {w['month']}, loaded in {w['load']['seconds']} s. Service p50 {w['service']['p50_ms']} ms, "
-            f"p99 **{w['service']['p99_ms']} ms** (goal ≤ 100); raw store floor (the same `_id` reads) p50 "
-            f"{w['raw_store_floor']['p50_ms']} ms, p99 {w['raw_store_floor']['p99_ms']} ms: "
-            f"{w['ratio_p99_to_raw']}× the floor."
-        )
-        if "raw_records_scan" in w:
-            r = w["raw_records_scan"]
-            out.append(f" The month read from the raw records instead: p50 {r['p50_ms']} ms ({r['requests']} samples).")
-        out.append("\n")
+        out.extend(_working_time(report["working_time"]))
     if "support_search" in report:
         out.extend(_support_search(report["support_search"]))
     if "webhooks" in report:
@@ -141,6 +129,23 @@ def markdown(report: dict[str, Any]) -> str:
     for name, mb in sorted(report["peak_rss_mb"].items()):
         out.append(f"| {name} | {mb:.0f} |")
     return "\n".join(out) + "\n"
+
+
+def _working_time(w: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    out.append("## 6. Working-time record: one worker's month\n")
+    out.append(
+        f"{w['load']['records']} records ({w['load']['clock_events']} clock events) of {w['workers']} workers "
+        f"over {w['month']}, loaded in {w['load']['seconds']} s. Service p50 {w['service']['p50_ms']} ms, "
+        f"p99 **{w['service']['p99_ms']} ms** (goal ≤ 100); raw store floor (the same `_id` reads) p50 "
+        f"{w['raw_store_floor']['p50_ms']} ms, p99 {w['raw_store_floor']['p99_ms']} ms: "
+        f"{w['ratio_p99_to_raw']}× the floor."
+    )
+    if "raw_records_scan" in w:
+        r = w["raw_records_scan"]
+        out.append(f" The month read from the raw records instead: p50 {r['p50_ms']} ms ({r['requests']} samples).")
+    out.append("\n")
+    return out
 
 
 COMPARED = ("instance_view", "instance_list", "thread_list")

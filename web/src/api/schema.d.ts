@@ -1719,6 +1719,26 @@ export interface components {
             /** User Id */
             user_id: string;
         };
+        /**
+         * AttachmentInfo
+         * @description A file a message carries, named (its bytes stay in the support service).
+         */
+        AttachmentInfo: {
+            /**
+             * Content Type
+             * @description Checked from the bytes: image/jpeg, image/png, image/webp or application/pdf.
+             */
+            content_type: string;
+            /** Filename */
+            filename: string;
+            /** Id */
+            id: string;
+            /**
+             * Size
+             * @description Bytes, as stored.
+             */
+            size: number;
+        };
         /** AuditOut */
         AuditOut: {
             /** Action */
@@ -2781,6 +2801,11 @@ export interface components {
          * @description A message was added to a company's thread; the gateway turns it into notifications (R-06).
          */
         MessagePosted: {
+            /**
+             * Attachments
+             * @description The files the message carries (added in v1; optional: events before it have none).
+             */
+            attachments?: components["schemas"]["AttachmentInfo"][];
             /** Author Id */
             author_id: string;
             author_side: components["schemas"]["AuthorSide"];

@@ -13,6 +13,16 @@ from playwright.async_api import Browser, expect
 from .browser import assert_no_serious_a11y, chromium, login, new_page, screenshot
 from .conftest import PASSWORD, Stack, add_user, running_stack
 
+
+class _AnyText(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other)
+
+    __hash__ = str.__hash__
+
+
+ANY_TEXT = _AnyText()
+
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 
@@ -65,6 +75,23 @@ async def test_the_gateway_serves_the_app_for_its_routes_with_security_headers(w
         assert "immutable" in script.headers["cache-control"]
         assert (await client.get("/api/v1/nothing")).status_code == 404, "API paths never fall back to the app"
         assert (await client.get("/healthz")).json()["service"] == "gateway"
+
+
+async def test_the_map_tiles_are_the_gateways_setting_and_the_only_other_image_origin(web: Stack) -> None:
+    """`/config.json` tells the web app the tile server the gateway is configured with, and the
+    app's Content-Security-Policy lets images come from that origin (and no other foreign one)."""
+    async with web.client() as client:
+        config = await client.get("/config.json")
+        assert config.status_code == 200
+        assert config.json()["map"] == {
+            "tile_url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "attribution": ANY_TEXT,
+            "max_zoom": 19,
+        }
+        policy = (await client.get("/activity")).headers["content-security-policy"]
+        images = next(part for part in policy.split("; ") if part.startswith("img-src"))
+        assert images.split() == ["img-src", "'self'", "data:", "blob:", "https://tile.openstreetmap.org"]
+        assert "connect-src 'self';" in policy, "tiles are images: nothing else may call a foreign origin"
 
 
 async def test_robots_txt_is_text_and_missing_files_are_not_the_app(web: Stack) -> None:

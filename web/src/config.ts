@@ -3,8 +3,8 @@
 // - at run time, `config.json` next to index.html (web/public/config.json, copied into dist/):
 //   a deployment edits that file, no rebuild needed.
 // The map's tiles come from any OpenStreetMap-compatible server ({z}/{x}/{y} template, `{s}` for
-// subdomains), e.g. a vendor's own tile server. The gateway's Content-Security-Policy must allow
-// that server's origin in img-src.
+// subdomains), e.g. a vendor's own tile server. Behind the gateway, /config.json comes from its
+// GATEWAY_MAP_* settings, and its Content-Security-Policy allows images from that origin.
 import { useQuery } from "@tanstack/react-query";
 
 export interface MapSettings {

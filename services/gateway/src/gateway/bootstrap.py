@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from gateway.adapters.backends import SERVICES, HttpBackends
 from gateway.adapters.hardware_catalogue import HardwareCatalogue
@@ -30,12 +32,13 @@ from gateway.adapters.webhooks import (
 )
 from gateway.adapters.webpush import MongoPushSubscriptions, VapidKeys, WebPushSender
 from gateway.config import Settings
+from gateway.domain.map_tiles import tile_origin
 from gateway.domain.notifications import LiveStreams
 from gateway.domain.rate_limit import IngestRequests, LoginAttempts
 from gateway.domain.webhooks import RetrySchedule
 from gateway.entrypoints import hardware, http, proxy, push, webhooks
 from gateway.entrypoints.audit import AuditTrail
-from gateway.entrypoints.web import SinglePageApp
+from gateway.entrypoints.web import SECURITY_HEADERS, SinglePageApp, security_headers
 from gateway.service_layer.access import AccessAnnouncer, AccessCache, AccessFeed, AnnouncedSessions, AnnouncedUsers
 from gateway.service_layer.commands import GatewayCommands, LoginPolicy
 from gateway.service_layer.event_handlers import (
@@ -244,5 +247,28 @@ def build_app(
     webhooks.document_deliveries(app)  # the OpenAPI 3.1 `webhooks`: what a partner's URL receives
     app.add_middleware(AuditTrail, audit=audit)
     if settings.web_dir is not None:
-        app.mount("/", SinglePageApp(settings.web_dir), name="web")  # last: every route above wins
+        _serve_web_app(app, settings, settings.web_dir)  # last: every route above wins
     return app
+
+
+def _serve_web_app(app: FastAPI, settings: Settings, web_dir: Path) -> None:
+    app.add_api_route("/config.json", _web_config(settings), methods=["GET"], include_in_schema=False)
+    headers = security_headers((tile_origin(settings.map_tile_url),))
+    app.mount("/", SinglePageApp(web_dir, headers), name="web")
+
+
+def _web_config(settings: Settings) -> Callable[[], Awaitable[JSONResponse]]:
+    """`/config.json`, the web app's run-time settings (web/src/config.ts), from the gateway's: a
+    deployment sets its tile server once, and the CSP above allows exactly that origin."""
+    body = {
+        "map": {
+            "tile_url": settings.map_tile_url,
+            "attribution": settings.map_attribution,
+            "max_zoom": settings.map_max_zoom,
+        }
+    }
+
+    async def web_config() -> JSONResponse:
+        return JSONResponse(body, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
+
+    return web_config

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, HttpUrl, SecretStr, model_validator
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from gateway.domain.map_tiles import tile_origin
 from gateway.domain.webhooks import DEFAULT_SCHEDULE
 from servicekit.settings import ServiceSettings
 
@@ -101,6 +102,24 @@ class Settings(ServiceSettings):
     )
 
     web_dir: Path | None = Field(default=None, description="The built web app (web/dist) to serve at `/`, if any.")
+    # The activity map's raster tiles: any OpenStreetMap-compatible server, e.g. a vendor's own. The
+    # web app reads them from `/config.json`; the Content-Security-Policy allows that origin's images.
+    map_tile_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="URL template of the map's tiles ({z}/{x}/{y}, optional leading {s}. subdomain)",
+    )
+    map_attribution: str = Field(
+        default='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+        max_length=500,
+        description="The tiles' licence and source, shown in the map's corner",
+    )
+    map_max_zoom: int = Field(default=19, ge=1, le=24)
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_url_has_an_origin(cls, value: str) -> str:
+        tile_origin(value)  # raises on a template that is not http(s) with a host
+        return value
 
     @model_validator(mode="after")
     def _poll_within_the_bound(self) -> Settings:

@@ -17,17 +17,25 @@ from starlette.types import Scope
 # Hashed asset names change with their content: cache them for good; never cache the entry page.
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
+
+
 # The app loads only its own files and calls only its own origin; inline styles are React's `style`.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-        "connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'self'; "
-        "frame-ancestors 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
+# Images may also come from the map's tile server (its origin only: `domain.map_tiles.tile_origin`).
+def security_headers(image_origins: tuple[str, ...] = ()) -> dict[str, str]:
+    images = " ".join(("'self'", "data:", "blob:", *image_origins))
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src {images}; "
+            "connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'self'; "
+            "frame-ancestors 'none'; form-action 'self'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+
+
+SECURITY_HEADERS = security_headers()
 
 
 # The app's own sections (web/src/App.tsx): their pages may end in something file-like (a serial `SR.1`).
@@ -47,10 +55,11 @@ def is_app_page(path: str) -> bool:
 
 
 class SinglePageApp(StaticFiles):
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, headers: dict[str, str] | None = None) -> None:
         if not (directory / "index.html").is_file():
             raise RuntimeError(f"no built web app in {directory} (run `npm run build` in web/)")
         super().__init__(directory=directory, html=True)
+        self.headers = headers or SECURITY_HEADERS
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         try:
@@ -60,5 +69,5 @@ class SinglePageApp(StaticFiles):
                 raise
             response = await super().get_response("index.html", scope)
         response.headers["Cache-Control"] = IMMUTABLE if path.startswith("assets/") else NO_CACHE
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(self.headers)
         return response

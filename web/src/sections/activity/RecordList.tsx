@@ -107,7 +107,8 @@ function RecordItem({ record }: { record: LateRecord }) {
 
 const STEPS = ["requested", "delivered", "applied"] as const;
 
-/** A remote action on the timeline: requested → delivered → applied, each with its time or "pending". */
+/** A remote action on the timeline: requested → delivered → applied, each with its time or "pending"
+ * ("expired unused" instead for an impersonation whose grant expired before the panel used it). */
 export function ActionItem({ action }: { action: RemoteAction }) {
   const { t, i18n } = useTranslation("activity");
   const times = { requested: action.requested_at, delivered: action.delivered_at, applied: action.applied_at };
@@ -117,21 +118,25 @@ export function ActionItem({ action }: { action: RemoteAction }) {
         <strong>{t(`trail.kind.${action.kind}`)}</strong>
         <span className="activity-badges">
           {action.overdue && <span className="badge overdue">{t("trail.overdue")}</span>}
-          <span className={`badge state-${action.state}`}>{t(`trail.state.${action.state}`)}</span>
+          {action.expired ? (
+            <span className="badge expired">{t("trail.expired")}</span>
+          ) : (
+            <span className={`badge state-${action.state}`}>{t(`trail.state.${action.state}`)}</span>
+          )}
         </span>
       </span>
       <ol className="trail-steps" aria-label={t("trail.steps")}>
         {STEPS.map((step) => {
           const time = times[step];
           return (
-            <li key={step} className={time ? "done" : "pending"}>
+            <li key={step} className={time ? "done" : action.expired ? "expired" : "pending"}>
               <span className="trail-step-name">{t(`trail.state.${step}`)}</span>{" "}
               {time ? (
                 <time dateTime={time} title={formatTime(time, i18n.language)}>
                   {formatClock(time, i18n.language)}
                 </time>
               ) : (
-                <span className="muted">{t("trail.pending")}</span>
+                <span className="muted">{action.expired ? t("trail.expired") : t("trail.pending")}</span>
               )}
             </li>
           );

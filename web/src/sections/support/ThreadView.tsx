@@ -271,7 +271,7 @@ function MessageItem({ message, threadPath, highlighted }: { message: Message; t
     >
       <span className="visually-hidden">{t(`thread.${message.direction}`)}: </span>
       {body && <p className="message-body">{body}</p>}
-      <AttachmentList threadPath={threadPath} attachments={message.attachments ?? []} />
+      <AttachmentList threadPath={threadPath} attachments={message.attachments} />
       <p className="message-meta">
         <span>{author}</span> · <time dateTime={message.created_at}>{formatWhen(message.created_at, i18n.language, true)}</time>
         {message.direction === "sent" && <ReadMark message={message} />}

@@ -1,90 +1,40 @@
-// The shapes of the public API this section reads (support__ThreadOut, support__MessageOut,
-// the composed thread view of the gateway, instances__CompanyOut / InstanceOut).
+// The shapes of the public API this section reads: aliases of the generated schemas (support__...),
+// and the composed thread view of the gateway (its document does not describe that response).
 import type { Schema } from "../../api/types";
 import i18n from "i18next";
 
-export type Side = "partner" | "support" | "system";
-export type Direction = "sent" | "received" | "system";
+export type Side = Schema<"support__Side">;
+export type Direction = Schema<"support__Direction">;
 
-// Issue #21's additions (attachments, read state, canned replies, search) are written here by hand
-// from the API contract until the support service's OpenAPI document has them; then these become
-// `Schema<...>` aliases like the ones above.
-export type Thread = Schema<"support__ThreadOut"> & {
-  partner_last_read_at?: string | null;
-  support_last_read_at?: string | null;
-};
+export type Thread = Schema<"support__ThreadOut">;
 
 /** An uploaded file: an image (JPEG, PNG, WebP; thumbnail when `has_thumbnail`) or a PDF. */
-export interface Attachment {
-  id: string;
-  filename: string;
-  content_type: string;
-  size: number;
-  width: number | null;
-  height: number | null;
-  has_thumbnail: boolean;
-  created_at: string;
-}
+export type Attachment = Schema<"support__AttachmentOut">;
 
-export type Message = Schema<"support__MessageOut"> & {
-  attachments?: Attachment[];
-  /** A partner-side message: when support read it; a support message: when the partner read it. */
-  read_by_other_side_at?: string | null;
-};
+/** `read_by_other_side_at`: a partner-side message: when support read it; a support message: when the partner read it. */
+export type Message = Schema<"support__MessageOut">;
 
 /** POST /threads/{id}/messages */
-export interface MessageIn {
-  body: string;
-  attachment_ids?: string[];
-  canned_reply_id?: string;
-}
+export type MessageIn = Schema<"support__MessageIn">;
 
 export type ReplyLanguage = "es" | "en";
 export type Localized = Record<ReplyLanguage, string>;
 
 /** A saved reply of the support team (staff only). */
-export interface CannedReply {
-  id: string;
-  title: Localized;
-  text: Localized;
-  variables: string[];
-  attachments: Attachment[];
-  created_at: string;
-  updated_at: string;
-  created_by: string;
-}
+export type CannedReply = Schema<"support__CannedReplyOut">;
 
-/** POST /support/canned-replies (all of it), PATCH /support/canned-replies/{id} (any part). */
-export interface CannedReplyIn {
-  title: Localized;
-  text: Localized;
-  attachment_ids?: string[];
-}
+/** POST /support/canned-replies (all of it). */
+export type CannedReplyIn = Schema<"support__CannedReplyIn">;
+
+/** PATCH /support/canned-replies/{id} (any part). */
+export type CannedReplyPatch = Schema<"support__CannedReplyPatch">;
 
 /** POST /threads/{id}/canned-replies/{canned_reply_id}/preview: the reply filled with the thread's values. */
-export interface CannedReplyPreview {
-  language: ReplyLanguage;
-  title: string;
-  text: string;
-  unknown_variables: string[];
-  missing_values: string[];
-  attachments: Attachment[];
-}
+export type CannedReplyPreview = Schema<"support__PreviewOut">;
 
-/** GET /support/search: one matching message; `highlights` are [start, end) offsets into `snippet`. */
-export interface SearchHit {
-  thread_id: string;
-  message_id: string;
-  partner_id: string;
-  company_id: string;
-  company_name: string | null;
-  author_side: "partner" | "support" | "system";
-  /** The author's id (the support service keeps no names), `system` for notes. */
-  author_name: string | null;
-  posted_at: string;
-  snippet: string;
-  highlights: [number, number][];
-}
+/** GET /support/search: one matching message; `highlights` are [start, end) offsets into `snippet`.
+ * `author_name`: the author's id (the support service keeps no names), `system` for notes. */
+export type SearchHit = Schema<"support__SearchHitOut">;
 
 /** The variables a canned reply may name (filled from the thread's context). */
 export const REPLY_VARIABLES = [
@@ -119,10 +69,7 @@ export function formatSize(bytes: number, language: string): string {
 }
 
 /** A system note as a code and its values: the app words it in the UI's language. */
-export interface Note {
-  code: string;
-  params: Record<string, string>;
-}
+export type Note = Schema<"support__NoteOut">;
 
 export interface Company {
   id: string;

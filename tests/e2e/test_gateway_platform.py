@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import re
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from PIL import Image
 
 from servicekit.testing import eventually
 
@@ -149,7 +151,14 @@ async def test_instance_view_composes_four_services(stack: Stack, worlds: tuple[
         assert header["degraded"] == []
 
 
+def png_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
 NOT_OBJECT_IDS = {"fmt"}  # path parameters that name no object (e.g. an export's format)
+UPLOAD = {"file": ("photo.png", png_bytes(), "image/png")}  # a multipart upload that passes the file checks
 
 # Bodies that pass validation, so the answer shows the partner scoping, not the input check.
 MUTATION_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
@@ -178,7 +187,39 @@ MUTATION_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/webhooks/{subscription_id}/test"): None,
     ("POST", "/api/v1/webhooks/{subscription_id}/deliveries/{delivery_id}/replay"): None,
     ("POST", "/api/v1/webhooks/{subscription_id}/replay"): {"since": "2020-01-01T00:00:00Z"},
+    ("POST", "/api/v1/threads/{thread_id}/attachments"): UPLOAD,
+    ("POST", "/api/v1/threads/{thread_id}/canned-replies/{reply_id}/preview"): {"language": "en"},
+    ("PATCH", "/api/v1/support/canned-replies/{reply_id}"): {"title": {"es": "mío", "en": "mine"}},
+    ("DELETE", "/api/v1/support/canned-replies/{reply_id}"): None,
 }
+
+
+# A valid value for every required query parameter of the public API, so that scoping, not input
+# validation, decides the answer; a new required parameter fails loudly until it is added here.
+SAMPLE_QUERY = {
+    "from": "2026-01-01",
+    "to": "2026-01-31",
+    "q": "sincronizacion",
+    "date": "2026-11-30",
+    "month": "2026-11",
+}
+
+
+def required_query(operation: dict[str, Any], *, leave_out: frozenset[str] = frozenset()) -> dict[str, str]:
+    names = [
+        p["name"]
+        for p in operation.get("parameters", [])
+        if p["in"] == "query" and p.get("required") and p["name"] not in leave_out
+    ]
+    missing = [name for name in names if name not in SAMPLE_QUERY]
+    assert not missing, f"add a sample value of the required query parameters {missing} to SAMPLE_QUERY"
+    return {name: SAMPLE_QUERY[name] for name in names}
+
+
+def staff_only(operation: dict[str, Any]) -> bool:
+    """Operations the documents mark as the support team's: a partner user is refused (403) by
+    role before any id is looked up, so the answer says nothing of the victim's objects."""
+    return str(operation.get("summary", "")).startswith("Staff:")
 
 
 async def test_cross_partner_access_matrix(stack: Stack, worlds: tuple[PartnerWorld, PartnerWorld]) -> None:
@@ -196,6 +237,8 @@ async def test_cross_partner_access_matrix(stack: Stack, worlds: tuple[PartnerWo
             "serial": victim.serial,
             "subscription_id": victim.subscription_id,
             "delivery_id": "dlv_" + "0" * 32,
+            "attachment_id": "att_" + "0" * 24,  # the thread is the victim's: no file of it is reachable
+            "reply_id": "cr_" + "0" * 24,
         }
         before = await snapshot(stack, victim)
         checked: list[str] = []
@@ -207,14 +250,22 @@ async def test_cross_partner_access_matrix(stack: Stack, worlds: tuple[PartnerWo
             path = template.format(**ids)
             for lower_method in operations:
                 method = lower_method.upper()
-                kwargs: dict[str, Any] = {"headers": {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}}
+                kwargs: dict[str, Any] = {
+                    "headers": {"Idempotency-Key": f"k-{uuid.uuid4().hex}"},
+                    "params": required_query(operations[lower_method]),
+                }
                 if method != "GET":
                     assert (method, template) in MUTATION_BODIES, f"add a valid body for {method} {template}"
                     body = MUTATION_BODIES[(method, template)]
-                    if body is not None:
+                    if body is UPLOAD:
+                        kwargs["files"] = body
+                    elif body is not None:
                         kwargs["json"] = body
                 response = await api.request(method, path, **kwargs)
-                assert response.status_code == 404, f"{method} {template}: {response.status_code} {response.text[:300]}"
+                expected = 403 if staff_only(operations[lower_method]) else 404
+                assert response.status_code == expected, (
+                    f"{method} {template}: {response.status_code} {response.text[:300]}"
+                )
                 assert victim.partner_id not in response.text
                 checked.append(f"{method} {template}")
         assert len(checked) >= 25, checked

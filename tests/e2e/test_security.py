@@ -28,7 +28,7 @@ from servicekit.problems import Problem
 from servicekit.testing import eventually
 
 from .conftest import MONGO, PASSWORD, Stack, add_user, running_stack
-from .test_gateway_platform import PartnerWorld, build_world
+from .test_gateway_platform import PartnerWorld, build_world, required_query
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -80,10 +80,11 @@ def _routes_with_query(document: dict[str, Any], name: str) -> list[str]:
     return found
 
 
-def _required_query(path: str) -> dict[str, str]:
-    if "operations" in path or "active-services" in path:
-        return {"from": "2026-01-01", "to": "2026-01-31"}
-    return {}
+def _required_query(document: dict[str, Any], path: str) -> dict[str, str]:
+    """A valid value for each query parameter the route's document marks required (so the
+    `partner_id` check, not input validation, decides the answer)."""
+    operations = document["paths"].get(path.replace("csv", "{fmt}"), document["paths"].get(path, {}))
+    return required_query(operations.get("get", {}), leave_out=frozenset({"partner_id"}))
 
 
 # ---------------------------------------------------------------------------------------- roles
@@ -105,7 +106,7 @@ async def test_role_matrix_staff_only_routes_and_partner_filters(
             assert body["type"].endswith("staff-only")
         # Every `partner_id` filter: another partner is a 403 for both roles, never their data.
         for path in filtered:
-            base = _required_query(path)
+            base = _required_query(document, path)
             for client in (partner, vendor):
                 response = await client.get(path, params={**base, "partner_id": theirs.partner_id})
                 if path == "/api/v1/audit" and client is partner:

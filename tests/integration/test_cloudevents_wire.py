@@ -106,6 +106,7 @@ async def platform_on_own_topics(key_pair: tuple[str, str]) -> AsyncIterator[Pla
                 support_url=UNREACHABLE,  # type: ignore[arg-type]
                 reports_url=UNREACHABLE,  # type: ignore[arg-type]
                 activity_url=UNREACHABLE,  # type: ignore[arg-type]
+                webhook_consumer_group=f"ce-{tag}-webhooks",  # the webhook dispatcher's own group
                 **common("gateway"),
             )
         ),
@@ -273,7 +274,7 @@ async def test_every_record_on_every_topic_is_a_cloudevent_and_matches_the_async
     stray = await drive_every_producer(platform, auth)
     consumers_of_revoked = [
         name for name, app in platform.apps.items() if "license.revoked" in app.state.runtime.consumer.topics
-    ]
+    ] + ["webhooks"]  # the gateway's webhook dispatcher reads every catalogue topic in a group of its own
     assert consumers_of_revoked, "some service consumes license.revoked"
 
     for spec in CATALOGUE:  # the relays and reactions run on their own: wait for each topic

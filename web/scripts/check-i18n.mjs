@@ -2,7 +2,7 @@
 // t("literal") key of the code present in its namespace; no hard-coded text in the attributes a
 // user reads (aria-label, title, placeholder, alt). Exit 1 with the list of faults.
 // `--dump` prints the texts as JSON instead (tests compare them with the server's tables).
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -54,7 +54,9 @@ const texts = {};
 for (const [namespace, file] of Object.entries(textModules())) texts[namespace] = await load(file);
 
 if (process.argv.includes("--dump")) {
-  process.stdout.write(JSON.stringify(texts));
+  // Written synchronously: process.exit() right after an asynchronous write to a pipe cuts the
+  // output at the pipe's buffer (64 KiB), and the texts are larger than that.
+  writeSync(1, JSON.stringify(texts));
   process.exit(0);
 }
 

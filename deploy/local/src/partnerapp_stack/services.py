@@ -52,6 +52,9 @@ def service_env(process: ServiceProcess) -> dict[str, str]:
         env["INSTANCES_IMPERSONATION_KEY_FILE"] = str(dev_keys("impersonation")[0])
     if name == "gateway":
         env["GATEWAY_TOKEN_PRIVATE_KEY_FILE"] = str(dev_keys()[0])
+        # Development: a partner tries webhooks against a receiver on this machine (http, loopback);
+        # production keeps https-only and public addresses (the setting's default).
+        env["GATEWAY_WEBHOOKS_ALLOW_PRIVATE"] = "true"
         if (WEB_DIST / "index.html").exists():
             env["GATEWAY_WEB_DIR"] = str(WEB_DIST)
     return env

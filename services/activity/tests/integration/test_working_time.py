@@ -115,7 +115,7 @@ async def test_the_simulators_days_read_back_as_the_record(
     rng = random.Random(7)  # noqa: S311
     terminals = [SimTerminal(f"SIMWT{uuid.uuid4().hex[:6]}".upper(), pin, "Zebra", "TC21") for pin in ("5101", "5102")]
     today = datetime.now(MADRID).date()
-    days = [today - timedelta(days=n) for n in range(14, 1, -1)]  # 13 days, within ingest's 30
+    days = [today - timedelta(days=n) for n in range(29, 1, -1)]  # four weeks, within ingest's 30 days
     for terminal in terminals:
         events = [e for day in days for e in working_day(terminal, day, rng)]
         for start in range(0, len(events), 50):

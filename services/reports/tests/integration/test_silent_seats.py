@@ -24,6 +24,7 @@ from contracts.events.instances import InstanceProvisioned
 from contracts.events.licenses import LicenseAdded, LicenseReleased
 from reports.bootstrap import build_app
 from reports.config import Settings
+from reports.domain.seats import NEVER_SEEN
 from servicekit.settings import PlatformSettings
 from servicekit.testing import KafkaProbe, eventually
 
@@ -130,6 +131,22 @@ async def test_silent_seats_per_instance_and_partner_never_seen_first_paged_and_
             # lic-1 seen 20 days ago, lic-3 never; lic-2 seen now, lic-4 released, lic-5 has no terminal
             return items if [i["license_id"] for i in items] == [f"lic-3-{tag}", f"lic-1-{tag}"] else None
 
+        seats = reports.state.runtime.db["seats"]
+
+        async def all_applied() -> bool:
+            # The license and telemetry events travel in different topics, so the list can look
+            # final while a later one is still on its way: wait until the store holds every one.
+            docs = {d["serial"]: d async for d in seats.find({"partner_id": partner})}
+            docs.update({d["serial"]: d async for d in seats.find({"partner_id": rival})})
+            bound = {serial[n] for n in (1, 2, 3, 6)}
+            seen = {serial[n] for n in (1, 2, 4)}
+            return (
+                all(docs.get(s, {}).get("bound") for s in bound)
+                and all(docs.get(s, {}).get("last_seen_at", NEVER_SEEN).year > NEVER_SEEN.year for s in seen)
+                and docs.get(serial[4], {}).get("license_event_count") == 2  # added and released
+            )
+
+        await eventually(all_applied)
         items = await eventually(settled)
         never, old = items
         assert never == {

@@ -15,17 +15,37 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from servicekit.idempotency import HEADER as IDEMPOTENCY_HEADER
+from servicekit.idempotency import KEY_PATTERN
 from servicekit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 T = TypeVar("T")
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Cursor", "Limit", "PageOut", "ResponseModel", "provided"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "Cursor",
+    "Limit",
+    "PageOut",
+    "ResponseModel",
+    "idempotency_key_header",
+    "provided",
+]
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
 Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]
+
+
+def idempotency_key_header(description: str) -> Any:
+    """The `Idempotency-Key` request header, with the same bounds on every route that takes it
+    (what a retry means is the route's own, hence the description):
+
+        IdempotencyKey = Annotated[str | None, idempotency_key_header("A retry posts once.")]
+    """
+    return Header(alias=IDEMPOTENCY_HEADER, min_length=8, max_length=128, pattern=KEY_PATTERN, description=description)
 
 
 class ResponseModel(BaseModel):

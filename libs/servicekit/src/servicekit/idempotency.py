@@ -13,9 +13,8 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from servicekit.mongo import Document
@@ -45,11 +44,45 @@ class IdempotencyKeyReused(Problem):
         )
 
 
+class KeyCollection(Protocol):
+    """What the keys need of a store collection (PyMongo's `AsyncCollection` is one)."""
+
+    async def insert_one(self, document: Document) -> Any: ...
+
+    async def find_one(self, filter: Document) -> Document | None: ...
+
+    async def delete_one(self, filter: Document) -> Any: ...
+
+
+class _MemoryKeys:
+    """Keys kept in a dict, for apps built on in-memory fakes (unit tests of the HTTP edge)."""
+
+    def __init__(self) -> None:
+        self._documents: dict[str, Document] = {}
+
+    async def insert_one(self, document: Document) -> None:
+        if document["_id"] in self._documents:
+            raise DuplicateKeyError(f"duplicate key: {document['_id']}")
+        self._documents[document["_id"]] = dict(document)
+
+    async def find_one(self, filter: Document) -> Document | None:
+        return self._documents.get(filter["_id"])
+
+    async def delete_one(self, filter: Document) -> None:
+        stored = self._documents.get(filter["_id"])
+        if stored is not None and all(stored.get(k) == v for k, v in filter.items()):
+            del self._documents[filter["_id"]]
+
+
 class IdempotencyKeys:
     """The keys seen, with their request's fingerprint, in one collection of the service's database."""
 
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+    def __init__(self, collection: KeyCollection) -> None:
         self._keys = collection
+
+    @classmethod
+    def in_memory(cls) -> IdempotencyKeys:
+        return cls(_MemoryKeys())
 
     @staticmethod
     def _id(principal: Principal, key: str) -> str:

@@ -29,6 +29,8 @@ from activity.service_layer.remote_actions import RemoteActionQueries, RemoteAct
 from activity.service_layer.testing import ActivityFakes
 from servicekit import openapi
 from servicekit.handlers import subscribe_table
+from servicekit.idempotency import COLLECTION as IDEMPOTENCY_KEYS
+from servicekit.idempotency import IdempotencyKeys
 from servicekit.pdf import fonts_ready
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
@@ -76,6 +78,7 @@ def build_app(
         handlers,
         consumes=consumes,
         field=(field_queries, field_commands),
+        keys=IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS]),
     )
     overdue = timedelta(seconds=settings.action_overdue_s)
     runtime.provide(RemoteActionQueries, RemoteActionQueries(actions, terminals, keys, overdue))
@@ -110,6 +113,7 @@ def bootstrap_test_app(fakes: ActivityFakes | None = None, settings: Settings | 
         fakes.queries,
         fakes.event_handlers,
         field=(fakes.field_queries, fakes.field_commands),
+        keys=IdempotencyKeys.in_memory(),
     )
     runtime.provide(RemoteActionQueries, fakes.action_queries)
     return runtime.create_app(title=TITLE, routers=[http.api])
@@ -123,8 +127,10 @@ def _wire(
     *,
     consumes: bool = True,
     field: tuple[FieldQueries, FieldCommands],
+    keys: IdempotencyKeys,
 ) -> None:
     runtime.provide(ActivityCommands, commands)
+    runtime.provide(IdempotencyKeys, keys)
     runtime.provide(FieldQueries, field[0])
     runtime.provide(FieldCommands, field[1])
     runtime.provide(ActivityQueries, queries)

@@ -115,6 +115,11 @@ async def test_a_correction_is_a_new_version_and_the_original_stays(client: http
     assert (made.json()["version"], made.json()["worked_s"], made.json()["corrected_by"]) == (2, 8 * 3600, "usr-ana")
     again = await client.post("/v1/activity/working-time/corrections", json=fix, headers=headers)
     assert again.json()["version"] == 2  # a retry stores once
+    other = {**fix, "end": "2026-11-03T18:00:00+01:00"}  # the key again, with another correction
+    reused = await client.post("/v1/activity/working-time/corrections", json=other, headers=headers)
+    assert reused.status_code == 422, reused.text
+    assert reused.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in reused.json()["errors"]] == ["Idempotency-Key"]
     day = await client.get("/v1/activity/working-time/days", params={**WORKER, "date": "2026-11-03"}, headers=auth())
     versions = day.json()["versions"]
     assert [v["version"] for v in versions] == [1, 2]

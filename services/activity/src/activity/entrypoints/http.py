@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from datetime import date as date_
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import AwareDatetime, Field
@@ -41,10 +41,10 @@ from activity.service_layer.field_operations import CorrectionAsked, FieldComman
 from activity.service_layer.queries import ActivityQueries, RecordSearch
 from activity.service_layer.remote_actions import RemoteActionQueries
 from contracts.events.activity import Action
-from servicekit.api import DEFAULT_LIMIT, Cursor, Limit, provided
+from servicekit.api import DEFAULT_LIMIT, Cursor, Limit, idempotency_key_header, provided
 from servicekit.auth import BearerToken, CurrentPrincipal
 from servicekit.i18n import DocumentLanguage
-from servicekit.idempotency import KEY_PATTERN
+from servicekit.idempotency import IdempotencyKeys, fingerprint
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ Metrics = Annotated[IngestMetrics, provided(IngestMetrics)]
 FieldOps = Annotated[FieldQueries, provided(FieldQueries)]
 FieldWrites = Annotated[FieldCommands, provided(FieldCommands)]
 ActionQueries = Annotated[RemoteActionQueries, provided(RemoteActionQueries)]
+Keys = Annotated[IdempotencyKeys, provided(IdempotencyKeys)]
 RecordId = Annotated[str, Field(max_length=160)]
 # Records come in volume: a page may hold more of them than the platform's usual page.
 RecordLimit = Annotated[int, Query(ge=1, le=200)]
@@ -171,9 +172,7 @@ WorkerPin = Annotated[Pin, Query(description="The worker's PIN (license user)")]
 TimeZoneQuery = Annotated[TimeZoneName | None, Query(description="IANA time zone of the days; Europe/Madrid")]
 CorrectionKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key", min_length=8, max_length=128, pattern=KEY_PATTERN, description="A retry stores once"
-    ),
+    idempotency_key_header("A retry stores once; the key with another correction is a 422."),
 ]
 
 
@@ -251,6 +250,8 @@ async def correct_day(
     body: CorrectionIn,
     principal: CurrentPrincipal,
     field_writes: FieldWrites,
+    keys: Keys,
+    request: Request,
     idempotency_key: CorrectionKey = None,
 ) -> WorkDayOut:
     asked = CorrectionAsked(
@@ -263,9 +264,12 @@ async def correct_day(
         reason=body.reason,
         tz=body.tz,
     )
-    day = await field_writes.correct_day(
-        principal.partner_id, principal.user_id, asked, datetime.now(UTC), idempotency_key
-    )
+    async with keys.request(
+        principal, idempotency_key, fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+    ):
+        day = await field_writes.correct_day(
+            principal.partner_id, principal.user_id, asked, datetime.now(UTC), idempotency_key
+        )
     return _work_day(day)
 
 

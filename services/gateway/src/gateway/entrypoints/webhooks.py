@@ -33,22 +33,18 @@ from gateway.entrypoints.schemas import (
 )
 from gateway.service_layer.webhooks import WebhookCommands, WebhookQueries
 from servicekit import merge_patch
-from servicekit.api import DEFAULT_LIMIT, Cursor, Limit, provided
+from servicekit.api import DEFAULT_LIMIT, Cursor, Limit, idempotency_key_header, provided
 from servicekit.i18n import Language, as_language, negotiate
-from servicekit.idempotency import KEY_PATTERN, IdempotencyKeys, fingerprint
+from servicekit.idempotency import IdempotencyKeys, fingerprint
 
 Commands = Annotated[WebhookCommands, provided(WebhookCommands)]
 HookQueries = Annotated[WebhookQueries, provided(WebhookQueries)]
 Keys = Annotated[IdempotencyKeys, provided(IdempotencyKeys)]
 IdempotencyKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=8,
-        max_length=128,
-        pattern=KEY_PATTERN,
-        description="A retry with the same key creates one subscription (and answers it again, with its secret); "
-        "the key with another request is a 422.",
+    idempotency_key_header(
+        "A retry with the same key creates one subscription (and answers it again, with its secret); "
+        "the key with another request is a 422."
     ),
 ]
 EventTypeFilter = Annotated[str | None, Query(max_length=64, description="Only deliveries of this event type")]

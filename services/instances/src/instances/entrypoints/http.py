@@ -39,10 +39,10 @@ from instances.service_layer.commands import InstanceCommands
 from instances.service_layer.ports import COMPANY_SORTS, INSTANCE_SORTS, CompanyQuery, InstanceQuery
 from instances.service_layer.queries import InstanceQueries, LicenseQuery
 from servicekit import merge_patch
-from servicekit.api import DEFAULT_LIMIT, Cursor, Limit, PageOut, provided
+from servicekit.api import DEFAULT_LIMIT, Cursor, Limit, PageOut, idempotency_key_header, provided
 from servicekit.auth import CurrentPrincipal
 from servicekit.i18n import DocumentLanguage, ReaderLanguage
-from servicekit.idempotency import KEY_PATTERN, IdempotencyKeys, fingerprint
+from servicekit.idempotency import IdempotencyKeys, fingerprint
 from servicekit.pagination import Sort
 
 Commands = Annotated[InstanceCommands, provided(InstanceCommands)]
@@ -52,15 +52,9 @@ Idempotency = Annotated[IdempotencyKeys, provided(IdempotencyKeys)]
 SearchText = Annotated[str | None, Query(min_length=1, max_length=100, description="Case-insensitive text")]
 IdempotencyKey = Annotated[
     str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=8,
-        max_length=128,
-        pattern=KEY_PATTERN,
-        description=(
-            "Same key, same instance: a retried generate never creates a second one. "
-            "A key already used for another request is a 422."
-        ),
+    idempotency_key_header(
+        "Same key, same instance: a retried generate never creates a second one. "
+        "A key already used for another request is a 422."
     ),
 ]
 

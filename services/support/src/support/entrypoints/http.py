@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from servicekit import merge_patch
-from servicekit.api import DEFAULT_LIMIT, Cursor, Limit, provided
+from servicekit.api import DEFAULT_LIMIT, Cursor, Limit, idempotency_key_header, provided
 from servicekit.auth import CurrentPrincipal
-from servicekit.idempotency import KEY_PATTERN, IdempotencyKeyReused, IdempotencyKeys, fingerprint
+from servicekit.idempotency import IdempotencyKeyReused, IdempotencyKeys, fingerprint
 from support.domain import search as words
 from support.domain.attachments import PDF
 from support.entrypoints.schemas import (
@@ -53,12 +53,8 @@ DOWNLOAD_HEADERS = {
 }
 IdempotencyKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=8,
-        max_length=128,
-        pattern=KEY_PATTERN,
-        description="A retry with the same key and request creates once; the key with another request is a 422.",
+    idempotency_key_header(
+        "A retry with the same key and request creates once; the key with another request is a 422."
     ),
 ]
 UploadedFile = Annotated[UploadFile, File(description="One JPEG, PNG, WebP or PDF file (checked by its bytes)")]
@@ -114,13 +110,7 @@ async def post_message(
     keys: Keys,
     idempotency_key: Annotated[
         str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=8,
-            max_length=128,
-            pattern=KEY_PATTERN,
-            description="A retry with the same key and text posts once; the key with another text is a 422.",
-        ),
+        idempotency_key_header("A retry with the same key and text posts once; the key with another text is a 422."),
     ] = None,
 ) -> MessageOut:
     # The validated body (text trimmed): a retry differing only in surrounding spaces is the same request.

@@ -64,13 +64,8 @@ def build_app(
     )
     field_commands = FieldCommands(field_store, field_queries)
     actions = MongoRemoteActionStore(runtime.db)
-    handlers = ActivityEventHandlers(
-        records,
-        terminals,
-        keys,
-        field_ops=FieldProjection(field_store),
-        trail=RemoteActionTrail(actions, records),
-    )
+    trail = RemoteActionTrail(actions, records)
+    handlers = ActivityEventHandlers(records, terminals, keys, field_ops=FieldProjection(field_store), trail=trail)
     _wire(
         runtime,
         commands,
@@ -91,6 +86,7 @@ def build_app(
             # The working-time record is kept its own (longer) time: four years at least.
             wt_days = max(settings.retention_days, settings.working_time_retention_days)
             await field_commands.enforce_retention(datetime.now(UTC).date(), wt_days)
+            await trail.prune_sightings(datetime.now(UTC))
 
         runtime.every(settings.retention_check_seconds, enforce_retention)
     if serves_http:

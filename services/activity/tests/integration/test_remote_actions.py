@@ -16,9 +16,10 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
-from activity.adapters.remote_actions_mongo import ACTIONS, OPEN_ACTIONS
+from activity.adapters.remote_actions_mongo import ACTIONS, OPEN_ACTIONS, SIGHTINGS, MongoRemoteActionStore
 from activity.bootstrap import build_app
 from activity.config import Settings
+from activity.domain.remote_actions import Observed
 from contracts import envelope_for
 from contracts.events.common import Actor
 from contracts.events.instances import IngestKeyRotated, SessionCleared
@@ -145,3 +146,23 @@ async def test_a_redelivered_instance_wide_clear_is_one_action_per_terminal_move
             return [d["serial"] async for d in db[OPEN_ACTIONS].find({"instance_id": instance_id})] == [serials[1]]
 
         await eventually(closed)
+
+
+async def test_sightings_are_kept_by_grant_dropped_once_read_and_pruned_by_age(
+    platform: PlatformSettings, database_name: str
+) -> None:
+    now = datetime.now(UTC)
+
+    def seen(grant: str) -> Observed:
+        return Observed("PANEL-1", PARTNER, "impersonation_started", None, now, now, grant_id=grant)
+
+    async with AsyncMongoClient(platform.mongo_url.get_secret_value(), tz_aware=True) as mongo:
+        store = MongoRemoteActionStore(mongo[database_name])
+        await store.sighted({"imp-a": [seen("imp-a")], "imp-b": [seen("imp-b")]})
+        await store.sighted({"imp-a": [seen("imp-a")]})  # a second event of the same grant
+        assert [e.grant_id for e in await store.sightings("imp-a")] == ["imp-a", "imp-a"]
+        await store.forget_sightings("imp-a")
+        assert await store.sightings("imp-a") == []
+        assert await store.prune_sightings(now - timedelta(minutes=1)) == 0  # imp-b is younger
+        assert await store.prune_sightings(datetime.now(UTC) + timedelta(seconds=1)) == 1
+        assert await mongo[database_name][SIGHTINGS].count_documents({}) == 0

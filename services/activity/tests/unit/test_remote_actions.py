@@ -16,6 +16,7 @@ from activity.config import Settings
 from activity.domain.model import ActivityRecord
 from activity.domain.remote_actions import ActionKind, ActionState, Observed, RemoteAction
 from activity.service_layer.ports import IngestKey
+from activity.service_layer.remote_actions import SIGHTINGS_KEPT
 from activity.service_layer.testing import ActivityFakes
 from contracts import EventEnvelope, envelope_for
 from contracts.events.activity import TerminalActivity
@@ -355,3 +356,26 @@ async def test_an_unused_impersonation_shows_expired_not_overdue() -> None:
     (action,) = (await queries.instance_actions(PARTNER, "ins-1", None, False, 50, None, now)).items
     assert (action.serial, action.state, action.expired, action.overdue) == (None, ActionState.REQUESTED, True, False)
     assert (await queries.instance_actions(PARTNER, "ins-1", None, True, 50, None, now)).items == []
+
+
+async def test_sightings_are_dropped_once_read_and_those_never_read_after_two_days() -> None:
+    fakes = ActivityFakes()
+    handlers, store = fakes.event_handlers, fakes.actions
+    now = datetime.now(UTC)
+    await fakes.keys.put(IngestKey("ins-1", PARTNER, "0" * 64))
+    for grant in ("imp-read", "imp-lost"):  # the panel's events, each before its grant's request
+        opened = record("PANEL-1", "impersonation_started", now, {"impersonation_id": grant})
+        await handlers.record_telemetry([envelope_of(opened)])
+    assert set(store.seen) == {"imp-read", "imp-lost"}
+    impersonated = LicenseImpersonated(
+        grant_id="imp-read", license_id="lic-1", instance_id="ins-1", partner_id=PARTNER, company_id="cmp-1",
+        pin="4821", user="ana@example.com", serial="SN1", reason="Support call",
+        expires_at=now + timedelta(minutes=5), impersonated_by={"user_id": "usr-ana", "role": "staff"},
+    )  # fmt: skip
+    await handlers.record_impersonation(envelope(impersonated, now))
+    assert store.by_id["imp-read"].state == ActionState.DELIVERED  # moved on by what it read...
+    assert set(store.seen) == {"imp-lost"}  # ...which is then dropped
+    trail = fakes.trail
+    assert await trail.prune_sightings(now + timedelta(days=1)) == 0  # its request may still come
+    assert await trail.prune_sightings(now + SIGHTINGS_KEPT + timedelta(seconds=1)) == 1
+    assert store.seen == {}

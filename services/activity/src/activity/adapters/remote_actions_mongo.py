@@ -10,7 +10,8 @@ delivered ones (the instance view's overdue flag): on FerretDB, which reads a co
 for any filter but `_id`, those reads stay as small as what is pending, not all history.
 An impersonation's `_id` is its grant id, so the panel's events find it by `_id`.
 `remote_action_sightings`: per grant id (`_id`), the panel's events that named a grant before its
-request arrived, read once by `_id` when it does.
+request arrived, read once by `_id` when it does and then dropped; those whose request never comes
+are dropped by the retention job (`first_at`, a range scan of this small collection).
 """
 
 from __future__ import annotations
@@ -88,10 +89,14 @@ class MongoRemoteActionStore:
         return [_action(d) async for d in found]
 
     async def sighted(self, sightings: dict[str, list[Observed]]) -> None:
+        now = datetime.now(UTC)
         changes = [
             UpdateOne(
                 {"_id": grant_id},
-                {"$push": {"events": {"$each": [_observed_document(e) for e in events]}}},
+                {
+                    "$push": {"events": {"$each": [_observed_document(e) for e in events]}},
+                    "$setOnInsert": {"first_at": now},
+                },
                 upsert=True,
             )
             for grant_id, events in sightings.items()
@@ -103,6 +108,14 @@ class MongoRemoteActionStore:
     async def sightings(self, grant_id: str) -> list[Observed]:
         found = await self._db[SIGHTINGS].find_one({"_id": grant_id})
         return [_observed(e) for e in (found or {}).get("events", [])]
+
+    async def forget_sightings(self, grant_id: str) -> None:
+        await self._db[SIGHTINGS].delete_one({"_id": grant_id})
+
+    async def prune_sightings(self, before: datetime) -> int:
+        # Kept before `first_at` existed: none of those can be younger than the oldest kept since.
+        old = {"$or": [{"first_at": {"$lt": before}}, {"first_at": {"$exists": False}}]}
+        return (await self._db[SIGHTINGS].delete_many(old)).deleted_count
 
     async def progress(self, actions: list[RemoteAction]) -> None:
         if not actions:

@@ -21,6 +21,7 @@ from activity.service_layer.ports import (
     TelemetryPublisher,
 )
 from activity.service_layer.queries import visible_record
+from activity.service_layer.remote_actions import RemoteActionTrail
 from contracts import envelope_for, ingest_keys
 from contracts.events.activity import TerminalActivity, telemetry_event_id
 from contracts.ingest_keys import InvalidIngestKey
@@ -153,4 +154,5 @@ COMMAND_HANDLERS: HandlerTable = {
     # field operations (issue #20)
     "correct_working_day": FieldCommands.correct_day,
     "enforce_working_time_retention": FieldCommands.enforce_retention,
+    "prune_remote_action_sightings": RemoteActionTrail.prune_sightings,
 }

@@ -58,6 +58,12 @@ class RemoteActionStore(Protocol):
     async def sightings(self, grant_id: str) -> list[Observed]:
         """The events kept for this grant."""
 
+    async def forget_sightings(self, grant_id: str) -> None:
+        """Drop the events kept for this grant (its request has arrived and read them)."""
+
+    async def prune_sightings(self, before: datetime) -> int:
+        """Drop the sightings first kept before this instant (their request never came); how many."""
+
     async def progress(self, actions: list[RemoteAction]) -> None:
         """Store the actions' new delivered/applied times (an applied one is no longer open)."""
 
@@ -121,12 +127,21 @@ def observed(record: ActivityRecord) -> Observed:
     )
 
 
+SIGHTINGS_KEPT = timedelta(days=2)
+
+
 @dataclass
 class RemoteActionTrail:
     """The event side: requests become actions, telemetry moves them on (idempotent by event id)."""
 
     actions: RemoteActionStore
     records: ActivityStore
+
+    async def prune_sightings(self, now: datetime) -> int:
+        """Drop the panel's events kept for grants whose request has not come in `SIGHTINGS_KEPT`
+        (run by the retention job): a grant's request follows within seconds, or after an outage
+        within hours, so what is older will never be read."""
+        return await self.actions.prune_sightings(now - SIGHTINGS_KEPT)
 
     async def session_cleared(self, event: EventEnvelope[SessionCleared], serials: list[str]) -> None:
         data = event.data
@@ -198,6 +213,7 @@ class RemoteActionTrail:
         for action in new:  # the terminal may have reacted before the request reached us
             if action.kind == ActionKind.IMPERSONATION:
                 await self._advance([action], await self.actions.sightings(action.id))
+                await self.actions.forget_sightings(action.id)  # read once: not kept for ever
                 continue
             if action.serial is None:
                 continue

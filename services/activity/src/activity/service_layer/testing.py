@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from activity.domain.model import ActivityRecord, RecordKind, Terminal, parse_record_id
@@ -149,12 +149,9 @@ class ActivityFakes:
         self.field_queries = FieldQueries(self.field_store, self.field_store, self.terminals)
         self.field_commands = FieldCommands(self.field_store, self.field_queries)
         self.actions = FakeRemoteActionStore()
+        self.trail = RemoteActionTrail(self.actions, self.records)
         self.event_handlers = ActivityEventHandlers(
-            self.records,
-            self.terminals,
-            self.keys,
-            field_ops=FieldProjection(self.field_store),
-            trail=RemoteActionTrail(self.actions, self.records),
+            self.records, self.terminals, self.keys, field_ops=FieldProjection(self.field_store), trail=self.trail
         )
         self.action_queries = RemoteActionQueries(self.actions, self.terminals, self.keys)
 
@@ -220,6 +217,7 @@ class FakeRemoteActionStore:
     def __init__(self) -> None:
         self.by_id: dict[str, RemoteAction] = {}
         self.seen: dict[str, list[Observed]] = {}
+        self.seen_at: dict[str, datetime] = {}
 
     async def add(self, actions: list[RemoteAction]) -> list[RemoteAction]:
         new = [a for a in actions if a.id not in self.by_id]
@@ -235,9 +233,20 @@ class FakeRemoteActionStore:
     async def sighted(self, sightings: dict[str, list[Observed]]) -> None:
         for grant_id, events in sightings.items():
             self.seen.setdefault(grant_id, []).extend(events)
+            self.seen_at.setdefault(grant_id, datetime.now(UTC))
 
     async def sightings(self, grant_id: str) -> list[Observed]:
         return list(self.seen.get(grant_id, []))
+
+    async def forget_sightings(self, grant_id: str) -> None:
+        self.seen.pop(grant_id, None)
+        self.seen_at.pop(grant_id, None)
+
+    async def prune_sightings(self, before: datetime) -> int:
+        old = [g for g, at in self.seen_at.items() if at < before]
+        for grant_id in old:
+            await self.forget_sightings(grant_id)
+        return len(old)
 
     async def progress(self, actions: list[RemoteAction]) -> None:
         self.by_id.update({a.id: a for a in actions})

@@ -276,6 +276,9 @@ def test_a_subscription_wants_its_types_of_its_instance_while_active() -> None:
     assert not only.wants("license.revoked", "inst-2") and not only.wants("license.revoked", None)
     assert not replace(hook, status="paused").wants("license.revoked", "inst-1")
     assert not replace(hook, status="failing_paused").wants("license.revoked", "inst-1")
+    assert hook.wants("license.revoked", "inst-1", hook.created_at)
+    # An event from before the subscription (still waiting on Kafka when it was made) is not its.
+    assert not hook.wants("license.revoked", "inst-1", hook.created_at - timedelta(microseconds=1))
     resumed = replace(hook, status="failing_paused", consecutive_failures=9).with_status("active", NOW)
     assert (resumed.status, resumed.consecutive_failures, resumed.paused_reason) == ("active", 0, None)
 

@@ -222,8 +222,12 @@ class Subscription:
     created_by: str
     version: int = 1
 
-    def wants(self, event_type: str, instance_id: str | None) -> bool:
+    def wants(self, event_type: str, instance_id: str | None, occurred_at: datetime | None = None) -> bool:
+        """Whether an event goes to this subscription: active, of a chosen type (and instance), and
+        not older than the subscription (events still waiting on Kafka when it was made are not its)."""
         if self.status != "active" or event_type not in self.event_types:
+            return False
+        if occurred_at is not None and occurred_at < self.created_at:
             return False
         return self.instance_id is None or self.instance_id == instance_id
 

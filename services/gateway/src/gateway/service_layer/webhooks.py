@@ -375,7 +375,8 @@ class WebhookDispatcher:
         for event, payload in batch:
             instance_id = payload.get("instance_id")
             for subscription in by_partner.get(str(payload.get("partner_id")), []):
-                if not subscription.wants(event.type, instance_id if isinstance(instance_id, str) else None):
+                instance = instance_id if isinstance(instance_id, str) else None
+                if not subscription.wants(event.type, instance, event.time):
                     continue
                 event_id = str(event.id)
                 new.append(

@@ -242,7 +242,8 @@ class EventConsumer:
             topic_name = record.topic.removeprefix(prefix)
             nul = json_nul_locations(record.value or b"")
             if nul:  # valid JSON, but no store keeps it (servicekit.nul): retrying will never help
-                error = f"MalformedEvent: U+0000 (NUL) in {', '.join(nul)}, which the store cannot keep"
+                where = ", ".join(nul).replace("\x00", "\\u0000")
+                error = f"MalformedEvent: U+0000 (NUL) in {where}, which the store cannot keep"
                 await self._dead_letter(record, attempts=1, error=error)
                 continue
             try:

@@ -24,19 +24,15 @@ NUL_CODE = "nul_character"
 _ESCAPED = b"\\u0000"  # how JSON writes U+0000 (a raw NUL byte is not valid JSON at all)
 
 
-def _shown(name: str) -> str:
-    return name.replace(NUL, "\\u0000")
-
-
 def nul_locations(value: object, path: str = "") -> Iterator[str]:
     """The dotted paths (`events.0.serial`; `(body)` for the root) of every string in `value`,
-    value or key, that holds U+0000."""
+    value or key, that holds U+0000 (a key is named as sent, U+0000 included, as pydantic names it)."""
     if isinstance(value, str):
         if NUL in value:
             yield path or "(body)"
     elif isinstance(value, dict):
         for key, item in value.items():
-            name = f"{path}.{_shown(str(key))}" if path else _shown(str(key))
+            name = f"{path}.{key}" if path else str(key)
             if NUL in str(key):
                 yield name
             yield from nul_locations(item, name)
@@ -69,9 +65,9 @@ async def _body_locations(request: Request) -> list[tuple[str, str]]:
         found = []
         for name, value in form.multi_items():
             if NUL in name or (isinstance(value, str) and NUL in value):
-                found.append((_shown(name), "body"))
+                found.append((name, "body"))
             elif isinstance(value, UploadFile) and value.filename and NUL in value.filename:
-                found.append((f"{_shown(name)}.filename", "body"))
+                found.append((f"{name}.filename", "body"))
         return found
     return [(location, "body") for location in json_nul_locations(await request.body())]
 
@@ -79,10 +75,8 @@ async def _body_locations(request: Request) -> list[tuple[str, str]]:
 async def refuse_nul(request: Request) -> None:
     """An app-wide dependency: 422 problem+json naming each field that holds U+0000; the route
     (and so every change it would make) does not run."""
-    found = [(_shown(name), "path") for name, value in request.path_params.items() if NUL in str(value)]
-    found += [
-        (_shown(name), "query") for name, value in request.query_params.multi_items() if NUL in name or NUL in value
-    ]
+    found = [(name, "path") for name, value in request.path_params.items() if NUL in str(value)]
+    found += [(name, "query") for name, value in request.query_params.multi_items() if NUL in name or NUL in value]
     found += await _body_locations(request)
     if not found:
         return

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from fastapi import Request
 from fastapi.routing import APIRoute
+from starlette.convertors import PathConvertor
 from starlette.datastructures import UploadFile
 
 from servicekit.errors import InvalidInput, field_error
@@ -75,7 +76,13 @@ async def _body_locations(request: Request) -> list[tuple[str, str]]:
 async def refuse_nul(request: Request) -> None:
     """An app-wide dependency: 422 problem+json naming each field that holds U+0000; the route
     (and so every change it would make) does not run."""
-    found = [(name, "path") for name, value in request.path_params.items() if NUL in str(value)]
+    # A catch-all parameter (`{rest:path}`, the gateway's proxy) names no field of the caller's: `(path)`.
+    convertors = getattr(request.scope.get("route"), "param_convertors", {})
+    found = [
+        ("(path)" if isinstance(convertors.get(name), PathConvertor) else name, "path")
+        for name, value in request.path_params.items()
+        if NUL in str(value)
+    ]
     found += [(name, "query") for name, value in request.query_params.multi_items() if NUL in name or NUL in value]
     found += await _body_locations(request)
     if not found:

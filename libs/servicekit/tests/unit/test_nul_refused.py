@@ -38,6 +38,12 @@ async def change(order_id: str, order: Order, q: Annotated[str | None, Query()] 
     return {"ok": order_id}
 
 
+@router.get("/files/{name}/{rest:path}")
+async def catch_all(name: str, rest: str) -> dict[str, str]:
+    ran.append(rest)
+    return {"ok": rest}
+
+
 @router.post("/uploads")
 async def upload(caption: Annotated[str, Form()], file: Annotated[UploadFile, File()]) -> dict[str, str]:
     ran.append(caption)
@@ -65,13 +71,19 @@ def _forget() -> None:
         ("/orders/o1", {"q": "x\x00"}, {}, "q", "query"),
         ("/orders/o1", {"unknown\x00": "x"}, {}, "unknown\x00", "query"),
         ("/orders/o%00", {}, {}, "order_id", "path"),
+        ("/files/n%00/ok", {}, None, "name", "path"),
+        ("/files/n/a/b%00", {}, None, "(path)", "path"),
     ],
-    ids=["body-value", "nested-list", "body-key", "query-value", "query-key", "path"],
+    ids=["body-value", "nested-list", "body-key", "query-value", "query-key", "path", "path-get", "catch-all-path"],
 )
 def test_a_nul_anywhere_is_a_422_naming_the_field_and_the_route_never_runs(
-    client: TestClient, path: str, params: dict[str, str], body: dict[str, Any], field: str, where: str
+    client: TestClient, path: str, params: dict[str, str], body: dict[str, Any] | None, field: str, where: str
 ) -> None:
-    response = client.post(path, params=params, json=body, headers={"accept-language": "en"})
+    headers = {"accept-language": "en"}
+    if body is None:
+        response = client.get(path, params=params, headers=headers)
+    else:
+        response = client.post(path, params=params, json=body, headers=headers)
 
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"

@@ -21,7 +21,7 @@ PACKAGES := contracts servicekit instances support reports activity gateway part
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-bootstrap-up: ## install what `make up` needs and the machine lacks (Java, Maven, fonts, PostgreSQL if it is the store backend; checks Go, Node.js, CPython)
+bootstrap-up: ## install what `make up` needs and the machine lacks (Java, Maven, fonts, PostgreSQL unless PARTNERAPP_STORE_BACKEND=sqlite; checks Go, Node.js, CPython)
 	tools/bootstrap.sh up >/dev/null
 
 bootstrap-test: ## the same for `make test` (adds Debian's chromium for the browser tests)
@@ -98,7 +98,7 @@ web-api-types: sync ## regenerate the web app's API types (web/src/api/schema.d.
 	cd web && npm ci --no-audit --no-fund
 	$(RUN) python web/scripts/api_types.py
 
-infra-up: sync ## start (first time: download and build) Kafka and FerretDB (on SQLite; PARTNERAPP_STORE_BACKEND=postgresql for PostgreSQL)
+infra-up: sync ## start (first time: download and build) Kafka and FerretDB (on PostgreSQL; PARTNERAPP_STORE_BACKEND=sqlite for SQLite)
 	$(STACK) up infra
 
 infra-down: ## stop Kafka and FerretDB (and its PostgreSQL)

@@ -6,7 +6,7 @@
 #   tools/bootstrap.sh uv      uv, pinned, in .cache/tools (or $PARTNERAPP_CACHE_DIR/tools; never the system's Python)
 #   tools/bootstrap.sh up      + Java 17, Maven (the Kafka broker), Go (FerretDB), Node.js/npm (the web app),
 #                              the fonts of the PDFs (Debian packages in tools/pdf-font-packages.txt),
-#                              Debian's PostgreSQL server (with PARTNERAPP_STORE_BACKEND=postgresql: FerretDB's backend)
+#                              Debian's PostgreSQL server (FerretDB's backend; not with PARTNERAPP_STORE_BACKEND=sqlite)
 #   tools/bootstrap.sh test    + Debian's chromium (the browser tests)
 #
 # Prints the path of the uv it provides on its last line. Missing Debian packages are installed with
@@ -27,15 +27,18 @@ apt_need() {  # command, Debian package
 apt_package_need() {  # Debian package: a package has no command to look for
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]] || missing+=("$1")
 }
+postgres_need() {  # Debian's server, the `postgresql` package or one of its versions (postgresql-15, ...)
+  dpkg-query -W -f='${Status}\n' postgresql 'postgresql-[0-9]*' 2>/dev/null | grep -qx "install ok installed" ||
+    missing+=(postgresql)
+}
 if [[ "$need" == "up" || "$need" == "test" ]]; then
   apt_need java openjdk-17-jre-headless
   apt_need mvn maven
   while read -r package; do
     [[ -z "$package" ]] || apt_package_need "$package"
   done <tools/pdf-font-packages.txt
-  if [[ "${PARTNERAPP_STORE_BACKEND:-sqlite}" == "postgresql" ]]; then
-    # The stack runs its server binaries itself (and, as root, as the `postgres` user the package creates).
-    apt_package_need postgresql
+  if [[ "${PARTNERAPP_STORE_BACKEND:-postgresql}" == "postgresql" ]]; then
+    postgres_need  # the stack runs a server of its own from them (on port 55432, never the package's cluster)
   fi
 fi
 if [[ "$need" == "test" ]]; then

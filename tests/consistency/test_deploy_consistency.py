@@ -133,14 +133,20 @@ def test_the_images_of_the_services_that_render_pdfs_install_the_font_list() -> 
     assert re.findall(r"^FROM (\S+)", DOCKERFILE, re.MULTILINE) == ["python:3.11-slim-bookworm"] * 2
 
 
-def bootstrap_up_as_root_without_packages(tmp_path: Path, **env_vars: str) -> list[list[str]]:
+def bootstrap_up_as_root_without_packages(
+    tmp_path: Path, *, installed: tuple[str, ...] = (), **env_vars: str
+) -> list[list[str]]:
     """`tools/bootstrap.sh up` as root on a machine with Java and Maven but no other package
-    (dpkg-query knows none): the `apt-get install` calls it makes, without options."""
+    (dpkg-query knows none, or only `installed`): the `apt-get install` calls it makes, without options."""
     stubs = tmp_path / "bin"
-    stubs.mkdir()
+    stubs.mkdir(parents=True)
     calls = tmp_path / "apt-get.calls"
+    known = " ".join(installed)
     scripts = {
-        "dpkg-query": "echo 'unknown ok not-installed'",
+        "dpkg-query": (
+            f'for a in "$@"; do case " {known} " in *" $a "*) echo "install ok installed"; exit 0;; esac; done\n'
+            "echo 'unknown ok not-installed'"
+        ),
         "apt-get": f'echo "$*" >>{calls}',
         "id": "echo 0",
         "java": "true",
@@ -163,19 +169,31 @@ def bootstrap_up_as_root_without_packages(tmp_path: Path, **env_vars: str) -> li
     )
 
     assert done.returncode == 0, done.stderr
-    installed = [line.split() for line in calls.read_text().splitlines() if " install " in f" {line} "]
-    return [[word for word in call if not word.startswith("-")] for call in installed]
+    lines = calls.read_text().splitlines() if calls.exists() else []
+    installs = [line.split() for line in lines if " install " in f" {line} "]
+    if installs:
+        assert "update" in lines[0].split(), (
+            "the package lists are updated before installing (a fresh machine has none)"
+        )
+    return [[word for word in call if not word.startswith("-")] for call in installs]
 
 
-def test_bootstrap_installs_the_font_packages_the_machine_lacks(tmp_path: Path) -> None:
+def test_bootstrap_installs_the_font_packages_and_postgresql_the_machine_lacks(tmp_path: Path) -> None:
+    # PostgreSQL is FerretDB's default backend: a fresh machine gets Debian's server.
     installed = bootstrap_up_as_root_without_packages(tmp_path)
-    assert len(installed) == 1
-    assert installed[0] == ["install", *font_packages()]
-
-
-def test_bootstrap_installs_postgresql_when_it_is_the_store_backend(tmp_path: Path) -> None:
-    installed = bootstrap_up_as_root_without_packages(tmp_path, PARTNERAPP_STORE_BACKEND="postgresql")
     assert installed == [["install", *font_packages(), "postgresql"]]
+    named = bootstrap_up_as_root_without_packages(tmp_path / "named", PARTNERAPP_STORE_BACKEND="postgresql")
+    assert named == installed
+
+
+def test_bootstrap_leaves_an_installed_postgresql_alone(tmp_path: Path) -> None:
+    installed = bootstrap_up_as_root_without_packages(tmp_path, installed=("postgresql",))
+    assert installed == [["install", *font_packages()]]
+
+
+def test_bootstrap_installs_no_postgresql_on_the_sqlite_fallback(tmp_path: Path) -> None:
+    installed = bootstrap_up_as_root_without_packages(tmp_path, PARTNERAPP_STORE_BACKEND="sqlite")
+    assert installed == [["install", *font_packages()]]
 
 
 def test_the_scripts_import_packages_not_paths() -> None:

@@ -181,16 +181,15 @@ async def test_nul_characters_in_ids_bodies_and_queries(
         f"/api/v1/views/instances/{mine.instance_id}%00",
     ):
         assert_problem(await api.get(path), (404, 422))
-    for url, params in (
-        ("/api/v1/companies", {"q": "Acme\x00"}),
-        ("/api/v1/instances", {"q": "\x00", "company_id": "cmp\x00"}),
-        ("/api/v1/threads", {"q": "a\x00b"}),
+    # No store keeps U+0000 (FerretDB on PostgreSQL cannot even look one up): every service's edge
+    # refuses it in a query too, naming the parameter.
+    for url, params, field in (
+        ("/api/v1/companies", {"q": "Acme\x00"}, "q"),
+        ("/api/v1/instances", {"q": "\x00", "company_id": "cmp\x00"}, "company_id"),
+        ("/api/v1/threads", {"q": "a\x00b"}, "q"),
+        ("/api/v1/hardware", {"q": "\x00"}, "q"),
     ):
-        response = await api.get(url, params=params)
-        assert response.status_code == 200, response.text
-        assert response.json()["items"] == [], "matched literally: nothing has a NUL"
-    hardware = await api.get("/api/v1/hardware", params={"q": "\x00"})
-    assert hardware.status_code == 200 and hardware.json()["items"] == []
+        assert_problem(await api.get(url, params=params), 422, field)
     assert_problem(await api.get("/api/v1/activity/records", params={"serial": "SR\x00"}), 422, "serial")
     assert_problem(await api.get("/api/v1/activity/records", params={"pin": "1\x00"}), 422, "pin")
     assert await snapshot(api, mine) == before, "nothing was written"

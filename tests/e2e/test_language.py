@@ -261,6 +261,14 @@ FIELD_MESSAGES = {
         "no se admiten caracteres de control",
         "control characters are not allowed",
     ),
+    "every service: a NUL (U+0000), which no store keeps": (
+        "POST",
+        "/api/v1/threads/thr-nowhere/messages",
+        {"body": "hola\u0000"},
+        "body",
+        "no puede contener el carácter NUL (U+0000)",
+        "must not contain the NUL character (U+0000)",
+    ),
     "activity: neither serial nor pin": (
         "GET",
         "/api/v1/activity/records",

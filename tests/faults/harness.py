@@ -30,6 +30,7 @@ from aiokafka.structs import TopicPartition
 from pymongo import AsyncMongoClient
 
 from partnerapp_stack import private
+from partnerapp_stack.config import STORE_BACKEND
 from partnerapp_stack.private import PrivateStack, ServiceProcess, free_port, log_tail, processes
 from partnerapp_stack.process import Managed
 from servicekit.metrics import consumer_lag as measure_lag
@@ -43,7 +44,7 @@ CACHE = Path(os.environ.get("FAULTS_CACHE_DIR", ROOT / ".cache" / "faults")).res
 KAFKA_PORT = int(os.environ.get("FAULTS_KAFKA_PORT", "19092"))
 KAFKA_CONTROLLER_PORT = int(os.environ.get("FAULTS_KAFKA_CONTROLLER_PORT", "19093"))
 MONGO_PORT = int(os.environ.get("FAULTS_MONGO_PORT", "27018"))
-POSTGRES_PORT = int(os.environ.get("FAULTS_POSTGRES_PORT", "55438"))  # only with PARTNERAPP_STORE_BACKEND=postgresql
+POSTGRES_PORT = int(os.environ.get("FAULTS_POSTGRES_PORT", "55438"))  # not with PARTNERAPP_STORE_BACKEND=sqlite
 TELEMETRY = "terminal.activity"
 
 
@@ -108,7 +109,7 @@ class FaultInfra(PrivateStack):
             controller_port=KAFKA_CONTROLLER_PORT,
             mongo_port=MONGO_PORT,
             postgres_port=POSTGRES_PORT,
-            store=os.environ.get("PARTNERAPP_STORE_BACKEND", "sqlite"),
+            store=STORE_BACKEND,  # the local stack's: PostgreSQL unless PARTNERAPP_STORE_BACKEND=sqlite
             port_hint="set FAULTS_*_PORT",
         )
         # The same PID files the stack writes under the suite's cache directory (with its command

@@ -14,18 +14,17 @@ really ready (Kafka: topics created from the contracts' catalogue and a produce/
 in a consumer group; FerretDB: a ping; services: `/readyz`), and a failure names the step and
 prints the log's tail. Only processes started here (by PID file) are ever stopped.
 
-FerretDB stores its data in SQLite files under `.cache/ferretdb/data/` by default.
-`PARTNERAPP_STORE_BACKEND=postgresql` puts it on PostgreSQL (the server binaries of Debian's `postgresql`
-package; data directory, socket, log and PID file under `.cache/postgres/`, port
-`PARTNERAPP_POSTGRES_PORT`, default 55432): that backend pushes equality filters down to SQL, where
-the SQLite one decodes and filters every document in Go, and concurrent writes do not fail with
-SQLITE_BUSY. `up ferretdb` starts PostgreSQL first (initdb once, database `ferretdb` created if
-missing) and `down ferretdb` stops it after FerretDB. As root the server runs as the `postgres`
-user; if that user cannot enter the cache, its data and socket go under its home instead
-(`~postgres/partnerapp/<hash of the cache path>/`). It is not the default yet: FerretDB 1.24 on it
-cannot store or look up a string holding U+0000 and reports a unique-index violation as an internal
-error (README, Local infrastructure). A FerretDB an earlier `up` left running on the other
-backend is kept unless the variable names one.
+FerretDB stores its data in PostgreSQL by default (the server binaries of Debian's `postgresql`
+package, which tools/bootstrap.sh installs when missing; data directory, socket, log and PID file
+under `.cache/postgres/`, port `PARTNERAPP_POSTGRES_PORT`, default 55432): that backend pushes
+equality filters down to SQL, where the SQLite one decodes and filters every document in Go, and
+concurrent writes do not fail with SQLITE_BUSY. `up ferretdb` starts PostgreSQL first (initdb
+once, database `ferretdb` created if missing) and `down ferretdb` stops it after FerretDB. As
+root the server runs as the `postgres` user; if that user cannot enter the cache, its data and
+socket go under its home instead (`~postgres/partnerapp/<hash of the cache path>/`).
+`PARTNERAPP_STORE_BACKEND=sqlite` keeps FerretDB on SQLite files under `.cache/ferretdb/data/`
+instead (no server needed). A FerretDB an earlier `up` left running on the other backend is kept
+unless the variable names one.
 """
 
 from __future__ import annotations

@@ -16,11 +16,12 @@ KAFKA_PORT = int(os.environ.get("PARTNERAPP_KAFKA_PORT", "9092"))
 KAFKA_CONTROLLER_PORT = int(os.environ.get("PARTNERAPP_KAFKA_CONTROLLER_PORT", "9093"))
 MONGO_PORT = int(os.environ.get("PARTNERAPP_MONGO_PORT", "27017"))
 STORE_BACKENDS = ("sqlite", "postgresql")
-# SQLite by default. PostgreSQL is far faster (FerretDB pushes equality filters down to it; measured
-# with bench/store_backends.py) but FerretDB 1.24 on it answers 500s our SQLite runs never see: a
-# string holding U+0000 (a NUL) cannot be stored or even queried (jsonb refuses it), and a unique
-# index violation comes back as InternalError, not as DuplicateKeyError (code 11000).
-STORE_BACKEND = os.environ.get("PARTNERAPP_STORE_BACKEND", "sqlite")  # checked by the CLI
+# PostgreSQL by default: far faster (FerretDB pushes equality filters down to it; measured with
+# bench/store_backends.py) and no SQLITE_BUSY under concurrent writes. The two 500s FerretDB 1.24
+# answers on it are handled in the service kit (servicekit.nul refuses U+0000 at the edge, and
+# servicekit.mongo raises a unique index violated by an update as DuplicateKeyError). SQLite (no
+# server to install) stays as the fallback: PARTNERAPP_STORE_BACKEND=sqlite.
+STORE_BACKEND = os.environ.get("PARTNERAPP_STORE_BACKEND", "postgresql")  # checked by the CLI
 STORE_BACKEND_CHOSEN = "PARTNERAPP_STORE_BACKEND" in os.environ
 POSTGRES_PORT = int(os.environ.get("PARTNERAPP_POSTGRES_PORT", "55432"))
 

@@ -1,10 +1,11 @@
 """At-least-once consumption with idempotent effects and dead letters.
 
-For every record: decode the envelope (a record that is not a valid envelope goes straight to
-the dead-letter topic: retrying cannot fix it), skip it if this consumer already applied that
-event id, apply the handler (retrying a few times), then remember the id. A handler that keeps
-failing sends the record to the dead-letter topic. Only then is the offset committed, so the
-partition moves on and nothing acknowledged is lost.
+For every record: decode the envelope (a record that is not a valid envelope, or holds U+0000 in
+a string, which no store keeps, goes straight to the dead-letter topic: retrying cannot fix it),
+skip it if this consumer already applied that event id, apply the handler (retrying a few
+times), then remember the id. A handler that keeps failing sends the record to the dead-letter
+topic. Only then is the offset committed, so the partition moves on and nothing acknowledged is
+lost.
 
 If the store or the dead-letter publish itself fails, the exception propagates: FastStream
 (`AckPolicy.NACK_ON_ERROR`) seeks back and the record is delivered again.
@@ -43,6 +44,7 @@ from contracts import EventEnvelope, MalformedEvent, decode_envelope, topic_for_
 from servicekit.deadletter import FailedMessage
 from servicekit.handlers import Delivered
 from servicekit.mongo import Document, IndexSpec
+from servicekit.nul import json_nul_locations
 from servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -238,6 +240,12 @@ class EventConsumer:
         by_topic: dict[str, list[tuple[ConsumerRecord[bytes, bytes], EventEnvelope[Any]]]] = {}
         for record in records:
             topic_name = record.topic.removeprefix(prefix)
+            nul = json_nul_locations(record.value or b"")
+            if nul:  # valid JSON, but no store keeps it (servicekit.nul): retrying will never help
+                where = ", ".join(nul).replace("\x00", "\\u0000")
+                error = f"MalformedEvent: U+0000 (NUL) in {where}, which the store cannot keep"
+                await self._dead_letter(record, attempts=1, error=error)
+                continue
             try:
                 event = decode_envelope(record.value or b"", expected_type=topic_name)
             except MalformedEvent as exc:

@@ -167,6 +167,10 @@ FIELD_MESSAGES: dict[str, dict[Language, str]] = {
         "en": "name at least one word of two characters or more",
     },
     "control_characters": {"es": "no se admiten caracteres de control", "en": "control characters are not allowed"},
+    "nul_character": {
+        "es": "no puede contener el carácter NUL (U+0000)",
+        "en": "must not contain the NUL character (U+0000)",
+    },
     "serial_or_pin": {"es": "indica el número de serie o el PIN, uno solo", "en": "exactly one of serial or pin"},
     "in_the_future": {"es": "es una fecha futura", "en": "is in the future"},
     "older_than_days": {"es": "tiene más de {days} días", "en": "is older than {days} days"},

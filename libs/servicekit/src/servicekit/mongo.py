@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from pymongo.monitoring import CommandListener
+from pymongo.results import BulkWriteResult, InsertManyResult, InsertOneResult, UpdateResult
 
 from servicekit.pagination import Page, Sort, after_cursor, encode_cursor
 from servicekit.settings import PlatformSettings
@@ -22,13 +24,117 @@ T = TypeVar("T")
 Document = dict[str, Any]
 
 
+# How FerretDB 1.x words a unique index violated by an update (it answers InternalError, code 1):
+# its SQLite backend passes SQLite's message on, its PostgreSQL backend PostgreSQL's SQLSTATE.
+# (An insert, or an upsert that inserts, comes back as MongoDB's duplicate key error on both.)
+_UNIQUE_VIOLATIONS = ("UNIQUE constraint failed", "(SQLSTATE 23505)")
+DUPLICATE_KEY = 11000
+
+
 def is_duplicate_key(exc: OperationFailure) -> bool:
     """Whether a write failed on a unique index: MongoDB's duplicate key error (11000), or FerretDB
-    1.x (SQLite), which reports a unique index violated by an *update* as an internal error."""
+    1.x (SQLite or PostgreSQL), which reports a unique index violated by an *update* as an internal error."""
     if isinstance(exc, DuplicateKeyError):
         return True
     message = str((exc.details or {}).get("errmsg", exc))
-    return "UNIQUE constraint failed" in message
+    return any(marker in message for marker in _UNIQUE_VIOLATIONS)
+
+
+@contextmanager
+def duplicate_key_errors() -> Iterator[None]:
+    """Raise a unique-index violation as `DuplicateKeyError`, whichever store words it (see
+    `is_duplicate_key`); every other error unchanged. The store client of `create_mongo_client`
+    wraps each of its writes in it, so `except DuplicateKeyError` holds on every backend."""
+    try:
+        yield
+    except (DuplicateKeyError, BulkWriteError):
+        raise
+    except OperationFailure as exc:
+        if not is_duplicate_key(exc):
+            raise
+        details = {**(exc.details or {}), "code": DUPLICATE_KEY}
+        raise DuplicateKeyError(str(exc), DUPLICATE_KEY, details, exc._max_wire_version) from exc
+
+
+class StoreCollection(AsyncCollection[Document]):
+    """A collection whose writes raise `DuplicateKeyError` for every unique-index violation
+    (`with_options`, unused here, gives a plain collection)."""
+
+    def __getitem__(self, name: str) -> StoreCollection:
+        return _collection(super().__getitem__(name))
+
+    async def insert_one(self, *args: Any, **kwargs: Any) -> InsertOneResult:
+        with duplicate_key_errors():
+            return await super().insert_one(*args, **kwargs)
+
+    async def insert_many(self, *args: Any, **kwargs: Any) -> InsertManyResult:
+        with duplicate_key_errors():
+            return await super().insert_many(*args, **kwargs)
+
+    async def update_one(self, *args: Any, **kwargs: Any) -> UpdateResult:
+        with duplicate_key_errors():
+            return await super().update_one(*args, **kwargs)
+
+    async def update_many(self, *args: Any, **kwargs: Any) -> UpdateResult:
+        with duplicate_key_errors():
+            return await super().update_many(*args, **kwargs)
+
+    async def replace_one(self, *args: Any, **kwargs: Any) -> UpdateResult:
+        with duplicate_key_errors():
+            return await super().replace_one(*args, **kwargs)
+
+    async def find_one_and_update(self, *args: Any, **kwargs: Any) -> Document | None:
+        with duplicate_key_errors():
+            return await super().find_one_and_update(*args, **kwargs)
+
+    async def find_one_and_replace(self, *args: Any, **kwargs: Any) -> Document | None:
+        with duplicate_key_errors():
+            return await super().find_one_and_replace(*args, **kwargs)
+
+    async def bulk_write(self, *args: Any, **kwargs: Any) -> BulkWriteResult:
+        with duplicate_key_errors():
+            return await super().bulk_write(*args, **kwargs)
+
+
+def _collection(base: AsyncCollection[Document]) -> StoreCollection:
+    return StoreCollection(
+        base.database,
+        base.name,
+        False,
+        base.codec_options,
+        base.read_preference,
+        base.write_concern,
+        base.read_concern,
+    )
+
+
+class StoreDatabase(AsyncDatabase[Document]):
+    """A database whose collections are `StoreCollection`s."""
+
+    def __getitem__(self, name: str) -> StoreCollection:
+        return StoreCollection(self, name)
+
+    def get_collection(self, *args: Any, **kwargs: Any) -> StoreCollection:
+        return _collection(super().get_collection(*args, **kwargs))
+
+
+def _database(base: AsyncDatabase[Document]) -> StoreDatabase:
+    return StoreDatabase(
+        base.client, base.name, base.codec_options, base.read_preference, base.write_concern, base.read_concern
+    )
+
+
+class StoreClient(AsyncMongoClient[Document]):
+    """The services' client: its databases are `StoreDatabase`s (see `duplicate_key_errors`)."""
+
+    def __getitem__(self, name: str) -> StoreDatabase:
+        return StoreDatabase(self, name)
+
+    def get_database(self, *args: Any, **kwargs: Any) -> StoreDatabase:
+        return _database(super().get_database(*args, **kwargs))
+
+    def get_default_database(self, *args: Any, **kwargs: Any) -> StoreDatabase:
+        return _database(super().get_default_database(*args, **kwargs))
 
 
 class DocumentLocks:
@@ -58,8 +164,9 @@ class DocumentLocks:
 def create_mongo_client(
     platform: PlatformSettings, *, app_name: str, listeners: Sequence[CommandListener] = ()
 ) -> AsyncMongoClient[Document]:
-    """The store's client; `listeners` see every command it sends (e.g. the service's metrics count them)."""
-    return AsyncMongoClient(
+    """The store's client; `listeners` see every command it sends (e.g. the service's metrics count
+    them); every write raises `DuplicateKeyError` for a unique-index violation (`StoreClient`)."""
+    return StoreClient(
         platform.mongo_url.get_secret_value(),
         appname=app_name,
         tz_aware=True,

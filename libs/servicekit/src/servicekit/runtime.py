@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pymongo import AsyncMongoClient
@@ -30,6 +30,7 @@ from servicekit.kafka import create_broker
 from servicekit.limits import BodySizeLimit
 from servicekit.metrics import ConsumerLagMonitor, HttpMetrics, ServiceMetrics
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, create_mongo_client, ensure_indexes
+from servicekit.nul import refuse_nul
 from servicekit.openapi import docs_router, document_api
 from servicekit.outbox import OutboxRelay, outbox_indexes
 from servicekit.problems import install_problem_handlers
@@ -231,7 +232,15 @@ class ServiceRuntime:
                 yield
 
         # FastAPI's own docs pages load Swagger UI and ReDoc from CDNs; `/docs` is served locally instead.
-        app = FastAPI(title=title, version=version, lifespan=lifespan, docs_url=None, redoc_url=None)
+        # Every route refuses a U+0000 in its parameters or body first (servicekit.nul).
+        app = FastAPI(
+            title=title,
+            version=version,
+            lifespan=lifespan,
+            docs_url=None,
+            redoc_url=None,
+            dependencies=[Depends(refuse_nul)],
+        )
         app.state.runtime = self
         app.state.token_verifier = self.verifier
         app.state.provided = self._provided

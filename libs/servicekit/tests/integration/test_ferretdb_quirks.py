@@ -1,15 +1,20 @@
 """FerretDB 1.x quirks the service kit works around: lost concurrent updates of one document
-(DocumentLocks) and index creation on restart (ensure_indexes)."""
+(DocumentLocks), index creation on restart (ensure_indexes) and a unique index violated by an
+update, answered as an internal error (the store client raises DuplicateKeyError for it)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, InsertOne, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from servicekit.mongo import DocumentLocks, IndexSpec, ensure_indexes
+from servicekit.mongo import DocumentLocks, IndexSpec, create_mongo_client, ensure_indexes
+from servicekit.settings import PlatformSettings
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +61,54 @@ async def test_ensure_indexes_twice_is_a_restart_that_changes_nothing(
     info = await db["things"].index_information()
     assert {"a", "b_c", "d"} <= set(info)
     assert info["d"]["unique"] is True
+
+
+@pytest.fixture
+async def companies(platform: PlatformSettings, database_name: str) -> AsyncIterator[AsyncCollection[dict[str, Any]]]:
+    """Two companies of one partner in the services' own client, a unique index on the tax id."""
+    client = create_mongo_client(platform, app_name="quirks")
+    db = client[database_name]
+    await ensure_indexes(db, [IndexSpec("companies", [("partner_id", 1), ("tax_id", 1)], unique=True, name="tax")])
+    await db["companies"].insert_many(
+        [{"_id": "c1", "partner_id": "p", "tax_id": "A1"}, {"_id": "c2", "partner_id": "p", "tax_id": "B2"}]
+    )
+    yield db["companies"]
+    await client.close()
+
+
+Write = Callable[[AsyncCollection[dict[str, Any]]], Awaitable[object]]
+WRITES: dict[str, Write] = {
+    "insert_one": lambda c: c.insert_one({"_id": "c3", "partner_id": "p", "tax_id": "A1"}),
+    "update_one": lambda c: c.update_one({"_id": "c2"}, {"$set": {"tax_id": "A1"}}),
+    "update_many": lambda c: c.update_many({"_id": "c2"}, {"$set": {"tax_id": "A1"}}),
+    "replace_one": lambda c: c.replace_one({"_id": "c2"}, {"partner_id": "p", "tax_id": "A1"}),
+    "find_one_and_update": lambda c: c.find_one_and_update({"_id": "c2"}, {"$set": {"tax_id": "A1"}}),
+    "find_one_and_replace": lambda c: c.find_one_and_replace({"_id": "c2"}, {"partner_id": "p", "tax_id": "A1"}),
+    "upsert_that_inserts": lambda c: c.update_one(
+        {"_id": "c3"}, {"$set": {"partner_id": "p", "tax_id": "A1"}}, upsert=True
+    ),
+    "bulk_update": lambda c: c.bulk_write([UpdateOne({"_id": "c2"}, {"$set": {"tax_id": "A1"}})]),
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+async def test_every_write_that_violates_a_unique_index_raises_duplicate_key_and_changes_nothing(
+    companies: AsyncCollection[dict[str, Any]], write: str
+) -> None:
+    with pytest.raises(DuplicateKeyError):
+        await WRITES[write](companies)
+
+    stored = {d["_id"]: d["tax_id"] async for d in companies.find({})}
+    assert stored == {"c1": "A1", "c2": "B2"}
+
+
+async def test_a_duplicate_in_a_bulk_insert_stays_a_bulk_write_error_naming_the_duplicate(
+    companies: AsyncCollection[dict[str, Any]],
+) -> None:
+    with pytest.raises(BulkWriteError) as raised:
+        await companies.bulk_write(
+            [InsertOne({"_id": "c3", "partner_id": "p", "tax_id": "C3"}), InsertOne({"_id": "c1", "tax_id": "Z"})],
+            ordered=False,
+        )
+    assert [e["code"] for e in raised.value.details["writeErrors"]] == [11000]
+    assert {d["_id"] async for d in companies.find({})} == {"c1", "c2", "c3"}

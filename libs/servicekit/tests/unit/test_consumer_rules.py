@@ -534,3 +534,72 @@ async def test_a_malformed_record_is_dead_lettered_and_the_rest_of_the_batch_han
     assert got == [[e.id for e in good]]
     (failed,) = r.dead_letters.sent
     assert (failed.offset, failed.attempts) == (1, 1)
+
+
+# ---------------------------------------------------------------- U+0000, which no store keeps
+
+
+def with_data(event: EventEnvelope[Any], **changes: Any) -> bytes:
+    wire = json.loads(event.to_json_bytes())
+    wire["data"].update(changes)
+    return json.dumps(wire).encode()
+
+
+@pytest.mark.parametrize("single", [True, False], ids=["one-by-one", "batch"])
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [
+        ({"reason": "Left\x00the company."}, "data.reason"),
+        ({"serial": "\x00"}, "data.serial"),
+        ({"extra\x00key": "x"}, "data.extra\\u0000key"),
+    ],
+    ids=["in-a-value", "the-whole-value", "in-a-key"],
+)
+async def test_an_event_holding_a_nul_is_dead_lettered_at_once_naming_where_and_the_rest_applied(
+    changes: dict[str, Any], where: str, single: bool
+) -> None:
+    r = rig()
+    good = [revoked("lic-1"), revoked("lic-2")]
+    applied: list[uuid.UUID] = []
+    calls = 0
+
+    async def handle(envelope: EventEnvelope[LicenseRevoked]) -> None:
+        nonlocal calls
+        calls += 1
+        applied.append(envelope.id)
+
+    async def on_events(envelopes: list[EventEnvelope[LicenseRevoked]]) -> None:
+        nonlocal calls
+        calls += 1
+        applied.extend(envelope.id for envelope in envelopes)
+
+    if single:
+        r.consumer.subscribe(LicenseRevoked, handle)
+    else:
+        r.consumer.subscribe_batch(LicenseRevoked, on_events)
+    bad = with_data(revoked("lic-bad"), **changes)
+    assert b"\\u0000" in bad, "JSON writes U+0000 as an escape"
+    await r.consumer.process(
+        [record(good[0].to_json_bytes(), offset=0), record(bad, offset=1), record(good[1].to_json_bytes(), offset=2)]
+    )
+
+    assert applied == [e.id for e in good]
+    assert calls == (2 if single else 1), "the bad event never reaches a handler, nor splits the batch"
+    (failed,) = r.dead_letters.sent
+    assert failed.error == f"MalformedEvent: U+0000 (NUL) in {where}, which the store cannot keep"
+    assert (failed.offset, failed.attempts, failed.value) == (1, 1, bad), "at once, the original bytes"
+    assert r.consumer.stats.retries == 0
+
+
+async def test_the_text_backslash_u0000_is_no_nul_and_is_applied() -> None:
+    r = rig()
+    applied: list[str] = []
+
+    async def handle(envelope: EventEnvelope[LicenseRevoked]) -> None:
+        applied.append(envelope.data.reason)
+
+    r.consumer.subscribe(LicenseRevoked, handle)
+    await r.consumer.process([record(with_data(revoked(), reason="typed \\u0000 by hand"))])
+
+    assert applied == ["typed \\u0000 by hand"]
+    assert r.dead_letters.sent == []

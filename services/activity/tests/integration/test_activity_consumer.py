@@ -198,6 +198,13 @@ async def test_bad_batches_are_refused_whole_and_bad_keys_are_refused(
         ([good, telemetry_event(serial, -60)], "events.1.occurred_at"),
         ([good, {**telemetry_event(serial, 3), "occurred_at": "2026-11-29T10:00:00"}], "events.1.occurred_at"),
         ([{**good, "instance_id": "ins-someone-else"}], "events.0.instance_id"),
+        # U+0000, which the store cannot keep (FerretDB on PostgreSQL answered 500): anywhere, 422
+        (
+            [good, {**telemetry_event(serial, 3), "device": {**good["device"], "model": "SM\x00A546B"}}],
+            "events.1.device.model",
+        ),
+        ([{**telemetry_event(serial, 3), "details": {"note": "a\x00b"}}], "events.0.details.note"),
+        ([{**telemetry_event(serial, 3), "details": {"no\x00te": "ab"}}], "events.0.details.no\x00te"),
     ]
     for batch, field in cases:
         response = await client.post("/v1/ingest/events", json={"events": batch}, headers={"X-Ingest-Key": key})
@@ -235,6 +242,8 @@ async def test_bad_batches_are_refused_whole_and_bad_keys_are_refused(
     ):
         response = await client.get("/v1/activity/records", params=params, headers=auth(token))
         assert response.status_code == 422, (params, response.text)
+    nul = await client.get("/v1/activity/records", params={"serial": serial, "pin": "48\x0021"}, headers=auth(token))
+    assert (nul.status_code, [e["field"] for e in nul.json()["errors"]]) == (422, ["pin"])
 
 
 async def test_kafka_duplicates_stored_once_and_poison_dead_lettered_while_the_next_goes_through(

@@ -505,3 +505,35 @@ async def test_companies_validate_search_refuse_a_second_tax_id_and_publish_thei
     found = await ok(await client.get("/v1/companies", params={"q": "logíst"}))
     assert [c["id"] for c in found["items"]] == [created["id"]]
     assert json.loads(json.dumps(found))["next_cursor"] is None
+
+
+async def test_a_second_tax_id_by_update_is_409_and_a_nul_anywhere_is_422_and_nothing_changes(
+    api: Callable[..., httpx.AsyncClient],
+) -> None:
+    """FerretDB on PostgreSQL: a unique index violated by an update, and a string holding U+0000,
+    were internal errors (500); the service kit answers them as MongoDB's would be (409, 422)."""
+    client = api(f"ptn-edge-{uuid.uuid4().hex[:6]}")
+    first = await ok(await client.post("/v1/companies", json=company_body("B22222222")), 201)
+    second = await ok(await client.post("/v1/companies", json=company_body("B33333333")), 201)
+
+    taken = await client.patch(f"/v1/companies/{second['id']}", json={"tax_id": "B22222222"})
+    assert taken.status_code == 409, taken.text
+    assert taken.json()["field"] == "tax_id"
+
+    refused = [
+        await client.post("/v1/companies", json={**company_body(), "name": "Nul\x00 S.L."}),
+        await client.patch(f"/v1/companies/{second['id']}", json={"contact_person": "Lu\x00cía"}),
+        await client.get("/v1/companies", params={"q": "ab\x00"}),
+        await client.get(f"/v1/companies/{first['id']}%00"),
+    ]
+    assert [r.status_code for r in refused] == [422, 422, 422, 422], [r.text for r in refused]
+    assert [(e["field"], e["in"]) for r in refused for e in r.json()["errors"]] == [
+        ("name", "body"),
+        ("contact_person", "body"),
+        ("q", "query"),
+        ("company_id", "path"),
+    ]
+    listed = await ok(await client.get("/v1/companies"))
+    assert sorted((c["id"], c["tax_id"], c["contact_person"]) for c in listed["items"]) == sorted(
+        (c["id"], c["tax_id"], c["contact_person"]) for c in (first, second)
+    )

@@ -17,7 +17,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import DuplicateKeyError
 
 from contracts.events.common import Actor, InstanceType
 from instances.domain.company import Address, Company
@@ -36,7 +36,7 @@ from instances.domain.model import (
 )
 from instances.domain.pricing import Pricing
 from instances.service_layer.ports import CompanyQuery, InstanceQuery, Pending
-from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page, is_duplicate_key
+from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
 from servicekit.outbox import new_document_with_outbox, with_outbox
 from servicekit.pagination import Page
 
@@ -152,9 +152,7 @@ class MongoCompanyRepository:
                 result = await self._collection.update_one(
                     {"_id": company.id, "partner_id": company.partner_id, "version": company.version}, update
                 )
-        except OperationFailure as exc:  # FerretDB reports the unique index of an update as an internal error
-            if not is_duplicate_key(exc):
-                raise
+        except DuplicateKeyError as exc:  # on FerretDB too: the service kit's client words it so
             raise _tax_id_in_use(company.tax_id) from exc
         if result.matched_count != 1:
             return False

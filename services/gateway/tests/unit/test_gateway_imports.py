@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from gateway.adapters.hardware_catalogue import HardwareCatalogue
+
 pytestmark = pytest.mark.unit
 
 LOADED_ON_FIRST_USE = ("fpdf", "fontTools", "uharfbuzz", "PIL", "pywebpush", "requests", "xlsxwriter")
@@ -24,8 +26,6 @@ def test_building_the_gateway_imports_no_pdf_or_web_push_library() -> None:
 
 
 def test_the_hardware_pdf_still_renders_when_asked() -> None:
-    from gateway.adapters.hardware_catalogue import HardwareCatalogue
-
     document = HardwareCatalogue.load().pdf(language="es")
 
     assert document.startswith(b"%PDF-")

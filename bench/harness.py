@@ -545,10 +545,15 @@ async def store_hammer(mongo_url: str, find: StoreFind, clients: int, seconds: f
 
 
 STORE_COMMANDS = re.compile(r'^partnerapp_store_commands_total\{command="([^"]+)"\} ([0-9.e+]+)$', re.MULTILINE)
+STORE_COMMANDS_IN_REQUESTS = re.compile(
+    r'^partnerapp_store_commands_in_requests_total\{command="([^"]+)"\} ([0-9.e+]+)$', re.MULTILINE
+)
 
 
-async def store_commands(client: httpx.AsyncClient, service_url: str) -> dict[str, float]:
-    """The service's store commands so far, by name (its `/metrics`)."""
+async def store_commands(client: httpx.AsyncClient, service_url: str, *, in_requests: bool = False) -> dict[str, float]:
+    """The service's store commands so far, by name (its `/metrics`): all of them, or only those
+    sent while answering HTTP requests (background jobs left out)."""
     answer = await client.get(f"{service_url}/metrics")
     answer.raise_for_status()
-    return {name: float(count) for name, count in STORE_COMMANDS.findall(answer.text)}
+    pattern = STORE_COMMANDS_IN_REQUESTS if in_requests else STORE_COMMANDS
+    return {name: float(count) for name, count in pattern.findall(answer.text)}

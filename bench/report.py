@@ -227,7 +227,9 @@ def _store_commands(g: dict[str, Any]) -> list[str]:
         for route, by_service in c["routes"].items():
             out.append(f"| {route} | {_commands(by_service) or '0'} |")
         out.append(
-            f"\nWhile idle, per second (background jobs, included above): {_commands(c['idle_per_s']) or '0'}.\n"
+            "\nCounted as each service sends them while answering requests (the work a route causes)."
+            " While idle, per second (background jobs, not in the figures above): "
+            f"{_commands(c['idle_per_s']) or '0'}.\n"
         )
     return out
 

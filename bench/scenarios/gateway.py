@@ -297,23 +297,24 @@ async def commands_per_request(
     services: dict[str, ServiceProcess], token: str, routes: dict[str, str]
 ) -> dict[str, Any]:
     """Each route asked `COUNTED_REQUESTS` times, one at a time; the store commands every service
-    sent meanwhile, per request (by command name). The services' background work (outbox scans,
-    inbox pruning) counts too: its rate while idle is given beside."""
+    sent meanwhile while answering HTTP requests, per request (by command name). The services'
+    background work (the gateway's access-log poll, outbox scans, inbox pruning) is left out of
+    those (each service counts it apart): its rate while idle is given beside."""
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
 
-        async def totals() -> dict[str, dict[str, float]]:
-            return {name: await store_commands(client, s.url) for name, s in services.items()}
+        async def totals(*, in_requests: bool) -> dict[str, dict[str, float]]:
+            return {name: await store_commands(client, s.url, in_requests=in_requests) for name, s in services.items()}
 
-        before, began = await totals(), time.monotonic()
+        before, began = await totals(in_requests=False), time.monotonic()
         await asyncio.sleep(2)
-        idle = difference(before, await totals(), time.monotonic() - began)
+        idle = difference(before, await totals(in_requests=False), time.monotonic() - began)
         figures: dict[str, Any] = {"requests_each": COUNTED_REQUESTS, "idle_per_s": idle, "routes": {}}
         for route, url in routes.items():
             await client.get(url)  # warm
-            before = await totals()
+            before = await totals(in_requests=True)
             for _ in range(COUNTED_REQUESTS):
                 (await client.get(url)).raise_for_status()
-            figures["routes"][route] = difference(before, await totals(), COUNTED_REQUESTS)
+            figures["routes"][route] = difference(before, await totals(in_requests=True), COUNTED_REQUESTS)
     return figures
 
 

@@ -71,7 +71,7 @@ def provided(kind: type[T]) -> Any:
     """A dependency answering the `kind` instance the composition root registered with
     `ServiceRuntime.provide` (one registry per app, so tests may build several apps side by side)."""
 
-    def resolve(request: Request) -> T:
+    async def resolve(request: Request) -> T:  # async: FastAPI runs a plain `def` in a worker thread
         registry: dict[type[Any], Any] = getattr(request.app.state, _PROVIDED)
         return registry[kind]  # type: ignore[no-any-return]
 

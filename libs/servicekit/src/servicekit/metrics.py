@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
@@ -172,16 +173,26 @@ class _RuntimeCollector(Collector):
             )
 
 
+_ANSWERING: ContextVar[bool] = ContextVar("answering_http_request", default=False)
+"""True while the task (and what it spawned) is answering an HTTP request (set by HttpMetrics)."""
+
+
 class StoreCommands(CommandListener, Collector):
     """Counts the store commands this process sends, by command name (`find`, `count`, ...), as
-    `partnerapp_store_commands_total`: read before and after N requests, it tells how many store
-    round trips a route costs (the benchmark does so)."""
+    `partnerapp_store_commands_total`, and apart those sent while answering an HTTP request as
+    `partnerapp_store_commands_in_requests_total`: read before and after N requests, the second
+    tells how many store round trips a route costs, whatever the background jobs (polls, outbox
+    scans, pruning) send meanwhile (the benchmark does so). PyMongo calls `started` in the task
+    that sends the command, so the request's context is the one seen here."""
 
     def __init__(self) -> None:
         self.by_command: Counter[str] = Counter()
+        self.in_requests: Counter[str] = Counter()
 
     def started(self, event: CommandStartedEvent) -> None:
         self.by_command[event.command_name] += 1
+        if _ANSWERING.get():
+            self.in_requests[event.command_name] += 1
 
     def succeeded(self, event: CommandSucceededEvent) -> None:
         return None
@@ -196,6 +207,14 @@ class StoreCommands(CommandListener, Collector):
         for command, count in sorted(self.by_command.items()):
             commands.add_metric([command], count)
         yield commands
+        in_requests = CounterMetricFamily(
+            "partnerapp_store_commands_in_requests",
+            "Commands sent to the store while answering an HTTP request, by command name",
+            labels=["command"],
+        )
+        for command, count in sorted(self.in_requests.items()):
+            in_requests.add_metric([command], count)
+        yield in_requests
 
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -250,6 +269,7 @@ class HttpMetrics:
             return
         started = asyncio.get_running_loop().time()
         status = 500
+        answering = _ANSWERING.set(True)
 
         async def watch(message: Message) -> None:
             nonlocal status
@@ -260,6 +280,7 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, watch)
         finally:
+            _ANSWERING.reset(answering)
             route = self._template(scope)
             if route not in ("/metrics", "/healthz", "/readyz"):
                 elapsed = asyncio.get_running_loop().time() - started

@@ -34,7 +34,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from swagger_ui_bundle import swagger_ui_path
 
-from servicekit.auth import bearer_token, require_principal
+from servicekit.auth import bearer_token, bearer_token_dependency, require_principal
 from servicekit.problems import PROBLEM_MEDIA_TYPE, Problem
 
 BEARER = "bearerAuth"
@@ -104,6 +104,7 @@ class Requirement:
 _DEPENDENCIES: dict[Callable[..., Any], Requirement] = {
     require_principal: Requirement(BEARER, (401, 503)),
     bearer_token: Requirement(BEARER, (401,)),
+    bearer_token_dependency: Requirement(BEARER, (401,)),
 }
 
 

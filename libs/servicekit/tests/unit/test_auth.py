@@ -91,3 +91,39 @@ def test_missing_required_claim_is_rejected() -> None:
     claims = jwt.decode(issuer.issue(ANA), options={"verify_signature": False})
     del claims["nbf"]
     assert "nbf" in rejected(jwt.encode(claims, PRIVATE, algorithm="EdDSA"))
+
+
+def test_a_token_verified_once_is_not_verified_again_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [datetime.now(UTC).timestamp()]
+    remembering = TokenVerifier(PUBLIC, issuer=ISS, audience=AUD, clock=lambda: now[0])
+    token = issuer.issue(ANA, ttl=timedelta(minutes=10))
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting(*args: object, **kwargs: object) -> object:
+        decoded.append("decode")
+        return real_decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting)
+
+    assert remembering.verify(token) == ANA
+    assert remembering.verify(token) == ANA
+    assert decoded == ["decode"]
+    # Another text (a forged signature) is not the remembered token: it is verified, and refused.
+    head, payload, signature = token.split(".")
+    forged = f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    with pytest.raises(Problem):
+        remembering.verify(forged)
+    assert decoded == ["decode", "decode"]
+    # Past its expiry (and the leeway) on the verifier's clock, the remembered token is not taken
+    # from memory: it is decoded again (which checks `exp` against the real clock).
+    now[0] += timedelta(minutes=11).total_seconds()
+    remembering.verify(token)
+    assert decoded == ["decode", "decode", "decode"]
+
+
+def test_what_the_caller_does_with_the_claims_does_not_change_the_remembered_ones() -> None:
+    token = issuer.issue(ANA)
+    verifier.claims(token)["partner_id"] = "ptn-other"
+
+    assert verifier.verify(token) == ANA

@@ -1,11 +1,16 @@
-"""The store commands a service sends are counted by name on its `/metrics`."""
+"""The store commands a service sends are counted by name on its `/metrics`, and apart those sent
+while answering an HTTP request."""
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
+from fastapi import FastAPI
 from prometheus_client import generate_latest
 from pymongo.monitoring import CommandStartedEvent
 
-from servicekit.metrics import ServiceMetrics
+from servicekit.metrics import HttpMetrics, ServiceMetrics
 
 
 def started(command: dict[str, object]) -> CommandStartedEvent:
@@ -27,3 +32,32 @@ def test_nothing_counted_before_the_first_command() -> None:
     exposed = generate_latest(ServiceMetrics().registry).decode()
 
     assert "partnerapp_store_commands_total{" not in exposed
+
+
+async def test_commands_sent_while_answering_a_request_are_counted_apart_from_background_work() -> None:
+    metrics = ServiceMetrics()
+    app = FastAPI()
+
+    @app.get("/things")
+    async def things() -> dict[str, str]:
+        metrics.store_commands.started(started({"find": "things"}))
+
+        async def spawned() -> None:  # work the request spawns is the request's too
+            await asyncio.sleep(0)
+            metrics.store_commands.started(started({"count": "things"}))
+
+        await asyncio.create_task(spawned())
+        return {}
+
+    app.add_middleware(HttpMetrics, metrics=metrics, routes=app.router.routes)
+    metrics.store_commands.started(started({"find": "changes"}))  # a background poll, before
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for _ in range(3):
+            assert (await client.get("/things")).status_code == 200
+    metrics.store_commands.started(started({"find": "changes"}))  # and after
+
+    exposed = generate_latest(metrics.registry).decode()
+    assert 'partnerapp_store_commands_total{command="find"} 5.0' in exposed
+    assert 'partnerapp_store_commands_in_requests_total{command="find"} 3.0' in exposed
+    assert 'partnerapp_store_commands_in_requests_total{command="count"} 3.0' in exposed

@@ -65,7 +65,7 @@ from servicekit.handlers import subscribe_table
 from servicekit.i18n import DEFAULT_LANGUAGE, Language, as_language
 from servicekit.idempotency import COLLECTION as IDEMPOTENCY_KEYS
 from servicekit.idempotency import IdempotencyKeys
-from servicekit.pdf import fonts_ready
+from servicekit.pdf_fonts import fonts_ready
 from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 

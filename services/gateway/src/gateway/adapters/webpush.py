@@ -33,7 +33,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid  # type: ignore[import-untyped]
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
-from pywebpush import WebPushException, webpush  # type: ignore[import-untyped]
 
 from contracts.events.support import render_note
 from gateway.adapters.mongo import PUSH_SUBSCRIPTIONS
@@ -298,6 +297,9 @@ def pywebpush_transport(keys: VapidKeys, subject: str) -> PushTransport:
     vapid = Vapid(private_key=keys.private_key)
 
     def send(request: PushRequest) -> int:
+        # pywebpush brings requests, urllib3 and http_ece (some 8 MB): imported with the first push.
+        from pywebpush import WebPushException, webpush  # type: ignore[import-untyped]  # noqa: PLC0415
+
         try:
             response = webpush(
                 subscription_info=dict(request.subscription),

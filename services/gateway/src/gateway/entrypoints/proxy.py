@@ -73,6 +73,9 @@ FORWARDED_RESPONSE_HEADERS = (
     "cross-origin-resource-policy",
 )
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+WHOLE_RESPONSE_BYTES = 1 << 20
+"""Answers up to this size (with a Content-Length) are read whole and sent on; larger or unsized
+ones (exports, files) are streamed through."""
 
 
 Backends = Annotated[HttpBackends, provided(HttpBackends)]
@@ -125,8 +128,13 @@ async def _send(
     headers["x-forwarded-for"] = request.client.host if request.client else "unknown"
     inject(headers)
     query = request.url.query
+    # A request without a body (the reads) is sent without one, not as an empty chunked stream.
+    has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
     upstream = client.build_request(
-        request.method, f"{path}?{query}" if query else path, headers=headers, content=request.stream()
+        request.method,
+        f"{path}?{query}" if query else path,
+        headers=headers,
+        content=request.stream() if has_body else None,
     )
     try:
         response = await client.send(upstream, stream=True)
@@ -135,6 +143,17 @@ async def _send(
     except httpx.TransportError as exc:
         raise _unavailable(service, f"unreachable ({type(exc).__name__})") from exc
     passed = {name: value for name in FORWARDED_RESPONSE_HEADERS if (value := response.headers.get(name))}
+    length = response.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) <= WHOLE_RESPONSE_BYTES:
+        # A small answer of known length (a page, an object, a problem) is passed on as the bytes
+        # it is, in one piece: streaming it would cost a task and a disconnect listener per call.
+        try:
+            body = await response.aread()
+        except httpx.TransportError as exc:
+            raise _unavailable(service, f"broke off ({type(exc).__name__})") from exc
+        finally:
+            await response.aclose()
+        return Response(body, status_code=response.status_code, headers=passed)
     return StreamingResponse(
         response.aiter_raw(),
         status_code=response.status_code,

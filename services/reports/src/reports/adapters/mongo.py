@@ -8,8 +8,8 @@ is not written. Dates are ISO strings (`YYYY-MM-DD`), which compare in date orde
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -28,7 +28,10 @@ from reports.domain.model import (
     LicenseView,
     Period,
     bucket_id,
+    day_of_bucket,
+    month_of,
 )
+from reports.domain.tallies import InstanceGroup, LicenseGroup, MonthCount, OperationCount
 from reports.service_layer.ports import InstanceFilter, LicenseFilter
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
 from servicekit.pagination import Page, Sort
@@ -52,6 +55,10 @@ INDEXES = [
 ]
 
 BATCH = 500
+WHOLE_ANSWER = 100_000
+"""The batch size of the charts' aggregations and of look-ups by `_id`: their answer (counted
+groups, the ids asked for) comes in the command's first reply, not in `getMore`s by the hundred
+(the store's default first batch is 101 documents); a reply is at most 16 MB."""
 
 
 def _ms(moment: datetime | None) -> datetime | None:
@@ -109,6 +116,8 @@ def instance_document(instance: InstanceView) -> Document:
         "name_stamp": instance.name_stamp,
         "cancellation_requested": instance.cancellation_requested_at is not None,
         "cancellation_requested_at": _ms(instance.cancellation_requested_at),
+        # The month counted by the monthly chart (FerretDB 1.x's aggregation has no date operators).
+        "cancellation_month": month_of(at) if (at := instance.cancellation_requested_at) else None,
         "cancellation_reason": instance.cancellation_reason,
         "cancellation_stamp": instance.cancellation_stamp,
         "origin_stamp": instance.origin_stamp,
@@ -391,16 +400,164 @@ class MongoReportsStore:
     async def instances_by_id(self, instance_ids: set[str]) -> dict[str, InstanceView]:
         if not instance_ids:
             return {}
-        found = self._instances.find({"_id": {"$in": sorted(instance_ids)}})
+        found = self._instances.find({"_id": {"$in": sorted(instance_ids)}}).batch_size(WHOLE_ANSWER)
         return {d["_id"]: instance_of(d) async for d in found}
 
     async def company_names(self, company_ids: set[str]) -> dict[str, str | None]:
         if not company_ids:
             return {}
-        found = self._companies.find({"_id": {"$in": sorted(company_ids)}}, {"name": 1})
+        found = self._companies.find({"_id": {"$in": sorted(company_ids)}}, {"name": 1}).batch_size(WHOLE_ANSWER)
         return {d["_id"]: d.get("name") async for d in found}
+
+    # ------------------------------------------------------------------ the charts' counts
+    # One aggregation each ($match, $unwind, $group with $sum: what FerretDB 1.24 implements; no
+    # $facet, $cond or date operators), so the store sends back counted groups, not documents.
+
+    async def _grouped(self, collection: AsyncCollection[Document], pipeline: Sequence[Document]) -> list[Document]:
+        return [group async for group in await collection.aggregate(list(pipeline), batchSize=WHOLE_ANSWER)]
+
+    async def instance_groups(self, query: InstanceFilter) -> list[InstanceGroup]:
+        match = instance_match(query)
+        keys = {"type": "$type", "profile": "$profile", "cancellation_requested": "$cancellation_requested"}
+        every = await self._grouped(self._instances, [{"$match": match}, _count_by(keys)])
+        # Expired: past the expiry date and no cancellation requested (the status of `InstanceView`).
+        expired_match = {
+            "$and": [
+                *match["$and"],
+                {"cancellation_requested": False},
+                {"expiry_date": {"$lt": query.today.isoformat()}},
+            ]
+        }
+        expired = {
+            (g["_id"].get("type"), g["_id"].get("profile")): int(g["n"])
+            for g in await self._grouped(
+                self._instances, [{"$match": expired_match}, _count_by({"type": "$type", "profile": "$profile"})]
+            )
+        }
+        groups: list[InstanceGroup] = []
+        for group in every:
+            kind, profile = group["_id"].get("type") or "", group["_id"].get("profile")
+            count = int(group["n"])
+            if group["_id"].get("cancellation_requested"):
+                groups.append(InstanceGroup(kind, profile, InstanceStatus.CANCELLATION_REQUESTED, count))
+                continue
+            past = expired.get((group["_id"].get("type"), profile), 0)
+            groups += [
+                InstanceGroup(kind, profile, InstanceStatus.EXPIRED, past),
+                InstanceGroup(kind, profile, InstanceStatus.ACTIVE, count - past),
+            ]
+        return [g for g in groups if g.count]
+
+    async def license_groups(self, query: LicenseFilter) -> list[LicenseGroup]:
+        keys = {"instance_type": "$instance_type", "status": "$status"}
+        found = await self._grouped(self._licenses, [{"$match": license_match(query)}, _count_by(keys)])
+        return [
+            LicenseGroup(
+                g["_id"].get("instance_type"),
+                LicenseStatus(status) if (status := g["_id"].get("status")) else None,
+                int(g["n"]),
+            )
+            for g in found
+        ]
+
+    async def month_counts(self, query: InstanceFilter, months: Period) -> list[MonthCount]:
+        first = months.first.replace(day=1)
+        after = _next_month(months.last)
+        match = instance_match(query)["$and"]
+        activated = {
+            "$and": [
+                *match,
+                {"activation_date": {"$gte": first.isoformat()}},
+                {"activation_date": {"$lt": after.isoformat()}},
+            ]
+        }
+        counts = [
+            MonthCount("activations", str(g["_id"]["day"])[:7], g["_id"].get("type") or "", int(g["n"]))
+            for g in await self._grouped(
+                self._instances, [{"$match": activated}, _count_by({"day": "$activation_date", "type": "$type"})]
+            )
+        ]
+        requested = {
+            "$and": [
+                *match,
+                {"cancellation_requested": True},
+                {"cancellation_requested_at": {"$gte": _midnight(first)}},
+                {"cancellation_requested_at": {"$lt": _midnight(after)}},
+            ]
+        }
+        keys = {"month": "$cancellation_month", "type": "$type"}
+        unmonthed = False
+        for g in await self._grouped(self._instances, [{"$match": requested}, _count_by(keys)]):
+            if g["_id"].get("month") is None:
+                unmonthed = True  # projected before the month was kept: counted from the documents below
+                continue
+            counts.append(MonthCount("cancellations", g["_id"]["month"], g["_id"].get("type") or "", int(g["n"])))
+        if unmonthed:
+            older = {"$and": [*requested["$and"], {"cancellation_month": None}]}
+            async for document in self._instances.find(older, {"type": 1, "cancellation_requested_at": 1}):
+                moment = document["cancellation_requested_at"]
+                counts.append(MonthCount("cancellations", month_of(moment), document.get("type") or "", 1))
+        return counts
+
+    async def licenses_held(
+        self, partner_ids: tuple[str, ...], instance_ids: tuple[str, ...], period: Period
+    ) -> dict[str, int]:
+        if not instance_ids:
+            return {}
+        match = {
+            "$and": [
+                license_match(LicenseFilter(partner_ids=partner_ids, instance_ids=instance_ids)),
+                # `LicenseView.active_during`: added by the period's end, not revoked before its start
+                {"added_at": {"$lt": _midnight(period.last + timedelta(days=1))}},
+                {"$or": [{"revoked_at": None}, {"revoked_at": {"$gte": _midnight(period.first)}}]},
+            ]
+        }
+        found = await self._grouped(self._licenses, [{"$match": match}, _count_by({"instance_id": "$instance_id"})])
+        return {g["_id"]["instance_id"]: int(g["n"]) for g in found}
+
+    async def operation_counts(self, period: Period, partner_ids: tuple[str, ...]) -> list[OperationCount]:
+        pipeline: list[Document] = [
+            {"$match": {"day": {"$gte": period.first.isoformat(), "$lte": period.last.isoformat()}}},
+            {"$unwind": "$counts"},
+            {"$match": {"counts.partner_id": {"$in": list(partner_ids)}}},
+            {
+                "$group": {
+                    "_id": {
+                        # The bucket, not its `day`: FerretDB 1.24's $unwind keeps only `_id` and
+                        # the unwound field. The id begins with the day (`bucket_id`).
+                        "bucket": "$_id",
+                        "instance_id": "$counts.instance_id",
+                        "partner_id": "$counts.partner_id",
+                        "action": "$counts.action",
+                    },
+                    "n": {"$sum": "$counts.count"},
+                }
+            },
+        ]
+        return [
+            OperationCount(
+                day_of_bucket(g["_id"]["bucket"]),
+                g["_id"]["instance_id"],
+                g["_id"]["partner_id"],
+                g["_id"]["action"],
+                int(g["n"]),
+            )
+            for g in await self._grouped(self._activity, pipeline)
+        ]
 
     async def activity_buckets(self, period: Period) -> AsyncIterator[ActivityBucket]:
         match: Mapping[str, Any] = {"day": {"$gte": period.first.isoformat(), "$lte": period.last.isoformat()}}
         async for document in self._activity.find(match).batch_size(BATCH):
             yield bucket_of(document)
+
+
+def _count_by(keys: Mapping[str, str]) -> Document:
+    return {"$group": {"_id": dict(keys), "n": {"$sum": 1}}}
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)

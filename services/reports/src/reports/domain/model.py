@@ -445,6 +445,10 @@ def bucket_id(day: date, partition: int) -> str:
     return f"{day.isoformat()}:{partition}"
 
 
+def day_of_bucket(identifier: str) -> date:
+    return date.fromisoformat(identifier.partition(":")[0])
+
+
 @dataclass(frozen=True)
 class CountKey:
     instance_id: str

@@ -18,6 +18,7 @@ from reports.domain.model import (
     LicenseView,
     Period,
 )
+from reports.domain.tallies import InstanceGroup, LicenseGroup, MonthCount, OperationCount
 from servicekit.pagination import Page, Sort
 
 
@@ -109,3 +110,24 @@ class ReportStore(Protocol):
     async def company_names(self, company_ids: set[str]) -> dict[str, str | None]: ...
 
     def activity_buckets(self, period: Period) -> AsyncIterator[ActivityBucket]: ...
+
+    # The charts' counts, each one aggregation in the store (a constant number of store commands
+    # per request, whatever the read model holds):
+
+    async def instance_groups(self, query: InstanceFilter) -> list[InstanceGroup]:
+        """The matching instances counted by type, profile and status on `query.today`."""
+
+    async def license_groups(self, query: LicenseFilter) -> list[LicenseGroup]:
+        """The matching licenses counted by their instance's type and their own status."""
+
+    async def month_counts(self, query: InstanceFilter, months: Period) -> list[MonthCount]:
+        """Activations and cancellation requests of the matching instances per month and type, in
+        the months `months` touches."""
+
+    async def licenses_held(
+        self, partner_ids: tuple[str, ...], instance_ids: tuple[str, ...], period: Period
+    ) -> dict[str, int]:
+        """Per instance, its licenses held (active or released) at any moment of the period."""
+
+    async def operation_counts(self, period: Period, partner_ids: tuple[str, ...]) -> list[OperationCount]:
+        """The partners' operations per day, instance and action in the period."""

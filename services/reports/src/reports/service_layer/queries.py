@@ -166,10 +166,10 @@ class ReportsQueries:
         scope = self._scope(principal, criteria.partner_id)
         query = self._instance_filter(scope, criteria)
         tally = SummaryTally(query.today)
-        async for instance in self.store.instances(query, EXPORT_INSTANCE_SORT):
-            tally.add_instance(instance)
-        async for license_ in self.store.licenses(self._license_filter(scope, criteria), Sort("_id")):
-            tally.add_license(license_)
+        for group in await self.store.instance_groups(query):
+            tally.add_instances(group)
+        for licenses in await self.store.license_groups(self._license_filter(scope, criteria)):
+            tally.add_licenses(licenses)
         return tally
 
     async def monthly(self, principal: Principal, criteria: InstanceCriteria) -> list[MonthFigures]:
@@ -187,10 +187,8 @@ class ReportsQueries:
                 "activated_to", "at_most_months", message, where="query", params={"months": MAX_MONTHS}
             )
         tally = MonthlyTally(period)
-        async for instance in self.store.instances(
-            self._instance_filter(scope, criteria, activated=False), EXPORT_INSTANCE_SORT
-        ):
-            tally.add_instance(instance)
+        for count in await self.store.month_counts(self._instance_filter(scope, criteria, activated=False), period):
+            tally.add_count(count)
         return tally.series()
 
     # ------------------------------------------------------------------ instances
@@ -215,9 +213,9 @@ class ReportsQueries:
         (row,) = await self._instance_rows([instance], self.today())
         by_status: dict[str, int] = {}
         query = LicenseFilter(partner_ids=(instance.partner_id,), instance_id=instance_id)
-        async for license_ in self.store.licenses(query, Sort("_id")):
-            if license_.status is not None:
-                by_status[license_.status.value] = by_status.get(license_.status.value, 0) + 1
+        for group in await self.store.license_groups(query):
+            if group.status is not None:
+                by_status[group.status.value] = by_status.get(group.status.value, 0) + group.count
         return InstanceDetail(row.instance, row.company_name, row.status, by_status)
 
     async def _instance_page(
@@ -315,11 +313,7 @@ class ReportsQueries:
         if period is None:  # pragma: no cover - the routes always give the period
             raise ValueError("active services need a period")
         held = dict.fromkeys((r.instance.id for r in rows), 0)
-        licenses = LicenseFilter(partner_ids=query.partner_ids, instance_ids=tuple(held))
-        if held:
-            async for license_ in self.store.licenses(licenses, Sort("_id")):
-                if license_.active_during(period):
-                    held[license_.instance_id] += 1
+        held.update(await self.store.licenses_held(query.partner_ids, tuple(held), period))
         return [
             ActiveServiceRow(
                 row,
@@ -366,8 +360,8 @@ class ReportsQueries:
         self, scope: Scope, period: Period, criteria: OperationCriteria
     ) -> list[OperationDetail]:
         tally = OperationsTally(period, scope.partner_ids)
-        async for bucket in self.store.activity_buckets(period):
-            tally.add_bucket(bucket)
+        for count in await self.store.operation_counts(period, scope.partner_ids):
+            tally.add_count(count)
         instances = await self.store.instances_by_id(tally.instance_ids())
         names = await self.store.company_names({i.company_id for i in instances.values()})
         details = []

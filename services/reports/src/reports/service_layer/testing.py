@@ -6,6 +6,7 @@ the Mongo store; the store filters, sorts and pages as the Mongo store's queries
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -15,10 +16,14 @@ from reports.domain.model import (
     ActivityBucket,
     CompanyView,
     CountResult,
+    InstanceStatus,
     InstanceView,
+    LicenseStatus,
     LicenseView,
     Period,
+    month_of,
 )
+from reports.domain.tallies import InstanceGroup, LicenseGroup, MonthCount, OperationCount
 from reports.service_layer.commands import ReportsCommands
 from reports.service_layer.event_handlers import ReportsEventHandlers
 from reports.service_layer.ports import InstanceFilter, LicenseFilter
@@ -182,6 +187,46 @@ class InMemoryReportsStore:
         for (day, _), bucket in sorted(self.buckets.items()):
             if period.first <= day <= period.last:
                 yield bucket
+
+    # The charts' counts, from the documents one at a time (the Mongo store aggregates them).
+
+    async def instance_groups(self, query: InstanceFilter) -> list[InstanceGroup]:
+        counted: Counter[tuple[str, str | None, InstanceStatus]] = Counter()
+        async for i in self.instances(query, Sort("_id")):
+            counted[i.type, i.profile, i.status(query.today)] += 1
+        return [InstanceGroup(*key, n) for key, n in counted.items()]
+
+    async def license_groups(self, query: LicenseFilter) -> list[LicenseGroup]:
+        counted: Counter[tuple[str | None, LicenseStatus | None]] = Counter()
+        async for lic in self.licenses(query, Sort("_id")):
+            counted[lic.instance_type, lic.status] += 1
+        return [LicenseGroup(*key, n) for key, n in counted.items()]
+
+    async def month_counts(self, query: InstanceFilter, months: Period) -> list[MonthCount]:
+        counts: list[MonthCount] = []
+        async for i in self.instances(query, Sort("_id")):
+            if i.activation_date is not None:
+                counts.append(MonthCount("activations", month_of(i.activation_date), i.type, 1))
+            if i.cancellation_requested_at is not None:
+                counts.append(MonthCount("cancellations", month_of(i.cancellation_requested_at), i.type, 1))
+        return counts
+
+    async def licenses_held(
+        self, partner_ids: tuple[str, ...], instance_ids: tuple[str, ...], period: Period
+    ) -> dict[str, int]:
+        held: Counter[str] = Counter()
+        async for lic in self.licenses(LicenseFilter(partner_ids=partner_ids, instance_ids=instance_ids), Sort("_id")):
+            if lic.active_during(period):
+                held[lic.instance_id] += 1
+        return dict(held)
+
+    async def operation_counts(self, period: Period, partner_ids: tuple[str, ...]) -> list[OperationCount]:
+        return [
+            OperationCount(bucket.day, key.instance_id, key.partner_id, key.action, n)
+            async for bucket in self.activity_buckets(period)
+            for key, n in bucket.counts.items()
+            if key.partner_id in partner_ids
+        ]
 
 
 @dataclass

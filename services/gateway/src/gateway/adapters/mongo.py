@@ -16,10 +16,12 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from contracts import EventEnvelope
 from gateway.domain.model import Language, LoginGuard, Session, User
 from gateway.domain.notifications import Notification
 from gateway.service_layer.ports import AccessChange, AuditQuery, AuditRecord, Partner
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
+from servicekit.outbox import with_outbox
 from servicekit.pagination import Page, Sort
 
 USERS = "users"
@@ -96,8 +98,9 @@ class MongoPartners:
         found = {d["_id"]: d["name"] async for d in self._partners.find({"_id": {"$in": list(partner_ids)}})}
         return [Partner(pid, found.get(pid, pid)) for pid in partner_ids]
 
-    async def put(self, partner: Partner) -> None:
-        await self._partners.update_one({"_id": partner.id}, {"$set": {"name": partner.name}}, upsert=True)
+    async def put(self, partner: Partner, pending: list[EventEnvelope[Any]]) -> None:
+        update = with_outbox({"$set": {"name": partner.name}}, pending)
+        await self._partners.update_one({"_id": partner.id}, update, upsert=True)
 
 
 def _session(doc: Document) -> Session:

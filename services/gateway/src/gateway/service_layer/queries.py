@@ -30,6 +30,7 @@ from gateway.service_layer.ports import (
 from gateway.service_layer.webhooks import WebhookQueries
 from servicekit.errors import InvalidInput, field_error
 from servicekit.handlers import HandlerTable
+from servicekit.i18n import as_language
 from servicekit.pagination import Page
 from servicekit.principal import Principal
 
@@ -106,7 +107,12 @@ class GatewayQueries:
         if principal.partner_id not in partners or not principal.partner_ids <= partners or user.role != principal.role:
             raise SessionEnded("The user no longer acts for this partner; log in again.")
         return Principal(
-            user_id=user.id, role=user.role, partner_id=principal.partner_id, partner_ids=frozenset(user.partner_ids)
+            user_id=user.id,
+            role=user.role,
+            partner_id=principal.partner_id,
+            partner_ids=frozenset(user.partner_ids),
+            name=user.name,
+            language=as_language(user.language.value),
         )
 
     async def _session_and_user(self, session_id: str, user_id: str) -> tuple[Session | None, User | None]:

@@ -21,7 +21,7 @@ from servicekit.handlers import HandlerTable
 from servicekit.principal import Principal
 from support.domain.attachments import check_file, safe_filename
 from support.domain.canned import LANGUAGES, MAX_ATTACHMENTS, CannedReply
-from support.domain.model import AttachmentRef, Message, Note, Side, Thread, preview, side_of
+from support.domain.model import AttachmentRef, Contact, Message, Note, Side, Thread, preview, side_of
 from support.service_layer.ports import (
     AttachmentRepository,
     CannedReplyRepository,
@@ -88,11 +88,13 @@ class SupportCommands:
             thread,
             message_id=message_id,
             author_id=principal.user_id,
+            author_name=principal.name,
             side=side,
             body=body,
             at=self.now(),
             audit=[audit],
             attachments=tuple(refs),
+            contact=Contact(principal.name, principal.language) if side == Side.PARTNER and principal.name else None,
         )
         if self.index is not None:
             await self.index.index([message])
@@ -242,10 +244,13 @@ async def add_message(
     causation: EventEnvelope[Any] | None = None,
     note: Note | None = None,
     attachments: tuple[AttachmentRef, ...] = (),
+    author_name: str = "",
+    contact: Contact | None = None,
 ) -> Message:
     """Store a message as the thread's next, with its `message.posted` event (a posted message
-    and a system note alike); a message id stored already answers the stored message."""
-    seq = await threads.next_message(thread.id, side=side, preview=preview(body), at=at, note=note)
+    and a system note alike); a message id stored already answers the stored message. `contact`:
+    the partner user writing, kept as the thread's partner contact by the same thread update."""
+    seq = await threads.next_message(thread.id, side=side, preview=preview(body), at=at, note=note, contact=contact)
     message = Message(
         id=message_id,
         thread_id=thread.id,
@@ -258,6 +263,7 @@ async def add_message(
         created_at=at,
         note=note,
         attachments=attachments,
+        author_name=author_name,
     )
     event = envelope_for(
         MessagePosted(

@@ -41,7 +41,6 @@ from gateway.service_layer.ports import (
 from gateway.service_layer.webhooks import WebhookCommands
 from servicekit.errors import DomainError, InvalidInput, field_error
 from servicekit.handlers import HandlerTable
-from servicekit.i18n import as_language
 from servicekit.principal import Principal
 
 # Checked against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password.
@@ -287,7 +286,7 @@ class GatewayCommands:
             partner_id=acting,
             partner_ids=frozenset(user.partner_ids),
             name=user.name,
-            language=as_language(user.language.value),
+            language=user.locale,
         )
         return Tokens(
             access_token=self._tokens.issue(principal, session_id=session_id),

@@ -30,7 +30,6 @@ from gateway.service_layer.ports import (
 from gateway.service_layer.webhooks import WebhookQueries
 from servicekit.errors import InvalidInput, field_error
 from servicekit.handlers import HandlerTable
-from servicekit.i18n import as_language
 from servicekit.pagination import Page
 from servicekit.principal import Principal
 
@@ -112,7 +111,7 @@ class GatewayQueries:
             partner_id=principal.partner_id,
             partner_ids=frozenset(user.partner_ids),
             name=user.name,
-            language=as_language(user.language.value),
+            language=user.locale,
         )
 
     async def _session_and_user(self, session_id: str, user_id: str) -> tuple[Session | None, User | None]:

@@ -156,8 +156,8 @@ def _partner_directory(runtime: ServiceRuntime) -> MongoPartners:
     """The gateway's collections, and its partner directory: `partner.updated` rides in each
     partner's document (outbox) and this relay publishes it, also when the seeding wrote it."""
     runtime.add_indexes(INDEXES)
-    runtime.use_outbox([PARTNERS])
-    return MongoPartners(runtime.db)
+    relay = runtime.use_outbox([PARTNERS])
+    return MongoPartners(runtime.db, relay.notify)
 
 
 def build_app(

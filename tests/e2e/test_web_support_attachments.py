@@ -19,6 +19,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Locator, Page, expect
 from pypdf import PdfWriter
 
+from gateway.domain.model import Language
 from servicekit.testing import eventually
 
 from .browser import assert_no_serious_a11y, chromium, login, new_page, screenshot
@@ -244,11 +245,14 @@ async def test_a_photo_sent_from_the_composer(web: Stack, browser: Browser) -> N
 
 async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browser) -> None:
     partner_id = unique("ptn")
-    partner_email = await add_user(web, unique("usr"), "partner", (partner_id,))
+    partner_user = unique("usr")
+    partner_email = await add_user(web, partner_user, "partner", (partner_id,), language=Language.EN)
     staff_email = await add_user(web, unique("stf"), "staff", (partner_id,))
     company = f"Ferretería Núñez {uuid.uuid4().hex[:4]}"
     world = await company_thread(web, await web.token(partner_email), company)
     thread_id = world["thread_id"]
+    # The partner's user writes in English: the reply is previewed in English by default.
+    await post(web, await web.token(partner_email), thread_id, "Our terminal lost its session.")
     tag = uuid.uuid4().hex[:6]
     async with web.client(await web.token(staff_email, partner_id=partner_id)) as api:
         created = await api.post(
@@ -277,7 +281,14 @@ async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browse
         await search.press("Enter")  # chooses the active option; never sends the composer
 
         preview = page.get_by_test_id("canned-preview")
+        await expect(page.get_by_role("radio", name="Inglés")).to_be_checked()
+        await expect(page.get_by_test_id("canned-preview-language")).to_have_text(
+            "Inglés: el idioma de quien escribió por última vez por el partner."
+        )
+        await expect(preview).to_contain_text(f"Hello, {company}: clear the terminal's session.")
+        await expect(page.locator("li.message.received")).to_contain_text(f"{partner_user.title()} (Partner)")
         await page.get_by_role("radio", name="Español").check()
+        await expect(page.get_by_test_id("canned-preview-language")).to_have_text("Español: el idioma elegido.")
         await expect(preview).to_contain_text(f"Hola, {company}: borre la sesión del terminal.")
         await expect(preview).to_contain_text("Variables desconocidas (se quedan tal cual): {{ticket.number}}")
         await page.get_by_role("radio", name="Inglés").check()
@@ -285,7 +296,7 @@ async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browse
         await expect(preview).to_contain_text(f"Synchronisation {tag}")
         await screenshot(page, "support-canned-preview")
         await assert_no_serious_a11y(page, "the canned reply picker with its preview")
-        assert await page.locator("li.message").count() == 0, "choosing a reply sent nothing"
+        assert await page.locator("li.message").count() == 1, "choosing a reply sent nothing"
 
         await page.get_by_role("radio", name="Español").check()
         await expect(preview).to_contain_text("Hola,")

@@ -290,8 +290,9 @@ class SearchHitOut(BaseModel):
     company_id: str
     company_name: str | None
     author_side: Side
+    author_id: str = Field(description="The author's user id, or `system` for notes")
     author_name: str = Field(
-        description="The author's display name; their id for messages stored before names were kept; `system` for notes"
+        description="The author's display name when they wrote it; empty for notes and messages from before names were kept"
     )
     posted_at: datetime
     snippet: str = Field(description=f"At most {words.SNIPPET_CHARS} characters around the match")
@@ -309,7 +310,8 @@ class SearchHitOut(BaseModel):
             company_id=message.company_id,
             company_name=found.company_name,
             author_side=message.author_side,
-            author_name=message.author_name or message.author_id,
+            author_id=message.author_id,
+            author_name=message.author_name,
             posted_at=message.created_at,
             snippet=shown,
             highlights=highlights,

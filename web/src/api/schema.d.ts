@@ -5102,7 +5102,7 @@ export interface components {
             author_id: string;
             /**
              * Author Name
-             * @description The author's display name when they wrote it; empty for notes and messages from before names were kept
+             * @description The author's display name when they wrote it; empty for notes and older messages
              */
             author_name: string;
             author_side: components["schemas"]["support__Side"];

@@ -292,7 +292,7 @@ class SearchHitOut(BaseModel):
     author_side: Side
     author_id: str = Field(description="The author's user id, or `system` for notes")
     author_name: str = Field(
-        description="The author's display name when they wrote it; empty for notes and messages from before names were kept"
+        description="The author's display name when they wrote it; empty for notes and older messages"
     )
     posted_at: datetime
     snippet: str = Field(description=f"At most {words.SNIPPET_CHARS} characters around the match")

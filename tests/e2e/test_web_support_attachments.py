@@ -343,7 +343,11 @@ async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browse
 
     async with web.client(await web.token(partner_email)) as api:
         messages = (await api.get(f"/api/v1/threads/{thread_id}/messages")).json()["items"]
-        assert [m["body"] for m in messages] == [f"Hola, {company}: borre la sesión del terminal."]
+        assert [m["body"] for m in messages] == [
+            f"Hola, {company}: borre la sesión del terminal.",
+            "Our terminal lost its session.",
+        ]
+        assert messages[1]["author_name"] == partner_user.title()
         assert (await api.get("/api/v1/support/canned-replies")).status_code == 403, "partner users have none"
 
 

@@ -260,8 +260,8 @@ async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browse
             json={
                 "title": {"es": f"Sincronización {tag}", "en": f"Synchronisation {tag}"},
                 "text": {
-                    "es": "Hola, {{company.name}}: borre la sesión del terminal. {{ticket.number}}",
-                    "en": "Hello, {{company.name}}: clear the terminal's session. {{ticket.number}}",
+                    "es": "Hola, {{company.name}}: borre la sesión del terminal. {{license.user}}",
+                    "en": "Hello, {{company.name}}: clear the terminal's session. {{license.user}}",
                 },
             },
             headers={"Idempotency-Key": uuid.uuid4().hex},
@@ -290,7 +290,9 @@ async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browse
         await page.get_by_role("radio", name="Español").check()
         await expect(page.get_by_test_id("canned-preview-language")).to_have_text("Español: el idioma elegido.")
         await expect(preview).to_contain_text(f"Hola, {company}: borre la sesión del terminal.")
-        await expect(preview).to_contain_text("Variables desconocidas (se quedan tal cual): {{ticket.number}}")
+        await expect(preview).to_contain_text(
+            "Sin valor en este hilo (revíselo antes de enviar): {{license.user}}"
+        )  # the instance has no licensed user yet
         await page.get_by_role("radio", name="Inglés").check()
         await expect(preview).to_contain_text(f"Hello, {company}: clear the terminal's session.")
         await expect(preview).to_contain_text(f"Synchronisation {tag}")
@@ -304,7 +306,7 @@ async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browse
         # The textbox by its role: React keeps a textarea's text content equal to its value, which a
         # label's text (get_by_label) would then include.
         field = page.get_by_role("textbox", name="Mensaje", exact=True)
-        await expect(field).to_have_value(f"Hola, {company}: borre la sesión del terminal. {{{{ticket.number}}}}")
+        await expect(field).to_have_value(f"Hola, {company}: borre la sesión del terminal. {{{{license.user}}}}")
         await expect(field).to_be_focused()
         await field.fill(f"Hola, {company}: borre la sesión del terminal.")  # edited before sending
         await page.get_by_role("button", name="Enviar").click()

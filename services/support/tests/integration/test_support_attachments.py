@@ -7,14 +7,14 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from PIL import Image
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from pypdf import PdfWriter
 
 from contracts import EventEnvelope, decode_envelope, envelope_for
@@ -25,8 +25,10 @@ from contracts.events.licenses import LicenseAdded
 from contracts.events.partners import PartnerUpdated
 from servicekit.settings import PlatformSettings
 from servicekit.testing import KafkaProbe, eventually
+from support.adapters.canned import MongoCannedReplyRepository
 from support.bootstrap import build_app
 from support.config import Settings
+from support.domain.canned import CannedReply
 
 pytestmark = pytest.mark.integration
 
@@ -387,9 +389,9 @@ async def test_a_canned_reply_is_filled_with_the_threads_values_in_the_readers_l
             "title": {"es": "Renovación de {{instance.name}}", "en": "Renewal of {{instance.name}}"},
             "text": {
                 "es": "Hola {{license.user}}: {{company.name}} ({{company.tax_id}}) caduca el "
-                "{{instance.expiry_date}}. {{partner.contact}} {{foo.bar}}",
+                "{{instance.expiry_date}}. {{partner.contact}}",
                 "en": "Hi {{license.user}}: {{company.name}} ({{company.tax_id}}) expires on "
-                "{{instance.expiry_date}}. {{partner.contact}} {{foo.bar}}",
+                "{{instance.expiry_date}}. {{partner.contact}}",
             },
             "attachment_ids": [logo.json()["id"]],
         },
@@ -410,10 +412,9 @@ async def test_a_canned_reply_is_filled_with_the_threads_values_in_the_readers_l
     assert preview["language"] == "en"
     assert preview["title"] == "Renewal of Oficina central"
     assert preview["text"] == (
-        f"Hi Marta Núñez: {company_name} (B12345678) expires on December 31, 2026. "
-        "{{partner.contact}} {{foo.bar}}"
+        f"Hi Marta Núñez: {company_name} (B12345678) expires on December 31, 2026. {{{{partner.contact}}}}"
     )
-    assert preview["unknown_variables"] == ["foo.bar"]
+    assert preview["unknown_variables"] == []
     assert preview["missing_values"] == ["partner.contact"]
     spanish = await staff.post(
         f"/v1/threads/{thread_id}/canned-replies/{reply['id']}/preview", headers={"Accept-Language": "es"}
@@ -437,6 +438,14 @@ async def test_a_canned_reply_is_filled_with_the_threads_values_in_the_readers_l
     assert copy["id"] != logo.json()["id"] and copy["filename"] == "guia.png"
     assert (await partner.get(f"/v1/threads/{thread_id}/attachments/{copy['id']}")).status_code == 200
 
+    typo = await staff.patch(
+        f"/v1/support/canned-replies/{reply['id']}",
+        json={"text": {"en": "Hi {{licence.user}}"}, "attachment_ids": []},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert typo.status_code == 422 and typo.json()["errors"][0]["field"] == "text.en", typo.text
+    unchanged = (await staff.get(f"/v1/support/canned-replies/{reply['id']}")).json()
+    assert (unchanged["text"], len(unchanged["attachments"])) == (reply["text"], 1), "nothing changed"
     changed = await staff.patch(
         f"/v1/support/canned-replies/{reply['id']}",
         json={"title": {"en": "Renewal"}, "attachment_ids": []},
@@ -478,7 +487,11 @@ async def provisioned(kafka: KafkaProbe, partner_id: str, company_id: str, expir
 
 
 async def test_a_canned_reply_preview_is_in_the_partner_contacts_language_with_every_value_of_the_thread(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    client_for: Callable[..., httpx.AsyncClient],
+    kafka: KafkaProbe,
+    stored: Callable[[str], int],
+    platform: PlatformSettings,
+    database_name: str,
 ) -> None:
     """The reader of a canned reply is the partner: the preview speaks the language of the
     partner's user who last wrote (not the agent's), and names the partner (from the gateway's
@@ -494,20 +507,26 @@ async def test_a_canned_reply_preview_is_in_the_partner_contacts_language_with_e
     asked = await mary.post(f"/v1/threads/{thread_id}/messages", json={"body": "Hello, when does it expire?"})
     assert asked.status_code == 201, asked.text
     assert asked.json()["author_name"] == "Mary Smith"
-    created = await staff.post(
-        "/v1/support/canned-replies",
-        json={
-            "title": {"es": "Caducidad", "en": "Expiry"},
-            "text": {
-                "es": "Hola {{partner.contact}}: {{company.name}} caduca el {{instance.expiry_date}} "
-                "({{license.user}}, {{partner.name}}). {{agent.name}} {{ticket.number}}",
-                "en": "Hi {{partner.contact}}: {{company.name}} expires on {{instance.expiry_date}} "
-                "({{license.user}}, {{partner.name}}). {{agent.name}} {{ticket.number}}",
-            },
-        },
-    )
-    assert created.status_code == 201, created.text
-    reply_id = created.json()["id"]
+    texts = {
+        "es": "Hola {{partner.contact}}: {{company.name}} caduca el {{instance.expiry_date}} "
+        "({{license.user}}, {{partner.name}}). {{agent.name}} {{ticket.number}}",
+        "en": "Hi {{partner.contact}}: {{company.name}} expires on {{instance.expiry_date}} "
+        "({{license.user}}, {{partner.name}}). {{agent.name}} {{ticket.number}}",
+    }
+    title = {"es": "Caducidad", "en": "Expiry"}
+    refused = await staff.post("/v1/support/canned-replies", json={"title": title, "text": texts})
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "text.es" and error["message"].startswith("{{ticket.number}} no es una variable conocida")
+    assert stored("canned_replies") == 0, "nothing saved"
+    # A reply saved before unknown variables were refused still previews, listing them.
+    reply_id = f"cnr-{uuid.uuid4().hex}"
+    older = CannedReply(reply_id, title, texts, datetime.now(UTC), datetime.now(UTC), "usr-sam")
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(platform.mongo_url.get_secret_value())
+    try:
+        await MongoCannedReplyRepository(client[database_name]).add(older, [])
+    finally:
+        await client.close()
     preview_path = f"/v1/threads/{thread_id}/canned-replies/{reply_id}/preview"
 
     async def filled() -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from servicekit.errors import InvalidInput, NotFound
 from servicekit.handlers import HandlerTable
 from servicekit.principal import Principal
 from support.domain.attachments import check_file, safe_filename
-from support.domain.canned import LANGUAGES, MAX_ATTACHMENTS, CannedReply
+from support.domain.canned import LANGUAGES, MAX_ATTACHMENTS, VARIABLES, CannedReply, variables_in
 from support.domain.model import AttachmentRef, Contact, Message, Note, Side, Thread, preview, side_of
 from support.service_layer.ports import (
     AttachmentRepository,
@@ -314,12 +314,25 @@ def _audit(
     )
 
 
-def _languages(value: Mapping[str, str], field: str) -> dict[str, str]:
+def _languages(value: Mapping[str, str], field: str, changed: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Both versions, each new one (`changed`: those a patch sends) naming only variables this
+    version fills: a typo is refused when the reply is saved, not found by its reader (a reply
+    saved before the rule keeps working, its unknown variables listed by the preview). The first
+    fault is named by its field, e.g. text.en."""
     missing = [language for language in LANGUAGES if not (value.get(language) or "").strip()]
     if missing:
         raise InvalidInput.of_field(
             f"{field}.{missing[0]}", "language_required", f"the {missing[0]} version is required"
         )
+    for language in LANGUAGES if changed is None else [lang for lang in LANGUAGES if changed.get(lang) is not None]:
+        if unknown := [name for name in variables_in(value[language]) if name not in VARIABLES]:
+            shown, known = f"{{{{{unknown[0]}}}}}", ", ".join(VARIABLES)
+            raise InvalidInput.of_field(
+                f"{field}.{language}",
+                "variable_unknown",
+                f"{shown} is not a known variable; use one of: {known}",
+                params={"variable": shown, "known": known},
+            )
     return {language: value[language].strip() for language in LANGUAGES}
 
 
@@ -347,12 +360,13 @@ class CannedReplyCommands:
         if reply_id and (existing := await self.replies.get(reply_id)):
             return existing
         reply_id = reply_id or f"cnr-{uuid.uuid4().hex}"
+        titles, texts = _languages(title, "title"), _languages(text, "text")  # before anything is claimed
         refs = await self._take(principal, list(attachment_ids), reply_id)
         at = self.now()
         reply = CannedReply(
             id=reply_id,
-            title=_languages(title, "title"),
-            text=_languages(text, "text"),
+            title=titles,
+            text=texts,
             created_at=at,
             updated_at=at,
             created_by=principal.user_id,
@@ -368,8 +382,9 @@ class CannedReplyCommands:
         reply = await self.replies.get(reply_id)
         if reply is None:
             raise NotFound("canned reply", reply_id)
-        title = {**reply.title, **(changes.get("title") or {})}
-        text = {**reply.text, **(changes.get("text") or {})}
+        sent_titles, sent_texts = changes.get("title") or {}, changes.get("text") or {}
+        title = _languages({**reply.title, **sent_titles}, "title", sent_titles)  # before anything is claimed
+        text = _languages({**reply.text, **sent_texts}, "text", sent_texts)
         refs = list(reply.attachments)
         if "attachment_ids" in changes:
             wanted = list(changes["attachment_ids"] or [])
@@ -381,8 +396,8 @@ class CannedReplyCommands:
                 await self.attachments.remove(dropped)
         updated = replace(
             reply,
-            title=_languages(title, "title"),
-            text=_languages(text, "text"),
+            title=title,
+            text=text,
             attachments=tuple(refs),
             updated_at=self.now(),
         )

@@ -52,8 +52,16 @@ def token_issuer(key_pair: tuple[str, str]) -> TokenIssuer:
 
 @pytest.fixture
 def token_for(token_issuer: TokenIssuer) -> Callable[..., str]:
-    def make(partner_id: str, *, role: str = "partner", user_id: str = "usr-test", partners: tuple[str, ...] = ()):
-        principal = Principal(user_id, role, partner_id, frozenset(partners or (partner_id,)))  # type: ignore[arg-type]
+    def make(
+        partner_id: str,
+        *,
+        role: str = "partner",
+        user_id: str = "usr-test",
+        partners: tuple[str, ...] = (),
+        name: str = "",
+        language: str | None = None,
+    ):
+        principal = Principal(user_id, role, partner_id, frozenset(partners or (partner_id,)), name, language)  # type: ignore[arg-type]
         return token_issuer.issue(principal)
 
     return make

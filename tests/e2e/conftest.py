@@ -32,6 +32,7 @@ from activity.config import Settings as ActivitySettings
 from contracts import all_topic_partitions
 from gateway.bootstrap import build_app as build_gateway
 from gateway.config import Settings as GatewaySettings
+from gateway.domain.model import Language
 from gateway.service_layer.commands import GatewayCommands
 from instances.bootstrap import build_app as build_instances
 from instances.config import Settings as InstancesSettings
@@ -242,11 +243,19 @@ async def running_stack(
                 client.drop_database(database)
 
 
-async def add_user(stack: Stack, user_id: str, role: str, partners: tuple[str, ...]) -> str:
+async def add_user(
+    stack: Stack, user_id: str, role: str, partners: tuple[str, ...], language: Language = Language.ES
+) -> str:
     commands: GatewayCommands = provided_on(stack.app, GatewayCommands)
     email = f"{user_id}@example.com"
     await commands.create_user(
-        user_id=user_id, email=email, name=user_id.title(), role=role, partner_ids=partners, password=PASSWORD
+        user_id=user_id,
+        email=email,
+        name=user_id.title(),
+        role=role,
+        partner_ids=partners,
+        password=PASSWORD,
+        language=language,
     )
     stack.users[user_id] = email
     return email

@@ -19,6 +19,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Locator, Page, expect
 from pypdf import PdfWriter
 
+from gateway.domain.model import Language
 from servicekit.testing import eventually
 
 from .browser import assert_no_serious_a11y, chromium, login, new_page, screenshot
@@ -244,11 +245,14 @@ async def test_a_photo_sent_from_the_composer(web: Stack, browser: Browser) -> N
 
 async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browser) -> None:
     partner_id = unique("ptn")
-    partner_email = await add_user(web, unique("usr"), "partner", (partner_id,))
+    partner_user = unique("usr")
+    partner_email = await add_user(web, partner_user, "partner", (partner_id,), language=Language.EN)
     staff_email = await add_user(web, unique("stf"), "staff", (partner_id,))
     company = f"Ferretería Núñez {uuid.uuid4().hex[:4]}"
     world = await company_thread(web, await web.token(partner_email), company)
     thread_id = world["thread_id"]
+    # The partner's user writes in English: the reply is previewed in English by default.
+    await post(web, await web.token(partner_email), thread_id, "Our terminal lost its session.")
     tag = uuid.uuid4().hex[:6]
     async with web.client(await web.token(staff_email, partner_id=partner_id)) as api:
         created = await api.post(
@@ -256,8 +260,8 @@ async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browse
             json={
                 "title": {"es": f"Sincronización {tag}", "en": f"Synchronisation {tag}"},
                 "text": {
-                    "es": "Hola, {{company.name}}: borre la sesión del terminal. {{ticket.number}}",
-                    "en": "Hello, {{company.name}}: clear the terminal's session. {{ticket.number}}",
+                    "es": "Hola, {{company.name}}: borre la sesión del terminal. {{license.user}}",
+                    "en": "Hello, {{company.name}}: clear the terminal's session. {{license.user}}",
                 },
             },
             headers={"Idempotency-Key": uuid.uuid4().hex},
@@ -277,15 +281,24 @@ async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browse
         await search.press("Enter")  # chooses the active option; never sends the composer
 
         preview = page.get_by_test_id("canned-preview")
+        await expect(page.get_by_role("radio", name="Inglés")).to_be_checked()
+        await expect(page.get_by_test_id("canned-preview-language")).to_have_text(
+            "Inglés: el idioma de quien escribió por última vez por el partner."
+        )
+        await expect(preview).to_contain_text(f"Hello, {company}: clear the terminal's session.")
+        await expect(page.locator("li.message.received")).to_contain_text(f"{partner_user.title()} (Partner)")
         await page.get_by_role("radio", name="Español").check()
+        await expect(page.get_by_test_id("canned-preview-language")).to_have_text("Español: el idioma elegido.")
         await expect(preview).to_contain_text(f"Hola, {company}: borre la sesión del terminal.")
-        await expect(preview).to_contain_text("Variables desconocidas (se quedan tal cual): {{ticket.number}}")
+        await expect(preview).to_contain_text(
+            "Sin valor en este hilo (revíselo antes de enviar): {{license.user}}"
+        )  # the instance has no licensed user yet
         await page.get_by_role("radio", name="Inglés").check()
         await expect(preview).to_contain_text(f"Hello, {company}: clear the terminal's session.")
         await expect(preview).to_contain_text(f"Synchronisation {tag}")
         await screenshot(page, "support-canned-preview")
         await assert_no_serious_a11y(page, "the canned reply picker with its preview")
-        assert await page.locator("li.message").count() == 0, "choosing a reply sent nothing"
+        assert await page.locator("li.message").count() == 1, "choosing a reply sent nothing"
 
         await page.get_by_role("radio", name="Español").check()
         await expect(preview).to_contain_text("Hola,")
@@ -293,7 +306,7 @@ async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browse
         # The textbox by its role: React keeps a textarea's text content equal to its value, which a
         # label's text (get_by_label) would then include.
         field = page.get_by_role("textbox", name="Mensaje", exact=True)
-        await expect(field).to_have_value(f"Hola, {company}: borre la sesión del terminal. {{{{ticket.number}}}}")
+        await expect(field).to_have_value(f"Hola, {company}: borre la sesión del terminal. {{{{license.user}}}}")
         await expect(field).to_be_focused()
         await field.fill(f"Hola, {company}: borre la sesión del terminal.")  # edited before sending
         await page.get_by_role("button", name="Enviar").click()
@@ -332,7 +345,11 @@ async def test_a_canned_reply_previewed_and_inserted(web: Stack, browser: Browse
 
     async with web.client(await web.token(partner_email)) as api:
         messages = (await api.get(f"/api/v1/threads/{thread_id}/messages")).json()["items"]
-        assert [m["body"] for m in messages] == [f"Hola, {company}: borre la sesión del terminal."]
+        assert [m["body"] for m in messages] == [
+            f"Hola, {company}: borre la sesión del terminal.",
+            "Our terminal lost its session.",
+        ]
+        assert messages[1]["author_name"] == partner_user.title()
         assert (await api.get("/api/v1/support/canned-replies")).status_code == 403, "partner users have none"
 
 

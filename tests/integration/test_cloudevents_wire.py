@@ -5,9 +5,10 @@ headers, envelope schema).
 All five services run in-process on topics of this test's own. The real producers write every
 record: the instances service's outbox relay (every instance, company, license and session
 event, driven through its HTTP API), support's (a posted message and its system notes), the
-activity ingest endpoint (telemetry) and every consumer's dead-letter writer (an event put on a
-topic of another type). Then each record of each topic is read back and parsed with
-`cloudevents.core.bindings.kafka.from_kafka`, which takes any `ce_` header to mean binary mode:
+gateway's (a partner put in its directory), the activity ingest endpoint (telemetry) and every
+consumer's dead-letter writer (an event put on a topic of another type). Then each record of
+each topic is read back and parsed with `cloudevents.core.bindings.kafka.from_kafka`, which
+takes any `ce_` header to mean binary mode:
 a record that mixed the modes, or carried an extension name CloudEvents forbids, fails here.
 """
 
@@ -42,10 +43,12 @@ from contracts import CATALOGUE, CONTENT_TYPE, DEADLETTER_TOPIC, all_topic_parti
 from contracts.schemagen import SCHEMA_DIR
 from gateway.bootstrap import build_app as build_gateway
 from gateway.config import Settings as GatewaySettings
+from gateway.service_layer.commands import GatewayCommands
 from instances.bootstrap import build_app as build_instances
 from instances.config import Settings as InstancesSettings
 from reports.bootstrap import build_app as build_reports
 from reports.config import Settings as ReportsSettings
+from servicekit.api import provided_on
 from servicekit.auth import generate_key_pair
 from servicekit.settings import PlatformSettings
 from servicekit.testing import KafkaProbe, eventually
@@ -200,6 +203,9 @@ async def drive_every_producer(platform: Platform, auth: dict[str, str]) -> byte
             json={"body": "¿Podéis revisar la licencia?"},
         )
     )
+
+    # gateway: a partner put in its directory (as the seeding does)
+    await provided_on(platform.apps["gateway"], GatewayCommands).put_partner("ptn-wire", "Wire Partners S.L.")
 
     # activity: the ingest endpoint, once the key has reached the service through Kafka
     events = [

@@ -22,6 +22,7 @@ from contracts.events.instances import (
     SessionCleared,
 )
 from contracts.events.licenses import LicenseAdded, LicenseImpersonated, LicenseReleased, LicenseRevoked
+from contracts.events.partners import PartnerUpdated
 from contracts.events.support import MessagePosted
 
 
@@ -140,6 +141,14 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         3,
         "thread_id",
         description="A message was posted in a company's support thread (R-06, R-10).",
+    ),
+    TopicSpec(
+        "partner.updated",
+        "gateway",
+        PartnerUpdated,
+        3,
+        "partner_id",
+        description="A partner was registered or renamed in the gateway's partner directory.",
     ),
     TopicSpec(
         "terminal.activity",

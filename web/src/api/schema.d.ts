@@ -1257,7 +1257,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Staff: a canned reply as it would be sent in the thread, its variables filled */
+        /** Staff: a canned reply as its reader would read it in the thread, its variables filled */
         post: operations["preview_canned_reply_v1_threads__thread_id__canned_replies__reply_id__preview_post"];
         delete?: never;
         options?: never;
@@ -4907,6 +4907,19 @@ export interface components {
             text?: components["schemas"]["support__LanguagesPatch"] | null;
             title?: components["schemas"]["support__LanguagesPatch"] | null;
         };
+        /** ContactOut */
+        support__ContactOut: {
+            /**
+             * Language
+             * @description Their language (es/en), when their session says
+             */
+            language: ("es" | "en") | null;
+            /**
+             * Name
+             * @description The display name of the partner's user who last wrote in the thread
+             */
+            name: string;
+        };
         /**
          * Direction
          * @enum {string}
@@ -4976,6 +4989,11 @@ export interface components {
             attachments: components["schemas"]["support__AttachmentOut"][];
             /** Author Id */
             author_id: string;
+            /**
+             * Author Name
+             * @description The author's display name when they wrote it; empty for system notes and older messages
+             */
+            author_name: string;
             author_side: components["schemas"]["support__Side"];
             /**
              * Body
@@ -5040,7 +5058,7 @@ export interface components {
         support__PreviewIn: {
             /**
              * Language
-             * @description Default: the reader's language
+             * @description Default: the language of the thread's partner contact (who reads the reply), else es
              */
             language?: ("es" | "en") | null;
         };
@@ -5050,9 +5068,16 @@ export interface components {
             attachments: components["schemas"]["support__AttachmentOut"][];
             /**
              * Language
+             * @description The language the reply is filled in (its dates too)
              * @enum {string}
              */
             language: "es" | "en";
+            /**
+             * Language Basis
+             * @description Why that language: asked for in the request, the thread's partner contact's, or the default (es)
+             * @enum {string}
+             */
+            language_basis: "asked" | "partner_contact" | "default";
             /**
              * Missing Values
              * @description Known variables the thread has no value for
@@ -5071,8 +5096,13 @@ export interface components {
         /** SearchHitOut */
         support__SearchHitOut: {
             /**
+             * Author Id
+             * @description The author's user id, or `system` for notes
+             */
+            author_id: string;
+            /**
              * Author Name
-             * @description The author's id (support keeps no names), or `system` for notes
+             * @description The author's display name when they wrote it; empty for notes and older messages
              */
             author_name: string;
             author_side: components["schemas"]["support__Side"];
@@ -5142,6 +5172,8 @@ export interface components {
             last_message: components["schemas"]["support__LastMessageOut"] | null;
             /** Message Count */
             message_count: number;
+            /** @description The partner's user who last wrote (kept on write); null until one with a name writes */
+            partner_contact: components["schemas"]["support__ContactOut"] | null;
             /** Partner Id */
             partner_id: string;
             /**
@@ -10844,10 +10876,7 @@ export interface operations {
     preview_canned_reply_v1_threads__thread_id__canned_replies__reply_id__preview_post: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description es or en (default es): the language of the texts returned */
-                "Accept-Language"?: string | null;
-            };
+            header?: never;
             path: {
                 thread_id: string;
                 reply_id: string;

@@ -2,7 +2,8 @@
 
 Signed with Ed25519 (JWS `EdDSA`); the algorithm is pinned on both sides so a token cannot
 choose its own (no `none`, no HMAC with the public key). `iss`, `aud`, `exp`, `nbf` and `iat`
-are required and checked.
+are required and checked. The OIDC standard claims `name` (display name) and `locale` (es/en)
+say who the user is to other people; tokens without them still verify (empty name, no language).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ REQUIRED_CLAIMS = ["iss", "aud", "exp", "nbf", "iat", "sub", "role", "partner_id
 LEEWAY = timedelta(seconds=30)
 VERIFIED_TOKENS = 10_000
 """Tokens whose signature a verifier remembers (the least recently used go first)."""
+MAX_NAME_CHARS = 200
+LOCALES = ("es", "en")
 
 
 class TokenVerifier:
@@ -92,7 +95,16 @@ class TokenVerifier:
             raise _unauthorized("Invalid access token: inconsistent role or partner.")
         if role == "partner" and partner_ids != {partner_id}:
             raise _unauthorized("Invalid access token: a partner user acts for one partner only.")
-        return Principal(user_id=str(claims["sub"]), role=role, partner_id=partner_id, partner_ids=partner_ids)
+        name = claims.get("name")
+        locale = claims.get("locale")
+        return Principal(
+            user_id=str(claims["sub"]),
+            role=role,
+            partner_id=partner_id,
+            partner_ids=partner_ids,
+            name=name[:MAX_NAME_CHARS] if isinstance(name, str) else "",
+            language="en" if locale == "en" else "es" if locale == "es" else None,
+        )
 
 
 class TokenIssuer:
@@ -132,6 +144,10 @@ class TokenIssuer:
         }
         if session_id:
             claims["sid"] = session_id
+        if principal.name:
+            claims["name"] = principal.name
+        if principal.language:
+            claims["locale"] = principal.language
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)  # type: ignore[arg-type]
 
 

@@ -162,6 +162,10 @@ FIELD_MESSAGES: dict[str, dict[Language, str]] = {
     },
     "canned_reply_unknown": {"es": "no existe esa respuesta predefinida", "en": "no such canned reply"},
     "language_required": {"es": "falta la versión en este idioma", "en": "this language's version is required"},
+    "variable_unknown": {
+        "es": "{variable} no es una variable conocida; usa una de: {known}",
+        "en": "{variable} is not a known variable; use one of: {known}",
+    },
     "search_words": {
         "es": "indica al menos una palabra de dos o más caracteres",
         "en": "name at least one word of two characters or more",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Role = Literal["partner", "staff"]
+Locale = Literal["es", "en"]
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,10 @@ class Principal:
     role: Role
     partner_id: str
     partner_ids: frozenset[str] = field(default_factory=frozenset)
+    name: str = ""
+    """The user's display name (OIDC claim `name`); empty in tokens issued before it was carried."""
+    language: Locale | None = None
+    """The user's language (OIDC claim `locale`); None when the token does not say."""
 
     @property
     def is_staff(self) -> bool:

@@ -127,3 +127,25 @@ def test_what_the_caller_does_with_the_claims_does_not_change_the_remembered_one
     verifier.claims(token)["partner_id"] = "ptn-other"
 
     assert verifier.verify(token) == ANA
+
+
+def test_name_and_locale_travel_as_oidc_claims_and_come_back() -> None:
+    mary = Principal("usr-mary", "partner", "ptn-acme", frozenset({"ptn-acme"}), name="Mary Smith", language="en")
+    token = issuer.issue(mary)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["name"], claims["locale"]) == ("Mary Smith", "en")
+    assert verifier.verify(token) == mary
+
+
+def test_a_token_issued_before_the_claims_still_verifies_without_name_or_language() -> None:
+    claims = jwt.decode(issuer.issue(ANA), options={"verify_signature": False})
+    assert "name" not in claims and "locale" not in claims
+    principal = verifier.verify(jwt.encode(claims, PRIVATE, algorithm="EdDSA"))
+    assert (principal.user_id, principal.name, principal.language) == ("usr-ana", "", None)
+
+
+@pytest.mark.parametrize(("name", "locale"), [(42, "fr"), (["x"], 1), (None, "EN")])
+def test_odd_name_or_locale_claims_are_dropped_not_trusted(name: object, locale: object) -> None:
+    claims = jwt.decode(issuer.issue(ANA), options={"verify_signature": False}) | {"name": name, "locale": locale}
+    principal = verifier.verify(jwt.encode(claims, PRIVATE, algorithm="EdDSA"))
+    assert (principal.name, principal.language) == ("", None)

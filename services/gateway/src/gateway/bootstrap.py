@@ -14,6 +14,7 @@ from gateway.adapters.backends import SERVICES, HttpBackends
 from gateway.adapters.hardware_catalogue import HardwareCatalogue
 from gateway.adapters.mongo import (
     INDEXES,
+    PARTNERS,
     MongoAccessChanges,
     MongoAuditLog,
     MongoLoginGuards,
@@ -151,6 +152,14 @@ def _webhooks(
     runtime.provide(IdempotencyKeys, IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS]))
 
 
+def _partner_directory(runtime: ServiceRuntime) -> MongoPartners:
+    """The gateway's collections, and its partner directory: `partner.updated` rides in each
+    partner's document (outbox) and this relay publishes it, also when the seeding wrote it."""
+    runtime.add_indexes(INDEXES)
+    relay = runtime.use_outbox([PARTNERS])
+    return MongoPartners(runtime.db, relay.notify)
+
+
 def build_app(
     settings: Settings | None = None,
     *,
@@ -161,7 +170,7 @@ def build_app(
     """`transports` replaces the network to some services (tests run them in-process)."""
     settings = settings or Settings()
     runtime = ServiceRuntime.create(SERVICE, settings, telemetry=telemetry)
-    runtime.add_indexes(INDEXES)
+    partners = _partner_directory(runtime)
     platform = settings.platform
     signing_key = settings.signing_key()
     if signing_key is None:
@@ -202,11 +211,12 @@ def build_app(
             lockout=timedelta(minutes=settings.login_lockout_minutes),
             refresh_ttl=timedelta(days=settings.refresh_token_days),
         ),
+        partners=partners,
     )
     queries = GatewayQueries(
         users=users,
         sessions=sessions,
-        partners=MongoPartners(runtime.db),
+        partners=partners,
         backends=backends,
         audit=audit,
         notification_log=notification_log,

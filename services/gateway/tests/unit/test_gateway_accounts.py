@@ -237,6 +237,7 @@ async def test_login_opens_a_session_and_issues_tokens_for_the_acting_partner(wo
         "ptn-1",
         session.id,
     )
+    assert (principal.name, principal.language) == ("Ana", "es")  # the OIDC `name` and `locale` claims
     assert world.audit.records[-1].action == "login"
     assert world.audit.records[-1].target_id == session.id
     assert world.audit.records[-1].client == "10.0.0.1"
@@ -471,7 +472,8 @@ async def test_authenticate_returns_the_principal_with_the_users_current_partner
 
     principal = await world.queries.authenticate({"sid": session_id}, world.principal(SAM, "ptn-1", "staff"))
 
-    assert principal == Principal(SAM, "staff", "ptn-1", frozenset({"ptn-1", "ptn-2"}))
+    # Name and language as the user's now (OIDC `name`/`locale`), whatever the token said.
+    assert principal == Principal(SAM, "staff", "ptn-1", frozenset({"ptn-1", "ptn-2"}), name="Sam", language="es")
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,13 @@ from servicekit.telemetry import Telemetry
 from support.adapters import attachments as attachment_store
 from support.adapters import canned as canned_store
 from support.adapters import search as search_index
-from support.adapters.mongo import AGGREGATES, INDEXES, MongoMessageRepository, MongoThreadRepository
+from support.adapters.mongo import (
+    AGGREGATES,
+    INDEXES,
+    MongoMessageRepository,
+    MongoPartnerNames,
+    MongoThreadRepository,
+)
 from support.config import Settings
 from support.entrypoints import http
 from support.service_layer.commands import CannedReplyCommands, SupportCommands
@@ -45,13 +51,14 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     runtime.provide(SupportQueries, SupportQueries(threads, messages, attachments=attachments, index=index))
     canned_commands = CannedReplyCommands(canned, attachments, max_bytes=settings.attachment_max_bytes)
     runtime.provide(CannedReplyCommands, canned_commands)
-    runtime.provide(CannedReplyQueries, CannedReplyQueries(canned, threads))
+    partners = MongoPartnerNames(runtime.db)
+    runtime.provide(CannedReplyQueries, CannedReplyQueries(canned, threads, partners))
     for pattern in http.UPLOAD_PATHS:
         runtime.allow_larger_bodies(pattern, settings.upload_body_bytes)
     runtime.every(settings.unused_upload_sweep_seconds, commands.remove_unused_attachments, name="unused-uploads")
     runtime.every(settings.reindex_seconds, commands.reindex_messages, name="search-reindex")
     runtime.provide(IdempotencyKeys, IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS]))
-    subscribe_table(runtime.consumer, EVENT_HANDLERS, SupportEventHandlers(threads, messages))
+    subscribe_table(runtime.consumer, EVENT_HANDLERS, SupportEventHandlers(threads, messages, partners=partners))
     app = runtime.create_app(title="partnerapp support", routers=[http.api])
     # Canned replies are the support team's: partner users get a 403.
     openapi.declare_errors(

@@ -7,14 +7,14 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from PIL import Image
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from pypdf import PdfWriter
 
 from contracts import EventEnvelope, decode_envelope, envelope_for
@@ -22,10 +22,13 @@ from contracts.events.common import Actor, InstanceType
 from contracts.events.companies import CompanyCreated
 from contracts.events.instances import InstanceProvisioned
 from contracts.events.licenses import LicenseAdded
+from contracts.events.partners import PartnerUpdated
 from servicekit.settings import PlatformSettings
 from servicekit.testing import KafkaProbe, eventually
+from support.adapters.canned import MongoCannedReplyRepository
 from support.bootstrap import build_app
 from support.config import Settings
+from support.domain.canned import CannedReply
 
 pytestmark = pytest.mark.integration
 
@@ -80,9 +83,15 @@ async def client_for(
     clients: list[httpx.AsyncClient] = []
 
     def make(
-        partner: str, *, role: str = "partner", user: str = "usr-ana", partners: tuple[str, ...] = ()
+        partner: str,
+        *,
+        role: str = "partner",
+        user: str = "usr-ana",
+        partners: tuple[str, ...] = (),
+        name: str = "",
+        language: str | None = None,
     ) -> httpx.AsyncClient:
-        token = token_for(partner, role=role, user_id=user, partners=partners)
+        token = token_for(partner, role=role, user_id=user, partners=partners, name=name, language=language)
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://support",
@@ -380,9 +389,9 @@ async def test_a_canned_reply_is_filled_with_the_threads_values_in_the_readers_l
             "title": {"es": "Renovación de {{instance.name}}", "en": "Renewal of {{instance.name}}"},
             "text": {
                 "es": "Hola {{license.user}}: {{company.name}} ({{company.tax_id}}) caduca el "
-                "{{instance.expiry_date}}. {{partner.contact}} {{foo.bar}}",
+                "{{instance.expiry_date}}. {{partner.contact}}",
                 "en": "Hi {{license.user}}: {{company.name}} ({{company.tax_id}}) expires on "
-                "{{instance.expiry_date}}. {{partner.contact}} {{foo.bar}}",
+                "{{instance.expiry_date}}. {{partner.contact}}",
             },
             "attachment_ids": [logo.json()["id"]],
         },
@@ -403,15 +412,15 @@ async def test_a_canned_reply_is_filled_with_the_threads_values_in_the_readers_l
     assert preview["language"] == "en"
     assert preview["title"] == "Renewal of Oficina central"
     assert preview["text"] == (
-        f"Hi Marta Núñez: {company_name} (B12345678) expires on December 31, 2026. "
-        "{{partner.contact}} {{foo.bar}}"
+        f"Hi Marta Núñez: {company_name} (B12345678) expires on December 31, 2026. {{{{partner.contact}}}}"
     )
-    assert preview["unknown_variables"] == ["foo.bar"]
+    assert preview["unknown_variables"] == []
     assert preview["missing_values"] == ["partner.contact"]
     spanish = await staff.post(
         f"/v1/threads/{thread_id}/canned-replies/{reply['id']}/preview", headers={"Accept-Language": "es"}
     )
-    assert "caduca el 31 de diciembre de 2026" in spanish.json()["text"], "the reader's language by default"
+    assert "caduca el 31 de diciembre de 2026" in spanish.json()["text"], "no partner contact yet: Spanish"
+    assert spanish.json()["language_basis"] == "default" and preview["language_basis"] == "asked"
 
     found = (await staff.get("/v1/support/canned-replies", params={"q": "renovacion"})).json()["items"]
     assert reply["id"] in [r["id"] for r in found], "accent-insensitive"
@@ -429,6 +438,14 @@ async def test_a_canned_reply_is_filled_with_the_threads_values_in_the_readers_l
     assert copy["id"] != logo.json()["id"] and copy["filename"] == "guia.png"
     assert (await partner.get(f"/v1/threads/{thread_id}/attachments/{copy['id']}")).status_code == 200
 
+    typo = await staff.patch(
+        f"/v1/support/canned-replies/{reply['id']}",
+        json={"text": {"en": "Hi {{licence.user}}"}, "attachment_ids": []},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert typo.status_code == 422 and typo.json()["errors"][0]["field"] == "text.en", typo.text
+    unchanged = (await staff.get(f"/v1/support/canned-replies/{reply['id']}")).json()
+    assert (unchanged["text"], len(unchanged["attachments"])) == (reply["text"], 1), "nothing changed"
     changed = await staff.patch(
         f"/v1/support/canned-replies/{reply['id']}",
         json={"title": {"en": "Renewal"}, "attachment_ids": []},
@@ -439,6 +456,115 @@ async def test_a_canned_reply_is_filled_with_the_threads_values_in_the_readers_l
     assert changed.json()["attachments"] == []
     assert (await staff.delete(f"/v1/support/canned-replies/{reply['id']}")).status_code == 204
     assert (await staff.get(f"/v1/support/canned-replies/{reply['id']}")).status_code == 404
+
+
+async def provisioned(kafka: KafkaProbe, partner_id: str, company_id: str, expiry: date, user_name: str) -> None:
+    """The company's instance and a licensed user, as the instances service announces them."""
+    instance = InstanceProvisioned(
+        instance_id=f"ins-{uuid.uuid4().hex[:8]}",
+        partner_id=partner_id,
+        company_id=company_id,
+        provisioning_id="prv-1",
+        contract_number="C-2026-002",
+        name="Almacén",
+        type=InstanceType.WDS,
+        activation_date=date(2026, 1, 1),
+        expiry_date=expiry,
+        provisioned_by=WHO,
+    )
+    seat = LicenseAdded(
+        license_id=f"lic-{uuid.uuid4().hex[:8]}",
+        instance_id=instance.instance_id,
+        partner_id=partner_id,
+        company_id=company_id,
+        user_name=user_name,
+        email="pilar@example.com",
+        pin="4321",
+        added_by=WHO,
+    )
+    for topic, event in (("instance.provisioned", instance), ("license.added", seat)):
+        await kafka.send(topic, envelope_for(event, source="instances").to_json_bytes(), key=b"ins")
+
+
+async def test_a_canned_reply_preview_is_in_the_partner_contacts_language_with_every_value_of_the_thread(
+    client_for: Callable[..., httpx.AsyncClient],
+    kafka: KafkaProbe,
+    stored: Callable[[str], int],
+    platform: PlatformSettings,
+    database_name: str,
+) -> None:
+    """The reader of a canned reply is the partner: the preview speaks the language of the
+    partner's user who last wrote (not the agent's), and names the partner (from the gateway's
+    `partner.updated`), that user and the agent (from their tokens' OIDC claims)."""
+    acme, other = f"ptn-{uuid.uuid4().hex[:8]}", f"ptn-{uuid.uuid4().hex[:8]}"
+    mary = client_for(acme, user="usr-mary", name="Mary Smith", language="en")
+    staff = client_for(acme, role="staff", user="usr-sam", partners=(acme, other), name="Samuel Ortega", language="es")
+    outsider = client_for(other, role="staff", user="usr-olga", partners=(other,), name="Olga", language="es")
+    company_id, thread_id = await company_thread(kafka, mary, acme)
+    await provisioned(kafka, acme, company_id, date(2027, 3, 15), "Pilar Gómez")
+    named = envelope_for(PartnerUpdated(partner_id=acme, name="Acme Distribución S.L."), source="gateway")
+    await kafka.send("partner.updated", named.to_json_bytes(), key=acme.encode())
+    asked = await mary.post(f"/v1/threads/{thread_id}/messages", json={"body": "Hello, when does it expire?"})
+    assert asked.status_code == 201, asked.text
+    assert asked.json()["author_name"] == "Mary Smith"
+    texts = {
+        "es": "Hola {{partner.contact}}: {{company.name}} caduca el {{instance.expiry_date}} "
+        "({{license.user}}, {{partner.name}}). {{agent.name}} {{ticket.number}}",
+        "en": "Hi {{partner.contact}}: {{company.name}} expires on {{instance.expiry_date}} "
+        "({{license.user}}, {{partner.name}}). {{agent.name}} {{ticket.number}}",
+    }
+    title = {"es": "Caducidad", "en": "Expiry"}
+    refused = await staff.post("/v1/support/canned-replies", json={"title": title, "text": texts})
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "text.es" and error["message"].startswith("{{ticket.number}} no es una variable conocida")
+    assert stored("canned_replies") == 0, "nothing saved"
+    # A reply saved before unknown variables were refused still previews, listing them.
+    reply_id = f"cnr-{uuid.uuid4().hex}"
+    older = CannedReply(reply_id, title, texts, datetime.now(UTC), datetime.now(UTC), "usr-sam")
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(platform.mongo_url.get_secret_value())
+    try:
+        await MongoCannedReplyRepository(client[database_name]).add(older, [])
+    finally:
+        await client.close()
+    preview_path = f"/v1/threads/{thread_id}/canned-replies/{reply_id}/preview"
+
+    async def filled() -> dict[str, Any] | None:
+        # The agent reads Spanish (Accept-Language): the partner's contact reads English.
+        answer = await staff.post(preview_path, headers={"Accept-Language": "es"})
+        body: dict[str, Any] = answer.json()
+        return body if answer.status_code == 200 and not body["missing_values"] else None
+
+    preview = await eventually(filled)
+    company_name = (await staff.get(f"/v1/threads/{thread_id}")).json()["company_name"]
+    assert (preview["language"], preview["language_basis"]) == ("en", "partner_contact")
+    assert preview["title"] == "Expiry"
+    assert preview["text"] == (
+        f"Hi Mary Smith: {company_name} expires on March 15, 2027 "
+        "(Pilar Gómez, Acme Distribución S.L.). Samuel Ortega {{ticket.number}}"
+    )
+    assert preview["unknown_variables"] == ["ticket.number"]
+    spanish = (await staff.post(preview_path, json={"language": "es"})).json()
+    assert (spanish["language"], spanish["language_basis"]) == ("es", "asked")
+    assert "caduca el 15 de marzo de 2027" in spanish["text"]
+
+    thread = (await staff.get(f"/v1/threads/{thread_id}")).json()
+    assert thread["partner_contact"] == {"name": "Mary Smith", "language": "en"}
+    [message] = (await staff.get(f"/v1/threads/{thread_id}/messages")).json()["items"]
+    assert (message["author_id"], message["author_name"]) == ("usr-mary", "Mary Smith")
+    # Staff writing changes nothing of the partner's contact; another partner user writing does.
+    assert (await staff.post(f"/v1/threads/{thread_id}/messages", json={"body": "Looking."})).status_code == 201
+    assert (await staff.get(f"/v1/threads/{thread_id}")).json()["partner_contact"]["name"] == "Mary Smith"
+    pepe = client_for(acme, user="usr-pepe", name="Pepe Ruiz", language="es")
+    assert (await pepe.post(f"/v1/threads/{thread_id}/messages", json={"body": "Soy Pepe."})).status_code == 201
+    now_spanish = (await staff.post(preview_path)).json()
+    assert (now_spanish["language"], now_spanish["language_basis"]) == ("es", "partner_contact")
+    assert now_spanish["text"].startswith("Hola Pepe Ruiz: ")
+
+    # Another partner's thread, for staff not associated with it: not found, and nothing said of it.
+    hidden = await outsider.post(preview_path)
+    assert hidden.status_code == 404 and "Mary" not in hidden.text
+    assert (await outsider.get(f"/v1/threads/{thread_id}")).status_code == 404
 
 
 async def test_keyed_uploads_and_canned_replies_are_created_once(

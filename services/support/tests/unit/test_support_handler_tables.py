@@ -27,6 +27,7 @@ def test_the_event_table_names_the_topics_support_consumes() -> None:
         "instance.provisioned",
         "instance.extended",
         "license.added",
+        "partner.updated",
         "instance.cancellation_requested",
         "license.revoked",
     }

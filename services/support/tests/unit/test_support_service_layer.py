@@ -5,6 +5,7 @@ marked read; system notes once per event, as a code in the default language."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace as changed
 
 import pytest
 
@@ -13,13 +14,14 @@ from contracts.events.common import Actor
 from contracts.events.companies import CompanyCreated, CompanyUpdated
 from contracts.events.instances import InstanceCancellationRequested
 from contracts.events.licenses import LicenseRevoked
+from contracts.events.partners import PartnerUpdated
 from contracts.events.support import MessagePosted
 from servicekit.audit import AuditEntry
 from servicekit.errors import NotFound, PartnerNotAllowed
 from servicekit.pagination import Page
 from servicekit.principal import Principal
 from support.domain.model import Side
-from support.service_layer.queries import ThreadView
+from support.service_layer.queries import ThreadView, reader_language
 from support.service_layer.testing import SupportTestApp, bootstrap_test_app
 
 pytestmark = pytest.mark.unit
@@ -285,3 +287,37 @@ async def test_notes_say_what_happened_and_are_unread_for_both_sides(app: Suppor
     assert thread.last_note is not None
     assert thread.last_note.code == "cancellation_requested"
     assert thread.last_preview_in("en") == "Cancellation requested for instance ins-1. Reason: Closing"
+
+
+# ------------------------------------------------------------------ who writes: names and the partner contact
+
+
+async def test_the_partner_user_who_last_wrote_is_the_threads_contact_and_staff_change_nothing(
+    app: SupportTestApp,
+) -> None:
+    thread_id = await company(app, "ptn-acme", "Talleres Gómez")
+    mary = changed(ANA, user_id="usr-mary", name="Mary Smith", language="en")
+    posted = await app.commands.post_message(mary, thread_id, "Hello")
+    assert posted.author_name == "Mary Smith"
+    await app.commands.post_message(changed(SAM, name="Samuel"), thread_id, "Looking")
+    thread = (await app.queries.get_thread(SAM, thread_id)).thread
+    assert thread.partner_contact is not None
+    assert (thread.partner_contact.name, thread.partner_contact.language) == ("Mary Smith", "en")
+    assert reader_language(thread, None) == ("en", "partner_contact")
+    assert reader_language(thread, "es") == ("es", "asked")
+
+    # An old token (a name, no language) renames the contact and keeps the language known.
+    await app.commands.post_message(changed(ANA, name="Ana"), thread_id, "Hola")
+    thread = (await app.queries.get_thread(SAM, thread_id)).thread
+    assert thread.partner_contact is not None
+    assert (thread.partner_contact.name, thread.partner_contact.language) == ("Ana", "en")
+    # A token without a name leaves the contact as it was.
+    await app.commands.post_message(ANA, thread_id, "Otra vez")
+    assert (await app.queries.get_thread(SAM, thread_id)).thread.partner_contact == thread.partner_contact
+
+    fresh = (await app.queries.get_thread(SAM, await company(app, "ptn-acme", "Nadie"))).thread
+    assert (fresh.partner_contact, reader_language(fresh, None)) == (None, ("es", "default"))
+    await app.event_handlers.partner_updated(
+        envelope_for(PartnerUpdated(partner_id="ptn-acme", name="Acme S.L."), source="gateway")
+    )
+    assert await app.partners.name("ptn-acme") == "Acme S.L."

@@ -195,7 +195,8 @@ function CannedReplyPanel(props: {
 
 function CannedReplyPreviewPanel(props: { threadPath: string; reply: CannedReply; onInsert(reply: InsertedReply): void }) {
   const { t, i18n } = useTranslation("support");
-  // No language at first: the service chooses the thread partner's (else the caller's); the switch then names one.
+  // No language at first: the service chooses that of the partner's user who last wrote (else Spanish) and says
+  // why (`language_basis`); the switch then names one.
   const [language, setLanguage] = useState<ReplyLanguage | undefined>(undefined);
   const path = `${props.threadPath}/canned-replies/${encodeURIComponent(props.reply.id)}/preview`;
   const preview = useQuery({
@@ -231,6 +232,11 @@ function CannedReplyPreviewPanel(props: { threadPath: string; reply: CannedReply
         <p role="status">{t("common:loading")}</p>
       ) : (
         <div aria-live="polite" data-testid="canned-preview">
+          <p className="muted" data-testid="canned-preview-language">
+            {t(`canned.languageBasis.${data.language_basis}`, {
+              language: t(`canned.languages.${data.language}`),
+            })}
+          </p>
           <p className="canned-preview-title">
             <strong lang={data.language}>{data.title}</strong>
           </p>

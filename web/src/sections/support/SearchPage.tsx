@@ -209,13 +209,14 @@ function SearchResults(props: { hits: Paged<SearchHit>; searching: boolean; qPro
 function SearchHitRow({ hit }: { hit: SearchHit }) {
   const { t, i18n } = useTranslation("support");
   const company = hit.company_name ?? t("list.unnamed", { id: hit.company_id });
-  // The side, not `author_name`: the service has ids there, not names a reader knows.
-  const author =
+  const side =
     hit.author_side === "support"
       ? t("thread.authorSupport")
       : hit.author_side === "partner"
         ? t("thread.authorPartner")
         : t("thread.authorSystem");
+  // `author_name` is empty on notes and on messages from before names were kept: the side alone then.
+  const author = hit.author_name ? t("thread.authorNamed", { name: hit.author_name, side }) : side;
   const target = `/support/threads/${encodeURIComponent(hit.thread_id)}?message=${encodeURIComponent(hit.message_id)}`;
   return (
     <li className="support-hit" data-testid="search-hit">

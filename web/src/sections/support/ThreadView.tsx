@@ -252,14 +252,19 @@ function useJumpTo(messages: Messages, target: string | null): "found" | "missin
 
 function MessageItem({ message, threadPath, highlighted }: { message: Message; threadPath: string; highlighted: boolean }) {
   const { t, i18n } = useTranslation("support");
+  const side =
+    message.author_side === "support"
+      ? t("thread.authorSupport")
+      : message.author_side === "partner"
+        ? t("thread.authorPartner")
+        : t("thread.authorSystem");
+  // The name the author had when they wrote (empty on notes and older messages): "Mary Smith (Partner)".
   const author =
     message.direction === "sent"
       ? t("thread.you")
-      : message.author_side === "support"
-        ? t("thread.authorSupport")
-        : message.author_side === "partner"
-          ? t("thread.authorPartner")
-          : t("thread.authorSystem");
+      : message.author_name
+        ? t("thread.authorNamed", { name: message.author_name, side })
+        : side;
   const body = noteText(message.note, message.text ?? message.body);
   return (
     <li

@@ -33,7 +33,7 @@ export type CannedReplyPatch = Schema<"support__CannedReplyPatch">;
 export type CannedReplyPreview = Schema<"support__PreviewOut">;
 
 /** GET /support/search: one matching message; `highlights` are [start, end) offsets into `snippet`.
- * `author_name`: the author's id (the support service keeps no names), `system` for notes. */
+ * `author_name`: the author's display name when they wrote it (empty on notes and older messages). */
 export type SearchHit = Schema<"support__SearchHitOut">;
 
 /** The variables a canned reply may name (filled from the thread's context). */

@@ -7,7 +7,7 @@ pushes down); the rest are small or staff-only queries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -16,10 +16,12 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from contracts import EventEnvelope
 from gateway.domain.model import Language, LoginGuard, Session, User
 from gateway.domain.notifications import Notification
 from gateway.service_layer.ports import AccessChange, AuditQuery, AuditRecord, Partner
 from servicekit.mongo import Document, DocumentLocks, IndexSpec, find_page
+from servicekit.outbox import with_outbox
 from servicekit.pagination import Page, Sort
 
 USERS = "users"
@@ -89,15 +91,19 @@ class MongoUsers:
 
 
 class MongoPartners:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_write: Callable[[str, str], None] | None = None) -> None:
         self._partners = db[PARTNERS]
+        self._on_write = on_write
 
     async def names(self, partner_ids: tuple[str, ...]) -> list[Partner]:
         found = {d["_id"]: d["name"] async for d in self._partners.find({"_id": {"$in": list(partner_ids)}})}
         return [Partner(pid, found.get(pid, pid)) for pid in partner_ids]
 
-    async def put(self, partner: Partner) -> None:
-        await self._partners.update_one({"_id": partner.id}, {"$set": {"name": partner.name}}, upsert=True)
+    async def put(self, partner: Partner, pending: list[EventEnvelope[Any]]) -> None:
+        update = with_outbox({"$set": {"name": partner.name}}, pending)
+        await self._partners.update_one({"_id": partner.id}, update, upsert=True)
+        if self._on_write is not None:
+            self._on_write(PARTNERS, partner.id)  # wakes the outbox relay (the seeding has none: the scan finds it)
 
 
 def _session(doc: Document) -> Session:

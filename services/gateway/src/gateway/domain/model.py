@@ -94,6 +94,11 @@ class User:
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
+    @property
+    def locale(self) -> Literal["es", "en"]:
+        """The language as access tokens carry it (OIDC `locale`)."""
+        return "en" if self.language == Language.EN else "es"
+
     def acting_partner(self, wanted: str | None) -> str:
         """The partner the user acts for: the one asked for (it must be associated) or the first."""
         if wanted is None:

@@ -30,7 +30,6 @@ from gateway.adapters.security import Argon2Passwords, SignedAccessTokens
 from gateway.adapters.webpush import MongoPushSubscriptions
 from gateway.config import Settings
 from gateway.service_layer.commands import GatewayCommands
-from gateway.service_layer.ports import Partner
 from servicekit.auth import TokenIssuer, generate_key_pair
 from servicekit.mongo import DocumentLocks, create_mongo_client, ensure_indexes
 
@@ -59,8 +58,8 @@ async def seed(partner_ids: list[str], known: dict[str, str]) -> list[dict[str, 
             audit=MongoAuditLog(db),
             push_subscriptions=MongoPushSubscriptions(db, locks),
             notification_log=MongoNotificationLog(db),
+            partners=MongoPartners(db),  # each put carries `partner.updated`, which the gateway's relay publishes
         )
-        partners = MongoPartners(db)
         wanted = [
             *(
                 ("partner", f"usr-{pid}", f"admin@{pid}.example", f"{_partner_name(pid)} admin", (pid,))
@@ -70,7 +69,7 @@ async def seed(partner_ids: list[str], known: dict[str, str]) -> list[dict[str, 
         ]
         printed = []
         for pid in partner_ids:
-            await partners.put(Partner(pid, _partner_name(pid)))
+            await commands.put_partner(pid, _partner_name(pid))
         for role, user_id, email, name, partners_of_user in wanted:
             password = known.get(email) or secrets.token_urlsafe(12)
             created = await commands.create_user(

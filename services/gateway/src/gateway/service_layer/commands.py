@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from contracts import envelope_for
+from contracts.events.partners import PartnerUpdated
 from gateway.domain.model import (
     AccountLocked,
     AuthError,
@@ -28,6 +30,8 @@ from gateway.service_layer.ports import (
     AuditRecord,
     LoginGuards,
     NotificationLog,
+    Partner,
+    PartnerDirectory,
     PasswordHasher,
     PushSubscriptions,
     SessionRepository,
@@ -91,7 +95,9 @@ class GatewayCommands:
         policy: LoginPolicy | None = None,
         push_services: tuple[str, ...] = KNOWN_PUSH_SERVICES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        partners: PartnerDirectory | None = None,
     ) -> None:
+        self._partners = partners
         self._users = users
         self._sessions = sessions
         self._guards = guards
@@ -226,6 +232,17 @@ class GatewayCommands:
         )
         return await self._users.add(user)
 
+    async def put_partner(self, partner_id: str, name: str) -> Partner:
+        """Register or rename a partner in the directory; `partner.updated` says so to the other
+        services (support names the partner in canned replies). Putting it again publishes it
+        again: consumers keep the latest name, so a re-run (seeding) also fills a new consumer."""
+        if self._partners is None:  # pragma: no cover - wired in bootstrap and the seeding
+            raise RuntimeError("no partner directory")
+        partner = Partner(partner_id, name.strip())
+        event = envelope_for(PartnerUpdated(partner_id=partner.id, name=partner.name), source="gateway")
+        await self._partners.put(partner, [event])
+        return partner
+
     # ------------------------------------------------------------------ notifications
 
     async def subscribe_push(
@@ -263,8 +280,13 @@ class GatewayCommands:
     # ------------------------------------------------------------------ helpers
 
     def _tokens_for(self, user: User, acting: str, session_id: str, refresh: RefreshToken) -> Tokens:
-        principal = Principal(
-            user_id=user.id, role=user.role, partner_id=acting, partner_ids=frozenset(user.partner_ids)
+        principal = Principal(  # `name` and `locale` ride as OIDC claims: who wrote, in which language
+            user_id=user.id,
+            role=user.role,
+            partner_id=acting,
+            partner_ids=frozenset(user.partner_ids),
+            name=user.name,
+            language=user.locale,
         )
         return Tokens(
             access_token=self._tokens.issue(principal, session_id=session_id),
@@ -304,6 +326,7 @@ COMMAND_HANDLERS: HandlerTable = {
     "update_profile": GatewayCommands.update_profile,
     "change_password": GatewayCommands.change_password,
     "create_user": GatewayCommands.create_user,
+    "put_partner": GatewayCommands.put_partner,
     "subscribe_push": GatewayCommands.subscribe_push,
     "unsubscribe_push": GatewayCommands.unsubscribe_push,
     "prune_notifications": GatewayCommands.prune_notifications,

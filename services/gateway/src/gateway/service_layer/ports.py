@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from contracts import EventEnvelope
 from gateway.domain.hardware import CompatibilityList, HardwareQuery
 from gateway.domain.model import LoginGuard, Session, User
 from gateway.domain.notifications import Notification
@@ -35,7 +36,8 @@ class Partner:
 class PartnerDirectory(Protocol):
     async def names(self, partner_ids: tuple[str, ...]) -> list[Partner]: ...
 
-    async def put(self, partner: Partner) -> None: ...
+    async def put(self, partner: Partner, pending: list[EventEnvelope[Any]]) -> None:
+        """Register or rename the partner, with its events in the same write (outbox)."""
 
 
 class SessionRepository(Protocol):

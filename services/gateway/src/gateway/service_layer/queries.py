@@ -106,7 +106,12 @@ class GatewayQueries:
         if principal.partner_id not in partners or not principal.partner_ids <= partners or user.role != principal.role:
             raise SessionEnded("The user no longer acts for this partner; log in again.")
         return Principal(
-            user_id=user.id, role=user.role, partner_id=principal.partner_id, partner_ids=frozenset(user.partner_ids)
+            user_id=user.id,
+            role=user.role,
+            partner_id=principal.partner_id,
+            partner_ids=frozenset(user.partner_ids),
+            name=user.name,
+            language=user.locale,
         )
 
     async def _session_and_user(self, session_id: str, user_id: str) -> tuple[Session | None, User | None]:

@@ -25,6 +25,7 @@ from servicekit.outbox import new_document_with_outbox
 from servicekit.pagination import Page, Sort
 from support.domain.model import (
     AttachmentRef,
+    Contact,
     Message,
     Note,
     Side,
@@ -37,6 +38,7 @@ from support.service_layer.ports import Pending, ThreadQuery
 
 THREADS = "threads"
 MESSAGES = "messages"
+PARTNERS = "partners"
 AGGREGATES = [MESSAGES]
 
 INDEXES = [
@@ -95,9 +97,20 @@ class MongoThreadRepository:
         return Page([_thread(await self._counted(d)) for d in page.items], page.next_cursor)
 
     async def next_message(
-        self, thread_id: str, *, side: Side, preview: str, at: datetime, note: Note | None = None
+        self,
+        thread_id: str,
+        *,
+        side: Side,
+        preview: str,
+        at: datetime,
+        note: Note | None = None,
+        contact: Contact | None = None,
     ) -> int:
         last = {"last_message_at": at, "last_preview": preview, "last_side": side.value, "last_note": _note_doc(note)}
+        if contact is not None:  # the same update: a post stays one write of the thread
+            last["partner_contact.name"] = contact.name
+            if contact.language:
+                last["partner_contact.language"] = contact.language
         counts = {"seq": 1} | {f"unread_{reader.value}": 1 for reader in readers_of(side)}
         update = {"$inc": counts, "$set": last}
         async with self._locks.lock(THREADS, thread_id):
@@ -191,6 +204,7 @@ class MongoMessageRepository:
             "seq": message.seq,
             "author_id": message.author_id,
             "author_side": message.author_side.value,
+            "author_name": message.author_name,
             "body": message.body,
             "created_at": message.created_at,
         }
@@ -209,6 +223,20 @@ class MongoMessageRepository:
 
     async def page(self, thread_id: str, limit: int, cursor: str | None) -> Page[Message]:
         return await find_page(self._messages, {"thread_id": thread_id}, MESSAGE_ORDER, limit, cursor, _message)
+
+
+class MongoPartnerNames:
+    """`partners`: one document per partner, `_id` its id (an equality lookup per preview)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._partners = db[PARTNERS]
+
+    async def put(self, partner_id: str, name: str) -> None:
+        await self._partners.update_one({"_id": partner_id}, {"$set": {"name": name}}, upsert=True)
+
+    async def name(self, partner_id: str) -> str | None:
+        document = await self._partners.find_one({"_id": partner_id})
+        return str(document["name"]) if document and document.get("name") else None
 
 
 def _as_stored(document: Document) -> Document:
@@ -235,7 +263,15 @@ def _thread(document: Document) -> Thread:
         partner_last_read_at=_aware(document.get("partner_last_read_at")),
         support_last_read_at=_aware(document.get("support_last_read_at")),
         context=_context(document.get("context")),
+        partner_contact=_contact(document.get("partner_contact")),
     )
+
+
+def _contact(value: Any) -> Contact | None:
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        return None
+    language = value.get("language")
+    return Contact(value["name"], language if isinstance(language, str) else None)
 
 
 def _aware(value: Any) -> datetime | None:
@@ -314,6 +350,7 @@ def _message(document: Document) -> Message:
         seq=int(document["seq"]),
         author_id=document["author_id"],
         author_side=Side(document["author_side"]),
+        author_name=str(document.get("author_name") or ""),
         body=document["body"],
         created_at=document["created_at"],
         note=_note(document.get("note")),

@@ -67,6 +67,15 @@ class ThreadContext:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """The partner's user who last wrote in a thread (kept on write): whom canned replies name as
+    `{{partner.contact}}`, and the language they read."""
+
+    name: str
+    language: str | None = None
+
+
+@dataclass(frozen=True)
 class Thread:
     id: str
     partner_id: str
@@ -89,6 +98,8 @@ class Thread:
     """When each side last moved its read mark (None: never, or before this was kept)."""
     context: ThreadContext = field(default_factory=ThreadContext)
     """What the support service knows of the company from events (canned replies' variables)."""
+    partner_contact: Contact | None = None
+    """None until a partner user who carries a name or language writes in it."""
 
     def read_mark(self, side: Side) -> int:
         return self.read_support if side == Side.SUPPORT else self.read_partner
@@ -154,6 +165,8 @@ class Message:
     attachments: tuple[AttachmentRef, ...] = ()
     read_by_other_side_at: datetime | None = None
     """Set when read (from the thread's read marks): when the side that did not write it read it."""
+    author_name: str = ""
+    """The author's display name when they wrote it (empty: a system note, or stored before names were kept)."""
 
     def text(self, language: str) -> str:
         """What the reader reads: a note in their language, anything else as written."""

@@ -296,17 +296,18 @@ async def delete_canned_reply(reply_id: str, principal: CurrentPrincipal, comman
 
 @api.post(
     "/threads/{thread_id}/canned-replies/{reply_id}/preview",
-    summary="Staff: a canned reply as it would be sent in the thread, its variables filled",
+    summary="Staff: a canned reply as its reader would read it in the thread, its variables filled",
 )
 async def preview_canned_reply(
     thread_id: str,
     reply_id: str,
     principal: CurrentPrincipal,
-    reader: CurrentReader,
     queries: CannedQueries,
     body: PreviewIn | None = None,
 ) -> PreviewOut:
-    language = (body.language if body else None) or reader.language
+    # The partner reads the reply: by default in the language of the partner's user who last
+    # wrote in the thread, not in the agent's (Accept-Language); `language` overrides.
+    language = body.language if body else None
     return PreviewOut.of(await queries.preview_canned_reply(principal, thread_id, reply_id, language=language))
 
 

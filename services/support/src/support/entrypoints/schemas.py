@@ -22,7 +22,7 @@ from support.domain import search as words
 from support.domain.canned import CannedReply
 from support.domain.model import Direction, Message, Side, Thread, direction, side_of
 from support.service_layer.ports import Found
-from support.service_layer.queries import Preview, ThreadView
+from support.service_layer.queries import LanguageBasis, Preview, ThreadView
 
 MAX_BODY_CHARS = 5000
 MAX_CANNED_TITLE_CHARS = 200
@@ -120,6 +120,11 @@ class LastMessageOut(ResponseModel):
         )
 
 
+class ContactOut(ResponseModel):
+    name: str = Field(description="The display name of the partner's user who last wrote in the thread")
+    language: Language | None = Field(description="Their language (es/en), when their session says")
+
+
 class ThreadOut(ResponseModel):
     id: str
     partner_id: str
@@ -131,6 +136,9 @@ class ThreadOut(ResponseModel):
     created_at: datetime
     partner_last_read_at: datetime | None = Field(description="When the partner last read the thread")
     support_last_read_at: datetime | None = Field(description="When support last read the thread")
+    partner_contact: ContactOut | None = Field(
+        description="The partner's user who last wrote (kept on write); null until one with a name writes"
+    )
 
     @classmethod
     def for_reader(cls, view: ThreadView, reader: Reader) -> ThreadOut:
@@ -143,6 +151,9 @@ class MessageOut(ResponseModel):
     thread_id: str
     seq: int
     author_id: str
+    author_name: str = Field(
+        description="The author's display name when they wrote it; empty for system notes and older messages"
+    )
     author_side: Side
     direction: Direction = Field(description="sent or received relative to the viewer (R-13), or system")
     body: str = Field(description="The text: as written, or a system note in the reader's language (Accept-Language)")
@@ -241,11 +252,17 @@ class CannedReplyPage(PageOut[CannedReplyOut]): ...
 class PreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    language: Language | None = Field(default=None, description="Default: the reader's language")
+    language: Language | None = Field(
+        default=None,
+        description="Default: the language of the thread's partner contact (who reads the reply), else es",
+    )
 
 
 class PreviewOut(BaseModel):
-    language: Language
+    language: Language = Field(description="The language the reply is filled in (its dates too)")
+    language_basis: LanguageBasis = Field(
+        description="Why that language: asked for in the request, the thread's partner contact's, or the default (es)"
+    )
     title: str
     text: str = Field(description="With the variables filled; unknown ones and those without a value as written")
     unknown_variables: list[str]
@@ -257,6 +274,7 @@ class PreviewOut(BaseModel):
         filled = preview.filled
         return cls(
             language=filled.language,
+            language_basis=preview.language_basis,
             title=filled.title,
             text=filled.text,
             unknown_variables=filled.unknown_variables,
@@ -272,7 +290,10 @@ class SearchHitOut(BaseModel):
     company_id: str
     company_name: str | None
     author_side: Side
-    author_name: str = Field(description="The author's id (support keeps no names), or `system` for notes")
+    author_id: str = Field(description="The author's user id, or `system` for notes")
+    author_name: str = Field(
+        description="The author's display name when they wrote it; empty for notes and older messages"
+    )
     posted_at: datetime
     snippet: str = Field(description=f"At most {words.SNIPPET_CHARS} characters around the match")
     highlights: list[tuple[int, int]] = Field(description="[start, end) offsets of the matched words in the snippet")
@@ -289,7 +310,8 @@ class SearchHitOut(BaseModel):
             company_id=message.company_id,
             company_name=found.company_name,
             author_side=message.author_side,
-            author_name=message.author_id,
+            author_id=message.author_id,
+            author_name=message.author_name,
             posted_at=message.created_at,
             snippet=shown,
             highlights=highlights,

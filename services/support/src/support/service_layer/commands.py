@@ -20,8 +20,8 @@ from servicekit.errors import InvalidInput, NotFound
 from servicekit.handlers import HandlerTable
 from servicekit.principal import Principal
 from support.domain.attachments import check_file, safe_filename
-from support.domain.canned import LANGUAGES, MAX_ATTACHMENTS, CannedReply
-from support.domain.model import AttachmentRef, Message, Note, Side, Thread, preview, side_of
+from support.domain.canned import LANGUAGES, MAX_ATTACHMENTS, VARIABLES, CannedReply, variables_in
+from support.domain.model import AttachmentRef, Contact, Message, Note, Side, Thread, preview, side_of
 from support.service_layer.ports import (
     AttachmentRepository,
     CannedReplyRepository,
@@ -88,11 +88,13 @@ class SupportCommands:
             thread,
             message_id=message_id,
             author_id=principal.user_id,
+            author_name=principal.name,
             side=side,
             body=body,
             at=self.now(),
             audit=[audit],
             attachments=tuple(refs),
+            contact=Contact(principal.name, principal.language) if side == Side.PARTNER and principal.name else None,
         )
         if self.index is not None:
             await self.index.index([message])
@@ -242,10 +244,13 @@ async def add_message(
     causation: EventEnvelope[Any] | None = None,
     note: Note | None = None,
     attachments: tuple[AttachmentRef, ...] = (),
+    author_name: str = "",
+    contact: Contact | None = None,
 ) -> Message:
     """Store a message as the thread's next, with its `message.posted` event (a posted message
-    and a system note alike); a message id stored already answers the stored message."""
-    seq = await threads.next_message(thread.id, side=side, preview=preview(body), at=at, note=note)
+    and a system note alike); a message id stored already answers the stored message. `contact`:
+    the partner user writing, kept as the thread's partner contact by the same thread update."""
+    seq = await threads.next_message(thread.id, side=side, preview=preview(body), at=at, note=note, contact=contact)
     message = Message(
         id=message_id,
         thread_id=thread.id,
@@ -258,6 +263,7 @@ async def add_message(
         created_at=at,
         note=note,
         attachments=attachments,
+        author_name=author_name,
     )
     event = envelope_for(
         MessagePosted(
@@ -308,12 +314,25 @@ def _audit(
     )
 
 
-def _languages(value: Mapping[str, str], field: str) -> dict[str, str]:
+def _languages(value: Mapping[str, str], field: str, changed: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Both versions, each new one (`changed`: those a patch sends) naming only variables this
+    version fills: a typo is refused when the reply is saved, not found by its reader (a reply
+    saved before the rule keeps working, its unknown variables listed by the preview). The first
+    fault is named by its field, e.g. text.en."""
     missing = [language for language in LANGUAGES if not (value.get(language) or "").strip()]
     if missing:
         raise InvalidInput.of_field(
             f"{field}.{missing[0]}", "language_required", f"the {missing[0]} version is required"
         )
+    for language in LANGUAGES if changed is None else [lang for lang in LANGUAGES if changed.get(lang) is not None]:
+        if unknown := [name for name in variables_in(value[language]) if name not in VARIABLES]:
+            shown, known = f"{{{{{unknown[0]}}}}}", ", ".join(VARIABLES)
+            raise InvalidInput.of_field(
+                f"{field}.{language}",
+                "variable_unknown",
+                f"{shown} is not a known variable; use one of: {known}",
+                params={"variable": shown, "known": known},
+            )
     return {language: value[language].strip() for language in LANGUAGES}
 
 
@@ -341,12 +360,13 @@ class CannedReplyCommands:
         if reply_id and (existing := await self.replies.get(reply_id)):
             return existing
         reply_id = reply_id or f"cnr-{uuid.uuid4().hex}"
+        titles, texts = _languages(title, "title"), _languages(text, "text")  # before anything is claimed
         refs = await self._take(principal, list(attachment_ids), reply_id)
         at = self.now()
         reply = CannedReply(
             id=reply_id,
-            title=_languages(title, "title"),
-            text=_languages(text, "text"),
+            title=titles,
+            text=texts,
             created_at=at,
             updated_at=at,
             created_by=principal.user_id,
@@ -362,8 +382,9 @@ class CannedReplyCommands:
         reply = await self.replies.get(reply_id)
         if reply is None:
             raise NotFound("canned reply", reply_id)
-        title = {**reply.title, **(changes.get("title") or {})}
-        text = {**reply.text, **(changes.get("text") or {})}
+        sent_titles, sent_texts = changes.get("title") or {}, changes.get("text") or {}
+        title = _languages({**reply.title, **sent_titles}, "title", sent_titles)  # before anything is claimed
+        text = _languages({**reply.text, **sent_texts}, "text", sent_texts)
         refs = list(reply.attachments)
         if "attachment_ids" in changes:
             wanted = list(changes["attachment_ids"] or [])
@@ -375,8 +396,8 @@ class CannedReplyCommands:
                 await self.attachments.remove(dropped)
         updated = replace(
             reply,
-            title=_languages(title, "title"),
-            text=_languages(text, "text"),
+            title=title,
+            text=text,
             attachments=tuple(refs),
             updated_at=self.now(),
         )

@@ -12,6 +12,7 @@ from contracts import EventEnvelope, utc_now
 from contracts.events.companies import CompanyCreated, CompanyUpdated
 from contracts.events.instances import InstanceCancellationRequested, InstanceExtended, InstanceProvisioned
 from contracts.events.licenses import LicenseAdded, LicenseRevoked
+from contracts.events.partners import PartnerUpdated
 from servicekit.errors import NotFound
 from servicekit.handlers import EventHandlerTable
 from support.domain.model import (
@@ -24,7 +25,7 @@ from support.domain.model import (
     thread_id_for,
 )
 from support.service_layer.commands import add_message
-from support.service_layer.ports import MessageRepository, ThreadRepository
+from support.service_layer.ports import MessageRepository, PartnerNames, ThreadRepository
 
 SYSTEM_AUTHOR = "system"
 
@@ -34,6 +35,7 @@ class SupportEventHandlers:
     threads: ThreadRepository
     messages: MessageRepository
     now: Callable[[], datetime] = utc_now
+    partners: PartnerNames | None = None
 
     async def company_created(self, event: EventEnvelope[CompanyCreated]) -> None:
         data = event.data
@@ -71,6 +73,11 @@ class SupportEventHandlers:
         data = event.data
         await self._company_known(data.partner_id, data.company_id, None)
         await self.threads.note_context(data.company_id, data.partner_id, ThreadContext(license_user=data.user_name))
+
+    async def partner_updated(self, event: EventEnvelope[PartnerUpdated]) -> None:
+        """The partner's current name (the gateway's directory), for `{{partner.name}}`."""
+        if self.partners is not None:
+            await self.partners.put(event.data.partner_id, event.data.name)
 
     async def cancellation_requested(self, event: EventEnvelope[InstanceCancellationRequested]) -> None:
         data = event.data
@@ -117,6 +124,7 @@ EVENT_HANDLERS: EventHandlerTable = {
     "instance.provisioned": SupportEventHandlers.instance_provisioned,
     "instance.extended": SupportEventHandlers.instance_extended,
     "license.added": SupportEventHandlers.license_added,
+    "partner.updated": SupportEventHandlers.partner_updated,
     "instance.cancellation_requested": SupportEventHandlers.cancellation_requested,
     "license.revoked": SupportEventHandlers.license_revoked,
 }

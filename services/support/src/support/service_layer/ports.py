@@ -12,7 +12,7 @@ from servicekit.audit import AuditEntry
 from servicekit.pagination import Page
 from support.domain.attachments import CheckedFile
 from support.domain.canned import CannedReply
-from support.domain.model import AttachmentRef, Message, Note, Side, Thread, ThreadContext
+from support.domain.model import AttachmentRef, Contact, Message, Note, Side, Thread, ThreadContext
 
 Pending = EventEnvelope[Any] | AuditEntry
 
@@ -34,10 +34,18 @@ class ThreadRepository(Protocol):
     async def search(self, query: ThreadQuery) -> Page[Thread]: ...
 
     async def next_message(
-        self, thread_id: str, *, side: Side, preview: str, at: datetime, note: Note | None = None
+        self,
+        thread_id: str,
+        *,
+        side: Side,
+        preview: str,
+        at: datetime,
+        note: Note | None = None,
+        contact: Contact | None = None,
     ) -> int:
         """Reserve the next sequence number and record it as the thread's last message, unread
-        for the sides other than `side`."""
+        for the sides other than `side`; `contact` (a partner user writing) becomes the thread's
+        partner contact in the same write (its language only when it has one)."""
 
     async def mark_read(self, thread_id: str, side: Side, up_to: int, *, at: datetime | None = None) -> None:
         """Move the side's read mark forwards to `up_to` (read `at`); the messages after it stay unread."""
@@ -155,3 +163,12 @@ class CannedReplyRepository(Protocol):
     async def delete(self, reply_id: str, pending: list[Pending]) -> bool: ...
 
     async def search(self, query: CannedQuery) -> Page[CannedReply]: ...
+
+
+class PartnerNames(Protocol):
+    """The partners' names, kept from the gateway's `partner.updated` events."""
+
+    async def put(self, partner_id: str, name: str) -> None: ...
+
+    async def name(self, partner_id: str) -> str | None:
+        """None while no event has named the partner."""

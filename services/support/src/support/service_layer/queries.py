@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Literal
 
 from servicekit.errors import DomainError, InvalidInput, NotFound, PartnerNotAllowed
 from servicekit.handlers import HandlerTable
@@ -23,6 +24,7 @@ from support.service_layer.ports import (
     CannedReplyRepository,
     Found,
     MessageRepository,
+    PartnerNames,
     SearchIndex,
     SearchQuery,
     StoredAttachment,
@@ -80,10 +82,26 @@ class Download:
     chunks: AsyncIterator[bytes]
 
 
+LanguageBasis = Literal["asked", "partner_contact", "default"]
+
+
 @dataclass(frozen=True)
 class Preview:
     filled: Filled
     attachments: tuple[AttachmentRef, ...]
+    language_basis: LanguageBasis = "default"
+    """Why `filled.language`: asked for, the language of the thread's partner contact, or the default."""
+
+
+def reader_language(thread: Thread, asked: str | None) -> tuple[str, LanguageBasis]:
+    """The language a reply is previewed in: the one asked for, else that of the partner's user
+    who last wrote in the thread (the reply's reader), else Spanish."""
+    if asked in LANGUAGES:
+        return str(asked), "asked"
+    contact = thread.partner_contact
+    if contact is not None and contact.language in LANGUAGES:
+        return str(contact.language), "partner_contact"
+    return LANGUAGES[0], "default"
 
 
 @dataclass
@@ -172,6 +190,7 @@ class SupportQueries:
 class CannedReplyQueries:
     replies: CannedReplyRepository
     threads: ThreadRepository
+    partners: PartnerNames | None = None
 
     async def list_canned_replies(
         self, principal: Principal, *, q: str | None = None, limit: int = DEFAULT_LIMIT, cursor: str | None = None
@@ -197,22 +216,26 @@ class CannedReplyQueries:
         thread_id: str,
         reply_id: str,
         *,
-        language: str,
-        agent_name: str | None = None,
+        language: str | None = None,
     ) -> Preview:
-        """The reply as it would be sent in the thread: its variables filled from what the
-        support service knows of the company (events), dates in the reply's language; variables
-        it does not know and values the thread lacks are listed."""
+        """The reply as its reader would read it in the thread: its variables filled from what
+        the support service knows of the company (events), of the partner (`partner.updated`), of
+        the partner user who last wrote and of the caller (the agent), in the language asked for
+        or else the partner contact's (dates in it too); variables it does not know and values
+        the thread lacks are listed. Three lookups by id, whatever the reply says."""
         require_staff(principal)
         thread = await visible_thread(self.threads, principal, thread_id)
         reply = await self.get_canned_reply(principal, reply_id)
-        filled = fill(reply, context_values(thread, agent_name), language if language in LANGUAGES else "es")
-        return Preview(filled, reply.attachments)
+        partner_name = await self.partners.name(thread.partner_id) if self.partners is not None else None
+        chosen, basis = reader_language(thread, language)
+        filled = fill(reply, context_values(thread, agent_name=principal.name, partner_name=partner_name), chosen)
+        return Preview(filled, reply.attachments, basis)
 
 
-def context_values(thread: Thread, agent_name: str | None) -> dict[str, object]:
-    """The variables' values for a thread (None: not known to the support service)."""
+def context_values(thread: Thread, *, agent_name: str | None, partner_name: str | None) -> dict[str, object]:
+    """The variables' values for a thread (None or empty: not known to the support service)."""
     context = thread.context
+    contact = thread.partner_contact
     return {
         "company.name": thread.company_name,
         "company.tax_id": context.company_tax_id,
@@ -220,9 +243,9 @@ def context_values(thread: Thread, agent_name: str | None) -> dict[str, object]:
         "instance.type": context.instance_type,
         "instance.expiry_date": context.instance_expiry_date,
         "license.user": context.license_user,
-        "partner.name": None,
-        "partner.contact": None,
-        "agent.name": agent_name,
+        "partner.name": partner_name,
+        "partner.contact": contact.name if contact else None,
+        "agent.name": agent_name or None,
     }
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from servicekit.pagination import Page, decode_cursor, encode_cursor
-from support.domain.model import Message, Note, Side, Thread, ThreadContext, readers_of, thread_id_for
+from support.domain.model import Contact, Message, Note, Side, Thread, ThreadContext, readers_of, thread_id_for
 from support.service_layer.commands import SupportCommands
 from support.service_layer.event_handlers import SupportEventHandlers
 from support.service_layer.ports import Pending, ThreadQuery
@@ -85,9 +85,19 @@ class InMemoryThreadRepository:
         return _newest_first(found, lambda t: (t.last_message_at, t.id), query.limit, query.cursor)
 
     async def next_message(
-        self, thread_id: str, *, side: Side, preview: str, at: datetime, note: Note | None = None
+        self,
+        thread_id: str,
+        *,
+        side: Side,
+        preview: str,
+        at: datetime,
+        note: Note | None = None,
+        contact: Contact | None = None,
     ) -> int:
         thread = self.threads[thread_id]
+        if contact is not None:  # as the store: the language stays when the writer has none
+            known = thread.partner_contact.language if thread.partner_contact else None
+            thread = replace(thread, partner_contact=Contact(contact.name, contact.language or known))
         readers = readers_of(side)
         self.threads[thread_id] = replace(
             thread,
@@ -161,22 +171,36 @@ class InMemoryMessageRepository:
 
 
 @dataclass
+class InMemoryPartnerNames:
+    names: dict[str, str] = field(default_factory=dict)
+
+    async def put(self, partner_id: str, name: str) -> None:
+        self.names[partner_id] = name
+
+    async def name(self, partner_id: str) -> str | None:
+        return self.names.get(partner_id)
+
+
+@dataclass
 class SupportTestApp:
     commands: SupportCommands
     queries: SupportQueries
     event_handlers: SupportEventHandlers
     threads: InMemoryThreadRepository
     messages: InMemoryMessageRepository
+    partners: InMemoryPartnerNames = field(default_factory=InMemoryPartnerNames)
 
 
 def bootstrap_test_app(now: Callable[[], datetime] | None = None) -> SupportTestApp:
     clock = now or TickingClock()
     messages = InMemoryMessageRepository()
     threads = InMemoryThreadRepository(clock, messages)
+    partners = InMemoryPartnerNames()
     return SupportTestApp(
         commands=SupportCommands(threads, messages, now=clock),
         queries=SupportQueries(threads, messages),
-        event_handlers=SupportEventHandlers(threads, messages, now=clock),
+        event_handlers=SupportEventHandlers(threads, messages, now=clock, partners=partners),
         threads=threads,
         messages=messages,
+        partners=partners,
     )

@@ -143,30 +143,25 @@ class GatewayQueries:
     # ------------------------------------------------------------------ composed screens
 
     async def instance_view(self, token: str, instance_id: str, language: str | None = None) -> View:
-        """Instance + its licenses + the company thread's unread count + its terminals' last activity."""
-        instance = await self._backends.get_json(
-            "instances", f"/v1/instances/{instance_id}", token=token, language=language
-        )
-        view = View(parts={"instance": instance, "licenses": None, "thread": None, "terminals": None})
+        """Instance + its licenses + the company thread's unread count + its terminals' last activity.
 
-        async def licenses_and_terminals() -> None:
-            page = await self._optional(
-                view,
-                "licenses",
-                "instances",
-                self._backends.get_json(
-                    "instances",
-                    f"/v1/instances/{instance_id}/licenses",
-                    token=token,
-                    language=language,
-                    params={"limit": LICENSES_PER_VIEW},
-                ),
-            )
-            if page is None:
-                view.degraded.append(Degraded("terminals", "instances", "licenses unavailable"))
-                return
-            view.parts["licenses"] = page
-            serials = [item["serial"] for item in page.get("items", []) if item.get("serial")][:TERMINALS_PER_VIEW]
+        Two rounds of calls, one store query each: the instance with its first licenses (one call,
+        one read of the instance); then, together, the company's thread and the terminals of up to
+        `TERMINALS_PER_VIEW` of those licenses (one call for them all)."""
+        overview = await self._backends.get_json(
+            "instances",
+            f"/v1/instances/{instance_id}/overview",
+            token=token,
+            language=language,
+            params={"license_limit": LICENSES_PER_VIEW},
+        )
+        instance, page = overview["instance"], overview["licenses"]
+        view = View(parts={"instance": instance, "licenses": page, "thread": None, "terminals": None})
+        serials = list(dict.fromkeys(item["serial"] for item in page.get("items", []) if item.get("serial")))[
+            :TERMINALS_PER_VIEW
+        ]
+
+        async def terminals() -> None:
             view.parts["terminals"] = await self._terminals(view, token, serials, language)
 
         async def thread() -> None:
@@ -181,7 +176,7 @@ class GatewayQueries:
             )
             view.parts["thread"] = _thread_header(found) if found else None
 
-        await asyncio.gather(licenses_and_terminals(), thread())
+        await asyncio.gather(terminals(), thread())
         return view
 
     async def thread_view(self, token: str, thread_id: str, language: str | None = None) -> View:
@@ -322,29 +317,26 @@ class GatewayQueries:
     async def _terminals(
         self, view: View, token: str, serials: list[str], language: str | None
     ) -> list[dict[str, Any]] | None:
+        """The terminals' latest states in the order of `serials` (one call, one store query); an
+        unknown serial is left out."""
         if not serials:
             return []
-        found = await asyncio.gather(
-            *(
-                self._optional(
-                    view,
-                    "terminals",
-                    "activity",
-                    self._backends.get_json(
-                        "activity", f"/v1/activity/terminals/{serial}", token=token, language=language
-                    ),
-                    missing_is_none=True,
-                    flag=False,
-                )
-                for serial in serials
+        page = await self._optional(
+            view,
+            "terminals",
+            "activity",
+            self._backends.get_json(
+                "activity",
+                "/v1/activity/terminals",
+                token=token,
+                language=language,
+                params={"serial": serials, "limit": len(serials)},
             ),
-            return_exceptions=True,
         )
-        failed = [item for item in found if isinstance(item, BaseException)]
-        if failed:
-            view.degraded.append(Degraded("terminals", "activity", _reason(failed[0])))
+        if page is None:
             return None
-        return [item for item in found if isinstance(item, dict)]
+        found = {item["serial"]: item for item in page.get("items", [])}
+        return [found[serial] for serial in serials if serial in found]
 
     async def _optional(
         self,
@@ -354,23 +346,15 @@ class GatewayQueries:
         call: Awaitable[T],
         *,
         missing_is_none: bool = False,
-        flag: bool = True,
     ) -> T | None:
-        """The part's value, or None with the part flagged when its service fails or is late.
-
-        With `flag=False` the failure is raised for the caller to summarise (one flag for many calls).
-        """
+        """The part's value, or None with the part flagged when its service fails or is late."""
         try:
             return await asyncio.wait_for(call, self._optional_timeout)
         except BackendRefused as refused:
             if refused.status == 404 and missing_is_none:
                 return None
-            if not flag:
-                raise
             view.degraded.append(Degraded(part, service, f"answered {refused.status}"))
         except (BackendUnavailable, TimeoutError) as failure:
-            if not flag:
-                raise
             view.degraded.append(Degraded(part, service, _reason(failure)))
         return None
 

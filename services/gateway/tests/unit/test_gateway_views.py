@@ -206,6 +206,31 @@ async def test_the_instance_is_not_held_to_the_optional_deadline() -> None:
     assert view.parts["instance"] == INSTANCE
 
 
+async def test_a_slow_instance_stretches_the_optional_parts_deadline_up_to_a_cap() -> None:
+    """On a busy machine every call is slow alike: the optional parts are given as long as twice
+    what the instance took (at most three times the configured deadline), not dropped for it."""
+
+    async def slow_instance() -> Any:
+        await asyncio.sleep(0.1)
+        return overview(licenses("SER-1"))
+
+    async def slow_thread() -> Any:
+        await asyncio.sleep(0.05)  # later than the configured 0.02, within twice the instance's 0.1
+        return THREAD
+
+    answers = instance_answers(instance=slow_instance, thread=slow_thread, terminals=terminals("SER-1"))
+    view = await views(FakeBackends(answers), optional_timeout=0.02).instance_view(TOKEN, "ins-1")
+
+    assert view.degraded == [] and view.parts["thread"] is not None
+
+    hung = instance_answers(instance=slow_instance, thread=hang)
+    started = asyncio.get_running_loop().time()
+    view = await views(FakeBackends(hung), optional_timeout=0.02).instance_view(TOKEN, "ins-1")
+
+    assert degraded(view) == {("thread", "support", "timed out")}
+    assert asyncio.get_running_loop().time() - started < 0.1 + 0.06 + 0.05, "capped at 3 x 0.02 after the instance"
+
+
 async def test_a_missing_thread_is_none_without_degrading_the_view() -> None:
     view = await views(
         FakeBackends(instance_answers(thread=refused("support", 404))), optional_timeout=1.0

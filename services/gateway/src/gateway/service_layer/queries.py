@@ -4,6 +4,7 @@ composed from several services, the live notification stream, the audit, the har
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,10 @@ T = TypeVar("T")
 TERMINALS_PER_VIEW = 10
 LICENSES_PER_VIEW = 50
 INSTANCES_PER_THREAD_VIEW = 50
+OPTIONAL_DEADLINE_SLACK = 2.0
+"""An optional part may take this many times what the view's required part took (if that is longer)..."""
+OPTIONAL_DEADLINE_CAP = 3.0
+"""...but at most this many times the configured deadline."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,7 @@ class GatewayQueries:
         Two rounds of calls, one store query each: the instance with its first licenses (one call,
         one read of the instance); then, together, the company's thread and the terminals of up to
         `TERMINALS_PER_VIEW` of those licenses (one call for them all)."""
+        started = time.monotonic()
         overview = await self._backends.get_json(
             "instances",
             f"/v1/instances/{instance_id}/overview",
@@ -155,6 +161,7 @@ class GatewayQueries:
             language=language,
             params={"license_limit": LICENSES_PER_VIEW},
         )
+        deadline = self._optional_deadline(time.monotonic() - started)
         instance, page = overview["instance"], overview["licenses"]
         view = View(parts={"instance": instance, "licenses": page, "thread": None, "terminals": None})
         serials = list(dict.fromkeys(item["serial"] for item in page.get("items", []) if item.get("serial")))[
@@ -162,7 +169,7 @@ class GatewayQueries:
         ]
 
         async def terminals() -> None:
-            view.parts["terminals"] = await self._terminals(view, token, serials, language)
+            view.parts["terminals"] = await self._terminals(view, token, serials, language, deadline)
 
         async def thread() -> None:
             found = await self._optional(
@@ -173,6 +180,7 @@ class GatewayQueries:
                     "support", f"/v1/threads/thr-{instance['company_id']}", token=token, language=language
                 ),
                 missing_is_none=True,
+                deadline=deadline,
             )
             view.parts["thread"] = _thread_header(found) if found else None
 
@@ -314,8 +322,16 @@ class GatewayQueries:
 
     # ------------------------------------------------------------------ helpers
 
+    def _optional_deadline(self, required_took: float) -> float:
+        """How long the optional parts may take: the configured deadline, or longer when the required
+        part itself was slow (a busy machine slows every call alike: its optional parts are not
+        dropped for that), at most `OPTIONAL_DEADLINE_CAP` times the configured one (a service
+        that hangs still ends up flagged)."""
+        stretched = OPTIONAL_DEADLINE_SLACK * required_took
+        return min(max(self._optional_timeout, stretched), OPTIONAL_DEADLINE_CAP * self._optional_timeout)
+
     async def _terminals(
-        self, view: View, token: str, serials: list[str], language: str | None
+        self, view: View, token: str, serials: list[str], language: str | None, deadline: float | None = None
     ) -> list[dict[str, Any]] | None:
         """The terminals' latest states in the order of `serials` (one call, one store query); an
         unknown serial is left out."""
@@ -332,6 +348,7 @@ class GatewayQueries:
                 language=language,
                 params={"serial": serials, "limit": len(serials)},
             ),
+            deadline=deadline,
         )
         if page is None:
             return None
@@ -346,10 +363,12 @@ class GatewayQueries:
         call: Awaitable[T],
         *,
         missing_is_none: bool = False,
+        deadline: float | None = None,
     ) -> T | None:
-        """The part's value, or None with the part flagged when its service fails or is late."""
+        """The part's value, or None with the part flagged when its service fails or is late
+        (after `deadline` seconds, else the configured deadline)."""
         try:
-            return await asyncio.wait_for(call, self._optional_timeout)
+            return await asyncio.wait_for(call, deadline or self._optional_timeout)
         except BackendRefused as refused:
             if refused.status == 404 and missing_is_none:
                 return None

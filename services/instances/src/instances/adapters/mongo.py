@@ -16,6 +16,7 @@ once at start (the service is not ready before) and then periodically.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -192,17 +193,17 @@ class ListingCatchUp:
 
     def __init__(self, instances: MongoInstanceRepository) -> None:
         self._instances = instances
-        self.done_once = False
+        self._done_once = asyncio.Event()
 
     async def run(self) -> None:
-        written = await self._instances.catch_up_listings(including_unmarked=not self.done_once)
+        written = await self._instances.catch_up_listings(including_unmarked=not self._done_once.is_set())
         if written:
             log.info("listings written by the catch-up: %d", written)
-        self.done_once = True
+        self._done_once.set()
 
     async def ready(self) -> Mapping[str, Any]:
-        if not self.done_once:
-            raise RuntimeError("the instances' listings are being written")
+        """Waits for the first pass (the readiness check's own deadline ends a long one: not ready yet)."""
+        await self._done_once.wait()
         return {"caught_up": True}
 
 

@@ -380,28 +380,33 @@ async def mixed_load(
 
 def composed_directly(urls: dict[str, str], instance_id: str) -> Request:
     """The gateway's instance view made by the client itself: the same calls to the same services
-    (the instance; then its licenses, then the terminals of up to 10 of them, beside the company's
-    thread), so the ratio to the gateway's view is the price of the gateway, not of the work."""
+    (the instance with its licenses; then, together, the company's thread and the terminals of up
+    to 10 of them in one call), so the ratio to the gateway's view is the price of the gateway, not
+    of the work."""
 
     async def view(client: httpx.AsyncClient) -> bool:
-        found = await client.get(f"{urls['instances']}/v1/instances/{instance_id}")
+        found = await client.get(
+            f"{urls['instances']}/v1/instances/{instance_id}/overview", params={"license_limit": 50}
+        )
         if found.status_code != 200:
             return False
-        instance = found.json()
+        overview = found.json()
+        instance, page = overview["instance"], overview["licenses"]
+        serials = list(dict.fromkeys(item["serial"] for item in page.get("items", []) if item.get("serial")))[:10]
 
-        async def licenses_and_terminals() -> bool:
-            page = await client.get(f"{urls['instances']}/v1/instances/{instance_id}/licenses", params={"limit": 50})
-            serials = [item["serial"] for item in page.json().get("items", []) if item.get("serial")][:10]
-            answers = await asyncio.gather(
-                *(client.get(f"{urls['activity']}/v1/activity/terminals/{serial}") for serial in serials)
+        async def terminals() -> bool:
+            if not serials:
+                return True
+            answer = await client.get(
+                f"{urls['activity']}/v1/activity/terminals", params={"serial": serials, "limit": len(serials)}
             )
-            return page.status_code == 200 and all(a.status_code in (200, 404) for a in answers)
+            return answer.status_code == 200
 
         async def thread() -> bool:
             answer = await client.get(f"{urls['support']}/v1/threads/thr-{instance['company_id']}")
             return answer.status_code in (200, 404)
 
-        return all(await asyncio.gather(licenses_and_terminals(), thread()))
+        return all(await asyncio.gather(terminals(), thread()))
 
     return view
 

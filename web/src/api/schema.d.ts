@@ -583,6 +583,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/instances/{instance_id}/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One instance and a first page of its licenses, read together (a composed screen's part) */
+        get: operations["get_instance_overview_v1_instances__instance_id__overview_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notifications/stream": {
         parameters: {
             query?: never;
@@ -4061,6 +4078,11 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** InstanceOverviewOut */
+        instances__InstanceOverviewOut: {
+            instance: components["schemas"]["instances__InstanceOut"];
+            licenses: components["schemas"]["instances__PageOut_LicenseOut_"];
+        };
         /**
          * InstancePatch
          * @description JSON Merge Patch (RFC 7396), as `application/merge-patch+json` or `application/json`: a field not sent keeps its value, objects merge field by field, `null` clears an optional field (a field with a default takes the default again; `null` on a required field is a 422). The merged result is validated as a whole: if it is invalid, the answer is a 422 naming the field and nothing changes.
@@ -5503,6 +5525,8 @@ export interface operations {
                 limit?: number;
                 /** @description `next_cursor` of the previous page */
                 cursor?: string | null;
+                /** @description Only these terminals (up to `limit`, in this order; one page) */
+                serial?: string[] | null;
             };
             header?: never;
             path?: never;
@@ -7744,6 +7768,71 @@ export interface operations {
             };
             /** @description The request body is too large. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input: the problem's `errors` name each field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service or the data store is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_instance_overview_v1_instances__instance_id__overview_get: {
+        parameters: {
+            query?: {
+                /** @description Licenses on the page, by user name */
+                license_limit?: number;
+            };
+            header?: never;
+            path: {
+                instance_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["instances__InstanceOverviewOut"];
+                };
+            };
+            /** @description The credential is missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    /** @description The credential the route expects. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller (another partner's object is not found either). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

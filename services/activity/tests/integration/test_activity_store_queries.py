@@ -79,3 +79,27 @@ async def test_the_terminals_list_and_a_terminal_are_one_find_whatever_the_page_
             assert response.json()["serial"] == "SN-00007"
             per_request[(stored, 1)] = counter.total
     assert set(per_request.values()) == {1}, per_request
+
+
+async def test_several_terminals_by_serial_are_one_find_in_the_order_asked_and_only_the_partners(
+    app: FastAPI, token_for: Callable[..., str], database_name: str
+) -> None:
+    await add_terminals(app, 200, 12)
+    asked = ["sn-00211", "SN-00200", "SN-99999", "sn-00205", "SN-00200"]  # any case, an unknown one, a repeat
+    per_request: list[int] = []
+    for partner, expected in ((PARTNER, ["SN-00211", "SN-00200", "SN-00205"]), (f"{PARTNER}-other", [])):
+        headers = {"Authorization": f"Bearer {token_for(partner, user_id='usr-count')}"}
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://activity", headers=headers
+        ) as client:
+            with count_commands(database_name) as counter:
+                response = await client.get("/v1/activity/terminals", params={"serial": asked, "limit": 10})
+            assert response.status_code == 200, response.text
+            assert [t["serial"] for t in response.json()["items"]] == expected
+            assert response.json()["next_cursor"] is None
+            per_request.append(counter.total)
+            limited = await client.get("/v1/activity/terminals", params={"serial": asked, "limit": 1})
+            assert [t["serial"] for t in limited.json()["items"]] == expected[:1]
+            bad = await client.get("/v1/activity/terminals", params={"serial": ["no spaces allowed"]})
+            assert bad.status_code == 422 and "serial" in bad.text
+    assert per_request == [1, 1]

@@ -12,6 +12,7 @@ from instances.adapters.impersonation import Ed25519ImpersonationSigner, SystemC
 from instances.adapters.mongo import (
     AGGREGATES,
     INDEXES,
+    ListingCatchUp,
     MongoCompanyRepository,
     MongoContractNumbers,
     MongoInstanceRepository,
@@ -34,6 +35,7 @@ from servicekit.runtime import ServiceRuntime
 from servicekit.telemetry import Telemetry
 
 SERVICE = "instances"
+LISTING_CATCH_UP_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class UseCases:
     commands: InstanceCommands
     queries: InstanceQueries
     events: InstanceEventHandlers
+    listings: ListingCatchUp
 
 
 def build_use_cases(
@@ -79,7 +82,7 @@ def build_use_cases(
     queries = InstanceQueries(
         instances=instances, companies=companies, documents=documents or ContractRenderer(), clock=clock
     )
-    return UseCases(commands, queries, InstanceEventHandlers())
+    return UseCases(commands, queries, InstanceEventHandlers(), ListingCatchUp(instances))
 
 
 def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
@@ -89,6 +92,10 @@ def build_app(settings: Settings | None = None, *, telemetry: Telemetry | None =
     runtime.add_readiness("pdf_fonts", fonts_ready)  # the contract PDF needs them
     relay = runtime.use_outbox(AGGREGATES)
     use_cases = build_use_cases(settings, runtime.db, locks=runtime.locks, on_write=relay.notify)
+    # The lists read `instance_list`: written with every change; what a crash left out (and, at
+    # start, the data stored before it existed) is written by this catch-up; ready once it ran.
+    runtime.every(LISTING_CATCH_UP_SECONDS, use_cases.listings.run, name="listing_catch_up")
+    runtime.add_readiness("instance_listings", use_cases.listings.ready)
     runtime.provide(InstanceCommands, use_cases.commands)
     runtime.provide(InstanceQueries, use_cases.queries)
     runtime.provide(IdempotencyKeys, IdempotencyKeys(runtime.db[IDEMPOTENCY_KEYS]))

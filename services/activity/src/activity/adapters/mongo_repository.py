@@ -270,6 +270,28 @@ class MongoTerminalStore:
             return None
         return _terminal(serial, state, _bound(state, _at(document, bindings_path)))
 
+    async def get_many(self, partner_id: str, serials: list[str]) -> list[Terminal]:
+        """One find of the serials' group documents, only their parts of them."""
+        await self._upgrade()
+        wanted = list(dict.fromkeys(serials))
+        if not wanted:
+            return []
+        groups = sorted({group_of(serial) for serial in wanted})
+        match: dict[str, Any] = {"_id": groups[0]} if len(groups) == 1 else {"_id": {"$in": groups}}
+        projection = {
+            path: 1
+            for serial in wanted
+            for path in (_state_path(partner_id, serial), _bindings_path(partner_id, serial))
+        }
+        documents = {document["_id"]: document async for document in self._terminals.find(match, projection)}
+        found = []
+        for serial in wanted:
+            document = documents.get(group_of(serial)) or {}
+            state = _at(document, _state_path(partner_id, serial))
+            if state and state.get("partner_id") == partner_id:
+                found.append(_terminal(serial, state, _bound(state, _at(document, _bindings_path(partner_id, serial)))))
+        return found
+
     async def _of_partner(self, partner_id: str) -> list[Terminal]:
         """Every group document is read (there are as many as partitions), only this partner's part of it."""
         await self._upgrade()

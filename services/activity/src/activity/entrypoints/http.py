@@ -150,9 +150,16 @@ async def release_license(
 
 @api.get("/activity/terminals", tags=["activity"], summary="The partner's terminals, last seen first")
 async def latest(
-    principal: CurrentPrincipal, queries: Queries, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    principal: CurrentPrincipal,
+    queries: Queries,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    serial: Annotated[
+        list[Serial] | None,
+        Query(max_length=100, description="Only these terminals (up to `limit`, in this order; one page)"),
+    ] = None,
 ) -> TerminalPage:
-    return TerminalPage.model_validate(await queries.latest(principal.partner_id, limit, cursor))
+    return TerminalPage.model_validate(await queries.latest(principal.partner_id, limit, cursor, serial))
 
 
 @api.get("/activity/terminals/{serial}", tags=["activity"], summary="A terminal's latest state (R-42)")

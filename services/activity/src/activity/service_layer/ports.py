@@ -52,6 +52,9 @@ class TerminalStore(Protocol):
 
     async def get(self, partner_id: str, serial: str) -> Terminal | None: ...
 
+    async def get_many(self, partner_id: str, serials: list[str]) -> list[Terminal]:
+        """The partner's terminals of these serials, in their order (an unknown one left out): one read."""
+
     async def bind_license(
         self, partner_id: str, instance_id: str, serial: str, license_id: str | None, at: datetime
     ) -> None:

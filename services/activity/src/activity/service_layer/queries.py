@@ -90,8 +90,14 @@ class ActivityQueries:
             raise NotFound("terminal", canonical)
         return found
 
-    async def latest(self, partner_id: str, limit: int, cursor: str | None) -> Page[Terminal]:
-        """The partner's terminals, last seen first."""
+    async def latest(
+        self, partner_id: str, limit: int, cursor: str | None, serials: list[str] | None = None
+    ) -> Page[Terminal]:
+        """The partner's terminals, last seen first; with `serials`, only those (in any letter case;
+        one page: at most `limit` of them, in the order asked, an unknown one left out)."""
+        if serials:
+            wanted = list(dict.fromkeys(canonical_serial(s) for s in serials))[:limit]
+            return Page(await self.terminals.get_many(partner_id, wanted), None)
         return await self.terminals.latest(partner_id, limit, cursor)
 
 

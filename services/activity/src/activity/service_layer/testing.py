@@ -74,6 +74,9 @@ class FakeTerminalStore:
     async def get(self, partner_id: str, serial: str) -> Terminal | None:
         return self.states.get((partner_id, serial))
 
+    async def get_many(self, partner_id: str, serials: list[str]) -> list[Terminal]:
+        return [t for serial in serials if (t := self.states.get((partner_id, serial))) is not None]
+
     async def bind_license(
         self, partner_id: str, instance_id: str, serial: str, license_id: str | None, at: datetime
     ) -> None:

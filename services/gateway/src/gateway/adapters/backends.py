@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -39,7 +39,7 @@ class HttpBackends:
         path: str,
         *,
         token: str,
-        params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, str | int | Sequence[str]] | None = None,
         language: str | None = None,
     ) -> Any:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -158,7 +158,7 @@ class Backends(Protocol):
         path: str,
         *,
         token: str,
-        params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, str | int | Sequence[str]] | None = None,
         language: str | None = None,
     ) -> Any:
         """The JSON body of a 2xx answer; BackendRefused on 4xx; BackendUnavailable otherwise.

@@ -4,6 +4,7 @@ composed from several services, the live notification stream, the audit, the har
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,10 @@ T = TypeVar("T")
 TERMINALS_PER_VIEW = 10
 LICENSES_PER_VIEW = 50
 INSTANCES_PER_THREAD_VIEW = 50
+OPTIONAL_DEADLINE_SLACK = 2.0
+"""An optional part may take this many times what the view's required part took (if that is longer)..."""
+OPTIONAL_DEADLINE_CAP = 3.0
+"""...but at most this many times the configured deadline."""
 
 
 @dataclass(frozen=True)
@@ -148,31 +153,28 @@ class GatewayQueries:
     # ------------------------------------------------------------------ composed screens
 
     async def instance_view(self, token: str, instance_id: str, language: str | None = None) -> View:
-        """Instance + its licenses + the company thread's unread count + its terminals' last activity."""
-        instance = await self._backends.get_json(
-            "instances", f"/v1/instances/{instance_id}", token=token, language=language
-        )
-        view = View(parts={"instance": instance, "licenses": None, "thread": None, "terminals": None})
+        """Instance + its licenses + the company thread's unread count + its terminals' last activity.
 
-        async def licenses_and_terminals() -> None:
-            page = await self._optional(
-                view,
-                "licenses",
-                "instances",
-                self._backends.get_json(
-                    "instances",
-                    f"/v1/instances/{instance_id}/licenses",
-                    token=token,
-                    language=language,
-                    params={"limit": LICENSES_PER_VIEW},
-                ),
-            )
-            if page is None:
-                view.degraded.append(Degraded("terminals", "instances", "licenses unavailable"))
-                return
-            view.parts["licenses"] = page
-            serials = [item["serial"] for item in page.get("items", []) if item.get("serial")][:TERMINALS_PER_VIEW]
-            view.parts["terminals"] = await self._terminals(view, token, serials, language)
+        Two rounds of calls, one store query each: the instance with its first licenses (one call,
+        one read of the instance); then, together, the company's thread and the terminals of up to
+        `TERMINALS_PER_VIEW` of those licenses (one call for them all)."""
+        started = time.monotonic()
+        overview = await self._backends.get_json(
+            "instances",
+            f"/v1/instances/{instance_id}/overview",
+            token=token,
+            language=language,
+            params={"license_limit": LICENSES_PER_VIEW},
+        )
+        deadline = self._optional_deadline(time.monotonic() - started)
+        instance, page = overview["instance"], overview["licenses"]
+        view = View(parts={"instance": instance, "licenses": page, "thread": None, "terminals": None})
+        serials = list(dict.fromkeys(item["serial"] for item in page.get("items", []) if item.get("serial")))[
+            :TERMINALS_PER_VIEW
+        ]
+
+        async def terminals() -> None:
+            view.parts["terminals"] = await self._terminals(view, token, serials, language, deadline)
 
         async def thread() -> None:
             found = await self._optional(
@@ -183,10 +185,11 @@ class GatewayQueries:
                     "support", f"/v1/threads/thr-{instance['company_id']}", token=token, language=language
                 ),
                 missing_is_none=True,
+                deadline=deadline,
             )
             view.parts["thread"] = _thread_header(found) if found else None
 
-        await asyncio.gather(licenses_and_terminals(), thread())
+        await asyncio.gather(terminals(), thread())
         return view
 
     async def thread_view(self, token: str, thread_id: str, language: str | None = None) -> View:
@@ -324,32 +327,38 @@ class GatewayQueries:
 
     # ------------------------------------------------------------------ helpers
 
+    def _optional_deadline(self, required_took: float) -> float:
+        """How long the optional parts may take: the configured deadline, or longer when the required
+        part itself was slow (a busy machine slows every call alike: its optional parts are not
+        dropped for that), at most `OPTIONAL_DEADLINE_CAP` times the configured one (a service
+        that hangs still ends up flagged)."""
+        stretched = OPTIONAL_DEADLINE_SLACK * required_took
+        return min(max(self._optional_timeout, stretched), OPTIONAL_DEADLINE_CAP * self._optional_timeout)
+
     async def _terminals(
-        self, view: View, token: str, serials: list[str], language: str | None
+        self, view: View, token: str, serials: list[str], language: str | None, deadline: float | None = None
     ) -> list[dict[str, Any]] | None:
+        """The terminals' latest states in the order of `serials` (one call, one store query); an
+        unknown serial is left out."""
         if not serials:
             return []
-        found = await asyncio.gather(
-            *(
-                self._optional(
-                    view,
-                    "terminals",
-                    "activity",
-                    self._backends.get_json(
-                        "activity", f"/v1/activity/terminals/{serial}", token=token, language=language
-                    ),
-                    missing_is_none=True,
-                    flag=False,
-                )
-                for serial in serials
+        page = await self._optional(
+            view,
+            "terminals",
+            "activity",
+            self._backends.get_json(
+                "activity",
+                "/v1/activity/terminals",
+                token=token,
+                language=language,
+                params={"serial": serials, "limit": len(serials)},
             ),
-            return_exceptions=True,
+            deadline=deadline,
         )
-        failed = [item for item in found if isinstance(item, BaseException)]
-        if failed:
-            view.degraded.append(Degraded("terminals", "activity", _reason(failed[0])))
+        if page is None:
             return None
-        return [item for item in found if isinstance(item, dict)]
+        found = {item["serial"]: item for item in page.get("items", [])}
+        return [found[serial] for serial in serials if serial in found]
 
     async def _optional(
         self,
@@ -359,23 +368,17 @@ class GatewayQueries:
         call: Awaitable[T],
         *,
         missing_is_none: bool = False,
-        flag: bool = True,
+        deadline: float | None = None,
     ) -> T | None:
-        """The part's value, or None with the part flagged when its service fails or is late.
-
-        With `flag=False` the failure is raised for the caller to summarise (one flag for many calls).
-        """
+        """The part's value, or None with the part flagged when its service fails or is late
+        (after `deadline` seconds, else the configured deadline)."""
         try:
-            return await asyncio.wait_for(call, self._optional_timeout)
+            return await asyncio.wait_for(call, deadline or self._optional_timeout)
         except BackendRefused as refused:
             if refused.status == 404 and missing_is_none:
                 return None
-            if not flag:
-                raise
             view.degraded.append(Degraded(part, service, f"answered {refused.status}"))
         except (BackendUnavailable, TimeoutError) as failure:
-            if not flag:
-                raise
             view.degraded.append(Degraded(part, service, _reason(failure)))
         return None
 

@@ -26,6 +26,7 @@ from instances.entrypoints.schemas import (
     ImpersonationOut,
     IngestKeyOut,
     InstanceOut,
+    InstanceOverviewOut,
     InstancePatch,
     LicenseOut,
     LicensesAdded,
@@ -273,6 +274,21 @@ async def list_instances(
 @api.get("/instances/{instance_id}", tags=["instances"], summary="One instance")
 async def get_instance(instance_id: str, principal: CurrentPrincipal, queries: Queries) -> InstanceOut:
     return InstanceOut.model_validate(await queries.instance(principal, instance_id))
+
+
+@api.get(
+    "/instances/{instance_id}/overview",
+    tags=["instances"],
+    summary="One instance and a first page of its licenses, read together (a composed screen's part)",
+)
+async def get_instance_overview(
+    instance_id: str,
+    principal: CurrentPrincipal,
+    queries: Queries,
+    license_limit: Annotated[int, Query(ge=1, le=100, description="Licenses on the page, by user name")] = 50,
+) -> InstanceOverviewOut:
+    overview = await queries.instance_overview(principal, instance_id, LicenseQuery(limit=license_limit))
+    return InstanceOverviewOut.model_validate(overview)
 
 
 @api.patch(

@@ -33,12 +33,12 @@ from instances.domain.configuration import (
     WdsConfiguration,
     WorkCalendar,
     WtaConfiguration,
-    profile_of,
 )
+from instances.domain.listing import InstanceListing, LicenseCounts
 from instances.domain.model import Contract, Instance, LicenseStatus
 from instances.service_layer.commands import CompanyData
-from instances.service_layer.queries import InstanceLicense
-from servicekit.api import ResponseModel
+from instances.service_layer.queries import InstanceLicense, InstanceOverview
+from servicekit.api import PageOut, ResponseModel
 from servicekit.i18n import DEFAULT_LANGUAGE
 from servicekit.problems import invalid_body
 
@@ -336,15 +336,8 @@ class LicenseSummary(ResponseModel):
     revoked: int
 
     @classmethod
-    def of(cls, instance: Instance) -> LicenseSummary:
-        counts = {s: sum(1 for lic in instance.licenses if lic.status == s) for s in LicenseStatus}
-        return cls(
-            quota=instance.configuration.quota,
-            in_use=instance.seats_in_use(),
-            active=counts[LicenseStatus.ACTIVE],
-            released=counts[LicenseStatus.RELEASED],
-            revoked=counts[LicenseStatus.REVOKED],
-        )
+    def of(cls, counts: LicenseCounts) -> LicenseSummary:
+        return cls(**vars(counts))
 
 
 class CancellationOut(ResponseModel):
@@ -358,8 +351,9 @@ class CancellationOut(ResponseModel):
         return getattr(actor, "user_id", actor)
 
 
-# Built with `InstanceOut.model_validate(instance)`; the `status` is the one in effect today (UTC, or
-# `context={"today": day}`): an active instance past its expiry date reads expired.
+# Built with `InstanceOut.model_validate(instance)` (an `Instance` or the `InstanceListing` a list reads);
+# the `status` is the one in effect today (UTC, or `context={"today": day}`): an active instance past
+# its expiry date reads expired.
 class InstanceOut(ResponseModel):
     id: str
     company_id: str
@@ -386,18 +380,30 @@ class InstanceOut(ResponseModel):
     @model_validator(mode="before")
     @classmethod
     def _derived(cls, value: Any, info: ValidationInfo) -> Any:
-        if not isinstance(value, Instance):
+        listing = InstanceListing.of(value) if isinstance(value, Instance) else value
+        if not isinstance(listing, InstanceListing):
             return value
         today = (info.context or {}).get("today") or datetime.now(UTC).date()
-        status = value.effective_status(today)
+        status = listing.effective_status(today)
         return {
-            **vars(value),
+            **vars(listing),
             "status": status.value if status else None,
-            "profile": profile_of(value.configuration),
-            "contract_number": value.contract.number if value.contract else None,
-            "licenses": LicenseSummary.of(value),
-            "has_ingest_key": value.ingest_key_hash is not None,
+            "profile": listing.profile,
+            "licenses": LicenseSummary.of(listing.licenses),
         }
+
+
+# Built from an `InstanceOverview`: the instance and a first page of its licenses, read together.
+class InstanceOverviewOut(ResponseModel):
+    instance: InstanceOut
+    licenses: PageOut[LicenseOut]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _of_overview(cls, value: Any) -> Any:
+        if isinstance(value, InstanceOverview):
+            return {"instance": value.instance, "licenses": value.licenses}
+        return value
 
 
 # Built with `ContractOut.model_validate(contract, context={"language": language})`: the terms in the

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from contracts import EventEnvelope
 from contracts.events.common import InstanceType
 from instances.domain.company import Company
+from instances.domain.listing import InstanceListing
 from instances.domain.model import Contract, Instance, InstanceStatus, Stage
 from servicekit.audit import AuditEntry
 from servicekit.pagination import Page, Sort
@@ -57,7 +58,8 @@ class InstanceRepository(Protocol):
         """Store the new state if nobody changed it since it was read (optimistic concurrency);
         False when somebody did. On success the instance's version moves on."""
 
-    async def search(self, partner_id: str, query: InstanceQuery) -> Page[Instance]: ...
+    async def search(self, partner_id: str, query: InstanceQuery) -> Page[InstanceListing]:
+        """A page of listings: what a list shows of each instance (no licenses, sessions nor contract)."""
 
     async def find_by_id(self, instance_id: str) -> Instance | None:
         """Unscoped look-up, for device-facing calls authenticated by the instance's key."""

@@ -15,6 +15,7 @@ from contracts.ingest_keys import InvalidIngestKey
 from instances.domain.company import Company
 from instances.domain.configuration import Configuration
 from instances.domain.errors import NoContract
+from instances.domain.listing import InstanceListing
 from instances.domain.model import Contract, Instance, License, LicenseStatus, Stage
 from instances.service_layer.ports import (
     Clock,
@@ -46,6 +47,14 @@ class LicenseQuery:
     limit: int = 20
     cursor: str | None = None
     """The id of the last license of the previous page."""
+
+
+@dataclass(frozen=True)
+class InstanceOverview:
+    """An instance and a first page of its licenses, from one read of the instance (a composed screen's part)."""
+
+    instance: Instance
+    licenses: Page[InstanceLicense]
 
 
 @dataclass(frozen=True)
@@ -124,7 +133,12 @@ class InstanceQueries:
             raise NotFound("instance", instance_id)
         return instance
 
-    async def search_instances(self, principal: Principal, query: InstanceQuery) -> Page[Instance]:
+    async def instance_overview(self, principal: Principal, instance_id: str, query: LicenseQuery) -> InstanceOverview:
+        """The instance and its licenses as `search_licenses` pages them: one store read."""
+        instance = await self.instance(principal, instance_id)
+        return InstanceOverview(instance, license_page(instance, query))
+
+    async def search_instances(self, principal: Principal, query: InstanceQuery) -> Page[InstanceListing]:
         """Provisionings or instances by `query.stages`; "expired" and "expiring" count from today."""
         if query.today is None:
             query = replace(query, today=self._today())
@@ -136,26 +150,7 @@ class InstanceQueries:
         self, principal: Principal, instance_id: str, query: LicenseQuery
     ) -> Page[InstanceLicense]:
         """An instance's licenses by user name (then id), filtered; the cursor is the last id shown."""
-        instance = await find_instance(self.instances, principal, instance_id)
-        needle = (query.text or "").casefold()
-        matching = [
-            lic
-            for lic in sorted(instance.licenses, key=lambda x: (x.user_name.casefold(), x.id))
-            if (query.status is None or lic.status == query.status)
-            and (
-                not needle
-                or any(needle in (v or "").casefold() for v in (lic.user_name, lic.email, lic.pin, lic.serial))
-            )
-        ]
-        start = 0
-        if query.cursor is not None:
-            ids = [lic.id for lic in matching]
-            if query.cursor not in ids:
-                raise InvalidCursor("the cursor is not one this API returned")
-            start = ids.index(query.cursor) + 1
-        window = matching[start : start + query.limit]
-        next_cursor = window[-1].id if start + query.limit < len(matching) and window else None
-        return Page([InstanceLicense(instance.id, lic) for lic in window], next_cursor)
+        return license_page(await find_instance(self.instances, principal, instance_id), query)
 
     async def license(self, principal: Principal, instance_id: str, license_id: str) -> InstanceLicense:
         instance = await find_instance(self.instances, principal, instance_id)
@@ -187,6 +182,26 @@ class InstanceQueries:
         return self.clock.now().date()
 
 
+def license_page(instance: Instance, query: LicenseQuery) -> Page[InstanceLicense]:
+    """The instance's licenses by user name (then id), filtered; the cursor is the last id shown."""
+    needle = (query.text or "").casefold()
+    matching = [
+        lic
+        for lic in sorted(instance.licenses, key=lambda x: (x.user_name.casefold(), x.id))
+        if (query.status is None or lic.status == query.status)
+        and (not needle or any(needle in (v or "").casefold() for v in (lic.user_name, lic.email, lic.pin, lic.serial)))
+    ]
+    start = 0
+    if query.cursor is not None:
+        ids = [lic.id for lic in matching]
+        if query.cursor not in ids:
+            raise InvalidCursor("the cursor is not one this API returned")
+        start = ids.index(query.cursor) + 1
+    window = matching[start : start + query.limit]
+    next_cursor = window[-1].id if start + query.limit < len(matching) and window else None
+    return Page([InstanceLicense(instance.id, lic) for lic in window], next_cursor)
+
+
 QUERY_HANDLERS: HandlerTable = {
     "company": InstanceQueries.company,
     "search_companies": InstanceQueries.search_companies,
@@ -195,6 +210,7 @@ QUERY_HANDLERS: HandlerTable = {
     "contract_html": InstanceQueries.contract_html,
     "contract_pdf": InstanceQueries.contract_pdf,
     "instance": InstanceQueries.instance,
+    "instance_overview": InstanceQueries.instance_overview,
     "search_instances": InstanceQueries.search_instances,
     "search_licenses": InstanceQueries.search_licenses,
     "license": InstanceQueries.license,

@@ -16,6 +16,7 @@ from typing import Any
 from contracts import EventEnvelope
 from instances.domain.company import Company
 from instances.domain.errors import Conflict
+from instances.domain.listing import InstanceListing
 from instances.domain.model import Contract, Instance, InstanceStatus, Party
 from instances.service_layer.commands import InstanceCommands, ServiceParties
 from instances.service_layer.event_handlers import InstanceEventHandlers
@@ -111,7 +112,7 @@ class InMemoryInstances:
         self.outbox.pending.extend(pending)
         return True
 
-    async def search(self, partner_id: str, query: InstanceQuery) -> Page[Instance]:
+    async def search(self, partner_id: str, query: InstanceQuery) -> Page[InstanceListing]:
         today = query.today or date.today()
         until = today + timedelta(days=query.expiring_within_days or 0)
         text = (query.text or "").casefold()
@@ -131,7 +132,8 @@ class InMemoryInstances:
             )
 
         found = [copy.deepcopy(i) for i in self.stored.values() if matches(i)]
-        return _page(found, query.sort, _instance_sort_value, query.limit, query.cursor)
+        page = _page(found, query.sort, _instance_sort_value, query.limit, query.cursor)
+        return Page([InstanceListing.of(i) for i in page.items], page.next_cursor)
 
 
 @dataclass

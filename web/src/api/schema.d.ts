@@ -5838,7 +5838,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A retry stores once */
+                /** @description A retry stores once; the key with another correction is a 422. */
                 "Idempotency-Key"?: string | null;
             };
             path?: never;

@@ -240,6 +240,9 @@ class ServiceRuntime:
             docs_url=None,
             redoc_url=None,
             dependencies=[Depends(refuse_nul)],
+            # An API answers the path it was asked (404), never a redirect built from its own Host:
+            # behind the gateway that address is not the caller's.
+            redirect_slashes=False,
         )
         app.state.runtime = self
         app.state.token_verifier = self.verifier

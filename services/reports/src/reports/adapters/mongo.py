@@ -560,4 +560,6 @@ def _midnight(day: date) -> datetime:
 
 
 def _next_month(day: date) -> date:
+    if (day.year, day.month) == (date.max.year, 12):  # no later month exists: its last day bounds it
+        return date.max
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)

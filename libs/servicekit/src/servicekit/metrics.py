@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -22,7 +22,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
-from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.consumer import ConsumerStats
@@ -258,10 +257,9 @@ class HttpMetrics:
     """Times every HTTP request into `ServiceMetrics.http_duration`, labelled by route template
     (`/v1/instances/{instance_id}`, never the id itself: bounded label values)."""
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, routes: Sequence[BaseRoute]) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self.app = app
         self.metrics = metrics
-        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -281,14 +279,14 @@ class HttpMetrics:
             await self.app(scope, receive, watch)
         finally:
             _ANSWERING.reset(answering)
-            route = self._template(scope)
+            route = _template(scope)
             if route not in ("/metrics", "/healthz", "/readyz"):
                 elapsed = asyncio.get_running_loop().time() - started
                 self.metrics.http_duration.labels(scope["method"], route, f"{status // 100}xx").observe(elapsed)
 
-    def _template(self, scope: Scope) -> str:
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                return str(getattr(route, "path", "unmatched"))
-        return "unmatched"
+
+def _template(scope: Scope) -> str:
+    """The template of the route that answered, as the router left it in the scope: the app's own
+    route list is no guide, FastAPI keeps an included router there as one opaque entry."""
+    path = getattr(scope.get("route"), "path", None)
+    return str(path) if path else "unmatched"

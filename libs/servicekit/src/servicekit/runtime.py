@@ -255,7 +255,7 @@ class ServiceRuntime:
         for router in routers:
             app.include_router(router)
         app.add_middleware(BodySizeLimit, max_bytes=self.settings.max_body_bytes, larger=list(self._larger_bodies))
-        app.add_middleware(HttpMetrics, metrics=self.metrics, routes=app.router.routes)
+        app.add_middleware(HttpMetrics, metrics=self.metrics)
         FastAPIInstrumentor.instrument_app(
             app,
             tracer_provider=self.telemetry.tracer_provider,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client import generate_latest
 from pymongo.monitoring import CommandStartedEvent
 
@@ -49,7 +49,7 @@ async def test_commands_sent_while_answering_a_request_are_counted_apart_from_ba
         await asyncio.create_task(spawned())
         return {}
 
-    app.add_middleware(HttpMetrics, metrics=metrics, routes=app.router.routes)
+    app.add_middleware(HttpMetrics, metrics=metrics)
     metrics.store_commands.started(started({"find": "changes"}))  # a background poll, before
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
@@ -61,3 +61,27 @@ async def test_commands_sent_while_answering_a_request_are_counted_apart_from_ba
     assert 'partnerapp_store_commands_total{command="find"} 5.0' in exposed
     assert 'partnerapp_store_commands_in_requests_total{command="find"} 3.0' in exposed
     assert 'partnerapp_store_commands_in_requests_total{command="count"} 3.0' in exposed
+
+
+async def test_requests_are_timed_by_the_template_of_the_route_that_answered() -> None:
+    metrics = ServiceMetrics()
+    app = FastAPI()
+    api = APIRouter(prefix="/v1")  # the services' routes live in included routers
+
+    @api.get("/things/{thing_id}")
+    async def thing(thing_id: str) -> dict[str, str]:
+        return {"id": thing_id}
+
+    app.include_router(api)
+    app.add_middleware(HttpMetrics, metrics=metrics)
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for thing_id in ("a", "b"):
+            assert (await client.get(f"/v1/things/{thing_id}")).status_code == 200
+        assert (await client.get("/v1/nothing-here")).status_code == 404
+
+    exposed = generate_latest(metrics.registry).decode()
+    count = "partnerapp_http_request_duration_seconds_count"
+    assert f'{count}{{method="GET",route="/v1/things/{{thing_id}}",status="2xx"}} 2.0' in exposed
+    assert f'{count}{{method="GET",route="unmatched",status="4xx"}} 1.0' in exposed
+    assert "/v1/things/a" not in exposed, "an id is never a label value"

@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.consumer import ConsumerStats
@@ -286,7 +287,14 @@ class HttpMetrics:
 
 
 def _template(scope: Scope) -> str:
-    """The template of the route that answered, as the router left it in the scope: the app's own
-    route list is no guide, FastAPI keeps an included router there as one opaque entry."""
+    """The template of the route that answered. FastAPI's routes leave themselves in the scope
+    (the app's route list shows an included router as one opaque entry); the plain Starlette
+    routes FastAPI adds itself (`/openapi.json`) do not, and are found among the app's own."""
     path = getattr(scope.get("route"), "path", None)
-    return str(path) if path else "unmatched"
+    if path:
+        return str(path)
+    router = getattr(scope.get("app"), "router", None)
+    for route in getattr(router, "routes", ()):
+        if isinstance(route, Route) and route.matches(scope)[0] == Match.FULL:
+            return route.path
+    return "unmatched"

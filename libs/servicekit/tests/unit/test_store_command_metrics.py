@@ -79,9 +79,11 @@ async def test_requests_are_timed_by_the_template_of_the_route_that_answered() -
         for thing_id in ("a", "b"):
             assert (await client.get(f"/v1/things/{thing_id}")).status_code == 200
         assert (await client.get("/v1/nothing-here")).status_code == 404
+        assert (await client.get("/openapi.json")).status_code == 200  # a plain Starlette route
 
     exposed = generate_latest(metrics.registry).decode()
     count = "partnerapp_http_request_duration_seconds_count"
     assert f'{count}{{method="GET",route="/v1/things/{{thing_id}}",status="2xx"}} 2.0' in exposed
     assert f'{count}{{method="GET",route="unmatched",status="4xx"}} 1.0' in exposed
+    assert f'{count}{{method="GET",route="/openapi.json",status="2xx"}} 1.0' in exposed
     assert "/v1/things/a" not in exposed, "an id is never a label value"

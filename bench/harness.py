@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import PyMongoError
@@ -255,7 +255,7 @@ class Terminals:
         loop = asyncio.get_running_loop()
         interval = self.batch * self.workers / self.rate if self.rate else 0.0
         next_at = loop.time()
-        async with httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(60, connect=5)) as client:
+        async with httpx2.AsyncClient(base_url=self.url, timeout=httpx2.Timeout(60, connect=5)) as client:
             while not self.stop.is_set():
                 body = json.dumps({"events": self._batch(rng)}).encode()
                 response = await client.post(
@@ -358,12 +358,12 @@ class Latencies:
         }
 
 
-Request = Callable[[httpx.AsyncClient], Awaitable[bool]]
+Request = Callable[[httpx2.AsyncClient], Awaitable[bool]]
 """One client request (or the client-side composition of several): True when it succeeded."""
 
 
 def get(url: str) -> Request:
-    async def one(client: httpx.AsyncClient) -> bool:
+    async def one(client: httpx2.AsyncClient) -> bool:
         return (await client.get(url)).status_code == 200
 
     return one
@@ -372,26 +372,26 @@ def get(url: str) -> Request:
 async def hammer(request: Request, token: str, clients: int, seconds: float) -> dict[str, Any]:
     """`clients` concurrent clients, each sending its next request on the previous answer.
 
-    Each client has an httpx client (connection pool) of its own, as separate users would: one
+    Each client has an httpx2 client (connection pool) of its own, as separate users would: one
     pool shared by 50 clients spent the generator's CPU on the pool's own bookkeeping (measured on
     the gateway's `/healthz`: 67 req/s with one shared pool against 1 400 with raw connections)."""
     measured = Latencies()
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)  # a composed view's fan-out
+    limits = httpx2.Limits(max_connections=16, max_keepalive_connections=16)  # a composed view's fan-out
     async with contextlib.AsyncExitStack() as stack:
         pool = [
-            await stack.enter_async_context(httpx.AsyncClient(headers=headers, timeout=60, limits=limits))
+            await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=60, limits=limits))
             for _ in range(clients)
         ]
         await asyncio.gather(*(request(client) for client in pool))  # warm: connections, caches
         deadline = time.perf_counter() + seconds
 
-        async def one_client(client: httpx.AsyncClient) -> None:
+        async def one_client(client: httpx2.AsyncClient) -> None:
             while time.perf_counter() < deadline:
                 began = time.perf_counter()
                 try:
                     ok = await request(client)
-                except httpx.HTTPError as exc:  # e.g. a keep-alive connection the server closed
+                except httpx2.HTTPError as exc:  # e.g. a keep-alive connection the server closed
                     ok = False
                     measured.first_error = measured.first_error or repr(exc)
                 measured.samples.append((time.perf_counter() - began) * 1000)
@@ -400,7 +400,7 @@ async def hammer(request: Request, token: str, clients: int, seconds: float) -> 
 
         began = time.perf_counter()
         await asyncio.gather(*(one_client(client) for client in pool))
-        return {**measured.summary(time.perf_counter() - began), "generator": "httpx"}
+        return {**measured.summary(time.perf_counter() - began), "generator": "httpx2"}
 
 
 async def light_hammer(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, Any]:
@@ -408,7 +408,7 @@ async def light_hammer(url: str, headers: dict[str, str], clients: int, seconds:
     keep-alive HTTP/1.1 connection per client, no client library. httpx costs ~0.7 ms of CPU a
     request even with a pool per client (measured on the gateway's `/healthz`: 550 req/s with
     httpx, 1 850 with this, on the same two cores), enough to be the limit at the goals' rates."""
-    target = httpx.URL(url)
+    target = httpx2.URL(url)
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     request = f"GET {target.raw_path.decode()} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n{head}\r\n".encode()
     measured = Latencies()
@@ -550,7 +550,9 @@ STORE_COMMANDS_IN_REQUESTS = re.compile(
 )
 
 
-async def store_commands(client: httpx.AsyncClient, service_url: str, *, in_requests: bool = False) -> dict[str, float]:
+async def store_commands(
+    client: httpx2.AsyncClient, service_url: str, *, in_requests: bool = False
+) -> dict[str, float]:
     """The service's store commands so far, by name (its `/metrics`): all of them, or only those
     sent while answering HTTP requests (background jobs left out)."""
     answer = await client.get(f"{service_url}/metrics")

@@ -37,7 +37,7 @@ def machine(store: str) -> dict[str, Any]:
         "kafka": kafka_version,
         "libraries": {
             name: version(name)
-            for name in ("faststream", "aiokafka", "pymongo", "fastapi", "uvicorn", "pydantic", "httpx")
+            for name in ("faststream", "aiokafka", "pymongo", "fastapi", "uvicorn", "pydantic", "httpx2")
         },
     }
 
@@ -184,7 +184,7 @@ def _gateway(g: dict[str, Any]) -> list[str]:
         rows += [(name, path, g[name][path]) for path in ("direct", "gateway")]
     floors = g.get("floors", {})
     for key, label in (
-        ("healthz_httpx", "gateway /healthz, httpx generator"),
+        ("healthz_httpx", "gateway /healthz, httpx2 generator"),
         ("healthz_light", "gateway /healthz, raw asyncio generator"),
         ("store_instance_list", "store floor: the list's find, raw PyMongo"),
         ("store_thread_list", "store floor: the thread list's find, raw PyMongo"),
@@ -192,7 +192,7 @@ def _gateway(g: dict[str, Any]) -> list[str]:
         if key in floors:
             rows.append(("floor", label, floors[key]))
     for name, path, f in rows:
-        generator = f.get("generator", "PyMongo" if name == "floor" and "find" in f else "httpx")
+        generator = f.get("generator", "PyMongo" if name == "floor" and "find" in f else "httpx2")
         out.append(
             f"| {name} | {path} | {f['requests_per_s']} | {f['p50_ms']} | {f['p99_ms']} | {f['errors']} | {generator} |"
         )
@@ -402,7 +402,7 @@ def _figures(g: dict[str, Any]) -> list[Goal]:
                 None,
             )
         )
-    for key, label in (("healthz_light", "raw asyncio"), ("healthz_httpx", "httpx")):
+    for key, label in (("healthz_light", "raw asyncio"), ("healthz_httpx", "httpx2")):
         if key in floors:
             f = floors[key]
             rows.append(

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 from pymongo import AsyncMongoClient
 
 from harness import (
@@ -106,7 +106,7 @@ async def seeded(platform: Platform, services: dict[str, ServiceProcess], parts:
     email = f"admin@{partner}.example"
     password = json.loads(credentials.read_text())[email]
     gateway_url = services["gateway"].url
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
+    async with httpx2.AsyncClient(base_url=gateway_url, timeout=30) as client:
         login = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
         login.raise_for_status()
         token = login.json()["access_token"]
@@ -230,7 +230,7 @@ async def metered(services: dict[str, ServiceProcess], load: Awaitable[dict[str,
     return figures
 
 
-async def threads_with_messages(client: httpx.AsyncClient, expected: int) -> None:
+async def threads_with_messages(client: httpx2.AsyncClient, expected: int) -> None:
     """Wait for support to have made the partner's threads (from the companies' events), then post
     messages in each, so the thread list has counts to show."""
     deadline = time.monotonic() + 60
@@ -245,7 +245,7 @@ async def threads_with_messages(client: httpx.AsyncClient, expected: int) -> Non
 
 
 def view_counting_degraded(url: str, tally: dict[str, int]) -> Request:
-    async def view(client: httpx.AsyncClient) -> bool:
+    async def view(client: httpx2.AsyncClient) -> bool:
         answer = await client.get(url)
         if answer.status_code != 200:
             return False
@@ -261,7 +261,7 @@ async def floors(
 ) -> dict[str, Any]:
     clients, seconds = args.clients, args.gateway_seconds
     healthz = f"{services['gateway'].url}/healthz"
-    say(f"floors: the gateway's /healthz ({clients} clients, {seconds:.0f} s with httpx, then with raw asyncio)")
+    say(f"floors: the gateway's /healthz ({clients} clients, {seconds:.0f} s with httpx2, then with raw asyncio)")
     figures: dict[str, Any] = {
         "healthz_httpx": await metered(services, hammer(get(healthz), token, clients, seconds)),
         "healthz_light": await metered(services, light_hammer(healthz, {}, clients, seconds)),
@@ -300,7 +300,7 @@ async def commands_per_request(
     sent meanwhile while answering HTTP requests, per request (by command name). The services'
     background work (the gateway's access-log poll, outbox scans, inbox pruning) is left out of
     those (each service counts it apart): its rate while idle is given beside."""
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
 
         async def totals(*, in_requests: bool) -> dict[str, dict[str, float]]:
             return {name: await store_commands(client, s.url, in_requests=in_requests) for name, s in services.items()}
@@ -384,7 +384,7 @@ def composed_directly(urls: dict[str, str], instance_id: str) -> Request:
     to 10 of them in one call), so the ratio to the gateway's view is the price of the gateway, not
     of the work."""
 
-    async def view(client: httpx.AsyncClient) -> bool:
+    async def view(client: httpx2.AsyncClient) -> bool:
         found = await client.get(
             f"{urls['instances']}/v1/instances/{instance_id}/overview", params={"license_limit": 50}
         )

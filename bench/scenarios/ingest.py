@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 from aiokafka import AIOKafkaProducer
 
 from contracts import KAFKA_HEADERS, envelope_for
@@ -95,7 +95,7 @@ async def ingest_to_queryable(
     latencies: list[float] = []
     missing = 0
 
-    async def probe(client: httpx.AsyncClient, number: int) -> None:
+    async def probe(client: httpx2.AsyncClient, number: int) -> None:
         nonlocal missing
         serial = f"PROBE{number:05d}-{uuid.uuid4().hex[:4]}"
         now = datetime.now(UTC)
@@ -113,7 +113,7 @@ async def ingest_to_queryable(
             await asyncio.sleep(POLL_SECONDS)
         missing += 1
 
-    async def prober(client: httpx.AsyncClient, first: int, deadline: float) -> None:
+    async def prober(client: httpx2.AsyncClient, first: int, deadline: float) -> None:
         """One probe at a time, so the polling itself stays a light load."""
         number = first
         while time.monotonic() < deadline:
@@ -121,7 +121,7 @@ async def ingest_to_queryable(
             number += PROBERS
             await asyncio.sleep(0.2)
 
-    async with httpx.AsyncClient(base_url=service.url, timeout=30) as client:
+    async with httpx2.AsyncClient(base_url=service.url, timeout=30) as client:
         deadline = time.monotonic() + seconds
         await asyncio.gather(*(prober(client, n, deadline) for n in range(PROBERS)))
     await load.finish()

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 from pymongo import AsyncMongoClient
 
 from activity.adapters.mongo_repository import MongoActivityStore, MongoTerminalStore, collection_name
@@ -45,7 +45,7 @@ async def search(infra: BenchInfra, args: argparse.Namespace, memory: dict[str, 
         await service.wait_ready()
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url)
         try:
-            async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+            async with httpx2.AsyncClient(base_url=service.url, timeout=30) as http:
                 for by in ("serial", "pin"):
                     say(f"search by {by}: {args.search_samples} one-day windows")
                     figures[by] = await search_by(http, client[database], by, args, serials, pins, now, token, rng)
@@ -96,7 +96,7 @@ async def load_records(
 
 
 async def search_by(
-    http: httpx.AsyncClient,
+    http: httpx2.AsyncClient,
     db: Any,
     by: str,
     args: argparse.Namespace,

@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 from gridfs import AsyncGridFSBucket
 from pymongo import AsyncMongoClient
 from pypdf import PdfWriter
@@ -161,7 +161,7 @@ async def load(infra: BenchInfra, database: str, messages: int, rng: random.Rand
 
 
 async def search_latencies(
-    http: httpx.AsyncClient, db: Any, token_of: Any, samples: int, rng: random.Random
+    http: httpx2.AsyncClient, db: Any, token_of: Any, samples: int, rng: random.Random
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for label, q in QUERIES.items():
@@ -197,7 +197,7 @@ async def search_latencies(
     return figures
 
 
-async def uploads(http: httpx.AsyncClient, db: Any, token: str, count: int, concurrency: int) -> dict[str, Any]:
+async def uploads(http: httpx2.AsyncClient, db: Any, token: str, count: int, concurrency: int) -> dict[str, Any]:
     document = pdf_of(UPLOAD_BYTES)
     headers = {"Authorization": f"Bearer {token}"}
     thread = "thr-cmp-0-0"
@@ -271,7 +271,7 @@ async def support_search(infra: BenchInfra, args: argparse.Namespace, memory: di
         await service.wait_ready()
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
         try:
-            async with httpx.AsyncClient(base_url=service.url, timeout=120) as http:
+            async with httpx2.AsyncClient(base_url=service.url, timeout=120) as http:
                 say(f"support-search: {args.support_search_samples} searches per query kind")
                 figures["search"] = await search_latencies(
                     http, client[database], token_of, args.support_search_samples, rng

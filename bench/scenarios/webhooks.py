@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from cryptography.fernet import Fernet
@@ -92,7 +92,7 @@ async def arrived(receiver: Receiver, expected: int, within: float) -> bool:
 async def raw_floor(url: str, paths: list[str], per_path: int) -> dict[str, Any]:
     """The same receiver POSTed directly: one sequential stream per subscription."""
     body = b'{"specversion":"1.0","type":"license.added","data":{}}'
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx2.AsyncClient(timeout=10) as client:
 
         async def stream(path: str) -> None:
             for n in range(per_path):

@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 from pymongo import AsyncMongoClient
 
 from activity.adapters.field_store import MongoFieldStore, events_collection, worker_key, wt_shard
@@ -113,7 +113,7 @@ async def working_time(infra: BenchInfra, args: argparse.Namespace, memory: dict
         await service.wait_ready()
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
         try:
-            async with httpx.AsyncClient(base_url=service.url, timeout=60) as http:
+            async with httpx2.AsyncClient(base_url=service.url, timeout=60) as http:
                 figures |= await _sample(http, client[database], platform.token(PARTNER), args, month, days)
         finally:
             await client.close()
@@ -123,7 +123,7 @@ async def working_time(infra: BenchInfra, args: argparse.Namespace, memory: dict
 
 
 async def _sample(
-    http: httpx.AsyncClient, db: Any, token: str, args: argparse.Namespace, month: str, days: list[date]
+    http: httpx2.AsyncClient, db: Any, token: str, args: argparse.Namespace, month: str, days: list[date]
 ) -> dict[str, Any]:
     rng = random.Random(21)  # noqa: S311
     api, raw, scan = Latencies(), Latencies(), Latencies()

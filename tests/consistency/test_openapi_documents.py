@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
@@ -65,14 +65,14 @@ def apps() -> dict[str, FastAPI]:
     }
     gateway = build_gateway(
         GatewaySettings(platform=platform, token_private_key=SecretStr(private)),
-        transports={name: httpx.ASGITransport(app=app) for name, app in services.items()},
+        transports={name: httpx2.ASGITransport(app=app) for name, app in services.items()},
     )
     return {**services, "gateway": gateway}
 
 
-def _get(app: FastAPI, *paths: str) -> list[httpx.Response]:
-    async def fetch() -> list[httpx.Response]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+def _get(app: FastAPI, *paths: str) -> list[httpx2.Response]:
+    async def fetch() -> list[httpx2.Response]:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://test") as client:
             return [await client.get(path) for path in paths]
 
     return asyncio.run(fetch())

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import pytest_asyncio
 import uvicorn
@@ -62,7 +62,7 @@ COMPANY: dict[str, Any] = {
 }
 
 
-async def new_company(api: httpx.AsyncClient, name: str | None = None) -> str:
+async def new_company(api: httpx2.AsyncClient, name: str | None = None) -> str:
     """A company of the caller's partner, through the public API (a tax id of its own): its id."""
     body = {**COMPANY, "tax_id": f"B{uuid.uuid4().int % 10**8:08d}", **({"name": name} if name else {})}
     created = await api.post("/api/v1/companies", json=body)
@@ -72,7 +72,7 @@ async def new_company(api: httpx.AsyncClient, name: str | None = None) -> str:
 
 
 async def provisioned_instance(
-    api: httpx.AsyncClient, company_id: str, *, name: str = "Taller", generate: bool = True
+    api: httpx2.AsyncClient, company_id: str, *, name: str = "Taller", generate: bool = True
 ) -> str:
     """A WDS provisioning of the company, provisioned and (unless told not to) its contract generated: its id."""
     draft = await api.post("/api/v1/provisionings", json={"company_id": company_id, "type": "WDS", "name": name})
@@ -105,9 +105,9 @@ class Stack:
     users: dict[str, str] = field(default_factory=dict)
     """user id -> e-mail"""
 
-    def client(self, token: str | None = None) -> httpx.AsyncClient:
+    def client(self, token: str | None = None) -> httpx2.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
+        return httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=30)
 
     async def login(self, email: str, *, partner_id: str | None = None) -> dict[str, Any]:
         async with self.client() as client:
@@ -189,7 +189,7 @@ async def running_stack(
         ),
         telemetry=telemetry("instances"),
     )
-    instances_transport = httpx.ASGITransport(app=instances)
+    instances_transport = httpx2.ASGITransport(app=instances)
     support = build_support(
         SupportSettings(mongo_database=names["support"], consumer_group=f"support-{tag}", **common),
         telemetry=telemetry("support"),
@@ -204,11 +204,11 @@ async def running_stack(
         telemetry=telemetry("reports"),
     )
     apps = {"instances": instances, "support": support, "reports": reports, "activity": activity}
-    every: dict[str, httpx.AsyncBaseTransport] = {
+    every: dict[str, httpx2.AsyncBaseTransport] = {
         "instances": instances_transport,
-        "support": httpx.ASGITransport(app=support),
-        "reports": httpx.ASGITransport(app=reports),
-        "activity": httpx.ASGITransport(app=activity),
+        "support": httpx2.ASGITransport(app=support),
+        "reports": httpx2.ASGITransport(app=reports),
+        "activity": httpx2.ASGITransport(app=activity),
     }
     transports = {name: transport for name, transport in every.items() if name not in down}
     port = _free_port()

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, ConsoleMessage, Request
@@ -80,7 +80,7 @@ def _url(path: str, ids: dict[str, str], operation: dict[str, Any]) -> str:
     return re.sub(r"{(\w+)}", value, path)
 
 
-def assert_documented(operation: dict[str, Any], label: str, response: httpx.Response) -> None:
+def assert_documented(operation: dict[str, Any], label: str, response: httpx2.Response) -> None:
     status = str(response.status_code)
     assert status in operation["responses"], f"{label} answered {status}, not documented: {response.text[:300]}"
     if response.status_code >= 400:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import pytest_asyncio
 from PIL import Image
@@ -309,7 +309,7 @@ async def sse(
 
     async def read() -> None:
         async with (
-            httpx.AsyncClient(base_url=stack.url, timeout=httpx.Timeout(10.0, read=None)) as client,
+            httpx2.AsyncClient(base_url=stack.url, timeout=httpx2.Timeout(10.0, read=None)) as client,
             client.stream("GET", "/api/v1/notifications/stream", headers=headers) as response,
         ):
             assert response.status_code == 200

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import pytest_asyncio
 
@@ -59,19 +59,19 @@ async def worlds(stack: Stack) -> tuple[PartnerWorld, PartnerWorld]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def api(stack: Stack, worlds: tuple[PartnerWorld, PartnerWorld]) -> AsyncIterator[httpx.AsyncClient]:
+async def api(stack: Stack, worlds: tuple[PartnerWorld, PartnerWorld]) -> AsyncIterator[httpx2.AsyncClient]:
     async with stack.client(worlds[0].token) as client:
         yield client
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def staff_api(stack: Stack, worlds: tuple[PartnerWorld, PartnerWorld]) -> AsyncIterator[httpx.AsyncClient]:
+async def staff_api(stack: Stack, worlds: tuple[PartnerWorld, PartnerWorld]) -> AsyncIterator[httpx2.AsyncClient]:
     token = await stack.token(await add_user(stack, _unique("staff"), "staff", (worlds[0].partner_id,)))
     async with stack.client(token) as client:
         yield client
 
 
-def assert_problem(response: httpx.Response, status: int | tuple[int, ...], field: str | None = None) -> None:
+def assert_problem(response: httpx2.Response, status: int | tuple[int, ...], field: str | None = None) -> None:
     label = f"{response.request.method} {response.request.url}"
     expected = (status,) if isinstance(status, int) else status
     assert response.status_code in expected, f"{label}: {response.status_code} {response.text[:400]}"
@@ -85,7 +85,7 @@ def assert_problem(response: httpx.Response, status: int | tuple[int, ...], fiel
         assert named, f"{label}: {field!r} not named in {fields}"
 
 
-async def snapshot(api: httpx.AsyncClient, world: PartnerWorld) -> dict[str, Any]:
+async def snapshot(api: httpx2.AsyncClient, world: PartnerWorld) -> dict[str, Any]:
     """What a hostile request could have changed of a partner's data."""
 
     async def items(url: str, **params: str) -> list[Any]:
@@ -135,7 +135,7 @@ def _cursor(value: Any) -> str:
 
 
 async def test_nul_characters_in_ids_bodies_and_queries(
-    api: httpx.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
+    api: httpx2.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
 ) -> None:
     mine, _ = worlds
     before = await snapshot(api, mine)
@@ -196,7 +196,7 @@ async def test_nul_characters_in_ids_bodies_and_queries(
 
 
 async def test_a_body_over_the_limit_is_a_413_and_writes_nothing(
-    api: httpx.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
+    api: httpx2.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
 ) -> None:
     mine, _ = worlds
     before = await snapshot(api, mine)
@@ -223,7 +223,7 @@ async def test_a_body_over_the_limit_is_a_413_and_writes_nothing(
 
 
 async def test_deeply_nested_json_is_refused_without_a_recursion_error(
-    api: httpx.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
+    api: httpx2.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
 ) -> None:
     mine, _ = worlds
     before = await snapshot(api, mine)
@@ -252,7 +252,7 @@ async def test_deeply_nested_json_is_refused_without_a_recursion_error(
 
 
 async def test_operator_injection_in_json_query_path_and_cursor(
-    api: httpx.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
+    api: httpx2.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
 ) -> None:
     mine, theirs = worlds
     before = await snapshot(api, mine)
@@ -350,7 +350,7 @@ async def test_operator_injection_in_json_query_path_and_cursor(
 
 
 async def test_regex_bombs_in_every_search_are_matched_literally_and_fast(
-    api: httpx.AsyncClient, staff_api: httpx.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
+    api: httpx2.AsyncClient, staff_api: httpx2.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
 ) -> None:
     mine, _ = worlds
     literal = "(a+)+$ {x}"
@@ -384,13 +384,13 @@ async def test_regex_bombs_in_every_search_are_matched_literally_and_fast(
 
 
 async def test_inverted_unbounded_and_off_calendar_time_windows(
-    api: httpx.AsyncClient, staff_api: httpx.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
+    api: httpx2.AsyncClient, staff_api: httpx2.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
 ) -> None:
     mine, _ = worlds
     now = datetime.now(UTC)
     records = "/api/v1/activity/records"
     serial = {"serial": mine.serial}
-    cases: list[tuple[httpx.AsyncClient, str, dict[str, str], str]] = [
+    cases: list[tuple[httpx2.AsyncClient, str, dict[str, str], str]] = [
         (api, records, {**serial, "from": now.isoformat(), "to": (now - timedelta(hours=1)).isoformat()}, "from"),
         (api, records, {**serial, "from": now.isoformat(), "to": now.isoformat()}, "from"),
         (api, records, {**serial, "from": "0001-01-01T00:00:00+00:00", "to": "9999-12-31T23:59:59+00:00"}, "from"),
@@ -436,7 +436,7 @@ async def test_inverted_unbounded_and_off_calendar_time_windows(
 
 
 async def test_limits_zero_negative_and_huge_are_refused(
-    api: httpx.AsyncClient, staff_api: httpx.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
+    api: httpx2.AsyncClient, staff_api: httpx2.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
 ) -> None:
     ids = _ids(worlds[0])
     for template, params in LISTS:
@@ -451,7 +451,7 @@ async def test_limits_zero_negative_and_huge_are_refused(
 
 
 async def test_timestamps_without_a_zone_are_refused_naming_the_field(
-    api: httpx.AsyncClient, staff_api: httpx.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
+    api: httpx2.AsyncClient, staff_api: httpx2.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
 ) -> None:
     mine, _ = worlds
     before = await snapshot(api, mine)
@@ -471,7 +471,7 @@ async def test_timestamps_without_a_zone_are_refused_naming_the_field(
 
 
 async def test_unknown_enum_values_overlong_strings_and_wrong_content_types(
-    api: httpx.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
+    api: httpx2.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
 ) -> None:
     mine, _ = worlds
     before = await snapshot(api, mine)
@@ -529,7 +529,7 @@ async def test_unknown_enum_values_overlong_strings_and_wrong_content_types(
 
 
 async def test_a_failed_batch_writes_none_of_it(
-    api: httpx.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
+    api: httpx2.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
 ) -> None:
     mine, _ = worlds
     before = await snapshot(api, mine)
@@ -561,7 +561,7 @@ async def test_a_failed_batch_writes_none_of_it(
 
 
 async def test_path_traversal_does_not_reach_the_services_internal_routes(
-    api: httpx.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
+    api: httpx2.AsyncClient, worlds: tuple[PartnerWorld, PartnerWorld]
 ) -> None:
     for path in (
         "/api/v1/instances/..%2F..%2Fmetrics",

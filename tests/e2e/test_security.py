@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 import pytest_asyncio
@@ -55,7 +55,7 @@ async def worlds(stack: Stack) -> tuple[PartnerWorld, PartnerWorld]:
     return mine, theirs
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+def assert_problem(response: httpx2.Response, status: int) -> dict[str, Any]:
     label = f"{response.request.method} {response.request.url}"
     assert response.status_code == status, f"{label}: {response.status_code} {response.text[:300]}"
     assert response.headers["content-type"].startswith(PROBLEM), label

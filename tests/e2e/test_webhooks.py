@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -113,7 +113,7 @@ async def new_partner(stack: Stack) -> Partner:
 
 
 async def subscribe(
-    api: httpx.AsyncClient, partner: Partner, url: str, types: list[str], **extra: Any
+    api: httpx2.AsyncClient, partner: Partner, url: str, types: list[str], **extra: Any
 ) -> dict[str, Any]:
     created = await api.post(
         "/api/v1/webhooks", json={"partner_id": partner.id, "url": url, "event_types": types, **extra}
@@ -132,7 +132,7 @@ def verified(secret: str, received: Received) -> dict[str, Any]:
     return event
 
 
-async def deliveries(api: httpx.AsyncClient, subscription_id: str, **params: str) -> list[dict[str, Any]]:
+async def deliveries(api: httpx2.AsyncClient, subscription_id: str, **params: str) -> list[dict[str, Any]]:
     page = await api.get(f"/api/v1/webhooks/{subscription_id}/deliveries", params=params)
     assert page.status_code == 200, page.text
     items: list[dict[str, Any]] = page.json()["items"]

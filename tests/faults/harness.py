@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
@@ -224,7 +224,7 @@ class Sender:
     async def _worker(self, number: int) -> None:
         rng = random.Random(number)  # noqa: S311  (simulated data)
         interval = self.batch * self.workers / self.rate
-        async with httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(60, connect=5)) as client:
+        async with httpx2.AsyncClient(base_url=self.url, timeout=httpx2.Timeout(60, connect=5)) as client:
             next_at = asyncio.get_running_loop().time()
             while not self.stop.is_set():
                 events = [self._event(rng) for _ in range(self.batch)]
@@ -238,14 +238,14 @@ class Sender:
                 else:
                     next_at = asyncio.get_running_loop().time()
 
-    async def _deliver(self, client: httpx.AsyncClient, events: list[dict[str, Any]]) -> None:
+    async def _deliver(self, client: httpx2.AsyncClient, events: list[dict[str, Any]]) -> None:
         backoff = 0.2
         while not self.give_up.is_set():
             try:
                 response = await client.post(
                     "/v1/ingest/events", json={"events": events}, headers={"X-Ingest-Key": self.key}
                 )
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 self.outcomes[type(exc).__name__] += 1
             else:
                 self.outcomes[str(response.status_code)] += 1

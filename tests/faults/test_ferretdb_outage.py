@@ -8,7 +8,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
-import httpx
+import httpx2
 import pytest
 
 from .harness import FULL, SIZES, FaultInfra, Results, say
@@ -22,7 +22,7 @@ async def probe_while_down(ingest: Ingest, token: str, seconds: float) -> Counte
     answers: Counter[str] = Counter()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    async with httpx.AsyncClient(base_url=ingest.activity.url, timeout=30) as client:
+    async with httpx2.AsyncClient(base_url=ingest.activity.url, timeout=30) as client:
         while loop.time() < deadline:
             response = await client.get(
                 "/v1/activity/records", params={"serial": "FLT0001"}, headers={"Authorization": f"Bearer {token}"}

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -96,7 +96,7 @@ async def test_crash_between_write_and_publish(
                 instances.start(INSTANCES_OUTBOX_RELAY="false")
                 await instances.wait_ready()
                 batch: list[str] = []
-                async with httpx.AsyncClient(base_url=instances.url, timeout=30, headers=headers) as client:
+                async with httpx2.AsyncClient(base_url=instances.url, timeout=30, headers=headers) as client:
                     for number in range(SIZES.outbox_writes_per_crash):
                         sent += 1
                         response = await client.post("/v1/companies", json=company_body(number))

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import jsonschema
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -71,7 +71,7 @@ ASYNCAPI: dict[str, Any] = json.loads((SCHEMA_DIR / "asyncapi.json").read_text()
 class Platform:
     prefix: str
     apps: dict[str, FastAPI]
-    clients: dict[str, httpx.AsyncClient]
+    clients: dict[str, httpx2.AsyncClient]
     kafka: KafkaProbe
 
 
@@ -96,7 +96,7 @@ async def platform_on_own_topics(key_pair: tuple[str, str]) -> AsyncIterator[Pla
     instances = build_instances(
         InstancesSettings(outbox_scan_seconds=0.2, impersonation_key=generate_key_pair()[0], **common("instances"))
     )
-    instances_transport = httpx.ASGITransport(app=instances)
+    instances_transport = httpx2.ASGITransport(app=instances)
     apps = {
         "instances": instances,
         "support": build_support(SupportSettings(outbox_scan_seconds=0.2, **common("support"))),
@@ -120,7 +120,7 @@ async def platform_on_own_topics(key_pair: tuple[str, str]) -> AsyncIterator[Pla
                 await stack.enter_async_context(LifespanManager(app, startup_timeout=60))
             clients = {
                 name: await stack.enter_async_context(
-                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+                    httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=f"http://{name}")
                 )
                 for name, app in apps.items()
             }
@@ -137,7 +137,7 @@ async def drive_every_producer(platform: Platform, auth: dict[str, str]) -> byte
     returns the value of the record that is dead-lettered."""
     instances, support, activity = (platform.clients[n] for n in ("instances", "support", "activity"))
 
-    async def ok(response: httpx.Response) -> dict[str, Any]:
+    async def ok(response: httpx2.Response) -> dict[str, Any]:
         assert response.status_code < 300, f"{response.request.method} {response.request.url}: {response.text}"
         body: dict[str, Any] = response.json()
         return body

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from pymongo import MongoClient
@@ -32,8 +32,8 @@ PARTNER = "ptn-acme"
 
 @dataclass
 class Platform:
-    instances: httpx.AsyncClient
-    support: httpx.AsyncClient
+    instances: httpx2.AsyncClient
+    support: httpx2.AsyncClient
     instances_app: Any = None
 
 
@@ -53,11 +53,11 @@ async def platform_apis(
     auth = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-ana')}"}
     async with LifespanManager(instances_app, startup_timeout=60), LifespanManager(support_app, startup_timeout=60):
         async with (
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=instances_app), base_url="http://i", headers=auth
+            httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=instances_app), base_url="http://i", headers=auth
             ) as instances,
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=support_app), base_url="http://s", headers=auth
+            httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=support_app), base_url="http://s", headers=auth
             ) as support,
         ):
             yield Platform(instances, support, instances_app)
@@ -65,7 +65,7 @@ async def platform_apis(
         client.drop_database(f"{database_name}_i")
 
 
-async def ok(response: httpx.Response, expected: int = 200) -> dict[str, Any]:
+async def ok(response: httpx2.Response, expected: int = 200) -> dict[str, Any]:
     assert response.status_code == expected, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -117,7 +117,7 @@ class Route:
     """One idempotent route: a first request, another request to send with the same key, and what
     the store must hold afterwards (the first request's effect, once; nothing of the other)."""
 
-    client: Callable[[Platform], httpx.AsyncClient]
+    client: Callable[[Platform], httpx2.AsyncClient]
     prepare: Callable[[Platform], Awaitable[dict[str, Any]]]
     first: Callable[[dict[str, Any]], tuple[str, dict[str, Any] | None]]
     other: Callable[[dict[str, Any]], tuple[str, dict[str, Any] | None]]
@@ -250,8 +250,8 @@ async def test_keys_of_another_partner_never_collide(platform_apis: Platform, to
         await platform_apis.instances.post(f"/v1/provisionings/{mine}/generate", headers={"Idempotency-Key": key}), 201
     )
     rival_auth = {"Authorization": f"Bearer {token_for('ptn-rival', user_id='usr-rival')}"}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=platform_apis.instances_app), base_url="http://i", headers=rival_auth
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=platform_apis.instances_app), base_url="http://i", headers=rival_auth
     ) as rival_client:
         rival = await provisioned(Platform(rival_client, platform_apis.support))
         # The same key, from another partner, is another key: the rival's generate is not a reuse of mine.

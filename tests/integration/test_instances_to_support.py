@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from pymongo import MongoClient
@@ -28,7 +28,7 @@ PARTNER = "ptn-acme"
 @pytest.fixture
 async def services(
     platform: PlatformSettings, database_name: str
-) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+) -> AsyncIterator[tuple[httpx2.AsyncClient, httpx2.AsyncClient]]:
     group = uuid.uuid4().hex[:8]
     instances_app = build_instances(
         InstancesSettings(
@@ -40,8 +40,8 @@ async def services(
     )
     async with LifespanManager(instances_app, startup_timeout=60), LifespanManager(support_app, startup_timeout=60):
         async with (
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=instances_app), base_url="http://i") as instances,
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=support_app), base_url="http://s") as support,
+            httpx2.AsyncClient(transport=httpx2.ASGITransport(app=instances_app), base_url="http://i") as instances,
+            httpx2.AsyncClient(transport=httpx2.ASGITransport(app=support_app), base_url="http://s") as support,
         ):
             yield instances, support
     with MongoClient(platform.mongo_url.get_secret_value()) as client:
@@ -49,7 +49,7 @@ async def services(
 
 
 async def test_a_company_gets_its_thread_and_revocations_leave_a_note(
-    services: tuple[httpx.AsyncClient, httpx.AsyncClient], token_for: Callable[..., str]
+    services: tuple[httpx2.AsyncClient, httpx2.AsyncClient], token_for: Callable[..., str]
 ) -> None:
     instances, support = services
     auth = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-ana')}"}

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from pymongo import MongoClient
@@ -28,7 +28,7 @@ PARTNER = "ptn-acme"
 @pytest.fixture
 async def services(
     platform: PlatformSettings, database_name: str
-) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+) -> AsyncIterator[tuple[httpx2.AsyncClient, httpx2.AsyncClient]]:
     instances_app = build_instances(
         InstancesSettings(
             mongo_database=f"{database_name}_i",
@@ -37,7 +37,7 @@ async def services(
             platform=platform,
         )
     )
-    instances_transport = httpx.ASGITransport(app=instances_app)
+    instances_transport = httpx2.ASGITransport(app=instances_app)
     activity_app = build_activity(
         ActivitySettings(
             mongo_database=database_name, consumer_group=f"activity-{uuid.uuid4().hex[:8]}", platform=platform
@@ -46,8 +46,10 @@ async def services(
     )
     async with LifespanManager(instances_app, startup_timeout=60), LifespanManager(activity_app, startup_timeout=60):
         async with (
-            httpx.AsyncClient(transport=instances_transport, base_url="http://instances") as instances,
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=activity_app), base_url="http://activity") as activity,
+            httpx2.AsyncClient(transport=instances_transport, base_url="http://instances") as instances,
+            httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=activity_app), base_url="http://activity"
+            ) as activity,
         ):
             yield instances, activity
     with MongoClient(platform.mongo_url.get_secret_value()) as client:
@@ -55,7 +57,7 @@ async def services(
 
 
 async def test_release_a_license_from_an_activity_record(
-    services: tuple[httpx.AsyncClient, httpx.AsyncClient], token_for: Callable[..., str]
+    services: tuple[httpx2.AsyncClient, httpx2.AsyncClient], token_for: Callable[..., str]
 ) -> None:
     instances, activity = services
     auth = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-ana')}"}
@@ -149,7 +151,7 @@ async def test_release_a_license_from_an_activity_record(
     assert (await activity.get(f"/v1/activity/terminals/{serial}", headers=auth)).json()["license_id"] is None
 
 
-async def new_instance(instances: httpx.AsyncClient, auth: dict[str, str]) -> str:
+async def new_instance(instances: httpx2.AsyncClient, auth: dict[str, str]) -> str:
     company = await instances.post(
         "/v1/companies",
         headers=auth,
@@ -175,7 +177,7 @@ async def new_instance(instances: httpx.AsyncClient, auth: dict[str, str]) -> st
 
 
 async def test_a_serial_is_one_terminal_in_any_letter_case_across_both_services(
-    services: tuple[httpx.AsyncClient, httpx.AsyncClient], token_for: Callable[..., str]
+    services: tuple[httpx2.AsyncClient, httpx2.AsyncClient], token_for: Callable[..., str]
 ) -> None:
     """Bound in lower case, reported in mixed case, looked up, searched, cleared and released in
     another: always the same terminal, and never a second license bound to it."""

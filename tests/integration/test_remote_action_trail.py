@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from asgi_lifespan import LifespanManager
@@ -38,7 +38,7 @@ OVERDUE_S = 2
 @pytest.fixture
 async def services(
     platform: PlatformSettings, database_name: str
-) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+) -> AsyncIterator[tuple[httpx2.AsyncClient, httpx2.AsyncClient]]:
     instances_app = build_instances(
         InstancesSettings(
             mongo_database=f"{database_name}_i",
@@ -48,7 +48,7 @@ async def services(
             platform=platform,
         )
     )
-    instances_transport = httpx.ASGITransport(app=instances_app)
+    instances_transport = httpx2.ASGITransport(app=instances_app)
     activity_app = build_activity(
         ActivitySettings(
             mongo_database=database_name,
@@ -60,15 +60,17 @@ async def services(
     )
     async with LifespanManager(instances_app, startup_timeout=60), LifespanManager(activity_app, startup_timeout=60):
         async with (
-            httpx.AsyncClient(transport=instances_transport, base_url="http://instances") as instances,
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=activity_app), base_url="http://activity") as activity,
+            httpx2.AsyncClient(transport=instances_transport, base_url="http://instances") as instances,
+            httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=activity_app), base_url="http://activity"
+            ) as activity,
         ):
             yield instances, activity
     with MongoClient(platform.mongo_url.get_secret_value()) as client:
         client.drop_database(f"{database_name}_i")
 
 
-async def new_instance(instances: httpx.AsyncClient, auth: dict[str, str]) -> str:
+async def new_instance(instances: httpx2.AsyncClient, auth: dict[str, str]) -> str:
     company = await instances.post(
         "/v1/companies",
         headers=auth,
@@ -94,7 +96,7 @@ async def new_instance(instances: httpx.AsyncClient, auth: dict[str, str]) -> st
 
 
 async def test_clear_session_and_release_license_walk_requested_delivered_applied_with_a_simulator_terminal(
-    services: tuple[httpx.AsyncClient, httpx.AsyncClient], token_for: Callable[..., str]
+    services: tuple[httpx2.AsyncClient, httpx2.AsyncClient], token_for: Callable[..., str]
 ) -> None:
     instances, activity = services
     auth = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-ana')}"}
@@ -252,7 +254,7 @@ async def test_clear_session_and_release_license_walk_requested_delivered_applie
 
 
 async def test_an_impersonation_is_requested_on_the_terminal_and_moved_on_by_the_panels_events(
-    services: tuple[httpx.AsyncClient, httpx.AsyncClient], token_for: Callable[..., str], kafka: KafkaProbe
+    services: tuple[httpx2.AsyncClient, httpx2.AsyncClient], token_for: Callable[..., str], kafka: KafkaProbe
 ) -> None:
     instances, activity = services
     auth = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-ana')}"}

@@ -6,7 +6,7 @@ import importlib
 import uuid
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 
@@ -31,7 +31,7 @@ async def test_service_starts_and_is_ready(
     )
     app = bootstrap.build_app(settings)
     async with LifespanManager(app, startup_timeout=60):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}") as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=f"http://{service}") as client:
             health = await client.get("/healthz")
             assert health.json() == {"status": "ok", "service": service}
             ready = await client.get("/readyz")
@@ -61,7 +61,7 @@ async def test_readyz_says_not_ready_when_the_store_is_unreachable(topic_prefix:
     app = build_activity_app(ActivitySettings(platform=platform))
     runtime = app.state.runtime
     # Not started: only the readiness checks are exercised, against a port nothing listens on.
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
         await runtime.broker.connect()
         try:
             ready = await client.get("/readyz")
@@ -83,7 +83,7 @@ async def test_each_activity_role_starts_alone_and_is_ready(
     )
     app = build_activity_app(settings)
     async with LifespanManager(app, startup_timeout=60):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
             assert (await client.get("/healthz")).json() == {"status": "ok", "service": "activity"}
             ready = await client.get("/readyz")
             body = ready.json()

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from pydantic import SecretStr
 
 from activity.bootstrap import build_app as build_activity
@@ -53,11 +53,11 @@ def public_document() -> dict[str, Any]:
     }
     gateway = build_gateway(
         GatewaySettings(platform=platform, token_private_key=SecretStr(private)),
-        transports={name: httpx.ASGITransport(app=app) for name, app in services.items()},
+        transports={name: httpx2.ASGITransport(app=app) for name, app in services.items()},
     )
 
     async def fetch() -> dict[str, Any]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gateway") as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=gateway), base_url="http://gateway") as client:
             response = await client.get("/api/v1/openapi.json")
             response.raise_for_status()
             document: dict[str, Any] = response.json()

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from pymongo import AsyncMongoClient
 
 from contracts import envelope_for
@@ -179,11 +179,11 @@ class ServiceProcess:
 
     async def wait_ready(self, within: float = 120) -> None:
         deadline = time.monotonic() + within
-        async with httpx.AsyncClient(timeout=5) as client:
+        async with httpx2.AsyncClient(timeout=5) as client:
             while time.monotonic() < deadline:
                 if not self.alive():
                     raise RuntimeError(f"{self.module} exited during start-up:\n{log_tail(self.log)}")
-                with contextlib.suppress(httpx.HTTPError):
+                with contextlib.suppress(httpx2.HTTPError):
                     if (await client.get(f"{self.url}/readyz")).status_code == 200:
                         return
                 await asyncio.sleep(0.2)

@@ -10,7 +10,7 @@ import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 from pypdf import PdfReader
@@ -162,7 +162,7 @@ def no_fonts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
 async def test_readyz_says_not_ready_naming_the_package_when_a_font_is_missing(no_fonts: None) -> None:
     app = FastAPI()
     app.include_router(health_router("instances", {"pdf_fonts": fonts_ready}))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://instances") as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://instances") as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
     check = response.json()["checks"]["pdf_fonts"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 from fastapi import APIRouter, FastAPI
 from prometheus_client import generate_latest
 from pymongo.monitoring import CommandStartedEvent
@@ -52,7 +52,7 @@ async def test_commands_sent_while_answering_a_request_are_counted_apart_from_ba
     app.add_middleware(HttpMetrics, metrics=metrics)
     metrics.store_commands.started(started({"find": "changes"}))  # a background poll, before
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as client:
         for _ in range(3):
             assert (await client.get("/things")).status_code == 200
     metrics.store_commands.started(started({"find": "changes"}))  # and after
@@ -75,7 +75,7 @@ async def test_requests_are_timed_by_the_template_of_the_route_that_answered() -
     app.include_router(api)
     app.add_middleware(HttpMetrics, metrics=metrics)
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as client:
         for thing_id in ("a", "b"):
             assert (await client.get(f"/v1/things/{thing_id}")).status_code == 200
         assert (await client.get("/v1/nothing-here")).status_code == 404

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import httpx2
 from fastapi import FastAPI
 
 from activity.adapters.field_store import MongoFieldStore
@@ -43,7 +43,7 @@ def build_app(
     settings: Settings | None = None,
     *,
     telemetry: Telemetry | None = None,
-    instances_transport: httpx.AsyncBaseTransport | None = None,
+    instances_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """`instances_transport` lets tests route the instances client to an in-process app."""
     settings = settings or Settings()
@@ -100,7 +100,7 @@ def build_app(
 
 def bootstrap_test_app(fakes: ActivityFakes | None = None, settings: Settings | None = None) -> FastAPI:
     """The app on in-memory fakes, for tests of the HTTP edge: call it without its lifespan (through
-    `httpx.ASGITransport`), so no broker or store is ever reached."""
+    `httpx2.ASGITransport`), so no broker or store is ever reached."""
     fakes = fakes or ActivityFakes()
     runtime = ServiceRuntime.create(SERVICE, settings or Settings())
     _wire(

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -36,13 +36,13 @@ WHO = Actor(user_id="usr-ana", role="partner")
 
 
 @pytest.fixture
-async def activity(platform: PlatformSettings, database_name: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def activity(platform: PlatformSettings, database_name: str) -> AsyncIterator[tuple[FastAPI, httpx2.AsyncClient]]:
     settings = Settings(
         mongo_database=database_name, consumer_group=f"activity-{uuid.uuid4().hex[:8]}", platform=platform
     )
     app = build_app(settings)
     async with LifespanManager(app, startup_timeout=60):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
             yield app, client
 
 
@@ -93,7 +93,7 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def search_until(client: httpx.AsyncClient, token: str, count: int, **params: Any) -> list[dict[str, Any]]:
+async def search_until(client: httpx2.AsyncClient, token: str, count: int, **params: Any) -> list[dict[str, Any]]:
     async def found() -> list[dict[str, Any]] | None:
         response = await client.get("/v1/activity/records", params=params, headers=auth(token))
         assert response.status_code == 200, response.text
@@ -105,7 +105,7 @@ async def search_until(client: httpx.AsyncClient, token: str, count: int, **para
 
 
 async def test_ingest_to_search_through_kafka_and_ferretdb(
-    activity: tuple[FastAPI, httpx.AsyncClient],
+    activity: tuple[FastAPI, httpx2.AsyncClient],
     kafka: KafkaProbe,
     token_for: Callable[..., str],
     mongo: Any,
@@ -187,7 +187,7 @@ async def test_ingest_to_search_through_kafka_and_ferretdb(
 
 
 async def test_bad_batches_are_refused_whole_and_bad_keys_are_refused(
-    activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
+    activity: tuple[FastAPI, httpx2.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
 ) -> None:
     app, client = activity
     instance_id, key = await issue_key(app, kafka)
@@ -247,7 +247,7 @@ async def test_bad_batches_are_refused_whole_and_bad_keys_are_refused(
 
 
 async def test_kafka_duplicates_stored_once_and_poison_dead_lettered_while_the_next_goes_through(
-    activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
+    activity: tuple[FastAPI, httpx2.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
 ) -> None:
     app, client = activity
     serial = f"SK{uuid.uuid4().hex[:8]}".upper()
@@ -287,7 +287,7 @@ async def test_kafka_duplicates_stored_once_and_poison_dead_lettered_while_the_n
 
 
 async def test_a_terminals_timeline_shows_license_and_session_events(
-    activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
+    activity: tuple[FastAPI, httpx2.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
 ) -> None:
     app, client = activity
     instance_id, key = await issue_key(app, kafka)

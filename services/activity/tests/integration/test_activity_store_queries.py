@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -59,8 +59,8 @@ async def test_the_terminals_list_and_a_terminal_are_one_find_whatever_the_page_
     app: FastAPI, token_for: Callable[..., str], database_name: str
 ) -> None:
     headers = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-count')}"}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://activity", headers=headers
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url="http://activity", headers=headers
     ) as client:
         await add_terminals(app, 0, 10)
         per_request: dict[tuple[int, int], int] = {}
@@ -89,8 +89,8 @@ async def test_several_terminals_by_serial_are_one_find_in_the_order_asked_and_o
     per_request: list[int] = []
     for partner, expected in ((PARTNER, ["SN-00211", "SN-00200", "SN-00205"]), (f"{PARTNER}-other", [])):
         headers = {"Authorization": f"Bearer {token_for(partner, user_id='usr-count')}"}
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://activity", headers=headers
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://activity", headers=headers
         ) as client:
             with count_commands(database_name) as counter:
                 response = await client.get("/v1/activity/terminals", params={"serial": asked, "limit": 10})

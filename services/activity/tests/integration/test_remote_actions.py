@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -33,7 +33,7 @@ WHO = Actor(user_id="usr-ana", role="partner")
 
 
 @pytest.fixture
-async def activity(platform: PlatformSettings, database_name: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def activity(platform: PlatformSettings, database_name: str) -> AsyncIterator[tuple[FastAPI, httpx2.AsyncClient]]:
     settings = Settings(
         mongo_database=database_name,
         consumer_group=f"activity-{uuid.uuid4().hex[:8]}",
@@ -42,12 +42,12 @@ async def activity(platform: PlatformSettings, database_name: str) -> AsyncItera
     )
     app = build_app(settings)
     async with LifespanManager(app, startup_timeout=60):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
             yield app, client
 
 
 async def test_a_redelivered_instance_wide_clear_is_one_action_per_terminal_moved_on_by_each(
-    activity: tuple[FastAPI, httpx.AsyncClient],
+    activity: tuple[FastAPI, httpx2.AsyncClient],
     kafka: KafkaProbe,
     token_for: Callable[..., str],
     platform: PlatformSettings,

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -38,11 +38,11 @@ Role = Literal["ingest", "consumer", "all"]
 @asynccontextmanager
 async def running(
     role: Role, platform: PlatformSettings, database_name: str, group: str
-) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+) -> AsyncIterator[tuple[FastAPI, httpx2.AsyncClient]]:
     settings = Settings(mongo_database=database_name, consumer_group=group, platform=platform, role=role)
     app = build_app(settings)
     async with LifespanManager(app, startup_timeout=60):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
             yield app, client
 
 

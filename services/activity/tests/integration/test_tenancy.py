@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -38,13 +38,13 @@ WHO = Actor(user_id="usr-ana", role="partner")
 
 
 @pytest.fixture
-async def activity(platform: PlatformSettings, database_name: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def activity(platform: PlatformSettings, database_name: str) -> AsyncIterator[tuple[FastAPI, httpx2.AsyncClient]]:
     settings = Settings(
         mongo_database=database_name, consumer_group=f"activity-{uuid.uuid4().hex[:8]}", platform=platform
     )
     app = build_app(settings)
     async with LifespanManager(app, startup_timeout=60):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
             yield app, client
 
 
@@ -80,7 +80,7 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def search_until(client: httpx.AsyncClient, token: str, count: int, **params: Any) -> list[dict[str, Any]]:
+async def search_until(client: httpx2.AsyncClient, token: str, count: int, **params: Any) -> list[dict[str, Any]]:
     async def found() -> list[dict[str, Any]] | None:
         response = await client.get("/v1/activity/records", params=params, headers=auth(token))
         assert response.status_code == 200, response.text
@@ -108,14 +108,14 @@ def license_added(license_id: str, instance_id: str, partner_id: str, serial: st
     )  # fmt: skip
 
 
-async def get_json(client: httpx.AsyncClient, url: str, token: str, **params: Any) -> Any:
+async def get_json(client: httpx2.AsyncClient, url: str, token: str, **params: Any) -> Any:
     response = await client.get(url, params=params, headers=auth(token))
     assert response.status_code == 200, (url, response.text)
     return response.json()
 
 
 async def test_another_partners_events_for_our_serial_change_and_show_nothing_of_ours(
-    activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
+    activity: tuple[FastAPI, httpx2.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
 ) -> None:
     app, client = activity
     ours, our_key = await issue_key(app, kafka)
@@ -201,7 +201,7 @@ async def test_another_partners_events_for_our_serial_change_and_show_nothing_of
 
 
 async def test_a_serial_is_one_terminal_in_any_letter_case(
-    activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
+    activity: tuple[FastAPI, httpx2.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
 ) -> None:
     app, client = activity
     instance_id, key = await issue_key(app, kafka)
@@ -237,7 +237,7 @@ async def test_a_serial_is_one_terminal_in_any_letter_case(
 
 
 async def test_terminal_documents_of_the_earlier_shape_are_converted_to_their_partner(
-    activity: tuple[FastAPI, httpx.AsyncClient], mongo: Any, database_name: str, token_for: Callable[..., str]
+    activity: tuple[FastAPI, httpx2.AsyncClient], mongo: Any, database_name: str, token_for: Callable[..., str]
 ) -> None:
     """The earlier shape kept `t.<serial>` and `l.<serial>` for every partner in one place."""
     app, client = activity
@@ -272,7 +272,7 @@ async def test_terminal_documents_of_the_earlier_shape_are_converted_to_their_pa
 
 
 async def test_records_stored_with_a_lower_case_serial_are_moved_where_the_search_finds_them(
-    activity: tuple[FastAPI, httpx.AsyncClient],
+    activity: tuple[FastAPI, httpx2.AsyncClient],
     mongo: Any,
     database_name: str,
     platform: PlatformSettings,
@@ -316,7 +316,7 @@ async def test_records_stored_with_a_lower_case_serial_are_moved_where_the_searc
 
 
 async def test_license_events_arriving_in_any_order_leave_the_newest_binding(
-    activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
+    activity: tuple[FastAPI, httpx2.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
 ) -> None:
     """Bound to L1, released, then bound to L2 — delivered newest first (three topics, no set order)."""
     app, client = activity
@@ -347,7 +347,7 @@ async def test_license_events_arriving_in_any_order_leave_the_newest_binding(
 
 
 async def test_the_same_terminal_event_id_from_other_partners_and_instances_is_stored_for_each(
-    activity: tuple[FastAPI, httpx.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
+    activity: tuple[FastAPI, httpx2.AsyncClient], kafka: KafkaProbe, token_for: Callable[..., str]
 ) -> None:
     """Terminals make their own event ids: the same id, serial and time from another partner or
     another instance is another event (acknowledged, so kept), while a retry is stored once."""

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -43,13 +43,13 @@ PARTNER, OTHER_PARTNER = "ptn-acme", "ptn-rival"
 
 
 @pytest.fixture
-async def activity(platform: PlatformSettings, database_name: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def activity(platform: PlatformSettings, database_name: str) -> AsyncIterator[tuple[FastAPI, httpx2.AsyncClient]]:
     settings = Settings(
         mongo_database=database_name, consumer_group=f"activity-{uuid.uuid4().hex[:8]}", platform=platform
     )
     app = build_app(settings)
     async with LifespanManager(app, startup_timeout=60):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
             yield app, client
 
 
@@ -97,7 +97,7 @@ def working_day(terminal: SimTerminal, day: date, rng: random.Random) -> list[di
     return [make_event(terminal, action, local(day, h, m), rng) for action, h, m in script]
 
 
-async def month_of(client: httpx.AsyncClient, token: str, instance_id: str, pin: str, month: str) -> httpx.Response:
+async def month_of(client: httpx2.AsyncClient, token: str, instance_id: str, pin: str, month: str) -> httpx2.Response:
     return await client.get(
         "/v1/activity/working-time",
         params={"instance_id": instance_id, "pin": pin, "month": month},
@@ -106,7 +106,7 @@ async def month_of(client: httpx.AsyncClient, token: str, instance_id: str, pin:
 
 
 async def test_the_simulators_days_read_back_as_the_record(
-    activity: tuple[FastAPI, httpx.AsyncClient],
+    activity: tuple[FastAPI, httpx2.AsyncClient],
     kafka: KafkaProbe,
     token_for: Callable[..., str],
 ) -> None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from activity.bootstrap import bootstrap_test_app
@@ -38,9 +38,9 @@ class UnreachableInstances(FakeInstances):
         raise InstancesUnavailable("connection refused")
 
 
-async def client_on(fakes: ActivityFakes) -> AsyncIterator[httpx.AsyncClient]:
+async def client_on(fakes: ActivityFakes) -> AsyncIterator[httpx2.AsyncClient]:
     app = bootstrap_test_app(fakes, Settings(platform=PlatformSettings(auth_public_key=PUBLIC)))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
         yield client
 
 
@@ -52,7 +52,7 @@ def fakes() -> ActivityFakes:
 
 
 @pytest.fixture
-async def client(fakes: ActivityFakes) -> AsyncIterator[httpx.AsyncClient]:
+async def client(fakes: ActivityFakes) -> AsyncIterator[httpx2.AsyncClient]:
     async for client in client_on(fakes):
         yield client
 
@@ -86,7 +86,7 @@ def counted(metrics: str) -> float:
 
 
 async def test_ingest_admits_the_batch_and_counts_it_on_the_metrics(
-    client: httpx.AsyncClient, fakes: ActivityFakes
+    client: httpx2.AsyncClient, fakes: ActivityFakes
 ) -> None:
     response = await client.post(
         "/v1/ingest/events", json={"events": [an_event(), an_event()]}, headers={"X-Ingest-Key": INGEST_KEY}
@@ -97,14 +97,14 @@ async def test_ingest_admits_the_batch_and_counts_it_on_the_metrics(
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Ingest-Key": ""}, {"X-Ingest-Key": "pik_ins-001.wrong"}])
-async def test_ingest_without_a_known_key_is_a_401(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+async def test_ingest_without_a_known_key_is_a_401(client: httpx2.AsyncClient, headers: dict[str, str]) -> None:
     response = await client.post("/v1/ingest/events", json={"events": [an_event()]}, headers=headers)
     assert (response.status_code, response.headers["WWW-Authenticate"]) == (401, "IngestKey")
     assert response.json()["type"] == "urn:partnerapp:problem:invalid-ingest-key"
     assert counted((await client.get("/metrics")).text) == 0
 
 
-async def test_ingest_refuses_out_of_range_events_naming_each_in_the_body(client: httpx.AsyncClient) -> None:
+async def test_ingest_refuses_out_of_range_events_naming_each_in_the_body(client: httpx2.AsyncClient) -> None:
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     batch = {"events": [an_event(), an_event(occurred_at=future)]}
     response = await client.post(
@@ -120,21 +120,21 @@ async def test_ingest_refuses_out_of_range_events_naming_each_in_the_body(client
     assert problem["errors"] == [{"field": "events.1.occurred_at", "message": "is in the future", "in": "body"}]
 
 
-async def test_search_without_serial_or_pin_is_a_422_naming_serial(client: httpx.AsyncClient) -> None:
+async def test_search_without_serial_or_pin_is_a_422_naming_serial(client: httpx2.AsyncClient) -> None:
     response = await client.get("/v1/activity/records", headers=AUTH)
     assert response.status_code == 422
     assert response.json()["detail"] == "Give exactly one of serial or pin."
     assert response.json()["errors"] == [{"field": "serial", "message": "exactly one of serial or pin", "in": "query"}]
 
 
-async def test_search_with_an_inverted_window_is_a_422_naming_from(client: httpx.AsyncClient) -> None:
+async def test_search_with_an_inverted_window_is_a_422_naming_from(client: httpx2.AsyncClient) -> None:
     params = {"pin": "4821", "from": "2024-03-02T00:00:00Z", "to": "2024-03-01T00:00:00Z"}
     response = await client.get("/v1/activity/records", params=params, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["errors"] == [{"field": "from", "message": "from must be before to", "in": "query"}]
 
 
-async def test_search_answers_the_records_and_the_window(client: httpx.AsyncClient, fakes: ActivityFakes) -> None:
+async def test_search_answers_the_records_and_the_window(client: httpx2.AsyncClient, fakes: ActivityFakes) -> None:
     record = stored(fakes)
     params = {"serial": "sn-0001", "to": "2024-03-16T00:00:00Z"}
     body = (await client.get("/v1/activity/records", params=params, headers=AUTH)).json()
@@ -144,7 +144,7 @@ async def test_search_answers_the_records_and_the_window(client: httpx.AsyncClie
 
 
 async def test_a_record_is_answered_with_the_id_users_see_and_a_missing_one_is_a_404(
-    client: httpx.AsyncClient, fakes: ActivityFakes
+    client: httpx2.AsyncClient, fakes: ActivityFakes
 ) -> None:
     record = stored(fakes)
     found = (await client.get(f"/v1/activity/records/{record.id}", headers=AUTH)).json()
@@ -158,7 +158,7 @@ async def test_a_record_is_answered_with_the_id_users_see_and_a_missing_one_is_a
     assert (missing.status_code, missing.json()["detail"]) == (404, "No activity record nope.")
 
 
-async def test_a_missing_terminal_is_a_404_naming_its_canonical_serial(client: httpx.AsyncClient) -> None:
+async def test_a_missing_terminal_is_a_404_naming_its_canonical_serial(client: httpx2.AsyncClient) -> None:
     missing = await client.get("/v1/activity/terminals/sn-0009", headers=AUTH)
     assert (missing.status_code, missing.json()["type"]) == (404, "urn:partnerapp:problem:not-found")
     assert missing.json()["detail"] == "No terminal SN-0009."
@@ -189,7 +189,7 @@ async def test_release_refusals_are_answered_as_their_problems(fakes: ActivityFa
         assert response.json()["detail"] == "The instances service is unavailable; retry shortly."
 
 
-async def test_release_without_a_bearer_token_is_a_401(client: httpx.AsyncClient, fakes: ActivityFakes) -> None:
+async def test_release_without_a_bearer_token_is_a_401(client: httpx2.AsyncClient, fakes: ActivityFakes) -> None:
     record = stored(fakes)
     response = await client.post(f"/v1/activity/records/{record.id}/release-license", json={})
     assert response.status_code == 401
@@ -197,7 +197,7 @@ async def test_release_without_a_bearer_token_is_a_401(client: httpx.AsyncClient
     assert fakes.instances.tokens == []
 
 
-async def test_the_documented_schemas_keep_their_names(client: httpx.AsyncClient) -> None:
+async def test_the_documented_schemas_keep_their_names(client: httpx2.AsyncClient) -> None:
     schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
     assert {"RecordPage", "RecordOut", "TerminalPage", "TerminalOut", "IngestBatch", "Accepted"} <= set(schemas)
     assert set(schemas["RecordPage"]["properties"]) == {"items", "next_cursor", "window"}

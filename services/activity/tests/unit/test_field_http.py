@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from pypdf import PdfReader
 
@@ -79,16 +79,16 @@ async def fakes() -> ActivityFakes:
 
 
 @pytest.fixture
-async def client(fakes: ActivityFakes) -> AsyncIterator[httpx.AsyncClient]:
+async def client(fakes: ActivityFakes) -> AsyncIterator[httpx2.AsyncClient]:
     app = bootstrap_test_app(fakes, Settings(platform=PlatformSettings(auth_public_key=PUBLIC)))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
         yield client
 
 
 WORKER = {"instance_id": INSTANCE, "pin": PIN}
 
 
-async def test_the_month_shows_each_day_and_the_total(client: httpx.AsyncClient) -> None:
+async def test_the_month_shows_each_day_and_the_total(client: httpx2.AsyncClient) -> None:
     answer = await client.get("/v1/activity/working-time", params={**WORKER, "month": "2026-11"}, headers=auth())
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -100,7 +100,7 @@ async def test_the_month_shows_each_day_and_the_total(client: httpx.AsyncClient)
     assert len(body["days"][0]["source_record_ids"]) == 4
 
 
-async def test_a_correction_is_a_new_version_and_the_original_stays(client: httpx.AsyncClient) -> None:
+async def test_a_correction_is_a_new_version_and_the_original_stays(client: httpx2.AsyncClient) -> None:
     fix = {
         **WORKER,
         "date": "2026-11-03",
@@ -140,7 +140,7 @@ async def test_a_correction_is_a_new_version_and_the_original_stays(client: http
     ],
 )
 async def test_a_bad_correction_names_its_field_and_stores_nothing(
-    client: httpx.AsyncClient, fakes: ActivityFakes, change: dict[str, Any], field: str
+    client: httpx2.AsyncClient, fakes: ActivityFakes, change: dict[str, Any], field: str
 ) -> None:
     fix = {**WORKER, "date": "2026-11-03", "start": "2026-11-03T08:00:00+01:00", "end": "2026-11-03T17:00:00+01:00"}
     answer = await client.post(
@@ -157,14 +157,14 @@ async def test_a_bad_correction_names_its_field_and_stores_nothing(
     [({"month": "2026-13"}, "month"), ({"month": "nov"}, "month"), ({"month": "2026-11", "tz": "Nowhere/X"}, "tz")],
 )
 async def test_a_bad_month_or_zone_names_the_field(
-    client: httpx.AsyncClient, params: dict[str, str], field: str
+    client: httpx2.AsyncClient, params: dict[str, str], field: str
 ) -> None:
     answer = await client.get("/v1/activity/working-time", params={**WORKER, **params}, headers=auth())
     assert answer.status_code == 422
     assert field in str(answer.json()["errors"])
 
 
-async def test_another_partners_worker_and_terminal_are_not_found(client: httpx.AsyncClient) -> None:
+async def test_another_partners_worker_and_terminal_are_not_found(client: httpx2.AsyncClient) -> None:
     month = {**WORKER, "month": "2026-11"}
     assert (await client.get("/v1/activity/working-time", params=month, headers=auth(OTHER))).status_code == 404
     day = {**WORKER, "date": "2026-11-03"}
@@ -177,7 +177,7 @@ async def test_another_partners_worker_and_terminal_are_not_found(client: httpx.
     assert positions.status_code == 404
 
 
-async def test_the_csv_totals_equal_the_apis_and_its_hash_is_in_the_header(client: httpx.AsyncClient) -> None:
+async def test_the_csv_totals_equal_the_apis_and_its_hash_is_in_the_header(client: httpx2.AsyncClient) -> None:
     params = {**WORKER, "month": "2026-11"}
     api = (await client.get("/v1/activity/working-time", params=params, headers=auth())).json()
     exported = await client.get(
@@ -192,7 +192,7 @@ async def test_the_csv_totals_equal_the_apis_and_its_hash_is_in_the_header(clien
     assert rows[-1][0] == "TOTAL" and int(rows[-1][5]) == api["total_worked_s"]
 
 
-async def test_the_pdf_prints_the_hash_the_name_and_the_total(client: httpx.AsyncClient) -> None:
+async def test_the_pdf_prints_the_hash_the_name_and_the_total(client: httpx2.AsyncClient) -> None:
     params = {**WORKER, "month": "2026-11", "format": "pdf"}
     exported = await client.get("/v1/activity/working-time/export", params=params, headers=auth(language="en"))
     assert exported.status_code == 200, exported.text
@@ -208,7 +208,7 @@ async def test_the_pdf_prints_the_hash_the_name_and_the_total(client: httpx.Asyn
     assert f"{3 * 27000} s (22:30)" in text
 
 
-async def test_positions_come_in_time_order_with_gaps_marked_and_paged(client: httpx.AsyncClient) -> None:
+async def test_positions_come_in_time_order_with_gaps_marked_and_paged(client: httpx2.AsyncClient) -> None:
     url = f"/v1/activity/terminals/{SERIAL.lower()}/positions"
     first = await client.get(url, params={"date": "2026-11-03", "limit": 4}, headers=auth())
     assert first.status_code == 200, first.text
@@ -228,14 +228,14 @@ async def test_positions_come_in_time_order_with_gaps_marked_and_paged(client: h
     assert terminal.json()["last_position"]["occurred_at"].startswith("2026-11-04T15:00")
 
 
-async def test_records_say_whether_they_arrived_late(client: httpx.AsyncClient) -> None:
+async def test_records_say_whether_they_arrived_late(client: httpx2.AsyncClient) -> None:
     params = {"serial": SERIAL, "from": "2026-11-03T00:00:00Z", "to": "2026-11-04T00:00:00Z"}
     found = (await client.get("/v1/activity/records", params=params, headers=auth())).json()["items"]
     late = {r["action"]: r["late"] for r in found}
     assert late["clock_out"] is True and late["clock_in"] is False
 
 
-async def test_a_refusal_is_worded_in_the_readers_language(client: httpx.AsyncClient) -> None:
+async def test_a_refusal_is_worded_in_the_readers_language(client: httpx2.AsyncClient) -> None:
     params = {**WORKER, "month": "2026-11", "tz": "Europe/Nowhere"}
     answer = await client.get("/v1/activity/working-time", params=params, headers=auth(language="es"))
     assert answer.status_code == 422
@@ -243,7 +243,7 @@ async def test_a_refusal_is_worded_in_the_readers_language(client: httpx.AsyncCl
 
 
 @pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
-async def test_a_day_at_the_ends_of_the_calendar_is_refused_not_a_crash(client: httpx.AsyncClient, day: str) -> None:
+async def test_a_day_at_the_ends_of_the_calendar_is_refused_not_a_crash(client: httpx2.AsyncClient, day: str) -> None:
     answers = [
         await client.get("/v1/activity/working-time/days", params={**WORKER, "date": day}, headers=auth()),
         await client.get(f"/v1/activity/terminals/{SERIAL}/positions", params={"date": day}, headers=auth()),

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-import httpx
+import httpx2
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 from faststream.kafka import KafkaBroker
@@ -59,19 +59,19 @@ def broker() -> RecordingBroker:
 
 
 @pytest.fixture
-async def client(broker: RecordingBroker) -> AsyncIterator[httpx.AsyncClient]:
+async def client(broker: RecordingBroker) -> AsyncIterator[httpx2.AsyncClient]:
     fakes = ActivityFakes()
     fakes.keys.keys[INSTANCE] = IngestKey(INSTANCE, PARTNER, hashlib.sha256(INGEST_KEY.encode()).hexdigest())
     platform = PlatformSettings()
     publisher = KafkaEventPublisher(cast(KafkaBroker, broker), platform)
     fakes.commands = ActivityCommands(fakes.keys, publisher, fakes.records)
     app = bootstrap_test_app(fakes, Settings(platform=platform))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
         yield client
 
 
 async def test_a_requests_telemetry_is_one_batch_per_partition_and_202_only_once_acknowledged(
-    client: httpx.AsyncClient, broker: RecordingBroker
+    client: httpx2.AsyncClient, broker: RecordingBroker
 ) -> None:
     first, second = serials_on_distinct_partitions(2)
     events = [an_event(first) for _ in range(30)] + [an_event(second) for _ in range(20)]
@@ -98,7 +98,7 @@ async def test_a_requests_telemetry_is_one_batch_per_partition_and_202_only_once
 
 
 async def test_a_batch_the_broker_refuses_is_a_503_and_nothing_is_accepted(
-    client: httpx.AsyncClient, broker: RecordingBroker
+    client: httpx2.AsyncClient, broker: RecordingBroker
 ) -> None:
     posting = asyncio.create_task(
         client.post("/v1/ingest/events", json={"events": [an_event("SN-0001"), an_event("SN-0001")]}, headers=HEADERS)

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from pydantic import BaseModel
 
@@ -213,7 +213,7 @@ async def test_the_http_edge_answers_the_contract_and_names_a_bad_state() -> Non
     fakes = ActivityFakes()
     await fakes.actions.add([clear(serial="SN7")])
     app = bootstrap_test_app(fakes, Settings(platform=PlatformSettings(auth_public_key=public)))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity") as client:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
         auth = {"Authorization": f"Bearer {token}"}
         bad = await client.get("/v1/activity/actions", params={"state": "lost"}, headers=auth)
         assert bad.status_code == 422

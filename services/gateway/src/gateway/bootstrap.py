@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
@@ -97,7 +97,7 @@ def _webhooks(
     settings: Settings,
     signing_key: str,
     notifier: PausedNotifier,
-    webhook_transport: httpx.AsyncBaseTransport | None,
+    webhook_transport: httpx2.AsyncBaseTransport | None,
 ) -> None:
     """Subscriptions and their log for every replica; the dispatcher (its own consumer group and
     the sender loop) where `GATEWAY_WEBHOOK_DISPATCHER` is true."""
@@ -164,8 +164,8 @@ def build_app(
     settings: Settings | None = None,
     *,
     telemetry: Telemetry | None = None,
-    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
-    webhook_transport: httpx.AsyncBaseTransport | None = None,
+    transports: Mapping[str, httpx2.AsyncBaseTransport] | None = None,
+    webhook_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """`transports` replaces the network to some services (tests run them in-process)."""
     settings = settings or Settings()

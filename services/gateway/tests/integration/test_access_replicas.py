@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -69,7 +69,7 @@ class StoreReads(monitoring.CommandListener):
 class Replica:
     name: str
     app: FastAPI
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
 
     async def status(self, token: str) -> int:
         """An authenticated call that reads nothing else from the users or sessions."""
@@ -160,7 +160,7 @@ async def replicas(
         for name, app in apps.items():
             await started.enter_async_context(LifespanManager(app, startup_timeout=60))
             http = await started.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://gateway-{name}")
+                httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=f"http://gateway-{name}")
             )
             found[name] = Replica(name, app, http)
         yield Replicas(found["a"], found["b"], reads)

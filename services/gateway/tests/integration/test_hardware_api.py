@@ -9,7 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 from pypdf import PdfReader
@@ -40,8 +40,8 @@ def app(catalogue: HardwareCatalogue) -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+async def client(app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://gateway") as client:
         yield client
 
 
@@ -50,7 +50,7 @@ def pdf_text(document: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document)).pages)
 
 
-def assert_problem(response: httpx.Response, field: str) -> dict[str, Any]:
+def assert_problem(response: httpx2.Response, field: str) -> dict[str, Any]:
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     body: dict[str, Any] = response.json()
@@ -63,7 +63,7 @@ def assert_problem(response: httpx.Response, field: str) -> dict[str, Any]:
 
 
 async def test_the_whole_list_with_bilingual_labels_and_no_sign_in(
-    client: httpx.AsyncClient, catalogue: HardwareCatalogue
+    client: httpx2.AsyncClient, catalogue: HardwareCatalogue
 ) -> None:
     response = await client.get("/api/v1/hardware")  # no Authorization header: public information
     assert response.status_code == 200
@@ -82,7 +82,7 @@ async def test_the_whole_list_with_bilingual_labels_and_no_sign_in(
     assert set(first["features"]["nfc"]) == {"support", "note"}
 
 
-async def test_filters(client: httpx.AsyncClient) -> None:
+async def test_filters(client: httpx2.AsyncClient) -> None:
     async def items(**params: Any) -> list[dict[str, Any]]:
         response = await client.get("/api/v1/hardware", params=params)
         assert response.status_code == 200, response.text
@@ -101,7 +101,7 @@ async def test_filters(client: httpx.AsyncClient) -> None:
     assert await items(maker="Zebra", os="ios") == []
 
 
-async def test_sort(client: httpx.AsyncClient) -> None:
+async def test_sort(client: httpx2.AsyncClient) -> None:
     response = await client.get("/api/v1/hardware", params={"sort": "-os_version"})
     latest = [version_key(t["os_versions"][-1]) for t in response.json()["items"]]
     assert latest == sorted(latest, reverse=True)
@@ -122,14 +122,14 @@ async def test_sort(client: httpx.AsyncClient) -> None:
     ],
 )
 async def test_bad_filters_are_422_problems_naming_the_field(
-    client: httpx.AsyncClient, params: dict[str, Any], field: str
+    client: httpx2.AsyncClient, params: dict[str, Any], field: str
 ) -> None:
     body = assert_problem(await client.get("/api/v1/hardware", params=params), field)
     assert body["instance"] == "/api/v1/hardware"
     assert_problem(await client.get("/api/v1/hardware.pdf", params=params), field)
 
 
-async def test_an_unknown_feature_problem_lists_the_known_ones(client: httpx.AsyncClient) -> None:
+async def test_an_unknown_feature_problem_lists_the_known_ones(client: httpx2.AsyncClient) -> None:
     english = {"Accept-Language": "en"}
     body = assert_problem(
         await client.get("/api/v1/hardware", params={"feature": "teleport"}, headers=english), "feature"
@@ -146,7 +146,7 @@ async def test_an_unknown_feature_problem_lists_the_known_ones(client: httpx.Asy
 # ------------------------------------------------------------------------------------- PDF
 
 
-async def test_the_pdf_is_an_attachment_with_the_filtered_terminals(client: httpx.AsyncClient) -> None:
+async def test_the_pdf_is_an_attachment_with_the_filtered_terminals(client: httpx2.AsyncClient) -> None:
     response = await client.get(
         "/api/v1/hardware.pdf", params={"maker": "Honeywell", "feature": "nfc"}, headers={"Accept-Language": "en"}
     )
@@ -160,14 +160,14 @@ async def test_the_pdf_is_an_attachment_with_the_filtered_terminals(client: http
     assert "Filters: maker = Honeywell; supports NFC" in text
 
 
-async def test_the_whole_pdf_names_every_maker(client: httpx.AsyncClient) -> None:
+async def test_the_whole_pdf_names_every_maker(client: httpx2.AsyncClient) -> None:
     response = await client.get("/api/v1/hardware.pdf")
     text = pdf_text(response.content)
     assert all(m in text for m in ("Apple", "Datalogic", "Honeywell", "Samsung", "Sunmi", "Urovo", "Zebra"))
     assert len(re.findall(rb"/Type /Page\b(?!s)", response.content)) >= 1
 
 
-async def test_the_pdf_in_spanish_and_an_unknown_language(client: httpx.AsyncClient) -> None:
+async def test_the_pdf_in_spanish_and_an_unknown_language(client: httpx2.AsyncClient) -> None:
     response = await client.get("/api/v1/hardware.pdf", params={"lang": "es", "os": "ios"})
     assert response.status_code == 200
     assert "Fabricante" in pdf_text(response.content)
@@ -187,7 +187,7 @@ PDF_LANGUAGES = [
 
 @pytest.mark.parametrize(("header", "lang", "heading"), PDF_LANGUAGES)
 async def test_the_pdf_follows_the_readers_language(
-    client: httpx.AsyncClient, header: str | None, lang: str | None, heading: str
+    client: httpx2.AsyncClient, header: str | None, lang: str | None, heading: str
 ) -> None:
     response = await client.get(
         "/api/v1/hardware.pdf",
@@ -213,7 +213,7 @@ SEARCHES = {
 
 
 @pytest.mark.parametrize("q", SEARCHES.values(), ids=SEARCHES.keys())
-async def test_the_pdf_shows_a_search_in_any_script_as_typed(client: httpx.AsyncClient, q: str) -> None:
+async def test_the_pdf_shows_a_search_in_any_script_as_typed(client: httpx2.AsyncClient, q: str) -> None:
     response = await client.get("/api/v1/hardware.pdf", params={"q": q, "lang": "en"})
     assert response.status_code == 200
     text = pdf_text(response.content)

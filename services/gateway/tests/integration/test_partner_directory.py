@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from asgi_lifespan import LifespanManager
@@ -78,7 +78,7 @@ async def test_a_partner_put_in_the_directory_is_announced_and_tokens_name_the_u
         password=PASSWORD,
         language=Language.EN,
     )
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gateway") as http:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=gateway), base_url="http://gateway") as http:
         login = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
         assert login.status_code == 200, login.text
         token = login.json()["access_token"]

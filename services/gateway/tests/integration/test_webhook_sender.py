@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -124,17 +124,17 @@ async def test_a_name_resolving_to_loopback_is_refused_in_production_mode_and_no
 
 
 async def test_the_request_connects_to_the_checked_address_with_the_name_as_host_and_tls_server_name() -> None:
-    seen: list[httpx.Request] = []
+    seen: list[httpx2.Request] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         seen.append(request)
-        return httpx.Response(204)
+        return httpx2.Response(204)
 
     async def public(host: str, port: int) -> list[str]:
         return ["93.184.215.14"]
 
     poster = WebhookPoster(
-        timeout_seconds=2, allow_private=False, resolver=public, transport=httpx.MockTransport(answer)
+        timeout_seconds=2, allow_private=False, resolver=public, transport=httpx2.MockTransport(answer)
     )
     try:
         result = await poster.post("https://hooks.partner.example/in?x=1", b"{}", {"webhook-id": "e1"})

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import http_ece  # type: ignore[import-untyped]
-import httpx
+import httpx2
 import jwt
 import pytest
 from aiohttp import web
@@ -347,7 +347,7 @@ async def test_the_store_keeps_one_document_per_endpoint_and_a_few_devices_per_u
 
 
 @pytest.fixture
-async def api(store: MongoPushSubscriptions, keys: VapidKeys) -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
+async def api(store: MongoPushSubscriptions, keys: VapidKeys) -> AsyncIterator[Callable[..., httpx2.AsyncClient]]:
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(push.api)
@@ -364,11 +364,11 @@ async def api(store: MongoPushSubscriptions, keys: VapidKeys) -> AsyncIterator[C
         return Caller(principal, "token", "ses-1", datetime.now(UTC))
 
     app.dependency_overrides[authenticate] = fake_authenticate
-    clients: list[httpx.AsyncClient] = []
+    clients: list[httpx2.AsyncClient] = []
 
-    def make(user: str | None = None, partner: str = "ptn-a") -> httpx.AsyncClient:
+    def make(user: str | None = None, partner: str = "ptn-a") -> httpx2.AsyncClient:
         headers = {"X-Test-User": user, "X-Test-Partner": partner} if user else {}
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=headers)
+        client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://gateway", headers=headers)
         clients.append(client)
         return client
 
@@ -378,7 +378,7 @@ async def api(store: MongoPushSubscriptions, keys: VapidKeys) -> AsyncIterator[C
 
 
 async def test_the_public_key_is_served_without_signing_in(
-    api: Callable[..., httpx.AsyncClient], keys: VapidKeys
+    api: Callable[..., httpx2.AsyncClient], keys: VapidKeys
 ) -> None:
     response = await api().get("/api/v1/push/vapid-public-key")
 
@@ -391,7 +391,7 @@ async def test_the_public_key_is_served_without_signing_in(
 
 
 async def test_subscribing_twice_keeps_one_subscription(
-    api: Callable[..., httpx.AsyncClient],
+    api: Callable[..., httpx2.AsyncClient],
     store: MongoPushSubscriptions,
     mongo: AsyncMongoClient[dict[str, Any]],
     database_name: str,
@@ -434,7 +434,7 @@ async def test_subscribing_twice_keeps_one_subscription(
     ],
 )
 async def test_a_bad_subscription_is_refused_naming_the_field(
-    api: Callable[..., httpx.AsyncClient], change: dict[str, Any], field_name: str
+    api: Callable[..., httpx2.AsyncClient], change: dict[str, Any], field_name: str
 ) -> None:
     body = {**Device("https://fcm.googleapis.com/fcm/send/abc").as_json(), **change}
 
@@ -446,7 +446,7 @@ async def test_a_bad_subscription_is_refused_naming_the_field(
     assert field_name in {error["field"] for error in response.json()["errors"]}
 
 
-async def test_known_push_services_are_accepted(api: Callable[..., httpx.AsyncClient]) -> None:
+async def test_known_push_services_are_accepted(api: Callable[..., httpx2.AsyncClient]) -> None:
     ana = api("usr-ana")
     for endpoint in (
         "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABk",
@@ -458,7 +458,7 @@ async def test_known_push_services_are_accepted(api: Callable[..., httpx.AsyncCl
 
 
 async def test_a_user_can_only_unsubscribe_their_own_devices(
-    api: Callable[..., httpx.AsyncClient], store: MongoPushSubscriptions
+    api: Callable[..., httpx2.AsyncClient], store: MongoPushSubscriptions
 ) -> None:
     ana, bob = api("usr-ana"), api("usr-bob")
     device = Device("https://fcm.googleapis.com/fcm/send/ana-device")
@@ -481,7 +481,7 @@ async def test_a_user_can_only_unsubscribe_their_own_devices(
 
 
 async def test_a_device_subscribed_again_by_another_user_moves_to_that_user(
-    api: Callable[..., httpx.AsyncClient], store: MongoPushSubscriptions
+    api: Callable[..., httpx2.AsyncClient], store: MongoPushSubscriptions
 ) -> None:
     device = Device("https://fcm.googleapis.com/fcm/send/shared-browser")
     assert (await api("usr-ana").post("/api/v1/push/subscriptions", json=device.as_json())).status_code == 201

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -45,7 +45,7 @@ NAMES = {
 @pytest.fixture
 async def client(
     platform: PlatformSettings, database_name: str, token_for: Callable[..., str]
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[httpx2.AsyncClient]:
     settings = Settings(
         mongo_database=database_name,
         consumer_group=f"instances-{uuid.uuid4().hex[:8]}",
@@ -56,21 +56,21 @@ async def client(
     )
     app: FastAPI = build_app(settings)
     async with LifespanManager(app, startup_timeout=60):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app),
             base_url="http://instances",
             headers={"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-docs')}"},
         ) as http:
             yield http
 
 
-async def ok(response: httpx.Response, expected: int = 200) -> dict[str, Any]:
+async def ok(response: httpx2.Response, expected: int = 200) -> dict[str, Any]:
     assert response.status_code == expected, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-async def provisioned_for(client: httpx.AsyncClient, name: str, contact: str = "Lucía López", quota: int = 5) -> str:
+async def provisioned_for(client: httpx2.AsyncClient, name: str, contact: str = "Lucía López", quota: int = 5) -> str:
     company = await ok(
         await client.post(
             "/v1/companies",
@@ -108,7 +108,7 @@ def pdf_text(document: bytes) -> str:
 
 
 @pytest.mark.parametrize("name", NAMES.values(), ids=NAMES.keys())
-async def test_the_contract_pdf_has_the_customer_name_as_written(client: httpx.AsyncClient, name: str) -> None:
+async def test_the_contract_pdf_has_the_customer_name_as_written(client: httpx2.AsyncClient, name: str) -> None:
     instance_id = await provisioned_for(client, name)
     response = await client.get(f"/v1/provisionings/{instance_id}/contract.pdf")
     assert response.status_code == 200
@@ -117,7 +117,7 @@ async def test_the_contract_pdf_has_the_customer_name_as_written(client: httpx.A
     assert "?" not in text, "no character replaced by a question mark"
 
 
-async def test_the_contract_pdf_names_the_vendor_contact_and_email(client: httpx.AsyncClient) -> None:
+async def test_the_contract_pdf_names_the_vendor_contact_and_email(client: httpx2.AsyncClient) -> None:
     instance_id = await provisioned_for(client, "Transportes López S.L.", contact="Ελένη Παπαδοπούλου")
     url = f"/v1/provisionings/{instance_id}/contract.pdf"
     text = pdf_text((await client.get(url, headers={"Accept-Language": "en"})).content)
@@ -130,7 +130,7 @@ async def test_the_contract_pdf_names_the_vendor_contact_and_email(client: httpx
     assert contract["vendor"]["email"] == "contratos@vendor.example"
 
 
-async def test_the_contract_html_keeps_the_name_and_isolates_its_direction(client: httpx.AsyncClient) -> None:
+async def test_the_contract_html_keeps_the_name_and_isolates_its_direction(client: httpx2.AsyncClient) -> None:
     name = NAMES["the issue's name"]
     instance_id = await provisioned_for(client, name)
     response = await client.get(f"/v1/provisionings/{instance_id}/contract.html")
@@ -179,7 +179,7 @@ CHOICES = [
 ]
 
 
-def _text(response: httpx.Response, kind: str) -> str:
+def _text(response: httpx2.Response, kind: str) -> str:
     assert response.status_code == 200, response.text
     return pdf_text(response.content) if kind == "pdf" else html.unescape(response.text)
 
@@ -187,7 +187,7 @@ def _text(response: httpx.Response, kind: str) -> str:
 @pytest.mark.parametrize("kind", ["html", "pdf"])
 @pytest.mark.parametrize(("header", "lang", "language"), CHOICES)
 async def test_the_contract_reads_in_the_readers_language(
-    client: httpx.AsyncClient, kind: str, header: str | None, lang: str | None, language: str
+    client: httpx2.AsyncClient, kind: str, header: str | None, lang: str | None, language: str
 ) -> None:
     instance_id = await provisioned_for(client, "Transportes López S.L.")
     response = await client.get(
@@ -204,7 +204,7 @@ async def test_the_contract_reads_in_the_readers_language(
         assert f'<html lang="{language}">' in text
 
 
-async def test_the_contract_amounts_follow_the_language(client: httpx.AsyncClient) -> None:
+async def test_the_contract_amounts_follow_the_language(client: httpx2.AsyncClient) -> None:
     instance_id = await provisioned_for(client, "Transportes López S.L.", quota=100)
     contract = await ok(await client.get(f"/v1/provisionings/{instance_id}/contract"))
     total = Decimal(contract["term_total"])
@@ -216,14 +216,14 @@ async def test_the_contract_amounts_follow_the_language(client: httpx.AsyncClien
     assert f"{total:,.2f} EUR" in english
 
 
-async def test_the_contract_as_data_has_the_terms_in_the_readers_language(client: httpx.AsyncClient) -> None:
+async def test_the_contract_as_data_has_the_terms_in_the_readers_language(client: httpx2.AsyncClient) -> None:
     instance_id = await provisioned_for(client, "Transportes López S.L.")
     url = f"/v1/provisionings/{instance_id}/contract"
     assert (await ok(await client.get(url)))["terms"].startswith("1. Objeto.")
     assert (await ok(await client.get(url, headers={"Accept-Language": "en"})))["terms"].startswith("1. Object.")
 
 
-async def test_a_bad_lang_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+async def test_a_bad_lang_is_a_422_naming_it(client: httpx2.AsyncClient) -> None:
     instance_id = await provisioned_for(client, "Transportes López S.L.")
     response = await client.get(f"/v1/provisionings/{instance_id}/contract.pdf", params={"lang": "fr"})
     assert response.status_code == 422
@@ -231,7 +231,7 @@ async def test_a_bad_lang_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_contract_issued_with_one_text_keeps_it_for_every_reader(
-    client: httpx.AsyncClient, mongo: AsyncMongoClient[dict[str, Any]], database_name: str
+    client: httpx2.AsyncClient, mongo: AsyncMongoClient[dict[str, Any]], database_name: str
 ) -> None:
     """A contract stored before its terms came in two languages: the legal text stays as issued."""
     instance_id = await provisioned_for(client, "Transportes López S.L.")

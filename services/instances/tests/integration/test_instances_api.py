@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from asgi_lifespan import LifespanManager
@@ -40,7 +40,7 @@ IMPERSONATION_PRIVATE, IMPERSONATION_PUBLIC = generate_key_pair()
 @pytest.fixture
 async def api(
     platform: PlatformSettings, database_name: str, token_for: Callable[..., str]
-) -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
+) -> AsyncIterator[Callable[..., httpx2.AsyncClient]]:
     settings = Settings(
         mongo_database=database_name,
         consumer_group=f"instances-{uuid.uuid4().hex[:8]}",
@@ -49,11 +49,11 @@ async def api(
         platform=platform,
     )
     app: FastAPI = build_app(settings)
-    clients: list[httpx.AsyncClient] = []
+    clients: list[httpx2.AsyncClient] = []
 
-    def client_for(partner: str = PARTNER) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
+    def client_for(partner: str = PARTNER) -> httpx2.AsyncClient:
+        client = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app),
             base_url="http://instances",
             headers={"Authorization": f"Bearer {token_for(partner, user_id=f'usr-{partner}')}"},
         )
@@ -77,13 +77,13 @@ def company_body(tax_id: str | None = None) -> dict[str, Any]:
     }
 
 
-async def ok(response: httpx.Response, expected: int = 200) -> dict[str, Any]:
+async def ok(response: httpx2.Response, expected: int = 200) -> dict[str, Any]:
     assert response.status_code == expected, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-async def new_instance(client: httpx.AsyncClient, *, instance_type: str = "WDS", quota: int = 3) -> dict[str, Any]:
+async def new_instance(client: httpx2.AsyncClient, *, instance_type: str = "WDS", quota: int = 3) -> dict[str, Any]:
     company = await ok(await client.post("/v1/companies", json=company_body()), 201)
     config = {"WDS": {"terminal_quota": quota, "profile": "enterprise"}, "MCRM": {"seat_quota": quota}}.get(
         instance_type, {}
@@ -119,7 +119,7 @@ def counts(records: list[Any]) -> Counter[str]:
 
 
 async def test_provisioning_flow_contract_and_one_instance_provisioned_event(
-    api: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    api: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     client = api()
     company = await ok(await client.post("/v1/companies", json=company_body()), 201)
@@ -190,7 +190,7 @@ async def test_provisioning_flow_contract_and_one_instance_provisioned_event(
 
 
 async def test_two_concurrent_generates_with_one_key_make_one_instance(
-    api: Callable[..., httpx.AsyncClient],
+    api: Callable[..., httpx2.AsyncClient],
     kafka: KafkaProbe,
     mongo: AsyncMongoClient[dict[str, Any]],
     database_name: str,
@@ -214,7 +214,7 @@ async def test_two_concurrent_generates_with_one_key_make_one_instance(
 
 
 async def test_each_action_publishes_its_event_once_and_failures_publish_nothing(
-    api: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    api: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     client = api()
     instance = await new_instance(client, quota=3)
@@ -312,7 +312,7 @@ async def test_each_action_publishes_its_event_once_and_failures_publish_nothing
 
 
 async def test_another_partners_ids_answer_404_and_change_nothing(
-    api: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    api: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     owner, rival = api(PARTNER), api(RIVAL)
     instance = await new_instance(owner, quota=2)
@@ -361,13 +361,13 @@ async def test_another_partners_ids_answer_404_and_change_nothing(
 
 
 async def test_device_configuration_by_ingest_key_follows_cleared_sessions(
-    api: Callable[..., httpx.AsyncClient],
+    api: Callable[..., httpx2.AsyncClient],
 ) -> None:
     client = api()
     instance = await new_instance(client)
     iid = instance["id"]
     key = (await ok(await client.post(f"/v1/instances/{iid}/ingest-key")))["ingest_key"]
-    device = httpx.AsyncClient(transport=client._transport, base_url="http://instances")  # no user token
+    device = httpx2.AsyncClient(transport=client._transport, base_url="http://instances")  # no user token
     try:
         url = "/v1/device/configuration"
         view = await ok(await device.get(url, params={"serial": "SER-D-1"}, headers={"X-Ingest-Key": key}))
@@ -391,7 +391,7 @@ async def test_device_configuration_by_ingest_key_follows_cleared_sessions(
 
 
 async def test_impersonation_token_is_short_lived_scoped_audited_and_published(
-    api: Callable[..., httpx.AsyncClient],
+    api: Callable[..., httpx2.AsyncClient],
     mongo: AsyncMongoClient[dict[str, Any]],
     database_name: str,
     kafka: KafkaProbe,
@@ -447,7 +447,7 @@ async def test_impersonation_token_is_short_lived_scoped_audited_and_published(
     assert entry["detail"]["grant_id"] == claims["jti"]
 
 
-async def test_instance_list_filters_sorts_and_pages(api: Callable[..., httpx.AsyncClient]) -> None:
+async def test_instance_list_filters_sorts_and_pages(api: Callable[..., httpx2.AsyncClient]) -> None:
     client = api(f"ptn-list-{uuid.uuid4().hex[:6]}")
     made = [await new_instance(client, instance_type=t) for t in ("WDS", "MCRM", "WDS")]
     wds = await ok(await client.get("/v1/instances", params={"type": "WDS"}))
@@ -475,7 +475,7 @@ async def test_instance_list_filters_sorts_and_pages(api: Callable[..., httpx.As
 
 
 async def test_companies_validate_search_refuse_a_second_tax_id_and_publish_their_events(
-    api: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    api: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     client = api(f"ptn-cmp-{uuid.uuid4().hex[:6]}")
     bad = await client.post("/v1/companies", json={**company_body(), "email": "not-an-email", "phone": "x"})
@@ -508,7 +508,7 @@ async def test_companies_validate_search_refuse_a_second_tax_id_and_publish_thei
 
 
 async def test_a_second_tax_id_by_update_is_409_and_a_nul_anywhere_is_422_and_nothing_changes(
-    api: Callable[..., httpx.AsyncClient],
+    api: Callable[..., httpx2.AsyncClient],
 ) -> None:
     """FerretDB on PostgreSQL: a unique index violated by an update, and a string holding U+0000,
     were internal errors (500); the service kit answers them as MongoDB's would be (409, 422)."""

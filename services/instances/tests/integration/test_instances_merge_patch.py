@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 
@@ -87,7 +87,7 @@ CHANGE_IDS = [f"{t}-{f}" for t, f, _, _ in CHANGES]
 @pytest.fixture
 async def client(
     platform: PlatformSettings, database_name: str, token_for: Callable[..., str]
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[httpx2.AsyncClient]:
     settings = Settings(
         mongo_database=database_name,
         consumer_group=f"instances-{uuid.uuid4().hex[:8]}",
@@ -97,8 +97,8 @@ async def client(
     app = build_app(settings)
     async with (
         LifespanManager(app, startup_timeout=60),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app),
             base_url="http://instances",
             headers={"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-ana')}"},
         ) as http,
@@ -106,7 +106,7 @@ async def client(
         yield http
 
 
-async def ok(response: httpx.Response, expected: int = 200) -> dict[str, Any]:
+async def ok(response: httpx2.Response, expected: int = 200) -> dict[str, Any]:
     assert response.status_code == expected, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -123,7 +123,7 @@ def company_body() -> dict[str, Any]:
     }
 
 
-async def new_draft(client: httpx.AsyncClient, instance_type: str) -> dict[str, Any]:
+async def new_draft(client: httpx2.AsyncClient, instance_type: str) -> dict[str, Any]:
     company = await ok(await client.post("/v1/companies", json=company_body()), 201)
     body = {
         "company_id": company["id"],
@@ -135,14 +135,14 @@ async def new_draft(client: httpx.AsyncClient, instance_type: str) -> dict[str, 
     return await ok(await client.post("/v1/provisionings", json=body), 201)
 
 
-async def new_instance(client: httpx.AsyncClient, instance_type: str) -> dict[str, Any]:
+async def new_instance(client: httpx2.AsyncClient, instance_type: str) -> dict[str, Any]:
     draft = await new_draft(client, instance_type)
     await ok(await client.post(f"/v1/provisionings/{draft['id']}/provision"))
     key = {"Idempotency-Key": f"gen-{uuid.uuid4().hex}"}
     return await ok(await client.post(f"/v1/provisionings/{draft['id']}/generate", headers=key), 201)
 
 
-def assert_problem(response: httpx.Response, field: str) -> None:
+def assert_problem(response: httpx2.Response, field: str) -> None:
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert field in [e["field"] for e in response.json()["errors"]], response.text
@@ -153,7 +153,7 @@ def assert_problem(response: httpx.Response, field: str) -> None:
 
 @pytest.mark.parametrize(("instance_type", "field", "sent", "expected"), CHANGES, ids=CHANGE_IDS)
 async def test_an_instance_field_patched_alone_leaves_every_other_field_as_it_was(
-    client: httpx.AsyncClient, instance_type: str, field: str, sent: Any, expected: Any
+    client: httpx2.AsyncClient, instance_type: str, field: str, sent: Any, expected: Any
 ) -> None:
     instance = await new_instance(client, instance_type)
     before = instance["configuration"]
@@ -167,7 +167,7 @@ async def test_an_instance_field_patched_alone_leaves_every_other_field_as_it_wa
 
 @pytest.mark.parametrize(("instance_type", "field", "sent", "expected"), CHANGES, ids=CHANGE_IDS)
 async def test_a_draft_field_patched_alone_leaves_every_other_field_as_it_was(
-    client: httpx.AsyncClient, instance_type: str, field: str, sent: Any, expected: Any
+    client: httpx2.AsyncClient, instance_type: str, field: str, sent: Any, expected: Any
 ) -> None:
     draft = await new_draft(client, instance_type)
     before = draft["configuration"]
@@ -177,7 +177,7 @@ async def test_a_draft_field_patched_alone_leaves_every_other_field_as_it_was(
     assert (stored["name"], stored["term_months"]) == ("Crew", 24)
 
 
-async def test_the_name_or_the_term_alone_leaves_the_configuration_and_each_other(client: httpx.AsyncClient) -> None:
+async def test_the_name_or_the_term_alone_leaves_the_configuration_and_each_other(client: httpx2.AsyncClient) -> None:
     draft = await new_draft(client, "WDS")
     renamed = await ok(await client.patch(f"/v1/provisionings/{draft['id']}", json={"name": "Night crew"}))
     assert (renamed["name"], renamed["term_months"], renamed["configuration"]) == (
@@ -198,7 +198,7 @@ async def test_the_name_or_the_term_alone_leaves_the_configuration_and_each_othe
     assert edited["configuration"] == instance["configuration"]
 
 
-async def test_a_merge_patch_media_type_is_accepted(client: httpx.AsyncClient) -> None:
+async def test_a_merge_patch_media_type_is_accepted(client: httpx2.AsyncClient) -> None:
     instance = await new_instance(client, "WDS")
     response = await client.patch(
         f"/v1/instances/{instance['id']}",
@@ -212,7 +212,7 @@ async def test_a_merge_patch_media_type_is_accepted(client: httpx.AsyncClient) -
 # ---------------------------------------------------------------------- null
 
 
-async def test_null_takes_a_fields_default_again_and_leaves_the_others(client: httpx.AsyncClient) -> None:
+async def test_null_takes_a_fields_default_again_and_leaves_the_others(client: httpx2.AsyncClient) -> None:
     instance = await new_instance(client, "WDS")
     before = instance["configuration"]
     patch = {"configuration": {"profile": None, "work_calendar": {"holidays": None}}}
@@ -236,7 +236,7 @@ async def test_null_takes_a_fields_default_again_and_leaves_the_others(client: h
     ],
 )
 async def test_null_on_a_required_field_is_a_422_naming_it_and_changes_nothing(
-    client: httpx.AsyncClient, route: str, patch: dict[str, Any], field: str
+    client: httpx2.AsyncClient, route: str, patch: dict[str, Any], field: str
 ) -> None:
     created = await (new_instance(client, "S360") if route == "instances" else new_draft(client, "S360"))
     url = f"/v1/{route}/{created['id']}"
@@ -267,7 +267,7 @@ async def test_null_on_a_required_field_is_a_422_naming_it_and_changes_nothing(
 )
 @pytest.mark.parametrize("route", ["instances", "provisionings"])
 async def test_an_invalid_merged_result_is_a_422_naming_the_field_and_nothing_is_stored(
-    client: httpx.AsyncClient, route: str, patch: dict[str, Any], field: str
+    client: httpx2.AsyncClient, route: str, patch: dict[str, Any], field: str
 ) -> None:
     created = await (new_instance(client, "WDS") if route == "instances" else new_draft(client, "WDS"))
     url = f"/v1/{route}/{created['id']}"
@@ -280,7 +280,7 @@ async def test_an_invalid_merged_result_is_a_422_naming_the_field_and_nothing_is
 # ---------------------------------------------------------------------- companies
 
 
-async def test_a_company_patch_merges_fields_and_the_address(client: httpx.AsyncClient) -> None:
+async def test_a_company_patch_merges_fields_and_the_address(client: httpx2.AsyncClient) -> None:
     created = await ok(await client.post("/v1/companies", json=company_body()), 201)
     url = f"/v1/companies/{created['id']}"
     company = await ok(await client.get(url))
@@ -305,7 +305,7 @@ async def test_a_company_patch_merges_fields_and_the_address(client: httpx.Async
     ],
 )
 async def test_an_invalid_company_patch_is_a_422_naming_the_field_and_nothing_is_stored(
-    client: httpx.AsyncClient, patch: dict[str, Any], field: str
+    client: httpx2.AsyncClient, patch: dict[str, Any], field: str
 ) -> None:
     company = await ok(await client.post("/v1/companies", json=company_body()), 201)
     url = f"/v1/companies/{company['id']}"

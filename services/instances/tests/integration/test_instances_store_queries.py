@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from pymongo import AsyncMongoClient
@@ -32,7 +32,7 @@ IMPERSONATION_PRIVATE, _ = generate_key_pair()
 @pytest.fixture
 async def client(
     platform: PlatformSettings, database_name: str, token_for: Callable[..., str]
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[httpx2.AsyncClient]:
     watch_commands()  # before the app's client is created, so that it reports its commands
     settings = Settings(
         mongo_database=database_name,
@@ -42,21 +42,21 @@ async def client(
     )
     app = build_app(settings)
     async with LifespanManager(app, startup_timeout=60):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app),
             base_url="http://instances",
             headers={"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-count')}"},
         ) as http:
             yield http
 
 
-async def ok(response: httpx.Response, expected: int = 200) -> dict[str, Any]:
+async def ok(response: httpx2.Response, expected: int = 200) -> dict[str, Any]:
     assert response.status_code == expected, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-async def new_instance(client: httpx.AsyncClient) -> dict[str, Any]:
+async def new_instance(client: httpx2.AsyncClient) -> dict[str, Any]:
     company = {
         "name": "Transportes López S.L.",
         "tax_id": f"B{uuid.uuid4().int % 10**8:08d}",
@@ -97,7 +97,7 @@ async def copies(mongo: AsyncMongoClient[Any], database: str, instance_id: str, 
 
 
 async def test_the_instance_list_and_an_instance_are_one_find_whatever_the_page_and_the_store_hold(
-    client: httpx.AsyncClient, database_name: str, mongo: AsyncMongoClient[Any]
+    client: httpx2.AsyncClient, database_name: str, mongo: AsyncMongoClient[Any]
 ) -> None:
     made = await new_instance(client)
     await copies(mongo, database_name, made["id"], 1, 9)
@@ -118,7 +118,7 @@ async def test_the_instance_list_and_an_instance_are_one_find_whatever_the_page_
 
 
 async def test_the_overview_is_one_find_whatever_the_number_of_licenses(
-    client: httpx.AsyncClient, database_name: str
+    client: httpx2.AsyncClient, database_name: str
 ) -> None:
     made = await new_instance(client)
     await client.patch(f"/v1/instances/{made['id']}", json={"configuration": {"terminal_quota": 40}})
@@ -144,7 +144,7 @@ async def test_the_overview_is_one_find_whatever_the_number_of_licenses(
 
 
 async def test_the_list_shows_every_write_at_once_and_a_missing_listing_is_written_by_the_catch_up(
-    client: httpx.AsyncClient, database_name: str, mongo: AsyncMongoClient[Any]
+    client: httpx2.AsyncClient, database_name: str, mongo: AsyncMongoClient[Any]
 ) -> None:
     async def ready() -> bool:  # the start's own catch-up has run: it would race with the one below
         return (await client.get("/readyz")).status_code == 200

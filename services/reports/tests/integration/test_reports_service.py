@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
@@ -45,7 +45,7 @@ TODAY = datetime.now(UTC).date()
 class Reports:
     app: FastAPI
     settings: Settings
-    client: Callable[..., httpx.AsyncClient]
+    client: Callable[..., httpx2.AsyncClient]
 
 
 @pytest.fixture
@@ -56,12 +56,12 @@ async def reports(
         mongo_database=database_name, consumer_group=f"reports-{uuid.uuid4().hex[:8]}", platform=platform
     )
     app = build_app(settings)
-    clients: list[httpx.AsyncClient] = []
+    clients: list[httpx2.AsyncClient] = []
 
-    def client(partner: str, *, role: str = "partner", partners: tuple[str, ...] = ()) -> httpx.AsyncClient:
+    def client(partner: str, *, role: str = "partner", partners: tuple[str, ...] = ()) -> httpx2.AsyncClient:
         token = token_for(partner, role=role, partners=partners)
-        made = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
+        made = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app),
             base_url="http://reports",
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -163,14 +163,14 @@ async def publish_scenario(kafka: KafkaProbe) -> Scenario:
     return Scenario(partner, company, wds, mcrm, wta, lic, day)
 
 
-async def summary_of(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
+async def summary_of(client: httpx2.AsyncClient, **params: Any) -> dict[str, Any]:
     response = await client.get("/v1/reports/summary", params=params)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-async def projected(reports: Reports, scenario: Scenario) -> httpx.AsyncClient:
+async def projected(reports: Reports, scenario: Scenario) -> httpx2.AsyncClient:
     """Wait until the live read model shows the whole scenario; the partner's client."""
     client = reports.client(scenario.partner)
 
@@ -320,7 +320,7 @@ async def test_other_partners_see_nothing_and_filters_are_validated(reports: Rep
     assert (await owner.get("/v1/reports/active-services")).status_code == 422
     bad_type = await owner.get("/v1/reports/summary", params={"type": "XYZ"})
     assert bad_type.json()["errors"][0]["field"] == "type"
-    assert (await httpx.AsyncClient(transport=httpx.ASGITransport(app=reports.app), base_url="http://r").get(
+    assert (await httpx2.AsyncClient(transport=httpx2.ASGITransport(app=reports.app), base_url="http://r").get(
         "/v1/reports/summary")).status_code == 401  # fmt: skip
 
 
@@ -417,7 +417,7 @@ async def test_the_same_event_id_from_another_partner_or_instance_is_counted_for
     period = {"from": day.isoformat(), "to": day.isoformat()}
     client, rival = reports.client(ours), reports.client(theirs)
 
-    async def rows_of(api: httpx.AsyncClient) -> dict[str, Any]:
+    async def rows_of(api: httpx2.AsyncClient) -> dict[str, Any]:
         rows = (await api.get("/v1/reports/operations/rows", params=period)).json()["items"]
         return {r["instance_id"]: r["by_action"] for r in rows}
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -144,8 +144,8 @@ async def test_every_report_costs_the_same_store_queries_whatever_the_page_and_t
 ) -> None:
     headers = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-count')}"}
     per_route: dict[str, set[int]] = {path: set() for path, _, _ in ROUTES}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://reports", headers=headers
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url="http://reports", headers=headers
     ) as client:
         await add_instances(app, 0, 10)
         copies: dict[str, int] = {}

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -108,13 +108,13 @@ async def test_silent_seats_per_instance_and_partner_never_seen_first_paged_and_
     for item in events:
         await send(kafka, item)
 
-    mine = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=reports),
+    mine = httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=reports),
         base_url="http://reports",
         headers={"Authorization": f"Bearer {token_for(partner)}"},
     )
-    other = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=reports),
+    other = httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=reports),
         base_url="http://reports",
         headers={"Authorization": f"Bearer {token_for(rival)}"},
     )

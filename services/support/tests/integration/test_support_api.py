@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from pymongo import MongoClient
@@ -34,7 +34,7 @@ ENGLISH = {"Accept-Language": "en"}
 @pytest.fixture
 async def client_for(
     platform: PlatformSettings, database_name: str, token_for: Callable[..., str]
-) -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
+) -> AsyncIterator[Callable[..., httpx2.AsyncClient]]:
     settings = Settings(
         mongo_database=database_name,
         consumer_group=f"support-{uuid.uuid4().hex[:8]}",
@@ -42,14 +42,14 @@ async def client_for(
         platform=platform,
     )
     app = build_app(settings)
-    clients: list[httpx.AsyncClient] = []
+    clients: list[httpx2.AsyncClient] = []
 
     def make(
         partner: str, *, role: str = "partner", user: str = "usr-ana", partners: tuple[str, ...] = ()
-    ) -> httpx.AsyncClient:
+    ) -> httpx2.AsyncClient:
         token = token_for(partner, role=role, user_id=user, partners=partners)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
+        client = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app),
             base_url="http://support",
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -62,7 +62,7 @@ async def client_for(
             await client.aclose()
 
 
-async def company_thread(kafka: KafkaProbe, client: httpx.AsyncClient, partner: str) -> tuple[str, str]:
+async def company_thread(kafka: KafkaProbe, client: httpx2.AsyncClient, partner: str) -> tuple[str, str]:
     """Publish a company.created event and wait for its thread; returns (company id, thread id)."""
     company_id = f"cmp-{uuid.uuid4().hex[:10]}"
     name = f"Talleres {company_id[-4:]} S.L."
@@ -90,7 +90,7 @@ async def posted(kafka: KafkaProbe, thread_id: str, count: int) -> list[EventEnv
 
 
 async def test_a_message_is_stored_listed_unread_for_the_other_side_read_and_published_once(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     partner = client_for("ptn-acme")
     staff = client_for("ptn-acme", role="staff", user="usr-sam", partners=("ptn-acme", "ptn-beta"))
@@ -138,7 +138,7 @@ async def test_a_message_is_stored_listed_unread_for_the_other_side_read_and_pub
 
 
 async def test_a_system_note_appears_once_when_its_event_is_delivered_twice(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     partner = client_for("ptn-acme")
     company_id, thread_id = await company_thread(kafka, partner, "ptn-acme")
@@ -178,7 +178,7 @@ async def test_a_system_note_appears_once_when_its_event_is_delivered_twice(
 
 
 async def test_another_partners_threads_are_not_found(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     owner = client_for("ptn-acme")
     _, thread_id = await company_thread(kafka, owner, "ptn-acme")
@@ -202,7 +202,7 @@ async def test_another_partners_threads_are_not_found(
 
 @pytest.mark.parametrize("body", ["", "   ", "nul\x00byte", "x" * 5001])
 async def test_bad_messages_are_refused_naming_the_field(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe, body: str
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe, body: str
 ) -> None:
     partner = client_for("ptn-acme")
     _, thread_id = await company_thread(kafka, partner, "ptn-acme")
@@ -213,7 +213,7 @@ async def test_bad_messages_are_refused_naming_the_field(
 
 
 async def test_system_notes_read_in_the_readers_language(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe, platform: PlatformSettings, database_name: str
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe, platform: PlatformSettings, database_name: str
 ) -> None:
     """Notes are stored as a code and parameters: a Spanish reader reads them in Spanish, an
     English one in English, in the thread and in the thread list; notes stored before codes
@@ -307,7 +307,7 @@ async def test_system_notes_read_in_the_readers_language(
 
 
 async def test_a_partners_message_after_a_note_previews_as_written(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     partner = client_for("ptn-acme")
     company_id, thread_id = await company_thread(kafka, partner, "ptn-acme")

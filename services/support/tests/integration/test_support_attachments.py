@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from PIL import Image
@@ -38,7 +38,7 @@ ORIENTATION = 0x0112
 WHO = Actor(user_id="usr-ana", role="partner")
 
 
-async def company_thread(kafka: KafkaProbe, client: httpx.AsyncClient, partner: str) -> tuple[str, str]:
+async def company_thread(kafka: KafkaProbe, client: httpx2.AsyncClient, partner: str) -> tuple[str, str]:
     """Publish a company.created event and wait for its thread; returns (company id, thread id)."""
     company_id = f"cmp-{uuid.uuid4().hex[:10]}"
     event = envelope_for(
@@ -72,7 +72,7 @@ async def posted(kafka: KafkaProbe, thread_id: str, count: int) -> list[EventEnv
 @pytest.fixture
 async def client_for(
     platform: PlatformSettings, database_name: str, token_for: Callable[..., str]
-) -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
+) -> AsyncIterator[Callable[..., httpx2.AsyncClient]]:
     settings = Settings(
         mongo_database=database_name,
         consumer_group=f"support-{uuid.uuid4().hex[:8]}",
@@ -80,7 +80,7 @@ async def client_for(
         platform=platform,
     )
     app = build_app(settings)
-    clients: list[httpx.AsyncClient] = []
+    clients: list[httpx2.AsyncClient] = []
 
     def make(
         partner: str,
@@ -90,10 +90,10 @@ async def client_for(
         partners: tuple[str, ...] = (),
         name: str = "",
         language: str | None = None,
-    ) -> httpx.AsyncClient:
+    ) -> httpx2.AsyncClient:
         token = token_for(partner, role=role, user_id=user, partners=partners, name=name, language=language)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
+        client = httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app),
             base_url="http://support",
             headers={"Authorization": f"Bearer {token}"},
             timeout=60,
@@ -142,14 +142,14 @@ def pdf() -> bytes:
     return out.getvalue()
 
 
-async def upload(client: httpx.AsyncClient, thread_id: str, name: str, data: bytes, kind: str) -> httpx.Response:
+async def upload(client: httpx2.AsyncClient, thread_id: str, name: str, data: bytes, kind: str) -> httpx2.Response:
     return await client.post(f"/v1/threads/{thread_id}/attachments", files={"file": (name, data, kind)})
 
 
 SLUGS = {"file_too_large": "file-too-large", "unsupported_type": "validation"}
 
 
-def names_file(response: httpx.Response, status: int, code: str) -> None:
+def names_file(response: httpx2.Response, status: int, code: str) -> None:
     """A problem+json naming `file`, worded for the reader (Spanish by default) from its code."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -162,7 +162,7 @@ def names_file(response: httpx.Response, status: int, code: str) -> None:
 
 
 async def test_a_photo_is_uploaded_re_encoded_without_gps_sent_listed_downloaded_and_thumbnailed(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     partner = client_for("ptn-acme")
     staff = client_for("ptn-acme", role="staff", user="usr-sam", partners=("ptn-acme",))
@@ -218,7 +218,7 @@ async def test_a_photo_is_uploaded_re_encoded_without_gps_sent_listed_downloaded
 
 
 async def test_bad_files_are_refused_naming_file_and_nothing_is_stored(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe, stored: Callable[[str], int]
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe, stored: Callable[[str], int]
 ) -> None:
     partner = client_for("ptn-acme")
     _, thread_id = await company_thread(kafka, partner, "ptn-acme")
@@ -253,7 +253,7 @@ async def test_bad_files_are_refused_naming_file_and_nothing_is_stored(
 
 
 async def test_a_polyglot_image_is_stored_without_its_payload_and_a_pdf_is_kept_as_a_download(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     partner = client_for("ptn-acme")
     _, thread_id = await company_thread(kafka, partner, "ptn-acme")
@@ -275,7 +275,7 @@ async def test_a_polyglot_image_is_stored_without_its_payload_and_a_pdf_is_kept_
 
 
 async def test_each_side_sees_when_the_other_read_its_messages(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     partner = client_for("ptn-acme")
     staff = client_for("ptn-acme", role="staff", user="usr-sam", partners=("ptn-acme",))
@@ -304,7 +304,7 @@ async def test_each_side_sees_when_the_other_read_its_messages(
 
 
 async def test_search_finds_words_without_accents_across_threads_only_within_the_callers_partners(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     acme = client_for("ptn-acme")
     beta = client_for("ptn-beta", user="usr-bob")
@@ -346,7 +346,7 @@ async def test_search_finds_words_without_accents_across_threads_only_within_the
 
 
 async def test_a_canned_reply_is_filled_with_the_threads_values_in_the_readers_language(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe
 ) -> None:
     partner = client_for("ptn-acme")
     staff = client_for("ptn-acme", role="staff", user="usr-sam", partners=("ptn-acme",))
@@ -487,7 +487,7 @@ async def provisioned(kafka: KafkaProbe, partner_id: str, company_id: str, expir
 
 
 async def test_a_canned_reply_preview_is_in_the_partner_contacts_language_with_every_value_of_the_thread(
-    client_for: Callable[..., httpx.AsyncClient],
+    client_for: Callable[..., httpx2.AsyncClient],
     kafka: KafkaProbe,
     stored: Callable[[str], int],
     platform: PlatformSettings,
@@ -568,7 +568,7 @@ async def test_a_canned_reply_preview_is_in_the_partner_contacts_language_with_e
 
 
 async def test_keyed_uploads_and_canned_replies_are_created_once(
-    client_for: Callable[..., httpx.AsyncClient], kafka: KafkaProbe, stored: Callable[[str], int]
+    client_for: Callable[..., httpx2.AsyncClient], kafka: KafkaProbe, stored: Callable[[str], int]
 ) -> None:
     partner = client_for("ptn-acme")
     staff = client_for("ptn-acme", role="staff", user="usr-sam", partners=("ptn-acme",))

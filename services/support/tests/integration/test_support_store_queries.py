@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -48,11 +48,11 @@ async def app(platform: PlatformSettings, database_name: str) -> AsyncIterator[F
 
 
 @pytest.fixture
-def client_for(app: FastAPI, token_for: Callable[..., str]) -> Callable[..., httpx.AsyncClient]:
-    def make(role: str = "partner", user: str = "usr-ana") -> httpx.AsyncClient:
+def client_for(app: FastAPI, token_for: Callable[..., str]) -> Callable[..., httpx2.AsyncClient]:
+    def make(role: str = "partner", user: str = "usr-ana") -> httpx2.AsyncClient:
         token = token_for(PARTNER, role=role, user_id=user, partners=(PARTNER,))
-        return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
+        return httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app),
             base_url="http://support",
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -72,7 +72,7 @@ async def add_threads(app: FastAPI, first: int, count: int) -> None:
             await commands.post_message(staff, f"thr-{company_id}", f"Answer {n}")
 
 
-async def commands_for(client: httpx.AsyncClient, database: str, path: str, **params: Any) -> tuple[int, Any]:
+async def commands_for(client: httpx2.AsyncClient, database: str, path: str, **params: Any) -> tuple[int, Any]:
     with count_commands(database) as counter:
         response = await client.get(path, params=params)
     assert response.status_code == 200, response.text
@@ -80,7 +80,7 @@ async def commands_for(client: httpx.AsyncClient, database: str, path: str, **pa
 
 
 async def test_the_thread_list_and_a_thread_are_one_find_whatever_the_page_and_the_store_hold(
-    app: FastAPI, client_for: Callable[..., httpx.AsyncClient], database_name: str
+    app: FastAPI, client_for: Callable[..., httpx2.AsyncClient], database_name: str
 ) -> None:
     partner, staff = client_for(), client_for("staff", "usr-sam")
     await add_threads(app, 0, 10)
@@ -110,7 +110,7 @@ async def test_the_thread_list_and_a_thread_are_one_find_whatever_the_page_and_t
 
 
 async def test_threads_stored_before_unread_counts_get_them_counted_once(
-    app: FastAPI, client_for: Callable[..., httpx.AsyncClient], database_name: str, mongo: AsyncMongoClient[Any]
+    app: FastAPI, client_for: Callable[..., httpx2.AsyncClient], database_name: str, mongo: AsyncMongoClient[Any]
 ) -> None:
     at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     db = mongo[database_name]

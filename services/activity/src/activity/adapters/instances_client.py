@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 
 from activity.service_layer.ports import InstancesUnavailable, LicenseRef, Released
 
 
 class HttpInstancesClient:
-    def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None, timeout: float = 5.0):
-        self._client = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout)
+    def __init__(self, base_url: str, *, transport: httpx2.AsyncBaseTransport | None = None, timeout: float = 5.0):
+        self._client = httpx2.AsyncClient(base_url=base_url, transport=transport, timeout=timeout)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -39,10 +39,10 @@ class HttpInstancesClient:
         )
         return Released(response.status_code, response.json())
 
-    async def _call(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
+    async def _call(self, method: str, path: str, token: str, **kwargs: Any) -> httpx2.Response:
         try:
             response = await self._client.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise InstancesUnavailable(str(exc)) from exc
         if response.status_code >= 500:
             raise InstancesUnavailable(f"instances answered {response.status_code}")

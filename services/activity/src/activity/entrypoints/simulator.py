@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 
 from contracts.serials import canonical_serial
 
@@ -103,13 +103,13 @@ def make_event(terminal: SimTerminal, action: str, at: datetime, rng: random.Ran
 
 
 async def check_session(
-    client: httpx.AsyncClient, config_url: str, key: str, terminal: SimTerminal, *, first: bool
+    client: httpx2.AsyncClient, config_url: str, key: str, terminal: SimTerminal, *, first: bool
 ) -> bool:
     """Fetch the terminal's configuration as a terminal does; True when its session was cleared
     (a higher epoch than it saw: it queues the re-login). The first answer is its starting epoch."""
     try:
         response = await client.get(config_url, params={"serial": terminal.serial}, headers={"X-Ingest-Key": key})
-    except httpx.HTTPError:
+    except httpx2.HTTPError:
         return False
     if response.status_code != 200:
         return False
@@ -124,7 +124,7 @@ async def check_session(
 
 
 async def watch_sessions(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     config_url: str,
     key: str,
     terminals: list[SimTerminal],
@@ -151,8 +151,8 @@ async def run(args: argparse.Namespace) -> Totals:
     ]
     totals = Totals()
     stop = asyncio.Event()
-    limits = httpx.Limits(max_connections=args.concurrency)
-    async with httpx.AsyncClient(base_url=args.url, timeout=30, limits=limits) as client:
+    limits = httpx2.Limits(max_connections=args.concurrency)
+    async with httpx2.AsyncClient(base_url=args.url, timeout=30, limits=limits) as client:
         watcher = (
             asyncio.create_task(watch_sessions(client, args.config_url, args.key, terminals, totals, stop))
             if args.config_url

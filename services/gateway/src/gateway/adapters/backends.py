@@ -1,11 +1,11 @@
-"""HTTP clients of the backing services (one pooled httpx client each)."""
+"""HTTP clients of the backing services (one pooled httpx2 client each)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
+import httpx2
 from opentelemetry.propagate import inject
 
 from gateway.service_layer.ports import BackendRefused, BackendUnavailable
@@ -19,18 +19,18 @@ class HttpBackends:
         base_urls: Mapping[str, str],
         *,
         timeout: float,
-        transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        transports: Mapping[str, httpx2.AsyncBaseTransport] | None = None,
     ) -> None:
         transports = transports or {}
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        limits = httpx2.Limits(max_connections=200, max_keepalive_connections=50)
         self.clients = {
-            name: httpx.AsyncClient(
+            name: httpx2.AsyncClient(
                 base_url=url.rstrip("/"), timeout=timeout, transport=transports.get(name), limits=limits
             )
             for name, url in base_urls.items()
         }
 
-    def client(self, service: str) -> httpx.AsyncClient:
+    def client(self, service: str) -> httpx2.AsyncClient:
         return self.clients[service]
 
     async def get_json(
@@ -48,9 +48,9 @@ class HttpBackends:
         inject(headers)  # W3C trace context: the service's span is a child of the gateway's
         try:
             response = await self.clients[service].get(path, params=dict(params or {}), headers=headers)
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             raise BackendUnavailable(service, "timed out") from exc
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise BackendUnavailable(service, f"unreachable ({type(exc).__name__})") from exc
         if response.status_code >= 500:
             raise BackendUnavailable(service, f"answered {response.status_code}")
@@ -63,7 +63,7 @@ class HttpBackends:
             await client.aclose()
 
 
-def _problem(response: httpx.Response) -> dict[str, Any]:
+def _problem(response: httpx2.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import httpx2
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -333,18 +333,18 @@ class WebhookPoster:
         timeout_seconds: float,
         allow_private: bool,
         resolver: Resolver = resolve_host,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         user_agent: str = "partnerapp-webhooks/1",
     ) -> None:
         self._allow_private = allow_private
         self._resolve = resolver
         self._timeout = timeout_seconds
         self._user_agent = user_agent
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_seconds),
+        self._client = httpx2.AsyncClient(
+            timeout=httpx2.Timeout(timeout_seconds),
             follow_redirects=False,
             transport=transport,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
         )
 
     async def close(self) -> None:
@@ -379,7 +379,7 @@ class WebhookPoster:
                     await response.aclose()
         except TimeoutError:
             return SendResult(None, elapsed(), error=f"timeout after {self._timeout:g} s")
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             return SendResult(None, elapsed(), error=f"{type(exc).__name__}: {exc}"[:300])
         retry_after = None
         if response.status_code in (429, 503):
@@ -412,7 +412,7 @@ class WebhookPoster:
         return urlunsplit(parts._replace(netloc=netloc)), {"sni_hostname": host}, host_header
 
 
-async def _excerpt(response: httpx.Response) -> str:
+async def _excerpt(response: httpx2.Response) -> str:
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import httpx
+import httpx2
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from opentelemetry.propagate import inject
@@ -120,7 +120,7 @@ async def forward(
 
 
 async def _send(
-    client: httpx.AsyncClient, service: str, request: Request, path: str, *, language: str | None = None
+    client: httpx2.AsyncClient, service: str, request: Request, path: str, *, language: str | None = None
 ) -> Response:
     headers = {name: value for name in FORWARDED_REQUEST_HEADERS if (value := request.headers.get(name))}
     if language and "accept-language" not in headers:
@@ -138,9 +138,9 @@ async def _send(
     )
     try:
         response = await client.send(upstream, stream=True)
-    except httpx.TimeoutException as exc:
+    except httpx2.TimeoutException as exc:
         raise _unavailable(service, "timed out") from exc
-    except httpx.TransportError as exc:
+    except httpx2.TransportError as exc:
         raise _unavailable(service, f"unreachable ({type(exc).__name__})") from exc
     passed = {name: value for name in FORWARDED_RESPONSE_HEADERS if (value := response.headers.get(name))}
     length = response.headers.get("content-length")
@@ -149,7 +149,7 @@ async def _send(
         # it is, in one piece: streaming it would cost a task and a disconnect listener per call.
         try:
             body = await response.aread()
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise _unavailable(service, f"broke off ({type(exc).__name__})") from exc
         finally:
             await response.aclose()
@@ -257,7 +257,7 @@ class ServiceDocuments:
                 response = await self._backends.client(name).get("/openapi.json", timeout=3.0)
                 response.raise_for_status()
                 self._fetched[name] = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
+            except (httpx2.HTTPError, ValueError) as exc:
                 log.warning("OpenAPI of %s not available yet: %s", name, exc)
 
         await asyncio.gather(*(fetch(name) for name in SERVICES if name not in self._fetched))

@@ -21,7 +21,6 @@ import httpx2
 import pytest
 import pytest_asyncio
 import uvicorn
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import SpanProcessor
 from pydantic import SecretStr
@@ -233,7 +232,7 @@ async def running_stack(
         async with contextlib.AsyncExitStack() as started:
             for name, app in apps.items():
                 if name not in down:
-                    await started.enter_async_context(LifespanManager(app, startup_timeout=60))
+                    await started.enter_async_context(started(app))
             await started.enter_async_context(serve(gateway, port))
             stack = Stack(url=f"http://127.0.0.1:{port}", app=gateway, databases=list(names.values()))
             yield stack

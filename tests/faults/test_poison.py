@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 from pymongo import MongoClient
@@ -33,7 +32,7 @@ from gateway.config import Settings as GatewaySettings
 from reports.bootstrap import build_app as build_reports
 from reports.config import Settings as ReportsSettings
 from servicekit.settings import PlatformSettings
-from servicekit.testing import KafkaProbe, eventually
+from servicekit.testing import KafkaProbe, eventually, started
 from servicekit.topics import delete_topics, ensure_topics
 from support.bootstrap import build_app as build_support
 from support.config import Settings as SupportSettings
@@ -103,7 +102,7 @@ async def consuming_services(prefix: str, tag: str, private_key: str) -> AsyncIt
     try:
         async with contextlib.AsyncExitStack() as stack:
             for app in apps.values():
-                await stack.enter_async_context(LifespanManager(app, startup_timeout=60))
+                await stack.enter_async_context(started(app))
             yield apps
     finally:
         with MongoClient(MONGO, serverSelectionTimeoutMS=5000) as client:

@@ -29,7 +29,6 @@ import jsonschema
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
-from asgi_lifespan import LifespanManager
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
@@ -51,7 +50,7 @@ from reports.config import Settings as ReportsSettings
 from servicekit.api import provided_on
 from servicekit.auth import generate_key_pair
 from servicekit.settings import PlatformSettings
-from servicekit.testing import KafkaProbe, eventually
+from servicekit.testing import KafkaProbe, eventually, started
 from servicekit.topics import delete_topics, ensure_topics
 from support.bootstrap import build_app as build_support
 from support.config import Settings as SupportSettings
@@ -117,7 +116,7 @@ async def platform_on_own_topics(key_pair: tuple[str, str]) -> AsyncIterator[Pla
     try:
         async with contextlib.AsyncExitStack() as stack:
             for app in apps.values():
-                await stack.enter_async_context(LifespanManager(app, startup_timeout=60))
+                await stack.enter_async_context(started(app))
             clients = {
                 name: await stack.enter_async_context(
                     httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=f"http://{name}")

@@ -15,13 +15,12 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from pymongo import MongoClient
 
 from instances.bootstrap import build_app as build_instances
 from instances.config import Settings as InstancesSettings
 from servicekit.settings import PlatformSettings
-from servicekit.testing import eventually
+from servicekit.testing import eventually, started
 from support.bootstrap import build_app as build_support
 from support.config import Settings as SupportSettings
 
@@ -51,7 +50,7 @@ async def platform_apis(
         SupportSettings(mongo_database=database_name, consumer_group=f"s-{group}", platform=platform)
     )
     auth = {"Authorization": f"Bearer {token_for(PARTNER, user_id='usr-ana')}"}
-    async with LifespanManager(instances_app, startup_timeout=60), LifespanManager(support_app, startup_timeout=60):
+    async with started(instances_app), started(support_app):
         async with (
             httpx2.AsyncClient(
                 transport=httpx2.ASGITransport(app=instances_app), base_url="http://i", headers=auth

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from pymongo import MongoClient
 
 from activity.bootstrap import build_app as build_activity
@@ -18,7 +17,7 @@ from activity.config import Settings as ActivitySettings
 from instances.bootstrap import build_app as build_instances
 from instances.config import Settings as InstancesSettings
 from servicekit.settings import PlatformSettings
-from servicekit.testing import eventually
+from servicekit.testing import eventually, started
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +43,7 @@ async def services(
         ),
         instances_transport=instances_transport,
     )
-    async with LifespanManager(instances_app, startup_timeout=60), LifespanManager(activity_app, startup_timeout=60):
+    async with started(instances_app), started(activity_app):
         async with (
             httpx2.AsyncClient(transport=instances_transport, base_url="http://instances") as instances,
             httpx2.AsyncClient(

@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 
 from activity.bootstrap import build_app as build_activity_app
 from activity.config import Settings as ActivitySettings
 from servicekit.settings import PlatformSettings
+from servicekit.testing import started
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ async def test_service_starts_and_is_ready(
         mongo_database=database_name, consumer_group=f"{service}-{uuid.uuid4().hex[:6]}", platform=platform, **own
     )
     app = bootstrap.build_app(settings)
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=f"http://{service}") as client:
             health = await client.get("/healthz")
             assert health.json() == {"status": "ok", "service": service}
@@ -82,7 +82,7 @@ async def test_each_activity_role_starts_alone_and_is_ready(
         mongo_database=database_name, consumer_group=f"activity-{uuid.uuid4().hex[:6]}", platform=platform, role=role
     )
     app = build_activity_app(settings)
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
             assert (await client.get("/healthz")).json() == {"status": "ok", "service": "activity"}
             ready = await client.get("/readyz")

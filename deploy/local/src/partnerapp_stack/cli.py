@@ -9,10 +9,13 @@ as two processes, its ingest and consumer roles).
 Everything is cached under `.cache/` (git-ignored): the broker jars that Maven resolves from the
 pinned `deploy/local/kafka/pom.xml`, the FerretDB binary built from `deploy/local/ferretdb/`
 (pinned in its go.mod), their data directories, logs, PID files and the development token keys.
-The first `up` downloads and builds; later ones take seconds. `up` returns only once each part is
-really ready (Kafka: topics created from the contracts' catalogue and a produce/consume round trip
-in a consumer group; FerretDB: a ping; services: `/readyz`), and a failure names the step and
-prints the log's tail. Only processes started here (by PID file) are ever stopped.
+`PARTNERAPP_KAFKA_BROKERS=3` runs Kafka as production does, a cluster of three KRaft nodes (each a
+controller and a broker; node n on port PARTNERAPP_KAFKA_PORT + 2(n-1), its data, log and PID file
+under `.cache/kafka/cluster/`), whose topics keep 3 copies and acknowledge a record once 2 have it;
+`up kafka` then starts whichever node is not running. The first `up` downloads and builds; later
+ones take seconds. `up` returns only once each part is really ready (Kafka: topics created from the
+contracts' catalogue and a produce/consume round trip in a consumer group; FerretDB: a ping;
+services: `/readyz`), and a failure names the step and prints the log's tail. Only processes started here (by PID file) are ever stopped.
 
 FerretDB stores its data in PostgreSQL by default (the server binaries of Debian's `postgresql`
 package, which tools/bootstrap.sh installs when missing; data directory, socket, log and PID file
@@ -35,7 +38,8 @@ from collections.abc import Sequence
 
 from partnerapp_stack import ferretdb, kafka, postgres, services
 from partnerapp_stack.config import (
-    KAFKA_PORT,
+    KAFKA_BROKER_COUNTS,
+    KAFKA_BROKERS,
     MONGO_PORT,
     POSTGRES_PORT,
     PROCESSES,
@@ -75,7 +79,12 @@ def down(components: list[str]) -> None:
                 say(f"{service.name}: stopped")
     # PostgreSQL goes with FerretDB, after it, whichever backend is chosen now: stopping one that
     # is not running is a no-op.
-    for component, managed in (("ferretdb", ferretdb.FERRET), ("ferretdb", postgres.POSTGRES), ("kafka", kafka.KAFKA)):
+    stopping = (
+        ("ferretdb", ferretdb.FERRET),
+        ("ferretdb", postgres.POSTGRES),
+        *(("kafka", node) for node in kafka.EVERY_PROCESS),
+    )
+    for component, managed in stopping:
         if component in components and managed.stop(timeout=30):
             say(f"{managed.name}: stopped")
 
@@ -83,7 +92,7 @@ def down(components: list[str]) -> None:
 def status(components: list[str]) -> int:
     rows: list[tuple[str, str, str]] = []
     if "kafka" in components:
-        rows.append(("kafka", _pid_text(kafka.KAFKA), _port_text(KAFKA_PORT)))
+        rows.extend((node.process.name, _pid_text(node.process), _port_text(node.port)) for node in kafka.NODES)
     if "ferretdb" in components:
         ferret = ferretdb.FERRET.pid()
         backend_used = ferretdb.running_backend(ferret) if ferret else STORE_BACKEND
@@ -120,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     components = expand(args.components, GROUPS["all"])
     if STORE_BACKEND not in STORE_BACKENDS:
         raise SystemExit(f"PARTNERAPP_STORE_BACKEND={STORE_BACKEND!r}; choose from {', '.join(STORE_BACKENDS)}")
+    if KAFKA_BROKERS not in KAFKA_BROKER_COUNTS:
+        raise SystemExit(
+            f"PARTNERAPP_KAFKA_BROKERS={KAFKA_BROKERS}; choose from {', '.join(map(str, KAFKA_BROKER_COUNTS))}"
+        )
     try:
         if args.command == "keys":
             for kind in ("dev", "impersonation"):

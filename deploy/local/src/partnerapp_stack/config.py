@@ -14,6 +14,14 @@ WEB_DIST = ROOT / "web" / "dist"  # the built web app, served by the gateway whe
 
 KAFKA_PORT = int(os.environ.get("PARTNERAPP_KAFKA_PORT", "9092"))
 KAFKA_CONTROLLER_PORT = int(os.environ.get("PARTNERAPP_KAFKA_CONTROLLER_PORT", "9093"))
+# 1 (the default): one KRaft node. 3: a cluster as production runs it (Strimzi: 3 brokers, topics
+# with replication factor 3 and min.insync.replicas 2), each node a controller and a broker on
+# ports of its own: node n listens on KAFKA_PORT + 2(n-1), its controller on KAFKA_CONTROLLER_PORT + 2(n-1).
+KAFKA_BROKERS = int(os.environ.get("PARTNERAPP_KAFKA_BROKERS", "1"))
+KAFKA_BROKER_COUNTS = (1, 3)  # checked by the CLI
+KAFKA_NODE_PORTS = tuple((KAFKA_PORT + 2 * n, KAFKA_CONTROLLER_PORT + 2 * n) for n in range(KAFKA_BROKERS))
+KAFKA_BOOTSTRAP = ",".join(f"127.0.0.1:{port}" for port, _ in KAFKA_NODE_PORTS)
+"""What clients are given: every node, so a client starts while any one of them is up."""
 MONGO_PORT = int(os.environ.get("PARTNERAPP_MONGO_PORT", "27017"))
 STORE_BACKENDS = ("sqlite", "postgresql")
 # PostgreSQL by default: far faster (FerretDB pushes equality filters down to it; measured with

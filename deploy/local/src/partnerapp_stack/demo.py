@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import KAFKA_HEADERS, envelope_for
 from contracts.events.activity import DeviceInfo, GeoPoint, TerminalActivity
-from partnerapp_stack.config import CACHE, KAFKA_PORT, MONGO_PORT, PROCESSES, SERVICES
+from partnerapp_stack.config import CACHE, KAFKA_BOOTSTRAP, MONGO_PORT, PROCESSES, SERVICES
 from partnerapp_stack.services import SIMULATOR, dev_keys
 from servicekit.auth import TokenIssuer
 from servicekit.principal import Principal
@@ -103,7 +103,7 @@ def demo_events(day: datetime, terminals: list[dict[str, Any]]) -> list[Terminal
 
 
 async def publish(events: list[TerminalActivity]) -> list[str]:
-    producer = AIOKafkaProducer(bootstrap_servers=f"127.0.0.1:{KAFKA_PORT}", acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, acks="all", enable_idempotence=True)
     await producer.start()
     ids = []
     try:

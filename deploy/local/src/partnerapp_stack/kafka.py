@@ -1,24 +1,76 @@
-"""Kafka: the broker jars Maven resolves from the pinned `kafka/pom.xml`, one KRaft node, and the
-topics of the contracts' catalogue."""
+"""Kafka: the broker jars Maven resolves from the pinned `kafka/pom.xml`, one KRaft node (or a
+cluster of three, `PARTNERAPP_KAFKA_BROKERS=3`), and the topics of the contracts' catalogue."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import shutil
 import string
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
-from partnerapp_stack.config import CACHE, KAFKA_CONTROLLER_PORT, KAFKA_PORT, LOCAL
+from partnerapp_stack.config import (
+    CACHE,
+    KAFKA_BOOTSTRAP,
+    KAFKA_BROKERS,
+    KAFKA_CONTROLLER_PORT,
+    KAFKA_NODE_PORTS,
+    KAFKA_PORT,
+    LOCAL,
+)
 from partnerapp_stack.process import Managed, StepFailed, fingerprint, port_open, run_tool, say, wait_until
 
 HEALTHCHECK_TOPIC = "_partnerapp.healthcheck"
 
 KAFKA_DIR = CACHE / "kafka"
+CLUSTER_DIR = KAFKA_DIR / "cluster"  # the three nodes' data, configuration, logs and PID files
 SOURCES = LOCAL / "kafka"  # the pinned pom.xml, the broker and logging configuration
 POM = SOURCES / "pom.xml"
 KAFKA = Managed("kafka", KAFKA_DIR / "kafka.pid", KAFKA_DIR / "kafka.log", "kafka.Kafka")
+CLUSTER_SIZE = 3
+
+
+def cluster_process(number: int) -> Managed:
+    return Managed(
+        f"kafka-{number}", CLUSTER_DIR / f"kafka-{number}.pid", CLUSTER_DIR / f"kafka-{number}.log", "kafka.Kafka"
+    )
+
+
+@dataclass(frozen=True)
+class Node:
+    """One KRaft node (controller and broker in one process)."""
+
+    number: int  # its node.id
+    port: int
+    controller_port: int
+    process: Managed
+    data_dir: Path
+    config: Path
+
+
+def nodes() -> tuple[Node, ...]:
+    """The nodes `PARTNERAPP_KAFKA_BROKERS` asks for (the single node keeps its paths of before)."""
+    if KAFKA_BROKERS == 1:
+        return (Node(1, KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA, KAFKA_DIR / "data", KAFKA_DIR / "server.properties"),)
+    return tuple(
+        Node(
+            number,
+            port,
+            controller_port,
+            cluster_process(number),
+            CLUSTER_DIR / f"node-{number}",
+            CLUSTER_DIR / f"server-{number}.properties",
+        )
+        for number, (port, controller_port) in enumerate(KAFKA_NODE_PORTS, start=1)
+    )
+
+
+NODES = nodes()
+EVERY_PROCESS = (KAFKA, *(cluster_process(number) for number in range(1, CLUSTER_SIZE + 1)))
+"""What `down` stops, whichever size is asked for now (stopping one that is not running is a no-op)."""
 
 
 def libs_dir() -> Path:
@@ -56,51 +108,85 @@ def resolve_libs() -> Path:
     return libs
 
 
-def broker_config(data_dir: Path) -> Path:
+def broker_config(node: Node) -> Path:
+    """The node's server.properties: a single node keeps one copy of everything; a cluster keeps
+    three, and a record is acknowledged once two of them have it (as production's Strimzi cluster)."""
     template = string.Template((SOURCES / "server.properties.template").read_text())
-    config = KAFKA_DIR / "server.properties"
-    config.write_text(template.substitute(port=KAFKA_PORT, controller_port=KAFKA_CONTROLLER_PORT, data_dir=data_dir))
-    return config
+    replication = min(len(NODES), CLUSTER_SIZE)
+    node.config.parent.mkdir(parents=True, exist_ok=True)
+    node.config.write_text(
+        template.substitute(
+            node_id=node.number,
+            port=node.port,
+            controller_port=node.controller_port,
+            voters=",".join(f"{other.number}@127.0.0.1:{other.controller_port}" for other in NODES),
+            data_dir=node.data_dir,
+            replication=replication,
+            min_isr=min(replication, 2),
+        )
+    )
+    return node.config
 
 
 def java_command(libs: Path, main: str, *args: str) -> list[str]:
+    heap = "-Xmx1g" if len(NODES) == 1 else "-Xmx512m"  # three nodes share the machine
     return [
-        "java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        "java", "-Xms256m", heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={SOURCES / 'log4j2.properties'}",
         "-cp", f"{libs}/*", main, *args,
     ]  # fmt: skip
 
 
+def cluster_id() -> str:
+    """A new id for a single node; one id, kept beside the nodes, for every node of a cluster."""
+    fresh = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if len(NODES) == 1:
+        return fresh
+    kept = CLUSTER_DIR / "cluster-id"
+    if not kept.exists():
+        CLUSTER_DIR.mkdir(parents=True, exist_ok=True)
+        kept.write_text(fresh)
+    return kept.read_text().strip()
+
+
 def up() -> None:
-    if KAFKA.pid() is None and port_open(KAFKA_PORT):
-        say(f"kafka: something already listens on {KAFKA_PORT}; using it as is")
-    elif KAFKA.pid() is None:
-        jars = resolve_libs()
-        data_dir = KAFKA_DIR / "data"
-        config = broker_config(data_dir)
-        if not (data_dir / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            run_tool(
-                "kafka: format storage (once)",
-                java_command(
+    """Start every node that is not running (all of them, or one that was killed), then wait until
+    each listens, the catalogue's topics exist and a record makes the round trip."""
+    started: list[Node] = []
+    for node in NODES:
+        if node.process.pid() is None and port_open(node.port):
+            say(f"{node.process.name}: something already listens on {node.port}; using it as is")
+        elif node.process.pid() is None:
+            jars = resolve_libs()
+            config = broker_config(node)
+            if not (node.data_dir / "meta.properties").exists():
+                run_tool(
+                    f"{node.process.name}: format storage (once)",
                     # `=` form: a generated id may start with "-" and must not parse as an option
-                    jars,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    f"--cluster-id={cluster_id}",
-                    f"--config={config}",
-                ),
-                cwd=KAFKA_DIR,
-                log=KAFKA_DIR / "format.log",
-            )
-        KAFKA.start(java_command(jars, "kafka.Kafka", str(config)), cwd=KAFKA_DIR)
-        say(f"kafka: started (pid {KAFKA.pid()}), waiting for 127.0.0.1:{KAFKA_PORT}")
-        wait_until("kafka: broker listening", lambda: port_open(KAFKA_PORT), timeout=90, process=KAFKA)
+                    java_command(
+                        jars, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id()}", f"--config={config}"
+                    ),
+                    cwd=KAFKA_DIR,
+                    log=node.process.log_file.with_name(f"format-{node.number}.log"),
+                )
+            node.process.start(java_command(jars, "kafka.Kafka", str(config)), cwd=KAFKA_DIR)
+            say(f"{node.process.name}: started (pid {node.process.pid()}), waiting for 127.0.0.1:{node.port}")
+            started.append(node)
+    # A cluster's broker listens only once its controllers have a quorum: start them all, then wait.
+    for node in started:
+        wait_until(
+            f"{node.process.name}: broker listening",
+            functools.partial(port_open, node.port),
+            timeout=120,
+            process=node.process,
+        )
     try:
         created = asyncio.run(asyncio.wait_for(_prepare_and_check(), 120))
     except Exception as exc:
-        raise StepFailed("kafka: topics and round trip", f"{type(exc).__name__}: {exc}", KAFKA.log_file) from exc
-    say(f"kafka: ready on 127.0.0.1:{KAFKA_PORT} ({created})")
+        raise StepFailed(
+            "kafka: topics and round trip", f"{type(exc).__name__}: {exc}", NODES[0].process.log_file
+        ) from exc
+    say(f"kafka: ready on {KAFKA_BOOTSTRAP} ({created})")
 
 
 async def _prepare_and_check() -> str:
@@ -109,7 +195,7 @@ async def _prepare_and_check() -> str:
     from contracts import all_topic_partitions
     from servicekit.topics import ensure_topics
 
-    bootstrap = f"127.0.0.1:{KAFKA_PORT}"
+    bootstrap = KAFKA_BOOTSTRAP
     for attempt in range(60):  # the controller may still be electing itself
         try:
             created, grown = await ensure_topics(bootstrap, {**all_topic_partitions(), HEALTHCHECK_TOPIC: 1})

@@ -50,7 +50,8 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 
 class PrivateStack:
-    """Kafka and FerretDB (on the chosen backend) under `cache`, through the stack's CLI."""
+    """Kafka (one node, or a cluster of `brokers` = 3) and FerretDB (on the chosen backend) under
+    `cache`, through the stack's CLI."""
 
     def __init__(
         self,
@@ -61,19 +62,24 @@ class PrivateStack:
         mongo_port: int,
         postgres_port: int,
         store: str = STORE_BACKEND,
+        brokers: int = 1,
         port_hint: str = "",
     ) -> None:
         self.cache = cache
         self.store = store
-        self.ports = (kafka_port, controller_port, mongo_port, postgres_port)
+        self.brokers = brokers
+        # node n: kafka_port + 2(n-1), its controller controller_port + 2(n-1) (partnerapp_stack.config)
+        self.kafka_ports = [kafka_port + 2 * n for n in range(brokers)]
+        self.ports = (*self.kafka_ports, *(controller_port + 2 * n for n in range(brokers)), mongo_port, postgres_port)
         self.port_hint = port_hint
-        self.kafka = f"127.0.0.1:{kafka_port}"
+        self.kafka = ",".join(f"127.0.0.1:{port}" for port in self.kafka_ports)
         self.mongo_url = f"mongodb://127.0.0.1:{mongo_port}/"
         self.env = {
             **os.environ,
             "PARTNERAPP_CACHE_DIR": str(cache),
             "PARTNERAPP_KAFKA_PORT": str(kafka_port),
             "PARTNERAPP_KAFKA_CONTROLLER_PORT": str(controller_port),
+            "PARTNERAPP_KAFKA_BROKERS": str(brokers),
             "PARTNERAPP_MONGO_PORT": str(mongo_port),
             "PARTNERAPP_POSTGRES_PORT": str(postgres_port),
             "PARTNERAPP_STORE_BACKEND": store,
@@ -103,6 +109,7 @@ class PrivateStack:
                 raise RuntimeError(f"port {port} is taken by a process we did not start; {self.port_hint}")
         for data in (
             self.cache / "kafka" / "data",
+            self.cache / "kafka" / "cluster",
             self.cache / "ferretdb" / "data",
             postgres.server_dir(self.cache) / "data",
         ):

@@ -9,7 +9,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from partnerapp_stack.config import KAFKA_PORT, KEYS_DIR, MONGO_PORT, PROCESSES, ROOT, RUN_DIR, WEB_DIST, ServiceProcess
+from partnerapp_stack.config import (
+    KAFKA_BOOTSTRAP,
+    KEYS_DIR,
+    MONGO_PORT,
+    PROCESSES,
+    ROOT,
+    RUN_DIR,
+    WEB_DIST,
+    ServiceProcess,
+)
 from partnerapp_stack.process import Managed, say, wait_until
 
 
@@ -42,7 +51,7 @@ def service_env(process: ServiceProcess) -> dict[str, str]:
     _, public = dev_keys()
     name = process.service
     env = {
-        "PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
+        "PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
         "PARTNERAPP_MONGO_URL": f"mongodb://127.0.0.1:{MONGO_PORT}/",
         "PARTNERAPP_AUTH_PUBLIC_KEY_FILE": str(public),
         f"{name.upper()}_HTTP_PORT": str(process.port),

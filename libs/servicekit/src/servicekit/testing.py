@@ -241,3 +241,12 @@ def count_commands(database: str | None = None) -> Iterator[CommandCounter]:
         yield counter
     finally:
         _counting.reset(token)
+
+
+def started(app: Any) -> contextlib.AbstractAsyncContextManager[Any]:
+    """The app's lifespan, run in a test: start-up and shut-down may each take up to a minute, as
+    they can on a loaded two-core CI machine (asgi-lifespan's 5 s shut-down default once cut a
+    consumer's handler short and failed the test)."""
+    from asgi_lifespan import LifespanManager  # noqa: PLC0415  (test-only: the workspace's dev group)
+
+    return LifespanManager(app, startup_timeout=60, shutdown_timeout=60)

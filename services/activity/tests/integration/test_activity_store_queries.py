@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from activity.bootstrap import build_app
@@ -19,7 +18,7 @@ from activity.domain.model import ActivityRecord
 from activity.service_layer.queries import ActivityQueries
 from servicekit.api import provided_on
 from servicekit.settings import PlatformSettings
-from servicekit.testing import count_commands, watch_commands
+from servicekit.testing import count_commands, started, watch_commands
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +32,7 @@ async def app(platform: PlatformSettings, database_name: str) -> AsyncIterator[F
         mongo_database=database_name, consumer_group=f"activity-{uuid.uuid4().hex[:8]}", platform=platform
     )
     application = build_app(settings)
-    async with LifespanManager(application, startup_timeout=60):
+    async with started(application):
         yield application
 
 

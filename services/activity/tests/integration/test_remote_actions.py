@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
@@ -24,7 +23,7 @@ from contracts import envelope_for
 from contracts.events.common import Actor
 from contracts.events.instances import IngestKeyRotated, SessionCleared
 from servicekit.settings import PlatformSettings
-from servicekit.testing import KafkaProbe, eventually
+from servicekit.testing import KafkaProbe, eventually, started
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +40,7 @@ async def activity(platform: PlatformSettings, database_name: str) -> AsyncItera
         platform=platform,
     )
     app = build_app(settings)
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
             yield app, client
 

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import ValidationError
 from pypdf import PdfReader
@@ -35,7 +34,7 @@ from contracts.events.instances import IngestKeyRotated
 from contracts.events.licenses import LicenseAdded
 from servicekit.api import provided_on
 from servicekit.settings import PlatformSettings
-from servicekit.testing import KafkaProbe, eventually
+from servicekit.testing import KafkaProbe, eventually, started
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +47,7 @@ async def activity(platform: PlatformSettings, database_name: str) -> AsyncItera
         mongo_database=database_name, consumer_group=f"activity-{uuid.uuid4().hex[:8]}", platform=platform
     )
     app = build_app(settings)
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://activity") as client:
             yield app, client
 

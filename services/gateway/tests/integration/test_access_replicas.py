@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 from pymongo import monitoring
@@ -158,7 +157,7 @@ async def replicas(
     async with contextlib.AsyncExitStack() as started:
         found: dict[str, Replica] = {}
         for name, app in apps.items():
-            await started.enter_async_context(LifespanManager(app, startup_timeout=60))
+            await started.enter_async_context(started(app))
             http = await started.enter_async_context(
                 httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=f"http://gateway-{name}")
             )

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import httpx2
 import jwt
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -22,7 +21,7 @@ from gateway.domain.model import Language
 from gateway.service_layer.commands import GatewayCommands
 from servicekit.api import provided_on
 from servicekit.settings import PlatformSettings
-from servicekit.testing import KafkaProbe
+from servicekit.testing import KafkaProbe, started
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +43,7 @@ async def gateway(platform: PlatformSettings, database_name: str, key_pair: tupl
         platform=platform,
     )
     app = build_app(settings)
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         yield app
 
 

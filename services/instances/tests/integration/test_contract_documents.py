@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pypdf import PdfReader
@@ -25,7 +24,7 @@ from instances.bootstrap import build_app
 from instances.config import Settings
 from servicekit.outbox import PENDING_FIELD
 from servicekit.settings import PlatformSettings
-from servicekit.testing import eventually
+from servicekit.testing import eventually, started
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +54,7 @@ async def client(
         platform=platform,
     )
     app: FastAPI = build_app(settings)
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         async with httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=app),
             base_url="http://instances",

@@ -17,7 +17,6 @@ from typing import Any
 import httpx2
 import jwt
 import pytest
-from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
@@ -28,7 +27,7 @@ from instances.config import Settings
 from instances.domain.model import add_months
 from servicekit.auth import generate_key_pair
 from servicekit.settings import PlatformSettings
-from servicekit.testing import KafkaProbe, eventually
+from servicekit.testing import KafkaProbe, eventually, started
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +59,7 @@ async def api(
         clients.append(client)
         return client
 
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         yield client_for
         for client in clients:
             await client.aclose()

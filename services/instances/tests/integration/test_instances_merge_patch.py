@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 
 from instances.bootstrap import build_app
 from instances.config import Settings
 from servicekit.settings import PlatformSettings
+from servicekit.testing import started
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +96,7 @@ async def client(
     )
     app = build_app(settings)
     async with (
-        LifespanManager(app, startup_timeout=60),
+        started(app),
         httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=app),
             base_url="http://instances",

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from pymongo import AsyncMongoClient
 
 from instances.adapters.mongo import MongoInstanceRepository
@@ -21,7 +20,7 @@ from instances.config import Settings
 from servicekit.auth import generate_key_pair
 from servicekit.mongo import DocumentLocks
 from servicekit.settings import PlatformSettings
-from servicekit.testing import count_commands, eventually, watch_commands
+from servicekit.testing import count_commands, eventually, started, watch_commands
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +40,7 @@ async def client(
         platform=platform,
     )
     app = build_app(settings)
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         async with httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=app),
             base_url="http://instances",

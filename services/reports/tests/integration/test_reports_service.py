@@ -17,7 +17,6 @@ import httpx2
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
@@ -33,7 +32,7 @@ from reports.bootstrap import build_app
 from reports.config import Settings
 from reports.entrypoints.rebuild import rebuild
 from servicekit.settings import PlatformSettings
-from servicekit.testing import KafkaProbe, eventually
+from servicekit.testing import KafkaProbe, eventually, started
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +67,7 @@ async def reports(
         clients.append(made)
         return made
 
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         yield Reports(app, settings, client)
         for made in clients:
             await made.aclose()

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
@@ -32,7 +31,7 @@ from reports.service_layer.queries import ReportsQueries
 from servicekit.api import provided_on
 from servicekit.handlers import Delivered
 from servicekit.settings import PlatformSettings
-from servicekit.testing import count_commands, watch_commands
+from servicekit.testing import count_commands, started, watch_commands
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +48,7 @@ async def app(platform: PlatformSettings, database_name: str) -> AsyncIterator[F
         mongo_database=database_name, consumer_group=f"reports-{uuid.uuid4().hex[:8]}", platform=platform
     )
     application = build_app(settings)
-    async with LifespanManager(application, startup_timeout=60):
+    async with started(application):
         yield application
 
 

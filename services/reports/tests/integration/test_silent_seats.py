@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import BaseModel
 
@@ -26,7 +25,7 @@ from reports.bootstrap import build_app
 from reports.config import Settings
 from reports.domain.seats import NEVER_SEEN
 from servicekit.settings import PlatformSettings
-from servicekit.testing import KafkaProbe, eventually
+from servicekit.testing import KafkaProbe, eventually, started
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +39,7 @@ async def reports(platform: PlatformSettings, database_name: str) -> AsyncIterat
         mongo_database=database_name, consumer_group=f"reports-{uuid.uuid4().hex[:8]}", platform=platform
     )
     app = build_app(settings)
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         yield app
 
 

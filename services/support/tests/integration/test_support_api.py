@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from pymongo import MongoClient
 
 from contracts import EventEnvelope, decode_envelope, envelope_for
@@ -21,7 +20,7 @@ from contracts.events.companies import CompanyCreated
 from contracts.events.instances import InstanceCancellationRequested
 from contracts.events.licenses import LicenseRevoked
 from servicekit.settings import PlatformSettings
-from servicekit.testing import KafkaProbe, eventually
+from servicekit.testing import KafkaProbe, eventually, started
 from support.bootstrap import build_app
 from support.config import Settings
 
@@ -56,7 +55,7 @@ async def client_for(
         clients.append(client)
         return client
 
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         yield make
         for client in clients:
             await client.aclose()

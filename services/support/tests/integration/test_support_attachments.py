@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from PIL import Image
 from pymongo import AsyncMongoClient, MongoClient
 from pypdf import PdfWriter
@@ -24,7 +23,7 @@ from contracts.events.instances import InstanceProvisioned
 from contracts.events.licenses import LicenseAdded
 from contracts.events.partners import PartnerUpdated
 from servicekit.settings import PlatformSettings
-from servicekit.testing import KafkaProbe, eventually
+from servicekit.testing import KafkaProbe, eventually, started
 from support.adapters.canned import MongoCannedReplyRepository
 from support.bootstrap import build_app
 from support.config import Settings
@@ -101,7 +100,7 @@ async def client_for(
         clients.append(client)
         return client
 
-    async with LifespanManager(app, startup_timeout=60):
+    async with started(app):
         yield make
         for client in clients:
             await client.aclose()

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
@@ -21,7 +20,7 @@ from servicekit.api import provided_on
 from servicekit.mongo import DocumentLocks
 from servicekit.principal import Principal
 from servicekit.settings import PlatformSettings
-from servicekit.testing import count_commands, watch_commands
+from servicekit.testing import count_commands, started, watch_commands
 from support.adapters.mongo import MongoMessageRepository, MongoThreadRepository
 from support.bootstrap import build_app
 from support.config import Settings
@@ -43,7 +42,7 @@ async def app(platform: PlatformSettings, database_name: str) -> AsyncIterator[F
         platform=platform,
     )
     application = build_app(settings)
-    async with LifespanManager(application, startup_timeout=60):
+    async with started(application):
         yield application
 
 

@@ -15,7 +15,8 @@ under `.cache/kafka/cluster/`), whose topics keep 3 copies and acknowledge a rec
 `up kafka` then starts whichever node is not running. The first `up` downloads and builds; later
 ones take seconds. `up` returns only once each part is really ready (Kafka: topics created from the
 contracts' catalogue and a produce/consume round trip in a consumer group; FerretDB: a ping;
-services: `/readyz`), and a failure names the step and prints the log's tail. Only processes started here (by PID file) are ever stopped.
+services: `/readyz`), and a failure names the step and prints the log's tail. Only processes
+started here (by PID file) are ever stopped.
 
 FerretDB stores its data in PostgreSQL by default (the server binaries of Debian's `postgresql`
 package, which tools/bootstrap.sh installs when missing; data directory, socket, log and PID file

@@ -17,6 +17,7 @@ from servicekit.auth import TokenIssuer, generate_key_pair
 from servicekit.principal import Principal
 from servicekit.topics import ensure_topics
 
+from .cluster import ClusterInfra
 from .harness import FaultInfra, Results, say
 
 ISSUER, AUDIENCE = "partnerapp-gateway", "partnerapp"
@@ -46,6 +47,31 @@ def fault_prefix(fault_infra: FaultInfra) -> str:
     """Topics of one test's own: a consumer group of a later test must not read an earlier test's events."""
     prefix = f"faults-{uuid.uuid4().hex[:8]}."
     asyncio.run(ensure_topics(fault_infra.kafka, all_topic_partitions(), prefix=prefix))
+    return prefix
+
+
+@pytest.fixture(scope="module")
+def cluster_infra(fault_infra: FaultInfra) -> Iterator[ClusterInfra]:
+    """A 3-broker cluster of the suite's own beside its single broker, using the same FerretDB;
+    for the cluster's tests only (three JVMs are not left idling through the rest of the run)."""
+    cluster = ClusterInfra(fault_infra)
+    say(f"starting the suite's 3-broker Kafka cluster ({cluster.kafka})")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        say("stopping the suite's Kafka cluster")
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_prefix(cluster_infra: ClusterInfra) -> str:
+    """Topics of one test's own on the cluster (replication factor 3, min.insync.replicas 2: the
+    cluster's defaults), with every node running (an earlier test may have left one down)."""
+    if any(node.pid() is None for node in cluster_infra.nodes.values()):
+        cluster_infra.up()
+    prefix = f"faults-{uuid.uuid4().hex[:8]}."
+    asyncio.run(ensure_topics(cluster_infra.kafka, all_topic_partitions(), prefix=prefix))
     return prefix
 
 

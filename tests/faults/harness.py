@@ -62,6 +62,12 @@ class Sizes:
     ferretdb_down_seconds: float
     webhook_kills: int = 3
     webhook_events: int = 60
+    # on the 3-broker cluster (test_cluster.py)
+    leader_kills: int = 1
+    frozen_seconds: float = 12  # more than replica.lag.time.max.ms (10 s): the frozen broker leaves the ISR
+    cluster_outbox_kills: int = 1
+    cluster_webhook_kills: int = 1
+    two_down_seconds: float = 17  # more than a produce's request timeout (15 s): ingest must answer 503
 
 
 SIZES = (
@@ -76,6 +82,11 @@ SIZES = (
         ferretdb_down_seconds=10,
         webhook_kills=10,
         webhook_events=300,
+        leader_kills=5,
+        frozen_seconds=30,
+        cluster_outbox_kills=3,
+        cluster_webhook_kills=3,
+        two_down_seconds=30,
     )
     if FULL
     else Sizes(
@@ -150,7 +161,7 @@ def service_process(module: str, env: dict[str, str], *, port: int, tag: str) ->
 
 
 def activity_process(
-    infra: FaultInfra, prefix: str, public_key: str, tag: str, **settings: str
+    infra: PrivateStack, prefix: str, public_key: str, tag: str, **settings: str
 ) -> tuple[ServiceProcess, str]:
     """An activity service of its own: database, consumer group and port; returns it and its database."""
     database = f"faults_activity_{tag}"
@@ -172,7 +183,7 @@ def activity_process(
 # --------------------------------------------------------------------------- ingest keys
 
 
-async def issue_ingest_key(infra: FaultInfra, prefix: str, database: str, partner_id: str) -> tuple[str, str]:
+async def issue_ingest_key(infra: PrivateStack, prefix: str, database: str, partner_id: str) -> tuple[str, str]:
     """An instance and its ingest key, known to the activity service using `database`."""
     return await private.issue_ingest_key(infra.kafka, prefix, infra.mongo_url, database, partner_id)
 
@@ -200,6 +211,8 @@ class Sender:
     outcomes: Counter[str] = field(default_factory=Counter)
     samples: dict[str, str] = field(default_factory=dict)
     """One response per non-202 status: content type and body."""
+    answers: list[tuple[float, float, str]] = field(default_factory=list)
+    """(sent at, answered at, status or error name) of every request, on the monotonic clock."""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     give_up: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -216,6 +229,11 @@ class Sender:
             await asyncio.wait(pending, timeout=60)
         for task in done:
             task.result()
+
+    def recovered_after(self, fault_at: float) -> float | None:
+        """Seconds from a fault to the first acknowledgement of a request sent after it."""
+        acks = [answered for sent, answered, status in self.answers if status == "202" and sent >= fault_at]
+        return min(acks) - fault_at if acks else None
 
     @property
     def non_acknowledged_statuses(self) -> dict[str, int]:
@@ -241,14 +259,17 @@ class Sender:
     async def _deliver(self, client: httpx2.AsyncClient, events: list[dict[str, Any]]) -> None:
         backoff = 0.2
         while not self.give_up.is_set():
+            sent_at = time.monotonic()
             try:
                 response = await client.post(
                     "/v1/ingest/events", json={"events": events}, headers={"X-Ingest-Key": self.key}
                 )
             except httpx2.HTTPError as exc:
                 self.outcomes[type(exc).__name__] += 1
+                self.answers.append((sent_at, time.monotonic(), type(exc).__name__))
             else:
                 self.outcomes[str(response.status_code)] += 1
+                self.answers.append((sent_at, time.monotonic(), str(response.status_code)))
                 if response.status_code == 202:
                     self.acked.update(e["event_id"] for e in events)
                     return
@@ -329,7 +350,7 @@ async def consumer_lag(bootstrap: str, group: str, topic: str) -> int:
 
 
 async def drained(
-    infra: FaultInfra, prefix: str, group: str, database: str, acked: set[str], *, within: float = 300
+    infra: PrivateStack, prefix: str, group: str, database: str, acked: set[str], *, within: float = 300
 ) -> tuple[Stored, int]:
     """Wait until the group's lag is 0 and every acknowledged event is stored (or the timeout);
     return the last counts and lag."""
@@ -359,7 +380,10 @@ _RESULTS_DIR = Path(__file__).resolve().parent if FULL else Path(__file__).resol
 RESULTS_JSON = _RESULTS_DIR / ("results.json" if FULL else "results-short.json")
 RESULTS_MD = _RESULTS_DIR / ("results.md" if FULL else "results-short.md")
 COLUMNS = ("injected", "sent", "acknowledged", "stored", "lost", "duplicated")
-ORDER = ["broker", "consumer", "ferretdb", "outbox", "poison", "webhooks"]
+ORDER = [
+    "broker", "consumer", "ferretdb", "outbox", "poison", "webhooks",
+    "cluster-leader", "cluster-frozen", "cluster-outbox", "cluster-webhooks", "cluster-two-down",
+]  # fmt: skip
 
 
 @dataclass
@@ -374,6 +398,8 @@ class Row:
     lag_zero: bool | None
     seconds: float
     notes: str = ""
+    recovered: float | None = None
+    """the slowest recovery of the row's faults: seconds until the service acknowledged again"""
 
     @property
     def lost(self) -> int:
@@ -416,14 +442,16 @@ def markdown(document: dict[str, Any]) -> str:
     lines = [
         f"Fault suite ({mode}), {document['written_at']}, {document['cores']} cores:",
         "",
-        "| fault | injected | sent | acknowledged | stored | lost | duplicated | lag back to 0 | seconds |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| fault | injected | sent | acknowledged | stored | lost | duplicated | lag back to 0 "
+        "| recovered in (s) | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     notes = []
     for row in document["rows"].values():
         lag = {True: "yes", False: "no", None: "n/a"}[row["lag_zero"]]
         cells = " | ".join(str(row[c]) for c in COLUMNS)
-        lines.append(f"| {row['fault']} | {cells} | {lag} | {row['seconds']:.0f} |")
+        recovered = "n/a" if row.get("recovered") is None else f"{row['recovered']:.1f}"
+        lines.append(f"| {row['fault']} | {cells} | {lag} | {recovered} | {row['seconds']:.0f} |")
         if row.get("notes"):
             notes.append(f"- {row['fault']}: {row['notes']}")
     return "\n".join([*lines, "", *notes, ""])

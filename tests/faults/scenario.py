@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from partnerapp_stack.private import PrivateStack
+
 from .harness import (
     SIZES,
-    FaultInfra,
     Results,
     Row,
     Sender,
@@ -30,7 +31,7 @@ PARTNER = "ptn-faults"
 
 @dataclass
 class Ingest:
-    infra: FaultInfra
+    infra: PrivateStack
     prefix: str
     activity: ServiceProcess
     database: str
@@ -41,7 +42,7 @@ class Ingest:
 
 @asynccontextmanager
 async def steady_ingest(
-    infra: FaultInfra, prefix: str, public_key: str, name: str, **settings: str
+    infra: PrivateStack, prefix: str, public_key: str, name: str, **settings: str
 ) -> AsyncIterator[Ingest]:
     tag = f"{name}-{uuid.uuid4().hex[:6]}"
     with processes() as started:
@@ -69,7 +70,16 @@ async def steady(ingest: Ingest, seconds: float | None = None) -> None:
     assert ingest.activity.alive(), "the activity service died"
 
 
-async def settle(ingest: Ingest, results: Results, *, key: str, fault: str, injected: int, notes: str = "") -> Row:
+async def settle(
+    ingest: Ingest,
+    results: Results,
+    *,
+    key: str,
+    fault: str,
+    injected: int,
+    notes: str = "",
+    recovered: float | None = None,
+) -> Row:
     """Stop sending (every batch acknowledged in the end), wait for the consumer, count, record."""
     await ingest.sender.finish()
     say(f"{key}: sent {ingest.sender.sent}, acknowledged {len(ingest.sender.acked)}; waiting for the consumer")
@@ -91,6 +101,7 @@ async def settle(ingest: Ingest, results: Results, *, key: str, fault: str, inje
         lag_zero=lag == 0,
         seconds=round(time.monotonic() - ingest.started, 1),
         notes="; ".join(extra),
+        recovered=None if recovered is None else round(recovered, 1),
     )
     results.add(row)
     say(f"{key}: {row}")

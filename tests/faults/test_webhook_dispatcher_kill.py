@@ -31,6 +31,7 @@ from contracts.events.common import Actor
 from contracts.events.licenses import LicenseAdded
 from gateway.adapters.webhooks import DELIVERIES, MongoWebhookSubscriptions, SecretBox
 from gateway.domain.webhooks import SigningSecret, Subscription, new_secret, secret_hint
+from partnerapp_stack.private import PrivateStack
 
 from .harness import (
     FULL,
@@ -57,6 +58,8 @@ class Receiver:
     secret: str
     received: list[str] = field(default_factory=list)
     """webhook-id of every request answered or not, in arrival order"""
+    arrived_at: dict[str, float] = field(default_factory=dict)
+    """wall-clock time each webhook-id first arrived"""
     in_flight: int = 0
     bad_signatures: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(5))  # noqa: S311 (timing jitter)
@@ -69,6 +72,7 @@ class Receiver:
             self.bad_signatures += 1
             return web.Response(status=400)
         self.received.append(str(event["id"]))
+        self.arrived_at.setdefault(str(event["id"]), time.time())
         self.in_flight += 1
         try:
             await asyncio.sleep(self.rng.uniform(0.03, 0.12))
@@ -115,11 +119,20 @@ async def mid_delivery(receiver: Receiver, *, within: float = 60) -> bool:
     return False
 
 
-async def test_dispatcher_sigkill_mid_delivery(
-    fault_infra: FaultInfra, fault_prefix: str, fault_keys: tuple[str, str], results: Results
-) -> None:
-    started = time.monotonic()
-    tag = uuid.uuid4().hex[:6]
+@dataclass
+class WebhookRig:
+    """A receiver on a port of its own, subscribed (in the gateway's database) to license.added,
+    and the environment of a gateway process that delivers to it."""
+
+    receiver: Receiver
+    runner: web.AppRunner
+    mongo: AsyncMongoClient[dict[str, Any]]
+    database: str
+    group: str
+    env: dict[str, str]
+
+
+async def webhook_rig(infra: PrivateStack, prefix: str, public_key: str, private_key: str, tag: str) -> WebhookRig:
     database = f"faults_gateway_{tag}"
     group = f"faults-webhooks-{tag}"
     key = Fernet.generate_key()
@@ -131,7 +144,7 @@ async def test_dispatcher_sigkill_mid_delivery(
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(fault_infra.mongo_url, serverSelectionTimeoutMS=5000)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, serverSelectionTimeoutMS=5000)
     now = datetime.now(UTC)
     await MongoWebhookSubscriptions(mongo[database]).add(
         Subscription(
@@ -152,11 +165,11 @@ async def test_dispatcher_sigkill_mid_delivery(
         )
     )
     env = {
-        "PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS": fault_infra.kafka,
-        "PARTNERAPP_MONGO_URL": fault_infra.mongo_url,
-        "PARTNERAPP_TOPIC_PREFIX": fault_prefix,
-        "PARTNERAPP_AUTH_PUBLIC_KEY": fault_keys[1],
-        "GATEWAY_TOKEN_PRIVATE_KEY": fault_keys[0],
+        "PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "PARTNERAPP_MONGO_URL": infra.mongo_url,
+        "PARTNERAPP_TOPIC_PREFIX": prefix,
+        "PARTNERAPP_AUTH_PUBLIC_KEY": public_key,
+        "GATEWAY_TOKEN_PRIVATE_KEY": private_key,
         "GATEWAY_MONGO_DATABASE": database,
         "GATEWAY_CONSUMER_GROUP": f"faults-gateway-{tag}",
         "GATEWAY_WEBHOOK_CONSUMER_GROUP": group,
@@ -167,6 +180,22 @@ async def test_dispatcher_sigkill_mid_delivery(
         "GATEWAY_WEBHOOK_POLL_SECONDS": "0.2",
         "GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS": "[0.5, 1, 1, 2, 2, 5, 5, 10, 10, 20]",
     }
+    return WebhookRig(receiver, runner, mongo, database, group, env)
+
+
+async def close_rig(rig: WebhookRig, infra: PrivateStack) -> None:
+    await rig.mongo.close()
+    await rig.runner.cleanup()
+    await drop_database(infra.mongo_url, rig.database)
+
+
+async def test_dispatcher_sigkill_mid_delivery(
+    fault_infra: FaultInfra, fault_prefix: str, fault_keys: tuple[str, str], results: Results
+) -> None:
+    started = time.monotonic()
+    tag = uuid.uuid4().hex[:6]
+    rig = await webhook_rig(fault_infra, fault_prefix, fault_keys[1], fault_keys[0], tag)
+    receiver, mongo, database, group, env = rig.receiver, rig.mongo, rig.database, rig.group, rig.env
     instances = [f"inst-faults-{n}" for n in range(AGGREGATES)]
     events = [license_added(instances[n % AGGREGATES]) for n in range(SIZES.webhook_events)]
     acked = 0
@@ -197,9 +226,7 @@ async def test_dispatcher_sigkill_mid_delivery(
             outcomes = Counter([d["outcome"] async for d in mongo[database][DELIVERIES].find({})])
             gateway.stop()
     finally:
-        await mongo.close()
-        await runner.cleanup()
-        await drop_database(fault_infra.mongo_url, database)
+        await close_rig(rig, fault_infra)
     arrived = Counter(receiver.received)
     produced = [str(e.id) for e in events]
     first_seen = {event_id: n for n, event_id in reversed(list(enumerate(receiver.received)))}

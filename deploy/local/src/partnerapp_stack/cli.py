@@ -52,13 +52,15 @@ from partnerapp_stack.process import Managed, StepFailed, port_open, say
 
 COMPONENTS = ("kafka", "ferretdb", "services")
 GROUPS = {"infra": ("kafka", "ferretdb"), "all": COMPONENTS}
+NODE_NAMES = {node.process.name: node.number for node in kafka.NODES if len(kafka.NODES) > 1}
+"""`up kafka-2`: one node of the cluster only (the fault suite brings one back of two it stopped)."""
 
 
 def expand(names: Sequence[str], default: Sequence[str]) -> list[str]:
     chosen: list[str] = []
     for name in names or default:
         for part in GROUPS.get(name, (name,)):
-            if part not in COMPONENTS:
+            if part not in COMPONENTS and part not in NODE_NAMES:
                 raise SystemExit(f"unknown component {part!r}; choose from {', '.join(COMPONENTS + tuple(GROUPS))}")
             if part not in chosen:
                 chosen.append(part)
@@ -66,6 +68,9 @@ def expand(names: Sequence[str], default: Sequence[str]) -> list[str]:
 
 
 def up(components: list[str]) -> None:
+    for name, number in NODE_NAMES.items():
+        if name in components and "kafka" not in components:
+            kafka.up(only=number)
     for component in COMPONENTS:  # dependency order
         if component in components:
             {"kafka": kafka.up, "ferretdb": ferretdb.up, "services": services.up}[component]()
@@ -125,7 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m partnerapp_stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("command", choices=("up", "down", "status", "keys"))
-    parser.add_argument("components", nargs="*", help="kafka, ferretdb, services, infra (= kafka ferretdb) or all")
+    parser.add_argument(
+        "components", nargs="*", help="kafka (or kafka-N, one node of a cluster), ferretdb, services, infra or all"
+    )
     args = parser.parse_args(argv)
     components = expand(args.components, GROUPS["all"])
     if STORE_BACKEND not in STORE_BACKENDS:

@@ -9,6 +9,7 @@ import functools
 import shutil
 import string
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +138,18 @@ def java_command(libs: Path, main: str, *args: str) -> list[str]:
     ]  # fmt: skip
 
 
+def _format(jars: Path, node: Node, identity: str) -> None:
+    run_tool(
+        f"{node.process.name}: format storage (once)",
+        # `=` form: a generated id may start with "-" and must not parse as an option
+        java_command(
+            jars, "kafka.tools.StorageTool", "format", f"--cluster-id={identity}", f"--config={broker_config(node)}"
+        ),
+        cwd=KAFKA_DIR,
+        log=node.process.log_file.with_name(f"format-{node.number}.log"),
+    )
+
+
 def cluster_id() -> str:
     """A new id for a single node; one id, kept beside the nodes, for every node of a cluster."""
     fresh = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -149,31 +162,30 @@ def cluster_id() -> str:
     return kept.read_text().strip()
 
 
-def up() -> None:
-    """Start every node that is not running (all of them, or one that was killed), then wait until
-    each listens, the catalogue's topics exist and a record makes the round trip."""
-    started: list[Node] = []
+def up(only: int | None = None) -> None:
+    """Start every node that is not running (all of them, or one that was killed; or just node
+    `only`), then wait until each listens, the catalogue's topics exist and a record makes the
+    round trip."""
+    missing: list[Node] = []
     for node in NODES:
+        if only is not None and node.number != only:
+            continue
         if node.process.pid() is None and port_open(node.port):
             say(f"{node.process.name}: something already listens on {node.port}; using it as is")
         elif node.process.pid() is None:
-            jars = resolve_libs()
-            config = broker_config(node)
-            if not (node.data_dir / "meta.properties").exists():
-                run_tool(
-                    f"{node.process.name}: format storage (once)",
-                    # `=` form: a generated id may start with "-" and must not parse as an option
-                    java_command(
-                        jars, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id()}", f"--config={config}"
-                    ),
-                    cwd=KAFKA_DIR,
-                    log=node.process.log_file.with_name(f"format-{node.number}.log"),
-                )
-            node.process.start(java_command(jars, "kafka.Kafka", str(config)), cwd=KAFKA_DIR)
+            missing.append(node)
+    if missing:
+        jars = resolve_libs()
+        identity = cluster_id()
+        unformatted = [node for node in missing if not (node.data_dir / "meta.properties").exists()]
+        with ThreadPoolExecutor() as pool:  # each format is a JVM of its own: side by side
+            for future in [pool.submit(_format, jars, node, identity) for node in unformatted]:
+                future.result()
+        for node in missing:
+            node.process.start(java_command(jars, "kafka.Kafka", str(broker_config(node))), cwd=KAFKA_DIR)
             say(f"{node.process.name}: started (pid {node.process.pid()}), waiting for 127.0.0.1:{node.port}")
-            started.append(node)
     # A cluster's broker listens only once its controllers have a quorum: start them all, then wait.
-    for node in started:
+    for node in missing:
         wait_until(
             f"{node.process.name}: broker listening",
             functools.partial(port_open, node.port),

@@ -30,8 +30,9 @@ def create_broker(
     meter_provider: MeterProvider | None = None,
 ) -> KafkaBroker:
     return KafkaBroker(
-        platform.kafka_bootstrap_servers,
+        platform.kafka_bootstrap_list,
         client_id=client_id,
+        request_timeout_ms=platform.kafka_request_timeout_ms,
         acks=PRODUCER_ACKS,
         enable_idempotence=True,
         linger_ms=PRODUCER_LINGER_MS,

@@ -18,7 +18,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PARTNERAPP_", extra="ignore")
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", description="host:port of brokers, comma-separated.")
+    kafka_request_timeout_ms: int = Field(
+        default=15_000,
+        ge=1_000,
+        description="How long a produce or fetch waits for a broker before it fails (aiokafka's default is 40 s): "
+        "a broker that stops answering costs an ingest request this long before its 503.",
+    )
     mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
     topic_prefix: str = Field(
         default="",
@@ -42,6 +48,11 @@ class PlatformSettings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def kafka_bootstrap_list(self) -> list[str]:
+        """The brokers one by one: FastStream takes a string as one host (aiokafka itself splits it)."""
+        return [part.strip() for part in self.kafka_bootstrap_servers.split(",") if part.strip()]
 
     def verification_key(self) -> str | None:
         if self.auth_public_key:

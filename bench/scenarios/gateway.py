@@ -28,7 +28,6 @@ import httpx2
 from pymongo import AsyncMongoClient
 
 from harness import (
-    CACHE,
     ROOT,
     BenchInfra,
     CpuMeter,
@@ -71,19 +70,10 @@ async def gateway(infra: BenchInfra, args: argparse.Namespace, memory: dict[str,
     platform = Platform(infra, f"bench-{uuid.uuid4().hex[:6]}.")
     await topics(platform)
     with processes() as started:
-        services = {
-            "instances": platform.service("instances", "gw"),
-            "support": platform.service("support", "gw"),
-            "reports": platform.service("reports", "gw"),
-            "activity": activity(platform, "gw", "bench_activity_gw", "bench-activity-gw"),
-        }
-        urls = {f"{name}_url": s.url for name, s in services.items()}
-        services["gateway"] = platform.service("gateway", "gw", token_private_key_file=str(platform.key_file), **urls)
-        for service in services.values():
-            started.append(service)
-            service.start()
-        for service in services.values():
-            await service.wait_ready()
+        services = behind_gateway(
+            platform, "gw", {"activity": activity(platform, "gw", "bench_activity_gw", "bench-activity-gw")}
+        )
+        await start_all(services, started)
         token, partner, instance_id = await seeded(platform, services, parts)
         run = Run(infra, platform, services, token, partner, instance_id, args)
         figures = await measured(run, parts)
@@ -92,10 +82,35 @@ async def gateway(infra: BenchInfra, args: argparse.Namespace, memory: dict[str,
     return figures
 
 
+def behind_gateway(platform: Platform, tag: str, activity: dict[str, ServiceProcess]) -> dict[str, ServiceProcess]:
+    """The platform's services and the gateway in front of them; `activity` is that service's
+    processes (one in both roles, or `activity` for ingest beside `activity-consumer`): the gateway
+    calls `activity`."""
+    services = {
+        "instances": platform.service("instances", tag),
+        "support": platform.service("support", tag),
+        "reports": platform.service("reports", tag),
+        **activity,
+    }
+    urls = {f"{name}_url": services[name].url for name in ("instances", "support", "reports", "activity")}
+    services["gateway"] = platform.service("gateway", tag, token_private_key_file=str(platform.key_file), **urls)
+    return services
+
+
+async def start_all(services: dict[str, ServiceProcess], started: list[ServiceProcess]) -> None:
+    """Start every process (each added to `started`, so it is stopped whatever happens), then wait
+    until each is ready."""
+    for service in services.values():
+        started.append(service)
+        service.start()
+    for service in services.values():
+        await service.wait_ready()
+
+
 async def seeded(platform: Platform, services: dict[str, ServiceProcess], parts: set[str]) -> tuple[str, str, str]:
     """Demo data, the partner's admin logged in (threads with messages when a part reads them):
     the admin's access token, the partner, one of its instances."""
-    credentials = CACHE / "bench-credentials.json"
+    credentials = platform.infra.cache / "bench-credentials.json"
     credentials.unlink(missing_ok=True)
     say("gateway: demo data and users")
     env = {**os.environ, **platform.env("instances"), **platform.env("gateway")}

@@ -265,13 +265,16 @@ class LagWatch:
         return sum((await self._monitor.measure()).values())
 
 
-async def count_records(mongo_url: str, database: str) -> int:
-    """Telemetry records stored by the activity service (its per-day/shard collections)."""
+async def count_records(mongo_url: str, database: str, kind: str | None = None) -> int:
+    """Records stored by the activity service (its per-day/shard collections): all of them, or
+    those of one kind (`telemetry`: what terminals sent, without the license and session records
+    the demo data's events make)."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
     try:
         db = client[database]
         names = [n for n in await db.list_collection_names() if n.startswith("records_")]
-        return sum([await db[name].count_documents({}) for name in names])
+        query = {"kind": kind} if kind else {}
+        return sum([await db[name].count_documents(query) for name in names])
     finally:
         await client.close()
 

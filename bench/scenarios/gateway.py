@@ -74,8 +74,8 @@ async def gateway(infra: BenchInfra, args: argparse.Namespace, memory: dict[str,
             platform, "gw", {"activity": activity(platform, "gw", "bench_activity_gw", "bench-activity-gw")}
         )
         await start_all(services, started)
-        token, partner, instance_id = await seeded(platform, services, parts)
-        run = Run(infra, platform, services, token, partner, instance_id, args)
+        seed = await seeded(platform, services, parts)
+        run = Run(infra, platform, services, seed.token, seed.partner, seed.instance_id, args)
         figures = await measured(run, parts)
         for name, service in services.items():
             memory[name] = max(memory.get(name, 0), service.sample_memory())
@@ -107,9 +107,22 @@ async def start_all(services: dict[str, ServiceProcess], started: list[ServicePr
         await service.wait_ready()
 
 
-async def seeded(platform: Platform, services: dict[str, ServiceProcess], parts: set[str]) -> tuple[str, str, str]:
-    """Demo data, the partner's admin logged in (threads with messages when a part reads them):
-    the admin's access token, the partner, one of its instances."""
+@dataclass(frozen=True)
+class Seeded:
+    """The demo data's partner, one of its instances, and its admin's login answer (the access
+    token lives `expires_in` seconds; `refresh_token` gets the next pair once)."""
+
+    partner: str
+    instance_id: str
+    login: dict[str, Any]
+
+    @property
+    def token(self) -> str:
+        return str(self.login["access_token"])
+
+
+async def seeded(platform: Platform, services: dict[str, ServiceProcess], parts: set[str]) -> Seeded:
+    """Demo data, the partner's admin logged in (threads with messages when a part reads them)."""
     credentials = platform.infra.cache / "bench-credentials.json"
     credentials.unlink(missing_ok=True)
     say("gateway: demo data and users")
@@ -122,17 +135,17 @@ async def seeded(platform: Platform, services: dict[str, ServiceProcess], parts:
     password = json.loads(credentials.read_text())[email]
     gateway_url = services["gateway"].url
     async with httpx2.AsyncClient(base_url=gateway_url, timeout=30) as client:
-        login = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
-        login.raise_for_status()
-        token = login.json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
+        answer = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+        answer.raise_for_status()
+        login = answer.json()
+        client.headers["Authorization"] = f"Bearer {login['access_token']}"
         listing = await client.get("/api/v1/instances?limit=1")
         listing.raise_for_status()
         instance_id = listing.json()["items"][0]["id"]
         if parts & {"threads", "store-commands"}:
             say(f"gateway: the partner's threads, {MESSAGES_PER_THREAD} messages each")
             await threads_with_messages(client, expected=5)
-    return token, partner, instance_id
+    return Seeded(partner, instance_id, login)
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ async def end_to_end(
     sent_for = time.monotonic() - began
     await wait_drained(platform, group, within=600)
     until_stored = time.monotonic() - began
-    stored = await count_records(platform.infra.mongo_url, database)
+    stored = await count_records(platform.infra.mongo_url, database, kind="telemetry")
     return {
         "seconds_sending": round(sent_for, 1),
         "acknowledged": terminals.acked,

@@ -15,7 +15,7 @@ RUN := $(UV) run --frozen
 STACK := $(RUN) python -m partnerapp_stack
 PACKAGES := contracts servicekit instances support reports activity gateway partnerapp_stack
 
-.PHONY: help bootstrap-up bootstrap-test sync web k8s bench test-faults up down status keys demo test lint format types imports pytest test-unit test-integration \
+.PHONY: help bootstrap-up bootstrap-test sync web k8s bench soak test-faults up down status keys demo test lint format types imports pytest test-unit test-integration \
         schemas web-api-types infra-up infra-down infra-status
 
 help: ## list the targets
@@ -87,6 +87,9 @@ test-faults: infra-up ## the fault suite with the issue's full counts; writes te
 
 bench: sync ## the benchmarks on their own Kafka and FerretDB, into bench/results/ (sizes: BENCH_ARGS="--help")
 	$(RUN) python bench/run.py $(BENCH_ARGS)
+
+soak: sync ## the soak (issue #22): 30 minutes of steady load on its own Kafka and FerretDB, judged for leaks (shorter: SOAK_ARGS="--minutes 3 --warmup-minutes 1 --sample-seconds 20")
+	$(RUN) python bench/soak.py $(SOAK_ARGS)
 
 test-integration: infra-up ## integration tests only
 	$(RUN) pytest -m integration

@@ -28,8 +28,9 @@ from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import PyMongoError
 
-from partnerapp_stack import private
+from partnerapp_stack import postgres, private
 from partnerapp_stack.private import PrivateStack, ServiceProcess, processes
+from partnerapp_stack.process import Managed
 from servicekit.auth import TokenIssuer, generate_key_pair
 from servicekit.metrics import ConsumerLagMonitor
 from servicekit.principal import Principal
@@ -49,8 +50,8 @@ PROFILES = ROOT / "bench" / "results" / "profiles"
 ISSUER, AUDIENCE = "partnerapp-gateway", "partnerapp"
 
 
-def say(message: str) -> None:
-    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {message}\n")
+def say(message: str, tag: str = "bench") -> None:
+    sys.stderr.write(f"[{tag} {time.strftime('%H:%M:%S')}] {message}\n")
     sys.stderr.flush()
 
 
@@ -78,10 +79,16 @@ class BenchInfra(PrivateStack):
             port_hint="set BENCH_*_PORT",
         )
 
+    @classmethod
+    def of_cache(cls) -> BenchInfra:
+        """The benchmarks' stack as its files say (nothing is started): where its PID files are."""
+        return cls("postgresql")
 
-# --------------------------------------------------------------------------- CPU accounting
+
+# --------------------------------------------------------------------------- /proc: CPU, memory, files
 
 TICKS = os.sysconf("SC_CLK_TCK")
+POSTGRESQL = "postgresql"  # its figures cover the postmaster and its children (one backend per connection)
 
 
 def _stat(pid: int) -> tuple[int, float, float] | None:
@@ -95,10 +102,59 @@ def _stat(pid: int) -> tuple[int, float, float] | None:
     return int(fields[1]), (utime + stime) / TICKS, (cutime + cstime) / TICKS
 
 
-def _pid_in(path: Path) -> int | None:
+def infra_processes(infra: PrivateStack) -> dict[str, int | None]:
+    """The PIDs of a private stack's servers, from the PID files under its cache (each checked
+    against its command line, so a reused PID is never taken): `kafka` (or `kafka-1`..`kafka-3`
+    for a cluster), `ferretdb`, `postgresql` (the postmaster)."""
+    cache = infra.cache
+    kafka = (
+        [Managed("kafka", cache / "kafka" / "kafka.pid", Path(), "kafka.Kafka")]
+        if infra.brokers == 1
+        else [
+            Managed(f"kafka-{n}", cache / "kafka" / "cluster" / f"kafka-{n}.pid", Path(), "kafka.Kafka")
+            for n in range(1, infra.brokers + 1)
+        ]
+    )
+    servers = [
+        *kafka,
+        Managed("ferretdb", cache / "ferretdb" / "ferretdb.pid", Path(), "ferretdb"),
+        Managed(POSTGRESQL, cache / "postgres" / "postgres.pid", Path(), f"-D {postgres.server_dir(cache) / 'data'}"),
+    ]
+    return {server.name: server.pid() for server in servers}
+
+
+def children_of(root: int) -> list[int]:
+    """The direct children of `root` (PostgreSQL's backends and workers are all the postmaster's)."""
+    return [pid for pid in _pids() if (stat := _stat(pid)) is not None and stat[0] == root]
+
+
+def status_kb(pid: int, field: str) -> int | None:
+    """A `kB` line of /proc/<pid>/status (VmRSS, VmHWM, RssAnon...); None when the process is gone."""
     try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def pss_kb(pid: int) -> int | None:
+    """The proportional set size (shared pages divided among their sharers) from smaps_rollup:
+    what adds up over processes that share memory, as PostgreSQL's share its buffers."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def open_fds(pid: int) -> int | None:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
         return None
 
 
@@ -109,11 +165,9 @@ class CpuMeter:
     postmaster); the load generator's is its own only (the services and py-spy are its children).
     """
 
-    def __init__(self, services: dict[str, ServiceProcess]) -> None:
+    def __init__(self, services: dict[str, ServiceProcess], infra: PrivateStack | None = None) -> None:
         self.roots: dict[str, int | None] = {
-            "kafka": _pid_in(CACHE / "kafka" / "kafka.pid"),
-            "ferretdb": _pid_in(CACHE / "ferretdb" / "ferretdb.pid"),
-            "postgresql": _pid_in(CACHE / "postgres" / "postgres.pid"),
+            **infra_processes(infra or BenchInfra.of_cache()),
             "load generator (this process)": os.getpid(),
         }
         for name, service in services.items():
@@ -131,7 +185,7 @@ class CpuMeter:
             if root is None or root not in stats:
                 continue
             seconds = stats[root][1]
-            if name == "postgresql":
+            if name == POSTGRESQL:
                 seconds += stats[root][2] + sum(stats[child][1] for child in children.get(root, []))
             used[name] = seconds
         return used
@@ -151,13 +205,14 @@ def _pids() -> list[int]:
 class Platform:
     """What the service processes of one benchmark run share: infrastructure, topics, keys."""
 
-    infra: BenchInfra
+    infra: PrivateStack
     prefix: str
     private_key: str = ""
     public_key: str = ""
-    key_file: Path = CACHE / "token-private.pem"
+    key_file: Path = field(init=False)
 
     def __post_init__(self) -> None:
+        self.key_file = self.infra.cache / "token-private.pem"
         self.private_key, self.public_key = generate_key_pair()
         self.key_file.parent.mkdir(parents=True, exist_ok=True)
         self.key_file.write_text(self.private_key)
@@ -177,7 +232,7 @@ class Platform:
     def service(self, module: str, tag: str, **settings: str) -> ServiceProcess:
         profile = PROFILES / f"{module}-{tag}.txt" if PROFILE else None
         return ServiceProcess(
-            module, self.env(module, **settings), log=CACHE / "run" / f"{module}-{tag}.log", profile=profile
+            module, self.env(module, **settings), log=self.infra.cache / "run" / f"{module}-{tag}.log", profile=profile
         )
 
     def token(self, partner_id: str) -> str:
@@ -210,13 +265,16 @@ class LagWatch:
         return sum((await self._monitor.measure()).values())
 
 
-async def count_records(mongo_url: str, database: str) -> int:
-    """Telemetry records stored by the activity service (its per-day/shard collections)."""
+async def count_records(mongo_url: str, database: str, kind: str | None = None) -> int:
+    """Records stored by the activity service (its per-day/shard collections): all of them, or
+    those of one kind (`telemetry`: what terminals sent, without the license and session records
+    the demo data's events make)."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
     try:
         db = client[database]
         names = [n for n in await db.list_collection_names() if n.startswith("records_")]
-        return sum([await db[name].count_documents({}) for name in names])
+        query = {"kind": kind} if kind else {}
+        return sum([await db[name].count_documents(query) for name in names])
     finally:
         await client.close()
 
@@ -229,7 +287,9 @@ class Terminals:
     """Field terminals posting telemetry to the ingest endpoint in batches, as devices do.
 
     `rate` None: as fast as the endpoint answers (each worker sends its next batch on the
-    answer); otherwise paced to `rate` events/s in total.
+    answer); otherwise paced to `rate` events/s in total. `keep_going`: a batch whose request
+    failed (no answer: connection refused or reset, timeout) is counted in `failed` and the worker
+    goes on, for a long run; otherwise the error ends the worker and `finish` raises it.
     """
 
     url: str
@@ -238,8 +298,11 @@ class Terminals:
     batch: int = 50
     workers: int = 8
     terminals: int = 2000
+    keep_going: bool = False
     acked: int = 0
     refused: int = 0
+    failed: int = 0
+    first_error: str | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -258,15 +321,22 @@ class Terminals:
         async with httpx2.AsyncClient(base_url=self.url, timeout=httpx2.Timeout(60, connect=5)) as client:
             while not self.stop.is_set():
                 body = json.dumps({"events": self._batch(rng)}).encode()
-                response = await client.post(
-                    "/v1/ingest/events",
-                    content=body,
-                    headers={"X-Ingest-Key": self.key, "Content-Type": "application/json"},
-                )
-                if response.status_code == 202:
+                try:
+                    response = await client.post(
+                        "/v1/ingest/events",
+                        content=body,
+                        headers={"X-Ingest-Key": self.key, "Content-Type": "application/json"},
+                    )
+                except httpx2.TransportError as exc:
+                    if not self.keep_going:
+                        raise
+                    self.failed += self.batch
+                    self.first_error = self.first_error or repr(exc)
+                    response = None
+                if response is not None and response.status_code == 202:
                     self.acked += self.batch
                 else:
-                    self.refused += self.batch
+                    self.refused += self.batch if response is not None else 0
                     await asyncio.sleep(0.2)
                 if interval:
                     next_at += interval

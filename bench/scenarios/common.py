@@ -29,7 +29,10 @@ async def wait_drained(platform: Platform, group: str, within: float) -> float:
     return time.monotonic() - began
 
 
-def activity(platform: Platform, tag: str, database: str, group: str) -> ServiceProcess:
+def activity(platform: Platform, tag: str, database: str, group: str, **settings: str) -> ServiceProcess:
+    """An activity service process (by default in both roles, with no instances service to call)."""
     return platform.service(
-        "activity", tag, mongo_database=database, consumer_group=group, instances_url="http://127.0.0.1:9"
+        "activity",
+        tag,
+        **{"mongo_database": database, "consumer_group": group, "instances_url": "http://127.0.0.1:9", **settings},
     )

@@ -28,7 +28,6 @@ import httpx2
 from pymongo import AsyncMongoClient
 
 from harness import (
-    CACHE,
     ROOT,
     BenchInfra,
     CpuMeter,
@@ -71,31 +70,60 @@ async def gateway(infra: BenchInfra, args: argparse.Namespace, memory: dict[str,
     platform = Platform(infra, f"bench-{uuid.uuid4().hex[:6]}.")
     await topics(platform)
     with processes() as started:
-        services = {
-            "instances": platform.service("instances", "gw"),
-            "support": platform.service("support", "gw"),
-            "reports": platform.service("reports", "gw"),
-            "activity": activity(platform, "gw", "bench_activity_gw", "bench-activity-gw"),
-        }
-        urls = {f"{name}_url": s.url for name, s in services.items()}
-        services["gateway"] = platform.service("gateway", "gw", token_private_key_file=str(platform.key_file), **urls)
-        for service in services.values():
-            started.append(service)
-            service.start()
-        for service in services.values():
-            await service.wait_ready()
-        token, partner, instance_id = await seeded(platform, services, parts)
-        run = Run(infra, platform, services, token, partner, instance_id, args)
+        services = behind_gateway(
+            platform, "gw", {"activity": activity(platform, "gw", "bench_activity_gw", "bench-activity-gw")}
+        )
+        await start_all(services, started)
+        seed = await seeded(platform, services, parts)
+        run = Run(infra, platform, services, seed.token, seed.partner, seed.instance_id, args)
         figures = await measured(run, parts)
         for name, service in services.items():
             memory[name] = max(memory.get(name, 0), service.sample_memory())
     return figures
 
 
-async def seeded(platform: Platform, services: dict[str, ServiceProcess], parts: set[str]) -> tuple[str, str, str]:
-    """Demo data, the partner's admin logged in (threads with messages when a part reads them):
-    the admin's access token, the partner, one of its instances."""
-    credentials = CACHE / "bench-credentials.json"
+def behind_gateway(platform: Platform, tag: str, activity: dict[str, ServiceProcess]) -> dict[str, ServiceProcess]:
+    """The platform's services and the gateway in front of them; `activity` is that service's
+    processes (one in both roles, or `activity` for ingest beside `activity-consumer`): the gateway
+    calls `activity`."""
+    services = {
+        "instances": platform.service("instances", tag),
+        "support": platform.service("support", tag),
+        "reports": platform.service("reports", tag),
+        **activity,
+    }
+    urls = {f"{name}_url": services[name].url for name in ("instances", "support", "reports", "activity")}
+    services["gateway"] = platform.service("gateway", tag, token_private_key_file=str(platform.key_file), **urls)
+    return services
+
+
+async def start_all(services: dict[str, ServiceProcess], started: list[ServiceProcess]) -> None:
+    """Start every process (each added to `started`, so it is stopped whatever happens), then wait
+    until each is ready."""
+    for service in services.values():
+        started.append(service)
+        service.start()
+    for service in services.values():
+        await service.wait_ready()
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """The demo data's partner, one of its instances, and its admin's login answer (the access
+    token lives `expires_in` seconds; `refresh_token` gets the next pair once)."""
+
+    partner: str
+    instance_id: str
+    login: dict[str, Any]
+
+    @property
+    def token(self) -> str:
+        return str(self.login["access_token"])
+
+
+async def seeded(platform: Platform, services: dict[str, ServiceProcess], parts: set[str]) -> Seeded:
+    """Demo data, the partner's admin logged in (threads with messages when a part reads them)."""
+    credentials = platform.infra.cache / "bench-credentials.json"
     credentials.unlink(missing_ok=True)
     say("gateway: demo data and users")
     env = {**os.environ, **platform.env("instances"), **platform.env("gateway")}
@@ -107,17 +135,17 @@ async def seeded(platform: Platform, services: dict[str, ServiceProcess], parts:
     password = json.loads(credentials.read_text())[email]
     gateway_url = services["gateway"].url
     async with httpx2.AsyncClient(base_url=gateway_url, timeout=30) as client:
-        login = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
-        login.raise_for_status()
-        token = login.json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
+        answer = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+        answer.raise_for_status()
+        login = answer.json()
+        client.headers["Authorization"] = f"Bearer {login['access_token']}"
         listing = await client.get("/api/v1/instances?limit=1")
         listing.raise_for_status()
         instance_id = listing.json()["items"][0]["id"]
         if parts & {"threads", "store-commands"}:
             say(f"gateway: the partner's threads, {MESSAGES_PER_THREAD} messages each")
             await threads_with_messages(client, expected=5)
-    return token, partner, instance_id
+    return Seeded(partner, instance_id, login)
 
 
 @dataclass(frozen=True)

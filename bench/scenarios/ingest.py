@@ -47,30 +47,15 @@ async def ingest_over_http(infra: BenchInfra, args: argparse.Namespace, memory: 
         key = await issue_ingest_key(platform, database, PARTNER)
 
         say(f"ingest over HTTP: {args.ingest_seconds:.0f} s of terminals as fast as the endpoint answers")
-        terminals = Terminals(service.url, key, workers=args.ingest_workers)
         meter = CpuMeter({"activity": service})
-        began = time.monotonic()
-        terminals.start()
-        await asyncio.sleep(args.ingest_seconds)
-        await terminals.finish()
-        sent_for = time.monotonic() - began
-        await wait_drained(platform, group, within=600)
-        end_to_end = time.monotonic() - began
-        stored = await count_records(infra.mongo_url, database)
+        figures = await end_to_end(
+            platform, service.url, key, database, group, args.ingest_seconds, args.ingest_workers
+        )
+        figures["cores_used"] = meter.cores()
         service.sample_memory()
-        figures: dict[str, Any] = {
-            "seconds_sending": round(sent_for, 1),
-            "acknowledged": terminals.acked,
-            "refused": terminals.refused,
-            "acknowledged_per_s": round(terminals.acked / sent_for),
-            "stored": stored,
-            "seconds_until_stored": round(end_to_end, 1),
-            "events_per_s": round(stored / end_to_end),
-            "cores_used": meter.cores(),
-        }
-        say(f"raw pipe over the same {terminals.acked} events")
+        say(f"raw pipe over the same {figures['acknowledged']} events")
         meter = CpuMeter({})
-        figures["raw"] = await raw_pipe(platform, terminals.acked)
+        figures["raw"] = await raw_pipe(platform, figures["acknowledged"])
         figures["raw"]["cores_used"] = meter.cores()
         figures["ratio_to_raw"] = round(figures["events_per_s"] / figures["raw"]["events_per_s"], 2)
 
@@ -81,6 +66,32 @@ async def ingest_over_http(infra: BenchInfra, args: argparse.Namespace, memory: 
         service.sample_memory()
     memory["activity"] = max(memory.get("activity", 0), service.peak_rss_mb)
     return figures
+
+
+async def end_to_end(
+    platform: Platform, url: str, key: str, database: str, group: str, seconds: float, workers: int
+) -> dict[str, Any]:
+    """Terminals posting to the ingest endpoint at `url` as fast as it answers for `seconds`, then
+    until the consumer `group` has stored it all into `database` (empty before): the end-to-end
+    rate is what was stored over the time from the first post until then."""
+    terminals = Terminals(url, key, workers=workers)
+    began = time.monotonic()
+    terminals.start()
+    await asyncio.sleep(seconds)
+    await terminals.finish()
+    sent_for = time.monotonic() - began
+    await wait_drained(platform, group, within=600)
+    until_stored = time.monotonic() - began
+    stored = await count_records(platform.infra.mongo_url, database, kind="telemetry")
+    return {
+        "seconds_sending": round(sent_for, 1),
+        "acknowledged": terminals.acked,
+        "refused": terminals.refused,
+        "acknowledged_per_s": round(terminals.acked / sent_for),
+        "stored": stored,
+        "seconds_until_stored": round(until_stored, 1),
+        "events_per_s": round(stored / until_stored),
+    }
 
 
 async def ingest_to_queryable(

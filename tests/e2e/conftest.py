@@ -40,6 +40,7 @@ from reports.config import Settings as ReportsSettings
 from servicekit.api import provided_on
 from servicekit.settings import PlatformSettings
 from servicekit.telemetry import Telemetry, setup_telemetry
+from servicekit.testing import started as app_started
 from servicekit.topics import delete_topics, ensure_topics
 from support.bootstrap import build_app as build_support
 from support.config import Settings as SupportSettings
@@ -232,7 +233,7 @@ async def running_stack(
         async with contextlib.AsyncExitStack() as started:
             for name, app in apps.items():
                 if name not in down:
-                    await started.enter_async_context(started(app))
+                    await started.enter_async_context(app_started(app))
             await started.enter_async_context(serve(gateway, port))
             stack = Stack(url=f"http://127.0.0.1:{port}", app=gateway, databases=list(names.values()))
             yield stack

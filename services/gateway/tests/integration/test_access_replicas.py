@@ -30,6 +30,7 @@ from gateway.service_layer.commands import GatewayCommands
 from gateway.service_layer.ports import AccessChange
 from servicekit.api import provided_on
 from servicekit.settings import PlatformSettings
+from servicekit.testing import started as app_started
 
 pytestmark = pytest.mark.integration
 
@@ -157,7 +158,7 @@ async def replicas(
     async with contextlib.AsyncExitStack() as started:
         found: dict[str, Replica] = {}
         for name, app in apps.items():
-            await started.enter_async_context(started(app))
+            await started.enter_async_context(app_started(app))
             http = await started.enter_async_context(
                 httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=f"http://gateway-{name}")
             )

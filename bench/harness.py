@@ -139,12 +139,13 @@ def status_kb(pid: int, field: str) -> int | None:
     return None
 
 
-def pss_kb(pid: int) -> int | None:
+def pss_kb(pid: int, field: str = "Pss") -> int | None:
     """The proportional set size (shared pages divided among their sharers) from smaps_rollup:
-    what adds up over processes that share memory, as PostgreSQL's share its buffers."""
+    what adds up over processes that share memory, as PostgreSQL's share its buffers. `Pss_Shmem`:
+    the part of it in shared memory (PostgreSQL's buffer pool, a segment of fixed size)."""
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         return None

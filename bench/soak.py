@@ -8,9 +8,12 @@
    error or Ctrl-C too) and the platform as real processes: gateway, instances, support, reports, and
    activity in its two roles as deployed (`activity`: ingest and the reads; `activity-consumer`);
    then the demo data, the partner's admin logged in (bench/scenarios/gateway.py).
-2. Unless `--rate` is given, measures the end-to-end ingest rate: terminals post as fast as the
-   gateway answers for `--measure-seconds`, then until the consumer has stored it all
-   (bench/scenarios/ingest.py). The soak's rate is half of that.
+2. Unless `--rate` is given, measures the end-to-end ingest rate under the soak's readers: while
+   `--readers` clients read the list as in 3., terminals post as fast as the gateway answers for
+   `--measure-seconds`, then until the consumer has stored it all (bench/scenarios/ingest.py). The
+   soak's rate is half of that: half of what the platform stores with its readers online (measured
+   without them, the rate is about twice as high, and half of it is more than the consumer stores
+   while the readers take their share of the two cores: the lag grew without bound).
 3. For `--minutes` (the warm-up included), terminals post telemetry at that rate and `--readers`
    clients read the partner's instance list (`GET /api/v1/instances?limit=20`), each sending its
    next request on the answer (the light generator of bench/harness.py), both through the gateway,
@@ -21,8 +24,11 @@
    in the period, the events acknowledged (refused, failed). PostgreSQL's memory is the PSS
    (smaps_rollup) summed over the postmaster and its backends: each backend's RSS counts the shared
    buffers it has touched, so a sum of RSS would count those pages once per backend, and grow as
-   backends touch more of them; its descriptors are summed the same way. The load generator's own
-   figures (this process) are recorded, not judged.
+   backends touch more of them; its descriptors are summed the same way. Its buffer pool (the
+   shared-memory part of that PSS, `Pss_Shmem`) is recorded apart, not judged: a segment of fixed
+   size (`shared_buffers`) allocated at start, whose pages count from their first use, so that it
+   "grows" until the pool is full whatever the load does. The load generator's own figures (this
+   process) are recorded, not judged.
 4. Then waits for the consumer to drain and counts what was stored against what was acknowledged.
 5. Judges the samples after warm-up (the rules: bench/soak_verdict.py) and writes `soak.json` (every
    sample, the verdict, the settings, the machine), `soak.md` (the tables) and `soak.png` (RSS and lag
@@ -44,6 +50,7 @@ import sys
 import time
 import traceback
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,7 +137,7 @@ class Sampler:
     def read(self) -> dict[str, Any]:
         rss: dict[str, float | None] = {}
         fds: dict[str, int | None] = {}
-        backends = None
+        backends = shared = None
         for name, pid in self.meter.roots.items():
             if pid is None:
                 rss[name] = fds[name] = None
@@ -138,7 +145,12 @@ class Sampler:
                 tree = [pid, *children_of(pid)]
                 backends = len(tree) - 1
                 sizes, files = [pss_kb(p) for p in tree], [open_fds(p) for p in tree]
-                rss[name] = _mb(sum(s for s in sizes if s is not None)) if sizes[0] is not None else None
+                pooled = [pss_kb(p, "Pss_Shmem") or 0 for p in tree]
+                if sizes[0] is None:
+                    rss[name] = shared = None
+                else:  # the buffer pool apart: a segment of fixed size whose pages count once touched
+                    shared = _mb(sum(pooled))
+                    rss[name] = _mb(sum(s for s in sizes if s is not None) - sum(pooled))
                 fds[name] = sum(f for f in files if f is not None) if files[0] is not None else None
             else:
                 size = status_kb(pid, "VmRSS")
@@ -146,7 +158,13 @@ class Sampler:
         cpu, at = self.meter.read(), time.monotonic()
         cores = {name: round((cpu[name] - self._cpu.get(name, cpu[name])) / (at - self._at), 2) for name in cpu}
         self._cpu, self._at = cpu, at
-        return {"rss_mb": rss, "fds": fds, "postgresql_backends": backends, "cores": cores}
+        return {
+            "rss_mb": rss,
+            "fds": fds,
+            "postgresql_backends": backends,
+            "postgresql_shared_mb": shared,
+            "cores": cores,
+        }
 
 
 def _mb(kb: int) -> float:
@@ -330,9 +348,15 @@ async def on_platform(
         report["list_items"] = await list_items(services["gateway"].url, seed.token)
         rate = args.rate
         if rate is None:
-            say(f"measuring the end-to-end ingest rate: {args.measure_seconds:g} s as fast as the gateway answers")
+            say(
+                f"measuring the end-to-end ingest rate: {args.measure_seconds:g} s as fast as the gateway answers, "
+                f"{args.readers} readers of the list meanwhile"
+            )
             gateway_api = f"{services['gateway'].url}/api"
-            measured = await end_to_end(platform, gateway_api, key, DATABASE, GROUP, args.measure_seconds, 8)
+            measuring = end_to_end(platform, gateway_api, key, DATABASE, GROUP, args.measure_seconds, 8)
+            measured = await while_reading(
+                services["gateway"].url, Session(services["gateway"].url, seed.login), args.readers, measuring
+            )
             report["measured"] = measured
             rate = measured["events_per_s"] / 2
             say(f"end to end {measured['events_per_s']} events/s: the soak runs at {rate:.0f}")
@@ -344,6 +368,33 @@ async def on_platform(
             say(f"the soak stopped early: {exc!r}")
             report["aborted"] = repr(exc)
         report["drain"] = await drained(platform, report)
+
+
+async def while_reading(
+    gateway_url: str, session: Session, readers: int, work: Coroutine[Any, Any, dict[str, Any]]
+) -> dict[str, Any]:
+    """`work`'s figures, with `readers` clients reading the list all the while (in 10-second rounds:
+    the last one ends at most 10 s after the work) and their requests and p99 added."""
+    done, rounds = asyncio.Event(), []
+
+    async def read() -> None:
+        while not done.is_set():
+            headers = {"Authorization": f"Bearer {await session.token()}"}
+            rounds.append(await light_hammer(f"{gateway_url}{LIST}", headers, readers, 10))
+
+    reading = asyncio.create_task(read())
+    try:
+        figures = await work
+    finally:
+        done.set()
+        await reading
+    figures["readers"] = {
+        "clients": readers,
+        "requests": sum(r["requests"] for r in rounds),
+        "errors": sum(r["errors"] for r in rounds),
+        "p99_ms_worst_round": max((r["p99_ms"] for r in rounds), default=None),
+    }
+    return figures
 
 
 async def list_items(gateway_url: str, token: str) -> int:
@@ -435,7 +486,8 @@ def markdown(report: dict[str, Any], png: str) -> str:
     measured = report.get("measured")
     source = (
         f"half the end-to-end rate measured first ({measured['events_per_s']} events/s: {measured['stored']} events "
-        f"stored {measured['seconds_until_stored']} s after the first of {measured['seconds_sending']} s of posts)"
+        f"stored {measured['seconds_until_stored']} s after the first of {measured['seconds_sending']} s of posts"
+        f"{_readers_during(measured)})"
         if measured
         else "given (`--rate`)"
     )
@@ -473,19 +525,23 @@ def markdown(report: dict[str, Any], png: str) -> str:
     if samples:
         names = list(samples[0]["rss_mb"])
         out.append(f"\n## Samples\n\n![RSS and lag over time]({png})\n")
-        out.append("RSS in MB (PostgreSQL: PSS of the postmaster and its backends); w: warm-up.\n")
+        out.append(
+            "RSS in MB (PostgreSQL: PSS of the postmaster and its backends, its buffer pool apart: "
+            "the shared memory touched, not judged); w: warm-up.\n"
+        )
         out.append(
             "| minute | "
             + " | ".join(_short(n) for n in names)
-            + " | lag | list p50 / p99 ms | list req/s | errors | acked/s | load |"
+            + " | PostgreSQL buffer pool | lag | list p50 / p99 ms | list req/s | errors | acked/s | load |"
         )
-        out.append("|---:|" + "---:|" * (len(names) + 6))
+        out.append("|---:|" + "---:|" * (len(names) + 7))
         for sample in samples:
             reading = sample["list"] or {}
             period = max(sample["seconds"] - (samples[sample["period"] - 1]["seconds"] if sample["period"] else 0), 1)
             cells = [f"{sample['seconds'] / 60:.1f}{' w' if sample['warmup'] else ''}"]
             cells += [_cell(sample["rss_mb"].get(n)) for n in names]
             cells += [
+                _cell(sample.get("postgresql_shared_mb")),
                 _cell(sample["lag"]),
                 f"{reading['p50_ms']} / {reading['p99_ms']}" if reading else "",
                 f"{reading['requests_per_s']}" if reading else "",
@@ -502,6 +558,16 @@ def markdown(report: dict[str, Any], png: str) -> str:
             cells += [_cell(sample["fds"].get(n)) for n in names] + [_cell(sample["postgresql_backends"])]
             out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
+
+
+def _readers_during(measured: dict[str, Any]) -> str:
+    readers = measured.get("readers")
+    if not readers:
+        return ""
+    return (
+        f", while {readers['clients']} readers read the list: {readers['requests']} requests, "
+        f"{readers['errors']} errors, p99 ≤ {readers['p99_ms_worst_round']} ms"
+    )
 
 
 def _cell(value: float | None) -> str:
@@ -528,6 +594,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
         (line,) = absolute.plot(minutes, values, marker=".", label=_short(name))
         if start := v["memory_mb"].get(name, {}).get("start"):
             relative.plot(minutes, [100 * (x - start) / start for x in values], marker=".", color=line.get_color())
+    pool = [_nan(s.get("postgresql_shared_mb")) for s in samples]
+    absolute.plot(minutes, pool, linestyle="--", color="grey", label="postgresql buffer pool (not judged)")
     absolute.set_yscale("log")
     for axis in (absolute.yaxis.set_major_formatter, absolute.yaxis.set_minor_formatter):
         axis(ScalarFormatter())

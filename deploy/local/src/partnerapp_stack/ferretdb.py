@@ -6,7 +6,15 @@ import shutil
 from pathlib import Path
 
 from partnerapp_stack import postgres
-from partnerapp_stack.config import CACHE, LOCAL, MONGO_PORT, POSTGRES_PORT, STORE_BACKEND, STORE_BACKEND_CHOSEN
+from partnerapp_stack.config import (
+    CACHE,
+    FERRETDB_POSTGRES_POOL,
+    LOCAL,
+    MONGO_PORT,
+    POSTGRES_PORT,
+    STORE_BACKEND,
+    STORE_BACKEND_CHOSEN,
+)
 from partnerapp_stack.process import Managed, StepFailed, fingerprint, port_open, run_tool, say, wait_until
 
 FERRET_DIR = CACHE / "ferretdb"
@@ -63,7 +71,7 @@ def up() -> None:
 
 def _backend_args() -> list[str]:
     if STORE_BACKEND == "postgresql":
-        url = f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/{postgres.POSTGRES_DB}"
+        url = f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/{postgres.POSTGRES_DB}?pool_max_conns={FERRETDB_POSTGRES_POOL}"
         return ["-handler", "postgresql", "-postgresql-url", url]
     data_dir = FERRET_DIR / "data"
     data_dir.mkdir(parents=True, exist_ok=True)

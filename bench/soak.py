@@ -183,14 +183,24 @@ class Session:
     login: dict[str, Any]
     got_at: float = field(default_factory=time.monotonic)
     refreshes: int = 0
+    # Readers ask for the token concurrently; a refresh token is good for one use (a second use is
+    # taken for a stolen one and refused with 401), so one of them refreshes while the others wait.
+    refreshing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def _stale(self) -> bool:
+        return time.monotonic() - self.got_at > float(self.login["expires_in"]) / 2
 
     async def token(self) -> str:
-        if time.monotonic() - self.got_at > self.login["expires_in"] / 2:
-            async with httpx2.AsyncClient(base_url=self.gateway_url, timeout=30) as client:
-                answer = await client.post("/api/v1/auth/refresh", json={"refresh_token": self.login["refresh_token"]})
-                answer.raise_for_status()
-            self.login, self.got_at = answer.json(), time.monotonic()
-            self.refreshes += 1
+        if self._stale():
+            async with self.refreshing:
+                if self._stale():
+                    async with httpx2.AsyncClient(base_url=self.gateway_url, timeout=30) as client:
+                        answer = await client.post(
+                            "/api/v1/auth/refresh", json={"refresh_token": self.login["refresh_token"]}
+                        )
+                        answer.raise_for_status()
+                    self.login, self.got_at = answer.json(), time.monotonic()
+                    self.refreshes += 1
         return str(self.login["access_token"])
 
 

@@ -15,7 +15,7 @@ import pytest
 from contracts import all_topic_partitions
 from servicekit.auth import TokenIssuer, generate_key_pair
 from servicekit.principal import Principal
-from servicekit.topics import ensure_topics
+from servicekit.topics import delete_topics, ensure_topics
 
 from .cluster import ClusterInfra
 from .harness import FaultInfra, Results, say
@@ -65,14 +65,17 @@ def cluster_infra(fault_infra: FaultInfra) -> Iterator[ClusterInfra]:
 
 
 @pytest.fixture
-def cluster_prefix(cluster_infra: ClusterInfra) -> str:
+def cluster_prefix(cluster_infra: ClusterInfra) -> Iterator[str]:
     """Topics of one test's own on the cluster (replication factor 3, min.insync.replicas 2: the
-    cluster's defaults), with every node running (an earlier test may have left one down)."""
+    cluster's defaults), with every node running (an earlier test may have left one down); deleted
+    afterwards, so that a broker restarted by a later test has only that test's logs to recover."""
     if any(node.pid() is None for node in cluster_infra.nodes.values()):
         cluster_infra.up()
     prefix = f"faults-{uuid.uuid4().hex[:8]}."
-    asyncio.run(ensure_topics(cluster_infra.kafka, all_topic_partitions(), prefix=prefix))
-    return prefix
+    names = all_topic_partitions()
+    asyncio.run(ensure_topics(cluster_infra.kafka, names, prefix=prefix))
+    yield prefix
+    asyncio.run(delete_topics(cluster_infra.kafka, [prefix + name for name in names]))
 
 
 @pytest.fixture(scope="session")

@@ -67,7 +67,10 @@ class Sizes:
     frozen_seconds: float = 12  # more than replica.lag.time.max.ms (10 s): the frozen broker leaves the ISR
     cluster_outbox_kills: int = 1
     cluster_webhook_kills: int = 1
-    two_down_seconds: float = 17  # more than a produce's request timeout (15 s): ingest must answer 503
+    # Two brokers down: ingest's produce waits this long for the cluster, then answers 503 (the
+    # setting PARTNERAPP_KAFKA_REQUEST_TIMEOUT_MS; 15 s by default), and they stay down for longer.
+    two_down_request_timeout_ms: int = 5_000
+    two_down_seconds: float = 8
 
 
 SIZES = (
@@ -86,6 +89,7 @@ SIZES = (
         frozen_seconds=30,
         cluster_outbox_kills=3,
         cluster_webhook_kills=3,
+        two_down_request_timeout_ms=15_000,
         two_down_seconds=30,
     )
     if FULL

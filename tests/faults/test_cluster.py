@@ -9,11 +9,12 @@ service took to acknowledge again after the fault.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx2
@@ -35,19 +36,51 @@ REJOIN_SECONDS = 120  # a restarted broker catches up and is back in every ISR w
 FREEZE_LIMIT = 40.0  # a frozen broker is out of the ISR within this (replica.lag.time.max.ms is 10 s)
 
 
-async def kill_leader_and_restart(cluster: ClusterInfra, topic: str, what: str) -> tuple[int, float, float]:
-    """SIGKILL the broker leading the topic's busiest partitions, start it again, wait until it is
-    back in every ISR (so the next fault finds three in sync). Returns the node, the kill's
-    monotonic and wall-clock times."""
-    leader = await busiest_leader(cluster, topic)
-    at, wall = time.monotonic(), time.time()
-    pid = cluster.kill(leader)
-    say(f"{what}: killed kafka-{leader} (pid {pid}), leader of {topic}'s busiest partitions")
-    await asyncio.sleep(1.0)
-    await asyncio.to_thread(cluster.up)
-    back = await wait_for_isr(cluster, topic, leader, present=True, within=REJOIN_SECONDS)
-    assert back is not None, f"kafka-{leader} did not rejoin the ISR of {topic}"
-    return leader, at, wall
+class Restarts:
+    """Leaders SIGKILLed during a test, each started again in the background while the test goes
+    on (its load keeps running through the restart, as it would in production); the next kill,
+    and the end of the block, wait until the restarted broker is back in every ISR of its topic."""
+
+    def __init__(self, cluster: ClusterInfra) -> None:
+        self.cluster = cluster
+        self.pending: list[tuple[int, str, asyncio.Task[float | None]]] = []
+
+    async def kill_leader(self, topic: str, what: str) -> tuple[float, float]:
+        """SIGKILL the broker leading the topic's busiest partitions (three in sync first);
+        returns the kill's monotonic and wall-clock times."""
+        await self.rejoined()
+        leader = await busiest_leader(self.cluster, topic)
+        at, wall = time.monotonic(), time.time()
+        pid = self.cluster.kill(leader)
+        say(f"{what}: killed kafka-{leader} (pid {pid}), leader of {topic}'s busiest partitions")
+        self.pending.append((leader, topic, asyncio.create_task(self._restart(leader, topic))))
+        return at, wall
+
+    async def _restart(self, node: int, topic: str) -> float | None:
+        await asyncio.sleep(1.0)
+        # The stack's `up` also checks a round trip through the cluster; the ISR is watched meanwhile.
+        started = asyncio.create_task(asyncio.to_thread(self.cluster.up))
+        back = await wait_for_isr(self.cluster, topic, node, present=True, within=REJOIN_SECONDS)
+        await started
+        return back
+
+    async def rejoined(self) -> None:
+        while self.pending:
+            node, topic, restart = self.pending.pop()
+            assert await restart is not None, f"kafka-{node} did not rejoin the ISR of {topic}"
+
+
+@contextlib.asynccontextmanager
+async def restarts(cluster: ClusterInfra) -> AsyncIterator[Restarts]:
+    kills = Restarts(cluster)
+    try:
+        yield kills
+    except BaseException:
+        for _, _, restart in kills.pending:  # the next test needs every node running
+            with contextlib.suppress(Exception):
+                await restart
+        raise
+    await kills.rejoined()
 
 
 def slowest(recoveries: list[float | None]) -> float | None:
@@ -59,22 +92,24 @@ async def test_leader_of_the_busiest_partitions_killed_during_ingest(
     cluster_infra: ClusterInfra, cluster_prefix: str, fault_keys: tuple[str, str], results: Results
 ) -> None:
     topic = cluster_prefix + TELEMETRY
-    async with steady_ingest(cluster_infra, cluster_prefix, fault_keys[1], "cluster-leader") as ingest:
+    async with (
+        steady_ingest(cluster_infra, cluster_prefix, fault_keys[1], "cluster-leader") as ingest,
+        restarts(cluster_infra) as kills,
+    ):
         await steady(ingest)
-        recoveries = []
+        faults = []
         for number in range(1, SIZES.leader_kills + 1):
-            _, at, _ = await kill_leader_and_restart(
-                cluster_infra, topic, f"cluster leader {number}/{SIZES.leader_kills}"
-            )
+            at, _ = await kills.kill_leader(topic, f"cluster leader {number}/{SIZES.leader_kills}")
+            faults.append(at)
             await steady(ingest)
-            recoveries.append(ingest.sender.recovered_after(at))
+        await ingest.sender.finish()  # every batch acknowledged: each kill's recovery is known
         row = await settle(
             ingest,
             results,
             key="cluster-leader",
             fault="Cluster: leader of the busiest terminal.activity partitions SIGKILL + restart, during ingest",
             injected=SIZES.leader_kills,
-            recovered=slowest(recoveries),
+            recovered=slowest([ingest.sender.recovered_after(at) for at in faults]),
         )
     assert_exactly_once(row)
 
@@ -160,32 +195,32 @@ async def test_leader_killed_while_the_outbox_relay_publishes(
             started_processes.append(instances)
             instances.start()
             await instances.wait_ready()
-            async with httpx2.AsyncClient(base_url=instances.url, timeout=30, headers=headers) as client:
+            async with (
+                httpx2.AsyncClient(base_url=instances.url, timeout=30, headers=headers) as client,
+                restarts(cluster_infra) as kills,
+            ):
                 writer = asyncio.create_task(write(client))
                 await asyncio.sleep(SIZES.steady_seconds)
                 for number in range(1, SIZES.cluster_outbox_kills + 1):
-                    _, _, wall = await kill_leader_and_restart(
-                        cluster_infra,
-                        cluster_prefix + "company.created",
-                        f"cluster outbox {number}/{SIZES.cluster_outbox_kills}",
+                    _, wall = await kills.kill_leader(
+                        cluster_prefix + "company.created", f"cluster outbox {number}/{SIZES.cluster_outbox_kills}"
                     )
                     faults.append(wall)
                     await asyncio.sleep(SIZES.steady_seconds)
                 stop.set()
                 await writer
-            ours = set(created)
-            mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(cluster_infra.mongo_url)
-            try:
-                deadline = time.monotonic() + 180
-                while await mongo[database]["companies"].count_documents({"_outbox_pending": True}):
-                    assert time.monotonic() < deadline, "the outbox relay did not catch up"
-                    await asyncio.sleep(0.5)
-            finally:
-                await mongo.close()
-            # Everything the relay published, read to the end: a second copy would be there too.
-            records = await KafkaProbe(cluster_infra.kafka, cluster_prefix).read_all(
-                "company.created", until=lambda _: False, timeout=5
-            )
+                ours = set(created)
+                mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(cluster_infra.mongo_url)
+                try:
+                    deadline = time.monotonic() + 180
+                    while await mongo[database]["companies"].count_documents({"_outbox_pending": True}):
+                        assert time.monotonic() < deadline, "the outbox relay did not catch up"
+                        await asyncio.sleep(0.5)
+                finally:
+                    await mongo.close()
+                # Everything the relay published (it has nothing pending, so it publishes no more):
+                # a second copy would be there too.
+                records = await KafkaProbe(cluster_infra.kafka, cluster_prefix).read_to_end("company.created")
             instances.stop()
         published_at = {json.loads(r.value)["data"]["company_id"]: r.timestamp / 1000 for r in records}
         seen = created_per_company(records, ours)
@@ -237,21 +272,24 @@ async def test_leader_killed_while_the_gateway_consumers_run(
             started_processes.append(gateway)
             gateway.start()
             await gateway.wait_ready()
-            for number in range(batches):
-                acked += await produce(cluster_infra.kafka, cluster_prefix, events[number * 20 : (number + 1) * 20])
-                if number < SIZES.cluster_webhook_kills:
-                    _, _, wall = await kill_leader_and_restart(
-                        cluster_infra, topic, f"cluster webhooks {number + 1}/{SIZES.cluster_webhook_kills}"
-                    )
-                    faults.append(wall)
-            deadline = time.monotonic() + 180
-            while len(set(rig.receiver.received)) < acked and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a count
-                await asyncio.sleep(0.5)
-            await asyncio.sleep(3)  # a second delivery would have arrived by now
-            lags = {
-                group: sum((await measure_lag(cluster_infra.kafka, group, [topic])).values())
-                for group in (rig.group, rig.env["GATEWAY_CONSUMER_GROUP"])
-            }
+            async with restarts(cluster_infra) as kills:
+                # The batch after a kill is produced at once, while the killed leader restarts: the
+                # recovery counts the leader's election, the producer's retries and the consumers'.
+                for number in range(batches):
+                    acked += await produce(cluster_infra.kafka, cluster_prefix, events[number * 20 : (number + 1) * 20])
+                    if number < SIZES.cluster_webhook_kills:
+                        _, wall = await kills.kill_leader(
+                            topic, f"cluster webhooks {number + 1}/{SIZES.cluster_webhook_kills}"
+                        )
+                        faults.append(wall)
+                deadline = time.monotonic() + 180
+                while len(set(rig.receiver.received)) < acked and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a count
+                    await asyncio.sleep(0.5)
+                await asyncio.sleep(3)  # a second delivery would have arrived by now
+                lags = {
+                    group: sum((await measure_lag(cluster_infra.kafka, group, [topic])).values())
+                    for group in (rig.group, rig.env["GATEWAY_CONSUMER_GROUP"])
+                }
             gateway.stop()
     finally:
         await close_rig(rig, cluster_infra)
@@ -296,7 +334,13 @@ async def test_two_brokers_down_refuses_ingest_and_recovers_with_one_back(
     """With one broker of three, a write cannot reach min.insync.replicas (2): ingest must answer
     503 and acknowledge nothing; with one back it must acknowledge again, losing nothing."""
     topic = cluster_prefix + TELEMETRY
-    async with steady_ingest(cluster_infra, cluster_prefix, fault_keys[1], "cluster-two-down") as ingest:
+    async with steady_ingest(
+        cluster_infra,
+        cluster_prefix,
+        fault_keys[1],
+        "cluster-two-down",
+        PARTNERAPP_KAFKA_REQUEST_TIMEOUT_MS=str(SIZES.two_down_request_timeout_ms),
+    ) as ingest:
         await steady(ingest)
         first = await busiest_leader(cluster_infra, topic)
         second = next(n for n in cluster_infra.nodes if n != first)
@@ -306,9 +350,13 @@ async def test_two_brokers_down_refuses_ingest_and_recovers_with_one_back(
         say(f"cluster two down: killed kafka-{first} and kafka-{second} for {SIZES.two_down_seconds}s")
         await asyncio.sleep(SIZES.two_down_seconds)
         back_at = time.monotonic()
-        await asyncio.to_thread(cluster_infra.stack, "up", f"kafka-{first}")
-        say(f"cluster two down: kafka-{first} back; waiting for ingest to acknowledge again")
+        # (the stack's `up` waits for a round trip through the cluster; ingest is watched meanwhile)
+        started = asyncio.create_task(asyncio.to_thread(cluster_infra.stack, "up", f"kafka-{first}"))
+        say(f"cluster two down: starting kafka-{first}; waiting for ingest to acknowledge again")
+        while ingest.sender.recovered_after(back_at) is None and time.monotonic() - back_at < REJOIN_SECONDS:  # noqa: ASYNC110 - polls the sender
+            await asyncio.sleep(0.2)
         await steady(ingest)
+        await started
         recovered = ingest.sender.recovered_after(back_at)  # (the next test's fixture starts the third)
         acked_while_down = answered_inside(ingest, down_at + 1, back_at, "202")
         refused_while_down = answered_inside(ingest, down_at, back_at + 60, "503")

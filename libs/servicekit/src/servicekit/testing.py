@@ -73,6 +73,30 @@ class KafkaProbe:
             await consumer.stop()
         return records
 
+    async def read_to_end(self, topic: str, *, timeout: float = 60.0) -> list[ConsumerRecord[bytes, bytes]]:
+        """Records of the topic from the beginning up to its end offsets when called: everything
+        acknowledged so far, without waiting out an idle period."""
+        name = self.prefix + topic
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        try:
+            partitions = [TopicPartition(name, p) for p in range(await self.partition_count(name))]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            deadline = asyncio.get_running_loop().time() + timeout
+            while [p for p in partitions if await consumer.position(p) < ends[p]]:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"{name}: not read to its end offsets {ends} within {timeout}s")
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    records.extend(batch)
+        finally:
+            await consumer.stop()
+        return records
+
 
 async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, interval: float = 0.2) -> Any:
     """Poll an async check until it returns something truthy; fail with its last value."""

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,41 +51,39 @@ class KafkaProbe:
         finally:
             await admin.close()
 
-    async def read_all(
-        self, topic: str, *, until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool], timeout: float = 30.0
-    ) -> list[ConsumerRecord[bytes, bytes]]:
-        """Records of the topic from the beginning, once `until(records)` holds (or the timeout)."""
-        name = self.prefix + topic
+    @contextlib.asynccontextmanager
+    async def _from_beginning(self, name: str) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
+        """A consumer of every partition of the topic, at its beginning (no group, nothing committed)."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
         )
         await consumer.start()
-        records: list[ConsumerRecord[bytes, bytes]] = []
         try:
             partitions = [TopicPartition(name, p) for p in range(await self.partition_count(name))]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
+            yield consumer, partitions
+        finally:
+            await consumer.stop()
+
+    async def read_all(
+        self, topic: str, *, until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool], timeout: float = 30.0
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """Records of the topic from the beginning, once `until(records)` holds (or the timeout)."""
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        async with self._from_beginning(self.prefix + topic) as (consumer, _):
             deadline = asyncio.get_running_loop().time() + timeout
             while not until(records) and asyncio.get_running_loop().time() < deadline:
                 for batch in (await consumer.getmany(timeout_ms=500)).values():
                     records.extend(batch)
-        finally:
-            await consumer.stop()
         return records
 
     async def read_to_end(self, topic: str, *, timeout: float = 60.0) -> list[ConsumerRecord[bytes, bytes]]:
         """Records of the topic from the beginning up to its end offsets when called: everything
         acknowledged so far, without waiting out an idle period."""
         name = self.prefix + topic
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
-        await consumer.start()
         records: list[ConsumerRecord[bytes, bytes]] = []
-        try:
-            partitions = [TopicPartition(name, p) for p in range(await self.partition_count(name))]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
+        async with self._from_beginning(name) as (consumer, partitions):
             ends = await consumer.end_offsets(partitions)
             deadline = asyncio.get_running_loop().time() + timeout
             while [p for p in partitions if await consumer.position(p) < ends[p]]:
@@ -93,8 +91,6 @@ class KafkaProbe:
                     raise TimeoutError(f"{name}: not read to its end offsets {ends} within {timeout}s")
                 for batch in (await consumer.getmany(timeout_ms=500)).values():
                     records.extend(batch)
-        finally:
-            await consumer.stop()
         return records
 
 

@@ -58,8 +58,9 @@ POSTGRES = Managed(
 # glibc raises its mmap threshold (to 32 MB) after the first large block is freed, and its trim
 # threshold to twice that: from then on a backend's large query buffers come from its heap and are
 # kept after the query. Backends live as long as FerretDB's pool, so their private memory crept up
-# for as long as the soak ran (+15 % in 5 minutes with 16 of them; memory contexts showed ~5 MB of
-# ~9 MB in use). Fixed thresholds give such blocks back when they are freed.
+# for as long as the soak ran (+8 % after warm-up in an 8-minute soak with 16 of them, +2 % with
+# these thresholds; memory contexts showed ~5 MB of ~9 MB in use). Fixed thresholds give such
+# blocks back when they are freed.
 FIXED_MALLOC_THRESHOLDS = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "262144"}
 
 

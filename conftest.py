@@ -8,7 +8,10 @@ a database of its own, so runs never see each other's data.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
+import gc
 import os
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -26,6 +29,44 @@ from servicekit.topics import delete_topics, ensure_topics
 KAFKA = os.environ.get("PARTNERAPP_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGO = os.environ.get("PARTNERAPP_MONGO_URL", "mongodb://127.0.0.1:27017/")
 ISSUER, AUDIENCE = "partnerapp-gateway", "partnerapp"
+# pytest-timeout's signal fails a test once. A hang it cannot break, such as a teardown waiting on a
+# store that never answers, would hold the run until CI's own limit; this long past the test's
+# timeout, the run prints where every thread and task waits and stops.
+HANG_GRACE_S = 120
+_STDERR = pytest.StashKey[int]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STDERR] = os.dup(2)  # pytest's capture redirects fd 2 during tests
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    marker = item.get_closest_marker("timeout")
+    limit = float(marker.args[0]) if marker and marker.args else float(item.config.getini("timeout") or 0)
+    if not limit:
+        yield
+        return
+    watchdog = threading.Timer(limit + HANG_GRACE_S, _stop_the_run, (item, limit + HANG_GRACE_S))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
+
+
+def _stop_the_run(item: pytest.Item, seconds: float) -> None:
+    stderr = item.config.stash[_STDERR]
+    os.write(stderr, f"\n+++ {item.nodeid} still runs after {seconds:.0f} s: stacks, then exit +++\n".encode())
+    faulthandler.dump_traceback(file=stderr, all_threads=True)
+    # Read from another thread, as the run is about to end anyway: the awaits the tasks are stuck in.
+    loops = [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop) and o.is_running()]
+    with os.fdopen(os.dup(stderr), "w") as out:
+        for loop in loops:
+            for task in list(asyncio.all_tasks(loop)):
+                task.print_stack(limit=12, file=out)
+    os._exit(1)
 
 
 @pytest.fixture(scope="session")

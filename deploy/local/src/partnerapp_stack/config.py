@@ -32,10 +32,12 @@ STORE_BACKENDS = ("sqlite", "postgresql")
 STORE_BACKEND = os.environ.get("PARTNERAPP_STORE_BACKEND", "postgresql")  # checked by the CLI
 STORE_BACKEND_CHOSEN = "PARTNERAPP_STORE_BACKEND" in os.environ
 POSTGRES_PORT = int(os.environ.get("PARTNERAPP_POSTGRES_PORT", "55432"))
-# FerretDB's connections to PostgreSQL (its default: 50). Each is a backend process whose private
-# memory (malloc's high-water mark of its queries, ~5-9 MB) only grows; on two cores 50 of them
-# add ~400 MB that creeps up for half an hour, and queue for the same cores anyway (the soak).
-FERRETDB_POSTGRES_POOL = int(os.environ.get("PARTNERAPP_FERRETDB_POSTGRES_POOL", "16"))
+# FerretDB's connections to PostgreSQL: its own default, 50. Not fewer: FerretDB keeps one for each
+# cursor a client has left open and for each update statement of a command until the command ends,
+# and waits for a free one without a timeout, so with 16 a bulk of updates wedged the whole store
+# (servicekit.mongo.UPDATES_PER_COMMAND; the FerretDB quirks tests). Idle connections close after a
+# minute and any after ten, so the backends' private memory follows the load instead of creeping.
+FERRETDB_POSTGRES_POOL = int(os.environ.get("PARTNERAPP_FERRETDB_POSTGRES_POOL", "50"))
 
 SERVICES = {"gateway": 8000, "instances": 8001, "support": 8002, "reports": 8003, "activity": 8004}
 """Each service's HTTP port: what the gateway, the demo and you call."""

@@ -71,7 +71,8 @@ def up() -> None:
 
 def _backend_args() -> list[str]:
     if STORE_BACKEND == "postgresql":
-        url = f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/{postgres.POSTGRES_DB}?pool_max_conns={FERRETDB_POSTGRES_POOL}"
+        pool = f"pool_max_conns={FERRETDB_POSTGRES_POOL}&pool_max_conn_idle_time=1m&pool_max_conn_lifetime=10m"
+        url = f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/{postgres.POSTGRES_DB}?{pool}"
         return ["-handler", "postgresql", "-postgresql-url", url]
     data_dir = FERRET_DIR / "data"
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient, IndexModel
+from pymongo import AsyncMongoClient, IndexModel, ReplaceOne, UpdateMany, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
@@ -29,6 +30,13 @@ Document = dict[str, Any]
 # (An insert, or an upsert that inserts, comes back as MongoDB's duplicate key error on both.)
 _UNIQUE_VIOLATIONS = ("UNIQUE constraint failed", "(SQLSTATE 23505)")
 DUPLICATE_KEY = 11000
+# FerretDB 1.24 keeps one of its PostgreSQL connections for each update statement of a command
+# until the whole command ends (its update handler defers every statement's cursor close) and
+# waits for a free one without a timeout: one `update` command of as many statements as its pool
+# has connections wedges the whole server for good. A bulk write sends at most this many updates
+# per command (the other writes of the bulk are not limited).
+UPDATES_PER_COMMAND = 8
+_UPDATES = (UpdateOne, UpdateMany, ReplaceOne)
 
 
 def is_duplicate_key(exc: OperationFailure) -> bool:
@@ -91,9 +99,63 @@ class StoreCollection(AsyncCollection[Document]):
         with duplicate_key_errors():
             return await super().find_one_and_replace(*args, **kwargs)
 
-    async def bulk_write(self, *args: Any, **kwargs: Any) -> BulkWriteResult:
+    async def bulk_write(
+        self,
+        requests: Sequence[Any],
+        ordered: bool = True,
+        bypass_document_validation: bool | None = None,
+        session: AsyncClientSession | None = None,
+        comment: Any | None = None,
+        let: Mapping[str, Any] | None = None,
+    ) -> BulkWriteResult:
+        """PyMongo's bulk write, sent as several commands of at most `UPDATES_PER_COMMAND` updates
+        each, with one result (or one `BulkWriteError`) whose indexes are those of `requests`."""
+        write = super().bulk_write
+        parts = _parts_of(list(requests))
         with duplicate_key_errors():
-            return await super().bulk_write(*args, **kwargs)
+            if len(parts) == 1:
+                return await write(requests, ordered, bypass_document_validation, session, comment, let)
+            merged: dict[str, Any] = {"writeErrors": [], "writeConcernErrors": [], "upserted": []}
+            failed, acknowledged = False, True
+            for offset, part in parts:
+                try:
+                    result = await write(part, ordered, bypass_document_validation, session, comment, let)
+                except BulkWriteError as exc:
+                    _merge(merged, exc.details, offset)
+                    failed = True
+                    if ordered:
+                        break
+                    continue
+                acknowledged = acknowledged and result.acknowledged
+                if result.acknowledged:
+                    _merge(merged, result.bulk_api_result, offset)
+            if failed:
+                raise BulkWriteError(merged)
+            return BulkWriteResult(merged, acknowledged)
+
+
+def _parts_of(requests: list[Any]) -> list[tuple[int, list[Any]]]:
+    """`requests` cut into consecutive parts of at most `UPDATES_PER_COMMAND` updates, each with
+    the index of its first request."""
+    parts: list[tuple[int, list[Any]]] = []
+    start, updates = 0, 0
+    for index, request in enumerate(requests):
+        if isinstance(request, _UPDATES):
+            if updates == UPDATES_PER_COMMAND:
+                parts.append((start, requests[start:index]))
+                start, updates = index, 0
+            updates += 1
+    parts.append((start, requests[start:]))
+    return parts
+
+
+def _merge(merged: dict[str, Any], part: Mapping[str, Any], offset: int) -> None:
+    """Add one command's bulk result to `merged`, its indexes moved by `offset`."""
+    for count in ("nInserted", "nUpserted", "nMatched", "nModified", "nRemoved"):
+        merged[count] = merged.get(count, 0) + part.get(count, 0)
+    for key in ("writeErrors", "upserted"):
+        merged[key] += [{**item, "index": item["index"] + offset} for item in part.get(key, [])]
+    merged["writeConcernErrors"] += part.get("writeConcernErrors", [])
 
 
 def _collection(base: AsyncCollection[Document]) -> StoreCollection:

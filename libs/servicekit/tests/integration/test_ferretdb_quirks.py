@@ -1,6 +1,8 @@
 """FerretDB 1.x quirks the service kit works around: lost concurrent updates of one document
-(DocumentLocks), index creation on restart (ensure_indexes) and a unique index violated by an
-update, answered as an internal error (the store client raises DuplicateKeyError for it)."""
+(DocumentLocks), index creation on restart (ensure_indexes), a unique index violated by an
+update, answered as an internal error (the store client raises DuplicateKeyError for it), and
+FerretDB's PostgreSQL connections held by open cursors and by the update statements of a command
+(the local stack's pool leaves room for the cursors; bulk writes send a few updates per command)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ from pymongo import AsyncMongoClient, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from servicekit.mongo import DocumentLocks, IndexSpec, create_mongo_client, ensure_indexes
+from servicekit.mongo import UPDATES_PER_COMMAND, DocumentLocks, IndexSpec, create_mongo_client, ensure_indexes
 from servicekit.settings import PlatformSettings
 
 pytestmark = pytest.mark.integration
 
 WRITERS = 100
+OPEN_CURSORS = 40
+BULK_UPDATES = 200  # more than FerretDB's pool has connections (50)
 
 
 async def test_guarded_concurrent_updates_of_one_document_are_all_applied(
@@ -61,6 +65,55 @@ async def test_ensure_indexes_twice_is_a_restart_that_changes_nothing(
     info = await db["things"].index_information()
     assert {"a", "b_c", "d"} <= set(info)
     assert info["d"]["unique"] is True
+
+
+async def test_cursors_left_open_leave_the_store_answering(
+    mongo: AsyncMongoClient[dict[str, Any]], database_name: str
+) -> None:
+    """FerretDB holds one of its PostgreSQL connections for each cursor a client has neither
+    exhausted nor closed, and a query waits for a free connection without a timeout: with a pool of
+    16, sixteen open cursors froze every client of the store."""
+    documents = mongo[database_name]["documents"]
+    await documents.insert_many([{"i": i} for i in range(10)])
+    cursors = [documents.find({}, batch_size=2) for _ in range(OPEN_CURSORS)]
+    try:
+        for cursor in cursors:
+            await cursor.next()
+            assert cursor.cursor_id, "the first batch did not exhaust the cursor: it stays open on the server"
+        found = await asyncio.wait_for(documents.find_one({"i": 3}), timeout=10)
+        assert found is not None
+        assert found["i"] == 3
+    finally:
+        for cursor in cursors:
+            await cursor.close()
+
+
+async def test_a_bulk_of_more_updates_than_the_store_has_connections_is_one_result_with_the_bulks_indexes(
+    platform: PlatformSettings, database_name: str
+) -> None:
+    """FerretDB keeps a connection for each update statement until its command ends: one command
+    of 200 updates would wedge the whole server. The store client sends them a few at a time and
+    answers as one bulk: counts summed, upserts and errors at their index in the whole bulk."""
+    client = create_mongo_client(platform, app_name="quirks")
+    try:
+        documents = client[database_name]["documents"]
+        await documents.insert_many([{"_id": i, "n": 0} for i in range(BULK_UPDATES)])
+        updates: list[Any] = [UpdateOne({"_id": i}, {"$inc": {"n": 1}}) for i in range(BULK_UPDATES)]
+        upsert = UpdateOne({"_id": "new"}, {"$set": {"n": 1}}, upsert=True)
+        result = await asyncio.wait_for(documents.bulk_write([*updates, upsert], ordered=False), timeout=60)
+        assert (result.matched_count, result.modified_count, result.upserted_count) == (BULK_UPDATES, BULK_UPDATES, 1)
+        assert result.upserted_ids == {BULK_UPDATES: "new"}
+        assert await documents.count_documents({"n": 1}) == BULK_UPDATES + 1
+
+        duplicate = InsertOne({"_id": 3})
+        with pytest.raises(BulkWriteError) as raised:
+            await asyncio.wait_for(documents.bulk_write([*updates[:20], duplicate, *updates[20:40]]), timeout=60)
+        details = raised.value.details
+        assert [e["index"] for e in details["writeErrors"]] == [20], "the index in the whole bulk"
+        assert details["nMatched"] == 20, "ordered: the updates after the failed insert are not sent"
+        assert UPDATES_PER_COMMAND < 20
+    finally:
+        await client.close()
 
 
 @pytest.fixture

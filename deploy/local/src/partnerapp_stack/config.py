@@ -22,6 +22,9 @@ KAFKA_BROKER_COUNTS = (1, 3)  # checked by the CLI
 KAFKA_NODE_PORTS = tuple((KAFKA_PORT + 2 * n, KAFKA_CONTROLLER_PORT + 2 * n) for n in range(KAFKA_BROKERS))
 KAFKA_BOOTSTRAP = ",".join(f"127.0.0.1:{port}" for port, _ in KAFKA_NODE_PORTS)
 """What clients are given: every node, so a client starts while any one of them is up."""
+# Each broker's JVM heap in MB, fixed (-Xms = -Xmx) and touched at start, so the broker's resident
+# memory is level from its start; three nodes take three of them.
+KAFKA_HEAP_MB = int(os.environ.get("PARTNERAPP_KAFKA_HEAP_MB", "512"))
 MONGO_PORT = int(os.environ.get("PARTNERAPP_MONGO_PORT", "27017"))
 STORE_BACKENDS = ("sqlite", "postgresql")
 # PostgreSQL by default: far faster (FerretDB pushes equality filters down to it; measured with

@@ -18,6 +18,7 @@ from partnerapp_stack.config import (
     KAFKA_BOOTSTRAP,
     KAFKA_BROKERS,
     KAFKA_CONTROLLER_PORT,
+    KAFKA_HEAP_MB,
     KAFKA_NODE_PORTS,
     KAFKA_PORT,
     LOCAL,
@@ -129,13 +130,17 @@ def broker_config(node: Node) -> Path:
     return node.config
 
 
-def java_command(libs: Path, main: str, *args: str) -> list[str]:
-    heap = "-Xmx1g" if len(NODES) == 1 else "-Xmx512m"  # three nodes share the machine
+def java_command(libs: Path, main: str, *args: str, heap: tuple[str, ...] = ("-Xmx256m",)) -> list[str]:
     return [
-        "java", "-Xms256m", heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        "java", *heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={SOURCES / 'log4j2.properties'}",
         "-cp", f"{libs}/*", main, *args,
     ]  # fmt: skip
+
+
+# A broker's heap: fixed and touched at start. Grown by G1 on demand from -Xms, it showed as resident
+# memory still creeping after the soak's warm-up (+5.4 % in 25 minutes) though nothing leaked.
+BROKER_HEAP = (f"-Xms{KAFKA_HEAP_MB}m", f"-Xmx{KAFKA_HEAP_MB}m", "-XX:+AlwaysPreTouch")
 
 
 def _format(jars: Path, node: Node, identity: str) -> None:
@@ -182,7 +187,8 @@ def up(only: int | None = None) -> None:
             for future in [pool.submit(_format, jars, node, identity) for node in unformatted]:
                 future.result()
         for node in missing:
-            node.process.start(java_command(jars, "kafka.Kafka", str(broker_config(node))), cwd=KAFKA_DIR)
+            broker = java_command(jars, "kafka.Kafka", str(broker_config(node)), heap=BROKER_HEAP)
+            node.process.start(broker, cwd=KAFKA_DIR)
             say(f"{node.process.name}: started (pid {node.process.pid()}), waiting for 127.0.0.1:{node.port}")
     # A cluster's broker listens only once its controllers have a quorum: start them all, then wait.
     for node in missing:

@@ -38,8 +38,10 @@ POSTGRES_PORT = int(os.environ.get("PARTNERAPP_POSTGRES_PORT", "55432"))
 # FerretDB's connections to PostgreSQL: its own default, 50. Not fewer: FerretDB keeps one for each
 # cursor a client has left open and for each update statement of a command until the command ends,
 # and waits for a free one without a timeout, so with 16 a bulk of updates wedged the whole store
-# (servicekit.mongo.UPDATES_PER_COMMAND; the FerretDB quirks tests). Idle connections close after a
-# minute and any after ten, so the backends' private memory follows the load instead of creeping.
+# (servicekit.mongo.UPDATES_PER_COMMAND; the FerretDB quirks tests). A fixed pool, each connection
+# replaced after 2-3 minutes: a pool that grew with the load made PostgreSQL's memory climb with the
+# count of its backends (+54 % in the soak's first quarter hour), and a backend's private memory
+# grows with its age (~6 MB at one minute, ~11 MB at five, its memory contexts holding 3-5 MB).
 FERRETDB_POSTGRES_POOL = int(os.environ.get("PARTNERAPP_FERRETDB_POSTGRES_POOL", "50"))
 
 SERVICES = {"gateway": 8000, "instances": 8001, "support": 8002, "reports": 8003, "activity": 8004}

@@ -71,7 +71,11 @@ def up() -> None:
 
 def _backend_args() -> list[str]:
     if STORE_BACKEND == "postgresql":
-        pool = f"pool_max_conns={FERRETDB_POSTGRES_POOL}&pool_max_conn_idle_time=1m&pool_max_conn_lifetime=10m"
+        size = FERRETDB_POSTGRES_POOL
+        pool = (
+            f"pool_min_conns={size}&pool_max_conns={size}"
+            "&pool_max_conn_lifetime=2m&pool_max_conn_lifetime_jitter=1m&pool_health_check_period=30s"
+        )
         url = f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/{postgres.POSTGRES_DB}?{pool}"
         return ["-handler", "postgresql", "-postgresql-url", url]
     data_dir = FERRET_DIR / "data"

@@ -114,7 +114,7 @@ class StoreCollection(AsyncCollection[Document]):
         parts = _parts_of(list(requests))
         with duplicate_key_errors():
             if len(parts) == 1:
-                return await write(requests, ordered, bypass_document_validation, session, comment, let)
+                return await write(parts[0][1], ordered, bypass_document_validation, session, comment, let)
             merged: dict[str, Any] = {"writeErrors": [], "writeConcernErrors": [], "upserted": []}
             failed, acknowledged = False, True
             for offset, part in parts:

@@ -41,7 +41,8 @@ POSTGRES_PORT = int(os.environ.get("PARTNERAPP_POSTGRES_PORT", "55432"))
 # (servicekit.mongo.UPDATES_PER_COMMAND; the FerretDB quirks tests). A fixed pool, each connection
 # replaced after 2-3 minutes: a pool that grew with the load made PostgreSQL's memory climb with the
 # count of its backends (+54 % in the soak's first quarter hour), and a backend's private memory
-# grows with its age (~6 MB at one minute, ~11 MB at five, its memory contexts holding 3-5 MB).
+# grows with its age (~3 MB fresh, ~10 MB after a minute of work, ~11 MB at five; its memory
+# contexts hold 2-5 MB of that).
 FERRETDB_POSTGRES_POOL = int(os.environ.get("PARTNERAPP_FERRETDB_POSTGRES_POOL", "50"))
 
 SERVICES = {"gateway": 8000, "instances": 8001, "support": 8002, "reports": 8003, "activity": 8004}

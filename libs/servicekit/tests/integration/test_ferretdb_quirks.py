@@ -72,7 +72,7 @@ async def test_cursors_left_open_leave_the_store_answering(
 ) -> None:
     """FerretDB holds one of its PostgreSQL connections for each cursor a client has neither
     exhausted nor closed, and a query waits for a free connection without a timeout: with a pool of
-    16, sixteen open cursors froze every client of the store."""
+    16, this test's cursors froze every client of the store."""
     documents = mongo[database_name]["documents"]
     await documents.insert_many([{"i": i} for i in range(10)])
     cursors = [documents.find({}, batch_size=2) for _ in range(OPEN_CURSORS)]
